@@ -1,0 +1,128 @@
+import { Command, Option } from 'commander';
+import type { AirlockConfig } from '../config/schema.js';
+import { loadConfig, parseConfig } from '../config/load.js';
+import { AirlockError } from '../errors.js';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import { parseImageRef, parsePlatform } from '../oci/index.js';
+import type { PlanFailure } from '../sources/image-plan.js';
+import { readCopyList } from './from-file.js';
+import { runImages } from './run-images.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface CopyOptions {
+  platform?: string[];
+  referrers?: boolean;
+  dryRun?: boolean;
+  digestExact?: boolean;
+  fromFile?: string;
+  config?: string;
+  json?: boolean;
+  state?: string;
+  plainHttp?: string[];
+  tlsSkipVerify?: string[];
+  concurrency?: number;
+  logLevel?: string;
+}
+
+function configFrom(file: string | undefined): AirlockConfig {
+  return file ? loadConfig(file) : parseConfig({});
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print the run report as JSON')
+    .option('--state <file>', 'mirror state file (default: Redis from config, else a file in ~/.cache/airlock)')
+    .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
+    .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'));
+}
+
+export function imageCommand(): Command {
+  const image = new Command('image').description('copy container images and OCI artifacts between registries and OCI layouts');
+
+  commonOptions(
+    image
+      .command('copy')
+      .description('copy one image (SRC DST) or many (--from-file LIST), digest-exact')
+      .argument('[src]', 'docker://HOST[:PORT]/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]')
+      .argument('[dst]', 'docker://HOST[:PORT]/REPO[:TAG] or oci:DIR[:TAG]')
+      .option('--platform <os/arch>', 'copy only these platforms of an index (repeatable; changes the index digest)', collect)
+      .option('--digest-exact', 'refuse anything that would change the digest (e.g. platform filtering)')
+      .option('--referrers', 'also copy signatures, attestations and SBOMs (referrers API, fallback tag, cosign tags)')
+      .option('--dry-run', 'resolve and compare only; copy nothing')
+      .option('--from-file <list>', 'copy every "SRC DST" pair in this file (one per line)')
+      .option('-c, --config <file>', 'config file (registries, credentials, concurrency)')
+      .option('--concurrency <n>', 'images copied at once', (v) => Number.parseInt(v, 10)),
+  ).action(async (src: string | undefined, dst: string | undefined, opts: CopyOptions) => {
+    const config = configFrom(opts.config);
+    if (opts.concurrency !== undefined) {
+      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new AirlockError('E_USAGE', '--concurrency must be a positive integer');
+      config.concurrency.images = opts.concurrency;
+    }
+    const platforms = (opts.platform ?? []).map(parsePlatform);
+    const common: Partial<MirrorImagePayload> = {
+      ...(platforms.length ? { platforms } : {}),
+      ...(opts.referrers ? { referrers: true } : {}),
+      ...(opts.digestExact ? { digestExact: true } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    };
+    const payloads: MirrorImagePayload[] = [];
+    const failures: PlanFailure[] = [];
+    let ociTargetDir: string | undefined;
+    if (opts.fromFile) {
+      if (src || dst) throw new AirlockError('E_USAGE', 'give either SRC DST or --from-file, not both');
+      const list = readCopyList(opts.fromFile);
+      failures.push(...list.errors.map((error) => ({ artifact: error.artifact ?? opts.fromFile ?? '', error })));
+      for (const p of list.pairs) {
+        try {
+          parseImageRef(p.source);
+          parseImageRef(p.target, { defaultTag: false });
+          payloads.push({ source: p.source, target: p.target, ...common });
+        } catch (e) {
+          failures.push({ artifact: `${opts.fromFile}:${p.line}`, error: e as AirlockError });
+        }
+      }
+    } else {
+      if (!src || !dst) throw new AirlockError('E_USAGE', 'image copy needs SRC and DST (or --from-file LIST)');
+      // Bad references end the command here, before any connection is made.
+      parseImageRef(src);
+      const target = parseImageRef(dst, { defaultTag: false });
+      if (target.transport === 'oci') ociTargetDir = target.dir;
+      payloads.push({ source: src, target: dst, ...common });
+    }
+    process.exitCode = await runImages(payloads, failures, {
+      config,
+      json: opts.json,
+      dryRun: opts.dryRun,
+      stateFile: opts.state,
+      ociTargetDir,
+      plainHttp: opts.plainHttp,
+      tlsSkipVerify: opts.tlsSkipVerify,
+      logLevel: opts.logLevel,
+    });
+  });
+
+  commonOptions(
+    image
+      .command('sync')
+      .description("mirror every image of the config's images: section to its target")
+      .requiredOption('-c, --config <file>', 'config file')
+      .option('--dry-run', 'resolve tags and compare digests; copy nothing'),
+  ).action(async (opts: CopyOptions) => {
+    const config = loadConfig(opts.config ?? '');
+    if (config.images.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: images: is empty, nothing to sync`);
+    process.exitCode = await runImages([], [], {
+      config,
+      json: opts.json,
+      dryRun: opts.dryRun,
+      stateFile: opts.state,
+      plainHttp: opts.plainHttp,
+      tlsSkipVerify: opts.tlsSkipVerify,
+      logLevel: opts.logLevel,
+      fromConfig: true,
+    });
+  });
+
+  return image;
+}

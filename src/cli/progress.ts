@@ -1,0 +1,31 @@
+import cliProgress from 'cli-progress';
+import { formatBytes } from '../report/run-report.js';
+
+export interface Progress {
+  bytes(n: number): void;
+  imageDone(): void;
+  stop(): void;
+}
+
+/** A progress bar on a terminal; nothing when output is piped or JSON is asked for. */
+export function createProgress(total: number, enabled: boolean): Progress {
+  if (!enabled || !process.stderr.isTTY || total === 0) return { bytes: () => undefined, imageDone: () => undefined, stop: () => undefined };
+  let bytes = 0;
+  const bar = new cliProgress.SingleBar(
+    { format: 'images {bar} {value}/{total} | {copied}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { copied: '0 B' });
+  return {
+    bytes(n) {
+      bytes += n;
+      bar.update({ copied: formatBytes(bytes) });
+    },
+    imageDone() {
+      bar.increment(1, { copied: formatBytes(bytes) });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}

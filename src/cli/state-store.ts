@@ -1,0 +1,42 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { AirlockConfig } from '../config/schema.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mirror-state.js';
+
+export interface StateChoice {
+  state: MirrorState;
+  describe: string;
+  close: () => Promise<void>;
+}
+
+export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
+  return path.join(cache, 'airlock', 'mirror-state.json');
+}
+
+/**
+ * Redis when the config has it (shared by every worker), else a file: `--state`, then
+ * `state.file`, then beside an `oci:` target store, then the user's cache directory.
+ */
+export function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; ociTargetDir?: string; env?: NodeJS.ProcessEnv }): StateChoice {
+  const env = options.env ?? process.env;
+  if (!options.stateFile && config.redis) {
+    const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url', env);
+    const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    return {
+      state: redisMirrorState(redis, config.redis.prefix),
+      describe: 'redis',
+      close: async () => {
+        await redis.quit().catch(() => redis.disconnect());
+      },
+    };
+  }
+  const file =
+    options.stateFile ??
+    config.state.file ??
+    (options.ociTargetDir ? path.join(path.dirname(options.ociTargetDir), `.${path.basename(options.ociTargetDir)}.airlock-state.json`) : defaultStateFile(env));
+  const state = fileMirrorState(file);
+  return { state, describe: file, close: () => state.flush() };
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
+  error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
+});
+
+const registry = z.strictObject({
+  /** Registry name as in image references: `ghcr.io`, `registry.internal:5000`, `docker.io`. */
+  host: z.string().min(1),
+  /** Speak plain HTTP (default: true for localhost/127.0.0.1/::1, false elsewhere). */
+  plainHttp: z.boolean().optional(),
+  /** HTTPS without certificate verification. */
+  insecure: z.boolean().default(false),
+  username: z.string().min(1).optional(),
+  password: secretRef.optional(),
+  /** Upload blobs larger than this in chunks of this size (bytes); 0 = one streamed PUT, chunks only on failure or when asked. */
+  chunkSize: z.number().int().min(0).default(0),
+});
+
+const imageEntry = z
+  .strictObject({
+    /** `[host/]repository` without tag, or a full reference with a tag or digest. */
+    source: z.string().min(1),
+    tags: z.array(z.string().min(1)).optional(),
+    semver: z.string().min(1).optional(),
+    regex: z.string().min(1).optional(),
+    newest: z.number().int().positive().optional(),
+    platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch[/variant]')).optional(),
+    referrers: z.boolean().optional(),
+    /** Tags never move upstream: a recorded copy is not checked again. */
+    immutable: z.boolean().optional(),
+    /** Target repository (`host/path` or `oci:DIR`) instead of the path rule. */
+    target: z.string().min(1).optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.regex) {
+      try {
+        new RegExp(e.regex);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['regex'], message: `invalid regular expression: ${(err as Error).message}` });
+      }
+    }
+  });
+
+export const configSchema = z.strictObject({
+  concurrency: z
+    .strictObject({
+      images: z.number().int().positive().max(64).default(4),
+      blobs: z.number().int().positive().max(64).default(8),
+    })
+    .prefault({}),
+  retry: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(20).default(4),
+      baseDelayMs: z.number().int().min(1).default(250),
+      maxDelayMs: z.number().int().min(1).default(30_000),
+    })
+    .prefault({}),
+  registries: z.array(registry).default([]),
+  redis: z
+    .strictObject({
+      url: z.union([z.string().regex(/^rediss?:\/\/[^:@/]*@?[^@]*$/, 'a Redis URL with a password must come from { env } or { file }'), secretRef]),
+      prefix: z.string().min(1).default('{airlock}'),
+    })
+    .optional(),
+  state: z
+    .strictObject({
+      /** Where the file state store lives (used when `redis` is not configured). */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  targets: z
+    .strictObject({
+      images: z
+        .strictObject({
+          /** `host[:port][/prefix]` of the private registry, or `oci:DIR` for a local OCI layout store. */
+          registry: z.string().min(1),
+          /** Path below the registry; `{host}` = source registry (`:` → `-`), `{repository}`, `{name}` = last component. */
+          path: z.string().min(1).default('{host}/{repository}'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  images: z.array(imageEntry).default([]),
+});
+
+export type AirlockConfig = z.infer<typeof configSchema>;
+export type RegistryConfig = z.infer<typeof registry>;
+export type ImageEntry = z.infer<typeof imageEntry>;

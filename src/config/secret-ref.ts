@@ -1,0 +1,23 @@
+import fs from 'node:fs';
+import { AirlockError } from '../errors.js';
+import { registerSecret } from '../secrets.js';
+
+/** A secret is never written in the config: it names an environment variable or a file. */
+export type SecretRef = { env: string } | { file: string };
+
+export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): string {
+  let value: string | undefined;
+  if ('env' in ref) {
+    value = env[ref.env];
+    if (value === undefined || value === '') throw new AirlockError('E_CONFIG', `${keyPath}: environment variable ${ref.env} is not set`);
+  } else {
+    try {
+      value = fs.readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new AirlockError('E_CONFIG', `${keyPath}: cannot read secret file ${ref.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (value === '') throw new AirlockError('E_CONFIG', `${keyPath}: secret file ${ref.file} is empty`);
+  }
+  registerSecret(value);
+  return value;
+}

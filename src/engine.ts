@@ -1,0 +1,108 @@
+import type { Dispatcher } from 'undici';
+import pLimit from 'p-limit';
+import type { AirlockConfig } from './config/schema.js';
+import { resolveSecret } from './config/secret-ref.js';
+import type { Logger } from './log.js';
+import { createAuthenticator, type Credentials } from './oci/auth.js';
+import { createBlobLedger } from './oci/blob-copy.js';
+import { copyImage, type CopyRequest, type CopyResult } from './oci/copy-image.js';
+import { createCredentialLookup } from './oci/credentials.js';
+import { createAgent, createSend, header, type Send } from './oci/http.js';
+import { registryImageEndpoint, type ImageEndpoint } from './oci/image-endpoint.js';
+import { layoutImageEndpoint } from './oci/layout.js';
+import { isLoopbackRegistry, registryEndpointHost, type ImageRef } from './oci/reference.js';
+import { createRegistryClient, type RegistryClient, type RegistryEndpoint } from './oci/registry-client.js';
+import type { MirrorState } from './state/mirror-state.js';
+
+export interface EngineOptions {
+  config: AirlockConfig;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Extra registries spoken to over plain HTTP / without TLS verification (CLI flags). */
+  plainHttp?: string[];
+  tlsSkipVerify?: string[];
+  state?: MirrorState;
+  dockerConfigPath?: string | false;
+  onBytes?: (n: number) => void;
+}
+
+/** The image engine of one process: one connection pool, one token cache, one blob ledger. */
+export interface Engine {
+  client: RegistryClient;
+  endpoint(ref: ImageRef): ImageEndpoint;
+  copy(req: CopyRequest): Promise<CopyResult>;
+  close(): Promise<void>;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const { config, logger } = options;
+  const env = options.env ?? process.env;
+  const agent = createAgent();
+  let insecureAgent: Dispatcher | undefined;
+  const registries = new Map(config.registries.map((r) => [r.host, r]));
+  const plain = new Set(options.plainHttp ?? []);
+  const skipVerify = new Set(options.tlsSkipVerify ?? []);
+
+  const configured = new Map<string, Credentials>();
+  config.registries.forEach((r, i) => {
+    if (r.username && r.password) configured.set(r.host, { username: r.username, password: resolveSecret(r.password, `registries[${i}].password`, env) });
+  });
+
+  const warnedLow = new Set<string>();
+  const send: Send = createSend({
+    logger,
+    retry: config.retry,
+    onResponse(url, res) {
+      // Docker Hub: `ratelimit-remaining: 76;w=21600`. Say so before the quota runs out, once per host.
+      const remaining = header(res, 'ratelimit-remaining');
+      const n = remaining ? Number.parseInt(remaining, 10) : NaN;
+      if (!Number.isNaN(n) && n < 10 && !warnedLow.has(url.host)) {
+        warnedLow.add(url.host);
+        logger.warn({ host: url.host, remaining: n }, 'upstream pull quota nearly used up');
+      }
+    },
+  });
+
+  const endpoints = new Map<string, RegistryEndpoint>();
+  function endpointFor(registry: string): RegistryEndpoint {
+    let ep = endpoints.get(registry);
+    if (!ep) {
+      const cfg = registries.get(registry);
+      const usePlain = cfg?.plainHttp ?? (plain.has(registry) || isLoopbackRegistry(registry));
+      const insecure = (cfg?.insecure ?? false) || skipVerify.has(registry);
+      if (insecure) insecureAgent ??= createAgent({ insecure: true });
+      ep = {
+        baseUrl: `${usePlain ? 'http' : 'https'}://${registryEndpointHost(registry)}`,
+        dispatcher: insecure && insecureAgent ? insecureAgent : agent,
+        chunkSize: cfg?.chunkSize ?? 0,
+      };
+      endpoints.set(registry, ep);
+    }
+    return ep;
+  }
+
+  const auth = createAuthenticator({
+    send,
+    dispatcherFor: () => agent,
+    credentials: createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath }),
+  });
+  const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor: () => agent, logger });
+  const ledger = createBlobLedger();
+  const blobLimit = pLimit(config.concurrency.blobs);
+
+  return {
+    client,
+    endpoint(ref) {
+      if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
+      return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });
+    },
+    copy(req) {
+      return copyImage(req, { logger, ledger, blobLimit, state: options.state, onBytes: options.onBytes });
+    },
+    async close() {
+      await options.state?.flush();
+      await agent.close();
+      await insecureAgent?.close();
+    },
+  };
+}

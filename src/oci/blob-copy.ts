@@ -1,0 +1,99 @@
+import type { Logger } from '../log.js';
+import type { ImageEndpoint } from './image-endpoint.js';
+import type { Descriptor } from './manifest.js';
+
+export type BlobOutcome = 'skipped' | 'mounted' | 'copied';
+
+export interface TransferStats {
+  blobsCopied: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+  bytes: number;
+}
+
+export function emptyStats(): TransferStats {
+  return { blobsCopied: 0, blobsSkipped: 0, blobsMounted: 0, bytes: 0 };
+}
+
+/**
+ * What a run knows about blobs at targets: which repository of a registry already holds a digest
+ * (so another repository can mount it), and which copies are under way (so two images sharing a
+ * layer upload it once).
+ */
+export interface BlobLedger {
+  holder(registry: string, digest: string): string | undefined;
+  remember(registry: string, digest: string, repository: string): void;
+  inflight: Map<string, Promise<BlobOutcome>>;
+}
+
+export function createBlobLedger(): BlobLedger {
+  const holders = new Map<string, string>();
+  return {
+    holder: (registry, digest) => holders.get(`${registry}|${digest}`),
+    remember: (registry, digest, repository) => {
+      holders.set(`${registry}|${digest}`, repository);
+    },
+    inflight: new Map(),
+  };
+}
+
+export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export interface BlobCopyDeps {
+  ledger: BlobLedger;
+  limit: Limit;
+  logger: Logger;
+  onBytes?: (n: number) => void;
+}
+
+/**
+ * Copies one blob unless the target has it: HEAD first, then a cross-repository mount when a
+ * repository of the same registry is known to hold it, then a streamed, verified upload.
+ */
+export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: ImageEndpoint, deps: BlobCopyDeps, stats: TransferStats): Promise<BlobOutcome> {
+  const key = `${target.label}|${desc.digest}`;
+  const running = deps.ledger.inflight.get(key);
+  if (running) {
+    await running;
+    stats.blobsSkipped += 1;
+    return 'skipped';
+  }
+  const work = deps.limit(() => transfer(desc, source, target, deps, stats));
+  deps.ledger.inflight.set(key, work);
+  try {
+    const outcome = await work;
+    if (target.repo) deps.ledger.remember(target.repo.registry, desc.digest, target.repo.repository);
+    return outcome;
+  } finally {
+    deps.ledger.inflight.delete(key);
+  }
+}
+
+async function transfer(desc: Descriptor, source: ImageEndpoint, target: ImageEndpoint, deps: BlobCopyDeps, stats: TransferStats): Promise<BlobOutcome> {
+  if (await target.hasBlob(desc)) {
+    stats.blobsSkipped += 1;
+    return 'skipped';
+  }
+  let location: string | undefined;
+  if (target.repo && target.mountBlob) {
+    const known = deps.ledger.holder(target.repo.registry, desc.digest);
+    const from = known ?? (source.repo?.registry === target.repo.registry ? source.repo.repository : undefined);
+    if (from && from !== target.repo.repository) {
+      const r = await target.mountBlob(desc, from);
+      if (r.mounted) {
+        stats.blobsMounted += 1;
+        return 'mounted';
+      }
+      location = r.location;
+    }
+  }
+  await target.putBlob(desc, (offset) => source.openBlob(desc, offset), {
+    ...(location ? { location } : {}),
+    onProgress: (n) => {
+      stats.bytes += n;
+      deps.onBytes?.(n);
+    },
+  });
+  stats.blobsCopied += 1;
+  return 'copied';
+}

@@ -1,0 +1,207 @@
+import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { redact } from '../secrets.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string | Readable | null;
+  /** Body-less or in-memory requests can be replayed on 429/5xx/network errors; streams cannot. */
+  replayable?: boolean;
+  /** For messages. */
+  artifact?: string;
+}
+
+export type HttpResponse = Dispatcher.ResponseData;
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000 };
+
+export interface HttpDeps {
+  logger: Logger;
+  retry?: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+  /** Sees every response's headers (rate-limit watching). */
+  onResponse?: (url: URL, res: HttpResponse) => void;
+}
+
+export type Send = (dispatcher: Dispatcher, req: HttpRequest) => Promise<HttpResponse>;
+
+export function createAgent(options: { insecure?: boolean; connections?: number } = {}): Agent {
+  return new Agent({
+    connections: options.connections ?? 32,
+    keepAliveTimeout: 30_000,
+    headersTimeout: 60_000,
+    // Large blob bodies may pause while the other side is busy; only a dead connection should fail.
+    bodyTimeout: 300_000,
+    connect: options.insecure ? { rejectUnauthorized: false } : {},
+  });
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isTransientStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+function networkMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.cause?.code ?? err.code;
+  const msg = err.cause?.message ?? err.message ?? String(e);
+  return code && !msg.includes(code) ? `${code} ${msg}` : msg;
+}
+
+function isNetworkError(e: unknown): boolean {
+  if (e instanceof AirlockError) return false;
+  if (e instanceof undiciErrors.UndiciError) return true;
+  const code = (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code;
+  return typeof code === 'string' && /^(E[A-Z]+|UND_ERR)/.test(code);
+}
+
+/**
+ * One request, with retries for what retrying can fix: 429 and 5xx (honouring Retry-After) and
+ * network errors, when the body can be replayed. The response body of a retried attempt is always
+ * drained so the connection goes back to the pool.
+ */
+export function createSend(deps: HttpDeps): Send {
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  const sleep = deps.sleep ?? defaultSleep;
+  return async function send(dispatcher, req) {
+    const url = new URL(req.url);
+    const canRetry = req.replayable !== false && !(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
+    let attempt = 0;
+    for (;;) {
+      attempt += 1;
+      let res: HttpResponse;
+      try {
+        res = await request(url, {
+          method: req.method,
+          headers: req.headers,
+          body: req.body ?? null,
+          dispatcher,
+        });
+      } catch (e) {
+        if (canRetry && isNetworkError(e) && attempt < policy.attempts) {
+          const wait = backoff(policy, attempt);
+          deps.logger.warn({ url: url.origin, attempt, wait }, `network error, retrying: ${redact(networkMessage(e))}`);
+          await sleep(wait);
+          continue;
+        }
+        if (e instanceof AirlockError) throw e;
+        throw new AirlockError('E_UNREACHABLE', `cannot reach ${url.host}: ${redact(networkMessage(e))}`, {
+          artifact: req.artifact,
+          cause: e,
+        });
+      }
+      deps.onResponse?.(url, res);
+      if (isTransientStatus(res.statusCode) && canRetry && attempt < policy.attempts) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        const wait = Math.min(policy.maxDelayMs, retryAfter ?? backoff(policy, attempt));
+        await res.body.dump().catch(() => undefined);
+        deps.logger.warn({ url: url.origin, status: res.statusCode, attempt, wait }, 'registry asked to back off, retrying');
+        await sleep(wait);
+        continue;
+      }
+      return res;
+    }
+  };
+}
+
+function backoff(policy: RetryPolicy, attempt: number): number {
+  const exp = policy.baseDelayMs * 2 ** (attempt - 1);
+  return Math.min(policy.maxDelayMs, exp + Math.floor(Math.random() * policy.baseDelayMs));
+}
+
+/** Reads a small body as text, bounded so a hostile server cannot make us buffer gigabytes. */
+export async function readText(res: HttpResponse, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) {
+      res.body.destroy();
+      break;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readBuffer(res: HttpResponse, limit: number, artifact: string): Promise<Buffer> {
+  const declared = Number(header(res, 'content-length') ?? NaN);
+  if (declared > limit) {
+    res.body.destroy();
+    throw new AirlockError('E_REGISTRY', `response of ${declared} bytes exceeds the ${limit}-byte limit`, { artifact });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) {
+      res.body.destroy();
+      throw new AirlockError('E_REGISTRY', `response exceeds the ${limit}-byte limit`, { artifact });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Turns a registry error body into one line: the OCI `errors[]` codes and messages when it is
+ * JSON, else the status and the start of the text (HTML error pages from proxies included).
+ */
+export async function describeErrorBody(res: HttpResponse): Promise<string> {
+  const text = await readText(res, 16 * 1024).catch(() => '');
+  try {
+    const body = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    if (Array.isArray(body.errors) && body.errors.length > 0) {
+      return body.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  const plain = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return plain ? plain.slice(0, 160) : '(empty body)';
+}
+
+/** Maps a failed response to a typed error. */
+export async function errorFromResponse(res: HttpResponse, what: string, artifact: string): Promise<AirlockError> {
+  const status = res.statusCode;
+  const detail = redact(await describeErrorBody(res));
+  const message = `${what}: HTTP ${status} ${detail}`;
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  if (status === 401) return new AirlockError('E_UNAUTHORIZED', message, { artifact, status });
+  if (status === 403) return new AirlockError('E_DENIED', message, { artifact, status });
+  if (status === 404) return new AirlockError('E_NOT_FOUND', message, { artifact, status });
+  if (status === 429) return new AirlockError('E_RATE_LIMITED', message, { artifact, status, retryAfterMs });
+  return new AirlockError('E_REGISTRY', message, { artifact, status, retryAfterMs });
+}

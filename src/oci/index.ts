@@ -1,0 +1,2 @@
+export { parseImageRef, parseRegistryRef, parseLayoutRef, formatRef } from './reference.js';
+export { parsePlatform } from './manifest.js';

@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { AirlockError } from '../errors.js';
+import type { ImageEndpoint } from './image-endpoint.js';
+import { MT } from './media-types.js';
+import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
+import type { ManifestHead } from './registry-client.js';
+import { createVerifyingStream } from './verify-stream.js';
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+
+interface LayoutIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+// index.json is rewritten whole; concurrent writers in this process queue up per directory.
+const indexLocks = new Map<string, Promise<unknown>>();
+
+function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const prev = indexLocks.get(dir) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  indexLocks.set(dir, next.catch(() => undefined));
+  return next;
+}
+
+/** Writes a file by temp file + rename, so readers never see half of it. */
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  const tmp = `${file}.${randomUUID()}.tmp`;
+  await fsp.writeFile(tmp, data);
+  await fsp.rename(tmp, file);
+}
+
+/**
+ * An OCI image layout directory (image-spec `image-layout.md`): `oci-layout`, `index.json` with
+ * tags as `org.opencontainers.image.ref.name` annotations, and content-addressed `blobs/`.
+ */
+export function layoutImageEndpoint(dir: string): ImageEndpoint {
+  const label = `oci:${dir}`;
+  const blobPath = (digest: string) => {
+    const [alg, hex] = digest.split(':');
+    return path.join(dir, 'blobs', alg ?? 'sha256', hex ?? '');
+  };
+
+  async function ensureLayout(): Promise<void> {
+    await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const marker = path.join(dir, 'oci-layout');
+    if (!fs.existsSync(marker)) await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  }
+
+  async function readIndex(): Promise<LayoutIndex> {
+    try {
+      const parsed = JSON.parse(await fsp.readFile(path.join(dir, 'index.json'), 'utf8')) as LayoutIndex;
+      if (!Array.isArray(parsed.manifests)) throw new Error('manifests is not an array');
+      return parsed;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
+      throw new AirlockError('E_LAYOUT', `unreadable index.json: ${(e as Error).message}`, { artifact: label });
+    }
+  }
+
+  async function findTag(tag: string): Promise<Descriptor | undefined> {
+    const index = await readIndex();
+    return index.manifests.find((m) => m.annotations?.[REF_NAME] === tag);
+  }
+
+  async function readManifestBlob(digest: string, artifact: string): Promise<RawManifest> {
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(blobPath(digest));
+    } catch {
+      throw new AirlockError('E_NOT_FOUND', `manifest ${digest} not in layout`, { artifact });
+    }
+    const body = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+    const mediaType = body.mediaType ?? (Array.isArray(body.manifests) ? MT.ociIndex : MT.ociManifest);
+    const raw = { bytes, mediaType, digest: digestOf(bytes, digest.split(':')[0]) };
+    verifyManifestDigest(raw, digest, artifact);
+    return raw;
+  }
+
+  async function exists(file: string, size?: number): Promise<boolean> {
+    try {
+      const st = await fsp.stat(file);
+      return size === undefined || size < 0 || st.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    label,
+    async resolve(reference) {
+      if (reference.includes(':')) {
+        if (!(await exists(blobPath(reference)))) return null;
+        const raw = await readManifestBlob(reference, `${label}@${reference}`);
+        return { digest: raw.digest, mediaType: raw.mediaType, size: raw.bytes.length } satisfies ManifestHead;
+      }
+      const d = await findTag(reference);
+      return d ? { digest: d.digest, mediaType: d.mediaType, size: d.size } : null;
+    },
+
+    async getManifest(reference) {
+      const artifact = `${label}${reference.includes(':') ? '@' : ':'}${reference}`;
+      let digest = reference;
+      if (!reference.includes(':')) {
+        const d = await findTag(reference);
+        if (!d) throw new AirlockError('E_NOT_FOUND', `tag ${reference} not in layout`, { artifact });
+        digest = d.digest;
+      }
+      const raw = await readManifestBlob(digest, artifact);
+      parseManifest(raw, artifact);
+      return raw;
+    },
+
+    async putManifest(reference, manifest, options) {
+      await ensureLayout();
+      const file = blobPath(manifest.digest);
+      if (!(await exists(file, manifest.bytes.length))) await writeFileAtomic(file, manifest.bytes);
+      const isTag = !reference.includes(':');
+      const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { artifactType?: string; config?: { mediaType?: string } };
+      const desc: Descriptor = {
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: manifest.bytes.length,
+        ...(isTag ? { annotations: { [REF_NAME]: reference } } : {}),
+        ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+      };
+      await withIndexLock(dir, async () => {
+        const index = await readIndex();
+        if (isTag) {
+          index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== reference);
+          index.manifests.push(desc);
+        } else if (options?.child || index.manifests.some((m) => m.digest === manifest.digest)) {
+          // Children of an index stay reachable through it; only stand-alone digests need an entry.
+          return;
+        } else {
+          index.manifests.push(desc);
+        }
+        await writeFileAtomic(path.join(dir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+      });
+      return { digest: manifest.digest, subjectIndexed: false };
+    },
+
+    hasBlob: (desc) => exists(blobPath(desc.digest), desc.size),
+
+    async openBlob(desc, offset = 0) {
+      const file = blobPath(desc.digest);
+      if (!(await exists(file))) throw new AirlockError('E_NOT_FOUND', `blob ${desc.digest} not in layout`, { artifact: label });
+      return fs.createReadStream(file, { start: offset, highWaterMark: 1024 * 1024 });
+    },
+
+    async putBlob(desc, open, options) {
+      await ensureLayout();
+      const file = blobPath(desc.digest);
+      const tmp = `${file}.${randomUUID()}.tmp`;
+      const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`);
+      if (options?.onProgress) verifier.on('data', (c: Buffer) => options.onProgress?.(c.length));
+      try {
+        await pipeline(await open(0), verifier, fs.createWriteStream(tmp));
+        await fsp.rename(tmp, file);
+      } catch (e) {
+        await fsp.rm(tmp, { force: true });
+        throw verifier.failure ?? e;
+      }
+    },
+
+    async listTags() {
+      const index = await readIndex();
+      return index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t);
+    },
+
+    // Layouts have no referrers API; the copier falls back to the referrers tag schema.
+    referrers: async () => null,
+  };
+}

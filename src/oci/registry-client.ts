@@ -1,0 +1,524 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Authenticator } from './auth.js';
+import { errorFromResponse, header, readBuffer, readText, type HttpRequest, type HttpResponse, type Send } from './http.js';
+import { MANIFEST_ACCEPT, MT } from './media-types.js';
+import { MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
+import { createVerifyingStream } from './verify-stream.js';
+
+/** How to reach one registry. */
+export interface RegistryEndpoint {
+  /** e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`. */
+  baseUrl: string;
+  dispatcher: Dispatcher;
+  /** Upload in chunks of this size instead of one streamed PUT (0 = monolithic first). */
+  chunkSize: number;
+}
+
+export interface Repo {
+  registry: string;
+  repository: string;
+}
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface PutManifestResult {
+  digest: string | undefined;
+  /** The registry answered with `OCI-Subject`: it indexes referrers itself. */
+  subjectIndexed: boolean;
+}
+
+export type OpenSource = (offset: number) => Promise<Readable>;
+
+export interface UploadOptions {
+  /** An upload session already opened (by a mount attempt that answered 202). */
+  location?: string;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface RegistryClient {
+  headManifest(repo: Repo, reference: string): Promise<ManifestHead | null>;
+  getManifest(repo: Repo, reference: string): Promise<RawManifest>;
+  putManifest(repo: Repo, reference: string, manifest: RawManifest): Promise<PutManifestResult>;
+  hasBlob(repo: Repo, digest: string): Promise<boolean>;
+  openBlob(repo: Repo, desc: Descriptor, offset?: number): Promise<Readable>;
+  /** Mount from another repository of the same registry; returns an upload location when the registry declined. */
+  mountBlob(repo: Repo, digest: string, from: string): Promise<{ mounted: true } | { mounted: false; location?: string }>;
+  uploadBlob(repo: Repo, desc: Descriptor, open: OpenSource, options?: UploadOptions): Promise<void>;
+  listTags(repo: Repo): Promise<string[]>;
+  /** Referrers of a digest, or null when the registry has no referrers API. */
+  referrers(repo: Repo, digest: string): Promise<Descriptor[] | null>;
+}
+
+export interface RegistryClientDeps {
+  send: Send;
+  auth: Authenticator;
+  endpoint: (registry: string) => RegistryEndpoint;
+  /** Dispatcher for hosts that are not registries (blob redirects to object storage). */
+  dispatcherFor: (url: URL) => Dispatcher;
+  logger: Logger;
+}
+
+const MIN_CHUNK = 5 * 1024 * 1024;
+const DEFAULT_CHUNK = 16 * 1024 * 1024;
+const CHUNK_ATTEMPTS = 5;
+const SOURCE_REOPENS = 3;
+
+function refName(repo: Repo, reference?: string): string {
+  const sep = reference?.includes(':') ? '@' : ':';
+  return `docker://${repo.registry}/${repo.repository}${reference ? `${sep}${reference}` : ''}`;
+}
+
+function pullScope(repo: Repo): string {
+  return `repository:${repo.repository}:pull`;
+}
+
+function pushScope(repo: Repo): string {
+  return `repository:${repo.repository}:pull,push`;
+}
+
+export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
+  const { send, auth, logger } = deps;
+
+  /** Sends with auth: pre-emptively when the registry's challenge is known, else after its 401. */
+  async function call(repo: Repo, scopes: string[], req: Omit<HttpRequest, 'url'> & { path?: string; url?: string }): Promise<HttpResponse> {
+    const ep = deps.endpoint(repo.registry);
+    const url = req.url ?? `${ep.baseUrl}${req.path ?? ''}`;
+    const artifact = req.artifact ?? refName(repo);
+    const withAuth = (authorization: string | undefined): HttpRequest => ({
+      ...req,
+      url,
+      artifact,
+      headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
+    });
+    const first = await auth.authorization(repo.registry, scopes);
+    const res = await send(ep.dispatcher, withAuth(first));
+    if (res.statusCode !== 401) return res;
+    const isStream = req.body instanceof Readable;
+    if (isStream) return res;
+    const challenge = header(res, 'www-authenticate');
+    const answer = await auth.answer(repo.registry, challenge, scopes, artifact);
+    if (!answer || answer === first) return res;
+    await res.body.dump().catch(() => undefined);
+    return send(ep.dispatcher, withAuth(answer));
+  }
+
+  async function fail(res: HttpResponse, what: string, artifact: string): Promise<never> {
+    const err = await errorFromResponse(res, what, artifact);
+    if (err.code === 'E_UNAUTHORIZED' && !header(res, 'www-authenticate')?.length) throw err;
+    throw err;
+  }
+
+  function resolveLocation(repo: Repo, location: string | undefined, artifact: string): string {
+    if (!location) throw new AirlockError('E_UPLOAD', 'registry opened an upload without a Location header', { artifact });
+    return new URL(location, deps.endpoint(repo.registry).baseUrl).toString();
+  }
+
+  async function startUpload(repo: Repo, artifact: string): Promise<{ location: string; minChunk: number }> {
+    const res = await call(repo, [pushScope(repo)], {
+      method: 'POST',
+      path: `/v2/${repo.repository}/blobs/uploads/`,
+      headers: { 'content-length': '0' },
+      artifact,
+    });
+    if (res.statusCode !== 202) return fail(res, 'starting blob upload failed', artifact);
+    await res.body.dump();
+    const minChunk = Number(header(res, 'oci-chunk-min-length') ?? 0) || 0;
+    return { location: resolveLocation(repo, header(res, 'location'), artifact), minChunk };
+  }
+
+  async function cancelUpload(repo: Repo, location: string, artifact: string): Promise<void> {
+    try {
+      const res = await call(repo, [pushScope(repo)], { method: 'DELETE', url: location, artifact });
+      await res.body.dump();
+    } catch {
+      // The registry garbage-collects abandoned uploads; a failed cancel changes nothing for the user.
+    }
+  }
+
+  function withDigest(location: string, digest: string): string {
+    const u = new URL(location);
+    u.searchParams.set('digest', digest);
+    return u.toString();
+  }
+
+  async function monolithic(repo: Repo, desc: Descriptor, location: string, open: OpenSource, artifact: string, onProgress?: (n: number) => void): Promise<void> {
+    const source = await open(0);
+    const verifier = createVerifyingStream(desc, artifact);
+    source.on('error', (e) => verifier.destroy(e));
+    if (onProgress) verifier.on('data', (c: Buffer) => onProgress(c.length));
+    const body = source.pipe(verifier);
+    let res: HttpResponse;
+    try {
+      res = await call(repo, [pushScope(repo)], {
+        method: 'PUT',
+        url: withDigest(location, desc.digest),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+        body,
+        replayable: false,
+        artifact,
+      });
+    } catch (e) {
+      source.destroy();
+      if (verifier.failure) throw verifier.failure;
+      throw e;
+    }
+    if (verifier.failure) {
+      await res.body.dump().catch(() => undefined);
+      throw verifier.failure;
+    }
+    if (res.statusCode !== 201 && res.statusCode !== 204) return fail(res, `uploading blob ${desc.digest} failed`, artifact);
+    await res.body.dump();
+  }
+
+  /** The registry's view of how many bytes an upload session holds (`Range: 0-<last>`). */
+  async function uploadOffset(repo: Repo, location: string, artifact: string): Promise<{ offset: number; location: string }> {
+    const res = await call(repo, [pushScope(repo)], { method: 'GET', url: location, artifact });
+    if (res.statusCode !== 204 && res.statusCode !== 200) return fail(res, 'reading upload status failed', artifact);
+    await res.body.dump();
+    const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
+    const next = header(res, 'location');
+    return {
+      offset: range ? Number(range[1]) + 1 : 0,
+      location: next ? resolveLocation(repo, next, artifact) : location,
+    };
+  }
+
+  /**
+   * Chunked upload from bounded in-memory chunks. A chunk that fails is re-sent from the offset the
+   * registry reports (GET on the session), never from the start; a source stream that breaks is
+   * re-opened at the byte where it broke.
+   */
+  async function chunked(repo: Repo, desc: Descriptor, open: OpenSource, chunkSize: number, artifact: string, onProgress?: (n: number) => void, given?: string): Promise<void> {
+    let { location, minChunk } = given ? { location: given, minChunk: 0 } : await startUpload(repo, artifact);
+    const size = Math.max(chunkSize || DEFAULT_CHUNK, minChunk, MIN_CHUNK);
+    const algorithm = desc.digest.split(':')[0] ?? 'sha256';
+    const hash = createHash(algorithm);
+    let offset = 0;
+    try {
+      for await (const chunk of readChunks(open, desc.size, size, artifact, logger)) {
+        hash.update(chunk);
+        let sent = 0;
+        for (let attempt = 1; sent < chunk.length; attempt++) {
+          const part = chunk.subarray(sent);
+          const start = offset + sent;
+          try {
+            const res = await call(repo, [pushScope(repo)], {
+              method: 'PATCH',
+              url: location,
+              headers: {
+                'content-type': 'application/octet-stream',
+                'content-length': String(part.length),
+                'content-range': `${start}-${start + part.length - 1}`,
+              },
+              body: part,
+              replayable: false,
+              artifact,
+            });
+            if (res.statusCode !== 202 && res.statusCode !== 204) {
+              if (res.statusCode === 416 || res.statusCode >= 500) throw await errorFromResponse(res, 'chunk upload failed', artifact);
+              return await fail(res, `uploading chunk at ${start} failed`, artifact);
+            }
+            await res.body.dump();
+            location = resolveLocation(repo, header(res, 'location') ?? location, artifact);
+            sent = chunk.length;
+          } catch (e) {
+            if (e instanceof AirlockError && e.permanent) throw e;
+            if (attempt >= CHUNK_ATTEMPTS) throw e;
+            const status = await uploadOffset(repo, location, artifact);
+            location = status.location;
+            if (status.offset < offset || status.offset > offset + chunk.length) {
+              throw new AirlockError('E_UPLOAD', `registry reports offset ${status.offset}, outside the chunk at ${offset}`, { artifact, cause: e });
+            }
+            logger.warn({ artifact, offset: status.offset, attempt }, 'chunk upload interrupted, resuming from the registry offset');
+            sent = status.offset - offset;
+          }
+        }
+        offset += chunk.length;
+        onProgress?.(chunk.length);
+      }
+      const actual = `${algorithm}:${hash.digest('hex')}`;
+      if (actual !== desc.digest || offset !== desc.size) {
+        throw new AirlockError('E_DIGEST_MISMATCH', `blob digest mismatch from the source: expected ${desc.digest}, got ${actual}`, { artifact });
+      }
+      const res = await call(repo, [pushScope(repo)], {
+        method: 'PUT',
+        url: withDigest(location, desc.digest),
+        headers: { 'content-length': '0' },
+        artifact,
+      });
+      if (res.statusCode !== 201 && res.statusCode !== 204) return await fail(res, `completing upload of ${desc.digest} failed`, artifact);
+      await res.body.dump();
+    } catch (e) {
+      await cancelUpload(repo, location, artifact);
+      throw e;
+    }
+  }
+
+  async function openFrom(repo: Repo, desc: Descriptor, offset: number): Promise<Readable> {
+    const artifact = refName(repo, desc.digest);
+    const ep = deps.endpoint(repo.registry);
+    const origin = new URL(ep.baseUrl).origin;
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    let res = await call(repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${desc.digest}`, headers, artifact });
+    // Redirects (to object storage) are followed by hand: credentials never go to another origin.
+    for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
+      if (hops >= 5) throw new AirlockError('E_REGISTRY', 'too many redirects fetching blob', { artifact });
+      const location = header(res, 'location');
+      await res.body.dump();
+      if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location fetching blob', { artifact });
+      const next = new URL(location, ep.baseUrl);
+      if (next.origin === origin) {
+        res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact });
+      } else {
+        res = await send(deps.dispatcherFor(next), { method: 'GET', url: next.toString(), headers, artifact });
+      }
+    }
+    if (res.statusCode === 206 || (res.statusCode === 200 && offset === 0)) return res.body;
+    if (res.statusCode === 200) return skipBytes(res.body, offset);
+    return fail(res, `fetching blob ${desc.digest} failed`, artifact);
+  }
+
+  return {
+    async headManifest(repo, reference) {
+      const artifact = refName(repo, reference);
+      const res = await call(repo, [pullScope(repo)], {
+        method: 'HEAD',
+        path: `/v2/${repo.repository}/manifests/${reference}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        artifact,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return null;
+      }
+      if (res.statusCode !== 200) return fail(res, 'manifest HEAD failed', artifact);
+      await res.body.dump();
+      const digest = header(res, 'docker-content-digest');
+      const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
+      if (!digest) {
+        // Some registries omit the digest on HEAD; only then is a GET needed.
+        const raw = await this.getManifest(repo, reference);
+        return { digest: raw.digest, mediaType: raw.mediaType, size: raw.bytes.length };
+      }
+      return { digest, mediaType, size: Number(header(res, 'content-length') ?? 0) };
+    },
+
+    async getManifest(repo, reference) {
+      const artifact = refName(repo, reference);
+      const res = await call(repo, [pullScope(repo)], {
+        method: 'GET',
+        path: `/v2/${repo.repository}/manifests/${reference}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        artifact,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${reference} is not in ${repo.registry}/${repo.repository}`, { artifact, status: 404 });
+      }
+      if (res.statusCode !== 200) return fail(res, 'manifest GET failed', artifact);
+      const bytes = await readBuffer(res, MAX_MANIFEST_BYTES, artifact);
+      const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
+      const announced = header(res, 'docker-content-digest');
+      const expected = reference.includes(':') ? reference : announced;
+      const algorithm = expected?.split(':')[0] ?? 'sha256';
+      const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+      const raw: RawManifest = { bytes, mediaType, digest };
+      // Schema1 is refused with its own message before a digest check that it would fail anyway.
+      parseManifest(raw, artifact);
+      verifyManifestDigest(raw, expected, artifact);
+      return raw;
+    },
+
+    async putManifest(repo, reference, manifest) {
+      const artifact = refName(repo, reference);
+      const res = await call(repo, [pushScope(repo)], {
+        method: 'PUT',
+        path: `/v2/${repo.repository}/manifests/${reference}`,
+        headers: { 'content-type': manifest.mediaType || MT.ociManifest },
+        body: manifest.bytes,
+        artifact,
+      });
+      if (res.statusCode !== 201 && res.statusCode !== 200 && res.statusCode !== 202) {
+        return fail(res, `pushing manifest ${manifest.digest} failed`, artifact);
+      }
+      await res.body.dump();
+      return { digest: header(res, 'docker-content-digest'), subjectIndexed: !!header(res, 'oci-subject') };
+    },
+
+    async hasBlob(repo, digest) {
+      const artifact = refName(repo, digest);
+      const res = await call(repo, [pullScope(repo)], { method: 'HEAD', path: `/v2/${repo.repository}/blobs/${digest}`, artifact });
+      await res.body.dump();
+      if (res.statusCode === 200) return true;
+      if (res.statusCode === 404) return false;
+      // A blob we may not read yet (no pull grant before the repo exists) counts as absent.
+      if (res.statusCode === 401 || res.statusCode === 403) return false;
+      return fail(res, 'blob HEAD failed', artifact);
+    },
+
+    openBlob(repo, desc, offset = 0) {
+      return openFrom(repo, desc, offset);
+    },
+
+    async mountBlob(repo, digest, from) {
+      const artifact = refName(repo, digest);
+      const scopes = [pushScope(repo), `repository:${from}:pull`];
+      const q = new URLSearchParams({ mount: digest, from });
+      const res = await call(repo, scopes, {
+        method: 'POST',
+        path: `/v2/${repo.repository}/blobs/uploads/?${q.toString()}`,
+        headers: { 'content-length': '0' },
+        artifact,
+      });
+      await res.body.dump();
+      if (res.statusCode === 201) return { mounted: true };
+      if (res.statusCode === 202) return { mounted: false, location: resolveLocation(repo, header(res, 'location'), artifact) };
+      return { mounted: false };
+    },
+
+    async uploadBlob(repo, desc, open, options = {}) {
+      const artifact = refName(repo, desc.digest);
+      const chunkSize = deps.endpoint(repo.registry).chunkSize;
+      if (chunkSize > 0 && desc.size > chunkSize) {
+        await chunked(repo, desc, open, chunkSize, artifact, options.onProgress, options.location);
+        return;
+      }
+      const session = options.location ? { location: options.location, minChunk: 0 } : await startUpload(repo, artifact);
+      if (session.minChunk > 0 && desc.size > session.minChunk) {
+        await chunked(repo, desc, open, session.minChunk, artifact, options.onProgress, session.location);
+        return;
+      }
+      let progressed = 0;
+      try {
+        await monolithic(repo, desc, session.location, open, artifact, (n) => {
+          progressed += n;
+          options.onProgress?.(n);
+        });
+      } catch (e) {
+        await cancelUpload(repo, session.location, artifact);
+        if (e instanceof AirlockError && e.permanent) throw e;
+        logger.warn({ artifact, err: e }, 'monolithic upload failed, retrying in chunks');
+        options.onProgress?.(-progressed);
+        await chunked(repo, desc, open, chunkSize, artifact, options.onProgress);
+      }
+    },
+
+    async listTags(repo) {
+      const artifact = refName(repo);
+      const ep = deps.endpoint(repo.registry);
+      const tags: string[] = [];
+      let url: string | undefined = `${ep.baseUrl}/v2/${repo.repository}/tags/list?n=1000`;
+      for (let page = 0; url && page < 1000; page++) {
+        const res: HttpResponse = await call(repo, [pullScope(repo)], { method: 'GET', url, artifact });
+        if (res.statusCode === 404) {
+          await res.body.dump();
+          throw new AirlockError('E_NOT_FOUND', `repository ${repo.registry}/${repo.repository} not found`, { artifact, status: 404 });
+        }
+        if (res.statusCode !== 200) return fail(res, 'listing tags failed', artifact);
+        const body = JSON.parse(await readText(res, 16 * 1024 * 1024)) as { tags?: string[] | null };
+        tags.push(...(body.tags ?? []));
+        url = nextLink(header(res, 'link'), url);
+      }
+      return tags;
+    },
+
+    async referrers(repo, digest) {
+      const artifact = refName(repo, digest);
+      const ep = deps.endpoint(repo.registry);
+      const out: Descriptor[] = [];
+      let url: string | undefined = `${ep.baseUrl}/v2/${repo.repository}/referrers/${digest}`;
+      for (let page = 0; url && page < 100; page++) {
+        const res: HttpResponse = await call(repo, [pullScope(repo)], { method: 'GET', url, headers: { accept: MT.ociIndex }, artifact });
+        if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 400) {
+          await res.body.dump();
+          return page === 0 ? null : out;
+        }
+        if (res.statusCode !== 200) return fail(res, 'referrers query failed', artifact);
+        const ct = header(res, 'content-type') ?? '';
+        const text = await readText(res, MAX_MANIFEST_BYTES);
+        if (!ct.includes('json')) return page === 0 ? null : out;
+        const body = JSON.parse(text) as { manifests?: Descriptor[] };
+        out.push(...(body.manifests ?? []));
+        url = nextLink(header(res, 'link'), url);
+      }
+      return out;
+    },
+  };
+}
+
+/** `Link: <url>; rel="next"`, only when it stays on the same origin. */
+export function nextLink(link: string | undefined, current: string): string | undefined {
+  if (!link) return undefined;
+  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+  if (!m?.[1]) return undefined;
+  const next = new URL(m[1], current);
+  return next.origin === new URL(current).origin ? next.toString() : undefined;
+}
+
+async function* readChunks(open: OpenSource, total: number, size: number, artifact: string, logger: Logger): AsyncGenerator<Buffer> {
+  let consumed = 0;
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  let reopens = 0;
+  while (consumed < total || (total === 0 && consumed === 0 && reopens === 0)) {
+    const source = await open(consumed);
+    try {
+      for await (const piece of source) {
+        const b = piece as Buffer;
+        consumed += b.length;
+        if (consumed > total) {
+          throw new AirlockError('E_DIGEST_MISMATCH', `blob is longer than the ${total} bytes its descriptor declares`, { artifact });
+        }
+        pending.push(b);
+        pendingLength += b.length;
+        while (pendingLength >= size) {
+          const all = Buffer.concat(pending, pendingLength);
+          yield all.subarray(0, size);
+          const rest = all.subarray(size);
+          pending = rest.length > 0 ? [rest] : [];
+          pendingLength = rest.length;
+        }
+      }
+      if (total === 0) break;
+      if (consumed < total) throw new Error(`source ended after ${consumed} of ${total} bytes`);
+    } catch (e) {
+      source.destroy();
+      if (e instanceof AirlockError) throw e;
+      reopens += 1;
+      if (reopens > SOURCE_REOPENS) {
+        throw new AirlockError('E_DIGEST_MISMATCH', `source blob ended after ${consumed} of ${total} bytes`, { artifact, cause: e });
+      }
+      logger.warn({ artifact, consumed, reopens }, 'source stream broke, re-opening at the same offset');
+    }
+  }
+  if (pendingLength > 0) yield Buffer.concat(pending, pendingLength);
+}
+
+async function* skipGen(src: Readable, n: number): AsyncGenerator<Buffer> {
+  let toSkip = n;
+  for await (const piece of src) {
+    let b = piece as Buffer;
+    if (toSkip > 0) {
+      if (b.length <= toSkip) {
+        toSkip -= b.length;
+        continue;
+      }
+      b = b.subarray(toSkip);
+      toSkip = 0;
+    }
+    yield b;
+  }
+}
+
+/** For servers that ignore `Range`: drop the bytes we already have. */
+function skipBytes(src: Readable, n: number): Readable {
+  return Readable.from(skipGen(src, n), { objectMode: false });
+}

@@ -1,0 +1,52 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { AirlockError } from '../errors.js';
+
+export interface VerifyingStream extends Transform {
+  /** Bytes that went through so far. */
+  readonly bytes: number;
+  /** The verification failure, if the stream failed because of one. */
+  readonly failure: AirlockError | undefined;
+}
+
+/**
+ * Passes bytes through while hashing and counting them. The stream fails before it ends when the
+ * content is longer or shorter than the descriptor or hashes to another digest, so a consumer that
+ * uploads it never completes an upload of bad content.
+ */
+export function createVerifyingStream(expected: { digest: string; size: number }, artifact: string): VerifyingStream {
+  const algorithm = expected.digest.split(':')[0] ?? 'sha256';
+  const hash: Hash = createHash(algorithm);
+  let bytes = 0;
+  let failure: AirlockError | undefined;
+  const fail = (message: string): AirlockError => {
+    failure = new AirlockError('E_DIGEST_MISMATCH', message, { artifact });
+    return failure;
+  };
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      bytes += chunk.length;
+      if (expected.size >= 0 && bytes > expected.size) {
+        cb(fail(`blob ${expected.digest} is longer than the ${expected.size} bytes its descriptor declares`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      if (expected.size >= 0 && bytes !== expected.size) {
+        cb(fail(`blob ${expected.digest} ended after ${bytes} of ${expected.size} bytes`));
+        return;
+      }
+      const actual = `${algorithm}:${hash.digest('hex')}`;
+      if (actual !== expected.digest) {
+        cb(fail(`blob digest mismatch from the source: expected ${expected.digest}, got ${actual}`));
+        return;
+      }
+      cb();
+    },
+  });
+  Object.defineProperty(t, 'bytes', { get: () => bytes });
+  Object.defineProperty(t, 'failure', { get: () => failure });
+  return t as VerifyingStream;
+}

@@ -1,0 +1,104 @@
+import { formatErrorLine, type AirlockError } from '../errors.js';
+import type { ImageOutcome } from '../runner/run-image-jobs.js';
+import type { PlanFailure } from '../sources/image-plan.js';
+import { redact } from '../secrets.js';
+
+export interface ReportItem {
+  kind: 'image';
+  source: string;
+  target: string;
+  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  sourceDigest?: string;
+  targetDigest?: string;
+  bytes: number;
+  blobs: { copied: number; skipped: number; mounted: number };
+  referrers: number;
+  durationMs: number;
+  warnings: string[];
+  error?: { code: string; message: string };
+}
+
+export interface RunReport {
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  summary: Record<ReportItem['status'], number> & { bytes: number; blobsCopied: number; blobsSkipped: number; blobsMounted: number };
+  items: ReportItem[];
+}
+
+function errorOf(e: AirlockError): { code: string; message: string } {
+  return { code: e.code, message: redact(e.message) };
+}
+
+export function buildReport(outcomes: ImageOutcome[], planFailures: PlanFailure[], startedAt: Date, finishedAt: Date): RunReport {
+  const items: ReportItem[] = [];
+  for (const f of planFailures) {
+    items.push({ kind: 'image', source: f.artifact, target: '', status: 'failed', bytes: 0, blobs: { copied: 0, skipped: 0, mounted: 0 }, referrers: 0, durationMs: 0, warnings: [], error: errorOf(f.error) });
+  }
+  for (const o of outcomes) {
+    const r = o.result;
+    items.push({
+      kind: 'image',
+      source: r?.source ?? o.payload.source,
+      target: r?.target ?? o.payload.target,
+      status: r ? r.status : 'failed',
+      ...(r ? { sourceDigest: r.sourceDigest, targetDigest: r.targetDigest } : {}),
+      bytes: r?.stats.bytes ?? 0,
+      blobs: { copied: r?.stats.blobsCopied ?? 0, skipped: r?.stats.blobsSkipped ?? 0, mounted: r?.stats.blobsMounted ?? 0 },
+      referrers: r?.referrers ?? 0,
+      durationMs: o.durationMs,
+      warnings: r?.warnings ?? [],
+      ...(o.error ? { error: errorOf(o.error) } : {}),
+    });
+  }
+  const summary = { copied: 0, unchanged: 0, planned: 0, failed: 0, bytes: 0, blobsCopied: 0, blobsSkipped: 0, blobsMounted: 0 };
+  for (const i of items) {
+    summary[i.status] += 1;
+    summary.bytes += i.bytes;
+    summary.blobsCopied += i.blobs.copied;
+    summary.blobsSkipped += i.blobs.skipped;
+    summary.blobsMounted += i.blobs.mounted;
+  }
+  return { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), ok: summary.failed === 0, summary, items };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/** The human summary: one line per image, failures with their code, then totals. */
+export function formatReport(report: RunReport): string {
+  const lines: string[] = [];
+  for (const i of report.items) {
+    const digest = i.targetDigest ? ` ${i.targetDigest.slice(0, 19)}` : '';
+    const detail = i.error
+      ? ` [${i.error.code}] ${i.error.message}`
+      : i.status === 'copied'
+        ? ` ${formatBytes(i.bytes)}, ${i.blobs.copied} blobs copied, ${i.blobs.skipped} present, ${i.blobs.mounted} mounted`
+        : '';
+    lines.push(`${i.status.padEnd(9)} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
+    for (const w of i.warnings) lines.push(`          warning: ${w}`);
+  }
+  const s = report.summary;
+  const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
+  lines.push(
+    `${report.items.length} images: ${s.copied} copied, ${s.unchanged} unchanged, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`,
+  );
+  return lines.join('\n');
+}
+
+/** 0 when all went well; a failure's own exit code when all failures agree; else 1. */
+export function exitCodeFor(report: RunReport, errors: AirlockError[]): number {
+  if (report.ok) return 0;
+  const codes = new Set(errors.map((e) => e.exitCode));
+  return codes.size === 1 ? [...codes][0] ?? 1 : 1;
+}
+
+export { formatErrorLine };

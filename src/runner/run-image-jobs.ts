@@ -1,0 +1,39 @@
+import pLimit from 'p-limit';
+import { toAirlockError, type AirlockError } from '../errors.js';
+import { mirrorImage, type ImageJobContext, type MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { CopyResult } from '../oci/copy-image.js';
+
+export interface ImageOutcome {
+  payload: MirrorImagePayload;
+  result?: CopyResult;
+  error?: AirlockError;
+  durationMs: number;
+}
+
+/**
+ * The in-process runner: every payload through the same processor the queue worker uses, at most
+ * `concurrency` images at a time. A failure is recorded for its image and never stops the others.
+ */
+export async function runImageJobs(
+  payloads: MirrorImagePayload[],
+  ctx: ImageJobContext,
+  options: { concurrency: number; onSettled?: (o: ImageOutcome) => void },
+): Promise<ImageOutcome[]> {
+  const limit = pLimit(options.concurrency);
+  return Promise.all(
+    payloads.map((payload) =>
+      limit(async () => {
+        const started = Date.now();
+        let outcome: ImageOutcome;
+        try {
+          outcome = { payload, result: await mirrorImage(payload, ctx), durationMs: Date.now() - started };
+        } catch (e) {
+          outcome = { payload, error: toAirlockError(e, payload.source), durationMs: Date.now() - started };
+          ctx.logger.error({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
+        }
+        options.onSettled?.(outcome);
+        return outcome;
+      }),
+    ),
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * Secrets (passwords, tokens) are registered here the moment they are read, so every log line,
+ * error message and report can be scrubbed of them in one place.
+ */
+const known = new Set<string>();
+
+export const REDACTED = '***';
+
+export function registerSecret(value: string | undefined | null): void {
+  // Very short values would redact ordinary words; such secrets are rejected by config anyway.
+  if (value && value.length >= 4) {
+    known.add(value);
+    // Basic credentials travel base64-encoded; redact that form too.
+    if (value.includes(':')) known.add(Buffer.from(value).toString('base64'));
+  }
+}
+
+export function registerCredentials(username: string, password: string): void {
+  registerSecret(password);
+  registerSecret(`${username}:${password}`);
+}
+
+const PATTERNS: RegExp[] = [
+  /((?:authorization|proxy-authorization)["']?\s*[:=]\s*["']?(?:basic|bearer)\s+)[^\s"',}]+/gi,
+  /((?:access_token|refresh_token|token|password|secret)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
+  /(\/\/[^/\s:@]+:)[^/\s@]+(@)/g,
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of known) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  for (const re of PATTERNS) out = out.replace(re, (_m, pre: string, post?: string) => `${pre}${REDACTED}${post ?? ''}`);
+  return out;
+}
+
+/** Deep copy with every string redacted and secret-named keys blanked. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (depth > 8) return value;
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (value && typeof value === 'object') {
+    if (value instanceof Error) {
+      return { type: value.name, message: redact(value.message), code: (value as { code?: unknown }).code };
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = /^(password|token|secret|authorization|access_token|refresh_token|auth)$/i.test(k)
+        ? REDACTED
+        : redactValue(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** For tests: forget registered secrets. */
+export function clearSecrets(): void {
+  known.clear();
+}

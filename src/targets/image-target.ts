@@ -1,0 +1,31 @@
+import { AirlockError } from '../errors.js';
+import type { RegistryImageRef } from '../oci/reference.js';
+
+export interface TargetRule {
+  /** `host[:port][/prefix]` or `oci:DIR`. */
+  registry: string;
+  /** `{host}/{repository}` by default: two upstreams never collide at the target. */
+  path: string;
+}
+
+export const DEFAULT_TARGET_PATH = '{host}/{repository}';
+
+/** `127.0.0.1:5000` → `127.0.0.1-5000`: a port is not allowed in a repository path. */
+export function hostComponent(registry: string): string {
+  return registry.toLowerCase().replace(/[[\]]/g, '').replace(/:/g, '-');
+}
+
+/**
+ * Where a source repository lands: `docker://` + the target registry + the path rule, or a
+ * directory per repository below an `oci:` store. Returns a reference without tag.
+ */
+export function targetRepository(source: RegistryImageRef, rule: TargetRule): string {
+  const name = source.repository.split('/').pop() ?? source.repository;
+  const rendered = rule.path.replace(/\{(host|repository|name)\}/g, (_m, k: string) =>
+    k === 'host' ? hostComponent(source.registry) : k === 'repository' ? source.repository : name,
+  );
+  if (/[{}]/.test(rendered)) throw new AirlockError('E_CONFIG', `targets.images.path: unknown placeholder in "${rule.path}"`);
+  const base = rule.registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
+  if (base.startsWith('oci:')) return `${base}/${rendered}`;
+  return `docker://${base}/${rendered}`;
+}

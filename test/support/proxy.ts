@@ -1,0 +1,124 @@
+import http from 'node:http';
+import { freePort } from './ports.js';
+
+/**
+ * A recording, fault-injecting reverse proxy on loopback in front of a real registry. It keeps the
+ * client's Host header, so the registry's upload Locations point back through the proxy.
+ */
+export interface ProxyRequest {
+  method: string;
+  path: string;
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  authorization: boolean;
+}
+
+export type ProxyAction =
+  | { type: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { type: 'cutRequest'; afterBytes: number }
+  | { type: 'cutResponse'; afterBytes: number }
+  | { type: 'headers'; headers: Record<string, string> }
+  | { type: 'redirect'; location: (path: string) => string };
+
+export interface ProxyRule {
+  match: (method: string, path: string) => boolean;
+  action: ProxyAction;
+  /** Apply at most this many times (default: always). */
+  times?: number;
+}
+
+export interface TestProxy {
+  host: string;
+  url: string;
+  log: ProxyRequest[];
+  rules: ProxyRule[];
+  count(method: string, pathPattern: RegExp): number;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
+  const upstream = new URL(upstreamUrl);
+  const port = await freePort();
+  const log: ProxyRequest[] = [];
+  const rules: ProxyRule[] = [];
+
+  function pickRule(method: string, path: string): ProxyAction | undefined {
+    for (const r of rules) {
+      if (r.times !== undefined && r.times <= 0) continue;
+      if (!r.match(method, path)) continue;
+      if (r.times !== undefined) r.times -= 1;
+      return r.action;
+    }
+    return undefined;
+  }
+
+  const server = http.createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const entry: ProxyRequest = { method, path, status: 0, requestBytes: 0, responseBytes: 0, authorization: !!req.headers.authorization };
+    log.push(entry);
+    const action = pickRule(method, path);
+    if (action?.type === 'status') {
+      req.resume();
+      entry.status = action.status;
+      res.writeHead(action.status, action.headers ?? {}).end(action.body ?? '');
+      return;
+    }
+    if (action?.type === 'redirect') {
+      req.resume();
+      entry.status = 307;
+      res.writeHead(307, { location: action.location(path) }).end();
+      return;
+    }
+    const out = http.request(
+      { host: upstream.hostname, port: upstream.port, method, path, headers: req.headers, agent: false },
+      (up) => {
+        entry.status = up.statusCode ?? 0;
+        const headers = { ...up.headers, ...(action?.type === 'headers' ? action.headers : {}) };
+        res.writeHead(up.statusCode ?? 502, headers);
+        up.on('data', (chunk: Buffer) => {
+          entry.responseBytes += chunk.length;
+          if (action?.type === 'cutResponse' && entry.responseBytes > action.afterBytes) {
+            up.destroy();
+            res.destroy();
+            return;
+          }
+          res.write(chunk);
+        });
+        up.on('end', () => res.end());
+        up.on('error', () => res.destroy());
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.on('data', (chunk: Buffer) => {
+      entry.requestBytes += chunk.length;
+      if (action?.type === 'cutRequest' && entry.requestBytes > action.afterBytes) {
+        out.destroy();
+        req.destroy();
+        res.destroy();
+        return;
+      }
+      out.write(chunk);
+    });
+    req.on('end', () => out.end());
+    req.on('error', () => out.destroy());
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    log,
+    rules,
+    count: (method, pattern) => log.filter((e) => e.method === method && pattern.test(e.path)).length,
+    reset: () => {
+      log.length = 0;
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

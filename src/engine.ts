@@ -24,6 +24,8 @@ export interface EngineOptions {
   state?: MirrorState;
   dockerConfigPath?: string | false;
   onBytes?: (n: number) => void;
+  /** Waits between retries (tests pass a recorder). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The image engine of one process: one connection pool, one token cache, one blob ledger. */
@@ -52,6 +54,7 @@ export function createEngine(options: EngineOptions): Engine {
   const send: Send = createSend({
     logger,
     retry: config.retry,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
     onResponse(url, res) {
       // Docker Hub: `ratelimit-remaining: 76;w=21600`. Say so before the quota runs out, once per host.
       const remaining = header(res, 'ratelimit-remaining');

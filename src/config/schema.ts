@@ -54,6 +54,7 @@ export const configSchema = z.strictObject({
       attempts: z.number().int().min(1).max(20).default(4),
       baseDelayMs: z.number().int().min(1).default(250),
       maxDelayMs: z.number().int().min(1).default(30_000),
+      maxRetryAfterMs: z.number().int().min(0).default(120_000),
     })
     .prefault({}),
   registries: z.array(registry).default([]),

@@ -23,9 +23,11 @@ export interface RetryPolicy {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** A `Retry-After` longer than this is not waited out in-process: the error carries it to the caller. */
+  maxRetryAfterMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 export interface HttpDeps {
   logger: Logger;
@@ -120,7 +122,9 @@ export function createSend(deps: HttpDeps): Send {
       deps.onResponse?.(url, res);
       if (isTransientStatus(res.statusCode) && canRetry && attempt < policy.attempts) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
-        const wait = Math.min(policy.maxDelayMs, retryAfter ?? backoff(policy, attempt));
+        // The registry's own Retry-After wins over our backoff, unless it asks for longer than we will wait.
+        if (retryAfter !== undefined && retryAfter > (policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs ?? 0)) return res;
+        const wait = retryAfter ?? backoff(policy, attempt);
         await res.body.dump().catch(() => undefined);
         deps.logger.warn({ url: url.origin, status: res.statusCode, attempt, wait }, 'registry asked to back off, retrying');
         await sleep(wait);

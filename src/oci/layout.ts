@@ -158,8 +158,7 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
       await ensureLayout();
       const file = blobPath(desc.digest);
       const tmp = `${file}.${randomUUID()}.tmp`;
-      const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`);
-      if (options?.onProgress) verifier.on('data', (c: Buffer) => options.onProgress?.(c.length));
+      const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`, options?.onProgress);
       try {
         await pipeline(await open(0), verifier, fs.createWriteStream(tmp));
         await fsp.rename(tmp, file);

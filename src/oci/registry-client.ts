@@ -70,6 +70,17 @@ const MIN_CHUNK = 5 * 1024 * 1024;
 const DEFAULT_CHUNK = 16 * 1024 * 1024;
 const CHUNK_ATTEMPTS = 5;
 const SOURCE_REOPENS = 3;
+const SESSION_RESTARTS = 2;
+
+/** The registry cannot continue an upload session; the original failure is kept as the cause. */
+class SessionLost extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly statusError: unknown,
+  ) {
+    super('upload session lost');
+  }
+}
 
 function refName(repo: Repo, reference?: string): string {
   const sep = reference?.includes(':') ? '@' : ':';
@@ -151,9 +162,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
 
   async function monolithic(repo: Repo, desc: Descriptor, location: string, open: OpenSource, artifact: string, onProgress?: (n: number) => void): Promise<void> {
     const source = await open(0);
-    const verifier = createVerifyingStream(desc, artifact);
+    const verifier = createVerifyingStream(desc, artifact, onProgress);
     source.on('error', (e) => verifier.destroy(e));
-    if (onProgress) verifier.on('data', (c: Buffer) => onProgress(c.length));
     const body = source.pipe(verifier);
     let res: HttpResponse;
     try {
@@ -194,9 +204,29 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   /**
    * Chunked upload from bounded in-memory chunks. A chunk that fails is re-sent from the offset the
    * registry reports (GET on the session), never from the start; a source stream that breaks is
-   * re-opened at the byte where it broke.
+   * re-opened at the byte where it broke. Registries that cannot report the offset of a session a
+   * broken request wrote into (distribution 2.8 answers BLOB_UPLOAD_INVALID) get a fresh session.
    */
   async function chunked(repo: Repo, desc: Descriptor, open: OpenSource, chunkSize: number, artifact: string, onProgress?: (n: number) => void, given?: string): Promise<void> {
+    let session = given;
+    for (let restart = 0; ; restart++) {
+      let sent = 0;
+      try {
+        await chunkedOnce(repo, desc, open, chunkSize, artifact, (n) => {
+          sent += n;
+          onProgress?.(n);
+        }, session);
+        return;
+      } catch (e) {
+        if (!(e instanceof SessionLost) || restart >= SESSION_RESTARTS) throw e instanceof SessionLost ? e.cause : e;
+        logger.warn({ artifact, restart: restart + 1 }, 'registry lost the upload session, starting the blob again');
+        onProgress?.(-sent);
+        session = undefined;
+      }
+    }
+  }
+
+  async function chunkedOnce(repo: Repo, desc: Descriptor, open: OpenSource, chunkSize: number, artifact: string, onProgress: (n: number) => void, given?: string): Promise<void> {
     let { location, minChunk } = given ? { location: given, minChunk: 0 } : await startUpload(repo, artifact);
     const size = Math.max(chunkSize || DEFAULT_CHUNK, minChunk, MIN_CHUNK);
     const algorithm = desc.digest.split(':')[0] ?? 'sha256';
@@ -232,17 +262,20 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
           } catch (e) {
             if (e instanceof AirlockError && e.permanent) throw e;
             if (attempt >= CHUNK_ATTEMPTS) throw e;
-            const status = await uploadOffset(repo, location, artifact);
-            location = status.location;
-            if (status.offset < offset || status.offset > offset + chunk.length) {
-              throw new AirlockError('E_UPLOAD', `registry reports offset ${status.offset}, outside the chunk at ${offset}`, { artifact, cause: e });
+            let status: { offset: number; location: string };
+            try {
+              status = await uploadOffset(repo, location, artifact);
+            } catch (statusError) {
+              throw new SessionLost(e, statusError);
             }
+            location = status.location;
+            if (status.offset < offset || status.offset > offset + chunk.length) throw new SessionLost(e, undefined);
             logger.warn({ artifact, offset: status.offset, attempt }, 'chunk upload interrupted, resuming from the registry offset');
             sent = status.offset - offset;
           }
         }
         offset += chunk.length;
-        onProgress?.(chunk.length);
+        onProgress(chunk.length);
       }
       const actual = `${algorithm}:${hash.digest('hex')}`;
       if (actual !== desc.digest || offset !== desc.size) {

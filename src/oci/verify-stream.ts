@@ -14,7 +14,11 @@ export interface VerifyingStream extends Transform {
  * content is longer or shorter than the descriptor or hashes to another digest, so a consumer that
  * uploads it never completes an upload of bad content.
  */
-export function createVerifyingStream(expected: { digest: string; size: number }, artifact: string): VerifyingStream {
+export function createVerifyingStream(
+  expected: { digest: string; size: number },
+  artifact: string,
+  onBytes?: (n: number) => void,
+): VerifyingStream {
   const algorithm = expected.digest.split(':')[0] ?? 'sha256';
   const hash: Hash = createHash(algorithm);
   let bytes = 0;
@@ -31,6 +35,9 @@ export function createVerifyingStream(expected: { digest: string; size: number }
         return;
       }
       hash.update(chunk);
+      // Counted here, not with a 'data' listener: that would switch the stream to flowing mode
+      // and take bytes away from the consumer.
+      onBytes?.(chunk.length);
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {

@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
+import { silentLogger } from '../src/log.js';
+import { testEngine } from './support/engine.js';
+import { buildManifest, digest, getBlob, getManifest, pushImage, randomBlob } from './support/images.js';
+import { freePort } from './support/ports.js';
+import { startProxy, type TestProxy } from './support/proxy.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+let upstream: TestRegistry;
+let target: TestRegistry;
+let up: TestProxy; // in front of upstream
+let down: TestProxy; // in front of target
+
+beforeAll(async () => {
+  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+  [up, down] = await Promise.all([startProxy(upstream.url), startProxy(target.url)]);
+});
+
+afterAll(async () => {
+  await Promise.all([up?.stop(), down?.stop()]);
+  await Promise.all([upstream?.stop(), target?.stop()]);
+});
+
+afterEach(() => {
+  up.rules.length = 0;
+  down.rules.length = 0;
+  up.reset();
+  down.reset();
+});
+
+const copy = (p: MirrorImagePayload, engine = testEngine()) => mirrorImage(p, { engine, logger: silentLogger() });
+const MiB = 1024 * 1024;
+
+describe('blob transfer', () => {
+  it('mounts a blob another repository of the target already holds instead of uploading it', async () => {
+    const shared = randomBlob(200_000);
+    const a = buildManifest({ layers: [shared, randomBlob(1000)] });
+    const b = buildManifest({ layers: [shared, randomBlob(1000)] });
+    await pushImage(upstream.url, 'mount/a', 'v1', a);
+    await pushImage(upstream.url, 'mount/b', 'v1', b);
+    const engine = testEngine();
+    await copy({ source: `docker://${upstream.host}/mount/a:v1`, target: `docker://${down.host}/m/a` }, engine);
+    down.reset();
+    const r = await copy({ source: `docker://${upstream.host}/mount/b:v1`, target: `docker://${down.host}/m/b` }, engine);
+    expect(r.stats.blobsMounted).toBe(1);
+    const mounts = down.log.filter((e) => e.method === 'POST' && e.path.includes(`mount=${encodeURIComponent(shared.digest)}`));
+    expect(mounts.map((e) => e.status)).toEqual([201]);
+    // The shared layer's bytes never crossed the wire again.
+    const uploaded = down.log.filter((e) => e.method === 'PUT' && e.path.includes('/blobs/uploads/')).reduce((n, e) => n + e.requestBytes, 0);
+    expect(uploaded).toBeLessThan(shared.bytes.length);
+    expect((await getBlob(target.url, 'm/b', shared.digest)).status).toBe(200);
+  });
+
+  it('mounts from the source repository when source and target are the same registry', async () => {
+    const m = buildManifest({ layers: [randomBlob(100_000)] });
+    await pushImage(upstream.url, 'same/src', 'v1', m);
+    up.reset();
+    const r = await copy({ source: `docker://${up.host}/same/src:v1`, target: `docker://${up.host}/same/dst` });
+    expect(r.stats.blobsMounted).toBe(2);
+    expect(up.count('PUT', /\/blobs\/uploads\//)).toBe(0);
+  });
+
+  it('refuses a corrupted upstream blob and leaves no tag at the target', async () => {
+    const bad = randomBlob(64 * 1024);
+    const m = buildManifest({ layers: [randomBlob(1000), bad] });
+    await pushImage(upstream.url, 'corrupt/app', 'v1', m);
+    const file = upstream.blobFile(bad.digest);
+    const bytes = fs.readFileSync(file);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    const err = await copy({ source: `docker://${upstream.host}/corrupt/app:v1`, target: `docker://${target.host}/corrupt/app` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(String((err as Error).message)).toContain(bad.digest);
+    expect((await getManifest(target.url, 'corrupt/app', 'v1')).status).toBe(404);
+    expect((await getBlob(target.url, 'corrupt/app', bad.digest)).status).toBe(404);
+  });
+
+  it('uploads in chunks when the registry asks for a minimum chunk length', async () => {
+    const big = randomBlob(12 * MiB);
+    const m = buildManifest({ layers: [big] });
+    await pushImage(upstream.url, 'chunk/asked', 'v1', m);
+    down.rules.push({ match: (method, p) => method === 'POST' && p.endsWith('/blobs/uploads/'), action: { type: 'headers', headers: { 'oci-chunk-min-length': String(5 * MiB) } } });
+    const r = await copy({ source: `docker://${upstream.host}/chunk/asked:v1`, target: `docker://${down.host}/chunk/asked` });
+    expect(r.targetDigest).toBe(m.digest);
+    const patches = down.log.filter((e) => e.method === 'PATCH');
+    expect(patches.length).toBe(3);
+    expect(patches.every((p) => p.requestBytes <= 5 * MiB)).toBe(true);
+    expect(digest((await getBlob(target.url, 'chunk/asked', big.digest)).bytes)).toBe(big.digest);
+  });
+
+  it('resumes a chunk the registry did not take from the offset it reports, re-sending nothing else', async () => {
+    const big = randomBlob(12 * MiB);
+    const m = buildManifest({ layers: [big] });
+    await pushImage(upstream.url, 'chunk/resume', 'v1', m);
+    let patches = 0;
+    down.rules.push(
+      { match: (method, p) => method === 'POST' && p.endsWith('/blobs/uploads/'), action: { type: 'headers', headers: { 'oci-chunk-min-length': String(5 * MiB) } } },
+      // The second chunk meets a load balancer hiccup before reaching the registry.
+      { match: (method) => method === 'PATCH' && ++patches === 2, times: 1, action: { type: 'status', status: 503, body: 'upstream busy' } },
+    );
+    const r = await copy({ source: `docker://${upstream.host}/chunk/resume:v1`, target: `docker://${down.host}/chunk/resume` });
+    expect(r.targetDigest).toBe(m.digest);
+    expect(down.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/uploads/')).map((e) => e.status)).toEqual([204]);
+    const forwarded = down.log.filter((e) => e.method === 'PATCH' && e.status === 202);
+    expect(forwarded.reduce((n, e) => n + e.requestBytes, 0)).toBe(big.bytes.length);
+    expect(down.count('POST', /\/blobs\/uploads\/$/)).toBe(2); // config + layer: no new session
+    expect(digest((await getBlob(target.url, 'chunk/resume', big.digest)).bytes)).toBe(big.digest);
+  });
+
+  it('falls back to chunks when a monolithic upload breaks, and starts a new session when the registry lost the old one', async () => {
+    const big = randomBlob(11 * MiB);
+    const m = buildManifest({ layers: [big] });
+    await pushImage(upstream.url, 'chunk/restart', 'v1', m);
+    down.rules.push(
+      { match: (method, p) => method === 'PUT' && p.includes(`digest=${encodeURIComponent(big.digest)}`), times: 1, action: { type: 'cutRequest', afterBytes: 2 * MiB } },
+      { match: (method) => method === 'PATCH', times: 1, action: { type: 'cutRequest', afterBytes: 3 * MiB } },
+    );
+    const r = await copy({ source: `docker://${upstream.host}/chunk/restart:v1`, target: `docker://${down.host}/chunk/restart` });
+    expect(r.targetDigest).toBe(m.digest);
+    expect(r.stats.bytes).toBe(m.blobs.reduce((n, b) => n + b.bytes.length, 0));
+    // distribution 2.8 cannot report the offset of a session that a broken PATCH wrote into.
+    expect(down.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/uploads/')).map((e) => e.status)).toEqual([404]);
+    expect(digest((await getBlob(target.url, 'chunk/restart', big.digest)).bytes)).toBe(big.digest);
+  });
+
+  it('re-opens a source stream that breaks mid-blob', async () => {
+    const big = randomBlob(3 * MiB);
+    const m = buildManifest({ layers: [big] });
+    await pushImage(upstream.url, 'src/broken', 'v1', m);
+    up.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), times: 1, action: { type: 'cutResponse', afterBytes: MiB } });
+    const r = await copy({ source: `docker://${up.host}/src/broken:v1`, target: `docker://${target.host}/src/broken` });
+    expect(r.targetDigest).toBe(m.digest);
+    expect(up.count('GET', new RegExp(`/blobs/${big.digest}`))).toBeGreaterThanOrEqual(2);
+  });
+
+  it('follows a blob redirect to another host without forwarding credentials', async () => {
+    const user = { username: 'u', password: 'redirect-secret-1' };
+    const guarded = await startRegistry({ htpasswd: user });
+    const guardedProxy = await startProxy(guarded.url);
+    const storagePort = await freePort();
+    const seen: Array<string | undefined> = [];
+    const storage = http.createServer(async (req, res) => {
+      seen.push(req.headers.authorization);
+      const d = new URL(req.url ?? '/', 'http://x').searchParams.get('d') ?? '';
+      const got = await getBlob(guarded.url, 'redir/app', d, user);
+      res.writeHead(200, { 'content-length': String(got.bytes.length) }).end(got.bytes);
+    });
+    await new Promise<void>((r) => storage.listen(storagePort, 'localhost', () => r()));
+    try {
+      const m = buildManifest({ layers: [randomBlob(50_000)] });
+      await pushImage(guarded.url, 'redir/app', 'v1', m, user);
+      guardedProxy.rules.push({
+        match: (method, p) => method === 'GET' && p.includes('/blobs/sha256:'),
+        action: { type: 'redirect', location: (p) => `http://localhost:${storagePort}/bucket?d=${encodeURIComponent(p.split('/blobs/')[1] ?? '')}&X-Amz-Signature=abc` },
+      });
+      const env = { [`AIRLOCK_AUTH_${guardedProxy.host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`]: `${user.username}:${user.password}` };
+      const r = await copy({ source: `docker://${guardedProxy.host}/redir/app:v1`, target: `docker://${target.host}/redir/app` }, testEngine({ env }));
+      expect(r.targetDigest).toBe(m.digest);
+      expect(seen.length).toBe(2);
+      expect(seen.every((h) => h === undefined)).toBe(true);
+      // The registry itself did get credentials.
+      expect(guardedProxy.log.some((e) => e.authorization)).toBe(true);
+    } finally {
+      storage.close();
+      await guardedProxy.stop();
+      await guarded.stop();
+    }
+  });
+});
+
+describe('retries and bad upstream answers', () => {
+  it('retries 429 and 503, honouring Retry-After', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'retry/app', 'v1', m);
+    up.rules.push(
+      { match: (method) => method === 'HEAD', times: 1, action: { type: 'status', status: 429, headers: { 'retry-after': '2' } } },
+      { match: (method, p) => method === 'GET' && p.includes('/manifests/'), times: 1, action: { type: 'status', status: 503 } },
+    );
+    const waits: number[] = [];
+    const engine = testEngine({ sleep: async (ms) => void waits.push(ms) });
+    const r = await copy({ source: `docker://${up.host}/retry/app:v1`, target: `docker://${target.host}/retry/app` }, engine);
+    expect(r.targetDigest).toBe(m.digest);
+    expect(waits[0]).toBe(2000);
+    expect(waits.length).toBe(2);
+  });
+
+  it('gives up on a 429 whose Retry-After is beyond the limit, with E_RATE_LIMITED', async () => {
+    up.rules.push({ match: (method) => method === 'HEAD', action: { type: 'status', status: 429, headers: { 'retry-after': '3600' }, body: 'You have reached your pull rate limit' } });
+    const err = await copy({ source: `docker://${up.host}/retry/app:v1`, target: `docker://${target.host}/retry/x` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_RATE_LIMITED', retryAfterMs: 3_600_000 });
+  });
+
+  it('reports a non-JSON error body in one line', async () => {
+    await pushImage(upstream.url, 'any/app', 'v1', buildManifest({}));
+    up.rules.push({ match: (method, p) => method === 'GET' && p.includes('/manifests/'), action: { type: 'status', status: 502, headers: { 'content-type': 'text/html' }, body: '<html>\n<body><h1>502 Bad Gateway</h1>\n<p>nginx</p></body></html>' } });
+    const err = (await copy({ source: `docker://${up.host}/any/app:v1`, target: `docker://${target.host}/any/app` }).catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('E_REGISTRY');
+    expect(err.message).toMatch(/HTTP 502 502 Bad Gateway nginx/);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('refuses a schema1 manifest', async () => {
+    const schema1 = JSON.stringify({ schemaVersion: 1, name: 'old/app', tag: 'v1', fsLayers: [], history: [], signatures: [] });
+    const headers = { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'docker-content-digest': digest(Buffer.from(schema1)) };
+    up.rules.push({ match: (_m, p) => p.includes('/manifests/'), action: { type: 'status', status: 200, headers, body: schema1 } });
+    const err = await copy({ source: `docker://${up.host}/old/app:v1`, target: `docker://${target.host}/old/app` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_SCHEMA1' });
+  });
+
+  it('says which manifest is unknown', async () => {
+    const err = await copy({ source: `docker://${upstream.host}/nope/app:v9`, target: `docker://${target.host}/nope/app` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_NOT_FOUND', artifact: `docker://${upstream.host}/nope/app:v9` });
+  });
+
+  it('detects a manifest whose bytes do not match the digest the registry announced', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'lying/app', 'v1', m);
+    const other = buildManifest({});
+    up.rules.push({ match: (method, p) => method === 'GET' && p.includes('/manifests/'), action: { type: 'status', status: 200, headers: { 'content-type': other.mediaType, 'docker-content-digest': m.digest }, body: other.bytes.toString() } });
+    const err = await copy({ source: `docker://${up.host}/lying/app:v1`, target: `docker://${target.host}/lying/app` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect((await getManifest(target.url, 'lying/app', 'v1')).status).toBe(404);
+  });
+});

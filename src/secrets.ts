@@ -31,7 +31,10 @@ export function redact(text: string): string {
   for (const secret of known) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  for (const re of PATTERNS) out = out.replace(re, (_m, pre: string, post?: string) => `${pre}${REDACTED}${post ?? ''}`);
+  for (const re of PATTERNS) {
+    // Patterns with a second group keep what follows the secret; for the others the third argument is an offset.
+    out = out.replace(re, (_m, pre: string, post: unknown) => `${pre}${REDACTED}${typeof post === 'string' ? post : ''}`);
+  }
   return out;
 }
 

@@ -1,0 +1,143 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../src/config/load.js';
+import { parseChallenge } from '../src/oci/auth.js';
+import { parseRetryAfter } from '../src/oci/http.js';
+import { formatRef, isLoopbackRegistry, parseImageRef, parseRegistryRef } from '../src/oci/reference.js';
+import { nextLink } from '../src/oci/registry-client.js';
+import { clearSecrets, redact, registerSecret } from '../src/secrets.js';
+import { selectTags } from '../src/sources/tag-selection.js';
+import { fileMirrorState } from '../src/state/mirror-state.js';
+import { targetRepository } from '../src/targets/image-target.js';
+
+describe('image references', () => {
+  it.each([
+    ['redis', 'docker.io', 'library/redis', 'latest'],
+    ['redis:7.2', 'docker.io', 'library/redis', '7.2'],
+    ['bitnami/redis', 'docker.io', 'bitnami/redis', 'latest'],
+    ['index.docker.io/library/nginx:1', 'docker.io', 'library/nginx', '1'],
+    ['docker://ghcr.io/fluxcd/helm-controller:v0.36.0', 'ghcr.io', 'fluxcd/helm-controller', 'v0.36.0'],
+    ['localhost:5000/app', 'localhost:5000', 'app', 'latest'],
+    ['localhost/app:1', 'localhost', 'app', '1'],
+    ['127.0.0.1:5000/a/b/c:x', '127.0.0.1:5000', 'a/b/c', 'x'],
+  ])('normalises %s like Docker', (input, registry, repository, tag) => {
+    expect(parseRegistryRef(input)).toEqual({ transport: 'docker', registry, repository, tag });
+  });
+
+  it('keeps digests and drops the default tag when a digest is given', () => {
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(parseRegistryRef(`quay.io/x/y@${d}`)).toEqual({ transport: 'docker', registry: 'quay.io', repository: 'x/y', digest: d });
+    expect(formatRef(parseRegistryRef(`quay.io/x/y:1@${d}`))).toBe(`docker://quay.io/x/y@${d}`);
+  });
+
+  it.each([
+    ['docker://Foo/bar', /lowercase/],
+    ['docker://ghcr.io/', /missing repository/],
+    ['docker://ghcr.io/x:bad tag', /whitespace/],
+    ['ghcr.io/x@sha256:abc', /digest/],
+    ['ghcr.io/x:' + 'a'.repeat(200), /not a valid tag/],
+  ])('rejects %s with E_REFERENCE', (input, why) => {
+    expect(() => parseImageRef(input)).toThrow(why);
+    try {
+      parseImageRef(input);
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'E_REFERENCE', artifact: input });
+    }
+  });
+
+  it('rejects unknown transports and parses oci: layouts', () => {
+    expect(() => parseImageRef('docker-archive:/tmp/x.tar')).toThrow(/unknown transport/);
+    expect(() => parseImageRef('https://ghcr.io/x')).toThrow(/unknown transport/);
+    expect(parseImageRef('oci:/tmp/store:1.0')).toEqual({ transport: 'oci', dir: '/tmp/store', tag: '1.0' });
+    expect(parseImageRef('oci:/tmp/store')).toEqual({ transport: 'oci', dir: '/tmp/store' });
+  });
+
+  it('treats loopback registries as plain HTTP candidates', () => {
+    expect(isLoopbackRegistry('127.0.0.1:5000')).toBe(true);
+    expect(isLoopbackRegistry('localhost')).toBe(true);
+    expect(isLoopbackRegistry('[::1]:5000')).toBe(true);
+    expect(isLoopbackRegistry('registry.local:5000')).toBe(false);
+  });
+});
+
+describe('tag selection', () => {
+  const tags = ['latest', '1.0.0', '1.1.0', '1.2.0-rc.1', '1.2.0', 'v2.0.0', '2.1', 'main', 'sha-abc'];
+  it('combines exact tags, semver ranges, regexes and newest N', () => {
+    expect(selectTags(tags, { tags: ['latest'] })).toEqual(['latest']);
+    expect(selectTags(tags, { semver: '>=1.1.0 <2' }).sort()).toEqual(['1.1.0', '1.2.0']);
+    expect(selectTags(tags, { regex: '^sha-' })).toEqual(['sha-abc']);
+    expect(selectTags(tags, { newest: 2 })).toEqual(['2.1', 'v2.0.0']);
+    expect(selectTags(tags, { semver: '^1', newest: 1, tags: ['main'] })).toEqual(['main', '1.2.0']);
+  });
+});
+
+describe('target paths', () => {
+  it('keeps the source host as a path component by default, and follows a custom rule', () => {
+    const src = parseRegistryRef('127.0.0.1:5000/team/app', { defaultTag: false });
+    expect(targetRepository(src, { registry: 'mirror.local', path: '{host}/{repository}' })).toBe('docker://mirror.local/127.0.0.1-5000/team/app');
+    expect(targetRepository(parseRegistryRef('redis', { defaultTag: false }), { registry: 'mirror.local/base/', path: 'hub/{name}' })).toBe('docker://mirror.local/base/hub/redis');
+    expect(targetRepository(src, { registry: 'oci:/srv/store', path: '{host}/{repository}' })).toBe('oci:/srv/store/127.0.0.1-5000/team/app');
+    expect(() => targetRepository(src, { registry: 'm', path: '{owner}/x' })).toThrow(/unknown placeholder/);
+  });
+});
+
+describe('config', () => {
+  it('applies defaults and names the key path of a problem', () => {
+    const c = parseConfig({ images: [{ source: 'redis', tags: ['7'] }] });
+    expect(c.concurrency).toEqual({ images: 4, blobs: 8 });
+    expect(() => parseConfig({ images: [{ source: 'redis', newest: -1 }] }, 'a.yaml')).toThrow(/a\.yaml: images\[0\]\.newest/);
+    expect(() => parseConfig({ registries: [{ host: 'x', username: 'u', password: 'plain' }] })).toThrow(/registries\[0\]\.password: must be \{ env: VAR \} or \{ file: PATH \}/);
+    expect(() => parseConfig({ images: [{ source: 'x', regex: '(' }] })).toThrow(/images\[0\]\.regex: invalid regular expression/);
+    expect(() => parseConfig({ imagez: [] })).toThrow(/imagez/);
+  });
+
+  it('reports unreadable and non-YAML files with E_CONFIG', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'images: [\n  - source: x\n');
+    expect(() => loadConfig(path.join(dir, 'bad.yaml'))).toThrow(/not valid YAML at line/);
+    expect(() => loadConfig(path.join(dir, 'missing.yaml'))).toThrow(/cannot read config .* ENOENT/);
+  });
+
+  it('validates the example config shipped in config/', () => {
+    const c = loadConfig(path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml'));
+    expect(c.images.length).toBeGreaterThan(0);
+  });
+});
+
+describe('protocol helpers', () => {
+  it('parses challenges, Retry-After and Link headers', () => {
+    expect(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/redis:pull"')).toEqual({
+      scheme: 'bearer',
+      realm: 'https://auth.docker.io/token',
+      service: 'registry.docker.io',
+    });
+    expect(parseChallenge('Basic realm="x"')).toEqual({ scheme: 'basic', realm: 'x' });
+    expect(parseRetryAfter('7')).toBe(7000);
+    expect(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(55_000);
+    expect(nextLink('</v2/x/tags/list?last=b&n=2>; rel="next"', 'https://r.io/v2/x/tags/list')).toBe('https://r.io/v2/x/tags/list?last=b&n=2');
+    expect(nextLink('<https://evil.io/v2/x/tags/list>; rel="next"', 'https://r.io/v2/x/tags/list')).toBeUndefined();
+  });
+
+  it('redacts registered secrets, basic credentials and token-looking fields', () => {
+    clearSecrets();
+    registerSecret('hunter2-long');
+    expect(redact('password is hunter2-long')).toBe('password is ***');
+    expect(redact('Authorization: Bearer eyJabc.def')).toBe('Authorization: Bearer ***');
+    expect(redact('https://user:pw@host/x')).toBe('https://user:***@host/x');
+    expect(redact('{"token":"abc123"}')).toBe('{"token":"***"}');
+  });
+});
+
+describe('file mirror state', () => {
+  it('persists records atomically and reads them back', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'state-')), 'sub', 'state.json');
+    const s = fileMirrorState(file);
+    await s.set('a -> b', { sourceDigest: 'sha256:1', targetDigest: 'sha256:1', at: 'now' });
+    await s.flush();
+    expect(await fileMirrorState(file).get('a -> b')).toMatchObject({ targetDigest: 'sha256:1' });
+    fs.writeFileSync(file, '{broken');
+    await expect(fileMirrorState(file).get('x')).rejects.toMatchObject({ code: 'E_STATE' });
+  });
+});

@@ -1,6 +1,7 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { createEngine } from '../engine.js';
-import type { AirlockError } from '../errors.js';
+import { formatErrorLine, type AirlockError } from '../errors.js';
+import { redact } from '../secrets.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger } from '../log.js';
 import { buildReport, exitCodeFor, formatReport } from '../report/run-report.js';
@@ -50,6 +51,8 @@ export async function runImages(payloads: MirrorImagePayload[], failures: PlanFa
     const report = buildReport(outcomes, planFailures, started, new Date());
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     const errors: AirlockError[] = [...planFailures.map((f) => f.error), ...outcomes.flatMap((o) => (o.error ? [o.error] : []))];
+    // Each failure once more on stderr, one line each, so scripts and operators see why without the report.
+    for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
     return exitCodeFor(report, errors);
   } finally {
     progress.stop();

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { airlock } from './support/cli.js';
+import { buildManifest, getManifest, pushImage, randomBlob } from './support/images.js';
+import { startProxy, type TestProxy } from './support/proxy.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+let upstream: TestRegistry;
+let target: TestRegistry;
+let proxy: TestProxy;
+let work: string;
+const images: Record<string, ReturnType<typeof buildManifest>> = {};
+
+beforeAll(async () => {
+  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+  proxy = await startProxy(upstream.url);
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-cli-'));
+  for (const tag of ['1.0.0', '1.1.0', '1.2.0', '2.0.0', 'latest']) {
+    images[tag] = buildManifest({ layers: [randomBlob(20_000)] });
+    await pushImage(upstream.url, 'team/app', tag, images[tag]!);
+  }
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await Promise.all([upstream?.stop(), target?.stop()]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const state = () => ['--state', path.join(work, `state-${Math.random().toString(36).slice(2)}.json`)];
+
+describe('airlock CLI', () => {
+  it('prints help', async () => {
+    const r = await airlock(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('image');
+    const c = await airlock(['image', 'copy', '--help']);
+    expect(c.stdout).toContain('--from-file');
+  });
+
+  it('copies one image and prints a JSON report', async () => {
+    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.0.0`, `docker://${target.host}/cli/app`, '--json', ...state()]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; items: Array<{ status: string; targetDigest: string }> };
+    expect(report.ok).toBe(true);
+    expect(report.items[0]).toMatchObject({ status: 'copied', targetDigest: images['1.0.0']!.digest });
+    expect((await getManifest(target.url, 'cli/app', '1.0.0')).status).toBe(200);
+  });
+
+  it('plans without copying on --dry-run', async () => {
+    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry`, '--dry-run', ...state()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^planned /m);
+    expect((await getManifest(target.url, 'cli/dry', '1.1.0')).status).toBe(404);
+  });
+
+  it.each([
+    [['image', 'copy', 'docker://UPPER/x', 'oci:/tmp/x'], 2, /\[E_REFERENCE\] docker:\/\/UPPER\/x: invalid image reference/],
+    [['image', 'copy', 'dir:/tmp/x', 'oci:/tmp/y'], 2, /\[E_TRANSPORT\]/],
+    [['image', 'copy', 'docker://127.0.0.1:1/x:1', 'oci:/tmp/y'], 3, /\[E_UNREACHABLE\] docker:\/\/127\.0\.0\.1:1\/x:1: cannot reach 127\.0\.0\.1:1/],
+    [['image', 'copy', 'only-one-arg'], 2, /needs SRC and DST/],
+    [['image', 'copy', 'docker://x.io/a:1', 'oci:/tmp/y', '--platform', 'amd64'], 2, /invalid platform "amd64"/],
+    [['config', 'check', '/nonexistent.yaml'], 2, /\[E_CONFIG\] cannot read config \/nonexistent\.yaml/],
+  ])('airlock %j exits %i with a one-line error', async (args, code, message) => {
+    const r = await airlock([...args, '--log-level', 'fatal'].filter((a) => !(args[0] === 'config' && (a === '--log-level' || a === 'fatal'))));
+    expect(r.code).toBe(code);
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).toMatch(message as RegExp);
+  });
+
+  it('exits 5 for an unknown manifest, naming it', async () => {
+    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:9.9.9`, `docker://${target.host}/cli/none`, ...state()]);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toMatch(/failed +docker:\/\/.*team\/app:9\.9\.9 .*\[E_NOT_FOUND\]/);
+  });
+
+  it('copies a list with --from-file; a bad line and a missing image fail alone', async () => {
+    const list = path.join(work, 'list.txt');
+    fs.writeFileSync(
+      list,
+      [
+        '# mirror list',
+        `docker://${upstream.host}/team/app:1.0.0 docker://${target.host}/list/app`,
+        `docker://${upstream.host}/team/app:1.2.0   docker://${target.host}/list/app`,
+        'just-one-field',
+        `docker://${upstream.host}/team/app:0.0.1 docker://${target.host}/list/app`,
+        `docker://${upstream.host}/team/app:2.0.0 oci:${path.join(work, 'list-store')}`,
+        '',
+      ].join('\n'),
+    );
+    const r = await airlock(['image', 'copy', '--from-file', list, '--json', ...state()]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { summary: Record<string, number>; items: Array<{ source: string; status: string; error?: { code: string } }> };
+    expect(report.summary).toMatchObject({ copied: 3, failed: 2 });
+    expect(report.items.find((i) => i.source.endsWith('list.txt:4'))?.error?.code).toBe('E_USAGE');
+    expect(report.items.find((i) => i.source.endsWith('/team/app:0.0.1'))?.error?.code).toBe('E_NOT_FOUND');
+    expect((await getManifest(target.url, 'list/app', '1.2.0')).status).toBe(200);
+  });
+
+  it('syncs the images of a config, then re-syncs with HEAD requests only', async () => {
+    const cfg = path.join(work, 'airlock.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        '  images:',
+        `    registry: ${target.host}/mirror`,
+        'images:',
+        `  - source: ${proxy.host}/team/app`,
+        '    semver: ">=1.1.0 <3"',
+        '    newest: 2',
+        `  - source: ${proxy.host}/team/app:latest`,
+        `    target: ${target.host}/pinned/app`,
+        `  - source: ${proxy.host}/team/missing`,
+        '    newest: 1',
+      ].join('\n'),
+    );
+    const check = await airlock(['config', 'check', cfg]);
+    expect(check.code).toBe(0);
+    const st = state();
+    const first = await airlock(['image', 'sync', '--config', cfg, '--json', ...st]);
+    const report = JSON.parse(first.stdout) as { summary: Record<string, number>; items: Array<{ source: string; target: string; status: string; error?: { code: string } }> };
+    expect(report.summary).toMatchObject({ copied: 3, failed: 1 });
+    expect(report.items.find((i) => i.status === 'failed')).toMatchObject({ source: `${proxy.host}/team/missing`, error: { code: 'E_NOT_FOUND' } });
+    expect(first.code).toBe(5);
+    const host = proxy.host.replace(':', '-');
+    expect((await getManifest(target.url, `mirror/${host}/team/app`, '2.0.0')).status).toBe(200);
+    expect((await getManifest(target.url, `mirror/${host}/team/app`, '1.2.0')).status).toBe(200);
+    expect((await getManifest(target.url, `mirror/${host}/team/app`, '1.1.0')).status).toBe(404);
+    expect((await getManifest(target.url, 'pinned/app', 'latest')).status).toBe(200);
+
+    proxy.reset();
+    const again = await airlock(['image', 'sync', '--config', cfg, '--json', ...st]);
+    const second = JSON.parse(again.stdout) as { summary: Record<string, number> };
+    expect(second.summary).toMatchObject({ copied: 0, unchanged: 3, blobsCopied: 0 });
+    const kinds = new Set(proxy.log.map((e) => `${e.method} ${e.path.replace(/\/(manifests|tags)\/.*/, '/$1')}`));
+    expect([...kinds].sort()).toEqual(['GET /v2/team/app/tags', 'GET /v2/team/missing/tags', 'HEAD /v2/team/app/manifests']);
+  });
+});

@@ -6,6 +6,7 @@ import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.j
 import { silentLogger } from '../src/log.js';
 import { testEngine } from './support/engine.js';
 import { MT, blob, buildIndex, buildManifest, digest, getManifest, pushImage, pushManifest, randomBlob } from './support/images.js';
+import { startProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
 let upstream: TestRegistry;
@@ -118,5 +119,33 @@ describe('referrers', () => {
     const gotIndex = JSON.parse((await getManifest(target.url, 'signed/app', fallbackTag)).bytes.toString()) as { manifests: Array<{ digest: string }> };
     expect(gotIndex.manifests.map((m) => m.digest)).toEqual([sbom.digest]);
     expect(digest((await getManifest(target.url, 'signed/app', `${fallbackTag}.sig`)).bytes)).toBe(sig.digest);
+  });
+
+  it('uses the referrers API where the source has one', async () => {
+    const image = buildManifest({});
+    await pushImage(upstream.url, 'api/app', 'v1', image);
+    const sig = buildManifest({
+      config: blob(Buffer.from('{}'), MT.ociEmpty),
+      layers: [blob(Buffer.from('signature'), 'application/vnd.dev.sigstore.bundle.v0.3+json')],
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      subject: { mediaType: image.mediaType, digest: image.digest, size: image.bytes.length },
+    });
+    await pushImage(upstream.url, 'api/app', sig.digest, sig);
+    // distribution 2.8 has no referrers API; the proxy answers for it as a newer registry would.
+    const proxy = await startProxy(upstream.url);
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: sig.mediaType, digest: sig.digest, size: sig.bytes.length, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }] });
+    proxy.rules.push({ match: (m, p) => m === 'GET' && p === `/v2/api/app/referrers/${image.digest}`, action: { type: 'status', status: 200, headers: { 'content-type': MT.ociIndex }, body } });
+    try {
+      const r = await copy({ source: `docker://${proxy.host}/api/app:v1`, target: `docker://${target.host}/api/app`, referrers: true });
+      expect(r.referrers).toBe(1);
+      expect(proxy.count('GET', /\/referrers\//)).toBe(1);
+      expect(proxy.count('HEAD', new RegExp(`/manifests/${image.digest.replace(':', '-')}$`))).toBe(0);
+      expect(digest((await getManifest(target.url, 'api/app', sig.digest)).bytes)).toBe(sig.digest);
+      // The target has no API: the fallback tag now lists the signature.
+      const fallback = JSON.parse((await getManifest(target.url, 'api/app', image.digest.replace(':', '-'))).bytes.toString()) as { manifests: Array<{ digest: string }> };
+      expect(fallback.manifests.map((m) => m.digest)).toEqual([sig.digest]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { configCommand } from './config-command.js';
 import { imageCommand } from './image-command.js';
+import { workerCommand } from './worker-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('airlock')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(imageCommand());
   program.addCommand(configCommand());
+  program.addCommand(workerCommand());
   return program;
 }
 

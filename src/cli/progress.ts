@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import { formatBytes } from '../report/run-report.js';
 
 export interface Progress {
@@ -7,9 +6,12 @@ export interface Progress {
   stop(): void;
 }
 
+export const NO_PROGRESS: Progress = { bytes: () => undefined, imageDone: () => undefined, stop: () => undefined };
+
 /** A progress bar on a terminal; nothing when output is piped or JSON is asked for. */
-export function createProgress(total: number, enabled: boolean): Progress {
-  if (!enabled || !process.stderr.isTTY || total === 0) return { bytes: () => undefined, imageDone: () => undefined, stop: () => undefined };
+export async function createProgress(total: number, enabled: boolean): Promise<Progress> {
+  if (!enabled || !process.stderr.isTTY || total === 0) return NO_PROGRESS;
+  const { default: cliProgress } = await import('cli-progress');
   let bytes = 0;
   const bar = new cliProgress.SingleBar(
     { format: 'images {bar} {value}/{total} | {copied}', stream: process.stderr, hideCursor: true, clearOnComplete: true },

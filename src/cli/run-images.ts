@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { buildReport, exitCodeFor, formatReport } from '../report/run-report.js';
 import { runImageJobs } from '../runner/run-image-jobs.js';
 import { planImages, type PlanFailure } from '../sources/image-plan.js';
-import { createProgress } from './progress.js';
+import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
 import { chooseStateStore } from './state-store.js';
 
 export interface ImageRunOptions {
@@ -27,8 +27,8 @@ export interface ImageRunOptions {
 export async function runImages(payloads: MirrorImagePayload[], failures: PlanFailure[], options: ImageRunOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel ?? 'warn' });
   const started = new Date();
-  const store = chooseStateStore(options.config, { stateFile: options.stateFile, ociTargetDir: options.ociTargetDir });
-  let progress = createProgress(0, false);
+  const store = await chooseStateStore(options.config, { stateFile: options.stateFile, ociTargetDir: options.ociTargetDir });
+  let progress: Progress = NO_PROGRESS;
   const engine = createEngine({
     config: options.config,
     logger,
@@ -45,7 +45,7 @@ export async function runImages(payloads: MirrorImagePayload[], failures: PlanFa
       all = [...all, ...plan.payloads];
       planFailures.push(...plan.failures);
     }
-    progress = createProgress(all.length, !options.json);
+    progress = await createProgress(all.length, !options.json);
     const outcomes = await runImageJobs(all, { engine, logger }, { concurrency: options.config.concurrency.images, onSettled: () => progress.imageDone() });
     progress.stop();
     const report = buildReport(outcomes, planFailures, started, new Date());

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { AirlockConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
+import { connectRedis } from '../state/redis-connect.js';
 import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mirror-state.js';
 
 export interface StateChoice {
@@ -20,11 +20,12 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
  * Redis when the config has it (shared by every worker), else a file: `--state`, then
  * `state.file`, then beside an `oci:` target store, then the user's cache directory.
  */
-export function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; ociTargetDir?: string; env?: NodeJS.ProcessEnv }): StateChoice {
+export async function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; ociTargetDir?: string; env?: NodeJS.ProcessEnv }): Promise<StateChoice> {
   const env = options.env ?? process.env;
   if (!options.stateFile && config.redis) {
     const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url', env);
-    const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    // Loaded only when used: a one-shot copy should not pay for the Redis client at start-up.
+    const redis = await connectRedis(url, { maxRetriesPerRequest: 3 });
     return {
       state: redisMirrorState(redis, config.redis.prefix),
       describe: 'redis',

@@ -45,7 +45,7 @@ const imageEntry = z
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
-      images: z.number().int().positive().max(64).default(4),
+      images: z.number().int().positive().max(64).default(8),
       blobs: z.number().int().positive().max(64).default(8),
     })
     .prefault({}),

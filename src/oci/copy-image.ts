@@ -97,7 +97,10 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     if (existing && existing.digest === expectedTarget) {
       let referrers = 0;
       if (req.referrers && !req.dryRun) referrers = await copyReferrers(req, head.digest, deps, stats);
-      await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: (deps.now?.() ?? new Date()).toISOString() });
+      // Only a new fact is written: an unchanged re-sync leaves the state store alone.
+      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget) {
+        await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: (deps.now?.() ?? new Date()).toISOString() });
+      }
       return result('unchanged', head.digest, expectedTarget, 0, referrers);
     }
     if (req.dryRun) return result('planned', head.digest, expectedTarget ?? head.digest);

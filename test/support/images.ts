@@ -112,14 +112,14 @@ export async function pushBlob(registryUrl: string, repo: string, b: Blob, auth?
   if (start.status !== 202) throw new Error(`upload start ${start.status}: ${await start.text()}`);
   const location = new URL(start.headers.get('location') ?? '', registryUrl);
   location.searchParams.set('digest', b.digest);
-  const put = await authed(location.toString(), { method: 'PUT', body: b.bytes, headers: { 'content-type': 'application/octet-stream' } }, auth, scope);
+  const put = await authed(location.toString(), { method: 'PUT', body: b.bytes as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } }, auth, scope);
   if (put.status !== 201) throw new Error(`blob put ${put.status}: ${await put.text()}`);
 }
 
 export async function pushManifest(registryUrl: string, repo: string, reference: string, m: { bytes: Buffer; mediaType: string }, auth?: PushAuth): Promise<void> {
   const res = await authed(
     `${registryUrl}/v2/${repo}/manifests/${reference}`,
-    { method: 'PUT', body: m.bytes, headers: { 'content-type': m.mediaType } },
+    { method: 'PUT', body: m.bytes as unknown as BodyInit, headers: { 'content-type': m.mediaType } },
     auth,
     `repository:${repo}:pull,push`,
   );

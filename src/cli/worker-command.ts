@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import { createEngine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { redisMirrorState } from '../state/mirror-state.js';
+import { connectRedis } from '../state/redis-connect.js';
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('run job processors from the Redis queue (BullMQ) until SIGTERM/SIGINT')
+    .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
+    .option('--queue <name>', 'queue name', 'airlock')
+    .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (opts: { config: string; queue: string; concurrency?: number; logLevel: string }) => {
+      const config = loadConfig(opts.config);
+      if (!config.redis) throw new AirlockError('E_CONFIG', `${opts.config}: redis.url is required for the worker`);
+      const redisUrl = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+      const logger = createLogger({ level: opts.logLevel });
+      const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
+      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis.prefix) });
+      const { startQueueWorker } = await import('../../workers/worker.js');
+      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+      logger.info({ queue: opts.queue }, 'worker started');
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'stopping: no new jobs, finishing the current ones');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      // close() waits for running jobs; a job cut off by a kill is recovered as stalled by another worker.
+      await worker.close();
+      await engine.close();
+      await stateRedis.quit();
+      logger.flush();
+    });
+}

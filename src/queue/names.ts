@@ -1,0 +1,15 @@
+/** Queue and job names shared by producers and workers. */
+export const DEFAULT_QUEUE = 'airlock';
+/** Hash-tagged so every key of a queue lands on one Redis Cluster slot. */
+export const DEFAULT_PREFIX = '{airlock}';
+
+export const JOB = {
+  mirrorImage: 'mirror-image',
+} as const;
+
+export type JobName = (typeof JOB)[keyof typeof JOB];
+
+/** Deterministic job id: BullMQ ignores a second add with the same id, so overlapping triggers copy once. Ids must not contain ':'. */
+export function mirrorImageJobId(source: string, target: string): string {
+  return `img|${source}|${target}`.replace(/:/g, '%3A');
+}

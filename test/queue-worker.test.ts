@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/log.js';
+import { JOB, mirrorImageJobId } from '../src/queue/names.js';
+import { startQueueWorker } from '../workers/worker.js';
+import { CLI } from './support/cli.js';
+import { testEngine } from './support/engine.js';
+import { buildManifest, getManifest, pushImage } from './support/images.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+let redis: TestRedis;
+let upstream: TestRegistry;
+let target: TestRegistry;
+const prefix = '{airlock-test}';
+
+beforeAll(async () => {
+  redis = await startRedis();
+  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+});
+
+afterAll(async () => {
+  await Promise.all([upstream?.stop(), target?.stop()]);
+  await redis?.stop();
+});
+
+describe('queue worker (BullMQ on real Redis)', () => {
+  it('runs mirror-image jobs through the same processor; a permanent failure is not retried', async () => {
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: redis.url };
+    const queue = new Queue(queueName, { connection, prefix });
+    const events = new QueueEvents(queueName, { connection, prefix });
+    await events.waitUntilReady();
+    const config = parseConfig({});
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, concurrency: 2 });
+    try {
+      const m = buildManifest({});
+      await pushImage(upstream.url, 'q/app', 'v1', m);
+      const source = `docker://${upstream.host}/q/app:v1`;
+      const dest = `docker://${target.host}/q/app`;
+      const opts = { jobId: mirrorImageJobId(source, dest), attempts: 3, backoff: { type: 'exponential', delay: 50 } };
+      const job = await queue.add(JOB.mirrorImage, { source, target: dest }, opts);
+      // The same trigger again while the first is queued: deduplicated by the job id.
+      const dup = await queue.add(JOB.mirrorImage, { source, target: dest }, opts);
+      expect(dup.id).toBe(job.id);
+      const result = (await job.waitUntilFinished(events, 30_000)) as { status: string; targetDigest: string };
+      expect(result).toMatchObject({ status: 'copied', targetDigest: m.digest });
+      expect((await getManifest(target.url, 'q/app', 'v1')).status).toBe(200);
+
+      const missing = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/q/none:v1`, target: dest }, { ...opts, jobId: mirrorImageJobId('none', dest) });
+      await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
+      const failed = await queue.getJob(missing.id ?? '');
+      expect(failed?.attemptsMade).toBe(1);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('airlock worker exits 0 on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\n`);
+    const child = spawn(process.execPath, [CLI, 'worker', '--config', cfg, '--queue', `test-${randomUUID()}`], {
+      env: { PATH: process.env.PATH, TEST_REDIS_URL: redis.url },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    for (let i = 0; i < 100 && !stderr.includes('worker started'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toContain('worker started');
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+  });
+});

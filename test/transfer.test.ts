@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../src/log.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, digest, getBlob, getManifest, pushImage, randomBlob } from './support/images.js';
 import { freePort } from './support/ports.js';
@@ -121,8 +122,12 @@ describe('blob transfer', () => {
     const r = await copy({ source: `docker://${upstream.host}/chunk/restart:v1`, target: `docker://${down.host}/chunk/restart` });
     expect(r.targetDigest).toBe(m.digest);
     expect(r.stats.bytes).toBe(m.blobs.reduce((n, b) => n + b.bytes.length, 0));
-    // distribution 2.8 cannot report the offset of a session that a broken PATCH wrote into.
-    expect(down.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/uploads/')).map((e) => e.status)).toEqual([404]);
+    // After the broken PATCH the client asked the registry where the session stands. distribution 2.8
+    // answers 404 when the broken request wrote into the session (then a new session starts), or
+    // the unchanged offset when nothing landed (then the chunk is re-sent).
+    const checks = down.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/uploads/')).map((e) => e.status);
+    expect(checks.length).toBeGreaterThanOrEqual(1);
+    expect(checks.every((c) => c === 404 || c === 204)).toBe(true);
     expect(digest((await getBlob(target.url, 'chunk/restart', big.digest)).bytes)).toBe(big.digest);
   });
 
@@ -223,5 +228,19 @@ describe('retries and bad upstream answers', () => {
     const err = await copy({ source: `docker://${up.host}/lying/app:v1`, target: `docker://${target.host}/lying/app` }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_DIGEST_MISMATCH' });
     expect((await getManifest(target.url, 'lying/app', 'v1')).status).toBe(404);
+  });
+
+  it('warns once when Docker Hub style ratelimit-remaining runs low', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'quota/app', 'v1', m);
+    up.rules.push({ match: () => true, action: { type: 'headers', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '3;w=21600' } } });
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: new Writable({ write: (c, _e, cb) => void (lines.push(String(c)), cb()) }) });
+    await copy({ source: `docker://${up.host}/quota/app:v1`, target: `docker://${target.host}/quota/app` }, testEngine({ logger }));
+    logger.flush();
+    await new Promise((r) => setTimeout(r, 50));
+    const warnings = lines.filter((l) => l.includes('pull quota nearly used up'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0] ?? '{}')).toMatchObject({ host: up.host, remaining: 3 });
   });
 });

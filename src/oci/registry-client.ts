@@ -195,8 +195,11 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     await res.body.dump();
     const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
     const next = header(res, 'location');
+    // distribution sends "0-0" for an empty session as well as for one byte; empty is the safe reading
+    // (re-sending a byte the registry has gets a 416 and another status check).
+    const last = range ? Number(range[1]) : -1;
     return {
-      offset: range ? Number(range[1]) + 1 : 0,
+      offset: last > 0 ? last + 1 : 0,
       location: next ? resolveLocation(repo, next, artifact) : location,
     };
   }
@@ -254,13 +257,15 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
             });
             if (res.statusCode !== 202 && res.statusCode !== 204) {
               if (res.statusCode === 416 || res.statusCode >= 500) throw await errorFromResponse(res, 'chunk upload failed', artifact);
+              // BLOB_UPLOAD_UNKNOWN/INVALID: the session is gone, not the blob; start a new one.
+              if (res.statusCode === 404) throw new SessionLost(await errorFromResponse(res, `uploading chunk at ${start} failed`, artifact), undefined);
               return await fail(res, `uploading chunk at ${start} failed`, artifact);
             }
             await res.body.dump();
             location = resolveLocation(repo, header(res, 'location') ?? location, artifact);
             sent = chunk.length;
           } catch (e) {
-            if (e instanceof AirlockError && e.permanent) throw e;
+            if (e instanceof SessionLost || (e instanceof AirlockError && e.permanent)) throw e;
             if (attempt >= CHUNK_ATTEMPTS) throw e;
             let status: { offset: number; location: string };
             try {

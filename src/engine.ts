@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import type { AirlockConfig } from './config/schema.js';
 import { resolveSecret } from './config/secret-ref.js';
 import type { Logger } from './log.js';
-import { createAuthenticator, type Credentials } from './oci/auth.js';
+import { createAuthenticator, type CredentialLookup, type Credentials } from './oci/auth.js';
 import { createBlobLedger } from './oci/blob-copy.js';
 import { copyImage, type CopyRequest, type CopyResult } from './oci/copy-image.js';
 import { createCredentialLookup } from './oci/credentials.js';
@@ -31,6 +31,10 @@ export interface EngineOptions {
 /** The image engine of one process: one connection pool, one token cache, one blob ledger. */
 export interface Engine {
   client: RegistryClient;
+  /** The process's HTTP client for non-registry sources (chart repositories, ChartMuseum, files). */
+  http: { send: Send; dispatcher: Dispatcher };
+  credentials: CredentialLookup;
+  logger: Logger;
   endpoint(ref: ImageRef): ImageEndpoint;
   copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
@@ -84,17 +88,17 @@ export function createEngine(options: EngineOptions): Engine {
     return ep;
   }
 
-  const auth = createAuthenticator({
-    send,
-    dispatcherFor: () => agent,
-    credentials: createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath }),
-  });
+  const credentials = createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath });
+  const auth = createAuthenticator({ send, dispatcherFor: () => agent, credentials });
   const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor: () => agent, logger });
   const ledger = createBlobLedger();
   const blobLimit = pLimit(config.concurrency.blobs);
 
   return {
     client,
+    http: { send, dispatcher: agent },
+    credentials,
+    logger,
     endpoint(ref) {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });

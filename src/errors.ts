@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'E_REGISTRY'
   | 'E_UPLOAD'
   | 'E_LAYOUT'
-  | 'E_STATE';
+  | 'E_STATE'
+  | 'E_CONFLICT';
 
 /** Exit codes the CLI maps error codes to (documented in the README). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -40,6 +41,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_UPLOAD: 1,
   E_LAYOUT: 1,
   E_STATE: 1,
+  E_CONFLICT: 8,
 };
 
 /** Codes for which a retry cannot help (no backoff, no second attempt). */
@@ -55,6 +57,7 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_SCHEMA1',
   'E_UNSUPPORTED',
   'E_PLATFORM',
+  'E_CONFLICT',
 ]);
 
 export interface ErrorDetails {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors.js';
+import { serialized, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
@@ -17,23 +18,6 @@ interface LayoutIndex {
   mediaType?: string;
   manifests: Descriptor[];
   annotations?: Record<string, string>;
-}
-
-// index.json is rewritten whole; concurrent writers in this process queue up per directory.
-const indexLocks = new Map<string, Promise<unknown>>();
-
-function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const prev = indexLocks.get(dir) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  indexLocks.set(dir, next.catch(() => undefined));
-  return next;
-}
-
-/** Writes a file by temp file + rename, so readers never see half of it. */
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
-  const tmp = `${file}.${randomUUID()}.tmp`;
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, file);
 }
 
 /**
@@ -130,7 +114,7 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
         ...(isTag ? { annotations: { [REF_NAME]: reference } } : {}),
         ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
       };
-      await withIndexLock(dir, async () => {
+      await serialized(path.join(dir, 'index.json'), async () => {
         const index = await readIndex();
         if (isTag) {
           index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== reference);

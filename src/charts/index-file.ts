@@ -1,0 +1,89 @@
+import semver from 'semver';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { AirlockError } from '../errors.js';
+
+/** One chart version of a classic repository's index.yaml: Chart.yaml fields plus urls, digest, created. */
+export interface ChartVersionEntry {
+  name: string;
+  version: string;
+  urls: string[];
+  digest?: string;
+  created?: string;
+  appVersion?: string;
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface IndexFile {
+  apiVersion: string;
+  generated?: string;
+  entries: Record<string, ChartVersionEntry[]>;
+  [key: string]: unknown;
+}
+
+/**
+ * Parses index.yaml as Helm does (apiVersion required, entries per chart). Entries without a name
+ * or version are dropped; a bad entry never makes the whole index unusable.
+ */
+export function parseIndex(text: string, artifact: string): IndexFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 1000 });
+  } catch (e) {
+    throw new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { artifact });
+  }
+  const index = doc as IndexFile | null;
+  if (!index || typeof index !== 'object') throw new AirlockError('E_REGISTRY', 'index.yaml is empty or not a mapping', { artifact });
+  if (!index.apiVersion) throw new AirlockError('E_REGISTRY', 'index.yaml has no apiVersion (truncated or not a chart repository index)', { artifact });
+  const entries: Record<string, ChartVersionEntry[]> = {};
+  for (const [name, versions] of Object.entries(index.entries ?? {})) {
+    if (!Array.isArray(versions)) continue;
+    entries[name] = versions
+      .filter((v): v is ChartVersionEntry => !!v && typeof v === 'object' && v.version !== undefined)
+      .map((v) => ({ ...v, name: String(v.name ?? name), version: String(v.version), urls: Array.isArray(v.urls) ? v.urls.map(String) : [] }));
+  }
+  return { ...index, entries };
+}
+
+/**
+ * Helm's ResolveReferenceURL: an absolute URL stays; a relative one is resolved against the repo
+ * URL with a trailing slash, and the repo URL's query string replaces the reference's.
+ */
+export function resolveChartUrl(repoUrl: string, ref: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) return ref;
+  const base = new URL(repoUrl);
+  base.pathname = `${base.pathname.replace(/\/+$/, '')}/`;
+  const resolved = new URL(ref, base);
+  resolved.search = base.search;
+  return resolved.toString();
+}
+
+export function findVersion(index: IndexFile, chart: string, version: string, artifact: string): ChartVersionEntry {
+  const versions = index.entries[chart];
+  if (!versions?.length) throw new AirlockError('E_NOT_FOUND', `chart ${chart} is not in the repository index`, { artifact });
+  const entry = versions.find((v) => v.version === version || v.version === version.replace(/^v/, '') || `v${v.version}` === version);
+  if (!entry) {
+    const known = versions.slice(0, 5).map((v) => v.version).join(', ');
+    throw new AirlockError('E_NOT_FOUND', `chart ${chart} has no version ${version} (newest: ${known})`, { artifact });
+  }
+  if (entry.urls.length === 0) throw new AirlockError('E_REGISTRY', `index entry ${chart} ${entry.version} has no urls`, { artifact });
+  return entry;
+}
+
+/** Newest first by semver; non-semver versions after, by text. */
+export function sortVersions(entries: ChartVersionEntry[]): ChartVersionEntry[] {
+  return [...entries].sort((a, b) => {
+    const va = semver.valid(a.version, { loose: true });
+    const vb = semver.valid(b.version, { loose: true });
+    if (va && vb) return semver.rcompare(va, vb, true);
+    if (va) return -1;
+    if (vb) return 1;
+    return b.version.localeCompare(a.version);
+  });
+}
+
+export function stringifyIndex(index: IndexFile): string {
+  const entries: Record<string, ChartVersionEntry[]> = {};
+  for (const name of Object.keys(index.entries).sort()) entries[name] = sortVersions(index.entries[name] ?? []);
+  return stringifyYaml({ ...index, entries }, { lineWidth: 0 });
+}

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import type { Engine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import { errorFromResponse, header, readBuffer } from '../oci/http.js';
+import { registerSecret } from '../secrets.js';
+import { findVersion, parseIndex, resolveChartUrl, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
+
+export interface HelmRepoAuth {
+  username?: string;
+  password?: string;
+  token?: string;
+}
+
+export interface FetchedChart {
+  name: string;
+  version: string;
+  tgz: Buffer;
+  prov?: Buffer;
+  /** The upstream index entry (all Chart.yaml fields, created, digest). */
+  entry: ChartVersionEntry;
+  url: string;
+}
+
+/** Remembered validators and body of an index, for conditional GETs on re-sync. */
+export interface CachedIndex {
+  etag?: string;
+  lastModified?: string;
+  text: string;
+}
+
+export interface IndexCache {
+  get(url: string): Promise<CachedIndex | undefined>;
+  set(url: string, value: CachedIndex): Promise<void>;
+}
+
+export function memoryIndexCache(): IndexCache {
+  const m = new Map<string, CachedIndex>();
+  return { get: async (u) => m.get(u), set: async (u, v) => void m.set(u, v) };
+}
+
+const MAX_INDEX = 256 * 1024 * 1024;
+const MAX_CHART = 512 * 1024 * 1024;
+
+/**
+ * Reads a classic HTTP chart repository: index.yaml (conditional GET, parsed once per run),
+ * chart archives verified against the index digest, and `.prov` files when the repository has them.
+ */
+export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCache; auth?: (repoUrl: string) => HelmRepoAuth | undefined } = {}) {
+  const cache = options.cache ?? memoryIndexCache();
+  const parsed = new Map<string, Promise<IndexFile>>();
+
+  function authHeaders(repoUrl: string, url: string): Record<string, string> {
+    // Credentials go to the repository's host only, as Helm does without --pass-credentials.
+    if (new URL(url).host !== new URL(repoUrl).host) return {};
+    const auth = options.auth?.(repoUrl) ?? engine.credentials(new URL(repoUrl).host);
+    if (!auth) return {};
+    if ('token' in auth && auth.token) {
+      registerSecret(auth.token);
+      return { authorization: `Bearer ${auth.token}` };
+    }
+    if (auth.username && auth.password) return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+    return {};
+  }
+
+  async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string) {
+    return engine.http.send(engine.http.dispatcher, { method: 'GET', url, headers: { ...authHeaders(repoUrl, url), ...extra }, artifact });
+  }
+
+  async function loadIndex(repoUrl: string): Promise<IndexFile> {
+    const url = resolveChartUrl(repoUrl, 'index.yaml');
+    const artifact = repoUrl;
+    const cached = await cache.get(url);
+    const conditional: Record<string, string> = {};
+    if (cached?.etag) conditional['if-none-match'] = cached.etag;
+    if (cached?.lastModified) conditional['if-modified-since'] = cached.lastModified;
+    const res = await get(repoUrl, url, conditional, artifact);
+    let text: string;
+    if (res.statusCode === 304 && cached) {
+      await res.body.dump();
+      text = cached.text;
+    } else if (res.statusCode === 200) {
+      text = (await readBuffer(res, MAX_INDEX, artifact)).toString('utf8');
+      const etag = header(res, 'etag');
+      const lastModified = header(res, 'last-modified');
+      if (etag || lastModified) await cache.set(url, { text, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+    } else {
+      throw await errorFromResponse(res, `fetching ${url} failed`, artifact);
+    }
+    return parseIndex(text, artifact);
+  }
+
+  return {
+    /** The parsed index, fetched at most once per reader (one run). */
+    index(repoUrl: string): Promise<IndexFile> {
+      let p = parsed.get(repoUrl);
+      if (!p) {
+        p = loadIndex(repoUrl);
+        parsed.set(repoUrl, p);
+        p.catch(() => parsed.delete(repoUrl));
+      }
+      return p;
+    },
+
+    async fetchChart(repoUrl: string, chart: string, version: string): Promise<FetchedChart> {
+      const artifact = `${repoUrl} ${chart}@${version}`;
+      const index = await this.index(repoUrl);
+      const entry = findVersion(index, chart, version, artifact);
+      const url = resolveChartUrl(repoUrl, entry.urls[0] ?? '');
+      const res = await get(repoUrl, url, {}, artifact);
+      if (res.statusCode !== 200) throw await errorFromResponse(res, `downloading ${url} failed`, artifact);
+      const tgz = await readBuffer(res, MAX_CHART, artifact);
+      if (entry.digest) {
+        const actual = createHash('sha256').update(tgz).digest('hex');
+        if (actual !== entry.digest.replace(/^sha256:/, '')) {
+          throw new AirlockError('E_DIGEST_MISMATCH', `chart digest mismatch: index says ${entry.digest}, downloaded bytes hash to ${actual}`, { artifact });
+        }
+      }
+      let prov: Buffer | undefined;
+      const provUrl = new URL(url);
+      provUrl.pathname = `${provUrl.pathname}.prov`;
+      const pres = await get(repoUrl, provUrl.toString(), {}, artifact);
+      if (pres.statusCode === 200) prov = await readBuffer(pres, 4 * 1024 * 1024, artifact);
+      else await pres.body.dump();
+      return { name: entry.name, version: entry.version, tgz, ...(prov ? { prov } : {}), entry, url };
+    },
+  };
+}
+
+export type HelmRepoReader = ReturnType<typeof createHelmRepoReader>;

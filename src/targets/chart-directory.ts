@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
+import { AirlockError } from '../errors.js';
+import { serialized, writeFileAtomic } from '../util/fs-atomic.js';
+import type { ChartPackage, ChartTarget } from './chart-target.js';
+
+/**
+ * A static chart repository in a directory: `<name>-<version>.tgz` (+ `.prov`) and an index.yaml
+ * merged with what is already there. URLs point at `baseUrl` when given, else they are relative
+ * (Helm resolves them against the repository URL). Every file is written by temp file + rename.
+ */
+export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget {
+  const indexFile = path.join(dir, 'index.yaml');
+  const urlFor = (file: string) => (baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${file}` : file);
+
+  async function readExisting(): Promise<IndexFile> {
+    let text: string;
+    try {
+      text = await fsp.readFile(indexFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { apiVersion: 'v1', entries: {} };
+      throw e;
+    }
+    // A broken index here is not overwritten: the charts it lists would vanish from the repository.
+    return parseIndex(text, indexFile);
+  }
+
+  return {
+    label: dir,
+    async push(chart: ChartPackage) {
+      const file = `${chart.name}-${chart.version}.tgz`;
+      const digest = createHash('sha256').update(chart.tgz).digest('hex');
+      const location = path.join(dir, file);
+      await fsp.mkdir(dir, { recursive: true });
+      return serialized(indexFile, async () => {
+        const index = await readExisting();
+        const versions = index.entries[chart.name] ?? [];
+        const present = versions.find((v) => v.version === chart.version);
+        if (present?.digest && present.digest !== digest) {
+          throw new AirlockError('E_CONFLICT', `${file} in ${dir} has digest ${present.digest}, the source chart ${digest}; not overwriting`, { artifact: location });
+        }
+        let onDisk: Buffer | undefined;
+        try {
+          onDisk = await fsp.readFile(location);
+        } catch {
+          onDisk = undefined;
+        }
+        const diskOk = onDisk !== undefined && createHash('sha256').update(onDisk).digest('hex') === digest;
+        if (present && diskOk && (!chart.prov || (await exists(`${location}.prov`)))) return { status: 'unchanged' as const, location, digest };
+        if (!diskOk) await writeFileAtomic(location, chart.tgz);
+        if (chart.prov) await writeFileAtomic(`${location}.prov`, chart.prov);
+        const { urls: _urls, digest: _d, ...fields } = (chart.entry ?? {}) as Partial<ChartVersionEntry>;
+        const entry: ChartVersionEntry = {
+          ...(chart.entry ? fields : chart.metadata),
+          name: chart.name,
+          version: chart.version,
+          urls: [urlFor(file)],
+          digest,
+          created: chart.entry?.created ?? new Date().toISOString(),
+        };
+        index.entries[chart.name] = [...versions.filter((v) => v.version !== chart.version), entry];
+        index.apiVersion ??= 'v1';
+        index.generated = new Date().toISOString();
+        await writeFileAtomic(indexFile, stringifyIndex(index));
+        return { status: 'copied' as const, location, digest };
+      });
+    },
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
+}

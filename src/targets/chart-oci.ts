@@ -1,0 +1,43 @@
+import { Readable } from 'node:stream';
+import { buildChartArtifact, chartTag, HELM } from '../charts/helm-oci.js';
+import type { Engine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import { parseManifest } from '../oci/manifest.js';
+import type { ChartPackage, ChartTarget } from './chart-target.js';
+
+/**
+ * Pushes charts as Helm OCI artifacts to `oci://HOST/PATH`: the chart lands at `PATH/NAME:TAG`
+ * (tag = version with `+` → `_`), blobs first, the tag last.
+ */
+export function ociChartTarget(engine: Engine, registry: string, basePath: string): ChartTarget {
+  const label = `oci://${registry}${basePath ? `/${basePath}` : ''}`;
+  return {
+    label,
+    async push(chart: ChartPackage) {
+      const repo = { registry, repository: basePath ? `${basePath}/${chart.name}` : chart.name };
+      const tag = chartTag(chart.version);
+      const location = `oci://${registry}/${repo.repository}:${tag}`;
+      const built = buildChartArtifact(chart.metadata, chart.tgz, chart.prov);
+      const chartLayer = built.layers.find((l) => l.mediaType === HELM.chart);
+      const digest = chartLayer?.digest.replace(/^sha256:/, '') ?? '';
+      const existing = await engine.client.headManifest(repo, tag);
+      if (existing?.digest === built.manifest.digest) return { status: 'unchanged', location, digest };
+      if (existing) {
+        // Pushed before by another tool (helm push adds a timestamp): the same chart bytes count as present.
+        const raw = await engine.client.getManifest(repo, existing.digest);
+        const parsed = parseManifest(raw, location);
+        const layers = parsed.kind === 'manifest' ? parsed.layers : [];
+        if (layers.some((l) => l.digest === chartLayer?.digest)) return { status: 'unchanged', location, digest };
+        throw new AirlockError('E_CONFLICT', `a different chart is already tagged ${tag} at ${registry}/${repo.repository}; not overwriting`, { artifact: location });
+      }
+      const blobs = [{ mediaType: HELM.config, bytes: built.config, digest: built.configDigest }, ...built.layers];
+      for (const b of blobs) {
+        const desc = { mediaType: b.mediaType, digest: b.digest, size: b.bytes.length };
+        if (await engine.client.hasBlob(repo, b.digest)) continue;
+        await engine.client.uploadBlob(repo, desc, async (offset) => Readable.from([b.bytes.subarray(offset)]));
+      }
+      await engine.client.putManifest(repo, tag, built.manifest);
+      return { status: 'copied', location, digest };
+    },
+  };
+}

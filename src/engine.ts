@@ -6,7 +6,8 @@ import type { Logger } from './log.js';
 import { createAuthenticator, type CredentialLookup, type Credentials } from './oci/auth.js';
 import { createBlobLedger } from './oci/blob-copy.js';
 import { copyImage, type CopyRequest, type CopyResult } from './oci/copy-image.js';
-import { createCredentialLookup } from './oci/credentials.js';
+import { createCredentialLookup, envVarForRegistry } from './oci/credentials.js';
+import { registerSecret } from './secrets.js';
 import { createAgent, createSend, header, type Send } from './oci/http.js';
 import { registryImageEndpoint, type ImageEndpoint } from './oci/image-endpoint.js';
 import { layoutImageEndpoint } from './oci/layout.js';
@@ -34,6 +35,8 @@ export interface Engine {
   /** The process's HTTP client for non-registry sources (chart repositories, ChartMuseum, files). */
   http: { send: Send; dispatcher: Dispatcher };
   credentials: CredentialLookup;
+  /** A bearer token for a non-registry host (`AIRLOCK_TOKEN_<HOST>`), e.g. ChartMuseum with --bearer-auth. */
+  token(host: string): string | undefined;
   logger: Logger;
   endpoint(ref: ImageRef): ImageEndpoint;
   copy(req: CopyRequest): Promise<CopyResult>;
@@ -98,6 +101,11 @@ export function createEngine(options: EngineOptions): Engine {
     client,
     http: { send, dispatcher: agent },
     credentials,
+    token(host) {
+      const value = env[envVarForRegistry(host).replace(/^AIRLOCK_AUTH_/, 'AIRLOCK_TOKEN_')];
+      if (value) registerSecret(value);
+      return value || undefined;
+    },
     logger,
     endpoint(ref) {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);

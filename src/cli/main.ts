@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
+import { chartCommand } from './chart-command.js';
 import { configCommand } from './config-command.js';
 import { imageCommand } from './image-command.js';
 import { workerCommand } from './worker-command.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(imageCommand());
+  program.addCommand(chartCommand());
   program.addCommand(configCommand());
   program.addCommand(workerCommand());
   return program;

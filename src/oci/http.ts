@@ -1,4 +1,4 @@
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, request, errors as undiciErrors, type Dispatcher, type FormData } from 'undici';
 import type { Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -10,7 +10,7 @@ export interface HttpRequest {
   method: HttpMethod;
   url: string;
   headers?: Record<string, string>;
-  body?: Buffer | string | Readable | null;
+  body?: Buffer | string | Readable | FormData | null;
   /** Body-less or in-memory requests can be replayed on 429/5xx/network errors; streams cannot. */
   replayable?: boolean;
   /** For messages. */
@@ -94,7 +94,8 @@ export function createSend(deps: HttpDeps): Send {
   const sleep = deps.sleep ?? defaultSleep;
   return async function send(dispatcher, req) {
     const url = new URL(req.url);
-    const canRetry = req.replayable !== false && !(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
+    const isStream = !!req.body && typeof (req.body as Readable).pipe === 'function';
+    const canRetry = req.replayable !== false && !isStream;
     let attempt = 0;
     for (;;) {
       attempt += 1;

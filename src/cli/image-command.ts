@@ -6,7 +6,7 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parseImageRef, parsePlatform } from '../oci/index.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { readCopyList } from './from-file.js';
-import { runImages } from './run-images.js';
+import { runSync } from './run-sync.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -91,7 +91,10 @@ export function imageCommand(): Command {
       if (target.transport === 'oci') ociTargetDir = target.dir;
       payloads.push({ source: src, target: dst, ...common });
     }
-    process.exitCode = await runImages(payloads, failures, {
+    process.exitCode = await runSync({
+      kinds: [],
+      images: payloads,
+      failures,
       config,
       json: opts.json,
       dryRun: opts.dryRun,
@@ -112,7 +115,8 @@ export function imageCommand(): Command {
   ).action(async (opts: CopyOptions) => {
     const config = loadConfig(opts.config ?? '');
     if (config.images.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: images: is empty, nothing to sync`);
-    process.exitCode = await runImages([], [], {
+    process.exitCode = await runSync({
+      kinds: ['images'],
       config,
       json: opts.json,
       dryRun: opts.dryRun,
@@ -120,7 +124,6 @@ export function imageCommand(): Command {
       plainHttp: opts.plainHttp,
       tlsSkipVerify: opts.tlsSkipVerify,
       logLevel: opts.logLevel,
-      fromConfig: true,
     });
   });
 

@@ -5,6 +5,7 @@ import { redact } from '../secrets.js';
 import { chartCommand } from './chart-command.js';
 import { configCommand } from './config-command.js';
 import { imageCommand } from './image-command.js';
+import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(imageCommand());
+  program.addCommand(syncCommand());
   program.addCommand(chartCommand());
   program.addCommand(configCommand());
   program.addCommand(workerCommand());

@@ -7,6 +7,8 @@ import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mi
 
 export interface StateChoice {
   state: MirrorState;
+  /** Where chart repository indexes are cached between runs (conditional GETs). */
+  cacheDir: string;
   describe: string;
   close: () => Promise<void>;
 }
@@ -28,6 +30,7 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     const redis = await connectRedis(url, { maxRetriesPerRequest: 3 });
     return {
       state: redisMirrorState(redis, config.redis.prefix),
+      cacheDir: path.join(path.dirname(config.state.file ?? defaultStateFile(env)), 'index-cache'),
       describe: 'redis',
       close: async () => {
         await redis.quit().catch(() => redis.disconnect());
@@ -39,5 +42,5 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     config.state.file ??
     (options.ociTargetDir ? path.join(path.dirname(options.ociTargetDir), `.${path.basename(options.ociTargetDir)}.airlock-state.json`) : defaultStateFile(env));
   const state = fileMirrorState(file);
-  return { state, describe: file, close: () => state.flush() };
+  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), describe: file, close: () => state.flush() };
 }

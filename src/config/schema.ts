@@ -42,6 +42,33 @@ const imageEntry = z
     }
   });
 
+const chartEntry = z.strictObject({
+  /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
+  repo: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL'),
+  name: z.string().min(1),
+  versions: z.array(z.string().min(1)).optional(),
+  semver: z.string().min(1).optional(),
+  newest: z.number().int().positive().optional(),
+  /** Mirror the images the chart needs to targets.images (default true). */
+  images: z.boolean().default(true),
+  /** Values overrides used to find those images. */
+  values: z.record(z.string(), z.unknown()).optional(),
+});
+
+const chartTarget = z.union([
+  z.string().min(1),
+  z.strictObject({
+    /** `oci://HOST/PATH`, `cm+http(s)://HOST[/TENANT]`, or a directory. */
+    url: z.string().min(1),
+    /** Directory targets: public base URL written into index.yaml (default: relative URLs). */
+    baseUrl: z.string().optional(),
+    /** ChartMuseum `--context-path`. */
+    contextPath: z.string().optional(),
+    /** ChartMuseum: overwrite a different chart of the same version. */
+    force: z.boolean().optional(),
+  }),
+]);
+
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
@@ -80,11 +107,16 @@ export const configSchema = z.strictObject({
           path: z.string().min(1).default('{host}/{repository}'),
         })
         .optional(),
+      /** Every chart version goes to each of these. */
+      charts: z.array(chartTarget).default([]),
     })
     .prefault({}),
   images: z.array(imageEntry).default([]),
+  charts: z.array(chartEntry).default([]),
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;
 export type RegistryConfig = z.infer<typeof registry>;
 export type ImageEntry = z.infer<typeof imageEntry>;
+export type ChartEntry = z.infer<typeof chartEntry>;
+export type ChartTargetConfig = z.infer<typeof chartTarget>;

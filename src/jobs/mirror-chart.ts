@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
+import { chartImages, type ChartImage } from '../charts/chart-images.js';
 import { chartTag } from '../charts/helm-oci.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -20,6 +21,10 @@ export const mirrorChartPayload = z.strictObject({
   contextPath: z.string().optional(),
   force: z.boolean().optional(),
   dryRun: z.boolean().optional(),
+  /** Also report the images the chart needs (from annotations, .relok8s-images.yaml, values). */
+  images: z.boolean().optional(),
+  /** Values overrides for finding images (the addon catalog passes its own). */
+  values: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type MirrorChartPayload = z.infer<typeof mirrorChartPayload>;
@@ -29,6 +34,8 @@ export interface ChartJobContext {
   logger: Logger;
   /** One reader per run: each index is fetched once. */
   repos: HelmRepoReader;
+  /** Per-run cache: each chart version is downloaded once, whatever the number of targets. */
+  packages?: Map<string, Promise<ChartPackage>>;
 }
 
 export interface ChartResult {
@@ -36,6 +43,30 @@ export interface ChartResult {
   target: string;
   status: 'copied' | 'unchanged' | 'planned';
   digest: string;
+  /** Bytes written to the target (0 when unchanged). */
+  bytes: number;
+  /** The images the chart needs, when asked for (`images: true`). */
+  images?: ChartImage[];
+}
+
+/** Fetches a chart package once per run, however many targets it goes to. */
+function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string): Promise<ChartPackage> {
+  const key = `${p.source} ${p.chart}@${p.version}`;
+  const cached = ctx.packages?.get(key);
+  if (cached) return cached;
+  const load = async (): Promise<ChartPackage> => {
+    if (p.source.startsWith('oci://')) {
+      const fetched = await fetchOciChart(ctx.engine, p.source, p.chart, p.version);
+      const archive = openChartArchive(fetched.tgz, source);
+      return { name: archive.metadata.name, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
+    }
+    const fetched = await ctx.repos.fetchChart(p.source, p.chart, p.version);
+    const archive = openChartArchive(fetched.tgz, source);
+    return { name: fetched.name, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
+  };
+  const promise = load();
+  ctx.packages?.set(key, promise);
+  return promise;
 }
 
 /** Copies one chart version unchanged, with its provenance, from a classic or OCI repository to a chart target. */
@@ -46,6 +77,13 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
   const source = `${p.source} ${p.chart}@${p.version}`;
   try {
     const target = parseChartTarget(ctx.engine, p.target, p);
+    const needPackage = !(p.source.startsWith('oci://') && p.target.startsWith('oci://')) || p.images;
+    const pkg = needPackage ? await loadPackage(p, ctx, source) : undefined;
+    if (pkg && pkg.metadata.name !== p.chart) {
+      throw new AirlockError('E_UNSUPPORTED', `archive holds chart ${pkg.metadata.name}, not ${p.chart}`, { artifact: source });
+    }
+    const images = p.images && pkg ? chartImages(openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source) : undefined;
+    const withImages = images ? { images } : {};
     if (p.source.startsWith('oci://') && p.target.startsWith('oci://')) {
       // OCI to OCI: the artifact itself is copied, so its digest (and any signature) stays valid.
       const from = parseOciChartUrl(p.source);
@@ -60,25 +98,13 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
         targetTag: tag,
         dryRun: p.dryRun ?? false,
       });
-      return { source, target: `oci://${to.registry}/${toRepo}:${tag}`, status: r.status, digest: r.targetDigest };
+      return { source, target: `oci://${to.registry}/${toRepo}:${tag}`, status: r.status, digest: r.targetDigest, bytes: r.stats.bytes, ...withImages };
     }
-    let pkg: ChartPackage;
-    if (p.source.startsWith('oci://')) {
-      const fetched = await fetchOciChart(ctx.engine, p.source, p.chart, p.version);
-      const archive = openChartArchive(fetched.tgz, source);
-      pkg = { name: archive.metadata.name, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
-    } else {
-      const fetched = await ctx.repos.fetchChart(p.source, p.chart, p.version);
-      const archive = openChartArchive(fetched.tgz, source);
-      pkg = { name: fetched.name, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
-    }
-    if (pkg.metadata.name !== p.chart) {
-      throw new AirlockError('E_UNSUPPORTED', `archive holds chart ${pkg.metadata.name}, not ${p.chart}`, { artifact: source });
-    }
-    if (p.dryRun) return { source, target: target.label, status: 'planned', digest: '' };
+    if (!pkg) throw new AirlockError('E_UNSUPPORTED', 'no chart package', { artifact: source });
+    if (p.dryRun) return { source, target: target.label, status: 'planned', digest: '', bytes: 0, ...withImages };
     const r = await target.push(pkg);
     ctx.logger.info({ source, target: r.location, status: r.status }, `chart ${r.status}`);
-    return { source, target: r.location, status: r.status, digest: r.digest };
+    return { source, target: r.location, status: r.status, digest: r.digest, bytes: r.status === 'copied' ? pkg.tgz.length + (pkg.prov?.length ?? 0) : 0, ...withImages };
   } catch (e) {
     throw toAirlockError(e, source);
   }

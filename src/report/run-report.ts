@@ -1,10 +1,13 @@
 import { formatErrorLine, type AirlockError } from '../errors.js';
+import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
-import type { PlanFailure } from '../sources/image-plan.js';
 import { redact } from '../secrets.js';
+import type { PlanFailure } from '../sources/image-plan.js';
+
+export type ItemKind = 'image' | 'chart';
 
 export interface ReportItem {
-  kind: 'image';
+  kind: ItemKind;
   source: string;
   target: string;
   status: 'copied' | 'unchanged' | 'planned' | 'failed';
@@ -26,18 +29,28 @@ export interface RunReport {
   items: ReportItem[];
 }
 
+export interface ChartOutcome {
+  source: string;
+  target: string;
+  result?: ChartResult;
+  error?: AirlockError;
+  durationMs: number;
+}
+
 function errorOf(e: AirlockError): { code: string; message: string } {
   return { code: e.code, message: redact(e.message) };
 }
 
-export function buildReport(outcomes: ImageOutcome[], planFailures: PlanFailure[], startedAt: Date, finishedAt: Date): RunReport {
-  const items: ReportItem[] = [];
-  for (const f of planFailures) {
-    items.push({ kind: 'image', source: f.artifact, target: '', status: 'failed', bytes: 0, blobs: { copied: 0, skipped: 0, mounted: 0 }, referrers: 0, durationMs: 0, warnings: [], error: errorOf(f.error) });
-  }
-  for (const o of outcomes) {
+const NO_BLOBS = { copied: 0, skipped: 0, mounted: 0 };
+
+export function failureItems(failures: PlanFailure[], kind: ItemKind): ReportItem[] {
+  return failures.map((f) => ({ kind, source: f.artifact, target: '', status: 'failed', bytes: 0, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], error: errorOf(f.error) }));
+}
+
+export function imageItems(outcomes: ImageOutcome[]): ReportItem[] {
+  return outcomes.map((o) => {
     const r = o.result;
-    items.push({
+    return {
       kind: 'image',
       source: r?.source ?? o.payload.source,
       target: r?.target ?? o.payload.target,
@@ -49,8 +62,27 @@ export function buildReport(outcomes: ImageOutcome[], planFailures: PlanFailure[
       durationMs: o.durationMs,
       warnings: r?.warnings ?? [],
       ...(o.error ? { error: errorOf(o.error) } : {}),
-    });
-  }
+    };
+  });
+}
+
+export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
+  return outcomes.map((o) => ({
+    kind: 'chart',
+    source: o.source,
+    target: o.result?.target ?? o.target,
+    status: o.result ? o.result.status : 'failed',
+    ...(o.result?.digest ? { targetDigest: o.result.digest.includes(':') ? o.result.digest : `sha256:${o.result.digest}` } : {}),
+    bytes: o.result?.bytes ?? 0,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: o.durationMs,
+    warnings: [],
+    ...(o.error ? { error: errorOf(o.error) } : {}),
+  }));
+}
+
+export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Date): RunReport {
   const summary = { copied: 0, unchanged: 0, planned: 0, failed: 0, bytes: 0, blobsCopied: 0, blobsSkipped: 0, blobsMounted: 0 };
   for (const i of items) {
     summary[i.status] += 1;
@@ -73,24 +105,25 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-/** The human summary: one line per image, failures with their code, then totals. */
+/** The human summary: one line per artifact, failures with their code, then totals. */
 export function formatReport(report: RunReport): string {
   const lines: string[] = [];
+  const kinds = new Set(report.items.map((i) => i.kind));
   for (const i of report.items) {
     const digest = i.targetDigest ? ` ${i.targetDigest.slice(0, 19)}` : '';
     const detail = i.error
       ? ` [${i.error.code}] ${i.error.message}`
-      : i.status === 'copied'
+      : i.status === 'copied' && i.kind === 'image'
         ? ` ${formatBytes(i.bytes)}, ${i.blobs.copied} blobs copied, ${i.blobs.skipped} present, ${i.blobs.mounted} mounted`
         : '';
-    lines.push(`${i.status.padEnd(9)} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
+    const prefix = kinds.size > 1 ? `${i.kind.padEnd(6)} ` : '';
+    lines.push(`${prefix}${i.status.padEnd(9)} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
     for (const w of i.warnings) lines.push(`          warning: ${w}`);
   }
   const s = report.summary;
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
-  lines.push(
-    `${report.items.length} images: ${s.copied} copied, ${s.unchanged} unchanged, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`,
-  );
+  const noun = kinds.size === 1 && kinds.has('image') ? 'images' : 'artifacts';
+  lines.push(`${report.items.length} ${noun}: ${s.copied} copied, ${s.unchanged} unchanged, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`);
   return lines.join('\n');
 }
 

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../util/fs-atomic.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, header, readBuffer } from '../oci/http.js';
@@ -127,3 +130,21 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
 }
 
 export type HelmRepoReader = ReturnType<typeof createHelmRepoReader>;
+
+/** Index validators and bodies on disk, one file per index URL, so the next run can ask with If-None-Match. */
+export function fileIndexCache(dir: string): IndexCache {
+  const fileFor = (url: string) => path.join(dir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.json`);
+  return {
+    async get(url) {
+      try {
+        return JSON.parse(await fsp.readFile(fileFor(url), 'utf8')) as CachedIndex;
+      } catch {
+        return undefined;
+      }
+    },
+    async set(url, value) {
+      await fsp.mkdir(dir, { recursive: true });
+      await writeFileAtomic(fileFor(url), JSON.stringify(value));
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import pLimit from 'p-limit';
+import type { AirlockConfig } from '../config/schema.js';
+import { createEngine } from '../engine.js';
+import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
+import { mirrorChart, type ChartResult, type MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import { createLogger } from '../log.js';
+import { parseRegistryRef } from '../oci/reference.js';
+import { buildReport, chartItems, exitCodeFor, failureItems, formatReport, imageItems, type ChartOutcome, type ReportItem } from '../report/run-report.js';
+import { runImageJobs } from '../runner/run-image-jobs.js';
+import { redact } from '../secrets.js';
+import { planCharts } from '../sources/chart-plan.js';
+import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
+import { planImages, type PlanFailure } from '../sources/image-plan.js';
+import { targetRepository } from '../targets/image-target.js';
+import type { ChartPackage } from '../targets/chart-target.js';
+import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
+import { chooseStateStore } from './state-store.js';
+
+export type SyncKind = 'images' | 'charts';
+
+export interface SyncOptions {
+  config: AirlockConfig;
+  /** What the config sections contribute; nothing when only direct payloads are given. */
+  kinds: SyncKind[];
+  /** Image copies given directly (image copy, --from-file). */
+  images?: MirrorImagePayload[];
+  failures?: PlanFailure[];
+  json?: boolean;
+  dryRun?: boolean;
+  stateFile?: string;
+  ociTargetDir?: string;
+  plainHttp?: string[];
+  tlsSkipVerify?: string[];
+  logLevel?: string;
+}
+
+/** Images that charts need, as copies to `targets.images`; each image once. */
+function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
+  const payloads: MirrorImagePayload[] = [];
+  const failures: PlanFailure[] = [];
+  const rule = config.targets.images;
+  for (const r of results) {
+    for (const img of r.images ?? []) {
+      if (known.has(img.image)) continue;
+      known.add(img.image);
+      if (!rule) {
+        failures.push({ artifact: img.image, error: new AirlockError('E_CONFIG', `chart ${r.source} needs this image but targets.images is not set`, { artifact: img.image }) });
+        continue;
+      }
+      const ref = parseRegistryRef(img.image);
+      payloads.push({ source: `docker://${img.image}`, target: targetRepository({ ...ref, tag: undefined, digest: undefined }, rule) });
+    }
+  }
+  return { payloads, failures };
+}
+
+/**
+ * The one-shot run, in-process: charts first (they name more images), then images; one failing
+ * artifact never stops the others. Prints the report and returns the exit code.
+ */
+export async function runSync(options: SyncOptions): Promise<number> {
+  const { config } = options;
+  const logger = createLogger({ level: options.logLevel ?? 'warn' });
+  const started = new Date();
+  const store = await chooseStateStore(config, { stateFile: options.stateFile, ociTargetDir: options.ociTargetDir });
+  let progress: Progress = NO_PROGRESS;
+  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, onBytes: (n) => progress.bytes(n) });
+  const items: ReportItem[] = [];
+  const errors: AirlockError[] = [];
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart') => {
+    items.push(...failureItems(failures, kind));
+    errors.push(...failures.map((f) => f.error));
+  };
+  try {
+    fail(options.failures ?? [], 'image');
+    const imagePayloads = [...(options.images ?? [])];
+
+    if (options.kinds.includes('charts') && config.charts.length > 0) {
+      const repos = createHelmRepoReader(engine, { cache: fileIndexCache(store.cacheDir) });
+      const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
+      fail(plan.failures, 'chart');
+      const packages = new Map<string, Promise<ChartPackage>>();
+      const limit = pLimit(config.concurrency.images);
+      const outcomes: ChartOutcome[] = await Promise.all(
+        plan.payloads.map((p: MirrorChartPayload) =>
+          limit(async () => {
+            const t0 = Date.now();
+            const source = `${p.source} ${p.chart}@${p.version}`;
+            try {
+              return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages }), durationMs: Date.now() - t0 };
+            } catch (e) {
+              const error = toAirlockError(e, source);
+              errors.push(error);
+              return { source, target: p.target, error, durationMs: Date.now() - t0 };
+            }
+          }),
+        ),
+      );
+      items.push(...chartItems(outcomes));
+      if (options.kinds.includes('images')) {
+        const known = new Set(config.images.map((i) => i.source));
+        const fromCharts = chartImagePayloads(outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+        fail(fromCharts.failures, 'image');
+        imagePayloads.push(...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+      }
+    }
+
+    if (options.kinds.includes('images') && config.images.length > 0) {
+      const plan = await planImages(config, engine, { dryRun: options.dryRun });
+      fail(plan.failures, 'image');
+      imagePayloads.push(...plan.payloads);
+    }
+
+    progress = await createProgress(imagePayloads.length, !options.json);
+    const outcomes = await runImageJobs(imagePayloads, { engine, logger }, { concurrency: config.concurrency.images, onSettled: () => progress.imageDone() });
+    progress.stop();
+    items.push(...imageItems(outcomes));
+    errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+
+    const report = buildReport(items, started, new Date());
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+    // Each failure once more on stderr, one line each, so scripts and operators see why without the report.
+    for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
+    return exitCodeFor(report, errors);
+  } finally {
+    progress.stop();
+    await engine.close();
+    await store.close();
+    logger.flush();
+  }
+}

@@ -1,0 +1,24 @@
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { AirlockError } from '../errors.js';
+import { runSync, type SyncKind } from './run-sync.js';
+
+const KINDS: SyncKind[] = ['images', 'charts'];
+
+export function syncCommand(): Command {
+  return new Command('sync')
+    .description("one-shot, in-process sync of the config: charts (and the images they need), then images")
+    .requiredOption('-c, --config <file>', 'config file')
+    .option('--only <kinds>', `comma-separated subset of: ${KINDS.join(', ')}`)
+    .option('--dry-run', 'resolve and compare; copy nothing')
+    .option('--json', 'print the run report as JSON')
+    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'))
+    .action(async (opts: { config: string; only?: string; dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
+      const config = loadConfig(opts.config);
+      const kinds = opts.only ? opts.only.split(',').map((k) => k.trim()) : KINDS;
+      const unknown = kinds.filter((k) => !KINDS.includes(k as SyncKind));
+      if (unknown.length) throw new AirlockError('E_USAGE', `--only: unknown kind "${unknown.join(', ')}" (use ${KINDS.join(', ')})`);
+      process.exitCode = await runSync({ config, kinds: kinds as SyncKind[], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, logLevel: opts.logLevel });
+    });
+}

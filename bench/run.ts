@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildManifest, pushBlob, pushManifest, randomBlob, type BuiltManifest } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
+import { randomBytes } from 'node:crypto';
+import { buildChart, startChartRepo } from '../test/support/charts.js';
 import { parseConfig } from '../src/config/load.js';
 import { createEngine } from '../src/engine.js';
 import { silentLogger } from '../src/log.js';
@@ -44,6 +46,8 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const LAYERS = 3;
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 8);
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
+const CHARTS = Number(process.env.BENCH_CHARTS ?? 200);
+const ONLY = process.env.BENCH_ONLY; // 'images' or 'charts' while iterating
 
 interface Measured {
   seconds: number;
@@ -93,6 +97,35 @@ async function seed(reg: TestRegistry, repo: string, tag: string, m: BuiltManife
   await pushManifest(reg.url, repo, tag, m);
 }
 
+/** 200 chart versions of 1 MiB from one classic repository into an OCI registry and a directory, then the no-op re-sync. */
+async function chartScenario(work: string, registry: TestRegistry): Promise<string[]> {
+  process.stderr.write(`4. ${CHARTS} chart versions\n`);
+  const charts = Array.from({ length: CHARTS }, (_, i) => {
+    const version = `1.${Math.floor(i / 10)}.${i % 10}`;
+    return { name: 'bench', version, tgz: buildChart({ name: 'bench', version, files: { 'files/blob.bin': randomBytes(MiB) } }) };
+  });
+  const repo = await startChartRepo(charts);
+  try {
+    const cfg = path.join(work, 'charts.yaml');
+    const dir = path.join(work, 'chart-dir');
+    fs.writeFileSync(cfg, [`targets:`, `  charts:`, `    - oci://${registry.host}/charts`, `    - url: ${dir}`, `      baseUrl: https://charts.internal`, `charts:`, `  - repo: ${repo.url}`, `    name: bench`, `    newest: ${CHARTS}`, `    images: false`].join('\n'));
+    const args = [CLI, 'sync', '--config', cfg, '--json', '--state', path.join(work, 'chart-state', 'state.json')];
+    const fresh = must(await measure(process.execPath, args), 'airlock chart sync');
+    const r1 = JSON.parse(fresh.stdout) as { summary: { copied: number } };
+    repo.requests.length = 0;
+    const noop = must(await measure(process.execPath, args), 'airlock chart no-op');
+    const r2 = JSON.parse(noop.stdout) as { summary: { unchanged: number; copied: number } };
+    const indexFetches = repo.requests.filter((q) => q.path.endsWith('index.yaml')).map((q) => q.status).join(', ');
+    const chartDownloads = repo.requests.filter((q) => q.path.endsWith('.tgz')).length;
+    return [
+      `| 4. ${CHARTS} chart versions × 1 MiB → OCI registry + directory (${r1.summary.copied} copies) | ${fresh.seconds.toFixed(2)} s, ${(CHARTS / fresh.seconds).toFixed(0)} charts/s | — | — | — | — |`,
+      `| 5. no-op re-sync of those ${CHARTS} versions (${r2.summary.unchanged} unchanged, ${r2.summary.copied} copied; index requests: ${indexFetches}; chart downloads: ${chartDownloads}) | ${noop.seconds.toFixed(2)} s | — | — | < 1 s, index fetched once | ${noop.seconds < 1 && r2.summary.copied === 0 ? 'met' : 'NOT met'} |`,
+    ];
+  } finally {
+    await repo.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
   const policy = path.join(work, 'policy.json');
@@ -100,6 +133,8 @@ async function main(): Promise<void> {
   const [upstream, toAirlock, toSkopeo] = await Promise.all([startRegistry(), startRegistry(), startRegistry()]);
   const rows: string[] = [];
   try {
+    let skopeoVersion = '';
+    if (ONLY !== 'charts') {
     process.stderr.write(`seeding ${IMAGES} images x ${LAYERS} x ${LAYER_MIB} MiB\n`);
     for (let i = 0; i < IMAGES; i++) {
       const m = buildManifest({ layers: Array.from({ length: LAYERS }, () => randomBlob(LAYER_MIB * MiB)) });
@@ -132,7 +167,7 @@ async function main(): Promise<void> {
     const a3 = must(await measure(process.execPath, [CLI, 'image', 'copy', `docker://${upstream.host}/bench/big:v1`, `docker://${toAirlock.host}/bench/big`, '--state', path.join(work, 'big.json')]), 'airlock big copy');
     const s3 = must(await measure('skopeo', ['--policy', policy, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${upstream.host}/bench/big:v1`, `docker://${toSkopeo.host}/bench/big:v1`]), 'skopeo big copy');
 
-    const skopeoVersion = (await measure('skopeo', ['--version'])).stdout.trim();
+    skopeoVersion = (await measure('skopeo', ['--version'])).stdout.trim();
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     rows.push(
       `| 1. fresh copy, ${IMAGES} images × ${LAYERS} × ${LAYER_MIB} MiB | ${a1.seconds.toFixed(2)} s | ${s1.seconds.toFixed(2)} s | ${ratio(a1.seconds, s1.seconds)} | ≤ 1.0 | ${a1.seconds <= s1.seconds ? 'met' : 'NOT met'} |`,
@@ -140,11 +175,13 @@ async function main(): Promise<void> {
       `| 2b. the same no-op re-sync inside a running airlock process (as the worker does on a schedule) | ${w2.seconds.toFixed(2)} s (${w2.unchanged} unchanged, ${w2.blobs} blobs) | ${s2.seconds.toFixed(2)} s | ${ratio(w2.seconds, s2.seconds)} | ≤ 0.20, 0 blobs | ${w2.seconds <= s2.seconds / 5 && w2.blobs === 0 ? 'met' : 'NOT met'} |`,
       `| 3. one image with a ${BIG_MIB} MiB layer: peak RSS | ${a3.peakRssMiB.toFixed(0)} MiB (${a3.seconds.toFixed(1)} s) | ${s3.peakRssMiB.toFixed(0)} MiB (${s3.seconds.toFixed(1)} s) | — | ≤ 200 MiB | ${a3.peakRssMiB <= 200 ? 'met' : 'NOT met'} |`,
     );
+    }
+    if (ONLY !== 'images') rows.push(...(await chartScenario(work, toAirlock)));
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const md = [
       '# Benchmark results',
       '',
-      `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu}, Node ${process.version}, ${skopeoVersion}, Docker distribution registry (Debian docker-registry) ×3 on loopback, filesystem storage.`,
+      `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu}, Node ${process.version}, ${skopeoVersion || 'skopeo not run'}, Docker distribution registry (Debian docker-registry) ×3 on loopback, filesystem storage.`,
       'Both tools copy from the same upstream into their own fresh target registry in the same run. Wall time includes process start. Peak RSS is VmHWM of the tool process, sampled every 50 ms.',
       '',
       '| scenario | airlock | skopeo | ratio | goal | |',

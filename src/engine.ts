@@ -38,6 +38,8 @@ export interface Engine {
   /** A bearer token for a non-registry host (`AIRLOCK_TOKEN_<HOST>`), e.g. ChartMuseum with --bearer-auth. */
   token(host: string): string | undefined;
   logger: Logger;
+  /** What was mirrored before (shared by every job of the process). */
+  state?: MirrorState;
   endpoint(ref: ImageRef): ImageEndpoint;
   copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
@@ -107,6 +109,7 @@ export function createEngine(options: EngineOptions): Engine {
       return value || undefined;
     },
     logger,
+    ...(options.state ? { state: options.state } : {}),
     endpoint(ref) {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });

@@ -75,6 +75,24 @@ describe('chart sources', () => {
   });
 });
 
+describe('repository credentials', () => {
+  it('sends basic credentials or a bearer token to the repository host only', async () => {
+    const guarded = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo }], { basicAuth: { username: 'reader', password: 'repo-pass-99' } });
+    try {
+      const host = new URL(guarded.url).host.replace(/[^0-9A-Za-z]/g, '_').toUpperCase();
+      const denied = await run({ source: guarded.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'auth') }).catch((e: unknown) => e);
+      expect(denied).toMatchObject({ code: 'E_UNAUTHORIZED' });
+      const ok = await run({ source: guarded.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'auth') }, testEngine({ env: { [`AIRLOCK_AUTH_${host}`]: 'reader:repo-pass-99' } }));
+      expect(ok.status).toBe('copied');
+      guarded.requests.length = 0;
+      await createHelmRepoReader(testEngine({ env: { [`AIRLOCK_TOKEN_${host}`]: 'tok-123456' } })).index(guarded.url).catch(() => undefined);
+      expect(guarded.requests[0]?.authorization).toBe('Bearer tok-123456');
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe('chart targets', () => {
   it('pushes a classic-repo chart to OCI with Helm media types and + as _ in the tag; a re-sync changes nothing', async () => {
     const r = await run({ source: repo.url, chart: 'metrics', version: '1.2.3+build.7', target: `oci://${registry.host}/charts` });

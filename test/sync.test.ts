@@ -77,6 +77,8 @@ describe('airlock sync', () => {
     // The missing chart fails once per target it was meant for.
     expect(again.summary).toMatchObject({ copied: 0, unchanged: 4, failed: 2 });
     expect(repo.requests.filter((r) => r.path.endsWith('index.yaml')).map((r) => r.status)).toEqual([304]);
+    // Known digests at the targets and cached image lists: no chart archive is downloaded again.
+    expect(repo.requests.filter((r) => r.path.endsWith('.tgz'))).toEqual([]);
   });
 
   it('rejects an unknown --only kind and a config without chart targets', async () => {

@@ -1,4 +1,7 @@
+import path from 'node:path';
 import pLimit from 'p-limit';
+import type { ChartImage } from '../charts/chart-images.js';
+import { jsonFileCache } from '../util/fs-atomic.js';
 import type { AirlockConfig } from '../config/schema.js';
 import { createEngine } from '../engine.js';
 import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
@@ -13,7 +16,7 @@ import { planCharts } from '../sources/chart-plan.js';
 import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
 import { planImages, type PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
-import type { ChartPackage } from '../targets/chart-target.js';
+import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
 import { chooseStateStore } from './state-store.js';
 
@@ -81,6 +84,8 @@ export async function runSync(options: SyncOptions): Promise<number> {
       const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
       fail(plan.failures, 'chart');
       const packages = new Map<string, Promise<ChartPackage>>();
+      const targets = new Map<string, ChartTarget>();
+      const imageCache = jsonFileCache<ChartImage[]>(path.join(store.cacheDir, '..', 'chart-images'));
       const limit = pLimit(config.concurrency.images);
       const outcomes: ChartOutcome[] = await Promise.all(
         plan.payloads.map((p: MirrorChartPayload) =>
@@ -88,7 +93,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
             const t0 = Date.now();
             const source = `${p.source} ${p.chart}@${p.version}`;
             try {
-              return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages }), durationMs: Date.now() - t0 };
+              return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
             } catch (e) {
               const error = toAirlockError(e, source);
               errors.push(error);

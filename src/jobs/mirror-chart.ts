@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
@@ -8,7 +9,8 @@ import type { Logger } from '../log.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
-import type { ChartPackage } from '../targets/chart-target.js';
+import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
+import type { JsonCache } from '../util/fs-atomic.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
@@ -36,6 +38,10 @@ export interface ChartJobContext {
   repos: HelmRepoReader;
   /** Per-run cache: each chart version is downloaded once, whatever the number of targets. */
   packages?: Map<string, Promise<ChartPackage>>;
+  /** Per-run chart targets by spec, so a directory target parses its index.yaml once. */
+  targets?: Map<string, ChartTarget>;
+  /** Images found in a chart, by chart digest and values: a re-sync does not download the chart to know them. */
+  imageCache?: JsonCache<ChartImage[]>;
 }
 
 export interface ChartResult {
@@ -47,6 +53,10 @@ export interface ChartResult {
   bytes: number;
   /** The images the chart needs, when asked for (`images: true`). */
   images?: ChartImage[];
+}
+
+function sha256Hex(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
 }
 
 /** Fetches a chart package once per run, however many targets it goes to. */
@@ -76,13 +86,43 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
   const p = parsed.data;
   const source = `${p.source} ${p.chart}@${p.version}`;
   try {
-    const target = parseChartTarget(ctx.engine, p.target, p);
+    const targetKey = JSON.stringify([p.target, p.baseUrl, p.contextPath, p.force]);
+    let target = ctx.targets?.get(targetKey);
+    if (!target) {
+      target = parseChartTarget(ctx.engine, p.target, p);
+      ctx.targets?.set(targetKey, target);
+    }
+    const stateKey = `chart ${source} -> ${targetKey}`;
+    const imagesKey = (digest: string) => `${digest} ${JSON.stringify(p.values ?? {})}`;
+    const findImages = async (pkg: ChartPackage): Promise<ChartImage[]> => {
+      const images = chartImages(openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
+      await ctx.imageCache?.set(imagesKey(sha256Hex(pkg.tgz)), images);
+      return images;
+    };
+
+    // Re-sync fast path: the index digest says which archive the version is; the target says whether it has it.
+    if (!p.source.startsWith('oci://') && !p.dryRun) {
+      const entry = await ctx.repos.entry(p.source, p.chart, p.version);
+      const digest = entry.digest?.replace(/^sha256:/, '');
+      if (digest) {
+        // A chart version with a known digest does not change: a copy recorded in the state needs no request.
+        const remembered = await ctx.engine.state?.get(stateKey);
+        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(entry.name, entry.version, digest);
+        const { present, location } = known;
+        if (present) {
+          if (!remembered) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });
+          const images = p.images ? ((await ctx.imageCache?.get(imagesKey(digest))) ?? (await findImages(await loadPackage(p, ctx, source)))) : undefined;
+          return { source, target: location, status: 'unchanged', digest, bytes: 0, ...(images ? { images } : {}) };
+        }
+      }
+    }
+
     const needPackage = !(p.source.startsWith('oci://') && p.target.startsWith('oci://')) || p.images;
     const pkg = needPackage ? await loadPackage(p, ctx, source) : undefined;
     if (pkg && pkg.metadata.name !== p.chart) {
       throw new AirlockError('E_UNSUPPORTED', `archive holds chart ${pkg.metadata.name}, not ${p.chart}`, { artifact: source });
     }
-    const images = p.images && pkg ? chartImages(openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source) : undefined;
+    const images = p.images && pkg ? await findImages(pkg) : undefined;
     const withImages = images ? { images } : {};
     if (p.source.startsWith('oci://') && p.target.startsWith('oci://')) {
       // OCI to OCI: the artifact itself is copied, so its digest (and any signature) stays valid.
@@ -103,6 +143,7 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
     if (!pkg) throw new AirlockError('E_UNSUPPORTED', 'no chart package', { artifact: source });
     if (p.dryRun) return { source, target: target.label, status: 'planned', digest: '', bytes: 0, ...withImages };
     const r = await target.push(pkg);
+    await ctx.engine.state?.set(stateKey, { sourceDigest: r.digest, targetDigest: r.digest, location: r.location, at: new Date().toISOString() });
     ctx.logger.info({ source, target: r.location, status: r.status }, `chart ${r.status}`);
     return { source, target: r.location, status: r.status, digest: r.digest, bytes: r.status === 'copied' ? pkg.tgz.length + (pkg.prov?.length ?? 0) : 0, ...withImages };
   } catch (e) {

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { writeFileAtomic } from '../util/fs-atomic.js';
+import { jsonFileCache, memoryCache, type JsonCache } from '../util/fs-atomic.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, header, readBuffer } from '../oci/http.js';
@@ -31,14 +29,10 @@ export interface CachedIndex {
   text: string;
 }
 
-export interface IndexCache {
-  get(url: string): Promise<CachedIndex | undefined>;
-  set(url: string, value: CachedIndex): Promise<void>;
-}
+export type IndexCache = JsonCache<CachedIndex>;
 
 export function memoryIndexCache(): IndexCache {
-  const m = new Map<string, CachedIndex>();
-  return { get: async (u) => m.get(u), set: async (u, v) => void m.set(u, v) };
+  return memoryCache<CachedIndex>();
 }
 
 const MAX_INDEX = 256 * 1024 * 1024;
@@ -55,7 +49,9 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
   function authHeaders(repoUrl: string, url: string): Record<string, string> {
     // Credentials go to the repository's host only, as Helm does without --pass-credentials.
     if (new URL(url).host !== new URL(repoUrl).host) return {};
-    const auth = options.auth?.(repoUrl) ?? engine.credentials(new URL(repoUrl).host);
+    const host = new URL(repoUrl).host;
+    const token = engine.token(host);
+    const auth = options.auth?.(repoUrl) ?? (token ? { token } : engine.credentials(host));
     if (!auth) return {};
     if ('token' in auth && auth.token) {
       registerSecret(auth.token);
@@ -104,10 +100,14 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
       return p;
     },
 
+    /** The index entry of a version, without downloading the chart. */
+    async entry(repoUrl: string, chart: string, version: string): Promise<ChartVersionEntry> {
+      return findVersion(await this.index(repoUrl), chart, version, `${repoUrl} ${chart}@${version}`);
+    },
+
     async fetchChart(repoUrl: string, chart: string, version: string): Promise<FetchedChart> {
       const artifact = `${repoUrl} ${chart}@${version}`;
-      const index = await this.index(repoUrl);
-      const entry = findVersion(index, chart, version, artifact);
+      const entry = await this.entry(repoUrl, chart, version);
       const url = resolveChartUrl(repoUrl, entry.urls[0] ?? '');
       const res = await get(repoUrl, url, {}, artifact);
       if (res.statusCode !== 200) throw await errorFromResponse(res, `downloading ${url} failed`, artifact);
@@ -131,20 +131,7 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
 
 export type HelmRepoReader = ReturnType<typeof createHelmRepoReader>;
 
-/** Index validators and bodies on disk, one file per index URL, so the next run can ask with If-None-Match. */
+/** Index validators and bodies on disk, so the next run can ask with If-None-Match. */
 export function fileIndexCache(dir: string): IndexCache {
-  const fileFor = (url: string) => path.join(dir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.json`);
-  return {
-    async get(url) {
-      try {
-        return JSON.parse(await fsp.readFile(fileFor(url), 'utf8')) as CachedIndex;
-      } catch {
-        return undefined;
-      }
-    },
-    async set(url, value) {
-      await fsp.mkdir(dir, { recursive: true });
-      await writeFileAtomic(fileFor(url), JSON.stringify(value));
-    },
-  };
+  return jsonFileCache<CachedIndex>(dir);
 }

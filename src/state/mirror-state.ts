@@ -8,6 +8,8 @@ import { writeFileAtomic } from '../util/fs-atomic.js';
 export interface MirrorRecord {
   sourceDigest: string;
   targetDigest: string;
+  /** Where the copy is, when the key does not say (charts: `oci://…:tag`, a file, a ChartMuseum URL). */
+  location?: string;
   at: string;
 }
 

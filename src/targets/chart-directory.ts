@@ -15,27 +15,42 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
   const indexFile = path.join(dir, 'index.yaml');
   const urlFor = (file: string) => (baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${file}` : file);
 
-  async function readExisting(): Promise<IndexFile> {
+  // Parsed once and reused while the file is unchanged: a re-sync of many versions reads it once.
+  let cached: { mtimeMs: number; index: IndexFile } | undefined;
+
+  /** The index as stored; callers that change it get their own copy (readForUpdate). */
+  async function readExisting(copy = false): Promise<IndexFile> {
     let text: string;
+    let mtimeMs: number;
     try {
+      mtimeMs = (await fsp.stat(indexFile)).mtimeMs;
+      if (cached?.mtimeMs === mtimeMs) return copy ? structuredClone(cached.index) : cached.index;
       text = await fsp.readFile(indexFile, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { apiVersion: 'v1', entries: {} };
       throw e;
     }
     // A broken index here is not overwritten: the charts it lists would vanish from the repository.
-    return parseIndex(text, indexFile);
+    const index = parseIndex(text, indexFile);
+    cached = { mtimeMs, index };
+    return copy ? structuredClone(index) : index;
   }
 
   return {
     label: dir,
+    async has(name, version, digest) {
+      const location = path.join(dir, `${name}-${version}.tgz`);
+      const index = await readExisting();
+      const entry = index.entries[name]?.find((v) => v.version === version);
+      return { present: entry?.digest === digest && (await exists(location)), location };
+    },
     async push(chart: ChartPackage) {
       const file = `${chart.name}-${chart.version}.tgz`;
       const digest = createHash('sha256').update(chart.tgz).digest('hex');
       const location = path.join(dir, file);
       await fsp.mkdir(dir, { recursive: true });
       return serialized(indexFile, async () => {
-        const index = await readExisting();
+        const index = await readExisting(true);
         const versions = index.entries[chart.name] ?? [];
         const present = versions.find((v) => v.version === chart.version);
         if (present?.digest && present.digest !== digest) {
@@ -64,6 +79,7 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
         index.apiVersion ??= 'v1';
         index.generated = new Date().toISOString();
         await writeFileAtomic(indexFile, stringifyIndex(index));
+        cached = { mtimeMs: (await fsp.stat(indexFile)).mtimeMs, index: structuredClone(index) };
         return { status: 'copied' as const, location, digest };
       });
     },

@@ -13,6 +13,14 @@ export function ociChartTarget(engine: Engine, registry: string, basePath: strin
   const label = `oci://${registry}${basePath ? `/${basePath}` : ''}`;
   return {
     label,
+    async has(name, version, digest) {
+      const repo = { registry, repository: basePath ? `${basePath}/${name}` : name };
+      const location = `oci://${registry}/${repo.repository}:${chartTag(version)}`;
+      const head = await engine.client.headManifest(repo, chartTag(version));
+      if (!head) return { present: false, location };
+      const parsed = parseManifest(await engine.client.getManifest(repo, head.digest), location);
+      return { present: parsed.kind === 'manifest' && parsed.layers.some((l) => l.digest === `sha256:${digest}`), location };
+    },
     async push(chart: ChartPackage) {
       const repo = { registry, repository: basePath ? `${basePath}/${chart.name}` : chart.name };
       const tag = chartTag(chart.version);

@@ -23,4 +23,6 @@ export interface ChartPushResult {
 export interface ChartTarget {
   label: string;
   push(chart: ChartPackage): Promise<ChartPushResult>;
+  /** Where the chart would land, and whether it is there with this .tgz digest (hex) — checked without the archive. */
+  has(name: string, version: string, digest: string): Promise<{ present: boolean; location: string }>;
 }

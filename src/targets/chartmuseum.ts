@@ -49,11 +49,16 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
     return body.digest ?? '';
   }
 
+  const locationOf = (name: string, version: string) => `${u.origin}${ctx}${tenant ? `/${tenant}` : ''}/charts/${name}-${version}.tgz`;
+
   return {
     label,
+    async has(name, version, digest) {
+      return { present: (await storedDigest(name, version, `${label} ${name}@${version}`)) === digest, location: locationOf(name, version) };
+    },
     async push(chart: ChartPackage) {
       const artifact = `${label} ${chart.name}@${chart.version}`;
-      const location = `${u.origin}${ctx}${tenant ? `/${tenant}` : ''}/charts/${chart.name}-${chart.version}.tgz`;
+      const location = locationOf(chart.name, chart.version);
       const digest = createHash('sha256').update(chart.tgz).digest('hex');
       const conflict = (stored: string) =>
         new AirlockError('E_CONFLICT', `ChartMuseum already holds ${chart.name} ${chart.version} with digest ${stored}, the source chart is ${digest}; set force to overwrite`, { artifact });

@@ -1,5 +1,6 @@
 import fsp from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
 
 /** Writes a file by temp file + rename, so readers never see half of it. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
@@ -21,4 +22,32 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const next = prev.then(fn, fn);
   locks.set(key, next.catch(() => undefined));
   return next;
+}
+
+export interface JsonCache<T> {
+  get(key: string): Promise<T | undefined>;
+  set(key: string, value: T): Promise<void>;
+}
+
+/** One JSON file per key (hashed) in a directory; a missing or unreadable entry is simply absent. */
+export function jsonFileCache<T>(dir: string): JsonCache<T> {
+  const fileFor = (key: string) => path.join(dir, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
+  return {
+    async get(key) {
+      try {
+        return JSON.parse(await fsp.readFile(fileFor(key), 'utf8')) as T;
+      } catch {
+        return undefined;
+      }
+    },
+    async set(key, value) {
+      await fsp.mkdir(dir, { recursive: true });
+      await writeFileAtomic(fileFor(key), JSON.stringify(value));
+    },
+  };
+}
+
+export function memoryCache<T>(): JsonCache<T> {
+  const m = new Map<string, T>();
+  return { get: async (k) => m.get(k), set: async (k, v) => void m.set(k, v) };
 }

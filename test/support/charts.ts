@@ -17,7 +17,7 @@ export interface ChartSpec {
   appVersion?: string;
   annotations?: Record<string, string>;
   values?: Record<string, unknown>;
-  files?: Record<string, string>;
+  files?: Record<string, string | Buffer>;
   subcharts?: ChartSpec[];
   /** Subcharts packed as charts/<name>-<version>.tgz instead of directories. */
   packedSubcharts?: ChartSpec[];

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { AirlockError } from '../errors.js';
 import { registerCredentials, registerSecret } from '../secrets.js';
-import { describeErrorBody, readText, type Send } from './http.js';
+import { describeErrorBody, readBuffer, type Send } from './http.js';
 
 export interface Credentials {
   username: string;
@@ -86,7 +86,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
     }
     let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
-      body = JSON.parse(await readText(res, 1024 * 1024)) as typeof body;
+      body = JSON.parse((await readBuffer(res, 1024 * 1024, artifact)).toString("utf8")) as typeof body;
     } catch {
       throw new AirlockError('E_REGISTRY', `token endpoint ${url.origin} returned a non-JSON body`, { artifact });
     }

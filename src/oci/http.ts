@@ -141,25 +141,13 @@ function backoff(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, exp + Math.floor(Math.random() * policy.baseDelayMs));
 }
 
-/** Reads a small body as text, bounded so a hostile server cannot make us buffer gigabytes. */
-export async function readText(res: HttpResponse, limit = 64 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > limit) {
-      res.body.destroy();
-      break;
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-export async function readBuffer(res: HttpResponse, limit: number, artifact: string): Promise<Buffer> {
+/**
+ * Reads a body into memory, bounded so a hostile server cannot make us buffer gigabytes: past the
+ * limit it either stops (error bodies, where the start is enough) or fails.
+ */
+async function collect(res: HttpResponse, limit: number, truncate: boolean, artifact: string): Promise<Buffer> {
   const declared = Number(header(res, 'content-length') ?? NaN);
-  if (declared > limit) {
+  if (!truncate && declared > limit) {
     res.body.destroy();
     throw new AirlockError('E_REGISTRY', `response of ${declared} bytes exceeds the ${limit}-byte limit`, { artifact });
   }
@@ -170,11 +158,21 @@ export async function readBuffer(res: HttpResponse, limit: number, artifact: str
     size += b.length;
     if (size > limit) {
       res.body.destroy();
+      if (truncate) break;
       throw new AirlockError('E_REGISTRY', `response exceeds the ${limit}-byte limit`, { artifact });
     }
     chunks.push(b);
   }
   return Buffer.concat(chunks);
+}
+
+/** The start of a body as text (error descriptions). */
+export async function readText(res: HttpResponse, limit = 64 * 1024): Promise<string> {
+  return (await collect(res, limit, true, '')).toString('utf8');
+}
+
+export function readBuffer(res: HttpResponse, limit: number, artifact: string): Promise<Buffer> {
+  return collect(res, limit, false, artifact);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
-import { errorFromResponse, header, readBuffer, readText, type HttpRequest, type HttpResponse, type Send } from './http.js';
+import { errorFromResponse, header, readBuffer, type HttpRequest, type HttpResponse, type Send } from './http.js';
 import { MANIFEST_ACCEPT, MT } from './media-types.js';
 import { MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
 import { createVerifyingStream } from './verify-stream.js';
@@ -122,9 +122,11 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   }
 
   async function fail(res: HttpResponse, what: string, artifact: string): Promise<never> {
-    const err = await errorFromResponse(res, what, artifact);
-    if (err.code === 'E_UNAUTHORIZED' && !header(res, 'www-authenticate')?.length) throw err;
-    throw err;
+    throw await errorFromResponse(res, what, artifact);
+  }
+
+  function manifestRequest(method: 'GET' | 'HEAD', repo: Repo, reference: string, artifact: string): Promise<HttpResponse> {
+    return call(repo, [pullScope(repo)], { method, path: `/v2/${repo.repository}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT }, artifact });
   }
 
   function resolveLocation(repo: Repo, location: string | undefined, artifact: string): string {
@@ -327,12 +329,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   return {
     async headManifest(repo, reference) {
       const artifact = refName(repo, reference);
-      const res = await call(repo, [pullScope(repo)], {
-        method: 'HEAD',
-        path: `/v2/${repo.repository}/manifests/${reference}`,
-        headers: { accept: MANIFEST_ACCEPT },
-        artifact,
-      });
+      const res = await manifestRequest('HEAD', repo, reference, artifact);
       if (res.statusCode === 404) {
         await res.body.dump();
         return null;
@@ -351,12 +348,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
 
     async getManifest(repo, reference) {
       const artifact = refName(repo, reference);
-      const res = await call(repo, [pullScope(repo)], {
-        method: 'GET',
-        path: `/v2/${repo.repository}/manifests/${reference}`,
-        headers: { accept: MANIFEST_ACCEPT },
-        artifact,
-      });
+      const res = await manifestRequest('GET', repo, reference, artifact);
       if (res.statusCode === 404) {
         await res.body.dump();
         throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${reference} is not in ${repo.registry}/${repo.repository}`, { artifact, status: 404 });
@@ -461,7 +453,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
           throw new AirlockError('E_NOT_FOUND', `repository ${repo.registry}/${repo.repository} not found`, { artifact, status: 404 });
         }
         if (res.statusCode !== 200) return fail(res, 'listing tags failed', artifact);
-        const body = JSON.parse(await readText(res, 16 * 1024 * 1024)) as { tags?: string[] | null };
+        const body = JSON.parse((await readBuffer(res, 16 * 1024 * 1024, artifact)).toString("utf8")) as { tags?: string[] | null };
         tags.push(...(body.tags ?? []));
         url = nextLink(header(res, 'link'), url);
       }
@@ -481,7 +473,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         }
         if (res.statusCode !== 200) return fail(res, 'referrers query failed', artifact);
         const ct = header(res, 'content-type') ?? '';
-        const text = await readText(res, MAX_MANIFEST_BYTES);
+        const text = (await readBuffer(res, MAX_MANIFEST_BYTES, artifact)).toString("utf8");
         if (!ct.includes('json')) return page === 0 ? null : out;
         const body = JSON.parse(text) as { manifests?: Descriptor[] };
         out.push(...(body.manifests ?? []));

@@ -22,11 +22,11 @@ export interface FetchedChart {
   url: string;
 }
 
-/** Remembered validators and body of an index, for conditional GETs on re-sync. */
+/** Remembered validators and the parsed index, for conditional GETs on re-sync (JSON reads far faster than YAML). */
 export interface CachedIndex {
   etag?: string;
   lastModified?: string;
-  text: string;
+  index: IndexFile;
 }
 
 export type IndexCache = JsonCache<CachedIndex>;
@@ -73,19 +73,16 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
     if (cached?.etag) conditional['if-none-match'] = cached.etag;
     if (cached?.lastModified) conditional['if-modified-since'] = cached.lastModified;
     const res = await get(repoUrl, url, conditional, artifact);
-    let text: string;
-    if (res.statusCode === 304 && cached) {
+    if (res.statusCode === 304 && cached?.index) {
       await res.body.dump();
-      text = cached.text;
-    } else if (res.statusCode === 200) {
-      text = (await readBuffer(res, MAX_INDEX, artifact)).toString('utf8');
-      const etag = header(res, 'etag');
-      const lastModified = header(res, 'last-modified');
-      if (etag || lastModified) await cache.set(url, { text, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
-    } else {
-      throw await errorFromResponse(res, `fetching ${url} failed`, artifact);
+      return cached.index;
     }
-    return parseIndex(text, artifact);
+    if (res.statusCode !== 200) throw await errorFromResponse(res, `fetching ${url} failed`, artifact);
+    const index = parseIndex((await readBuffer(res, MAX_INDEX, artifact)).toString('utf8'), artifact);
+    const etag = header(res, 'etag');
+    const lastModified = header(res, 'last-modified');
+    if (etag || lastModified) await cache.set(url, { index, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+    return index;
   }
 
   return {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FormData } from 'undici';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import { errorFromResponse, readText } from '../oci/http.js';
+import { errorFromResponse, readBuffer } from '../oci/http.js';
 import type { ChartPackage, ChartTarget } from './chart-target.js';
 
 export interface ChartMuseumOptions {
@@ -45,7 +45,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
       return undefined;
     }
     if (res.statusCode !== 200) throw await errorFromResponse(res, 'ChartMuseum lookup failed', artifact);
-    const body = JSON.parse(await readText(res, 4 * 1024 * 1024)) as { digest?: string };
+    const body = JSON.parse((await readBuffer(res, 4 * 1024 * 1024, artifact)).toString("utf8")) as { digest?: string };
     return body.digest ?? '';
   }
 

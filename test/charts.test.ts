@@ -271,6 +271,15 @@ describe('images inside charts', () => {
     expect(bad.stderr).toMatch(/^airlock: \[E_NOT_FOUND\] http:\/\/127\.0\.0\.1:\d+\/repo podinfo@9\.9\.9: chart podinfo has no version 9\.9\.9/m);
     const nover = await airlock(['chart', 'copy', repo.url, 'podinfo', dir]);
     expect(nover.code).toBe(2);
+    // From an OCI registry, too.
+    await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/cli-src` });
+    const oci = await airlock(['chart', 'images', `oci://${registry.host}/cli-src/podinfo:6.5.0`, '--json']);
+    expect(oci.code, oci.stderr).toBe(0);
+    expect(JSON.parse(oci.stdout)).toHaveLength(1);
+    const dry = await airlock(['chart', 'copy', repo.url, 'podinfo@6.4.0', path.join(work, 'dry'), '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^planned /);
+    expect(fs.existsSync(path.join(work, 'dry'))).toBe(false);
     const tgzFile = path.join(work, 'app.tgz');
     fs.writeFileSync(tgzFile, gunzipSync(podinfo));
     const notgz = await airlock(['chart', 'images', tgzFile]);

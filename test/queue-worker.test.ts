@@ -7,7 +7,8 @@ import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
-import { JOB, mirrorImageJobId } from '../src/queue/names.js';
+import { JOB, mirrorChartJobId, mirrorImageJobId } from '../src/queue/names.js';
+import { buildChart, startChartRepo } from './support/charts.js';
 import { startQueueWorker } from '../workers/worker.js';
 import { CLI } from './support/cli.js';
 import { testEngine } from './support/engine.js';
@@ -57,6 +58,16 @@ describe('queue worker (BullMQ on real Redis)', () => {
       await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
       const failed = await queue.getJob(missing.id ?? '');
       expect(failed?.attemptsMade).toBe(1);
+
+      // Charts go through the same worker.
+      const chartRepo = await startChartRepo([{ name: 'demo', version: '1.0.0', tgz: buildChart({ name: 'demo', version: '1.0.0' }) }]);
+      try {
+        const chartTarget = `oci://${target.host}/charts`;
+        const cj = await queue.add(JOB.mirrorChart, { source: chartRepo.url, chart: 'demo', version: '1.0.0', target: chartTarget }, { jobId: mirrorChartJobId(chartRepo.url, 'demo', '1.0.0', chartTarget) });
+        expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'copied', target: `oci://${target.host}/charts/demo:1.0.0` });
+      } finally {
+        await chartRepo.stop();
+      }
     } finally {
       await worker.close();
       await events.close();

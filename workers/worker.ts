@@ -2,7 +2,9 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError } from '../src/errors.js';
+import { mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
+import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
 import type { Logger } from '../src/log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
@@ -25,10 +27,13 @@ export interface QueueWorkerOptions {
  */
 export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const { engine, logger } = options;
+  // Index validators live as long as the worker; each job reads the index afresh (304 when unchanged).
+  const indexCache = memoryIndexCache();
   const processor = async (job: Job) => {
     const log = logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     try {
       if (job.name === JOB.mirrorImage) return await mirrorImage(job.data, { engine, logger: log });
+      if (job.name === JOB.mirrorChart) return await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
       throw new UnrecoverableError(`unknown job name "${job.name}"`);
     } catch (e) {
       if (e instanceof UnrecoverableError) throw e;

@@ -5,6 +5,7 @@ export const DEFAULT_PREFIX = '{airlock}';
 
 export const JOB = {
   mirrorImage: 'mirror-image',
+  mirrorChart: 'mirror-chart',
 } as const;
 
 export type JobName = (typeof JOB)[keyof typeof JOB];
@@ -12,4 +13,8 @@ export type JobName = (typeof JOB)[keyof typeof JOB];
 /** Deterministic job id: BullMQ ignores a second add with the same id, so overlapping triggers copy once. Ids must not contain ':'. */
 export function mirrorImageJobId(source: string, target: string): string {
   return `img|${source}|${target}`.replace(/:/g, '%3A');
+}
+
+export function mirrorChartJobId(source: string, chart: string, version: string, target: string): string {
+  return `chart|${source}|${chart}@${version}|${target}`.replace(/:/g, '%3A');
 }

@@ -4,6 +4,7 @@ import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { chartCommand } from './chart-command.js';
 import { configCommand } from './config-command.js';
+import { botkubeCommand, filesCommand } from './files-command.js';
 import { imageCommand } from './image-command.js';
 import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
@@ -17,6 +18,8 @@ export function buildProgram(): Command {
   program.addCommand(imageCommand());
   program.addCommand(syncCommand());
   program.addCommand(chartCommand());
+  program.addCommand(filesCommand());
+  program.addCommand(botkubeCommand());
   program.addCommand(configCommand());
   program.addCommand(workerCommand());
   return program;

@@ -69,6 +69,31 @@ const chartTarget = z.union([
   }),
 ]);
 
+const staticTarget = z.strictObject({
+  /** Directory served by a web server (or synced to a bucket). */
+  dir: z.string().min(1),
+  /** Its public URL, written into mirrored indexes. */
+  baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+});
+
+const fileEntry = z.strictObject({
+  url: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+  /** sha256 hex the download must match. */
+  checksum: z.string().regex(/^(sha256:)?[a-fA-F0-9]{64}$/, 'must be a sha256 hex digest').optional(),
+});
+
+const botkubeRepo = z.strictObject({
+  /** The key under Botkube's plugins.repositories. */
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
+  url: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+  /** Request headers for the index (e.g. a token), values from env or files. */
+  headers: z.record(z.string(), secretRef).optional(),
+  /** `name` or `type/name`; default every plugin. */
+  plugins: z.array(z.string().min(1)).optional(),
+  /** Versions to keep besides the newest of each plugin (always mirrored); default all. */
+  versions: z.array(z.string().min(1)).optional(),
+});
+
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
@@ -109,10 +134,14 @@ export const configSchema = z.strictObject({
         .optional(),
       /** Every chart version goes to each of these. */
       charts: z.array(chartTarget).default([]),
+      /** Plugin binaries and other files. */
+      files: staticTarget.optional(),
     })
     .prefault({}),
   images: z.array(imageEntry).default([]),
   charts: z.array(chartEntry).default([]),
+  files: z.array(fileEntry).default([]),
+  botkube: z.array(botkubeRepo).default([]),
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;
@@ -120,3 +149,4 @@ export type RegistryConfig = z.infer<typeof registry>;
 export type ImageEntry = z.infer<typeof imageEntry>;
 export type ChartEntry = z.infer<typeof chartEntry>;
 export type ChartTargetConfig = z.infer<typeof chartTarget>;
+export type BotkubeRepoConfig = z.infer<typeof botkubeRepo>;

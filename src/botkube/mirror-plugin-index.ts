@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import type { Engine } from '../engine.js';
+import { AirlockError, toAirlockError } from '../errors.js';
+import { errorFromResponse, readBuffer } from '../oci/http.js';
+import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
+import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
+import fsp from 'node:fs/promises';
+import pLimit from 'p-limit';
+
+export interface BotkubeMirrorOptions {
+  /** Repository name in Botkube's `plugins.repositories` (also the directory of the mirrored index). */
+  name: string;
+  indexUrl: string;
+  headers?: Record<string, string>;
+  plugins?: string[];
+  versions?: string[];
+  concurrency?: number;
+}
+
+export interface BotkubeMirrorResult {
+  name: string;
+  /** Public URL of the mirrored index (null when it was not written). */
+  indexUrl: string | null;
+  files: MirroredFile[];
+  failures: AirlockError[];
+  /** The Botkube values.yaml snippet that uses the mirror. */
+  values: string;
+}
+
+/**
+ * Mirrors a Botkube plugin repository: validates the index as Botkube does, downloads every
+ * selected asset, dependency binary and JSON schema to the static target (checksums verified where
+ * the index has them, recorded where it does not), and writes the rewritten index only when every
+ * file arrived, so the previous index stays served until a complete one replaces it.
+ */
+export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
+  const artifact = options.indexUrl;
+  const res = await engine.http.send(engine.http.dispatcher, { method: 'GET', url: options.indexUrl, headers: options.headers ?? {}, artifact });
+  if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
+  const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
+  const problems = validatePluginIndex(index);
+  if (problems.length > 0) {
+    throw new AirlockError('E_UNSUPPORTED', `plugin index is invalid (Botkube would refuse it): ${problems.join('; ')}`, { artifact });
+  }
+  const selected = selectPlugins(index, options.plugins, options.versions);
+  if (selected.length === 0) throw new AirlockError('E_NOT_FOUND', `no plugin matches ${options.plugins?.join(', ')}`, { artifact });
+
+  const limit = pLimit(options.concurrency ?? 4);
+  const files: MirroredFile[] = [];
+  const failures: AirlockError[] = [];
+  const done = new Map<string, Promise<MirroredFile | undefined>>();
+  const copy = (url: string, checksum: string | undefined, what: string): Promise<MirroredFile | undefined> => {
+    const key = `${url} ${checksum ?? ''}`;
+    let p = done.get(key);
+    if (!p) {
+      p = limit(async () => {
+        try {
+          const sameOrigin = new URL(url).origin === new URL(options.indexUrl).origin;
+          const f = await mirrorFile(engine, url, target, { ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
+          files.push(f);
+          return f;
+        } catch (e) {
+          const err = toAirlockError(e, url);
+          // The file is the artifact; the message says which plugin needed it.
+          failures.push(new AirlockError(err.code, `${what}: ${err.message}`, { artifact: err.artifact ?? url, cause: err, ...(err.status ? { status: err.status } : {}) }));
+          return undefined;
+        }
+      });
+      done.set(key, p);
+    }
+    return p;
+  };
+
+  const rewritten: PluginEntry[] = await Promise.all(
+    selected.map(async (e) => {
+      const what = `${e.type}/${e.name}@${e.version}`;
+      const urls = await Promise.all(
+        e.urls.map(async (u) => {
+          const f = await copy(u.url, u.checksum, what);
+          const deps = await Promise.all(
+            dependencyUrls(u).map(async ([dep, d]) => {
+              const df = await copy(String(d.url), undefined, `${what} dependency ${dep}`);
+              return [dep, { ...d, url: df?.url ?? d.url }] as const;
+            }),
+          );
+          const scalars = Object.entries(u.dependencies ?? {}).filter(([, v]) => !v || typeof v !== 'object');
+          return {
+            ...u,
+            url: f?.url ?? u.url,
+            // Botkube verifies what the index says; a checksum the upstream left out is recorded here.
+            ...(f ? { checksum: u.checksum ?? f.sha256 } : {}),
+            ...(u.dependencies ? { dependencies: Object.fromEntries([...deps, ...scalars]) } : {}),
+          };
+        }),
+      );
+      const out: PluginEntry = { ...e, urls };
+      const ref = e.jsonSchema?.refURL;
+      if (ref) {
+        const f = await copy(ref, undefined, `${what} jsonSchema`);
+        out.jsonSchema = { ...e.jsonSchema, refURL: f?.url ?? ref };
+      }
+      const payloadRef = e.externalRequest?.payload?.jsonSchema?.refURL;
+      if (payloadRef) {
+        const f = await copy(payloadRef, undefined, `${what} externalRequest schema`);
+        out.externalRequest = { ...e.externalRequest, payload: { ...e.externalRequest?.payload, jsonSchema: { ...e.externalRequest?.payload?.jsonSchema, refURL: f?.url ?? payloadRef } } };
+      }
+      return out;
+    }),
+  );
+
+  const indexPath = `${options.name}/plugins-index.yaml`;
+  const indexPublicUrl = publicUrl(target, indexPath);
+  let written: string | null = null;
+  if (failures.length === 0) {
+    const mirrored: PluginIndex = { ...index, entries: rewritten };
+    await fsp.mkdir(path.join(target.dir, options.name), { recursive: true });
+    await writeFileAtomic(path.join(target.dir, indexPath), stringifyYaml(mirrored, { lineWidth: 0 }));
+    written = indexPublicUrl;
+  }
+  const values = stringifyYaml({ plugins: { repositories: { [options.name]: { url: indexPublicUrl } } } });
+  return { name: options.name, indexUrl: written, files: files.sort((a, b) => a.path.localeCompare(b.path)), failures, values };
+}

@@ -1,0 +1,121 @@
+import { Command } from 'commander';
+import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
+import { loadConfig, parseConfig } from '../config/load.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import { createEngine } from '../engine.js';
+import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
+import { mirrorFile, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
+import { createLogger } from '../log.js';
+import { redact } from '../secrets.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function printFailures(errors: AirlockError[]): void {
+  for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
+}
+
+function exitCode(errors: AirlockError[]): number {
+  if (errors.length === 0) return 0;
+  const codes = new Set(errors.map((e) => e.exitCode));
+  return codes.size === 1 ? [...codes][0] ?? 1 : 1;
+}
+
+function printBotkube(r: BotkubeMirrorResult, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...r, failures: r.failures.map((f) => ({ code: f.code, artifact: f.artifact, message: redact(f.message) })) }, null, 2)}\n`);
+    return;
+  }
+  for (const f of r.files) process.stdout.write(`${f.status.padEnd(9)} ${f.source} -> ${f.url}\n`);
+  if (r.indexUrl) process.stdout.write(`index     ${r.indexUrl}\n\n# Botkube values.yaml\n${r.values}`);
+  else process.stdout.write(`index not written: ${r.failures.length} file(s) failed; the previous mirrored index stays in place\n`);
+}
+
+export function botkubeCommand(): Command {
+  const botkube = new Command('botkube').description('mirror Botkube plugin repositories to a static host');
+  botkube
+    .command('mirror')
+    .description('mirror one plugin index with its binaries, dependencies and schemas')
+    .argument('<index-url>', 'URL of plugins-index.yaml')
+    .requiredOption('--to <dir>', 'static target directory')
+    .requiredOption('--base-url <url>', 'public URL of that directory')
+    .option('--name <name>', 'repository name in plugins.repositories', 'botkube')
+    .option('--plugin <name>', 'only this plugin (name or type/name; repeatable)', collect)
+    .option('--version <version>', 'versions to keep besides the newest (repeatable)', collect)
+    .option('--header-env <name=VAR>', 'request header for the index, value from an environment variable (repeatable)', collect)
+    .option('--json', 'print the result as JSON')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (indexUrl: string, opts: { to: string; baseUrl: string; name: string; plugin?: string[]; version?: string[]; headerEnv?: string[]; json?: boolean; logLevel: string }) => {
+      const headers: Record<string, string> = {};
+      for (const h of opts.headerEnv ?? []) {
+        const [name, variable] = h.split('=');
+        if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
+        headers[name] = resolveSecret({ env: variable }, `--header-env ${name}`);
+      }
+      const engine = createEngine({ config: parseConfig({}), logger: createLogger({ level: opts.logLevel }) });
+      try {
+        const r = await mirrorBotkubeRepository(engine, { dir: opts.to, baseUrl: opts.baseUrl }, {
+          name: opts.name,
+          indexUrl,
+          headers,
+          ...(opts.plugin ? { plugins: opts.plugin } : {}),
+          ...(opts.version ? { versions: opts.version } : {}),
+        });
+        printBotkube(r, opts.json);
+        printFailures(r.failures);
+        process.exitCode = exitCode(r.failures);
+      } finally {
+        await engine.close();
+      }
+    });
+  return botkube;
+}
+
+export function filesCommand(): Command {
+  const files = new Command('files').description('mirror plugin binaries and files to a static host');
+  files
+    .command('sync')
+    .description("mirror the config's files: and botkube: sections to targets.files")
+    .requiredOption('-c, --config <file>', 'config file')
+    .option('--json', 'print the result as JSON')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (opts: { config: string; json?: boolean; logLevel: string }) => {
+      const config = loadConfig(opts.config);
+      const target: StaticTarget | undefined = config.targets.files;
+      if (!target) throw new AirlockError('E_CONFIG', `${opts.config}: targets.files (dir, baseUrl) is required`);
+      if (config.files.length === 0 && config.botkube.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: files: and botkube: are empty, nothing to sync`);
+      const engine = createEngine({ config, logger: createLogger({ level: opts.logLevel }) });
+      const errors: AirlockError[] = [];
+      const copied: MirroredFile[] = [];
+      const repos: BotkubeMirrorResult[] = [];
+      try {
+        for (const f of config.files) {
+          try {
+            copied.push(await mirrorFile(engine, f.url, target, f.checksum ? { checksum: f.checksum } : {}));
+          } catch (e) {
+            errors.push(toAirlockError(e, f.url));
+          }
+        }
+        for (const [i, repo] of config.botkube.entries()) {
+          try {
+            const headers = Object.fromEntries(Object.entries(repo.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${i}].headers.${k}`)]));
+            const r = await mirrorBotkubeRepository(engine, target, { name: repo.name, indexUrl: repo.url, headers, ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), concurrency: config.concurrency.blobs });
+            repos.push(r);
+            errors.push(...r.failures);
+          } catch (e) {
+            errors.push(toAirlockError(e, repo.url));
+          }
+        }
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ files: copied, botkube: repos.map((r) => ({ ...r, failures: r.failures.map((f) => ({ code: f.code, artifact: f.artifact, message: redact(f.message) })) })), failures: errors.map((e) => ({ code: e.code, artifact: e.artifact, message: redact(e.message) })) }, null, 2)}\n`);
+        } else {
+          for (const f of copied) process.stdout.write(`${f.status.padEnd(9)} ${f.source} -> ${f.url}\n`);
+          for (const r of repos) printBotkube(r, false);
+        }
+        printFailures(errors);
+        process.exitCode = exitCode(errors);
+      } finally {
+        await engine.close();
+      }
+    });
+  return files;
+}

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { Engine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import { errorFromResponse, header, type HttpResponse } from '../oci/http.js';
+import { registerSecret } from '../secrets.js';
+import { randomUUID } from 'node:crypto';
+
+/** A static target: a directory served by any web server at `baseUrl`. */
+export interface StaticTarget {
+  dir: string;
+  baseUrl: string;
+}
+
+export interface MirroredFile {
+  source: string;
+  /** Path below the target directory. */
+  path: string;
+  /** Public URL of the copy. */
+  url: string;
+  sha256: string;
+  status: 'copied' | 'unchanged';
+  bytes: number;
+}
+
+/**
+ * Where a URL lands: `<host>/<path>`, so two upstreams never collide and the file name (with its
+ * archive extension) is kept. A query string cannot be part of a static path; when there is one,
+ * a short hash of it becomes a directory so URLs differing only by query stay apart.
+ */
+export function staticPathFor(url: string): string {
+  const u = new URL(url);
+  const segments = u.pathname.split('/').filter((s) => s && s !== '.' && s !== '..').map((s) => decodeURIComponent(s).replace(/[^A-Za-z0-9._+-]/g, '_'));
+  if (segments.length === 0) segments.push('index');
+  const host = u.host.replace(/:/g, '-');
+  if (u.search) {
+    const q = createHash('sha256').update(u.search).digest('hex').slice(0, 10);
+    segments.splice(segments.length - 1, 0, `q-${q}`);
+  }
+  return [host, ...segments].join('/');
+}
+
+export function publicUrl(target: StaticTarget, relPath: string): string {
+  return `${target.baseUrl.replace(/\/+$/, '')}/${relPath.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+async function fileSha256(file: string): Promise<string | undefined> {
+  try {
+    const hash = createHash('sha256');
+    await pipeline(fs.createReadStream(file), new Transform({ transform: (c: Buffer, _e, cb) => (hash.update(c), cb()) }));
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+async function getFollowingRedirects(engine: Engine, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
+  let current = new URL(url);
+  const origin = current.origin;
+  for (let hops = 0; hops < 6; hops++) {
+    // Configured headers (tokens) go to the index's own origin only, never to a redirect's.
+    const res = await engine.http.send(engine.http.dispatcher, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
+    if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
+    const location = header(res, 'location');
+    await res.body.dump();
+    if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location', { artifact });
+    current = new URL(location, current);
+  }
+  throw new AirlockError('E_REGISTRY', 'too many redirects', { artifact });
+}
+
+/**
+ * Copies one URL to the static target: streamed to a temp file, checked against `checksum`
+ * (sha256 hex) when one is given, renamed into place. A file already there with that checksum
+ * (or, without one, already there at all) is not downloaded again.
+ */
+export async function mirrorFile(engine: Engine, source: string, target: StaticTarget, options: { checksum?: string; headers?: Record<string, string> } = {}): Promise<MirroredFile> {
+  const artifact = source;
+  let relPath: string;
+  try {
+    relPath = staticPathFor(source);
+  } catch {
+    throw new AirlockError('E_REFERENCE', 'not a valid URL', { artifact });
+  }
+  const file = path.join(target.dir, relPath);
+  const expected = options.checksum?.toLowerCase().replace(/^sha256:/, '');
+  const existing = await fileSha256(file);
+  if (existing && (!expected || existing === expected)) {
+    return { source, path: relPath, url: publicUrl(target, relPath), sha256: existing, status: 'unchanged', bytes: 0 };
+  }
+  for (const v of Object.values(options.headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
+  const res = await getFollowingRedirects(engine, source, options.headers ?? {}, artifact);
+  if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomUUID()}.tmp`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    await pipeline(
+      res.body,
+      new Transform({
+        transform(c: Buffer, _e, cb) {
+          hash.update(c);
+          bytes += c.length;
+          cb(null, c);
+        },
+      }),
+      fs.createWriteStream(tmp),
+    );
+    const actual = hash.digest('hex');
+    if (expected && actual !== expected) {
+      throw new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${actual}`, { artifact });
+    }
+    await fsp.rename(tmp, file);
+    return { source, path: relPath, url: publicUrl(target, relPath), sha256: actual, status: 'copied', bytes };
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,211 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mirrorBotkubeRepository } from '../src/botkube/mirror-plugin-index.js';
+import { parsePluginIndex, validatePluginIndex, type PluginIndex } from '../src/botkube/plugin-index.js';
+import { staticPathFor } from '../src/files/static-mirror.js';
+import { airlock } from './support/cli.js';
+import { testEngine } from './support/engine.js';
+import { startStaticServer, type StaticServer } from './support/static-server.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'botkube');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('Botkube plugin index validation (the real fixtures)', () => {
+  it('accepts the valid index and reports every problem of the invalid one', () => {
+    const valid = parsePluginIndex(fs.readFileSync(path.join(FIXTURES, 'plugins-index.yaml'), 'utf8'), 'fixture');
+    expect(validatePluginIndex(valid)).toEqual([]);
+    const invalid = parsePluginIndex(fs.readFileSync(path.join(FIXTURES, 'plugins-index-invalid.yaml'), 'utf8'), 'fixture');
+    const problems = validatePluginIndex(invalid);
+    expect(problems).toEqual([
+      'entries[0] (executor/kubectl@v1.0.0): at least one url is required',
+      'entries[2] (executor/kubectl@v1.5.0): duplicates another entry with the same type, name and version',
+      'entries[4] (source/kubernetes@v1.0.0): duplicates another entry with the same type, name and version',
+      'entries[5] (source/kubernetes): version is required',
+      'entries[6] (?/kubernetes@v1.0.0): type is required',
+      'entries[7]: name is required',
+      'entries[8] (exec/kubectl@v1.0.0): type "exec" is not executor or source',
+      'entries[9] (executor/kubectl@v2.0.0): dependency kubectl has no url',
+    ]);
+  });
+
+  it('keeps file names and drops query strings in static paths', () => {
+    expect(staticPathFor('https://get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz')).toBe('get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz');
+    const withQuery = staticPathFor('https://x.io/a/b.tar.gz?filename=evil&checksum=1');
+    expect(withQuery).toMatch(/^x\.io\/a\/q-[0-9a-f]{10}\/b\.tar\.gz$/);
+    expect(staticPathFor('http://127.0.0.1:8080/../../etc/passwd')).toBe('127.0.0.1-8080/etc/passwd');
+  });
+});
+
+describe('Botkube repository mirror', () => {
+  let upstream: StaticServer;
+  let deps: StaticServer; // another origin (localhost), like get.helm.sh
+  let work: string;
+  const bins: Record<string, Buffer> = {};
+  let index: PluginIndex;
+
+  beforeAll(async () => {
+    upstream = await startStaticServer();
+    deps = await startStaticServer({ host: 'localhost' });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'botkube-'));
+    for (const name of ['executor_kubectl_linux_amd64.tar.gz', 'executor_kubectl_darwin_arm64.tar.gz', 'old_kubectl_linux_amd64', 'source_k8s_linux_amd64.tar.gz', 'helm-v3.10.3-linux-amd64.tar.gz', 'schema.json']) {
+      bins[name] = randomBytes(2048);
+    }
+    upstream.files.set('/v1.1.0/executor_kubectl_linux_amd64.tar.gz', bins['executor_kubectl_linux_amd64.tar.gz']!);
+    // GitHub-style: a release asset redirects to object storage.
+    upstream.redirects.set('/v1.1.0/executor_kubectl_darwin_arm64.tar.gz', `${upstream.url}/objects/abc123`);
+    upstream.files.set('/objects/abc123', bins['executor_kubectl_darwin_arm64.tar.gz']!);
+    upstream.files.set('/v1.0.0/old_kubectl_linux_amd64', bins.old_kubectl_linux_amd64!);
+    upstream.files.set('/v1.0.0/source_k8s_linux_amd64.tar.gz', bins['source_k8s_linux_amd64.tar.gz']!);
+    upstream.files.set('/schemas/k8s.json', bins['schema.json']!);
+    deps.files.set('/helm-v3.10.3-linux-amd64.tar.gz', bins['helm-v3.10.3-linux-amd64.tar.gz']!);
+    index = {
+      entries: [
+        { name: 'kubectl', type: 'executor', version: 'v1.0.0', description: 'old', urls: [{ url: `${upstream.url}/v1.0.0/old_kubectl_linux_amd64`, checksum: sha(bins.old_kubectl_linux_amd64!), platform: { os: 'linux', architecture: 'amd64' } }] },
+        {
+          name: 'kubectl',
+          type: 'executor',
+          version: 'v1.1.0',
+          urls: [
+            { url: `${upstream.url}/v1.1.0/executor_kubectl_linux_amd64.tar.gz`, checksum: sha(bins['executor_kubectl_linux_amd64.tar.gz']!), platform: { os: 'linux', architecture: 'amd64' }, dependencies: { helm: { url: `${deps.url}/helm-v3.10.3-linux-amd64.tar.gz` } } },
+            { url: `${upstream.url}/v1.1.0/executor_kubectl_darwin_arm64.tar.gz`, platform: { os: 'darwin', architecture: 'arm64' } },
+          ],
+        },
+        {
+          name: 'kubernetes',
+          type: 'source',
+          version: '1.0.0',
+          jsonSchema: { refURL: `${upstream.url}/schemas/k8s.json` },
+          externalRequest: { payload: { jsonSchema: { refURL: `${upstream.url}/schemas/k8s.json` } } },
+          urls: [{ url: `${upstream.url}/v1.0.0/source_k8s_linux_amd64.tar.gz`, platform: { os: 'linux', architecture: 'amd64' } }],
+        },
+      ],
+    };
+    upstream.files.set('/plugins-index.yaml', Buffer.from(stringify(index)));
+  });
+
+  afterAll(async () => {
+    await Promise.all([upstream?.stop(), deps?.stop()]);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('mirrors assets, dependencies and schemas, rewrites the index, and every rewritten URL serves the right bytes', async () => {
+    const dir = path.join(work, 'static');
+    const served = await startStaticServer({ dir });
+    try {
+      const target = { dir, baseUrl: served.url };
+      const r = await mirrorBotkubeRepository(testEngine(), target, { name: 'botkube', indexUrl: `${upstream.url}/plugins-index.yaml`, plugins: ['kubectl', 'source/kubernetes'], versions: ['v1.0.0'], headers: { authorization: 'Bearer index-secret-77' } });
+      expect(r.failures).toEqual([]);
+      expect(r.indexUrl).toBe(`${served.url}/botkube/plugins-index.yaml`);
+      expect(parse(r.values)).toEqual({ plugins: { repositories: { botkube: { url: `${served.url}/botkube/plugins-index.yaml` } } } });
+      // The index token went to the index origin only.
+      expect(deps.requests.every((q) => !q.authorization)).toBe(true);
+
+      const mirrored = parsePluginIndex(fs.readFileSync(path.join(dir, 'botkube', 'plugins-index.yaml'), 'utf8'), 'mirrored');
+      expect(validatePluginIndex(mirrored)).toEqual([]);
+      expect(mirrored.entries.map((e) => `${e.name}@${e.version}`)).toEqual(['kubectl@v1.0.0', 'kubectl@v1.1.0', 'kubernetes@1.0.0']);
+      const urls: Array<{ url: string; checksum?: string }> = [];
+      for (const e of mirrored.entries) {
+        for (const u of e.urls) {
+          urls.push({ url: u.url, checksum: u.checksum });
+          for (const d of Object.values(u.dependencies ?? {}) as Array<{ url: string }>) urls.push({ url: d.url });
+        }
+        if (e.jsonSchema?.refURL) urls.push({ url: e.jsonSchema.refURL });
+        if (e.externalRequest?.payload?.jsonSchema?.refURL) urls.push({ url: e.externalRequest.payload.jsonSchema.refURL });
+      }
+      expect(urls).toHaveLength(7);
+      for (const u of urls) {
+        expect(u.url.startsWith(`${served.url}/`)).toBe(true);
+        expect(u.url).not.toContain('?');
+        const res = await fetch(u.url);
+        expect(res.status).toBe(200);
+        const body = Buffer.from(await res.arrayBuffer());
+        if (u.checksum) expect(sha(body)).toBe(u.checksum);
+      }
+      // File names and archive extensions survive; the checksum upstream left out is recorded.
+      const darwin = mirrored.entries[1]?.urls[1];
+      expect(darwin?.url).toMatch(/\/executor_kubectl_darwin_arm64\.tar\.gz$/);
+      expect(darwin?.checksum).toBe(sha(bins['executor_kubectl_darwin_arm64.tar.gz']!));
+
+      // Re-sync: nothing downloaded again (only the index is read).
+      upstream.requests.length = 0;
+      deps.requests.length = 0;
+      const again = await mirrorBotkubeRepository(testEngine(), target, { name: 'botkube', indexUrl: `${upstream.url}/plugins-index.yaml`, plugins: ['kubectl', 'source/kubernetes'], versions: ['v1.0.0'] });
+      expect(again.files.every((f) => f.status === 'unchanged')).toBe(true);
+      expect(upstream.requests.map((q) => q.path)).toEqual(['/plugins-index.yaml']);
+      expect(deps.requests).toEqual([]);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it('keeps the newest version of a plugin even when only an older one is asked for', async () => {
+    const dir = path.join(work, 'newest');
+    const r = await mirrorBotkubeRepository(testEngine(), { dir, baseUrl: 'https://plugins.internal' }, { name: 'extra', indexUrl: `${upstream.url}/plugins-index.yaml`, plugins: ['kubectl'], versions: ['v1.0.0'] });
+    const mirrored = parsePluginIndex(fs.readFileSync(path.join(dir, 'extra', 'plugins-index.yaml'), 'utf8'), 'x');
+    expect(mirrored.entries.map((e) => e.version)).toEqual(['v1.0.0', 'v1.1.0']);
+    expect(r.files.length).toBe(4);
+  });
+
+  it('on a checksum mismatch or a missing asset: errors per file, the rest copied, the previous index left in place', async () => {
+    const dir = path.join(work, 'broken');
+    fs.mkdirSync(path.join(dir, 'botkube'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'botkube', 'plugins-index.yaml'), 'entries: [] # previous\n');
+    const bad: PluginIndex = structuredClone(index);
+    bad.entries[0]!.urls[0]!.checksum = 'f'.repeat(64);
+    bad.entries[2]!.urls[0]!.url = `${upstream.url}/v1.0.0/gone.tar.gz`;
+    upstream.files.set('/bad-index.yaml', Buffer.from(stringify(bad)));
+    const r = await mirrorBotkubeRepository(testEngine(), { dir, baseUrl: 'https://plugins.internal' }, { name: 'botkube', indexUrl: `${upstream.url}/bad-index.yaml` });
+    expect(r.indexUrl).toBeNull();
+    expect(r.failures.map((f) => f.code).sort()).toEqual(['E_DIGEST_MISMATCH', 'E_NOT_FOUND']);
+    const mismatch = r.failures.find((f) => f.code === 'E_DIGEST_MISMATCH');
+    expect(mismatch?.artifact).toBe(`${upstream.url}/v1.0.0/old_kubectl_linux_amd64`);
+    expect(mismatch?.message).toMatch(/^executor\/kubectl@v1\.0\.0: checksum mismatch/);
+    expect(r.files.length).toBeGreaterThanOrEqual(4);
+    expect(fs.readFileSync(path.join(dir, 'botkube', 'plugins-index.yaml'), 'utf8')).toBe('entries: [] # previous\n');
+    expect(fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('refuses the invalid fixture and a non-YAML index from the CLI, and prints the values snippet on success', async () => {
+    upstream.files.set('/invalid.yaml', fs.readFileSync(path.join(FIXTURES, 'plugins-index-invalid.yaml')));
+    upstream.files.set('/garbage.yaml', Buffer.from('entries: [\n  {'));
+    const dir = path.join(work, 'cli');
+    const inv = await airlock(['botkube', 'mirror', `${upstream.url}/invalid.yaml`, '--to', dir, '--base-url', 'https://p.internal']);
+    expect(inv.code).toBe(7);
+    expect(inv.stderr).toMatch(/\[E_UNSUPPORTED\] .*invalid\.yaml: plugin index is invalid \(Botkube would refuse it\): entries\[0\]/);
+    const garbage = await airlock(['botkube', 'mirror', `${upstream.url}/garbage.yaml`, '--to', dir, '--base-url', 'https://p.internal']);
+    expect(garbage.code).toBe(7);
+    expect(garbage.stderr).toMatch(/not valid YAML/);
+    const ok = await airlock(['botkube', 'mirror', `${upstream.url}/plugins-index.yaml`, '--to', dir, '--base-url', 'https://p.internal', '--name', 'mirror', '--plugin', 'kubernetes']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('plugins:\n  repositories:\n    mirror:\n      url: https://p.internal/mirror/plugins-index.yaml');
+  });
+
+  it('airlock files sync mirrors files and botkube repositories from the config', async () => {
+    const dir = path.join(work, 'files');
+    const cfg = path.join(work, 'files.yaml');
+    fs.writeFileSync(cfg, [
+      'targets:',
+      '  files:',
+      `    dir: ${dir}`,
+      '    baseUrl: https://files.internal',
+      'files:',
+      `  - url: ${upstream.url}/schemas/k8s.json`,
+      `    checksum: ${sha(bins['schema.json']!)}`,
+      `  - url: ${upstream.url}/missing.yaml`,
+      'botkube:',
+      '  - name: botkube',
+      `    url: ${upstream.url}/plugins-index.yaml`,
+      '    plugins: [kubernetes]',
+    ].join('\n'));
+    const r = await airlock(['files', 'sync', '--config', cfg, '--json']);
+    expect(r.code).toBe(5);
+    const out = JSON.parse(r.stdout) as { files: Array<{ url: string; status: string }>; failures: Array<{ code: string; artifact: string }>; botkube: Array<{ indexUrl: string }> };
+    expect(out.files).toEqual([expect.objectContaining({ url: `https://files.internal/${new URL(upstream.url).host.replace(':', '-')}/schemas/k8s.json`, status: 'copied' })]);
+    expect(out.failures).toEqual([expect.objectContaining({ code: 'E_NOT_FOUND', artifact: `${upstream.url}/missing.yaml` })]);
+    expect(out.botkube[0]?.indexUrl).toBe('https://files.internal/botkube/plugins-index.yaml');
+  });
+});

@@ -203,9 +203,17 @@ describe('Botkube repository mirror', () => {
     ].join('\n'));
     const r = await airlock(['files', 'sync', '--config', cfg, '--json']);
     expect(r.code).toBe(5);
-    const out = JSON.parse(r.stdout) as { files: Array<{ url: string; status: string }>; failures: Array<{ code: string; artifact: string }>; botkube: Array<{ indexUrl: string }> };
-    expect(out.files).toEqual([expect.objectContaining({ url: `https://files.internal/${new URL(upstream.url).host.replace(':', '-')}/schemas/k8s.json`, status: 'copied' })]);
-    expect(out.failures).toEqual([expect.objectContaining({ code: 'E_NOT_FOUND', artifact: `${upstream.url}/missing.yaml` })]);
-    expect(out.botkube[0]?.indexUrl).toBe('https://files.internal/botkube/plugins-index.yaml');
+    type Item = { kind: string; source: string; target: string; status: string; error?: { code: string } };
+    const out = JSON.parse(r.stdout) as { items: Item[] };
+    const host = new URL(upstream.url).host.replace(':', '-');
+    expect(out.items.find((i) => i.source === `${upstream.url}/schemas/k8s.json` && i.kind === 'file' && i.target.startsWith('https://files.internal/'))).toMatchObject({ status: 'copied', target: `https://files.internal/${host}/schemas/k8s.json` });
+    expect(out.items.find((i) => i.source === `${upstream.url}/missing.yaml`)).toMatchObject({ status: 'failed', error: { code: 'E_NOT_FOUND' } });
+    expect(out.items.find((i) => i.kind === 'plugin-index')).toMatchObject({ status: 'copied', target: 'https://files.internal/botkube/plugins-index.yaml' });
+    // The same through airlock sync, a second time: the index is unchanged and nothing is downloaded.
+    upstream.requests.length = 0;
+    const again = await airlock(['sync', '--config', cfg, '--only', 'files', '--json']);
+    const items = (JSON.parse(again.stdout) as { items: Item[] }).items;
+    expect(items.find((i) => i.kind === 'plugin-index')?.status).toBe('unchanged');
+    expect(upstream.requests.map((q) => q.path).sort()).toEqual(['/missing.yaml', '/plugins-index.yaml']);
   });
 });

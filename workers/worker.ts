@@ -3,6 +3,7 @@ import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError } from '../src/errors.js';
 import { mirrorChart } from '../src/jobs/mirror-chart.js';
+import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
 import type { Logger } from '../src/log.js';
@@ -33,6 +34,13 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     const log = logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     try {
       if (job.name === JOB.mirrorImage) return await mirrorImage(job.data, { engine, logger: log });
+      if (job.name === JOB.mirrorFile) return await mirrorFileJob(job.data, { engine, logger: log });
+      if (job.name === JOB.mirrorBotkube) {
+        const r = await mirrorBotkubeJob(job.data, { engine, logger: log });
+        // Files that failed fail the job (and its retries), after the rest was copied.
+        if (r.failures.length > 0) throw r.failures[0];
+        return { ...r, failures: [] };
+      }
       if (job.name === JOB.mirrorChart) return await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
       throw new UnrecoverableError(`unknown job name "${job.name}"`);
     } catch (e) {

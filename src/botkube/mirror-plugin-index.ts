@@ -23,6 +23,8 @@ export interface BotkubeMirrorResult {
   name: string;
   /** Public URL of the mirrored index (null when it was not written). */
   indexUrl: string | null;
+  /** `copied` when the index file changed, `unchanged` when it already said the same. */
+  indexStatus: 'copied' | 'unchanged' | 'failed';
   files: MirroredFile[];
   failures: AirlockError[];
   /** The Botkube values.yaml snippet that uses the mirror. */
@@ -113,12 +115,18 @@ export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarg
   const indexPath = `${options.name}/plugins-index.yaml`;
   const indexPublicUrl = publicUrl(target, indexPath);
   let written: string | null = null;
+  let indexStatus: BotkubeMirrorResult['indexStatus'] = 'failed';
   if (failures.length === 0) {
-    const mirrored: PluginIndex = { ...index, entries: rewritten };
-    await fsp.mkdir(path.join(target.dir, options.name), { recursive: true });
-    await writeFileAtomic(path.join(target.dir, indexPath), stringifyYaml(mirrored, { lineWidth: 0 }));
+    const text = stringifyYaml({ ...index, entries: rewritten } satisfies PluginIndex, { lineWidth: 0 });
+    const file = path.join(target.dir, indexPath);
+    const previous = await fsp.readFile(file, 'utf8').catch(() => undefined);
+    indexStatus = previous === text ? 'unchanged' : 'copied';
+    if (indexStatus === 'copied') {
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, text);
+    }
     written = indexPublicUrl;
   }
   const values = stringifyYaml({ plugins: { repositories: { [options.name]: { url: indexPublicUrl } } } });
-  return { name: options.name, indexUrl: written, files: files.sort((a, b) => a.path.localeCompare(b.path)), failures, values };
+  return { name: options.name, indexUrl: written, indexStatus, files: files.sort((a, b) => a.path.localeCompare(b.path)), failures, values };
 }

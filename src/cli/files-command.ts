@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { loadConfig, parseConfig } from '../config/load.js';
+import { runSync } from './run-sync.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
-import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
-import { mirrorFile, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
+import { AirlockError, formatErrorLine } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redact } from '../secrets.js';
 
@@ -74,48 +74,14 @@ export function filesCommand(): Command {
   const files = new Command('files').description('mirror plugin binaries and files to a static host');
   files
     .command('sync')
-    .description("mirror the config's files: and botkube: sections to targets.files")
+    .description("mirror the config's files: and botkube: sections to targets.files (the same as airlock sync --only files)")
     .requiredOption('-c, --config <file>', 'config file')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the run report as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: { config: string; json?: boolean; logLevel: string }) => {
       const config = loadConfig(opts.config);
-      const target: StaticTarget | undefined = config.targets.files;
-      if (!target) throw new AirlockError('E_CONFIG', `${opts.config}: targets.files (dir, baseUrl) is required`);
       if (config.files.length === 0 && config.botkube.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: files: and botkube: are empty, nothing to sync`);
-      const engine = createEngine({ config, logger: createLogger({ level: opts.logLevel }) });
-      const errors: AirlockError[] = [];
-      const copied: MirroredFile[] = [];
-      const repos: BotkubeMirrorResult[] = [];
-      try {
-        for (const f of config.files) {
-          try {
-            copied.push(await mirrorFile(engine, f.url, target, f.checksum ? { checksum: f.checksum } : {}));
-          } catch (e) {
-            errors.push(toAirlockError(e, f.url));
-          }
-        }
-        for (const [i, repo] of config.botkube.entries()) {
-          try {
-            const headers = Object.fromEntries(Object.entries(repo.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${i}].headers.${k}`)]));
-            const r = await mirrorBotkubeRepository(engine, target, { name: repo.name, indexUrl: repo.url, headers, ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), concurrency: config.concurrency.blobs });
-            repos.push(r);
-            errors.push(...r.failures);
-          } catch (e) {
-            errors.push(toAirlockError(e, repo.url));
-          }
-        }
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ files: copied, botkube: repos.map((r) => ({ ...r, failures: r.failures.map((f) => ({ code: f.code, artifact: f.artifact, message: redact(f.message) })) })), failures: errors.map((e) => ({ code: e.code, artifact: e.artifact, message: redact(e.message) })) }, null, 2)}\n`);
-        } else {
-          for (const f of copied) process.stdout.write(`${f.status.padEnd(9)} ${f.source} -> ${f.url}\n`);
-          for (const r of repos) printBotkube(r, false);
-        }
-        printFailures(errors);
-        process.exitCode = exitCode(errors);
-      } finally {
-        await engine.close();
-      }
+      process.exitCode = await runSync({ config, kinds: ['files'], json: opts.json, logLevel: opts.logLevel });
     });
   return files;
 }

@@ -9,7 +9,8 @@ import { mirrorChart, type ChartResult, type MirrorChartPayload } from '../jobs/
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import { buildReport, chartItems, exitCodeFor, failureItems, formatReport, imageItems, type ChartOutcome, type ReportItem } from '../report/run-report.js';
+import { buildReport, chartItems, exitCodeFor, failureItems, fileItem, formatReport, imageItems, type ChartOutcome, type ReportItem } from '../report/run-report.js';
+import { mirrorBotkubeJob, mirrorFileJob } from '../jobs/mirror-files.js';
 import { runImageJobs } from '../runner/run-image-jobs.js';
 import { redact } from '../secrets.js';
 import { planCharts } from '../sources/chart-plan.js';
@@ -20,7 +21,7 @@ import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
 import { chooseStateStore } from './state-store.js';
 
-export type SyncKind = 'images' | 'charts';
+export type SyncKind = 'images' | 'charts' | 'files';
 
 export interface SyncOptions {
   config: AirlockConfig;
@@ -71,7 +72,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
   const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, onBytes: (n) => progress.bytes(n) });
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
-  const fail = (failures: PlanFailure[], kind: 'image' | 'chart') => {
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
@@ -115,6 +116,43 @@ export async function runSync(options: SyncOptions): Promise<number> {
       const plan = await planImages(config, engine, { dryRun: options.dryRun });
       fail(plan.failures, 'image');
       imagePayloads.push(...plan.payloads);
+    }
+
+    if (options.kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
+      const target = config.targets.files;
+      if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
+      else {
+        const ctx = { engine, logger };
+        const limit = pLimit(config.concurrency.blobs);
+        await Promise.all(
+          config.files.map((f) =>
+            limit(async () => {
+              try {
+                const r = await mirrorFileJob({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target }, ctx);
+                items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
+              } catch (e) {
+                const error = toAirlockError(e, f.url);
+                errors.push(error);
+                items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
+              }
+            }),
+          ),
+        );
+        for (const repo of config.botkube) {
+          try {
+            const r = await mirrorBotkubeJob({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target }, ctx);
+            for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
+            for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
+            errors.push(...r.failures);
+            const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
+            items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
+          } catch (e) {
+            const error = toAirlockError(e, repo.url);
+            errors.push(error);
+            items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
+          }
+        }
+      }
     }
 
     progress = await createProgress(imagePayloads.length, !options.json);

@@ -6,6 +6,8 @@ export const DEFAULT_PREFIX = '{airlock}';
 export const JOB = {
   mirrorImage: 'mirror-image',
   mirrorChart: 'mirror-chart',
+  mirrorFile: 'mirror-file',
+  mirrorBotkube: 'mirror-botkube',
 } as const;
 
 export type JobName = (typeof JOB)[keyof typeof JOB];

@@ -4,7 +4,7 @@ import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 
-export type ItemKind = 'image' | 'chart';
+export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index';
 
 export interface ReportItem {
   kind: ItemKind;
@@ -80,6 +80,11 @@ export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
     warnings: [],
     ...(o.error ? { error: errorOf(o.error) } : {}),
   }));
+}
+
+/** Files and plugin indexes copied to a static target. */
+export function fileItem(kind: 'file' | 'plugin-index', source: string, target: string, status: ReportItem['status'], bytes: number, sha256?: string, error?: AirlockError): ReportItem {
+  return { kind, source, target, status, ...(sha256 ? { targetDigest: `sha256:${sha256}` } : {}), bytes, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], ...(error ? { error: errorOf(error) } : {}) };
 }
 
 export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Date): RunReport {

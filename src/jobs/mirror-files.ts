@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import type { Engine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import { mirrorFile, type MirroredFile } from '../files/static-mirror.js';
+import type { Logger } from '../log.js';
+
+const staticTarget = z.strictObject({ dir: z.string().min(1), baseUrl: z.string().min(1) });
+const secretRef = z.union([z.strictObject({ env: z.string() }), z.strictObject({ file: z.string() })]);
+
+export const mirrorFilePayload = z.strictObject({ url: z.string().min(1), checksum: z.string().optional(), target: staticTarget });
+export const mirrorBotkubePayload = z.strictObject({
+  name: z.string().min(1),
+  url: z.string().min(1),
+  /** Header values as env/file references: a job payload never carries a secret itself. */
+  headers: z.record(z.string(), secretRef).optional(),
+  plugins: z.array(z.string()).optional(),
+  versions: z.array(z.string()).optional(),
+  target: staticTarget,
+});
+
+export type MirrorFilePayload = z.infer<typeof mirrorFilePayload>;
+export type MirrorBotkubePayload = z.infer<typeof mirrorBotkubePayload>;
+
+export interface FileJobContext {
+  engine: Engine;
+  logger: Logger;
+}
+
+function check<T>(schema: z.ZodType<T>, payload: unknown, job: string): T {
+  const r = schema.safeParse(payload);
+  if (!r.success) throw new AirlockError('E_USAGE', `${job} payload invalid: ${r.error.issues[0]?.message ?? 'unknown'}`);
+  return r.data;
+}
+
+/** One file (a runtime manifest, a dashboard, a UI plugin tarball) to the static target. */
+export async function mirrorFileJob(payload: unknown, ctx: FileJobContext): Promise<MirroredFile> {
+  const p = check(mirrorFilePayload, payload, 'mirror-file');
+  return mirrorFile(ctx.engine, p.url, p.target, p.checksum ? { checksum: p.checksum } : {});
+}
+
+/** One Botkube plugin repository; per-file failures make the job fail after everything else was copied. */
+export async function mirrorBotkubeJob(payload: unknown, ctx: FileJobContext): Promise<BotkubeMirrorResult> {
+  const p = check(mirrorBotkubePayload, payload, 'mirror-botkube');
+  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube ${p.name} header ${k}`)]));
+  const r = await mirrorBotkubeRepository(ctx.engine, p.target, { name: p.name, indexUrl: p.url, headers, ...(p.plugins ? { plugins: p.plugins } : {}), ...(p.versions ? { versions: p.versions } : {}) });
+  ctx.logger.info({ repository: p.name, files: r.files.length, failures: r.failures.length }, 'botkube repository mirrored');
+  return r;
+}

@@ -59,7 +59,8 @@ describe('Botkube repository mirror', () => {
     upstream.redirects.set('/v1.1.0/executor_kubectl_darwin_arm64.tar.gz', `${upstream.url}/objects/abc123`);
     upstream.files.set('/objects/abc123', bins['executor_kubectl_darwin_arm64.tar.gz']!);
     upstream.files.set('/v1.0.0/old_kubectl_linux_amd64', bins.old_kubectl_linux_amd64!);
-    upstream.files.set('/v1.0.0/source_k8s_linux_amd64.tar.gz', bins['source_k8s_linux_amd64.tar.gz']!);
+    // go-getter reads `filename` and `checksum` from a URL's query: an upstream URL carrying them must not keep them.
+    upstream.files.set('/v1.0.0/source_k8s_linux_amd64.tar.gz?filename=x&checksum=md5:0', bins['source_k8s_linux_amd64.tar.gz']!);
     upstream.files.set('/schemas/k8s.json', bins['schema.json']!);
     deps.files.set('/helm-v3.10.3-linux-amd64.tar.gz', bins['helm-v3.10.3-linux-amd64.tar.gz']!);
     index = {
@@ -80,7 +81,7 @@ describe('Botkube repository mirror', () => {
           version: '1.0.0',
           jsonSchema: { refURL: `${upstream.url}/schemas/k8s.json` },
           externalRequest: { payload: { jsonSchema: { refURL: `${upstream.url}/schemas/k8s.json` } } },
-          urls: [{ url: `${upstream.url}/v1.0.0/source_k8s_linux_amd64.tar.gz`, platform: { os: 'linux', architecture: 'amd64' } }],
+          urls: [{ url: `${upstream.url}/v1.0.0/source_k8s_linux_amd64.tar.gz?filename=x&checksum=md5:0`, platform: { os: 'linux', architecture: 'amd64' } }],
         },
       ],
     };
@@ -126,6 +127,7 @@ describe('Botkube repository mirror', () => {
         if (u.checksum) expect(sha(body)).toBe(u.checksum);
       }
       // File names and archive extensions survive; the checksum upstream left out is recorded.
+      expect(mirrored.entries[2]?.urls[0]?.url).toMatch(/\/q-[0-9a-f]{10}\/source_k8s_linux_amd64\.tar\.gz$/);
       const darwin = mirrored.entries[1]?.urls[1];
       expect(darwin?.url).toMatch(/\/executor_kubectl_darwin_arm64\.tar\.gz$/);
       expect(darwin?.checksum).toBe(sha(bins['executor_kubectl_darwin_arm64.tar.gz']!));

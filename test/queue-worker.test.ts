@@ -65,6 +65,13 @@ describe('queue worker (BullMQ on real Redis)', () => {
         const chartTarget = `oci://${target.host}/charts`;
         const cj = await queue.add(JOB.mirrorChart, { source: chartRepo.url, chart: 'demo', version: '1.0.0', target: chartTarget }, { jobId: mirrorChartJobId(chartRepo.url, 'demo', '1.0.0', chartTarget) });
         expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'copied', target: `oci://${target.host}/charts/demo:1.0.0` });
+        // And files.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-files-'));
+        const fileUrl = `${chartRepo.url}/index.yaml`;
+        const fj = await queue.add(JOB.mirrorFile, { url: fileUrl, target: { dir, baseUrl: 'https://files.internal' } });
+        const fr = (await fj.waitUntilFinished(events, 30_000)) as { status: string; path: string };
+        expect(fr.status).toBe('copied');
+        expect(fs.existsSync(path.join(dir, fr.path))).toBe(true);
       } finally {
         await chartRepo.stop();
       }

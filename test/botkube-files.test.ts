@@ -11,7 +11,7 @@ import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 
-const FIXTURES = path.resolve(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'botkube');
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures', 'botkube');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('Botkube plugin index validation (the real fixtures)', () => {

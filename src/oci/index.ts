@@ -1,2 +1,0 @@
-export { parseImageRef, parseRegistryRef, parseLayoutRef, formatRef } from './reference.js';
-export { parsePlatform } from './manifest.js';

@@ -94,8 +94,15 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   const credentials = createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath });
-  const auth = createAuthenticator({ send, dispatcherFor: () => agent, credentials });
-  const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor: () => agent, logger });
+  // Token realms and redirect targets of a registry configured insecure are usually on the same
+  // self-signed host (Harbor, GitLab): they get the same TLS treatment.
+  const dispatcherFor = (url: URL): Dispatcher => {
+    const insecure = (registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host);
+    if (insecure) insecureAgent ??= createAgent({ insecure: true });
+    return insecure && insecureAgent ? insecureAgent : agent;
+  };
+  const auth = createAuthenticator({ send, dispatcherFor, credentials });
+  const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor, logger });
   const ledger = createBlobLedger();
   const blobLimit = pLimit(config.concurrency.blobs);
 

@@ -93,6 +93,30 @@ describe('repository credentials', () => {
   });
 });
 
+describe('redirects and conflicts', () => {
+  it('follows chart URL redirects (release assets) and refuses to replace a different OCI chart', async () => {
+    const redirecting = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo, prov }], { redirectCharts: true });
+    try {
+      const r = await run({ source: redirecting.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'redirected') });
+      expect(r.status).toBe('copied');
+      expect(redirecting.requests.some((q) => q.status === 302)).toBe(true);
+    } finally {
+      await redirecting.stop();
+    }
+    const other = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { different: true } }) }]);
+    try {
+      await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-a` });
+      await run({ source: other.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b` });
+      const err = await run({ source: `oci://${registry.host}/conflict-a`, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b` }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'E_CONFLICT' });
+      const forced = await run({ source: `oci://${registry.host}/conflict-a`, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b`, force: true });
+      expect(forced.status).toBe('copied');
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe('chart targets', () => {
   it('pushes a classic-repo chart to OCI with Helm media types and + as _ in the tag; a re-sync changes nothing', async () => {
     const r = await run({ source: repo.url, chart: 'metrics', version: '1.2.3+build.7', target: `oci://${registry.host}/charts` });

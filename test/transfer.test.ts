@@ -243,4 +243,13 @@ describe('retries and bad upstream answers', () => {
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0] ?? '{}')).toMatchObject({ host: up.host, remaining: 3 });
   });
+
+  it('pushes a manifest with its own media type when the source serves a generic Content-Type', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'generic/app', 'v1', m);
+    up.rules.push({ match: (method, p) => p.includes('/manifests/'), action: { type: 'headers', headers: { 'content-type': 'application/octet-stream' } } });
+    const r = await copy({ source: `docker://${up.host}/generic/app:v1`, target: `docker://${target.host}/generic/app` });
+    expect(r.targetDigest).toBe(m.digest);
+    expect((await getManifest(target.url, 'generic/app', 'v1')).headers.get('content-type')).toBe(m.mediaType);
+  });
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
-import { errorFromResponse, readBuffer } from '../oci/http.js';
+import { errorFromResponse, getFollowingRedirects, readBuffer } from '../oci/http.js';
 import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
@@ -39,7 +39,7 @@ export interface BotkubeMirrorResult {
  */
 export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
-  const res = await engine.http.send(engine.http.dispatcher, { method: 'GET', url: options.indexUrl, headers: options.headers ?? {}, artifact });
+  const res = await getFollowingRedirects(engine.http.send, engine.http.dispatcher, options.indexUrl, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
   const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
   const problems = validatePluginIndex(index);

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import { errorFromResponse, header, type HttpResponse } from '../oci/http.js';
+import { errorFromResponse, getFollowingRedirects } from '../oci/http.js';
 import { registerSecret } from '../secrets.js';
 import { randomUUID } from 'node:crypto';
 
@@ -34,7 +34,14 @@ export interface MirroredFile {
  */
 export function staticPathFor(url: string): string {
   const u = new URL(url);
-  const segments = u.pathname.split('/').filter((s) => s && s !== '.' && s !== '..').map((s) => decodeURIComponent(s).replace(/[^A-Za-z0-9._+-]/g, '_'));
+  const segments = u.pathname
+    .split('/')
+    .filter((s) => s && s !== '.' && s !== '..')
+    .map((s) => {
+      const clean = decodeURIComponent(s).replace(/[^A-Za-z0-9._+-]/g, '_');
+      // Two names that only differ in characters replaced here must not share a file.
+      return clean === s ? clean : `${clean}~${createHash('sha256').update(s).digest('hex').slice(0, 6)}`;
+    });
   if (segments.length === 0) segments.push('index');
   const host = u.host.replace(/:/g, '-');
   if (u.search) {
@@ -58,21 +65,6 @@ async function fileSha256(file: string): Promise<string | undefined> {
   }
 }
 
-async function getFollowingRedirects(engine: Engine, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
-  let current = new URL(url);
-  const origin = current.origin;
-  for (let hops = 0; hops < 6; hops++) {
-    // Configured headers (tokens) go to the index's own origin only, never to a redirect's.
-    const res = await engine.http.send(engine.http.dispatcher, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
-    if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
-    const location = header(res, 'location');
-    await res.body.dump();
-    if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location', { artifact });
-    current = new URL(location, current);
-  }
-  throw new AirlockError('E_REGISTRY', 'too many redirects', { artifact });
-}
-
 /**
  * Copies one URL to the static target: streamed to a temp file, checked against `checksum`
  * (sha256 hex) when one is given, renamed into place. A file already there with that checksum
@@ -93,7 +85,7 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
     return { source, path: relPath, url: publicUrl(target, relPath), sha256: existing, status: 'unchanged', bytes: 0 };
   }
   for (const v of Object.values(options.headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
-  const res = await getFollowingRedirects(engine, source, options.headers ?? {}, artifact);
+  const res = await getFollowingRedirects(engine.http.send, engine.http.dispatcher, source, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomUUID()}.tmp`;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
-import { chartTag } from '../charts/helm-oci.js';
+import { chartTag, HELM } from '../charts/helm-oci.js';
+import { parseManifest } from '../oci/manifest.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -59,6 +60,26 @@ function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
+/** The chart layer's digest of a Helm OCI manifest. */
+async function chartLayerDigest(engine: Engine, repo: { registry: string; repository: string }, digest: string, artifact: string): Promise<string | undefined> {
+  const parsed = parseManifest(await engine.client.getManifest(repo, digest), artifact);
+  return parsed.kind === 'manifest' ? (parsed.layers.find((l) => l.mediaType === HELM.chart) ?? parsed.layers.find((l) => l.mediaType === HELM.legacyChart))?.digest : undefined;
+}
+
+/**
+ * OCI to OCI: a tag already at the target with another manifest is the same chart only when its
+ * chart layer is the same archive (helm push adds a timestamp); otherwise it is a conflict.
+ */
+async function refuseDifferentChart(engine: Engine, from: { registry: string; repository: string }, to: { registry: string; repository: string }, tag: string, force: boolean, artifact: string): Promise<void> {
+  const there = await engine.client.headManifest(to, tag);
+  if (!there || force) return;
+  const source = await engine.client.headManifest(from, tag);
+  if (!source || source.digest === there.digest) return;
+  const [a, b] = await Promise.all([chartLayerDigest(engine, from, source.digest, artifact), chartLayerDigest(engine, to, there.digest, artifact)]);
+  if (a && a === b) return;
+  throw new AirlockError('E_CONFLICT', `a different chart is already tagged ${tag} at ${to.registry}/${to.repository}; not overwriting (force to replace)`, { artifact });
+}
+
 /** Fetches a chart package once per run, however many targets it goes to. */
 function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string): Promise<ChartPackage> {
   const key = `${p.source} ${p.chart}@${p.version}`;
@@ -101,7 +122,7 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
     };
 
     // Re-sync fast path: the index digest says which archive the version is; the target says whether it has it.
-    if (!p.source.startsWith('oci://') && !p.dryRun) {
+    if (!p.source.startsWith('oci://')) {
       const entry = await ctx.repos.entry(p.source, p.chart, p.version);
       const digest = entry.digest?.replace(/^sha256:/, '');
       if (digest) {
@@ -110,13 +131,15 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
         const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(entry.name, entry.version, digest);
         const { present, location } = known;
         if (present) {
-          if (!remembered) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });
+          if (!remembered && !p.dryRun) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });
           const images = p.images ? ((await ctx.imageCache?.get(imagesKey(digest))) ?? (await findImages(await loadPackage(p, ctx, source)))) : undefined;
           return { source, target: location, status: 'unchanged', digest, bytes: 0, ...(images ? { images } : {}) };
         }
       }
     }
 
+    // A dry run downloads a chart only to tell its images.
+    if (p.dryRun && !p.images && !p.target.startsWith('oci://')) return { source, target: target.label, status: 'planned', digest: '', bytes: 0 };
     const needPackage = !(p.source.startsWith('oci://') && p.target.startsWith('oci://')) || p.images;
     const pkg = needPackage ? await loadPackage(p, ctx, source) : undefined;
     if (pkg && pkg.metadata.name !== p.chart) {
@@ -131,6 +154,7 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
       const tag = chartTag(p.version);
       const fromRepo = from.path ? `${from.path}/${p.chart}` : p.chart;
       const toRepo = to.path ? `${to.path}/${p.chart}` : p.chart;
+      await refuseDifferentChart(ctx.engine, { registry: from.registry, repository: fromRepo }, { registry: to.registry, repository: toRepo }, tag, p.force ?? false, source);
       const r = await ctx.engine.copy({
         source: ctx.engine.endpoint({ transport: 'docker', registry: from.registry, repository: fromRepo }),
         sourceRef: tag,

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { AirlockError } from '../errors.js';
-import { registerCredentials, registerSecret } from '../secrets.js';
+import { redact, registerCredentials, registerSecret } from '../secrets.js';
 import { describeErrorBody, readBuffer, type Send } from './http.js';
 
 export interface Credentials {
@@ -76,7 +76,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
     if (creds) headers.authorization = basicHeader(creds);
     const res = await deps.send(deps.dispatcherFor(url), { method: 'GET', url: url.toString(), headers, artifact });
     if (res.statusCode !== 200) {
-      const detail = await describeErrorBody(res);
+      const detail = redact(await describeErrorBody(res));
       const code = res.statusCode === 401 ? 'E_UNAUTHORIZED' : res.statusCode === 403 ? 'E_DENIED' : 'E_REGISTRY';
       throw new AirlockError(
         code,

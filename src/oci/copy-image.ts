@@ -126,7 +126,12 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     await req.target.putManifest(req.targetTag ?? top.digest, top);
 
     let referrers = 0;
-    if (req.referrers) referrers = await copyReferrers(req, raw.digest, deps, stats);
+    if (req.referrers) {
+      referrers = await copyReferrers(req, raw.digest, deps, stats);
+      if (top.digest !== raw.digest && referrers > 0) {
+        warnings.push(`referrers of the source index ${raw.digest} were copied, but the target tag points at the filtered index ${top.digest}: signatures of the index will not verify against it`);
+      }
+    }
     await deps.state?.set(key, { sourceDigest: raw.digest, targetDigest: top.digest, at: (deps.now?.() ?? new Date()).toISOString() });
     return result('copied', raw.digest, top.digest, manifests, referrers);
   } catch (e) {

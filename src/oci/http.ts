@@ -208,3 +208,21 @@ export async function errorFromResponse(res: HttpResponse, what: string, artifac
   if (status === 429) return new AirlockError('E_RATE_LIMITED', message, { artifact, status, retryAfterMs });
   return new AirlockError('E_REGISTRY', message, { artifact, status, retryAfterMs });
 }
+
+/**
+ * GET that follows redirects (GitHub release assets, object storage) by hand: the given headers
+ * (credentials) go to the first origin only, never to the one a redirect points at.
+ */
+export async function getFollowingRedirects(send: Send, dispatcher: Dispatcher, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
+  let current = new URL(url);
+  const origin = current.origin;
+  for (let hops = 0; hops < 6; hops++) {
+    const res = await send(dispatcher, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
+    if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
+    const location = header(res, 'location');
+    await res.body.dump();
+    if (!location) throw new AirlockError('E_REGISTRY', `redirect without Location from ${current.host}`, { artifact });
+    current = new URL(location, current);
+  }
+  throw new AirlockError('E_REGISTRY', 'too many redirects', { artifact });
+}

@@ -183,10 +183,14 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       throw e;
     }
     if (verifier.failure) {
+      source.destroy();
       await res.body.dump().catch(() => undefined);
       throw verifier.failure;
     }
-    if (res.statusCode !== 201 && res.statusCode !== 204) return fail(res, `uploading blob ${desc.digest} failed`, artifact);
+    if (res.statusCode !== 201 && res.statusCode !== 204) {
+      source.destroy();
+      return fail(res, `uploading blob ${desc.digest} failed`, artifact);
+    }
     await res.body.dump();
   }
 
@@ -362,9 +366,11 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
       const raw: RawManifest = { bytes, mediaType, digest };
       // Schema1 is refused with its own message before a digest check that it would fail anyway.
-      parseManifest(raw, artifact);
+      const parsed = parseManifest(raw, artifact);
       verifyManifestDigest(raw, expected, artifact);
-      return raw;
+      // The type travels with the bytes: the body's own mediaType (or its shape), not a proxy's
+      // generic Content-Type, is what a target must be told on push.
+      return { ...raw, mediaType: parsed.mediaType };
     },
 
     async putManifest(repo, reference, manifest) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { jsonFileCache, memoryCache, type JsonCache } from '../util/fs-atomic.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import { errorFromResponse, header, readBuffer } from '../oci/http.js';
+import { errorFromResponse, getFollowingRedirects, header, readBuffer } from '../oci/http.js';
 import { registerSecret } from '../secrets.js';
 import { findVersion, parseIndex, resolveChartUrl, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 
@@ -61,8 +61,9 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
     return {};
   }
 
+  // Chart URLs often redirect (GitHub release assets); credentials stay with the repository's host.
   async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string) {
-    return engine.http.send(engine.http.dispatcher, { method: 'GET', url, headers: { ...authHeaders(repoUrl, url), ...extra }, artifact });
+    return getFollowingRedirects(engine.http.send, engine.http.dispatcher, url, { ...authHeaders(repoUrl, url), ...extra }, artifact);
   }
 
   async function loadIndex(repoUrl: string): Promise<IndexFile> {

@@ -16,7 +16,12 @@ async function readVerified(stream: Readable, desc: Descriptor, artifact: string
   const verifier = createVerifyingStream(desc, artifact);
   const chunks: Buffer[] = [];
   stream.on('error', (e) => verifier.destroy(e));
-  for await (const c of stream.pipe(verifier)) chunks.push(c as Buffer);
+  try {
+    for await (const c of stream.pipe(verifier)) chunks.push(c as Buffer);
+  } finally {
+    // On a verification failure the source would otherwise hold its connection until a timeout.
+    stream.destroy();
+  }
   return Buffer.concat(chunks);
 }
 

@@ -86,7 +86,7 @@ export interface ChartRepoServer {
  * and .prov files. `relative` writes relative urls as ChartMuseum does; `requireQuery` answers 403
  * unless the query string carries it (Helm copies the repo URL's query onto chart URLs).
  */
-export async function startChartRepo(charts: RepoChart[], options: { relative?: boolean; requireQuery?: string; basicAuth?: { username: string; password: string } } = {}): Promise<ChartRepoServer> {
+export async function startChartRepo(charts: RepoChart[], options: { relative?: boolean; requireQuery?: string; basicAuth?: { username: string; password: string }; redirectCharts?: boolean } = {}): Promise<ChartRepoServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/repo`;
   const state: ChartRepoServer = { url, requests: [], charts, stop: async () => undefined };
@@ -127,7 +127,9 @@ export async function startChartRepo(charts: RepoChart[], options: { relative?: 
       if (req.headers['if-none-match'] === etag) return send(304, '', { etag });
       return send(200, text, { 'content-type': 'application/x-yaml', etag });
     }
-    const m = /^\/repo\/charts\/(.+?)(\.prov)?$/.exec(u.pathname);
+    // Like GitHub release assets: the chart URL redirects to storage on another path.
+    if (options.redirectCharts && u.pathname.startsWith('/repo/charts/')) return send(302, '', { location: u.pathname.replace('/repo/charts/', '/repo/objects/') });
+    const m = /^\/repo\/(?:charts|objects)\/(.+?)(\.prov)?$/.exec(u.pathname);
     const chart = m ? state.charts.find((c) => `${c.name}-${c.version}.tgz` === m[1]) : undefined;
     if (chart && !m?.[2]) return send(200, chart.tgz, { 'content-type': 'application/gzip' });
     if (chart?.prov && m?.[2]) return send(200, chart.prov);

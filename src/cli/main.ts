@@ -4,6 +4,7 @@ import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { chartCommand } from './chart-command.js';
 import { configCommand } from './config-command.js';
+import { pluginsCommand } from './plugins-command.js';
 import { botkubeCommand, filesCommand } from './files-command.js';
 import { imageCommand } from './image-command.js';
 import { syncCommand } from './sync-command.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(chartCommand());
   program.addCommand(filesCommand());
   program.addCommand(botkubeCommand());
+  program.addCommand(pluginsCommand());
   program.addCommand(configCommand());
   program.addCommand(workerCommand());
   return program;

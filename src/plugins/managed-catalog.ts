@@ -1,0 +1,42 @@
+/**
+ * plugin_ids of the Repository service's built-in managed catalog (cloudforet-io/repository
+ * managed_resource/plugin at 1058e44, spaceone-repository.md 9). The MANAGED repository is asked
+ * first, so a local plugin with one of these ids is shadowed for every caller without repository_id.
+ */
+export const MANAGED_PLUGIN_IDS: ReadonlySet<string> = new Set([
+  'plugin-api-direct-mon-webhook',
+  'plugin-aws-cloud-service-inven-collector',
+  'plugin-aws-cloudtrail-mon-datasource',
+  'plugin-aws-cloudwatch-mon-datasource',
+  'plugin-aws-cloudwatch-mon-webhook',
+  'plugin-aws-cost-explorer-cost-datasource',
+  'plugin-aws-ec2-inven-collector',
+  'plugin-aws-identity-account-collector',
+  'plugin-aws-phd-inven-collector',
+  'plugin-aws-phd-mon-webhook',
+  'plugin-aws-sns-mon-webhook',
+  'plugin-aws-ta-inven-collector',
+  'plugin-azure-activity-log-mon-datasource',
+  'plugin-azure-cost-mgmt-cost-datasource',
+  'plugin-azure-identity-account-collector',
+  'plugin-azure-inven-collector',
+  'plugin-azure-monitor-mon-datasource',
+  'plugin-azure-monitor-mon-webhook',
+  'plugin-datadog-mon-webhook',
+  'plugin-email-noti-protocol',
+  'plugin-google-cloud-account-collector',
+  'plugin-google-cloud-inven-collector',
+  'plugin-google-cloud-log-mon-datasource',
+  'plugin-google-monitoring-mon-webhook',
+  'plugin-google-recommender-collector',
+  'plugin-google-stackdriver-mon-datasource',
+  'plugin-googleoauth2-identity-auth',
+  'plugin-grafana-mon-webhook',
+  'plugin-k8s-opencost-cost-datasource',
+  'plugin-keycloak-identity-auth',
+  'plugin-ms-teams-noti-protocol',
+  'plugin-prometheus-mon-webhook',
+  'plugin-saml-identity-auth',
+  'plugin-slack-noti-protocol',
+  'plugin-telegram-noti-protocol',
+]);

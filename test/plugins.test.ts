@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkImageName, readPluginManifests, toRegisterRequest } from '../src/plugins/plugin-manifest.js';
+import { airlock } from './support/cli.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures', 'cloudforet-managed-plugins');
+
+describe('plugin manifests', () => {
+  it('turns all 35 managed-plugin manifests into valid 2.x register requests', () => {
+    const { manifests, problems } = readPluginManifests(FIXTURES, { imagePrefix: 'cloudforet' });
+    expect(problems).toEqual([]);
+    expect(manifests).toHaveLength(35);
+    expect(new Set(manifests.map((m) => m.request.plugin_id)).size).toBe(35);
+    for (const m of manifests) {
+      expect(m.request.image).toMatch(/^cloudforet\/[a-zA-Z0-9-]{1,48}$/);
+      expect(m.request.registry_type).toBe('HARBOR');
+      expect(Object.keys(m.request)).not.toContain('template');
+    }
+    const ec2 = manifests.find((m) => m.request.plugin_id === 'plugin-aws-ec2-inven-collector');
+    expect(ec2?.request).toMatchObject({ image: 'cloudforet/plugin-aws-inven-collector', resource_type: 'inventory.Collector', provider: 'aws', labels: ['EC2', 'Instance'] });
+    const opencost = manifests.find((m) => m.request.plugin_id === 'plugin-k8s-opencost-cost-datasource');
+    expect(opencost?.warnings).toEqual(['template dropped: not a field of the 2.x register request']);
+    expect(manifests.find((m) => m.request.plugin_id === 'plugin-prometheus-mon-webhook')?.request.docs?.en).toMatch(/# Prometheus Webhook/);
+  });
+
+  it('maps 1.x service_type, derives plugin_id from the image, and applies the service image rules', () => {
+    const legacy = toRegisterRequest({ name: 'Old', service_type: 'inventory.Collector', image: 'spaceone/plugin-old-collector', domain_id: 'domain-1', template: {} }, 'old.yaml');
+    expect(legacy.request).toMatchObject({ plugin_id: 'plugin-old-collector', resource_type: 'inventory.Collector', image: 'spaceone/plugin-old-collector' });
+    expect(legacy.warnings).toEqual(['1.x service_type mapped to resource_type', 'domain_id dropped: not a field of the 2.x register request', 'template dropped: not a field of the 2.x register request']);
+    expect(() => checkImageName('cloudforet/plugin-x:1.0', 'x')).toThrow(/must not carry a tag/);
+    expect(() => checkImageName('cloudforet/plugin_x', 'x')).toThrow(/\[a-zA-Z0-9-\]\+/);
+    expect(() => checkImageName(`cloudforet/${'a'.repeat(49)}`, 'x')).toThrow(/49 characters/);
+    expect(() => toRegisterRequest({ name: 'n', image: 'plugin-x' }, 'f.yaml')).toThrow(/resource_type is required/);
+  });
+
+  it('airlock plugins sync --manifests DIR --dry-run --json prints one register per valid plugin and reports bad files', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plugins-'));
+    for (const f of fs.readdirSync(FIXTURES)) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'zz-bad-image.yaml'), 'name: Bad\nresource_type: inventory.Collector\nimage: plugin_bad:latest\n');
+    fs.writeFileSync(path.join(dir, 'zz-not-yaml.yaml'), 'name: [unclosed\n');
+    const r = await airlock(['plugins', 'sync', '--manifests', dir, '--dry-run', '--json', '--image-prefix', 'cloudforet']);
+    expect(r.code).toBe(2);
+    const calls = JSON.parse(r.stdout) as Array<{ method: string; request: { plugin_id: string; image: string } }>;
+    expect(calls).toHaveLength(35);
+    expect(calls.every((c) => c.method === 'register')).toBe(true);
+    expect(r.stderr).toMatch(/\[E_USAGE\] .*zz-bad-image\.yaml: image "plugin_bad:latest" must not carry a tag or digest/);
+    expect(r.stderr).toMatch(/zz-not-yaml\.yaml: not valid YAML/);
+    const live = await airlock(['plugins', 'sync', '--manifests', dir]);
+    expect(live.code).toBe(7);
+    expect(live.stderr).toMatch(/not implemented yet/);
+  });
+});

@@ -138,7 +138,15 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
   }
 }
 
+function hasCommand(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
+}
+
 async function main(): Promise<void> {
+  const missing = ['skopeo', 'docker-registry', 'tar'].filter((c) => !hasCommand(c) && !(c === 'docker-registry' && hasCommand('registry')));
+  if (missing.length > 0 && ONLY !== 'charts') {
+    throw new Error(`the benchmark needs ${missing.join(', ')} (Debian: apt-get install -y ${missing.join(' ')})`);
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
   const policy = path.join(work, 'policy.json');
   fs.writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));

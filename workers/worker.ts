@@ -1,4 +1,7 @@
+import os from 'node:os';
+import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { executeSync, type SyncKind } from '../src/runner/execute-sync.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError } from '../src/errors.js';
@@ -19,7 +22,11 @@ export interface QueueWorkerOptions {
   queue?: string;
   prefix?: string;
   concurrency?: number;
+  /** Where scheduled sync runs keep chart index validators and chart image lists. */
+  cacheDir?: string;
 }
+
+const SCOPES: Record<string, SyncKind[]> = { all: ['charts', 'images', 'files'], images: ['images'], charts: ['charts', 'images'], files: ['files'] };
 
 /**
  * The queue side of the same processors the one-shot CLI runs: one BullMQ worker dispatching by
@@ -40,6 +47,15 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
         // Files that failed fail the job (and its retries), after the rest was copied.
         if (r.failures.length > 0) throw r.failures[0];
         return { ...r, failures: [] };
+      }
+      if (job.name === JOB.sync) {
+        // A scheduled (or triggered) run of the whole config scope, in this worker, like the one-shot sync.
+        const scope = String((job.data as { scope?: string }).scope ?? 'all');
+        const kinds = SCOPES[scope];
+        if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
+        const { report } = await executeSync({ config: options.config, kinds, engine, logger: log, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache') });
+        // The job result is the summary and the failures; the full report would bloat Redis.
+        return { summary: report.summary, ok: report.ok, failures: report.items.filter((i) => i.status === 'failed') };
       }
       if (job.name === JOB.mirrorChart) return await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
       throw new UnrecoverableError(`unknown job name "${job.name}"`);

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { Command } from 'commander';
+import { defaultStateFile } from './state-store.js';
 import { loadConfig } from '../config/load.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
@@ -22,7 +24,8 @@ export function workerCommand(): Command {
       const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
       const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis.prefix) });
       const { startQueueWorker } = await import('../../workers/worker.js');
-      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+      const cacheDir = path.join(path.dirname(config.state.file ?? defaultStateFile()), 'index-cache');
+      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
       logger.info({ queue: opts.queue }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -94,6 +94,17 @@ const botkubeRepo = z.strictObject({
   versions: z.array(z.string().min(1)).optional(),
 });
 
+const schedule = z.strictObject({
+  /** Job scheduler id in Redis: letters, digits, -, _ and . (no ':'). */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ., - and _ only'),
+  /** Cron pattern (5 fields, or 6 with seconds first). */
+  cron: z.string().min(1),
+  /** IANA time zone, e.g. Europe/Berlin (default UTC). */
+  tz: z.string().optional(),
+  /** What the run covers. */
+  scope: z.enum(['all', 'images', 'charts', 'files']).default('all'),
+});
+
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
@@ -142,6 +153,7 @@ export const configSchema = z.strictObject({
   charts: z.array(chartEntry).default([]),
   files: z.array(fileEntry).default([]),
   botkube: z.array(botkubeRepo).default([]),
+  schedules: z.array(schedule).default([]),
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;
@@ -150,3 +162,4 @@ export type ImageEntry = z.infer<typeof imageEntry>;
 export type ChartEntry = z.infer<typeof chartEntry>;
 export type ChartTargetConfig = z.infer<typeof chartTarget>;
 export type BotkubeRepoConfig = z.infer<typeof botkubeRepo>;
+export type ScheduleConfig = z.infer<typeof schedule>;

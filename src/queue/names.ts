@@ -8,6 +8,8 @@ export const JOB = {
   mirrorChart: 'mirror-chart',
   mirrorFile: 'mirror-file',
   mirrorBotkube: 'mirror-botkube',
+  /** A whole sync run of the worker's config (what schedules fire). */
+  sync: 'sync',
 } as const;
 
 export type JobName = (typeof JOB)[keyof typeof JOB];

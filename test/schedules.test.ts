@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/log.js';
+import { applySchedules, listSchedules } from '../src/queue/schedules.js';
+import { startQueueWorker } from '../workers/worker.js';
+import { airlock } from './support/cli.js';
+import { testEngine } from './support/engine.js';
+import { buildManifest, getManifest, pushImage } from './support/images.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+let redis: TestRedis;
+let upstream: TestRegistry;
+let target: TestRegistry;
+const prefix = '{airlock-test}';
+
+beforeAll(async () => {
+  redis = await startRedis();
+  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+});
+
+afterAll(async () => {
+  await Promise.all([upstream?.stop(), target?.stop()]);
+  await redis?.stop();
+});
+
+describe('schedules', () => {
+  it('keeps Redis in step with the config and lists next run times from the CLI', async () => {
+    const queueName = `test-${randomUUID()}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sched-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    const write = (schedules: string) => fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nschedules:\n${schedules}`);
+    const env = { TEST_REDIS_URL: redis.url };
+    write('  - name: nightly\n    cron: "0 2 * * *"\n    tz: Europe/Berlin\n    scope: images\n  - name: hourly-charts\n    cron: "15 * * * *"\n    scope: charts\n');
+    const first = await airlock(['scheduler', '--config', cfg, '--queue', queueName], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('scheduled nightly');
+    const list = await airlock(['schedules', 'list', '--config', cfg, '--queue', queueName, '--json'], env);
+    const schedules = JSON.parse(list.stdout) as Array<{ name: string; cron: string; tz?: string; scope: string; next?: string }>;
+    expect(schedules.map((s) => s.name).sort()).toEqual(['hourly-charts', 'nightly']);
+    const nightly = schedules.find((s) => s.name === 'nightly');
+    expect(nightly).toMatchObject({ cron: '0 2 * * *', tz: 'Europe/Berlin', scope: 'images' });
+    expect(Date.parse(nightly?.next ?? '')).toBeGreaterThan(Date.now());
+
+    write('  - name: nightly\n    cron: "0 3 * * *"\n    scope: all\n');
+    const second = await airlock(['scheduler', '--config', cfg, '--queue', queueName], env);
+    expect(second.stdout).toContain('removed   hourly-charts');
+    const after = JSON.parse((await airlock(['schedules', 'list', '--config', cfg, '--queue', queueName, '--json'], env)).stdout) as Array<{ name: string; cron: string }>;
+    expect(after).toEqual([expect.objectContaining({ name: 'nightly', cron: '0 3 * * *', scope: 'all' })]);
+
+    const bad = await airlock(['scheduler', '--config', cfg.replace('airlock.yaml', 'bad.yaml')], env);
+    expect(bad.code).toBe(2);
+    const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
+    await queue.obliterate({ force: true });
+    for (const s of await queue.getJobSchedulers()) await queue.removeJobScheduler(s.key);
+    await queue.close();
+  });
+
+  it('a schedule fires a sync job that a worker runs over its config', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'sched/app', 'v1', m);
+    const queueName = `test-${randomUUID()}`;
+    const config = parseConfig({ images: [{ source: `${upstream.host}/sched/app:v1`, target: `${target.host}/sched/app` }], schedules: [{ name: 'every-second', cron: '* * * * * *', scope: 'images' }] });
+    const connection = { url: redis.url };
+    const queue = new Queue(queueName, { connection, prefix });
+    const events = new QueueEvents(queueName, { connection, prefix });
+    await events.waitUntilReady();
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    try {
+      const done = new Promise<{ returnvalue: string }>((resolve) => events.once('completed', (e) => resolve(e as { returnvalue: string })));
+      await applySchedules(queue, config.schedules);
+      expect((await listSchedules(queue))[0]).toMatchObject({ name: 'every-second', scope: 'images' });
+      const completed = await Promise.race([done, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no scheduled run within 20 s')), 20_000))]);
+      const result = (typeof completed.returnvalue === 'string' ? JSON.parse(completed.returnvalue) : completed.returnvalue) as { ok: boolean; summary: Record<string, number> };
+      expect(result.ok).toBe(true);
+      expect(result.summary.copied + result.summary.unchanged).toBe(1);
+      expect((await getManifest(target.url, 'sched/app', 'v1')).status).toBe(200);
+    } finally {
+      await applySchedules(queue, []);
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});

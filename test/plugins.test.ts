@@ -48,7 +48,7 @@ describe('plugin manifests', () => {
     expect(r.stderr).toMatch(/\[E_USAGE\] .*zz-bad-image\.yaml: image "plugin_bad:latest" must not carry a tag or digest/);
     expect(r.stderr).toMatch(/zz-not-yaml\.yaml: not valid YAML/);
     const live = await airlock(['plugins', 'sync', '--manifests', dir]);
-    expect(live.code).toBe(7);
-    expect(live.stderr).toMatch(/not implemented yet/);
+    expect(live.code).toBe(2);
+    expect(live.stderr).toMatch(/needs --config/);
   });
 });

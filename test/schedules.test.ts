@@ -78,7 +78,7 @@ describe('schedules', () => {
       const completed = await Promise.race([done, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no scheduled run within 20 s')), 20_000))]);
       const result = (typeof completed.returnvalue === 'string' ? JSON.parse(completed.returnvalue) : completed.returnvalue) as { ok: boolean; summary: Record<string, number> };
       expect(result.ok).toBe(true);
-      expect(result.summary.copied + result.summary.unchanged).toBe(1);
+      expect((result.summary.copied ?? 0) + (result.summary.unchanged ?? 0)).toBe(1);
       expect((await getManifest(target.url, 'sched/app', 'v1')).status).toBe(200);
     } finally {
       await applySchedules(queue, []);

@@ -1,41 +1,144 @@
 import { Command, Option } from 'commander';
+import pLimit from 'p-limit';
+import { loadConfig } from '../config/load.js';
+import type { AirlockConfig, PluginsConfig } from '../config/schema.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import { createEngine } from '../engine.js';
 import { AirlockError, formatErrorLine } from '../errors.js';
+import { mirrorAndRegisterPlugin, type PluginOutcome } from '../jobs/register-plugins.js';
+import { createLogger } from '../log.js';
 import { MANAGED_PLUGIN_IDS } from '../plugins/managed-catalog.js';
-import { readPluginManifests, type RegisterPluginRequest } from '../plugins/plugin-manifest.js';
+import { readPluginManifests, type PluginManifest, type RegisterPluginRequest } from '../plugins/plugin-manifest.js';
 import { redact } from '../secrets.js';
+import { LOCAL_REPOSITORY } from '../spaceone/registrar.js';
+import { createRepositoryClient, type RepositoryClient } from '../spaceone/repository-client.js';
+import { chooseStateStore } from './state-store.js';
+
+interface ManifestOpts {
+  config?: string;
+  manifests?: string;
+  imagePrefix?: string;
+  registryType?: RegisterPluginRequest['registry_type'];
+}
+
+function loadManifests(opts: ManifestOpts, section: PluginsConfig | undefined): { manifests: PluginManifest[]; problems: Array<{ error: AirlockError }> } {
+  const paths = opts.manifests ? [opts.manifests] : (section?.manifests ?? []);
+  if (paths.length === 0) throw new AirlockError('E_USAGE', 'no plugin manifests: give --manifests PATH or plugins.manifests in the config');
+  const options = {
+    ...((opts.imagePrefix ?? section?.target.path) ? { imagePrefix: opts.imagePrefix ?? section?.target.path } : {}),
+    registryType: opts.registryType ?? section?.registryType ?? 'HARBOR',
+  };
+  const manifests: PluginManifest[] = [];
+  const problems: Array<{ error: AirlockError }> = [];
+  for (const p of paths) {
+    const r = readPluginManifests(p, options);
+    manifests.push(...r.manifests);
+    problems.push(...r.problems);
+  }
+  for (const m of manifests) {
+    if (MANAGED_PLUGIN_IDS.has(m.request.plugin_id)) {
+      m.warnings.push(`plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`);
+    }
+  }
+  return { manifests, problems };
+}
+
+function clientFor(config: AirlockConfig, file: string): RepositoryClient {
+  const service = config.plugins?.service;
+  if (!service) throw new AirlockError('E_CONFIG', `${file}: plugins.service (endpoint, token) is required to talk to the Repository service`);
+  return createRepositoryClient({ endpoint: service.endpoint, token: resolveSecret(service.token, 'plugins.service.token'), ...(service.domainId ? { domainId: service.domainId } : {}) });
+}
+
+function printProblems(errors: AirlockError[]): void {
+  for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
+}
 
 export function pluginsCommand(): Command {
-  const plugins = new Command('plugins').description('register mirrored plugins with the SpaceONE / Cloudforet Repository service');
+  const plugins = new Command('plugins').description('mirror plugin images and register them with the SpaceONE / Cloudforet Repository service');
   plugins
     .command('sync')
-    .description('validate plugin manifests and show the Repository service requests (registration itself: --dry-run only so far)')
-    .requiredOption('--manifests <path>', 'a plugin manifest file or a directory of them (managed-plugin or spacectl register YAML)')
-    .option('--image-prefix <path>', 'path below the registry host the images are mirrored to, e.g. cloudforet')
-    .addOption(new Option('--registry-type <type>', 'registry_type for the requests').choices(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']).default('HARBOR'))
-    .option('--dry-run', 'call nothing; print the requests that would be sent')
-    .option('--json', 'print one JSON array of {method, request}')
-    .action((opts: { manifests: string; imagePrefix?: string; registryType: RegisterPluginRequest['registry_type']; dryRun?: boolean; json?: boolean }) => {
-      if (!opts.dryRun) {
-        throw new AirlockError('E_UNSUPPORTED', 'registration against a live Repository service is not implemented yet; use --dry-run to validate and preview the requests');
-      }
-      const { manifests, problems } = readPluginManifests(opts.manifests, { ...(opts.imagePrefix ? { imagePrefix: opts.imagePrefix } : {}), registryType: opts.registryType });
-      for (const m of manifests) {
-        if (MANAGED_PLUGIN_IDS.has(m.request.plugin_id)) {
-          m.warnings.push(`plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`);
+    .description('mirror each plugin image to the target registry, then register or update the plugin (idempotent)')
+    .option('-c, --config <file>', 'config file (plugins: section; needed unless --dry-run)')
+    .option('--manifests <path>', 'a manifest file or directory, instead of plugins.manifests')
+    .option('--image-prefix <path>', 'path below the registry host (default plugins.target.path)')
+    .addOption(new Option('--registry-type <type>', 'registry_type for the requests').choices(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']))
+    .option('--dry-run', 'call nothing; print the requests that would be sent (every valid plugin as a register)')
+    .option('--json', 'print JSON')
+    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (opts: ManifestOpts & { dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
+      const config = opts.config ? loadConfig(opts.config) : undefined;
+      const { manifests, problems } = loadManifests(opts, config?.plugins);
+      const problemErrors = problems.map((p) => p.error);
+      if (opts.dryRun) {
+        const calls = manifests.map((m) => ({ method: 'register' as const, request: m.request }));
+        if (opts.json) process.stdout.write(`${JSON.stringify(calls, null, 2)}\n`);
+        else {
+          for (const m of manifests) {
+            process.stdout.write(`register  ${m.request.plugin_id}  image=${m.request.image}  resource_type=${m.request.resource_type}\n`);
+            for (const w of m.warnings) process.stdout.write(`          warning: ${w}\n`);
+          }
+          process.stdout.write(`${manifests.length} plugins valid, ${problems.length} invalid\n`);
         }
+        printProblems(problemErrors);
+        if (problems.length > 0) process.exitCode = 2;
+        return;
       }
-      // Without a reachable service every valid plugin is a register (spaceone-repository.md 5).
-      const calls = manifests.map((m) => ({ method: 'register' as const, request: m.request }));
-      if (opts.json) process.stdout.write(`${JSON.stringify(calls, null, 2)}\n`);
-      else {
-        for (const m of manifests) {
-          process.stdout.write(`register  ${m.request.plugin_id}  image=${m.request.image}  resource_type=${m.request.resource_type}\n`);
-          for (const w of m.warnings) process.stdout.write(`          warning: ${w}\n`);
+      if (!config || !opts.config) throw new AirlockError('E_USAGE', 'plugins sync needs --config (plugins.target, plugins.service) unless --dry-run');
+      const section = config.plugins;
+      if (!section) throw new AirlockError('E_CONFIG', `${opts.config}: plugins: section is missing`);
+      const logger = createLogger({ level: opts.logLevel });
+      const store = await chooseStateStore(config, { ...(opts.state ? { stateFile: opts.state } : {}) });
+      const engine = createEngine({ config, logger, state: store.state });
+      const client = clientFor(config, opts.config);
+      try {
+        const limit = pLimit(config.concurrency.images);
+        const outcomes: PluginOutcome[] = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(outcomes.map((o) => ({ ...o, error: o.error ? { code: o.error.code, message: redact(o.error.message) } : undefined })), null, 2)}\n`);
+        } else {
+          for (const o of outcomes) {
+            process.stdout.write(`${(o.registration?.action ?? 'failed').padEnd(10)} ${o.plugin_id}  image=${o.image}  tags=${o.mirrored.join(',') || '-'}${o.registration ? `  versions=${o.registration.versions.join(',')}` : ''}\n`);
+            for (const w of o.warnings) process.stdout.write(`           warning: ${w}\n`);
+          }
         }
-        process.stdout.write(`${manifests.length} plugins valid, ${problems.length} invalid\n`);
+        const errors = [...problemErrors, ...outcomes.flatMap((o) => (o.error ? [o.error] : []))];
+        printProblems(errors);
+        if (errors.length > 0) {
+          const codes = new Set(errors.map((e) => e.exitCode));
+          process.exitCode = codes.size === 1 ? [...codes][0] ?? 1 : 1;
+        }
+      } finally {
+        client.close();
+        await engine.close();
+        await store.close();
+        logger.flush();
       }
-      for (const p of problems) process.stderr.write(`airlock: ${redact(formatErrorLine(p.error))}\n`);
-      if (problems.length > 0) process.exitCode = 2;
+    });
+
+  plugins
+    .command('list')
+    .description('what the Repository service holds (local repository) against what the config wants')
+    .requiredOption('-c, --config <file>', 'config file (plugins: section)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = loadConfig(opts.config);
+      const { manifests } = loadManifests({ config: opts.config }, config.plugins);
+      const client = clientFor(config, opts.config);
+      try {
+        const held = await client.list({ repository_id: LOCAL_REPOSITORY });
+        const byId = new Map(held.map((p) => [p.plugin_id, p]));
+        const rows = [...new Set([...manifests.map((m) => m.request.plugin_id), ...held.map((p) => p.plugin_id)])].sort().map((id) => {
+          const want = manifests.find((m) => m.request.plugin_id === id);
+          const have = byId.get(id);
+          const state = !have ? 'missing' : !want ? 'not in config' : have.image !== want.request.image ? 'image differs' : 'registered';
+          return { plugin_id: id, state, wanted_image: want?.request.image ?? null, registered_image: have?.image ?? null };
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        else for (const r of rows) process.stdout.write(`${r.state.padEnd(14)} ${r.plugin_id}  ${r.registered_image ?? r.wanted_image ?? ''}\n`);
+      } finally {
+        client.close();
+      }
     });
   return plugins;
 }

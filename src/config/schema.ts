@@ -105,6 +105,33 @@ const schedule = z.strictObject({
   scope: z.enum(['all', 'images', 'charts', 'files']).default('all'),
 });
 
+const pluginsSection = z.strictObject({
+  /** Files or directories of plugin manifests (managed-plugin YAML, spacectl register YAML, 1.x). */
+  manifests: z.array(z.string().min(1)).default([]),
+  /** Where plugin images come from: `<source>/<image>` (default Docker Hub's cloudforet namespace). */
+  source: z.string().min(1).default('docker.io/cloudforet'),
+  /** Versions (tags) to mirror: exact list, semver range, newest N (default: newest 1). */
+  tags: z.array(z.string().min(1)).optional(),
+  semver: z.string().optional(),
+  newest: z.number().int().positive().optional(),
+  /** The registry the Repository service knows (REGISTRY_INFO.HARBOR.url) and the path below it. */
+  target: z.strictObject({ registry: z.string().min(1), path: z.string().default('cloudforet') }),
+  registryType: z.enum(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']).default('HARBOR'),
+  service: z
+    .strictObject({
+      /** grpc://HOST:PORT or grpc+ssl://HOST:PORT */
+      endpoint: z.string().regex(/^grpc(\+ssl)?:\/\/[^/]+\/?$/, 'must be grpc://HOST:PORT or grpc+ssl://HOST:PORT'),
+      /** A DOMAIN_ADMIN client secret, or a system token with domainId. */
+      token: secretRef,
+      domainId: z.string().optional(),
+    })
+    .optional(),
+  /** Deregister and register again when image, registry type, resource type or provider changed. */
+  allowRecreate: z.boolean().default(false),
+  /** Push tags the service's version sort cannot parse (e.g. latest), which breaks get_versions. */
+  allowMutableTags: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
@@ -154,6 +181,7 @@ export const configSchema = z.strictObject({
   files: z.array(fileEntry).default([]),
   botkube: z.array(botkubeRepo).default([]),
   schedules: z.array(schedule).default([]),
+  plugins: pluginsSection.optional(),
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;
@@ -163,3 +191,4 @@ export type ChartEntry = z.infer<typeof chartEntry>;
 export type ChartTargetConfig = z.infer<typeof chartTarget>;
 export type BotkubeRepoConfig = z.infer<typeof botkubeRepo>;
 export type ScheduleConfig = z.infer<typeof schedule>;
+export type PluginsConfig = z.infer<typeof pluginsSection>;

@@ -1,0 +1,60 @@
+import type { PluginsConfig } from '../config/schema.js';
+import type { Engine } from '../engine.js';
+import { AirlockError, toAirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseRegistryRef } from '../oci/reference.js';
+import type { PluginManifest } from '../plugins/plugin-manifest.js';
+import { isPep440 } from '../spaceone/pep440.js';
+import { syncRegistration, type RegistrationResult } from '../spaceone/registrar.js';
+import type { RepositoryClient } from '../spaceone/repository-client.js';
+import { needsTagList, selectTags } from '../sources/tag-selection.js';
+import { mirrorImage } from './mirror-image.js';
+
+export interface PluginOutcome {
+  plugin_id: string;
+  image: string;
+  /** Tags now at the target registry. */
+  mirrored: string[];
+  registration?: RegistrationResult;
+  error?: AirlockError;
+  warnings: string[];
+}
+
+/**
+ * One plugin: mirror its image tags into the registry the Repository service knows, then register
+ * or update it. Nothing is registered unless its image is there with a tag the service can sort.
+ */
+export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: PluginsConfig, ctx: { engine: Engine; logger: Logger; client: RepositoryClient }): Promise<PluginOutcome> {
+  const { request } = manifest;
+  const warnings = [...manifest.warnings];
+  const outcome: PluginOutcome = { plugin_id: request.plugin_id, image: request.image, mirrored: [], warnings };
+  try {
+    const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, { defaultTag: false });
+    const selection = { tags: config.tags, semver: config.semver, newest: config.newest };
+    let tags: string[];
+    if (config.tags?.length && !needsTagList(selection)) tags = config.tags;
+    else {
+      const available = await ctx.engine.client.listTags({ registry: sourceRepo.registry, repository: sourceRepo.repository });
+      tags = selectTags(available, needsTagList(selection) ? selection : { ...selection, newest: 1 });
+    }
+    if (config.registryType === 'HARBOR' && !config.allowMutableTags) {
+      const unsortable = tags.filter((t) => !isPep440(t));
+      if (unsortable.length > 0) {
+        warnings.push(`not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`);
+        tags = tags.filter(isPep440);
+      }
+    }
+    if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`, { artifact: request.plugin_id });
+    const target = `docker://${config.target.registry}/${request.image}`;
+    for (const tag of tags) {
+      await mirrorImage({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target }, { engine: ctx.engine, logger: ctx.logger });
+      outcome.mirrored.push(tag);
+    }
+    outcome.registration = await syncRegistration(ctx.client, request, { allowRecreate: config.allowRecreate, expectedTags: outcome.mirrored });
+  } catch (e) {
+    const err = toAirlockError(e, request.plugin_id);
+    // Reported per plugin: the plugin is the artifact, the image or call that failed is in the message.
+    outcome.error = err.artifact === request.plugin_id ? err : new AirlockError(err.code, `${err.artifact}: ${err.message}`, { artifact: request.plugin_id, cause: err });
+  }
+  return outcome;
+}

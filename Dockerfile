@@ -17,6 +17,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY proto ./proto
 COPY config ./config
 USER node
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]

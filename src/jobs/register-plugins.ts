@@ -46,11 +46,13 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
     }
     if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`, { artifact: request.plugin_id });
     const target = `docker://${config.target.registry}/${request.image}`;
+    let copied = 0;
     for (const tag of tags) {
-      await mirrorImage({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target }, { engine: ctx.engine, logger: ctx.logger });
+      const r = await mirrorImage({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target }, { engine: ctx.engine, logger: ctx.logger });
+      if (r.status === 'copied') copied += 1;
       outcome.mirrored.push(tag);
     }
-    outcome.registration = await syncRegistration(ctx.client, request, { allowRecreate: config.allowRecreate, expectedTags: outcome.mirrored });
+    outcome.registration = await syncRegistration(ctx.client, request, { allowRecreate: config.allowRecreate, expectedTags: outcome.mirrored, nothingNew: copied === 0 });
   } catch (e) {
     const err = toAirlockError(e, request.plugin_id);
     // Reported per plugin: the plugin is the artifact, the image or call that failed is in the message.

@@ -17,6 +17,8 @@ export interface RegistrarOptions {
   allowRecreate?: boolean;
   /** Tags that must be listed by get_versions afterwards (the ones just mirrored). */
   expectedTags?: string[];
+  /** Nothing new was pushed: an unchanged registration needs no get_versions check. */
+  nothingNew?: boolean;
 }
 
 /** Key-order-independent JSON, to compare what the service holds with what the manifest says. */
@@ -99,6 +101,8 @@ export async function syncRegistration(client: RepositoryClient, request: Regist
       }
     }
   }
+  // A re-run that pushed nothing and changed nothing costs one get.
+  if (action === 'unchanged' && options.nothingNew) return { plugin_id: id, action, calls, versions: options.expectedTags ?? [] };
   calls.push({ method: 'get_versions', request: { plugin_id: id, repository_id: LOCAL_REPOSITORY } });
   const versions = await client.getVersions(id, LOCAL_REPOSITORY);
   const missing = (options.expectedTags ?? []).filter((t) => !versions.includes(t));

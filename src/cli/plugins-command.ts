@@ -5,13 +5,12 @@ import type { AirlockConfig, PluginsConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
 import { AirlockError, formatErrorLine } from '../errors.js';
-import { mirrorAndRegisterPlugin, type PluginOutcome } from '../jobs/register-plugins.js';
+import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { createLogger } from '../log.js';
 import { MANAGED_PLUGIN_IDS } from '../plugins/managed-catalog.js';
 import { readPluginManifests, type PluginManifest, type RegisterPluginRequest } from '../plugins/plugin-manifest.js';
 import { redact } from '../secrets.js';
-import { LOCAL_REPOSITORY } from '../spaceone/registrar.js';
-import { createRepositoryClient, type RepositoryClient } from '../spaceone/repository-client.js';
+import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { chooseStateStore } from './state-store.js';
 
 interface ManifestOpts {
@@ -43,9 +42,11 @@ function loadManifests(opts: ManifestOpts, section: PluginsConfig | undefined): 
   return { manifests, problems };
 }
 
-function clientFor(config: AirlockConfig, file: string): RepositoryClient {
+/** gRPC is loaded only by the commands that talk to the service: the CLI's start-up stays small. */
+async function clientFor(config: AirlockConfig, file: string): Promise<RepositoryClient> {
   const service = config.plugins?.service;
   if (!service) throw new AirlockError('E_CONFIG', `${file}: plugins.service (endpoint, token) is required to talk to the Repository service`);
+  const { createRepositoryClient } = await import('../spaceone/repository-client.js');
   return createRepositoryClient({ endpoint: service.endpoint, token: resolveSecret(service.token, 'plugins.service.token'), ...(service.domainId ? { domainId: service.domainId } : {}) });
 }
 
@@ -90,7 +91,8 @@ export function pluginsCommand(): Command {
       const logger = createLogger({ level: opts.logLevel });
       const store = await chooseStateStore(config, { ...(opts.state ? { stateFile: opts.state } : {}) });
       const engine = createEngine({ config, logger, state: store.state });
-      const client = clientFor(config, opts.config);
+      const client = await clientFor(config, opts.config);
+      const { mirrorAndRegisterPlugin } = await import('../jobs/register-plugins.js');
       try {
         const limit = pLimit(config.concurrency.images);
         const outcomes: PluginOutcome[] = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
@@ -124,7 +126,8 @@ export function pluginsCommand(): Command {
     .action(async (opts: { config: string; json?: boolean }) => {
       const config = loadConfig(opts.config);
       const { manifests } = loadManifests({ config: opts.config }, config.plugins);
-      const client = clientFor(config, opts.config);
+      const client = await clientFor(config, opts.config);
+      const { LOCAL_REPOSITORY } = await import('../spaceone/registrar.js');
       try {
         const held = await client.list({ repository_id: LOCAL_REPOSITORY });
         const byId = new Map(held.map((p) => [p.plugin_id, p]));

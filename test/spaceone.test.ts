@@ -140,11 +140,19 @@ describe('airlock plugins sync against the double', () => {
   });
 
   it('reports a bad token, a plugin without tags and an unreachable service per plugin, registering nothing without its image', async () => {
-    write('', { ...base, plugin_id: 'plugin-ghost', image: 'plugin-ghost-collector' });
+    // As the previous test left it registered.
+    write('', { ...base, labels: '[EC2, Instance]', provider: 'aws-china' });
+    fs.writeFileSync(path.join(work, 'manifests', 'ghost.yaml'), 'plugin_id: plugin-ghost\nname: Ghost\nimage: plugin-ghost-collector\nresource_type: inventory.Collector\n');
+    fs.writeFileSync(path.join(work, 'manifests', 'broken.yaml'), 'name: [unclosed\n');
     const none = await run();
-    expect(none.code).toBe(5);
+    expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/\[E_NOT_FOUND\] plugin-ghost: docker:\/\/.*plugin-ghost-collector/);
+    expect(none.stderr).toMatch(/broken\.yaml: not valid YAML/);
     expect([...double.plugins.keys()].some((k) => k.endsWith('|plugin-ghost'))).toBe(false);
+    // The other plugin went on.
+    expect((JSON.parse(none.stdout) as Array<{ plugin_id: string; registration?: { action: string } }>).find((o) => o.plugin_id === 'plugin-demo')?.registration?.action).toBe('unchanged');
+    fs.rmSync(path.join(work, 'manifests', 'ghost.yaml'));
+    fs.rmSync(path.join(work, 'manifests', 'broken.yaml'));
 
     write('', base);
     const bad = await airlock(['plugins', 'sync', '--config', path.join(work, 'airlock.yaml'), '--state', path.join(work, 'state.json')], { SPACEONE_TOKEN: 'not-a-jwt' });

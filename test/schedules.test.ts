@@ -88,4 +88,35 @@ describe('schedules', () => {
       await queue.close();
     }
   });
+
+  it('airlock sync --queue hands the run to a worker and follows it; runs list and show report it', async () => {
+    const m = buildManifest({});
+    await pushImage(upstream.url, 'queued/app', 'v1', m);
+    const queueName = `test-${randomUUID()}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'queued-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    const yaml = `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nimages:\n  - source: ${upstream.host}/queued/app:v1\n    target: ${target.host}/queued/app\n  - source: ${upstream.host}/queued/missing:v1\n    target: ${target.host}/queued/missing\n`;
+    fs.writeFileSync(cfg, yaml);
+    const config = parseConfig({ images: [{ source: `${upstream.host}/queued/app:v1`, target: `${target.host}/queued/app` }, { source: `${upstream.host}/queued/missing:v1`, target: `${target.host}/queued/missing` }] });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    const env = { TEST_REDIS_URL: redis.url };
+    try {
+      const r = await airlock(['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'], env);
+      const run = JSON.parse(r.stdout) as { id: string; state: string; scope: string; summary: Record<string, number>; failures: Array<{ source: string; error: { code: string } }> };
+      expect(run).toMatchObject({ state: 'completed', scope: 'images', summary: expect.objectContaining({ copied: 1, failed: 1 }) });
+      expect(run.failures).toEqual([expect.objectContaining({ source: `docker://${upstream.host}/queued/missing:v1`, error: expect.objectContaining({ code: 'E_NOT_FOUND' }) })]);
+      expect(r.code).toBe(1);
+      const list = JSON.parse((await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--json'], env)).stdout) as Array<{ id: string }>;
+      expect(list.map((x) => x.id)).toContain(run.id);
+      const show = await airlock(['runs', 'show', run.id, '--config', cfg, '--queue', queueName], env);
+      expect(show.stdout).toMatch(/failed image docker:\/\/.*queued\/missing:v1: \[E_NOT_FOUND\]/);
+      const none = await airlock(['runs', 'show', 'nope', '--config', cfg, '--queue', queueName], env);
+      expect(none.code).toBe(5);
+    } finally {
+      await worker.close();
+      const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
 });

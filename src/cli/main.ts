@@ -7,7 +7,7 @@ import { configCommand } from './config-command.js';
 import { pluginsCommand } from './plugins-command.js';
 import { botkubeCommand, filesCommand } from './files-command.js';
 import { imageCommand } from './image-command.js';
-import { schedulerCommand, schedulesCommand } from './schedule-command.js';
+import { runsCommand, schedulerCommand, schedulesCommand } from './schedule-command.js';
 import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
 
@@ -27,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(workerCommand());
   program.addCommand(schedulerCommand());
   program.addCommand(schedulesCommand());
+  program.addCommand(runsCommand());
   return program;
 }
 

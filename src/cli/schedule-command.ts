@@ -6,6 +6,8 @@ import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
+import { enqueueAndFollow, listRuns, showRun, type RunSummary } from '../queue/runs.js';
+import { formatBytes } from '../report/run-report.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
   if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required for schedules`);
@@ -16,7 +18,12 @@ async function openQueue(config: AirlockConfig, file: string, name: string): Pro
   return queue;
 }
 
-async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
+function redisUrl(config: AirlockConfig, file: string): string {
+  if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required`);
+  return typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+}
+
+export async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
   const queue = await openQueue(config, file, name);
   try {
     await queue.waitUntilReady().catch((e: unknown) => {
@@ -56,4 +63,58 @@ export function schedulesCommand(): Command {
       else for (const s of list) process.stdout.write(`${s.name.padEnd(20)} ${s.cron.padEnd(16)} ${(s.tz ?? 'UTC').padEnd(16)} ${s.scope.padEnd(7)} next ${s.next ?? '-'}\n`);
     });
   return schedules;
+}
+
+function printRun(r: RunSummary): void {
+  const s = r.summary;
+  const counts = s ? `${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}` : '';
+  process.stdout.write(`${r.id.padEnd(8)} ${r.state.padEnd(9)} ${r.scope.padEnd(7)} ${r.enqueuedAt} ${r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : ''} ${counts} ${r.reason}\n`);
+  for (const f of r.failures ?? []) process.stdout.write(`         failed ${f.kind} ${f.source}: ${f.error ? `[${f.error.code}] ${f.error.message}` : ''}\n`);
+  if (r.error) process.stdout.write(`         error: ${r.error}\n`);
+}
+
+export function runsCommand(): Command {
+  const runs = new Command('runs').description('sync runs held by the queue: counts, durations and every failure with its cause');
+  runs
+    .command('list')
+    .requiredOption('-c, --config <file>', 'config file (redis.url)')
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+    .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
+    .option('--json', 'print JSON')
+    .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
+      const config = loadConfig(opts.config);
+      const list = await withQueue(config, opts.config, opts.queue, (q) => listRuns(q, opts.limit));
+      if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      else list.forEach(printRun);
+    });
+  runs
+    .command('show')
+    .argument('<run>', 'run id (from runs list or sync --queue)')
+    .requiredOption('-c, --config <file>', 'config file (redis.url)')
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { config: string; queue: string; json?: boolean }) => {
+      const config = loadConfig(opts.config);
+      const run = await withQueue(config, opts.config, opts.queue, (q) => showRun(q, id));
+      if (opts.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+      else printRun(run);
+    });
+  return runs;
+}
+
+/** `airlock sync --queue`: the run goes to the workers; this command follows it to the end. */
+export async function syncThroughQueue(config: AirlockConfig, file: string, scope: string, options: { queue?: string; json?: boolean; timeoutMs?: number }): Promise<number> {
+  const name = options.queue ?? DEFAULT_QUEUE;
+  const url = redisUrl(config, file);
+  const { openCommandEvents } = await import('../queue/open-queue.js');
+  const events = openCommandEvents(name, url, config.redis?.prefix ?? '{airlock}');
+  try {
+    await events.waitUntilReady();
+    const run = await withQueue(config, file, name, (q) => enqueueAndFollow(q, events, scope, 'airlock sync --queue', options.timeoutMs ?? 6 * 3600_000));
+    if (options.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    else printRun(run);
+    return run.state === 'completed' && (run.summary?.failed ?? 0) === 0 ? 0 : 1;
+  } finally {
+    await events.close();
+  }
 }

@@ -8,6 +8,7 @@ import { pluginsCommand } from './plugins-command.js';
 import { botkubeCommand, filesCommand } from './files-command.js';
 import { imageCommand } from './image-command.js';
 import { runsCommand, schedulerCommand, schedulesCommand } from './schedule-command.js';
+import { serveCommand } from './serve-command.js';
 import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(schedulerCommand());
   program.addCommand(schedulesCommand());
   program.addCommand(runsCommand());
+  program.addCommand(serveCommand());
   return program;
 }
 

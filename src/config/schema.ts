@@ -132,6 +132,28 @@ const pluginsSection = z.strictObject({
   allowMutableTags: z.boolean().default(false),
 });
 
+const serveSection = z.strictObject({
+  /** Largest webhook body accepted (bytes). */
+  bodyLimit: z.number().int().positive().default(1024 * 1024),
+  /** Bearer token for /admin endpoints and /metrics (optional for /metrics). */
+  adminToken: secretRef.optional(),
+  github: z
+    .strictObject({
+      /** The webhook secret: X-Hub-Signature-256 is checked against it. */
+      secret: secretRef,
+      /** Watched repositories (`owner/name`) and branches; a push there starts a sync of `scope`. */
+      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files']).default('all') })).default([]),
+    })
+    .optional(),
+  registry: z
+    .strictObject({
+      /** Shared secret: `Authorization: Bearer <token>` (distribution, Harbor) or `?token=` (Docker Hub). */
+      token: secretRef,
+    })
+    .optional(),
+  generic: z.strictObject({ token: secretRef }).optional(),
+});
+
 export const configSchema = z.strictObject({
   concurrency: z
     .strictObject({
@@ -182,6 +204,7 @@ export const configSchema = z.strictObject({
   botkube: z.array(botkubeRepo).default([]),
   schedules: z.array(schedule).default([]),
   plugins: pluginsSection.optional(),
+  serve: serveSection.optional(),
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;

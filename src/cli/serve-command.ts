@@ -1,0 +1,46 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { resolveSecret } from '../config/secret-ref.js';
+import { AirlockError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_QUEUE } from '../queue/names.js';
+import { connectRedis } from '../state/redis-connect.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('HTTP server: webhooks (GitHub, registries, generic) that queue runs, /healthz and /metrics')
+    .requiredOption('-c, --config <file>', 'config file (redis.url, serve:)')
+    .option('--host <host>', 'listen address', '0.0.0.0')
+    .option('--port <port>', 'listen port', (v) => Number.parseInt(v, 10), 8080)
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (opts: { config: string; host: string; port: number; queue: string; logLevel: string }) => {
+      const config = loadConfig(opts.config);
+      if (!config.redis) throw new AirlockError('E_CONFIG', `${opts.config}: redis.url is required for serve`);
+      const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+      const s = config.serve;
+      const secrets = {
+        ...(s?.github ? { github: resolveSecret(s.github.secret, 'serve.github.secret') } : {}),
+        ...(s?.registry ? { registry: resolveSecret(s.registry.token, 'serve.registry.token') } : {}),
+        ...(s?.generic ? { generic: resolveSecret(s.generic.token, 'serve.generic.token') } : {}),
+        ...(s?.adminToken ? { admin: resolveSecret(s.adminToken, 'serve.adminToken') } : {}),
+      };
+      const logger = createLogger({ level: opts.logLevel });
+      const { openCommandQueue } = await import('../queue/open-queue.js');
+      const { buildServer } = await import('../server/http-server.js');
+      const { queueTriggers } = await import('../server/queue-triggers.js');
+      const queue = openCommandQueue(opts.queue, url, config.redis.prefix);
+      const redis = await connectRedis(url, { maxRetriesPerRequest: 1 });
+      const app = buildServer(config, secrets, queueTriggers(queue, redis, config.redis.prefix), logger);
+      await app.listen({ host: opts.host, port: opts.port });
+      logger.info({ port: opts.port }, 'serving');
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await app.close();
+      await queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+      logger.flush();
+    });
+}

@@ -1,0 +1,169 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { AirlockConfig } from '../config/schema.js';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { Logger } from '../log.js';
+import { formatRef, parseRegistryRef } from '../oci/reference.js';
+import { targetRepository } from '../targets/image-target.js';
+import { pushedImages } from './webhook-payloads.js';
+
+/** What the server asks of the queue side; the serve command wires BullMQ, tests wire the same. */
+export interface Triggers {
+  /** Enqueue a sync run; returns the run (job) id. */
+  sync(scope: string, reason: string): Promise<string>;
+  /** Enqueue one image copy under a deterministic id; returns the job id. */
+  image(payload: MirrorImagePayload): Promise<string>;
+  /** True the first time a delivery id is seen within a day (replay protection). */
+  firstDelivery(id: string): Promise<boolean>;
+  jobCounts(): Promise<Record<string, number>>;
+  healthy(): Promise<boolean>;
+}
+
+export interface ServerSecrets {
+  github?: string;
+  registry?: string;
+  generic?: string;
+  admin?: string;
+}
+
+function sameSecret(given: string | undefined, expected: string | undefined): boolean {
+  if (!given || !expected) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
+}
+
+/**
+ * `airlock serve`: webhooks that turn pushes into runs, /healthz and /metrics. Every webhook is
+ * authenticated before anything is queued, checked against the raw body, and remembered by
+ * delivery id for a day so a redelivery queues nothing.
+ */
+export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: Logger): FastifyInstance {
+  const bodyLimit = config.serve?.bodyLimit ?? 1024 * 1024;
+  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit, disableRequestLogging: true });
+  const registry = new Registry();
+  const webhooks = new Counter({ name: 'airlock_webhooks_total', help: 'Webhook deliveries by kind and result', labelNames: ['kind', 'result'], registers: [registry] });
+  const runs = new Counter({ name: 'airlock_runs_enqueued_total', help: 'Runs and jobs enqueued by trigger', labelNames: ['trigger'], registers: [registry] });
+  new Gauge({
+    name: 'airlock_queue_jobs',
+    help: 'Jobs in the queue by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      for (const [state, n] of Object.entries(await triggers.jobCounts())) this.set({ state }, n);
+    },
+  });
+
+  // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string): unknown {
+    try {
+      const raw = req.body as Buffer | undefined;
+      return JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
+    } catch {
+      webhooks.inc({ kind, result: 'bad-json' });
+      void reply.code(400).send({ error: 'body is not JSON' });
+      return undefined;
+    }
+  }
+
+  async function replayed(id: string | undefined, kind: string, reply: FastifyReply): Promise<boolean> {
+    if (!id) return false;
+    if (await triggers.firstDelivery(`${kind}:${id}`)) return false;
+    webhooks.inc({ kind, result: 'duplicate' });
+    await reply.code(200).send({ duplicate: true });
+    return true;
+  }
+
+  app.get('/healthz', async (_req, reply) => {
+    const ok = await triggers.healthy().catch(() => false);
+    return reply.code(ok ? 200 : 503).send({ ok });
+  });
+
+  app.get('/metrics', async (req, reply) => {
+    if (secrets.admin && !sameSecret(bearer(req), secrets.admin)) return reply.code(401).send({ error: 'unauthorized' });
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.post('/webhooks/github', async (req, reply) => {
+    const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const signature = String(req.headers['x-hub-signature-256'] ?? '');
+    const expected = secrets.github ? `sha256=${createHmac('sha256', secrets.github).update(raw).digest('hex')}` : undefined;
+    if (!sameSecret(signature, expected)) {
+      webhooks.inc({ kind: 'github', result: 'unauthorized' });
+      return reply.code(401).send({ error: 'bad signature' });
+    }
+    const event = String(req.headers['x-github-event'] ?? '');
+    if (event === 'ping') return reply.code(200).send({ pong: true });
+    const body = parseJson(req, reply, 'github') as { ref?: string; repository?: { full_name?: string } } | undefined;
+    if (body === undefined) return reply;
+    if (await replayed(String(req.headers['x-github-delivery'] ?? '') || undefined, 'github', reply)) return reply;
+    if (event !== 'push') return reply.code(200).send({ ignored: `event ${event}` });
+    const branch = body.ref?.replace(/^refs\/heads\//, '');
+    const watched = (config.serve?.github?.repositories ?? []).find((r) => r.repo === body.repository?.full_name && r.branch === branch);
+    if (!watched) {
+      webhooks.inc({ kind: 'github', result: 'ignored' });
+      return reply.code(200).send({ ignored: 'repository or branch not watched' });
+    }
+    const id = await triggers.sync(watched.scope, `github push ${watched.repo}@${branch}`);
+    webhooks.inc({ kind: 'github', result: 'queued' });
+    runs.inc({ trigger: 'github' });
+    return reply.code(202).send({ run: id });
+  });
+
+  app.post('/webhooks/registry', async (req, reply) => {
+    const given = bearer(req) ?? (req.query as { token?: string }).token;
+    if (!sameSecret(given, secrets.registry)) {
+      webhooks.inc({ kind: 'registry', result: 'unauthorized' });
+      return reply.code(401).send({ error: 'unauthorized' });
+    }
+    const body = parseJson(req, reply, 'registry');
+    if (body === undefined) return reply;
+    const delivery = String(req.headers['x-request-id'] ?? (body as { id?: string }).id ?? '') || undefined;
+    if (await replayed(delivery, 'registry', reply)) return reply;
+    const jobs: string[] = [];
+    for (const pushed of pushedImages(body)) {
+      for (const entry of config.images) {
+        const src = parseRegistryRef(entry.source, { defaultTag: false });
+        if (src.registry !== pushed.registry || src.repository !== pushed.repository) continue;
+        if (src.tag && src.tag !== pushed.tag) continue;
+        const target = entry.target ?? (config.targets.images ? targetRepository({ ...src, tag: undefined, digest: undefined }, config.targets.images) : undefined);
+        if (!target) continue;
+        jobs.push(await triggers.image({ source: formatRef(pushed), target, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}) }));
+      }
+    }
+    webhooks.inc({ kind: 'registry', result: jobs.length ? 'queued' : 'ignored' });
+    runs.inc({ trigger: 'registry' }, jobs.length);
+    return reply.code(jobs.length ? 202 : 200).send({ jobs });
+  });
+
+  app.post('/webhooks/generic', async (req, reply) => {
+    if (!sameSecret(bearer(req), secrets.generic)) {
+      webhooks.inc({ kind: 'generic', result: 'unauthorized' });
+      return reply.code(401).send({ error: 'unauthorized' });
+    }
+    const body = parseJson(req, reply, 'generic') as { scope?: string; reason?: string; id?: string } | undefined;
+    if (body === undefined) return reply;
+    const scope = body.scope ?? 'all';
+    if (!['all', 'images', 'charts', 'files'].includes(scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
+    if (await replayed(String(req.headers['x-request-id'] ?? body.id ?? '') || undefined, 'generic', reply)) return reply;
+    const id = await triggers.sync(scope, body.reason ?? 'generic webhook');
+    webhooks.inc({ kind: 'generic', result: 'queued' });
+    runs.inc({ trigger: 'generic' });
+    return reply.code(202).send({ run: id });
+  });
+
+  return app;
+}
+
+export function newRunId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,30 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import { JOB, mirrorImageJobId } from '../queue/names.js';
+import type { Triggers } from './http-server.js';
+
+/** Webhook triggers on a BullMQ queue; delivery ids are remembered in Redis for a day. */
+export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Triggers {
+  return {
+    async sync(scope, reason) {
+      const job = await queue.add(JOB.sync, { scope, reason }, { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } });
+      return job.id ?? '';
+    },
+    async image(payload: MirrorImagePayload) {
+      // Deterministic ids: a push notified twice, or by two registries, copies once.
+      const jobId = mirrorImageJobId(payload.source, payload.target);
+      const job = await queue.add(JOB.mirrorImage, payload, { jobId, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { count: 5000 } });
+      return job.id ?? jobId;
+    },
+    async firstDelivery(id) {
+      return (await redis.set(`${prefix}:delivery:${id}`, '1', 'EX', 24 * 3600, 'NX')) === 'OK';
+    },
+    async jobCounts() {
+      return queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+    },
+    async healthy() {
+      return (await redis.ping()) === 'PONG';
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/log.js';
+import { buildServer } from '../src/server/http-server.js';
+import { queueTriggers } from '../src/server/queue-triggers.js';
+import { CLI } from './support/cli.js';
+import { freePort, waitFor } from './support/ports.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+
+let redisServer: TestRedis;
+let redis: Redis;
+let queue: Queue;
+const prefix = `{airlock-serve-${randomUUID().slice(0, 8)}}`;
+const secrets = { github: 'gh-secret-123', registry: 'reg-token-456', generic: 'gen-token-789' };
+const config = parseConfig({
+  images: [{ source: 'ghcr.io/acme/app', tags: ['1.0'] }],
+  targets: { images: { registry: 'mirror.internal:5000' } },
+  serve: { bodyLimit: 4096, github: { secret: { env: 'X' }, repositories: [{ repo: 'kubevela/catalog', branch: 'master', scope: 'charts' }] }, registry: { token: { env: 'Y' } }, generic: { token: { env: 'Z' } } },
+});
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = new Redis(redisServer.url);
+  queue = new Queue(`serve-${randomUUID()}`, { connection: { url: redisServer.url }, prefix });
+});
+
+afterAll(async () => {
+  await queue?.obliterate({ force: true });
+  await queue?.close();
+  const keys = await redis.keys(`${prefix}:delivery:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis?.quit();
+  await redisServer?.stop();
+});
+
+const sign = (body: string) => `sha256=${createHmac('sha256', secrets.github).update(body).digest('hex')}`;
+const count = async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')).reduce((a, b) => a + b, 0);
+
+describe('airlock serve', () => {
+  it('queues a sync for a signed push to a watched branch, once per delivery, and nothing for bad input', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const push = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } });
+    const headers = (body: string, delivery: string, event = 'push') => ({ 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
+
+    const bad = await app.inject({ method: 'POST', url: '/webhooks/github', payload: push, headers: { ...headers(push, 'd0'), 'x-hub-signature-256': sign(`${push} `) } });
+    expect(bad.statusCode).toBe(401);
+    expect(await count()).toBe(0);
+
+    expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: '{}', headers: headers('{}', 'd-ping', 'ping') })).statusCode).toBe(200);
+
+    const ok = await app.inject({ method: 'POST', url: '/webhooks/github', payload: push, headers: headers(push, 'd1') });
+    expect(ok.statusCode).toBe(202);
+    const runId = (JSON.parse(ok.body) as { run: string }).run;
+    expect((await queue.getJob(runId))?.data).toEqual({ scope: 'charts', reason: 'github push kubevela/catalog@master' });
+    const again = await app.inject({ method: 'POST', url: '/webhooks/github', payload: push, headers: headers(push, 'd1') });
+    expect(JSON.parse(again.body)).toEqual({ duplicate: true });
+    expect(await count()).toBe(1);
+
+    const other = JSON.stringify({ ref: 'refs/heads/dev', repository: { full_name: 'kubevela/catalog' } });
+    expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: other, headers: headers(other, 'd2') })).statusCode).toBe(200);
+    const broken = '{"ref": ';
+    expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: broken, headers: headers(broken, 'd3') })).statusCode).toBe(400);
+    const huge = JSON.stringify({ pad: 'x'.repeat(5000) });
+    expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: huge, headers: headers(huge, 'd4') })).statusCode).toBe(413);
+    expect(await count()).toBe(1);
+    // Still serving.
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    await app.close();
+  });
+
+  it('mirrors pushed images that the config watches, with deterministic job ids, and takes generic triggers', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const distribution = JSON.stringify({ events: [{ action: 'push', target: { repository: 'acme/app', tag: '1.0' }, request: { host: 'ghcr.io' } }, { action: 'push', target: { repository: 'acme/other', tag: '1' }, request: { host: 'ghcr.io' } }] });
+    expect((await app.inject({ method: 'POST', url: '/webhooks/registry', payload: distribution, headers: { 'content-type': 'application/json' } })).statusCode).toBe(401);
+    const first = await app.inject({ method: 'POST', url: '/webhooks/registry', payload: distribution, headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}`, 'x-request-id': 'r1' } });
+    expect(first.statusCode).toBe(202);
+    const [jobId] = (JSON.parse(first.body) as { jobs: string[] }).jobs;
+    expect((await queue.getJob(jobId ?? ''))?.data).toEqual({ source: 'docker://ghcr.io/acme/app:1.0', target: 'docker://mirror.internal:5000/ghcr.io/acme/app' });
+    // A second notification of the same push (another delivery id) dedupes on the job id.
+    const before = await count();
+    const second = await app.inject({ method: 'POST', url: '/webhooks/registry?token=' + secrets.registry, payload: distribution, headers: { 'content-type': 'application/json', 'x-request-id': 'r2' } });
+    expect((JSON.parse(second.body) as { jobs: string[] }).jobs).toEqual([jobId]);
+    expect(await count()).toBe(before);
+
+    expect((await app.inject({ method: 'POST', url: '/webhooks/generic', payload: '{"scope":"images"}', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    const g = await app.inject({ method: 'POST', url: '/webhooks/generic', payload: '{"scope":"images","reason":"release"}', headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.generic}` } });
+    expect(g.statusCode).toBe(202);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/airlock_webhooks_total\{kind="registry",result="unauthorized"\} 1/);
+    expect(metrics.body).toMatch(/airlock_queue_jobs\{state="waiting"\} \d+/);
+    await app.close();
+  });
+
+  it('airlock serve answers /healthz and exits 0 on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nserve:\n  generic:\n    token: { env: GEN_TOKEN }\n`);
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--queue', `serve-cli-${randomUUID()}`], { env: { PATH: process.env.PATH, TEST_REDIS_URL: redisServer.url, GEN_TOKEN: 'tok-abcdef' }, stdio: 'ignore' });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 'airlock serve');
+    } finally {
+      const code = await new Promise<number | null>((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      });
+      expect(code).toBe(0);
+    }
+  });
+});

@@ -46,7 +46,7 @@ function bearer(req: FastifyRequest): string | undefined {
  */
 export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: Logger): FastifyInstance {
   const bodyLimit = config.serve?.bodyLimit ?? 1024 * 1024;
-  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit });
   const registry = new Registry();
   const webhooks = new Counter({ name: 'airlock_webhooks_total', help: 'Webhook deliveries by kind and result', labelNames: ['kind', 'result'], registers: [registry] });
   const runs = new Counter({ name: 'airlock_runs_enqueued_total', help: 'Runs and jobs enqueued by trigger', labelNames: ['trigger'], registers: [registry] });

@@ -24,6 +24,9 @@ export interface QueueWorkerOptions {
   concurrency?: number;
   /** Where scheduled sync runs keep chart index validators and chart image lists. */
   cacheDir?: string;
+  /** Job lock lifetime: a worker that dies holds its jobs this long before another takes them. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 const SCOPES: Record<string, SyncKind[]> = { all: ['charts', 'images', 'files'], images: ['images'], charts: ['charts', 'images'], files: ['files'] };
@@ -71,6 +74,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     connection: { url: options.redisUrl, maxRetriesPerRequest: null },
     prefix: options.prefix ?? options.config.redis?.prefix ?? DEFAULT_PREFIX,
     concurrency: options.concurrency ?? options.config.concurrency.images,
+    ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
     removeOnComplete: { count: 1000, age: 24 * 3600 },
     removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
   });

@@ -15,8 +15,10 @@ export function workerCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
     .option('--queue <name>', 'queue name', 'airlock')
     .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
+    .option('--lock-duration <ms>', 'job lock lifetime; a dead worker\'s jobs are taken over after it (default 30000)', (v) => Number.parseInt(v, 10))
+    .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) => Number.parseInt(v, 10))
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (opts: { config: string; queue: string; concurrency?: number; logLevel: string }) => {
+    .action(async (opts: { config: string; queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; logLevel: string }) => {
       const config = loadConfig(opts.config);
       if (!config.redis) throw new AirlockError('E_CONFIG', `${opts.config}: redis.url is required for the worker`);
       const redisUrl = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
@@ -25,7 +27,7 @@ export function workerCommand(): Command {
       const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis.prefix) });
       const { startQueueWorker } = await import('../../workers/worker.js');
       const cacheDir = path.join(path.dirname(config.state.file ?? defaultStateFile()), 'index-cache');
-      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
       logger.info({ queue: opts.queue }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

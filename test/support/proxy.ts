@@ -19,7 +19,8 @@ export type ProxyAction =
   | { type: 'cutRequest'; afterBytes: number }
   | { type: 'cutResponse'; afterBytes: number }
   | { type: 'headers'; headers: Record<string, string> }
-  | { type: 'redirect'; location: (path: string) => string };
+  | { type: 'redirect'; location: (path: string) => string }
+  | { type: 'throttle'; bytesPerSecond: number };
 
 export interface ProxyRule {
   match: (method: string, path: string) => boolean;
@@ -80,6 +81,10 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
         res.writeHead(up.statusCode ?? 502, headers);
         up.on('data', (chunk: Buffer) => {
           entry.responseBytes += chunk.length;
+          if (action?.type === 'throttle') {
+            up.pause();
+            setTimeout(() => up.resume(), (chunk.length / action.bytesPerSecond) * 1000);
+          }
           if (action?.type === 'cutResponse' && entry.responseBytes > action.afterBytes) {
             up.destroy();
             res.destroy();

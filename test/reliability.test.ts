@@ -83,3 +83,65 @@ describe('worker reliability', () => {
     }
   });
 });
+
+async function startOwnRedis(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+  const { waitFor } = await import('./support/ports.js');
+  const net = await import('node:net');
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      }),
+    'redis-server',
+  );
+  return child;
+}
+
+describe('Redis restart', () => {
+  it('workers reconnect after Redis restarts and go on with the queue', async () => {
+    const { freePort } = await import('./support/ports.js');
+    const { startQueueWorker } = await import('../workers/worker.js');
+    const { parseConfig } = await import('../src/config/load.js');
+    const { silentLogger } = await import('../src/log.js');
+    const { testEngine } = await import('./support/engine.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-restart-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let server = await startOwnRedis(dir, port);
+    const queueName = `test-${randomUUID()}`;
+    const worker = startQueueWorker({ config: parseConfig({}), engine: testEngine(), logger: silentLogger(), redisUrl: url, queue: queueName, prefix });
+    const queue = new Queue(queueName, { connection: { url }, prefix });
+    queue.on('error', () => undefined);
+    try {
+      for (const tag of ['before', 'after']) await pushImage(upstream.url, 'restart/app', tag, buildManifest({}));
+      const events = new QueueEvents(queueName, { connection: { url }, prefix });
+      events.on('error', () => undefined);
+      const before = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/restart/app:before`, target: `docker://${target.host}/restart/app` });
+      await before.waitUntilFinished(events, 30_000);
+      await events.close();
+
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await startOwnRedis(dir, port);
+
+      const events2 = new QueueEvents(queueName, { connection: { url }, prefix });
+      events2.on('error', () => undefined);
+      await events2.waitUntilReady();
+      const after = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/restart/app:after`, target: `docker://${target.host}/restart/app` });
+      const r = (await after.waitUntilFinished(events2, 30_000)) as { status: string };
+      expect(r.status).toBe('copied');
+      expect((await getManifest(target.url, 'restart/app', 'after')).status).toBe(200);
+      await events2.close();
+    } finally {
+      await worker.close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      server.kill('SIGKILL');
+    }
+  });
+});

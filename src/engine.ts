@@ -105,6 +105,8 @@ export function createEngine(options: EngineOptions): Engine {
   const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor, logger });
   const ledger = createBlobLedger();
   const blobLimit = pLimit(config.concurrency.blobs);
+  const perRegistry = new Map(config.registries.filter((r) => r.concurrency).map((r) => [r.host, pLimit(r.concurrency ?? 1)]));
+  const registryLimit = (registry: string) => perRegistry.get(registry);
 
   return {
     client,
@@ -122,7 +124,7 @@ export function createEngine(options: EngineOptions): Engine {
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });
     },
     copy(req) {
-      return copyImage(req, { logger, ledger, blobLimit, state: options.state, onBytes: options.onBytes });
+      return copyImage(req, { logger, ledger, blobLimit, registryLimit, state: options.state, onBytes: options.onBytes });
     },
     async close() {
       await options.state?.flush();

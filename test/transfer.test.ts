@@ -252,4 +252,21 @@ describe('retries and bad upstream answers', () => {
     expect(r.targetDigest).toBe(m.digest);
     expect((await getManifest(target.url, 'generic/app', 'v1')).headers.get('content-type')).toBe(m.mediaType);
   });
+
+  it('keeps blob transfers from one registry within its concurrency limit', async () => {
+    const layers = Array.from({ length: 4 }, () => randomBlob(MiB));
+    const m = buildManifest({ layers });
+    await pushImage(upstream.url, 'limited/app', 'v1', m);
+    up.rules.push({ match: (method, p) => method === 'GET' && p.includes('/blobs/sha256:'), action: { type: 'throttle', bytesPerSecond: 4 * MiB } });
+    const peak = () => {
+      const gets = up.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/sha256:'));
+      return Math.max(...gets.map((g) => gets.filter((o) => o.startedAt < (g.endedAt ?? Infinity) && (o.endedAt ?? Infinity) > g.startedAt).length));
+    };
+    await copy({ source: `docker://${up.host}/limited/app:v1`, target: `docker://${target.host}/limited/free` });
+    expect(peak()).toBeGreaterThan(1);
+    up.reset();
+    const limited = testEngine({ config: { registries: [{ host: up.host, concurrency: 1 }] } });
+    await copy({ source: `docker://${up.host}/limited/app:v1`, target: `docker://${target.host}/limited/one` }, limited);
+    expect(peak()).toBe(1);
+  });
 });

@@ -15,6 +15,8 @@ const registry = z.strictObject({
   password: secretRef.optional(),
   /** Upload blobs larger than this in chunks of this size (bytes); 0 = one streamed PUT, chunks only on failure or when asked. */
   chunkSize: z.number().int().min(0).default(0),
+  /** Blob transfers from or to this registry at once (within the global concurrency.blobs), so one slow upstream cannot take every slot. */
+  concurrency: z.number().int().positive().max(64).optional(),
 });
 
 const imageEntry = z

@@ -42,6 +42,8 @@ export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
 export interface BlobCopyDeps {
   ledger: BlobLedger;
   limit: Limit;
+  /** A per-registry limit, taken before the global one so a task waiting for its registry holds no global slot. */
+  registryLimit?: (registry: string) => Limit | undefined;
   logger: Logger;
   onBytes?: (n: number) => void;
 }
@@ -58,7 +60,9 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
     stats.blobsSkipped += 1;
     return 'skipped';
   }
-  const work = deps.limit(() => transfer(desc, source, target, deps, stats));
+  const viaRegistry = source.repo ? deps.registryLimit?.(source.repo.registry) : undefined;
+  const run = () => deps.limit(() => transfer(desc, source, target, deps, stats));
+  const work = viaRegistry ? viaRegistry(run) : run();
   deps.ledger.inflight.set(key, work);
   try {
     const outcome = await work;

@@ -39,6 +39,7 @@ export interface CopyDeps {
   logger: Logger;
   ledger: BlobLedger;
   blobLimit: Limit;
+  registryLimit?: (registry: string) => Limit | undefined;
   state?: MirrorState;
   onBytes?: (n: number) => void;
   now?: () => Date;
@@ -167,7 +168,7 @@ function filteredIndex(raw: RawManifest, chosen: Descriptor[]): RawManifest {
 async function copyContent(manifest: ParsedManifest, req: CopyRequest, deps: CopyDeps, stats: TransferStats): Promise<void> {
   if (manifest.kind !== 'manifest') return;
   const blobs = [manifest.config, ...manifest.layers].filter((d) => !isForeign(d));
-  await Promise.all(blobs.map((d) => copyBlob(d, req.source, req.target, { ledger: deps.ledger, limit: deps.blobLimit, logger: deps.logger, onBytes: deps.onBytes }, stats)));
+  await Promise.all(blobs.map((d) => copyBlob(d, req.source, req.target, { ledger: deps.ledger, limit: deps.blobLimit, registryLimit: deps.registryLimit, logger: deps.logger, onBytes: deps.onBytes }, stats)));
 }
 
 /** Copies a manifest by digest with everything below it (nested indexes included). */

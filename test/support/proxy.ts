@@ -12,6 +12,8 @@ export interface ProxyRequest {
   requestBytes: number;
   responseBytes: number;
   authorization: boolean;
+  startedAt: number;
+  endedAt?: number;
 }
 
 export type ProxyAction =
@@ -58,7 +60,10 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const entry: ProxyRequest = { method, path, status: 0, requestBytes: 0, responseBytes: 0, authorization: !!req.headers.authorization };
+    const entry: ProxyRequest = { method, path, status: 0, requestBytes: 0, responseBytes: 0, authorization: !!req.headers.authorization, startedAt: Date.now() };
+    res.on('close', () => {
+      entry.endedAt = Date.now();
+    });
     log.push(entry);
     const action = pickRule(method, path);
     if (action?.type === 'status') {

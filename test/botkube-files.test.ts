@@ -37,6 +37,9 @@ describe('Botkube plugin index validation (the real fixtures)', () => {
     const withQuery = staticPathFor('https://x.io/a/b.tar.gz?filename=evil&checksum=1');
     expect(withQuery).toMatch(/^x\.io\/a\/q-[0-9a-f]{10}\/b\.tar\.gz$/);
     expect(staticPathFor('http://127.0.0.1:8080/../../etc/passwd')).toBe('127.0.0.1-8080/etc/passwd');
+    // A name that had to be cleaned keeps its extension; the hash that keeps it apart is a directory.
+    expect(staticPathFor('https://x.io/rel/executor_x%2B1_linux_amd64.tar.gz')).toMatch(/^x\.io\/rel\/h-[0-9a-f]{10}\/executor_x\+1_linux_amd64\.tar\.gz$/);
+    expect(staticPathFor('https://x.io/rel/a%20b.tgz')).not.toBe(staticPathFor('https://x.io/rel/a_b.tgz'));
   });
 });
 

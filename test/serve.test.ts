@@ -20,7 +20,7 @@ let queue: Queue;
 const prefix = `{airlock-serve-${randomUUID().slice(0, 8)}}`;
 const secrets = { github: 'gh-secret-123', registry: 'reg-token-456', generic: 'gen-token-789' };
 const config = parseConfig({
-  images: [{ source: 'ghcr.io/acme/app', tags: ['1.0'] }],
+  images: [{ source: 'ghcr.io/acme/app', tags: ['1.0'] }, { source: 'ghcr.io/acme/semver', semver: '>=2.0.0' }],
   targets: { images: { registry: 'mirror.internal:5000' } },
   serve: { bodyLimit: 4096, github: { secret: { env: 'X' }, repositories: [{ repo: 'kubevela/catalog', branch: 'master', scope: 'charts' }] }, registry: { token: { env: 'Y' } }, generic: { token: { env: 'Z' } } },
 });
@@ -113,5 +113,26 @@ describe('airlock serve', () => {
       });
       expect(code).toBe(0);
     }
+  });
+
+  it('queues only tags the image entry selects, and honours a retry when queueing failed', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const push = (tag: string) => JSON.stringify({ events: [{ action: 'push', target: { repository: 'acme/semver', tag }, request: { host: 'ghcr.io' } }] });
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}` };
+    expect(JSON.parse((await app.inject({ method: 'POST', url: '/webhooks/registry', payload: push('pr-123'), headers: { ...auth, 'x-request-id': 's1' } })).body)).toEqual({ jobs: [] });
+    expect((JSON.parse((await app.inject({ method: 'POST', url: '/webhooks/registry', payload: push('2.1.0'), headers: { ...auth, 'x-request-id': 's2' } })).body) as { jobs: string[] }).jobs).toHaveLength(1);
+    expect((await app.inject({ method: 'POST', url: '/webhooks/generic', payload: 'null', headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.generic}` } })).statusCode).toBe(400);
+    await app.close();
+
+    const real = queueTriggers(queue, redis, prefix);
+    let fail = true;
+    const flaky = { ...real, sync: async (scope: string, reason: string) => (fail ? Promise.reject(new Error('redis down')) : real.sync(scope, reason)) };
+    const app2 = buildServer(config, secrets, flaky, silentLogger());
+    const body = '{"scope":"images","id":"retry-me"}';
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${secrets.generic}` };
+    expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(500);
+    fail = false;
+    expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(202);
+    await app2.close();
   });
 });

@@ -88,11 +88,12 @@ export function pluginsCommand(): Command {
       if (!config || !opts.config) throw new AirlockError('E_USAGE', 'plugins sync needs --config (plugins.target, plugins.service) unless --dry-run');
       const section = config.plugins;
       if (!section) throw new AirlockError('E_CONFIG', `${opts.config}: plugins: section is missing`);
+      // The client first: a config problem there must not leave Redis or files open.
+      const client = await clientFor(config, opts.config);
+      const { mirrorAndRegisterPlugin } = await import('../jobs/register-plugins.js');
       const logger = createLogger({ level: opts.logLevel });
       const store = await chooseStateStore(config, { ...(opts.state ? { stateFile: opts.state } : {}) });
       const engine = createEngine({ config, logger, state: store.state });
-      const client = await clientFor(config, opts.config);
-      const { mirrorAndRegisterPlugin } = await import('../jobs/register-plugins.js');
       try {
         const limit = pLimit(config.concurrency.images);
         const outcomes: PluginOutcome[] = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));

@@ -31,8 +31,15 @@ export function serveCommand(): Command {
       const { queueTriggers } = await import('../server/queue-triggers.js');
       const queue = openCommandQueue(opts.queue, url, config.redis.prefix);
       const redis = await connectRedis(url, { maxRetriesPerRequest: 1 });
+      redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
       const app = buildServer(config, secrets, queueTriggers(queue, redis, config.redis.prefix), logger);
-      await app.listen({ host: opts.host, port: opts.port });
+      try {
+        await app.listen({ host: opts.host, port: opts.port });
+      } catch (e) {
+        await queue.close().catch(() => undefined);
+        redis.disconnect();
+        throw new AirlockError('E_USAGE', `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
+      }
       logger.info({ port: opts.port }, 'serving');
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());

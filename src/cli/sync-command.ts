@@ -23,7 +23,9 @@ export function syncCommand(): Command {
       if (opts.queue) {
         if (opts.dryRun) throw new AirlockError('E_USAGE', '--dry-run runs in-process only; drop --queue');
         const set = new Set(kinds);
-        const scope = set.size === KINDS.length ? 'all' : set.size === 1 && set.has('images') ? 'images' : set.size === 1 && set.has('files') ? 'files' : [...set].every((k) => k === 'charts' || k === 'images') ? 'charts' : 'all';
+        const single = set.size === 1 ? [...set][0] : undefined;
+        // A queued run covers one scope; a mix of kinds runs everything.
+        const scope = single ?? 'all';
         const { syncThroughQueue } = await import('./schedule-command.js');
         process.exitCode = await syncThroughQueue(config, opts.config, scope, { ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}), json: opts.json });
         return;

@@ -37,11 +37,13 @@ export function staticPathFor(url: string): string {
   const segments = u.pathname
     .split('/')
     .filter((s) => s && s !== '.' && s !== '..')
-    .map((s) => {
-      const clean = decodeURIComponent(s).replace(/[^A-Za-z0-9._+-]/g, '_');
-      // Two names that only differ in characters replaced here must not share a file.
-      return clean === s ? clean : `${clean}~${createHash('sha256').update(s).digest('hex').slice(0, 6)}`;
-    });
+    .map((s) => decodeURIComponent(s).replace(/[^A-Za-z0-9._+-]/g, '_'));
+  // Two URLs that differ only in characters replaced above must not share a file; the hash goes in
+  // a directory of its own so the file name keeps its archive extension (go-getter unpacks by it).
+  const rawPath = u.pathname;
+  if (segments.join('/') !== rawPath.split('/').filter((s) => s && s !== '.' && s !== '..').join('/')) {
+    segments.splice(segments.length - 1, 0, `h-${createHash('sha256').update(rawPath).digest('hex').slice(0, 10)}`);
+  }
   if (segments.length === 0) segments.push('index');
   const host = u.host.replace(/:/g, '-');
   if (u.search) {

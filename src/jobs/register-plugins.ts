@@ -37,7 +37,7 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
       const available = await ctx.engine.client.listTags({ registry: sourceRepo.registry, repository: sourceRepo.repository });
       tags = selectTags(available, needsTagList(selection) ? selection : { ...selection, newest: 1 });
     }
-    if (config.registryType === 'HARBOR' && !config.allowMutableTags) {
+    if (request.registry_type === 'HARBOR' && !config.allowMutableTags) {
       const unsortable = tags.filter((t) => !isPep440(t));
       if (unsortable.length > 0) {
         warnings.push(`not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`);

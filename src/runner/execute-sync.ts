@@ -104,7 +104,8 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
         ),
       );
       items.push(...chartItems(outcomes));
-      if (options.kinds.includes('images')) {
+      // The images a chart needs follow the chart, whatever the scope (charts[].images switches it off).
+      {
         const known = new Set(config.images.map((i) => i.source));
         const fromCharts = chartImagePayloads(outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
         fail(fromCharts.failures, 'image');

@@ -1,7 +1,8 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { AirlockConfig } from '../config/schema.js';
+import type { AirlockConfig, ImageEntry } from '../config/schema.js';
+import { selectTags, tagVersion } from '../sources/tag-selection.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
@@ -16,6 +17,8 @@ export interface Triggers {
   image(payload: MirrorImagePayload): Promise<string>;
   /** True the first time a delivery id is seen within a day (replay protection). */
   firstDelivery(id: string): Promise<boolean>;
+  /** Forgets a delivery whose run could not be queued, so the sender's retry is not taken for a replay. */
+  forgetDelivery(id: string): Promise<void>;
   jobCounts(): Promise<Record<string, number>>;
   healthy(): Promise<boolean>;
 }
@@ -64,15 +67,20 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string): unknown {
+  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string): Record<string, unknown> | undefined {
+    let value: unknown;
     try {
       const raw = req.body as Buffer | undefined;
-      return JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
+      value = JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
     } catch {
+      value = undefined;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
       webhooks.inc({ kind, result: 'bad-json' });
-      void reply.code(400).send({ error: 'body is not JSON' });
+      void reply.code(400).send({ error: 'body is not a JSON object' });
       return undefined;
     }
+    return value as Record<string, unknown>;
   }
 
   async function replayed(id: string | undefined, kind: string, reply: FastifyReply): Promise<boolean> {
@@ -81,6 +89,16 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     webhooks.inc({ kind, result: 'duplicate' });
     await reply.code(200).send({ duplicate: true });
     return true;
+  }
+
+  /** Queues, and un-remembers the delivery when queueing fails, so a retry of it is honoured. */
+  async function queued<T>(id: string | undefined, kind: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (id) await triggers.forgetDelivery(`${kind}:${id}`).catch(() => undefined);
+      throw e;
+    }
   }
 
   app.get('/healthz', async (_req, reply) => {
@@ -105,7 +123,8 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     if (event === 'ping') return reply.code(200).send({ pong: true });
     const body = parseJson(req, reply, 'github') as { ref?: string; repository?: { full_name?: string } } | undefined;
     if (body === undefined) return reply;
-    if (await replayed(String(req.headers['x-github-delivery'] ?? '') || undefined, 'github', reply)) return reply;
+    const delivery = String(req.headers['x-github-delivery'] ?? '') || undefined;
+    if (await replayed(delivery, 'github', reply)) return reply;
     if (event !== 'push') return reply.code(200).send({ ignored: `event ${event}` });
     const branch = body.ref?.replace(/^refs\/heads\//, '');
     const watched = (config.serve?.github?.repositories ?? []).find((r) => r.repo === body.repository?.full_name && r.branch === branch);
@@ -113,7 +132,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
       webhooks.inc({ kind: 'github', result: 'ignored' });
       return reply.code(200).send({ ignored: 'repository or branch not watched' });
     }
-    const id = await triggers.sync(watched.scope, `github push ${watched.repo}@${branch}`);
+    const id = await queued(delivery, 'github', () => triggers.sync(watched.scope, `github push ${watched.repo}@${branch}`));
     webhooks.inc({ kind: 'github', result: 'queued' });
     runs.inc({ trigger: 'github' });
     return reply.code(202).send({ run: id });
@@ -130,16 +149,18 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const delivery = String(req.headers['x-request-id'] ?? (body as { id?: string }).id ?? '') || undefined;
     if (await replayed(delivery, 'registry', reply)) return reply;
     const jobs: string[] = [];
-    for (const pushed of pushedImages(body)) {
-      for (const entry of config.images) {
-        const src = parseRegistryRef(entry.source, { defaultTag: false });
-        if (src.registry !== pushed.registry || src.repository !== pushed.repository) continue;
-        if (src.tag && src.tag !== pushed.tag) continue;
-        const target = entry.target ?? (config.targets.images ? targetRepository({ ...src, tag: undefined, digest: undefined }, config.targets.images) : undefined);
-        if (!target) continue;
-        jobs.push(await triggers.image({ source: formatRef(pushed), target, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}) }));
+    await queued(delivery, 'registry', async () => {
+      for (const pushed of pushedImages(body)) {
+        for (const entry of config.images) {
+          const src = parseRegistryRef(entry.source, { defaultTag: false });
+          if (src.registry !== pushed.registry || src.repository !== pushed.repository || !pushed.tag) continue;
+          if (!tagWatched(entry, src.tag, pushed.tag)) continue;
+          const target = entry.target ?? (config.targets.images ? targetRepository({ ...src, tag: undefined, digest: undefined }, config.targets.images) : undefined);
+          if (!target) continue;
+          jobs.push(await triggers.image({ source: formatRef(pushed), target, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}), ...(entry.immutable ? { immutable: true } : {}) }));
+        }
       }
-    }
+    });
     webhooks.inc({ kind: 'registry', result: jobs.length ? 'queued' : 'ignored' });
     runs.inc({ trigger: 'registry' }, jobs.length);
     return reply.code(jobs.length ? 202 : 200).send({ jobs });
@@ -154,8 +175,9 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     if (body === undefined) return reply;
     const scope = body.scope ?? 'all';
     if (!['all', 'images', 'charts', 'files'].includes(scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
-    if (await replayed(String(req.headers['x-request-id'] ?? body.id ?? '') || undefined, 'generic', reply)) return reply;
-    const id = await triggers.sync(scope, body.reason ?? 'generic webhook');
+    const delivery = String(req.headers['x-request-id'] ?? body.id ?? '') || undefined;
+    if (await replayed(delivery, 'generic', reply)) return reply;
+    const id = await queued(delivery, 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));
     webhooks.inc({ kind: 'generic', result: 'queued' });
     runs.inc({ trigger: 'generic' });
     return reply.code(202).send({ run: id });
@@ -164,6 +186,11 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   return app;
 }
 
-export function newRunId(): string {
-  return randomUUID();
+/** The tags a sync would pick for this entry: the pinned one, its list, its semver range or regex; else latest. */
+function tagWatched(entry: ImageEntry, pinned: string | undefined, tag: string): boolean {
+  if (pinned) return pinned === tag;
+  const selection = { tags: entry.tags, semver: entry.semver, regex: entry.regex };
+  if (entry.tags?.length || entry.semver || entry.regex) return selectTags([tag], selection).includes(tag);
+  // `newest: N` alone: any version-like tag may be among the newest; plain entries mean latest.
+  return entry.newest !== undefined ? tagVersion(tag) !== null : tag === 'latest';
 }

@@ -12,13 +12,17 @@ export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Trigg
       return job.id ?? '';
     },
     async image(payload: MirrorImagePayload) {
-      // Deterministic ids: a push notified twice, or by two registries, copies once.
-      const jobId = mirrorImageJobId(payload.source, payload.target);
-      const job = await queue.add(JOB.mirrorImage, payload, { jobId, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { count: 5000 } });
-      return job.id ?? jobId;
+      // Deduplicated while waiting or running: a push notified twice copies once, and a later
+      // push of the same tag (a moved tag, or after a failure) is mirrored again.
+      const id = mirrorImageJobId(payload.source, payload.target);
+      const job = await queue.add(JOB.mirrorImage, payload, { deduplication: { id }, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { age: 7 * 24 * 3600, count: 5000 } });
+      return job.id ?? id;
     },
     async firstDelivery(id) {
       return (await redis.set(`${prefix}:delivery:${id}`, '1', 'EX', 24 * 3600, 'NX')) === 'OK';
+    },
+    async forgetDelivery(id) {
+      await redis.del(`${prefix}:delivery:${id}`);
     },
     async jobCounts() {
       return queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');

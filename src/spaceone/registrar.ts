@@ -83,13 +83,20 @@ export async function syncRegistration(client: RepositoryClient, request: Regist
         throw new AirlockError('E_CONFLICT', `registered plugin differs in ${what}; the service cannot update these: allow recreate to deregister and register it again`, { artifact: id });
       }
       calls.push({ method: 'deregister', request: { plugin_id: id } });
-      await client.deregister(id);
+      try {
+        await client.deregister(id);
+      } catch (e) {
+        // A retried deregister whose first attempt went through finds nothing: that is the goal.
+        if (!(e instanceof RepositoryCallError && e.grpcStatus === 'NOT_FOUND')) throw e;
+      }
       await register();
       action = 'recreated';
     } else {
       const changes: Record<string, unknown> = {};
       for (const k of UPDATABLE) {
-        const wanted = request[k] ?? (k === 'name' ? '' : k === 'labels' ? [] : {});
+        // A field the manifest leaves out is left as the service holds it (set in the console, say).
+        if (request[k] === undefined) continue;
+        const wanted = request[k];
         const held = existing[k] ?? (k === 'labels' ? [] : k === 'name' ? '' : {});
         if (canonical(wanted) !== canonical(held)) changes[k] = wanted;
       }

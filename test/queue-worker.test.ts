@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { JOB, mirrorChartJobId, mirrorImageJobId } from '../src/queue/names.js';
@@ -13,38 +13,24 @@ import { startQueueWorker } from '../workers/worker.js';
 import { CLI } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage } from './support/images.js';
-import { startRedis, type TestRedis } from './support/redis.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
+import { useQueueEnv } from './support/queue-env.js';
 
-let redis: TestRedis;
-let upstream: TestRegistry;
-let target: TestRegistry;
-const prefix = '{airlock-test}';
-
-beforeAll(async () => {
-  redis = await startRedis();
-  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
-});
-
-afterAll(async () => {
-  await Promise.all([upstream?.stop(), target?.stop()]);
-  await redis?.stop();
-});
+const env = useQueueEnv();
 
 describe('queue worker (BullMQ on real Redis)', () => {
   it('runs mirror-image jobs through the same processor; a permanent failure is not retried', async () => {
     const queueName = `test-${randomUUID()}`;
-    const connection = { url: redis.url };
-    const queue = new Queue(queueName, { connection, prefix });
-    const events = new QueueEvents(queueName, { connection, prefix });
+    const connection = { url: env.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: env.prefix });
+    const events = new QueueEvents(queueName, { connection, prefix: env.prefix });
     await events.waitUntilReady();
     const config = parseConfig({});
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, concurrency: 2 });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: env.redis.url, queue: queueName, prefix: env.prefix, concurrency: 2 });
     try {
       const m = buildManifest({});
-      await pushImage(upstream.url, 'q/app', 'v1', m);
-      const source = `docker://${upstream.host}/q/app:v1`;
-      const dest = `docker://${target.host}/q/app`;
+      await pushImage(env.upstream.url, 'q/app', 'v1', m);
+      const source = `docker://${env.upstream.host}/q/app:v1`;
+      const dest = `docker://${env.target.host}/q/app`;
       const opts = { jobId: mirrorImageJobId(source, dest), attempts: 3, backoff: { type: 'exponential', delay: 50 } };
       const job = await queue.add(JOB.mirrorImage, { source, target: dest }, opts);
       // The same trigger again while the first is queued: deduplicated by the job id.
@@ -52,9 +38,9 @@ describe('queue worker (BullMQ on real Redis)', () => {
       expect(dup.id).toBe(job.id);
       const result = (await job.waitUntilFinished(events, 30_000)) as { status: string; targetDigest: string };
       expect(result).toMatchObject({ status: 'copied', targetDigest: m.digest });
-      expect((await getManifest(target.url, 'q/app', 'v1')).status).toBe(200);
+      expect((await getManifest(env.target.url, 'q/app', 'v1')).status).toBe(200);
 
-      const missing = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/q/none:v1`, target: dest }, { ...opts, jobId: mirrorImageJobId('none', dest) });
+      const missing = await queue.add(JOB.mirrorImage, { source: `docker://${env.upstream.host}/q/none:v1`, target: dest }, { ...opts, jobId: mirrorImageJobId('none', dest) });
       await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
       const failed = await queue.getJob(missing.id ?? '');
       expect(failed?.attemptsMade).toBe(1);
@@ -62,9 +48,9 @@ describe('queue worker (BullMQ on real Redis)', () => {
       // Charts go through the same worker.
       const chartRepo = await startChartRepo([{ name: 'demo', version: '1.0.0', tgz: buildChart({ name: 'demo', version: '1.0.0' }) }]);
       try {
-        const chartTarget = `oci://${target.host}/charts`;
+        const chartTarget = `oci://${env.target.host}/charts`;
         const cj = await queue.add(JOB.mirrorChart, { source: chartRepo.url, chart: 'demo', version: '1.0.0', target: chartTarget }, { jobId: mirrorChartJobId(chartRepo.url, 'demo', '1.0.0', chartTarget) });
-        expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'copied', target: `oci://${target.host}/charts/demo:1.0.0` });
+        expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'copied', target: `oci://${env.target.host}/charts/demo:1.0.0` });
         // And files.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-files-'));
         const fileUrl = `${chartRepo.url}/index.yaml`;
@@ -86,9 +72,9 @@ describe('queue worker (BullMQ on real Redis)', () => {
   it('airlock worker exits 0 on SIGTERM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-'));
     const cfg = path.join(dir, 'airlock.yaml');
-    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\n`);
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${env.prefix}"\n`);
     const child = spawn(process.execPath, [CLI, 'worker', '--config', cfg, '--queue', `test-${randomUUID()}`], {
-      env: { PATH: process.env.PATH, TEST_REDIS_URL: redis.url },
+      env: { PATH: process.env.PATH, TEST_REDIS_URL: env.redis.url },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { applySchedules, listSchedules } from '../src/queue/schedules.js';
@@ -11,31 +11,17 @@ import { startQueueWorker } from '../workers/worker.js';
 import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage } from './support/images.js';
-import { startRedis, type TestRedis } from './support/redis.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
+import { useQueueEnv } from './support/queue-env.js';
 
-let redis: TestRedis;
-let upstream: TestRegistry;
-let target: TestRegistry;
-const prefix = '{airlock-test}';
-
-beforeAll(async () => {
-  redis = await startRedis();
-  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
-});
-
-afterAll(async () => {
-  await Promise.all([upstream?.stop(), target?.stop()]);
-  await redis?.stop();
-});
+const qe = useQueueEnv();
 
 describe('schedules', () => {
   it('keeps Redis in step with the config and lists next run times from the CLI', async () => {
     const queueName = `test-${randomUUID()}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sched-'));
     const cfg = path.join(dir, 'airlock.yaml');
-    const write = (schedules: string) => fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nschedules:\n${schedules}`);
-    const env = { TEST_REDIS_URL: redis.url };
+    const write = (schedules: string) => fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${qe.prefix}"\nschedules:\n${schedules}`);
+    const env = { TEST_REDIS_URL: qe.redis.url };
     write('  - name: nightly\n    cron: "0 2 * * *"\n    tz: Europe/Berlin\n    scope: images\n  - name: hourly-charts\n    cron: "15 * * * *"\n    scope: charts\n');
     const first = await airlock(['scheduler', '--config', cfg, '--queue', queueName], env);
     expect(first.code, first.stderr).toBe(0);
@@ -55,7 +41,7 @@ describe('schedules', () => {
 
     const bad = await airlock(['scheduler', '--config', cfg.replace('airlock.yaml', 'bad.yaml')], env);
     expect(bad.code).toBe(2);
-    const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
+    const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
     await queue.obliterate({ force: true });
     for (const s of await queue.getJobSchedulers()) await queue.removeJobScheduler(s.key);
     await queue.close();
@@ -63,14 +49,14 @@ describe('schedules', () => {
 
   it('a schedule fires a sync job that a worker runs over its config', async () => {
     const m = buildManifest({});
-    await pushImage(upstream.url, 'sched/app', 'v1', m);
+    await pushImage(qe.upstream.url, 'sched/app', 'v1', m);
     const queueName = `test-${randomUUID()}`;
-    const config = parseConfig({ images: [{ source: `${upstream.host}/sched/app:v1`, target: `${target.host}/sched/app` }], schedules: [{ name: 'every-second', cron: '* * * * * *', scope: 'images' }] });
-    const connection = { url: redis.url };
-    const queue = new Queue(queueName, { connection, prefix });
-    const events = new QueueEvents(queueName, { connection, prefix });
+    const config = parseConfig({ images: [{ source: `${qe.upstream.host}/sched/app:v1`, target: `${qe.target.host}/sched/app` }], schedules: [{ name: 'every-second', cron: '* * * * * *', scope: 'images' }] });
+    const connection = { url: qe.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+    const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
     await events.waitUntilReady();
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
     try {
       const done = new Promise<{ returnvalue: string }>((resolve) => events.once('completed', (e) => resolve(e as { returnvalue: string })));
       await applySchedules(queue, config.schedules);
@@ -79,7 +65,7 @@ describe('schedules', () => {
       const result = (typeof completed.returnvalue === 'string' ? JSON.parse(completed.returnvalue) : completed.returnvalue) as { ok: boolean; summary: Record<string, number> };
       expect(result.ok).toBe(true);
       expect((result.summary.copied ?? 0) + (result.summary.unchanged ?? 0)).toBe(1);
-      expect((await getManifest(target.url, 'sched/app', 'v1')).status).toBe(200);
+      expect((await getManifest(qe.target.url, 'sched/app', 'v1')).status).toBe(200);
     } finally {
       await applySchedules(queue, []);
       await worker.close();
@@ -91,20 +77,20 @@ describe('schedules', () => {
 
   it('airlock sync --queue hands the run to a worker and follows it; runs list and show report it', async () => {
     const m = buildManifest({});
-    await pushImage(upstream.url, 'queued/app', 'v1', m);
+    await pushImage(qe.upstream.url, 'queued/app', 'v1', m);
     const queueName = `test-${randomUUID()}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'queued-'));
     const cfg = path.join(dir, 'airlock.yaml');
-    const yaml = `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nimages:\n  - source: ${upstream.host}/queued/app:v1\n    target: ${target.host}/queued/app\n  - source: ${upstream.host}/queued/missing:v1\n    target: ${target.host}/queued/missing\n`;
+    const yaml = `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${qe.prefix}"\nimages:\n  - source: ${qe.upstream.host}/queued/app:v1\n    target: ${qe.target.host}/queued/app\n  - source: ${qe.upstream.host}/queued/missing:v1\n    target: ${qe.target.host}/queued/missing\n`;
     fs.writeFileSync(cfg, yaml);
-    const config = parseConfig({ images: [{ source: `${upstream.host}/queued/app:v1`, target: `${target.host}/queued/app` }, { source: `${upstream.host}/queued/missing:v1`, target: `${target.host}/queued/missing` }] });
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: redis.url, queue: queueName, prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
-    const env = { TEST_REDIS_URL: redis.url };
+    const config = parseConfig({ images: [{ source: `${qe.upstream.host}/queued/app:v1`, target: `${qe.target.host}/queued/app` }, { source: `${qe.upstream.host}/queued/missing:v1`, target: `${qe.target.host}/queued/missing` }] });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    const env = { TEST_REDIS_URL: qe.redis.url };
     try {
       const r = await airlock(['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'], env);
       const run = JSON.parse(r.stdout) as { id: string; state: string; scope: string; summary: Record<string, number>; failures: Array<{ source: string; error: { code: string } }> };
       expect(run).toMatchObject({ state: 'completed', scope: 'images', summary: expect.objectContaining({ copied: 1, failed: 1 }) });
-      expect(run.failures).toEqual([expect.objectContaining({ source: `docker://${upstream.host}/queued/missing:v1`, error: expect.objectContaining({ code: 'E_NOT_FOUND' }) })]);
+      expect(run.failures).toEqual([expect.objectContaining({ source: `docker://${qe.upstream.host}/queued/missing:v1`, error: expect.objectContaining({ code: 'E_NOT_FOUND' }) })]);
       expect(r.code).toBe(1);
       const list = JSON.parse((await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--json'], env)).stdout) as Array<{ id: string }>;
       expect(list.map((x) => x.id)).toContain(run.id);
@@ -114,7 +100,7 @@ describe('schedules', () => {
       expect(none.code).toBe(5);
     } finally {
       await worker.close();
-      const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
+      const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
       await queue.obliterate({ force: true });
       await queue.close();
     }

@@ -89,12 +89,13 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
       return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
     }
 
-    const head = await req.source.resolve(req.sourceRef);
+    // With a target tag both HEADs go out at once: a no-op re-sync costs one round trip.
+    const [head, tagged] = await Promise.all([req.source.resolve(req.sourceRef), req.targetTag ? req.target.resolve(req.targetTag) : Promise.resolve(null)]);
     if (!head) throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${req.sourceRef} does not exist at the source`, { artifact: sourceName });
     const filtering = !!req.platforms?.length;
     // With platform filtering the target digest is our own index's; the state remembers it.
     const expectedTarget = filtering ? (remembered?.sourceDigest === head.digest ? remembered.targetDigest : undefined) : head.digest;
-    const existing = expectedTarget ? await req.target.resolve(req.targetTag ?? expectedTarget) : null;
+    const existing = req.targetTag ? tagged : expectedTarget ? await req.target.resolve(expectedTarget) : null;
     if (existing && existing.digest === expectedTarget) {
       let referrers = 0;
       if (req.referrers && !req.dryRun) referrers = await copyReferrers(req, head.digest, deps, stats);

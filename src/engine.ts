@@ -113,7 +113,7 @@ export function createEngine(options: EngineOptions): Engine {
     http: { send, dispatcher: agent },
     credentials,
     token(host) {
-      const value = env[envVarForRegistry(host).replace(/^AIRLOCK_AUTH_/, 'AIRLOCK_TOKEN_')];
+      const value = env[envVarForRegistry(host, 'TOKEN')];
       if (value) registerSecret(value);
       return value || undefined;
     },

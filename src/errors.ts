@@ -121,3 +121,10 @@ export function formatErrorLine(e: AirlockError): string {
   const where = e.artifact ? `${e.artifact}: ` : '';
   return `[${e.code}] ${where}${e.message.replace(/\s*\n\s*/g, ' ')}`;
 }
+
+/** 0 without errors; the errors' own exit code when they all agree; else 1. */
+export function exitCodeForErrors(errors: AirlockError[]): number {
+  if (errors.length === 0) return 0;
+  const codes = new Set(errors.map((e) => e.exitCode));
+  return codes.size === 1 ? ([...codes][0] ?? 1) : 1;
+}

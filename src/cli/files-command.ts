@@ -4,21 +4,13 @@ import { loadConfig, parseConfig } from '../config/load.js';
 import { runSync } from './run-sync.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
-import { AirlockError, formatErrorLine } from '../errors.js';
+import { AirlockError, exitCodeForErrors } from '../errors.js';
+import { printErrorLines } from './print-errors.js';
 import { createLogger } from '../log.js';
 import { redact } from '../secrets.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function printFailures(errors: AirlockError[]): void {
-  for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
-}
-
-function exitCode(errors: AirlockError[]): number {
-  if (errors.length === 0) return 0;
-  const codes = new Set(errors.map((e) => e.exitCode));
-  return codes.size === 1 ? [...codes][0] ?? 1 : 1;
-}
 
 function printBotkube(r: BotkubeMirrorResult, json: boolean | undefined): void {
   if (json) {
@@ -61,8 +53,8 @@ export function botkubeCommand(): Command {
           ...(opts.version ? { versions: opts.version } : {}),
         });
         printBotkube(r, opts.json);
-        printFailures(r.failures);
-        process.exitCode = exitCode(r.failures);
+        printErrorLines(r.failures);
+        process.exitCode = exitCodeForErrors(r.failures);
       } finally {
         await engine.close();
       }

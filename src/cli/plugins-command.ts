@@ -4,7 +4,8 @@ import { loadConfig } from '../config/load.js';
 import type { AirlockConfig, PluginsConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
-import { AirlockError, formatErrorLine } from '../errors.js';
+import { AirlockError, exitCodeForErrors } from '../errors.js';
+import { printErrorLines } from './print-errors.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { createLogger } from '../log.js';
 import { MANAGED_PLUGIN_IDS } from '../plugins/managed-catalog.js';
@@ -50,9 +51,6 @@ async function clientFor(config: AirlockConfig, file: string): Promise<Repositor
   return createRepositoryClient({ endpoint: service.endpoint, token: resolveSecret(service.token, 'plugins.service.token'), ...(service.domainId ? { domainId: service.domainId } : {}) });
 }
 
-function printProblems(errors: AirlockError[]): void {
-  for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
-}
 
 export function pluginsCommand(): Command {
   const plugins = new Command('plugins').description('mirror plugin images and register them with the SpaceONE / Cloudforet Repository service');
@@ -81,7 +79,7 @@ export function pluginsCommand(): Command {
           }
           process.stdout.write(`${manifests.length} plugins valid, ${problems.length} invalid\n`);
         }
-        printProblems(problemErrors);
+        printErrorLines(problemErrors);
         if (problems.length > 0) process.exitCode = 2;
         return;
       }
@@ -106,11 +104,8 @@ export function pluginsCommand(): Command {
           }
         }
         const errors = [...problemErrors, ...outcomes.flatMap((o) => (o.error ? [o.error] : []))];
-        printProblems(errors);
-        if (errors.length > 0) {
-          const codes = new Set(errors.map((e) => e.exitCode));
-          process.exitCode = codes.size === 1 ? [...codes][0] ?? 1 : 1;
-        }
+        printErrorLines(errors);
+        if (errors.length > 0) process.exitCode = exitCodeForErrors(errors);
       } finally {
         client.close();
         await engine.close();

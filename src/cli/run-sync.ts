@@ -1,13 +1,12 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { createEngine } from '../engine.js';
-import { formatErrorLine } from '../errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger } from '../log.js';
 import { exitCodeFor, formatReport } from '../report/run-report.js';
 import { executeSync, type SyncKind } from '../runner/execute-sync.js';
-import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
+import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
 export type { SyncKind };
@@ -51,7 +50,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
     progress.stop();
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     // Each failure once more on stderr, one line each, so scripts and operators see why without the report.
-    for (const e of errors) process.stderr.write(`airlock: ${redact(formatErrorLine(e))}\n`);
+    printErrorLines(errors);
     return exitCodeFor(report, errors);
   } finally {
     progress.stop();

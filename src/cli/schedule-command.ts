@@ -1,26 +1,20 @@
 import { Command } from 'commander';
 import type { Queue } from 'bullmq';
 import { loadConfig } from '../config/load.js';
-import { resolveSecret } from '../config/secret-ref.js';
+import { redisUrlOf } from '../config/secret-ref.js';
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
-import { DEFAULT_QUEUE } from '../queue/names.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueAndFollow, listRuns, showRun, type RunSummary } from '../queue/runs.js';
 import { formatBytes } from '../report/run-report.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
-  if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required for schedules`);
-  const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+  const url = redisUrlOf(config, file);
   // BullMQ is loaded only by the commands that use it: the CLI's start-up stays small.
   const { openCommandQueue } = await import('../queue/open-queue.js');
-  const queue = openCommandQueue(name, url, config.redis.prefix);
+  const queue = openCommandQueue(name, url, config.redis?.prefix ?? DEFAULT_PREFIX);
   return queue;
-}
-
-function redisUrl(config: AirlockConfig, file: string): string {
-  if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required`);
-  return typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
 }
 
 export async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
@@ -105,9 +99,9 @@ export function runsCommand(): Command {
 /** `airlock sync --queue`: the run goes to the workers; this command follows it to the end. */
 export async function syncThroughQueue(config: AirlockConfig, file: string, scope: string, options: { queue?: string; json?: boolean; timeoutMs?: number }): Promise<number> {
   const name = options.queue ?? DEFAULT_QUEUE;
-  const url = redisUrl(config, file);
+  const url = redisUrlOf(config, file);
   const { openCommandEvents } = await import('../queue/open-queue.js');
-  const events = openCommandEvents(name, url, config.redis?.prefix ?? '{airlock}');
+  const events = openCommandEvents(name, url, config.redis?.prefix ?? DEFAULT_PREFIX);
   try {
     await events.waitUntilReady();
     const run = await withQueue(config, file, name, (q) => enqueueAndFollow(q, events, scope, 'airlock sync --queue', options.timeoutMs ?? 6 * 3600_000));

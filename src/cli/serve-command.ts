@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { resolveSecret } from '../config/secret-ref.js';
+import { redisUrlOf, resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { DEFAULT_QUEUE } from '../queue/names.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { connectRedis } from '../state/redis-connect.js';
 
 export function serveCommand(): Command {
@@ -16,8 +16,8 @@ export function serveCommand(): Command {
     .option('--log-level <level>', 'log level', 'info')
     .action(async (opts: { config: string; host: string; port: number; queue: string; logLevel: string }) => {
       const config = loadConfig(opts.config);
-      if (!config.redis) throw new AirlockError('E_CONFIG', `${opts.config}: redis.url is required for serve`);
-      const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+      const url = redisUrlOf(config, opts.config);
+      const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
       const s = config.serve;
       const secrets = {
         ...(s?.github ? { github: resolveSecret(s.github.secret, 'serve.github.secret') } : {}),
@@ -29,10 +29,10 @@ export function serveCommand(): Command {
       const { openCommandQueue } = await import('../queue/open-queue.js');
       const { buildServer } = await import('../server/http-server.js');
       const { queueTriggers } = await import('../server/queue-triggers.js');
-      const queue = openCommandQueue(opts.queue, url, config.redis.prefix);
+      const queue = openCommandQueue(opts.queue, url, prefix);
       const redis = await connectRedis(url, { maxRetriesPerRequest: 1 });
       redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
-      const app = buildServer(config, secrets, queueTriggers(queue, redis, config.redis.prefix), logger);
+      const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), logger);
       try {
         await app.listen({ host: opts.host, port: opts.port });
       } catch (e) {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { AirlockConfig } from '../config/schema.js';
-import { resolveSecret } from '../config/secret-ref.js';
+import { redisUrlOf } from '../config/secret-ref.js';
 import { connectRedis } from '../state/redis-connect.js';
 import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mirror-state.js';
 
@@ -25,7 +25,7 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
 export async function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; ociTargetDir?: string; env?: NodeJS.ProcessEnv }): Promise<StateChoice> {
   const env = options.env ?? process.env;
   if (!options.stateFile && config.redis) {
-    const url = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url', env);
+    const url = redisUrlOf(config, 'config', env);
     // Loaded only when used: a one-shot copy should not pay for the Redis client at start-up.
     const redis = await connectRedis(url, { maxRetriesPerRequest: 3 });
     return {

@@ -2,9 +2,9 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { defaultStateFile } from './state-store.js';
 import { loadConfig } from '../config/load.js';
-import { resolveSecret } from '../config/secret-ref.js';
+import { redisUrlOf } from '../config/secret-ref.js';
+import { DEFAULT_PREFIX } from '../queue/names.js';
 import { createEngine } from '../engine.js';
-import { AirlockError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redisMirrorState } from '../state/mirror-state.js';
 import { connectRedis } from '../state/redis-connect.js';
@@ -20,11 +20,10 @@ export function workerCommand(): Command {
     .option('--log-level <level>', 'log level', 'info')
     .action(async (opts: { config: string; queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; logLevel: string }) => {
       const config = loadConfig(opts.config);
-      if (!config.redis) throw new AirlockError('E_CONFIG', `${opts.config}: redis.url is required for the worker`);
-      const redisUrl = typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url');
+      const redisUrl = redisUrlOf(config, opts.config);
       const logger = createLogger({ level: opts.logLevel });
       const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
-      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis.prefix) });
+      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis?.prefix ?? DEFAULT_PREFIX) });
       const { startQueueWorker } = await import('../../workers/worker.js');
       const cacheDir = path.join(path.dirname(config.state.file ?? defaultStateFile()), 'index-cache');
       const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });

@@ -21,3 +21,9 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
   registerSecret(value);
   return value;
 }
+
+/** The Redis URL of a config: a plain `redis://` URL (no password) or a secret reference. */
+export function redisUrlOf(config: { redis?: { url: string | SecretRef } }, file = 'config', env: NodeJS.ProcessEnv = process.env): string {
+  if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required for this command`);
+  return typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url', env);
+}

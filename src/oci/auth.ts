@@ -30,6 +30,12 @@ export function parseChallenge(headerValue: string | undefined): Challenge | und
   return { scheme, ...(params.realm ? { realm: params.realm } : {}), ...(params.service ? { service: params.service } : {}) };
 }
 
+/** `Basic …` for credentials, registered for redaction first. */
+export function basicAuthorization(creds: Credentials): string {
+  registerCredentials(creds.username, creds.password);
+  return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+}
+
 export interface Authenticator {
   /** Authorization header value for a request we are about to send, if we already know how. */
   authorization(registry: string, scopes: string[]): Promise<string | undefined>;
@@ -61,10 +67,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
   const tokens = new Map<string, CachedToken>();
   const inflight = new Map<string, Promise<CachedToken>>();
 
-  function basicHeader(creds: Credentials): string {
-    registerCredentials(creds.username, creds.password);
-    return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-  }
+  const basicHeader = basicAuthorization;
 
   async function fetchToken(registry: string, ch: Challenge, scopes: string[], artifact: string): Promise<CachedToken> {
     if (!ch.realm) throw new AirlockError('E_UNAUTHORIZED', `registry ${registry} sent a Bearer challenge without a realm`, { artifact });

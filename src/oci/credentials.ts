@@ -6,9 +6,9 @@ import { registerCredentials } from '../secrets.js';
 import type { CredentialLookup, Credentials } from './auth.js';
 import { DOCKER_HUB } from './reference.js';
 
-/** `AIRLOCK_AUTH_127_0_0_1_5000=user:password` → registry `127.0.0.1:5000`. */
-export function envVarForRegistry(registry: string): string {
-  return `AIRLOCK_AUTH_${registry.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+/** `AIRLOCK_AUTH_127_0_0_1_5000=user:password` (or `AIRLOCK_TOKEN_…`) → registry `127.0.0.1:5000`. */
+export function envVarForRegistry(registry: string, kind: 'AUTH' | 'TOKEN' = 'AUTH'): string {
+  return `AIRLOCK_${kind}_${registry.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 function splitUserPass(value: string, where: string): Credentials {

@@ -1,4 +1,4 @@
-import { formatErrorLine, type AirlockError } from '../errors.js';
+import { exitCodeForErrors, formatErrorLine, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import { redact } from '../secrets.js';
@@ -134,9 +134,7 @@ export function formatReport(report: RunReport): string {
 
 /** 0 when all went well; a failure's own exit code when all failures agree; else 1. */
 export function exitCodeFor(report: RunReport, errors: AirlockError[]): number {
-  if (report.ok) return 0;
-  const codes = new Set(errors.map((e) => e.exitCode));
-  return codes.size === 1 ? [...codes][0] ?? 1 : 1;
+  return report.ok ? 0 : exitCodeForErrors(errors) || 1;
 }
 
 export { formatErrorLine };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { jsonFileCache, memoryCache, type JsonCache } from '../util/fs-atomic.js';
 import type { Engine } from '../engine.js';
+import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, getFollowingRedirects, header, readBuffer } from '../oci/http.js';
 import { registerSecret } from '../secrets.js';
@@ -57,7 +58,7 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
       registerSecret(auth.token);
       return { authorization: `Bearer ${auth.token}` };
     }
-    if (auth.username && auth.password) return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+    if (auth.username && auth.password) return { authorization: basicAuthorization({ username: auth.username, password: auth.password }) };
     return {};
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FormData } from 'undici';
 import type { Engine } from '../engine.js';
+import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, readBuffer } from '../oci/http.js';
 import type { ChartPackage, ChartTarget } from './chart-target.js';
@@ -30,7 +31,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
     const token = engine.token(u.host);
     if (token) return { authorization: `Bearer ${token}` };
     const creds = engine.credentials(u.host);
-    return creds ? { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } : {};
+    return creds ? { authorization: basicAuthorization(creds) } : {};
   }
 
   async function storedDigest(name: string, version: string, artifact: string): Promise<string | undefined> {

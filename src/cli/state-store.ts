@@ -9,7 +9,6 @@ export interface StateChoice {
   state: MirrorState;
   /** Where chart repository indexes are cached between runs (conditional GETs). */
   cacheDir: string;
-  describe: string;
   close: () => Promise<void>;
 }
 
@@ -31,7 +30,6 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     return {
       state: redisMirrorState(redis, config.redis.prefix),
       cacheDir: path.join(path.dirname(config.state.file ?? defaultStateFile(env)), 'index-cache'),
-      describe: 'redis',
       close: async () => {
         await redis.quit().catch(() => redis.disconnect());
       },
@@ -42,5 +40,5 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     config.state.file ??
     (options.ociTargetDir ? path.join(path.dirname(options.ociTargetDir), `.${path.basename(options.ociTargetDir)}.airlock-state.json`) : defaultStateFile(env));
   const state = fileMirrorState(file);
-  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), describe: file, close: () => state.flush() };
+  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), close: () => state.flush() };
 }

@@ -1,4 +1,4 @@
-import { exitCodeForErrors, formatErrorLine, type AirlockError } from '../errors.js';
+import { exitCodeForErrors, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import { redact } from '../secrets.js';
@@ -137,4 +137,3 @@ export function exitCodeFor(report: RunReport, errors: AirlockError[]): number {
   return report.ok ? 0 : exitCodeForErrors(errors) || 1;
 }
 
-export { formatErrorLine };

@@ -45,6 +45,11 @@ export interface AddonWarning {
 
 export class AddonMetadataError extends Error {}
 
+/** KubeVela sorts and selects versions by semver (a `v` prefix tolerated); others cannot be published in a helm-type registry. */
+export function isSemverVersion(version: string): boolean {
+  return semver.valid(version.replace(/^v/, '')) !== null;
+}
+
 function optString(raw: Record<string, unknown>, key: string): string | undefined {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
@@ -68,7 +73,6 @@ export function parseAddonMetadata(text: string): AddonMetadata {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new AddonMetadataError(`name "${name}" is not a valid chart name (lowercase letters, digits and -)`);
   const version = optString(doc, 'version');
   if (!version) throw new AddonMetadataError('version is missing');
-  if (!semver.valid(version.replace(/^v/, ''))) throw new AddonMetadataError(`version "${version}" is not semver`);
   const tags = Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : undefined;
   const dependencies: AddonDependency[] = [];
   if (doc.dependencies !== undefined && doc.dependencies !== null) {

@@ -1,6 +1,6 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { AddonMetadataError, parseAddonMetadata, type Addon, type AddonWarning } from './addon.js';
+import { AddonMetadataError, isSemverVersion, parseAddonMetadata, type Addon, type AddonWarning } from './addon.js';
 
 /** A catalog folder served as one addon registry (`addons` → `official`). */
 export interface CatalogRegistry {
@@ -42,6 +42,9 @@ export function addonFromFiles(registry: string, dir: string, files: Map<string,
     const metadata = parseAddonMetadata(meta.toString('utf8'));
     if (metadata.name !== dir) {
       warnings.push({ registry, addon: metadata.name, file: `${dir}/metadata.yaml`, message: `folder "${dir}" differs from metadata name "${metadata.name}"; the addon is published as "${metadata.name}"` });
+    }
+    if (!isSemverVersion(metadata.version)) {
+      warnings.push({ registry, addon: metadata.name, file: `${dir}/metadata.yaml`, message: `version "${metadata.version}" is not semver; the addon is discovered but not published to helm-type registries` });
     }
     return { registry, dir, metadata, files };
   } catch (e) {

@@ -147,10 +147,16 @@ function resolve(path: string[], scope: CueScope, depth: number): Segment[] | un
       if (v) return v;
     }
     // `_base: string` with no value anywhere: the optional prefix is empty (example-cue leaves it unset).
-    if (defs.some((d) => d.node.kind === 'expr' && d.node.tokens.length === 1 && d.node.tokens[0]!.kind === 'ident' && d.node.tokens[0].text === 'string')) return [{ text: '' }];
+    if (defs.some((d) => isBareType(d.node))) return [{ text: '' }];
     return undefined;
   }
   return undefined;
+}
+
+function isBareType(node: ValueNode): boolean {
+  if (node.kind !== 'expr' || node.tokens.length !== 1) return false;
+  const t = node.tokens[0]!;
+  return t.kind === 'ident' && t.text === 'string';
 }
 
 /** Fields of a struct by label; conditional fields last, so an unconditional definition wins. */

@@ -393,7 +393,8 @@ function parseValue(p: Cursor): ValueNode {
     p.i++;
   }
   const end = tokens[tokens.length - 1]?.end ?? start;
-  if (tokens.length === 1 && tokens[0]!.kind === 'node') return tokens[0].node;
+  const only = tokens.length === 1 ? tokens[0] : undefined;
+  if (only?.kind === 'node') return only.node;
   return { kind: 'expr', tokens, start, end };
 }
 

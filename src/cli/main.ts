@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
+import { addonsCommand } from './addons-command.js';
 import { chartCommand } from './chart-command.js';
 import { configCommand } from './config-command.js';
 import { pluginsCommand } from './plugins-command.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(imageCommand());
   program.addCommand(syncCommand());
   program.addCommand(chartCommand());
+  program.addCommand(addonsCommand());
   program.addCommand(filesCommand());
   program.addCommand(botkubeCommand());
   program.addCommand(pluginsCommand());

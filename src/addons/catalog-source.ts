@@ -1,0 +1,35 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { AirlockError } from '../errors.js';
+import { DEFAULT_CATALOG_REGISTRIES, readCatalogDir, type CatalogContents, type CatalogRegistry } from './catalog-dir.js';
+
+/** Where a catalog comes from: a directory, or (see catalog-git.ts) a git remote. */
+export interface CatalogSourceSpec {
+  /** A local directory, or a git URL (https://, ssh://, git://, file://, user@host:path). */
+  catalog: string;
+  ref?: string;
+  registries?: CatalogRegistry[];
+}
+
+export interface ResolvedCatalog extends CatalogContents {
+  /** The directory the addons were read from. */
+  root: string;
+  /** The commit, when the catalog is a git repository. */
+  commit?: string;
+}
+
+export function isGitUrl(s: string): boolean {
+  return /^(https?|ssh|git|file):\/\//.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
+}
+
+export async function readCatalog(spec: CatalogSourceSpec, options: { cacheDir?: string } = {}): Promise<ResolvedCatalog> {
+  const registries = spec.registries ?? DEFAULT_CATALOG_REGISTRIES;
+  if (!isGitUrl(spec.catalog)) {
+    const root = path.resolve(spec.catalog);
+    const st = await fsp.stat(root).catch(() => undefined);
+    if (!st?.isDirectory()) throw new AirlockError('E_USAGE', 'catalog is neither a directory nor a git URL', { artifact: spec.catalog });
+    if (spec.ref) throw new AirlockError('E_USAGE', '--ref needs a git catalog', { artifact: spec.catalog });
+    return { root, ...(await readCatalogDir(root, registries)) };
+  }
+  throw new AirlockError('E_UNSUPPORTED', 'git catalogs are not wired yet', { artifact: spec.catalog });
+}

@@ -1,0 +1,61 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import type { CatalogRegistry } from '../addons/catalog-dir.js';
+import { readCatalog } from '../addons/catalog-source.js';
+import type { AddonPlan } from '../addons/discover.js';
+import { planCatalog } from '../addons/plan-catalog.js';
+import { AirlockError } from '../errors.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function parseRegistryOption(values: string[] | undefined): CatalogRegistry[] | undefined {
+  if (!values?.length) return undefined;
+  return values.map((v) => {
+    const [name, folder] = v.split('=');
+    if (!name || !folder) throw new AirlockError('E_USAGE', `--registry expects NAME=FOLDER (e.g. official=addons), got "${v}"`);
+    return { name, path: folder };
+  });
+}
+
+export function defaultCatalogCache(): string {
+  return process.env.AIRLOCK_CACHE_DIR ? path.join(process.env.AIRLOCK_CACHE_DIR, 'catalogs') : path.join(os.homedir(), '.cache', 'airlock', 'catalogs');
+}
+
+function printPlan(plans: AddonPlan[]): void {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`${p.registry}/${p.addon} ${p.version}  images ${p.images.length}  charts ${p.charts.length}  urls ${p.urls.length}  definition images ${p.definitionImages.length}${p.dependencies.length ? `  depends on ${p.dependencies.join(', ')}` : ''}`);
+    for (const i of p.images) out.push(`  image            ${i}`);
+    for (const c of p.charts) out.push(`  chart            ${c.chart}${c.version ? `@${c.version}` : ''} from ${c.repo}${c.repoType === 'helm' ? '' : ` (${c.repoType})`}`);
+    for (const u of p.urls) out.push(`  url              ${u}`);
+    for (const i of p.definitionImages) out.push(`  definition image ${i}`);
+    for (const w of p.warnings) out.push(`  warning          ${w}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function addonsCommand(): Command {
+  const addons = new Command('addons').description('mirror the KubeVela addon catalog: plan, rewrite, publish');
+
+  addons
+    .command('plan')
+    .description('discover what every addon needs: images, Helm charts, remote URLs, definition images')
+    .requiredOption('--catalog <dir|git-url>', 'catalog checkout directory or git URL')
+    .option('--ref <ref>', 'git branch, tag or commit (git catalogs)')
+    .option('--addon <name>', 'only this addon and its dependencies (repeatable)', collect)
+    .option('--registry <name=folder>', 'catalog folder served as an addon registry (repeatable; default official=addons, experimental=experimental/addons)', collect)
+    .option('--cache-dir <dir>', 'where git catalogs are cloned (default ~/.cache/airlock/catalogs or $AIRLOCK_CACHE_DIR)')
+    .option('--json', 'print one JSON array, one object per addon')
+    .action(async (opts: { catalog: string; ref?: string; addon?: string[]; registry?: string[]; cacheDir?: string; json?: boolean }) => {
+      const registries = parseRegistryOption(opts.registry);
+      const catalog = await readCatalog({ catalog: opts.catalog, ...(opts.ref ? { ref: opts.ref } : {}), ...(registries ? { registries } : {}) }, { cacheDir: opts.cacheDir ?? defaultCatalogCache() });
+      const plan = planCatalog(catalog, { ...(opts.addon ? { addons: opts.addon } : {}) });
+      for (const w of plan.warnings) process.stderr.write(`airlock: warning: ${w.registry}/${w.addon}${w.file ? ` (${w.file})` : ''}: ${w.message}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify(plan.plans, null, 2)}\n`);
+      else printPlan(plan.plans);
+      if (opts.addon?.length && plan.warnings.some((w) => w.registry === '*')) process.exitCode = 5;
+    });
+
+  return addons;
+}

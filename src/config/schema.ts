@@ -104,7 +104,7 @@ const schedule = z.strictObject({
   /** IANA time zone, e.g. Europe/Berlin (default UTC). */
   tz: z.string().optional(),
   /** What the run covers. */
-  scope: z.enum(['all', 'images', 'charts', 'files']).default('all'),
+  scope: z.enum(['all', 'images', 'charts', 'files', 'addons']).default('all'),
 });
 
 const pluginsSection = z.strictObject({
@@ -132,6 +132,49 @@ const pluginsSection = z.strictObject({
   allowRecreate: z.boolean().default(false),
   /** Push tags the service's version sort cannot parse (e.g. latest), which breaks get_versions. */
   allowMutableTags: z.boolean().default(false),
+});
+
+const addonCatalog = z
+  .strictObject({
+    /** Label in reports, the git cache and the git mirror. */
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ., - and _ only'),
+    /** A catalog checkout directory or a git URL (https://, ssh://, git://, file://). */
+    source: z.string().min(1).optional(),
+    /** Git branch, tag or commit (default: the remote's default branch). */
+    ref: z.string().min(1).optional(),
+    /** Alternatively a helm-type addon registry URL (index.yaml + addon .tgz), read as one registry. */
+    helm: z.string().regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
+    /** Folder → addon registry (default official=addons, experimental=experimental/addons); for `helm`, the one registry's name. */
+    registries: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), path: z.string().min(1) })).optional(),
+    /** Only these addons and their dependencies (default: all). */
+    addons: z.array(z.string().min(1)).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.source === !c.helm) ctx.addIssue({ code: 'custom', message: 'set exactly one of source (directory or git URL) and helm (addon registry URL)' });
+    if (c.helm && c.ref) ctx.addIssue({ code: 'custom', path: ['ref'], message: 'ref only applies to a git source' });
+  });
+
+const addonsSection = z.strictObject({
+  catalogs: z.array(addonCatalog).min(1),
+  /** Where git catalogs are cloned (default: beside the state, `.airlock/catalogs`). */
+  cacheDir: z.string().min(1).optional(),
+  /** The chart repository the rewritten addons point at (default: derived from targets.charts[0]). */
+  chartRepository: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL').optional(),
+  /** Also mirror and rewrite the default images of addon definitions (runtime defaults for user apps). */
+  definitionImages: z.boolean().default(false),
+  publish: z
+    .strictObject({
+      /** Helm-type addon registries; `{registry}` in a URL becomes official / experimental. */
+      registries: z.array(chartTarget).default([]),
+      /** Push the catalog's branches and tags unchanged, plus a branch with the rewritten catalog. */
+      git: z
+        .strictObject({
+          remote: z.string().min(1),
+          branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'a branch name').default('airgap'),
+        })
+        .optional(),
+    })
+    .prefault({}),
 });
 
 const serveSection = z.strictObject({
@@ -206,6 +249,7 @@ export const configSchema = z.strictObject({
   botkube: z.array(botkubeRepo).default([]),
   schedules: z.array(schedule).default([]),
   plugins: pluginsSection.optional(),
+  addons: addonsSection.optional(),
   serve: serveSection.optional(),
 });
 
@@ -217,3 +261,5 @@ export type ChartTargetConfig = z.infer<typeof chartTarget>;
 export type BotkubeRepoConfig = z.infer<typeof botkubeRepo>;
 export type ScheduleConfig = z.infer<typeof schedule>;
 export type PluginsConfig = z.infer<typeof pluginsSection>;
+export type AddonsConfig = z.infer<typeof addonsSection>;
+export type AddonCatalogConfig = z.infer<typeof addonCatalog>;

@@ -29,7 +29,7 @@ export interface QueueWorkerOptions {
   stalledIntervalMs?: number;
 }
 
-const SCOPES: Record<string, SyncKind[]> = { all: ['charts', 'images', 'files'], images: ['images'], charts: ['charts'], files: ['files'] };
+const SCOPES: Record<string, SyncKind[]> = { all: ['addons', 'charts', 'images', 'files'], images: ['images'], charts: ['charts'], files: ['files'], addons: ['addons'] };
 
 /**
  * The queue side of the same processors the one-shot CLI runs: one BullMQ worker dispatching by

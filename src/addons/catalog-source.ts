@@ -16,6 +16,8 @@ export interface ResolvedCatalog extends CatalogContents {
   root: string;
   /** The commit, when the catalog is a git repository. */
   commit?: string;
+  /** The bare cache clone of a git catalog (for the git mirror). */
+  repoDir?: string;
 }
 
 export function isGitUrl(s: string): boolean {
@@ -31,5 +33,8 @@ export async function readCatalog(spec: CatalogSourceSpec, options: { cacheDir?:
     if (spec.ref) throw new AirlockError('E_USAGE', '--ref needs a git catalog', { artifact: spec.catalog });
     return { root, ...(await readCatalogDir(root, registries)) };
   }
-  throw new AirlockError('E_UNSUPPORTED', 'git catalogs are not wired yet', { artifact: spec.catalog });
+  if (!options.cacheDir) throw new AirlockError('E_USAGE', 'a git catalog needs a cache directory', { artifact: spec.catalog });
+  const { checkoutCatalog } = await import('./catalog-git.js');
+  const checkout = await checkoutCatalog({ url: spec.catalog, ...(spec.ref ? { ref: spec.ref } : {}), cacheDir: options.cacheDir });
+  return { root: checkout.dir, commit: checkout.commit, repoDir: checkout.repoDir, ...(await readCatalogDir(checkout.dir, registries)) };
 }

@@ -57,5 +57,21 @@ export function addonsCommand(): Command {
       if (opts.addon?.length && plan.warnings.some((w) => w.registry === '*')) process.exitCode = 5;
     });
 
+  addons
+    .command('sync')
+    .description('mirror the configured catalogs: charts, images and files the addons need, then rewrite and publish the addons')
+    .requiredOption('-c, --config <file>', 'config file with an addons: section')
+    .option('--dry-run', 'resolve and compare; copy and publish nothing')
+    .option('--json', 'print the run report as JSON')
+    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--log-level <level>', 'log level on stderr', 'warn')
+    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
+      const { loadConfig } = await import('../config/load.js');
+      const { runSync } = await import('./run-sync.js');
+      const config = loadConfig(opts.config);
+      if (!config.addons) throw new AirlockError('E_CONFIG', 'the config has no addons: section', { artifact: opts.config });
+      process.exitCode = await runSync({ config, kinds: ['addons'], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, logLevel: opts.logLevel });
+    });
+
   return addons;
 }

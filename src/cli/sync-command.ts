@@ -3,11 +3,11 @@ import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../errors.js';
 import { runSync, type SyncKind } from './run-sync.js';
 
-const KINDS: SyncKind[] = ['images', 'charts', 'files'];
+const KINDS: SyncKind[] = ['images', 'charts', 'files', 'addons'];
 
 export function syncCommand(): Command {
   return new Command('sync')
-    .description('one-shot, in-process sync of the config: charts (and the images they need), images, files and Botkube plugin repositories')
+    .description('one-shot, in-process sync of the config: addon catalogs, charts (and the images they need), images, files and Botkube plugin repositories')
     .requiredOption('-c, --config <file>', 'config file')
     .option('--only <kinds>', `comma-separated subset of: ${KINDS.join(', ')}`)
     .option('--dry-run', 'resolve and compare; copy nothing')

@@ -187,7 +187,7 @@ const serveSection = z.strictObject({
       /** The webhook secret: X-Hub-Signature-256 is checked against it. */
       secret: secretRef,
       /** Watched repositories (`owner/name`) and branches; a push there starts a sync of `scope`. */
-      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files']).default('all') })).default([]),
+      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files', 'addons']).default('all') })).default([]),
     })
     .optional(),
   registry: z

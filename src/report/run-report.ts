@@ -1,10 +1,11 @@
 import { exitCodeForErrors, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
+import type { AddonPublishOutcome, GitMirrorOutcome } from '../runner/addon-sync.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 
-export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index';
+export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror';
 
 export interface ReportItem {
   kind: ItemKind;
@@ -85,6 +86,39 @@ export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
 /** Files and plugin indexes copied to a static target. */
 export function fileItem(kind: 'file' | 'plugin-index', source: string, target: string, status: ReportItem['status'], bytes: number, sha256?: string, error?: AirlockError): ReportItem {
   return { kind, source, target, status, ...(sha256 ? { targetDigest: `sha256:${sha256}` } : {}), bytes, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], ...(error ? { error: errorOf(error) } : {}) };
+}
+
+/** An addon packaged and published to one helm-type addon registry (or only rewritten, with no registry configured). */
+export function addonItems(outcomes: AddonPublishOutcome[]): ReportItem[] {
+  return outcomes.map((o) => ({
+    kind: 'addon',
+    source: `${o.registry}/${o.addon}@${o.version}`,
+    target: o.target,
+    status: o.status,
+    ...(o.digest ? { targetDigest: `sha256:${o.digest}` } : {}),
+    bytes: 0,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: 0,
+    warnings: [...(o.changes ? [`${o.changes} reference(s) rewritten to the mirrors`] : []), ...o.warnings],
+    ...(o.error ? { error: errorOf(o.error) } : {}),
+  }));
+}
+
+export function gitMirrorItems(outcomes: GitMirrorOutcome[]): ReportItem[] {
+  return outcomes.map((o) => ({
+    kind: 'git-mirror',
+    source: `catalog ${o.catalog}`,
+    target: `${o.remote} ${o.branch}`,
+    status: o.status,
+    ...(o.commit ? { targetDigest: o.commit } : {}),
+    bytes: 0,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: 0,
+    warnings: [],
+    ...(o.error ? { error: errorOf(o.error) } : {}),
+  }));
 }
 
 export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Date): RunReport {

@@ -9,16 +9,17 @@ import { mirrorChart, type ChartResult, type MirrorChartPayload } from '../jobs/
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import { buildReport, chartItems, failureItems, fileItem, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../jobs/mirror-files.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import { planCharts } from '../sources/chart-plan.js';
 import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
 import { planImages, type PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
+import { mirrorAddonCharts, planAddonArtifacts, publishAddons, type AddonArtifacts, type AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
-export type SyncKind = 'images' | 'charts' | 'files';
+export type SyncKind = 'images' | 'charts' | 'files' | 'addons';
 
 export interface ExecuteSyncOptions {
   config: AirlockConfig;
@@ -43,7 +44,7 @@ export interface SyncResult {
 }
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
-function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
+export function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
   const payloads: MirrorImagePayload[] = [];
   const failures: PlanFailure[] = [];
   const rule = config.targets.images;
@@ -72,21 +73,58 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
-  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file') => {
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
   try {
     fail(options.failures ?? [], 'image');
     const imagePayloads = [...(options.images ?? [])];
+    // One reader and per-run caches for every chart, whether from charts: or from addons.
+    const repos = createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) });
+    const packages = new Map<string, Promise<ChartPackage>>();
+    const targets = new Map<string, ChartTarget>();
+    const imageCache = jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images'));
+
+    // Addons first: they name charts, images and files for the mirrors below.
+    let addons: AddonArtifacts | undefined;
+    const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
+    if (options.kinds.includes('addons') && config.addons) {
+      addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
+      fail(addons.failures, 'addon');
+      const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
+      items.push(...chartItems(charts.outcomes));
+      errors.push(...charts.errors);
+      addonStatus.failedCharts = charts.failed;
+      const known = new Set(addons.images.map((p) => p.source.replace(/^docker:\/\//, '')));
+      const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+      fail(fromCharts.failures, 'image');
+      imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+      const fileTarget = config.targets.files;
+      if (fileTarget && !options.dryRun) {
+        const limit = pLimit(config.concurrency.blobs);
+        await Promise.all(
+          addons.urls.map((url) =>
+            limit(async () => {
+              try {
+                const r = await mirrorFileJob({ url, target: fileTarget }, { engine, logger });
+                addonStatus.files.set(url, r.url);
+                items.push(fileItem('file', url, r.url, r.status, r.bytes, r.sha256));
+              } catch (e) {
+                const error = toAirlockError(e, url);
+                errors.push(error);
+                addonStatus.failedUrls.add(url);
+                items.push(fileItem('file', url, '', 'failed', 0, undefined, error));
+              }
+            }),
+          ),
+        );
+      }
+    }
 
     if (options.kinds.includes('charts') && config.charts.length > 0) {
-      const repos = createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) });
       const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
       fail(plan.failures, 'chart');
-      const packages = new Map<string, Promise<ChartPackage>>();
-      const targets = new Map<string, ChartTarget>();
-      const imageCache = jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images'));
       const limit = pLimit(config.concurrency.images);
       const outcomes: ChartOutcome[] = await Promise.all(
         plan.payloads.map((p: MirrorChartPayload) =>
@@ -160,6 +198,13 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const outcomes = await runImageJobs(imagePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
     items.push(...imageItems(outcomes));
     errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+
+    if (addons) {
+      for (const o of outcomes) if (o.error) addonStatus.failedImages.add(o.payload.source.replace(/^docker:\/\//, ''));
+      const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun });
+      items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
+      errors.push(...published.errors);
+    }
 
     return { report: buildReport(items, started, new Date()), errors };
   } finally {

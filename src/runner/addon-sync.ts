@@ -1,0 +1,377 @@
+import path from 'node:path';
+import type { CatalogContents } from '../addons/catalog-dir.js';
+import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
+import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
+import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
+import { rewriteAddon, type AddonRewrite, type RewriteTargets } from '../addons/rewrite.js';
+import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
+import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
+import { isSemverVersion } from '../addons/addon.js';
+import type { AddonCatalogConfig, AirlockConfig, ChartEntry } from '../config/schema.js';
+import type { Engine } from '../engine.js';
+import { AirlockError, toAirlockError } from '../errors.js';
+import { mirrorChart, type ChartJobContext } from '../jobs/mirror-chart.js';
+import type { ChartOutcome } from '../report/run-report.js';
+import { planCharts } from '../sources/chart-plan.js';
+import pLimit from 'p-limit';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { Logger } from '../log.js';
+import { parseRegistryRef } from '../oci/reference.js';
+import { redact } from '../secrets.js';
+import type { PlanFailure } from '../sources/image-plan.js';
+import { targetRepository } from '../targets/image-target.js';
+import { parseOciChartUrl } from '../sources/oci-chart.js';
+
+/** A catalog as this run saw it. */
+export interface PlannedCatalog {
+  config: AddonCatalogConfig;
+  catalog?: ResolvedCatalog & { repoDir?: string };
+  plan?: CatalogPlan;
+  error?: AirlockError;
+}
+
+/** One chart version an addon needs, with the sources it may come from (crane: a mirror or upstream). */
+export interface AddonChartGroup {
+  key: string;
+  alternatives: PlannedChart[];
+}
+
+export interface AddonArtifacts {
+  catalogs: PlannedCatalog[];
+  images: MirrorImagePayload[];
+  charts: AddonChartGroup[];
+  urls: string[];
+  failures: PlanFailure[];
+}
+
+export function chartKey(c: Pick<PlannedChart, 'chart' | 'version'>): string {
+  return `${c.chart}@${c.version ?? '*'}`;
+}
+
+export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
+  return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
+}
+
+async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string): Promise<ResolvedCatalog & { repoDir?: string }> {
+  if (c.helm) {
+    const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
+    const name = c.registries?.[0]?.name ?? 'official';
+    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}) });
+    return { root: c.helm, ...contents };
+  }
+  return readCatalog({ catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) }, { cacheDir });
+}
+
+/** The mirrored image repository (no transport, no tag) for a normalised source image, or undefined when images go to an oci: store. */
+export function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
+  const rule = config.targets.images;
+  return (normalised) => {
+    if (!rule) return undefined;
+    const ref = parseRegistryRef(normalised);
+    const t = targetRepository({ ...ref, tag: undefined, digest: undefined }, rule);
+    return t.startsWith('docker://') ? t.slice('docker://'.length) : undefined;
+  };
+}
+
+/** The chart repository rewritten addons point at: addons.chartRepository, else what targets.charts[0] serves. */
+export function addonChartRepository(config: AirlockConfig): { url: string; repoType: 'helm' | 'oci' } | undefined {
+  const explicit = config.addons?.chartRepository;
+  if (explicit) return { url: explicit.replace(/\/+$/, ''), repoType: explicit.startsWith('oci://') ? 'oci' : 'helm' };
+  const first = config.targets.charts[0];
+  if (!first) return undefined;
+  const t = typeof first === 'string' ? { url: first } : first;
+  if (t.url.startsWith('oci://')) {
+    parseOciChartUrl(t.url);
+    return { url: t.url.replace(/\/+$/, ''), repoType: 'oci' };
+  }
+  const cm = /^cm\+(https?):\/\/([^/]+)(\/.*)?$/.exec(t.url);
+  if (cm) {
+    const ctx = 'contextPath' in t && t.contextPath ? `/${t.contextPath.replace(/^\/+|\/+$/g, '')}` : '';
+    return { url: `${cm[1]}://${cm[2]}${ctx}${(cm[3] ?? '').replace(/\/+$/, '')}`, repoType: 'helm' };
+  }
+  if ('baseUrl' in t && t.baseUrl) return { url: t.baseUrl.replace(/\/+$/, ''), repoType: 'helm' };
+  return undefined;
+}
+
+/**
+ * Reads every configured catalog and turns the addons' needs into artifacts for the image,
+ * chart and file mirrors. A catalog that cannot be read fails alone.
+ */
+export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, cacheDir: string, options: { dryRun?: boolean } = {}): Promise<AddonArtifacts> {
+  const out: AddonArtifacts = { catalogs: [], images: [], charts: [], urls: [], failures: [] };
+  const section = config.addons;
+  if (!section) return out;
+  const imageTarget = imageTargetFor(config);
+  const seenImages = new Set<string>();
+  const charts = new Map<string, AddonChartGroup>();
+  const urls = new Set<string>();
+  for (const c of section.catalogs) {
+    const label = c.source ?? c.helm ?? c.name;
+    try {
+      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir));
+      const plan = planCatalog(catalog, { ...(c.addons ? { addons: c.addons } : {}) });
+      out.catalogs.push({ config: c, catalog, plan });
+      for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });
+      for (const p of plan.plans) {
+        for (const img of [...p.images, ...(section.definitionImages ? p.definitionImages : [])]) {
+          if (seenImages.has(img)) continue;
+          seenImages.add(img);
+          const target = imageTarget(img);
+          if (!config.targets.images) {
+            out.failures.push({ artifact: img, error: new AirlockError('E_CONFIG', `addon ${p.addon} needs this image but targets.images is not set`, { artifact: img }) });
+            continue;
+          }
+          const ref = parseRegistryRef(img);
+          out.images.push({
+            source: `docker://${img}`,
+            target: target ? `docker://${target}` : targetRepository({ ...ref, tag: undefined, digest: undefined }, config.targets.images),
+            ...(options.dryRun ? { dryRun: true } : {}),
+          });
+        }
+        for (const ch of p.charts) {
+          if (ch.repoType !== 'helm' && ch.repoType !== 'oci') continue;
+          const key = chartKey(ch);
+          const group = charts.get(key) ?? { key, alternatives: [] };
+          if (!group.alternatives.some((a) => a.repo === ch.repo)) group.alternatives.push(ch);
+          charts.set(key, group);
+        }
+        for (const u of p.urls) urls.add(u);
+      }
+    } catch (e) {
+      const error = toAirlockError(e, label);
+      out.catalogs.push({ config: c, error });
+      out.failures.push({ artifact: `catalog ${c.name}`, error });
+    }
+  }
+  // The upstream alternative first: a conditional mirror URL (crane's `parameter.mirror`) is the fallback.
+  for (const g of charts.values()) g.alternatives.sort((a, b) => Number(/github\.io|\.dev\/|charts\./.test(b.repo)) - Number(/github\.io|\.dev\/|charts\./.test(a.repo)));
+  out.charts = [...charts.values()];
+  out.urls = [...urls].sort();
+  return out;
+}
+
+/** The `charts:`-style entry for one alternative source of an addon chart. */
+export function chartEntryFor(ch: PlannedChart): ChartEntry {
+  const v = ch.version;
+  const exact = v && !/[*^~<>=|x ]/.test(v.replace(/^v/, '')) ? v : undefined;
+  return {
+    repo: ch.repo.replace(/\/+$/, '') || ch.repo,
+    name: ch.chart,
+    ...(exact ? { versions: [exact] } : v && v !== '*' ? { semver: v } : { newest: 1 }),
+    images: true,
+  };
+}
+
+export interface AddonMirrorStatus {
+  /** Normalised images that did not arrive. */
+  failedImages: Set<string>;
+  /** chartKey()s that did not arrive from any source. */
+  failedCharts: Set<string>;
+  /** Source URL → mirrored URL for the files that arrived. */
+  files: Map<string, string>;
+  failedUrls: Set<string>;
+  /** True when there is no static target: URLs stay upstream. */
+  filesUnmirrored: boolean;
+}
+
+export interface AddonPublishOutcome {
+  registry: string;
+  addon: string;
+  version: string;
+  target: string;
+  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  digest?: string;
+  changes: number;
+  warnings: string[];
+  error?: AirlockError;
+}
+
+export interface GitMirrorOutcome {
+  catalog: string;
+  remote: string;
+  branch: string;
+  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  commit?: string;
+  error?: AirlockError;
+}
+
+function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: boolean): string[] {
+  const out: string[] = [];
+  for (const i of [...plan.images, ...(definitionImages ? plan.definitionImages : [])]) if (status.failedImages.has(i)) out.push(`image ${i}`);
+  for (const c of plan.charts) if (status.failedCharts.has(chartKey(c))) out.push(`chart ${c.chart}@${c.version ?? '*'}`);
+  for (const u of plan.urls) if (status.failedUrls.has(u)) out.push(`file ${u}`);
+  return [...new Set(out)];
+}
+
+export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus): RewriteTargets {
+  const repo = addonChartRepository(config);
+  return {
+    image: imageTargetFor(config),
+    chart: () => repo,
+    url: (u) => status.files.get(u),
+  };
+}
+
+/**
+ * Rewrites and publishes every addon whose images, charts and files all arrived — never an addon
+ * that would point at something missing (the previous published version stays). Then the git
+ * mirror, with the rewritten files of those addons.
+ */
+export async function publishAddons(
+  artifacts: AddonArtifacts,
+  status: AddonMirrorStatus,
+  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean },
+): Promise<{ addons: AddonPublishOutcome[]; git: GitMirrorOutcome[]; errors: AirlockError[] }> {
+  const { config, engine } = ctx;
+  const section = config.addons!;
+  const addons: AddonPublishOutcome[] = [];
+  const git: GitMirrorOutcome[] = [];
+  const errors: AirlockError[] = [];
+  const targets = rewriteTargets(config, status);
+  if (!addonChartRepository(config) && artifacts.charts.length > 0) {
+    errors.push(new AirlockError('E_CONFIG', 'addons install charts but no chart repository is known: set addons.chartRepository or a targets.charts entry with a baseUrl', { artifact: 'addons.chartRepository' }));
+  }
+  const specs = section.publish.registries.map((t) => (typeof t === 'string' ? { url: t } : t));
+
+  for (const pc of artifacts.catalogs) {
+    if (!pc.plan || !pc.catalog) continue;
+    const ready: Array<{ scan: AddonScan; rewrite: AddonRewrite; warnings: string[] }> = [];
+    for (const scan of pc.plan.scans) {
+      const p = scan.plan;
+      const base = { registry: p.registry, addon: p.addon, version: p.version, changes: 0 };
+      const missing = blockers(p, status, section.definitionImages);
+      if (missing.length) {
+        const error = new AirlockError('E_NOT_FOUND', `not published: ${missing.length} artifact(s) it needs did not arrive (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`, { artifact: `addon ${p.registry}/${p.addon}@${p.version}` });
+        addons.push({ ...base, target: '', status: 'failed', warnings: [], error });
+        errors.push(error);
+        continue;
+      }
+      const rewrite = rewriteAddon(scan, targets, { definitions: section.definitionImages });
+      const warnings = [...rewrite.warnings, ...(status.filesUnmirrored && p.urls.length ? [`${p.urls.length} runtime URL(s) left upstream: targets.files is not set`] : [])];
+      ready.push({ scan, rewrite, warnings });
+      if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', changes: rewrite.changes.length, warnings });
+    }
+
+    for (const spec of specs) {
+      const byRegistry = new Map<string, PackagedAddon[]>();
+      for (const { scan, rewrite, warnings } of ready) {
+        const p = scan.plan;
+        if (!isSemverVersion(p.version)) {
+          addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', changes: rewrite.changes.length, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
+          continue;
+        }
+        const pkg = packageAddon(scan.addon, rewrite.files);
+        const list = byRegistry.get(p.registry) ?? [];
+        list.push({ ...pkg, addon: scan.addon });
+        byRegistry.set(p.registry, list);
+      }
+      for (const [registry, packages] of byRegistry) {
+        const label = spec.url.split('{registry}').join(registry);
+        if (ctx.dryRun) {
+          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'planned', digest: pkg.digest, changes: 0, warnings: [] });
+          continue;
+        }
+        let results;
+        try {
+          const target = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
+          results = await publishAddonRegistry(packages, target);
+        } catch (e) {
+          const error = toAirlockError(e, label);
+          errors.push(error);
+          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'failed', changes: 0, warnings: [], error });
+          continue;
+        }
+        for (const r of results) {
+          const entry = ready.find((x) => x.scan.addon === r.addon);
+          if (r.error) errors.push(r.error);
+          addons.push({
+            registry,
+            addon: r.addon.metadata.name,
+            version: r.version,
+            target: r.location,
+            status: r.status,
+            digest: r.digest,
+            changes: entry?.rewrite.changes.length ?? 0,
+            warnings: entry?.warnings ?? [],
+            ...(r.error ? { error: r.error } : {}),
+          });
+        }
+      }
+    }
+
+    const gitTarget = section.publish.git;
+    if (gitTarget) {
+      const base = { catalog: pc.config.name, remote: redact(gitTarget.remote), branch: gitTarget.branch };
+      if (!pc.catalog.repoDir || !pc.catalog.commit) {
+        const error = new AirlockError('E_CONFIG', 'publish.git needs a git catalog source (source: a git URL)', { artifact: `catalog ${pc.config.name}` });
+        errors.push(error);
+        git.push({ ...base, status: 'failed', error });
+        continue;
+      }
+      if (ctx.dryRun) {
+        git.push({ ...base, status: 'planned' });
+        continue;
+      }
+      const rewritten = new Map<string, Buffer>();
+      const folders = new Map((pc.config.registries ?? [{ name: 'official', path: 'addons' }, { name: 'experimental', path: 'experimental/addons' }]).map((r) => [r.name, r.path]));
+      for (const { scan, rewrite } of ready) {
+        const folder = folders.get(scan.plan.registry);
+        if (!folder) continue;
+        for (const f of rewrite.changedFiles) rewritten.set(`${folder}/${scan.addon.dir}/${f}`, rewrite.files.get(f)!);
+      }
+      try {
+        const { mirrorCatalogGit } = await import('../addons/git-mirror.js');
+        const r = await mirrorCatalogGit({ repoDir: pc.catalog.repoDir, upstreamCommit: pc.catalog.commit, remote: gitTarget.remote, branch: gitTarget.branch, rewritten, logger: ctx.logger });
+        git.push({ ...base, status: r.status === 'pushed' ? 'copied' : 'unchanged', commit: r.branchCommit });
+      } catch (e) {
+        const error = toAirlockError(e, `git ${base.remote}`);
+        errors.push(error);
+        git.push({ ...base, status: 'failed', error });
+      }
+    }
+  }
+  return { addons, git, errors };
+}
+
+/**
+ * Mirrors each chart version the addons need to every chart target, trying its sources in order
+ * until one delivers to all targets. Only when none does is the chart failed.
+ */
+export async function mirrorAddonCharts(
+  groups: AddonChartGroup[],
+  ctx: ChartJobContext & { config: AirlockConfig; dryRun?: boolean },
+): Promise<{ outcomes: ChartOutcome[]; failed: Set<string>; errors: AirlockError[] }> {
+  const outcomes: ChartOutcome[] = [];
+  const failed = new Set<string>();
+  const errors: AirlockError[] = [];
+  const limit = pLimit(ctx.config.concurrency.images);
+  await Promise.all(
+    groups.map((g) =>
+      limit(async () => {
+        const attempts: ChartOutcome[] = [];
+        for (const alt of g.alternatives) {
+          const plan = await planCharts({ ...ctx.config, charts: [chartEntryFor(alt)] }, ctx.engine, ctx.repos, { dryRun: ctx.dryRun });
+          const tried: ChartOutcome[] = plan.failures.map((f) => ({ source: `${alt.repo} ${alt.chart}@${alt.version ?? '*'}`, target: '', error: f.error, durationMs: 0 }));
+          for (const p of plan.payloads) {
+            const t0 = Date.now();
+            const source = `${p.source} ${p.chart}@${p.version}`;
+            try {
+              tried.push({ source, target: p.target, result: await mirrorChart(p, ctx), durationMs: Date.now() - t0 });
+            } catch (e) {
+              tried.push({ source, target: p.target, error: toAirlockError(e, source), durationMs: Date.now() - t0 });
+            }
+          }
+          if (tried.length > 0 && tried.every((o) => o.result)) {
+            outcomes.push(...tried);
+            return;
+          }
+          attempts.push(...tried);
+        }
+        failed.add(g.key);
+        outcomes.push(...attempts);
+        errors.push(...attempts.flatMap((o) => (o.error ? [o.error] : [])));
+      }),
+    ),
+  );
+  return { outcomes, failed, errors };
+}

@@ -179,8 +179,15 @@ export interface ReadAddon {
   files: Map<string, Buffer>;
 }
 
-/** Lists a registry and downloads every addon's chosen version (plain fetch, optional basic auth). */
-export async function readAddonRegistry(registryUrl: string, auth?: { username: string; password: string }): Promise<{ index: StrictIndex; addons: Map<string, ReadAddon> }> {
+/**
+ * Lists a registry and downloads every addon's chosen version (plain fetch, optional basic auth);
+ * `versions` plays `vela addon enable --version` for the addons named in it.
+ */
+export async function readAddonRegistry(
+  registryUrl: string,
+  options: { auth?: { username: string; password: string }; versions?: Record<string, string> } = {},
+): Promise<{ index: StrictIndex; addons: Map<string, ReadAddon> }> {
+  const { auth } = options;
   const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
   const indexUrl = joinRegistryUrl(registryUrl, 'index.yaml');
   const res = await fetch(indexUrl, { headers });
@@ -188,7 +195,7 @@ export async function readAddonRegistry(registryUrl: string, auth?: { username: 
   const index = parseIndexStrict(await res.text());
   const addons = new Map<string, ReadAddon>();
   for (const [name, versions] of Object.entries(index.entries)) {
-    const entry = chooseVersion(versions);
+    const entry = chooseVersion(versions, options.versions?.[name]);
     let last = '';
     for (const ref of entry.urls) {
       const url = joinRegistryUrl(registryUrl, ref);

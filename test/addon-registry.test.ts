@@ -268,6 +268,8 @@ describe('reading a helm-type addon registry as a source', () => {
     tarCi('velaux', 'velaux-v1.9.5.tgz');
     tarCi('dex', 'dex-0.7.0.tgz', ['-P', '--transform', 's,^\\./dex,dex/../..,']);
     fs.writeFileSync(path.join(ci, 'loki-v0.3.1.tgz'), 'this is not gzip');
+    // Files beside the top directory: Helm's loader refuses the archive.
+    execFileSync('tar', ['-czf', path.join(ci, 'cloudshell-0.0.10.tgz'), 'metadata.yaml'], { cwd: path.join(addonsDir, 'cloudshell') });
     const base = `${web.url}/ci`;
     const entry = (name: string, version: string, extra: Record<string, unknown> = {}) => ({ name, version, urls: [`${base}/${name}-${version}.tgz`], created: '2024-05-06T07:08:09Z', ...extra });
     fs.writeFileSync(
@@ -279,6 +281,7 @@ describe('reading a helm-type addon registry as a source', () => {
           velaux: [{ ...entry('velaux', 'v1.9.5'), urls: ['velaux-v1.9.5.tgz'] }],
           dex: [entry('dex', '0.7.0')],
           loki: [entry('loki', 'v0.3.1')],
+          cloudshell: [entry('cloudshell', '0.0.10')],
           gone: [entry('gone', '1.0.0')],
         },
       }),
@@ -294,7 +297,8 @@ describe('reading a helm-type addon registry as a source', () => {
     expect([...flux.files.keys()].sort()).toEqual([...pkgOf('fluxcd').addon.files.keys()].sort());
     for (const [p, d] of pkgOf('fluxcd').addon.files) expect(flux.files.get(p)?.equals(d)).toBe(true);
     const warned = Object.fromEntries(latest.warnings.map((w) => [w.addon, w.message]));
-    expect(Object.keys(warned).sort()).toEqual(['dex', 'gone', 'loki']);
+    expect(Object.keys(warned).sort()).toEqual(['cloudshell', 'dex', 'gone', 'loki']);
+    expect(warned.cloudshell).toMatch(/outside a top directory/);
     expect(warned.gone).toMatch(/HTTP 404/);
     expect(warned.loki).toMatch(/not gzip/);
     expect(warned.dex).toMatch(/outside the addon/);

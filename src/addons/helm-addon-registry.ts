@@ -76,12 +76,9 @@ export function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: 
     const name = entry.path.replace(/\\/g, '/');
     const parts = name.split('/');
     if (name.startsWith('/') || parts.includes('..')) throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" points outside the addon`, { artifact });
-    if (parts.length < 2) {
-      if (parts[0] === 'Chart.yaml') throw new AirlockError('E_UNSUPPORTED', 'addon archive has Chart.yaml outside a top directory', { artifact });
-      continue;
-    }
     const inner = parts.slice(1).filter((p) => p !== '' && p !== '.');
-    if (inner.length === 0) continue;
+    // Helm refuses the whole archive for a file beside the top directory, as KubeVela then does.
+    if (inner.length === 0) throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" is outside a top directory`, { artifact });
     const rel = inner[0] === addonName && inner.length > 1 ? inner.slice(1) : inner;
     files.set(rel.join('/'), entry.data);
   }
@@ -100,7 +97,7 @@ export async function readHelmAddonRegistry(engine: Engine, url: string, registr
   const mode = options.versions ?? 'latest';
   const wanted = Array.isArray(options.addons) ? new Set(options.addons) : undefined;
   const names = Object.keys(index.entries)
-    .filter((n) => (typeof mode === 'object' ? n in mode : true) && (!wanted || wanted.has(n)))
+    .filter((n) => (typeof mode === 'object' ? Object.hasOwn(mode, n) : true) && (!wanted || wanted.has(n)))
     .sort();
 
   for (const missing of [...(wanted ?? []), ...(typeof mode === 'object' ? Object.keys(mode) : [])]) {

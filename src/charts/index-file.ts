@@ -22,6 +22,21 @@ export interface IndexFile {
 }
 
 /**
+ * The fields of Helm's ChartVersion (Chart.yaml metadata, then urls/created/removed/digest and the
+ * legacy ones). KubeVela decodes addon registry indexes strictly, so anything else is fatal there.
+ */
+const HELM_VERSION_FIELDS = new Set([
+  'name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition', 'tags',
+  'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type',
+  'urls', 'created', 'removed', 'digest', 'checksum', 'engine', 'tillerVersion', 'url',
+]);
+
+/** An index entry keeping only Helm's fields, as `helm repo index` would write it from a Chart.yaml. */
+export function helmVersionFields<T extends Record<string, unknown>>(entry: T): Partial<T> {
+  return Object.fromEntries(Object.entries(entry).filter(([k, v]) => HELM_VERSION_FIELDS.has(k) && v !== undefined && v !== null)) as Partial<T>;
+}
+
+/**
  * Parses index.yaml as Helm does (apiVersion required, entries per chart). Entries without a name
  * or version are dropped; a bad entry never makes the whole index unusable.
  */
@@ -85,5 +100,6 @@ export function sortVersions(entries: ChartVersionEntry[]): ChartVersionEntry[] 
 export function stringifyIndex(index: IndexFile): string {
   const entries: Record<string, ChartVersionEntry[]> = {};
   for (const name of Object.keys(index.entries).sort()) entries[name] = sortVersions(index.entries[name] ?? []);
-  return stringifyYaml({ ...index, entries }, { lineWidth: 0 });
+  // No anchors: every entry written out in full, as Helm writes indexes.
+  return stringifyYaml({ ...index, entries }, { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
+import { helmVersionFields, parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 import { AirlockError } from '../errors.js';
 import { serialized, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ChartPackage, ChartTarget } from './chart-target.js';
@@ -68,7 +68,7 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
         if (chart.prov) await writeFileAtomic(`${location}.prov`, chart.prov);
         const { urls: _urls, digest: _d, ...fields } = (chart.entry ?? {}) as Partial<ChartVersionEntry>;
         const entry: ChartVersionEntry = {
-          ...(chart.entry ? fields : chart.metadata),
+          ...helmVersionFields(chart.entry ? fields : chart.metadata),
           name: chart.name,
           version: chart.version,
           urls: [urlFor(file)],

@@ -19,7 +19,7 @@ import { freePort } from './ports.js';
 export interface ChartMuseumDouble {
   url: string;
   requests: Array<{ method: string; path: string; status: number }>;
-  stored: Map<string, { name: string; version: string; tgz: Buffer; prov?: Buffer; digest: string; created: string }>;
+  stored: Map<string, { name: string; version: string; metadata: Record<string, unknown>; tgz: Buffer; prov?: Buffer; digest: string; created: string }>;
   stop(): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export interface ChartMuseumOptions {
   disableForceOverwrite?: boolean;
 }
 
-function chartYamlOf(tgz: Buffer): { name: string; version: string } | undefined {
+function chartYamlOf(tgz: Buffer): { name: string; version: string; metadata: Record<string, unknown> } | undefined {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cm-double-'));
   try {
     fs.writeFileSync(path.join(dir, 'c.tgz'), tgz);
@@ -43,8 +43,8 @@ function chartYamlOf(tgz: Buffer): { name: string; version: string } | undefined
     const entry = list.find((l) => /^[^/]+\/Chart\.yaml$/.test(l));
     if (!entry) return undefined;
     const text = execFileSync('tar', ['-xzOf', path.join(dir, 'c.tgz'), entry], { encoding: 'utf8' });
-    const doc = parse(text) as { name?: string; version?: unknown };
-    return doc?.name && doc.version !== undefined ? { name: doc.name, version: String(doc.version) } : undefined;
+    const doc = parse(text) as { name?: string; version?: unknown } & Record<string, unknown>;
+    return doc?.name && doc.version !== undefined ? { name: doc.name, version: String(doc.version), metadata: doc } : undefined;
   } catch {
     return undefined;
   } finally {
@@ -115,7 +115,8 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       const entries: Record<string, unknown[]> = {};
       for (const [k, c] of stored) {
         if (!k.startsWith(`${tenant}|`)) continue;
-        (entries[c.name] ??= []).push({ apiVersion: 'v2', name: c.name, version: c.version, digest: c.digest, created: c.created, urls: [`charts/${c.name}-${c.version}.tgz`] });
+        // Like ChartMuseum, every Chart.yaml field goes into the entry (repo.ChartVersion inlines the metadata).
+        (entries[c.name] ??= []).push({ apiVersion: 'v2', ...c.metadata, name: c.name, version: c.version, digest: c.digest, created: c.created, urls: [`charts/${c.name}-${c.version}.tgz`] });
       }
       rec.status = 200;
       res.writeHead(200, { 'content-type': 'application/x-yaml' }).end(stringify({ apiVersion: 'v1', entries, generated: new Date().toISOString(), serverInfo: {} }));

@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { airlock } from './support/cli.js';
+import { buildChart, startChartRepo, type ChartRepoServer } from './support/charts.js';
+import { buildManifest, getManifest, pushImage } from './support/images.js';
+import { readAddonRegistry } from './support/kubevela-reader.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+import { startStaticServer, type StaticServer } from './support/static-server.js';
+
+interface Report {
+  ok: boolean;
+  summary: Record<string, number>;
+  items: Array<{ kind: string; source: string; target: string; status: string; warnings: string[]; error?: { code: string; message: string } }>;
+}
+
+let upstream: TestRegistry;
+let target: TestRegistry;
+let charts: ChartRepoServer;
+let files: StaticServer;
+let published: StaticServer;
+let work: string;
+
+function writeAddon(root: string, folder: string, entries: Record<string, string>): void {
+  for (const [f, text] of Object.entries(entries)) {
+    const file = path.join(root, folder, f);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+}
+
+beforeAll(async () => {
+  [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+  await pushImage(upstream.url, 'acme/controller', 'v1.2.0', buildManifest({}));
+  await pushImage(upstream.url, 'acme/chart-image', '3.0', buildManifest({}));
+  const chart = buildChart({ name: 'acme-operator', version: '0.4.0', values: { image: { repository: `${upstream.host}/acme/chart-image`, tag: '3.0' } } });
+  charts = await startChartRepo([{ name: 'acme-operator', version: '0.4.0', tgz: chart }]);
+  files = await startStaticServer();
+  files.files.set('/dashboards/acme.json', Buffer.from('{"title":"acme"}\n'));
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-addons-'));
+  published = await startStaticServer({ dir: path.join(work, 'published') });
+});
+
+afterAll(async () => {
+  await Promise.all([upstream?.stop(), target?.stop(), charts?.stop(), files?.stop(), published?.stop()]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function catalog(): string {
+  const root = path.join(work, 'catalog');
+  // A small catalog in KubeVela's layout: an official addon with an optional registry prefix,
+  // a chart and a runtime URL; an experimental addon that depends on it and needs an image
+  // that does not exist upstream.
+  writeAddon(root, 'addons/acme', {
+    'metadata.yaml': 'name: acme\nversion: 1.0.0\ndescription: Acme controller\ntags:\n  - Official\nsystem:\n  vela: ">=1.9.0"\n',
+    'parameter.cue': 'parameter: {\n\t//+usage=Registry prefix\n\tregistry?: string\n\tchartVersion: *"0.4.0" | string\n}\n',
+    'template.cue': [
+      'package main',
+      '_base: *"" | string',
+      'if parameter.registry != _|_ {',
+      '\t_base: parameter.registry + "/"',
+      '}',
+      'output: {',
+      '\tapiVersion: "core.oam.dev/v1beta1"',
+      '\tkind:       "Application"',
+      '\tspec: components: [controller, operator, dashboards]',
+      '}',
+      '',
+    ].join('\n'),
+    'resources/controller.cue': `controller: {\n\tname: "acme-controller"\n\ttype: "webservice"\n\tproperties: {\n\t\timage: _base + "${upstream.host}/acme/controller:v1.2.0"\n\t}\n}\n`,
+    'resources/operator.cue': `operator: {\n\tname: "acme-operator"\n\ttype: "helm"\n\tproperties: {\n\t\trepoType: "helm"\n\t\turl:      "${charts.url}"\n\t\tchart:    "acme-operator"\n\t\tversion:  parameter.chartVersion\n\t}\n}\n`,
+    'resources/dashboards.cue': `dashboards: {\n\tname: "acme-dashboards"\n\ttype: "ref-objects"\n\tproperties: urls: ["${files.url}/dashboards/acme.json"]\n}\n`,
+    'README.md': '# acme\n',
+  });
+  writeAddon(root, 'experimental/addons/acme-extra', {
+    'metadata.yaml': 'name: acme-extra\nversion: 0.1.0\ndependencies:\n  - name: acme\n',
+    'resources/extra.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: extra\nspec:\n  template:\n    spec:\n      containers:\n        - name: extra\n          image: ${upstream.host}/acme/extra:0.1.0\n`,
+  });
+  return root;
+}
+
+function config(root: string): string {
+  const cfg = path.join(work, 'airlock.yaml');
+  fs.writeFileSync(
+    cfg,
+    [
+      'targets:',
+      '  images:',
+      `    registry: ${target.host}`,
+      '  charts:',
+      `    - url: ${path.join(work, 'charts')}`,
+      '      baseUrl: https://charts.airgap/stable',
+      '  files:',
+      `    dir: ${path.join(work, 'files')}`,
+      '    baseUrl: https://files.airgap',
+      'addons:',
+      '  catalogs:',
+      '    - name: test',
+      `      source: ${root}`,
+      '  publish:',
+      '    registries:',
+      `      - url: ${path.join(work, 'published', '{registry}')}`,
+      `        baseUrl: ${published.url}/{registry}`,
+    ].join('\n'),
+  );
+  return cfg;
+}
+
+describe('airlock addons sync', () => {
+  it('mirrors what the addons need, publishes the complete ones rewritten, holds back the one whose image is missing', async () => {
+    const cfg = config(catalog());
+    const state = ['--state', path.join(work, 'state.json')];
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
+    const report = JSON.parse(r.stdout) as Report;
+    const host = upstream.host.replace(':', '-');
+
+    expect(report.items.filter((i) => i.kind === 'image' && i.status === 'copied').map((i) => i.source).sort()).toEqual([
+      `docker://${upstream.host}/acme/chart-image:3.0`,
+      `docker://${upstream.host}/acme/controller:v1.2.0`,
+    ]);
+    expect(report.items.find((i) => i.kind === 'chart')).toMatchObject({ status: 'copied', source: `${charts.url} acme-operator@0.4.0` });
+    expect(report.items.find((i) => i.kind === 'file')).toMatchObject({ status: 'copied', source: `${files.url}/dashboards/acme.json` });
+    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'))).toMatchObject({ status: 'copied' });
+    const extra = report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@'));
+    expect(extra?.status).toBe('failed');
+    expect(extra?.error?.message).toContain(`image ${upstream.host}/acme/extra:0.1.0`);
+    expect(r.code).not.toBe(0);
+    expect((await getManifest(target.url, `${host}/acme/controller`, 'v1.2.0')).status).toBe(200);
+
+    // Read the published registry back the way KubeVela does.
+    const official = await readAddonRegistry(`${published.url}/official`);
+    const acme = official.addons.get('acme')!;
+    expect(official.index.entries.acme?.[0]?.annotations).toMatchObject({ 'system.vela': '>=1.9.0', 'addon.name': 'acme' });
+    const controller = acme.files.get('resources/controller.cue')!.toString();
+    expect(controller).toContain(`image: _base + "${target.host}/${host}/acme/controller:v1.2.0"`);
+    const operator = acme.files.get('resources/operator.cue')!.toString();
+    expect(operator).toContain('url:      "https://charts.airgap/stable"');
+    const dashboards = acme.files.get('resources/dashboards.cue')!.toString();
+    expect(dashboards).not.toContain(files.url);
+    expect(dashboards).toMatch(/urls: \["https:\/\/files\.airgap\/[^"]+acme\.json"\]/);
+    // Files with nothing to rewrite are the upstream bytes.
+    expect(acme.files.get('parameter.cue')!.toString()).toBe(fs.readFileSync(path.join(work, 'catalog', 'addons', 'acme', 'parameter.cue'), 'utf8'));
+    expect(fs.existsSync(path.join(work, 'published', 'experimental', 'acme-extra-0.1.0.tgz'))).toBe(false);
+  });
+
+  it('a re-sync after the missing image appears publishes the held-back addon and pushes nothing else', async () => {
+    await pushImage(upstream.url, 'acme/extra', '0.1.0', buildManifest({}));
+    const cfg = path.join(work, 'airlock.yaml');
+    const before = fs.statSync(path.join(work, 'published', 'official', 'acme-1.0.0.tgz')).mtimeMs;
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'state.json')]);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(r.code).toBe(0);
+    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@'))).toMatchObject({ status: 'copied' });
+    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'))).toMatchObject({ status: 'unchanged' });
+    expect(report.items.filter((i) => i.status === 'copied').map((i) => `${i.kind} ${i.source}`)).toEqual([`image docker://${upstream.host}/acme/extra:0.1.0`, 'addon experimental/acme-extra@0.1.0']);
+    expect(fs.statSync(path.join(work, 'published', 'official', 'acme-1.0.0.tgz')).mtimeMs).toBe(before);
+    const experimental = await readAddonRegistry(`${published.url}/experimental`);
+    expect(experimental.addons.get('acme-extra')!.files.get('resources/extra.yaml')!.toString()).toContain(`image: ${target.host}/${upstream.host.replace(':', '-')}/acme/extra:0.1.0`);
+  });
+
+  it('--dry-run plans without copying or publishing; a config without addons: is a config error', async () => {
+    const cfg = path.join(work, 'airlock.yaml');
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'state.json')]);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.items.filter((i) => i.kind === 'addon').every((i) => i.status === 'planned')).toBe(true);
+    const empty = path.join(work, 'empty.yaml');
+    fs.writeFileSync(empty, 'images: []\n');
+    const bad = await airlock(['addons', 'sync', '--config', empty]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no addons: section/);
+  });
+});

@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
+import { withGitCredentials } from './git-credentials.js';
 import { DEFAULT_CATALOG_REGISTRIES, readCatalogDir, type CatalogContents, type CatalogRegistry } from './catalog-dir.js';
 
 /** Where a catalog comes from: a directory, or (see catalog-git.ts) a git remote. */
@@ -35,6 +36,6 @@ export async function readCatalog(spec: CatalogSourceSpec, options: { cacheDir?:
   }
   if (!options.cacheDir) throw new AirlockError('E_USAGE', 'a git catalog needs a cache directory', { artifact: spec.catalog });
   const { checkoutCatalog } = await import('./catalog-git.js');
-  const checkout = await checkoutCatalog({ url: spec.catalog, ...(spec.ref ? { ref: spec.ref } : {}), cacheDir: options.cacheDir });
+  const checkout = await checkoutCatalog({ url: withGitCredentials(spec.catalog), ...(spec.ref ? { ref: spec.ref } : {}), cacheDir: options.cacheDir });
   return { root: checkout.dir, commit: checkout.commit, repoDir: checkout.repoDir, ...(await readCatalogDir(checkout.dir, registries)) };
 }

@@ -7,6 +7,7 @@ import { rewriteAddon, type AddonRewrite, type RewriteTargets } from '../addons/
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
 import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
 import { isSemverVersion } from '../addons/addon.js';
+import { withGitCredentials } from '../addons/git-credentials.js';
 import type { AddonCatalogConfig, AirlockConfig, ChartEntry } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -321,7 +322,7 @@ export async function publishAddons(
       }
       try {
         const { mirrorCatalogGit } = await import('../addons/git-mirror.js');
-        const r = await mirrorCatalogGit({ repoDir: pc.catalog.repoDir, upstreamCommit: pc.catalog.commit, remote: gitTarget.remote, branch: gitTarget.branch, rewritten, logger: ctx.logger });
+        const r = await mirrorCatalogGit({ repoDir: pc.catalog.repoDir, upstreamCommit: pc.catalog.commit, remote: withGitCredentials(gitTarget.remote), branch: gitTarget.branch, rewritten, logger: ctx.logger });
         git.push({ ...base, status: r.status === 'pushed' ? 'copied' : 'unchanged', commit: r.branchCommit });
       } catch (e) {
         const error = toAirlockError(e, `git ${base.remote}`);

@@ -1,0 +1,30 @@
+import { AirlockError } from '../errors.js';
+import { registerCredentials } from '../secrets.js';
+
+/** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… */
+export function gitAuthEnvVar(host: string): string {
+  return `AIRLOCK_GIT_AUTH_${host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * Adds credentials from the environment to an http(s) git URL that carries none, so tokens live
+ * in env vars, never in the config; they are registered for redaction.
+ */
+export function withGitCredentials(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  let u: URL;
+  try {
+    if (!/^https?:\/\//.test(url)) return url;
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (u.username) return url;
+  const value = env[gitAuthEnvVar(u.host)];
+  if (!value) return url;
+  const i = value.indexOf(':');
+  if (i <= 0) throw new AirlockError('E_CONFIG', `${gitAuthEnvVar(u.host)} must be "username:token"`);
+  registerCredentials(value.slice(0, i), value.slice(i + 1));
+  u.username = encodeURIComponent(value.slice(0, i));
+  u.password = encodeURIComponent(value.slice(i + 1));
+  return u.toString();
+}

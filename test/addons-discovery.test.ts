@@ -151,14 +151,18 @@ describe('bad input in addon folders', () => {
     expect(out.find((p) => p.addon === 'other')!.warnings[0]).toMatch(/folder "folder" differs from metadata name "other"/);
   });
 
-  it('remote URLs: ref-objects urls and uxPlugins', () => {
+  it('remote URLs: ref-objects urls and uxPlugins, both rewritten to their mirrored copies', () => {
+    const metadata = 'name: example\nversion: 1.0.0\nuxPlugins:\n  node: https://example.com/node.tgz\n';
     const scan = discoverAddon({
       registry: 'experimental',
       dir: 'example',
       metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' }, raw: {} },
-      files: files({ 'metadata.yaml': meta, 'resources/objects.cue': 'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n' }),
+      files: files({ 'metadata.yaml': metadata, 'resources/objects.cue': 'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n' }),
     });
     expect(scan.plan.urls).toEqual(['https://example.com/manifest.yaml', 'https://example.com/node.tgz']);
+    const rw = rewriteAddon(scan, { image: () => undefined, chart: () => undefined, url: (u) => u.replace('https://example.com/', 'https://files.airgap/example.com/') });
+    expect(rw.files.get('metadata.yaml')!.toString()).toBe('name: example\nversion: 1.0.0\nuxPlugins:\n  node: https://files.airgap/example.com/node.tgz\n');
+    expect(rw.files.get('resources/objects.cue')!.toString()).toContain('urls: ["https://files.airgap/example.com/manifest.yaml"]');
   });
 });
 

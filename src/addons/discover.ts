@@ -3,7 +3,7 @@ import type { Addon } from './addon.js';
 import { CueSyntaxError, parseCue } from './cue-parse.js';
 import { emptyFindings, type FileFindings } from './findings.js';
 import { buildCueScope, scanCueFile, type CueFile } from './scan-cue.js';
-import { scanYamlFile } from './scan-yaml.js';
+import { scanUxPlugins, scanYamlFile } from './scan-yaml.js';
 
 export interface PlannedChart {
   repo: string;
@@ -104,6 +104,9 @@ export function discoverAddon(addon: Addon): AddonScan {
   const scope = buildCueScope(cueFiles, context);
   for (const f of cueFiles) scanCueFile(f, scope, install, { skipParameterBlocks: true });
   scanYamlFiles(addon, (f) => INSTALL_YAML.test(f), install, warnings);
+  // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time.
+  const meta = addon.files.get('metadata.yaml');
+  if (meta) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
 
   // Definitions are evaluated one file at a time: each carries its own `parameter`.
   const definitions = emptyFindings();
@@ -121,7 +124,7 @@ export function discoverAddon(addon: Addon): AddonScan {
     if (c.repoType === 'git') warnings.push(`${addon.dir}/${c.file}: chart ${c.chart} comes from a git repository (${c.url}); mirror that repository with a git mirror, it is not a Helm repository`);
   }
 
-  const urls = [...install.urls.map((u) => u.url), ...Object.values(addon.metadata.uxPlugins ?? {})];
+  const urls = install.urls.map((u) => u.url);
   const plan: AddonPlan = {
     registry: addon.registry,
     addon: addon.metadata.name,

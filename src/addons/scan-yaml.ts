@@ -66,6 +66,20 @@ export function scanYamlFile(file: string, src: string, findings: FileFindings):
   return { fallback: false };
 }
 
+/** `uxPlugins: {name: URL}` in metadata.yaml: tarballs VelaUX fetches at run time. */
+export function scanUxPlugins(file: string, src: string, findings: FileFindings): void {
+  const doc = parseAllDocuments(src)[0];
+  const root = doc && doc.errors.length === 0 ? doc.contents : undefined;
+  if (!isMap(root)) return;
+  const ux = get(root, 'uxPlugins');
+  if (!isMap(ux)) return;
+  for (const pair of ux.items) {
+    if (!isScalar(pair.value)) continue;
+    const seg = scalarSegment(pair.value, file, src);
+    if (seg && /^https?:\/\//.test(seg.text)) findings.urls.push({ url: seg.text, segments: [seg], file });
+  }
+}
+
 function imageMap(map: YAMLMap, file: string, src: string, findings: FileFindings): void {
   const repo = get(map, 'repository');
   if (!isScalar(repo)) return;

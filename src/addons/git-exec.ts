@@ -145,8 +145,9 @@ export function localGitError(e: unknown, doing: string, artifact: string): Airl
   return new AirlockError('E_STATE', `${doing}: ${gitMessage(e)}`, { artifact });
 }
 
-/** Remote refs from `git ls-remote` output: name → object id (peeled `^{}` lines and HEAD apart). */
+/** Remote refs from `git ls-remote` output. */
 export interface RemoteRefs {
+  /** Branches and tags only, name → object id (no peeled `^{}` lines; hosts' `refs/pull/*` and the like left out). */
   refs: Map<string, string>;
   /** Target of the remote's HEAD symref (`refs/heads/main`), when the server tells. */
   head?: string;
@@ -167,7 +168,7 @@ export function parseLsRemote(out: string): RemoteRefs {
     const m = /^([0-9a-f]{40,64})\t(\S+)$/.exec(line);
     if (!m || !m[1] || !m[2] || m[2].endsWith('^{}')) continue;
     if (m[2] === 'HEAD') headId = m[1];
-    else refs.set(m[2], m[1]);
+    else if (m[2].startsWith('refs/heads/') || m[2].startsWith('refs/tags/')) refs.set(m[2], m[1]);
   }
   return { refs, head, headId };
 }

@@ -80,7 +80,10 @@ export async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 
 
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'airlock-gitmirror-'));
   try {
-    const ix = gitIn(repoDir, { env: { GIT_INDEX_FILE: path.join(tmp, 'index') } });
+    // update-index refuses to run without a work tree even when it never looks at one: an empty stand-in.
+    const wt = path.join(tmp, 'wt');
+    await fsp.mkdir(wt);
+    const ix = gitIn(repoDir, { env: { GIT_INDEX_FILE: path.join(tmp, 'index'), GIT_WORK_TREE: wt } });
     await ix.raw(['read-tree', upstream]);
     const existing = await indexEntries(ix, paths);
     for (const [n, part] of chunks(paths).entries()) {

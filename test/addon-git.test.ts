@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -203,6 +203,14 @@ describe('checkoutCatalog', () => {
     expect(fs.readdirSync(path.join(cacheDir, 'git')).filter((n) => n.endsWith('.lock'))).toEqual([]);
     git(inProc.repoDir, 'fsck', '--no-progress');
     expect(fs.readFileSync(path.join(inProc.dir, 'addons', 'fluxcd', 'metadata.yaml'))).toEqual(fs.readFileSync(path.join(FIXTURES, 'addons', 'fluxcd', 'metadata.yaml')));
+
+    // A lock left behind by a process that died is taken over, not waited on for minutes.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    fs.writeFileSync(`${inProc.repoDir}.lock`, JSON.stringify({ pid: dead, host: os.hostname() }));
+    const started = Date.now();
+    expect((await checkoutCatalog({ url, cacheDir })).commit).toBe(c2);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(fs.existsSync(`${inProc.repoDir}.lock`)).toBe(false);
   });
 
   it('reports an unreachable remote as one line of E_UNREACHABLE, with credentials redacted', async () => {

@@ -110,15 +110,27 @@ export function gitIn(dir: string, options: GitOptions = {}): SimpleGit {
   }).env({ ...baseEnv(), ...options.env });
 }
 
-const BOILERPLATE = [/^Please make sure you have the correct access rights$/i, /^and the repository exists\.?$/i, /^Could not read from remote repository\.?$/i];
+const BOILERPLATE = [
+  /^Please make sure you have the correct access rights$/i,
+  /^and the repository exists\.?$/i,
+  /^Could not read from remote repository\.?$/i,
+  // --progress output (network commands ask for it so the idle timeout sees activity).
+  /^(remote:\s*)?(Enumerating|Counting|Compressing|Writing|Receiving|Resolving|Unpacking|Total|Delta compression|Finding sources)\b/i,
+  /^remote:\s*$/i,
+];
+
+/** git's output without progress lines and generic advice. */
+export function meaningfulLines(text: string): string[] {
+  return text
+    .split(/[\r\n]+/)
+    .map((l) => l.trim())
+    .filter((l) => l && !BOILERPLATE.some((re) => re.test(l.replace(/^(fatal|error):\s*/i, ''))));
+}
 
 /** git's stderr reduced to one line: the fatal/error lines, without the generic advice. */
 export function gitMessage(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim().replace(/^(fatal|error):\s*/i, ''))
-    .filter((l) => l && !BOILERPLATE.some((re) => re.test(l)));
+  const lines = meaningfulLines(text).map((l) => l.replace(/^(fatal|error):\s*/i, ''));
   const line = (lines.length ? lines.join(' ') : text.trim()) || 'git failed';
   return redact(line.length > 300 ? `${line.slice(0, 297)}...` : line);
 }

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { checkoutCatalog } from '../src/addons/catalog-git.js';
 import { readCatalogDir } from '../src/addons/catalog-dir.js';
 import { mirrorCatalogGit } from '../src/addons/git-mirror.js';
 import { AirlockError, formatErrorLine } from '../src/errors.js';
+import { startGitHttpServer, type GitHttpServer } from './support/git-http.js';
 import { freePort, waitFor } from './support/ports.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures', 'kubevela-catalog');
@@ -34,7 +35,7 @@ function lsRemote(url: string): Record<string, string> {
   const refs: Record<string, string> = {};
   for (const line of out.trim().split('\n').filter(Boolean)) {
     const [id, ref] = line.split('\t');
-    if (ref && id && !ref.endsWith('^{}') && ref !== 'HEAD') refs[ref] = id;
+    if (ref && id && !ref.endsWith('^{}') && ref !== 'HEAD' && !ref.startsWith('refs/pull/')) refs[ref] = id;
   }
   return refs;
 }
@@ -90,6 +91,8 @@ beforeAll(async () => {
   git(upstream, 'commit', '--quiet', '-am', 'backport');
   releaseTip = git(upstream, 'rev-parse', 'HEAD');
   git(upstream, 'checkout', '--quiet', 'main');
+  // Like GitHub: pull-request refs, which are neither fetched nor mirrored.
+  git(upstream, 'update-ref', 'refs/pull/1/head', releaseTip);
   bare(path.join(served, 'private-net.git'));
 
   daemonPort = await freePort();
@@ -166,13 +169,10 @@ describe('checkoutCatalog', () => {
     expect(fs.statSync(fetchHead).mtimeMs).toBe(fetchedAt);
     expect(fs.statSync(again.dir).ino).toBe(dirIno);
 
-    const scratch = path.join(work, 'scratch-resync');
-    git(work, 'clone', '--quiet', upstream, scratch);
-    fs.writeFileSync(path.join(scratch, 'addons', 'fluxcd', 'NOTES.cue'), 'notes: "hello"\n');
-    git(scratch, 'add', '-A');
-    git(scratch, 'commit', '--quiet', '-m', 'notes');
-    git(scratch, 'push', '--quiet', 'origin', 'main');
-    const c3 = git(scratch, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(upstream, 'addons', 'fluxcd', 'NOTES.cue'), 'notes: "hello"\n');
+    git(upstream, 'add', '-A');
+    git(upstream, 'commit', '--quiet', '-m', 'notes');
+    const c3 = git(upstream, 'rev-parse', 'HEAD');
     try {
       const next = await checkoutCatalog({ url: upstream, cacheDir });
       expect(next.commit).toBe(c3);
@@ -182,7 +182,6 @@ describe('checkoutCatalog', () => {
       expect(fs.existsSync(path.join(first.dir, 'addons', 'fluxcd', 'NOTES.cue'))).toBe(false);
       expect(fs.existsSync(path.join(first.dir, 'addons', 'fluxcd', 'metadata.yaml'))).toBe(true);
     } finally {
-      git(upstream, 'update-ref', 'refs/heads/main', c2);
       git(upstream, 'reset', '--quiet', '--hard', c2);
     }
   });
@@ -204,6 +203,14 @@ describe('checkoutCatalog', () => {
     expect(fs.readdirSync(path.join(cacheDir, 'git')).filter((n) => n.endsWith('.lock'))).toEqual([]);
     git(inProc.repoDir, 'fsck', '--no-progress');
     expect(fs.readFileSync(path.join(inProc.dir, 'addons', 'fluxcd', 'metadata.yaml'))).toEqual(fs.readFileSync(path.join(FIXTURES, 'addons', 'fluxcd', 'metadata.yaml')));
+
+    // A lock left behind by a process that died is taken over, not waited on for minutes.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    fs.writeFileSync(`${inProc.repoDir}.lock`, JSON.stringify({ pid: dead, host: os.hostname() }));
+    const started = Date.now();
+    expect((await checkoutCatalog({ url, cacheDir })).commit).toBe(c2);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(fs.existsSync(`${inProc.repoDir}.lock`)).toBe(false);
   });
 
   it('reports an unreachable remote as one line of E_UNREACHABLE, with credentials redacted', async () => {
@@ -258,7 +265,7 @@ describe('mirrorCatalogGit', () => {
     const remoteDir = bare(path.join(work, 'private.git'));
     const remote = `file://${remoteDir}`;
     // A branch that only the private remote has must survive.
-    git(remoteDir, 'update-ref', 'refs/heads/local-only', c1);
+    git(remoteDir, 'fetch', '--quiet', '--no-tags', upstream, `${c1}:refs/heads/local-only`);
 
     const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites(), removed: [removedFile] });
     expect(r.status).toBe('pushed');
@@ -270,6 +277,7 @@ describe('mirrorCatalogGit', () => {
     expect(git(remoteDir, 'cat-file', '-t', 'refs/tags/v1.0.0')).toBe('tag');
     expect(mine['refs/heads/local-only']).toBe(c1);
     expect(mine['refs/heads/airgap']).toBe(r.branchCommit);
+    expect(git(remoteDir, 'for-each-ref', 'refs/pull')).toBe('');
 
     expect(git(remoteDir, 'rev-parse', 'airgap^')).toBe(c2);
     expect(git(remoteDir, 'rev-list', '--count', 'airgap')).toBe('3');
@@ -375,5 +383,46 @@ describe('mirrorCatalogGit', () => {
     const e3 = await caught(mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: path.join(work, 'private-misc.git'), branch: 'airgap', rewritten: new Map([['../escape', Buffer.from('x')]]) }));
     expect(e3.code).toBe('E_USAGE');
     expect(lsRemote(path.join(work, 'private-misc.git'))).toEqual({});
+  });
+});
+
+describe('over HTTP with credentials in the URL', () => {
+  const token = 'glpat-Zx81-secret-token';
+  let server: GitHttpServer;
+
+  beforeAll(async () => {
+    server = await startGitHttpServer(served, 'mirror-bot', token);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('authenticates checkout and mirror with the token, which never lands on disk', async () => {
+    const cacheDir = path.join(work, 'cache-http');
+    const url = `${server.url.replace('//', `//mirror-bot:${token}@`)}/catalog`;
+    const co = await checkoutCatalog({ url, cacheDir });
+    expect(co.commit).toBe(c2);
+    const expected = `Basic ${Buffer.from(`mirror-bot:${token}`).toString('base64')}`;
+    expect(server.authorizations.length).toBeGreaterThan(0);
+    expect(server.authorizations.every((a) => a === expected)).toBe(true);
+
+    const remoteDir = bare(path.join(served, 'private-http.git'));
+    const remote = `${server.url.replace('//', `//mirror-bot:${token}@`)}/private-http.git`;
+    const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: new Map([['addons/fluxcd/x.txt', Buffer.from('x\n')]]) });
+    expect(r.status).toBe('pushed');
+    expect(lsRemote(remoteDir)['refs/heads/airgap']).toBe(r.branchCommit);
+    expect(lsRemote(remoteDir)['refs/heads/main']).toBe(c2);
+
+    const files = (fs.readdirSync(cacheDir, { recursive: true }) as string[]).map((f) => path.join(cacheDir, f)).filter((f) => fs.statSync(f).isFile());
+    expect(files.filter((f) => fs.readFileSync(f).includes(token))).toEqual([]);
+  });
+
+  it('reports a wrong token as E_UNAUTHORIZED without showing it', async () => {
+    const url = `${server.url.replace('//', '//mirror-bot:wrong-token-123@')}/catalog`;
+    const e = await caught(checkoutCatalog({ url, cacheDir: path.join(work, 'cache-http-bad') }));
+    expect(e.code).toBe('E_UNAUTHORIZED');
+    expect(formatErrorLine(e)).not.toContain('wrong-token-123');
+    expect(e.artifact).toBe(`${server.url.replace('//', '//mirror-bot:***@')}/catalog`);
+    expect(formatErrorLine(e)).not.toContain('\n');
   });
 });

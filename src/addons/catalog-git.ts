@@ -90,7 +90,8 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
   if (!sameRefs(listed.refs, await localRefs(git))) {
     logger?.info({ catalog: remote.display }, 'fetching catalog');
     try {
-      await net.raw(['fetch', '--quiet', '--prune', '--no-tags', remote.url, ...FETCH_REFSPECS]);
+      // --progress keeps stderr busy, so a long download is not taken for a hung connection.
+      await net.raw(['fetch', '--progress', '--prune', '--no-tags', remote.url, ...FETCH_REFSPECS]);
     } catch (e) {
       throw remoteGitError(e, 'cannot fetch the catalog', remote);
     }
@@ -108,7 +109,7 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
     let commit = await revParseCommit(git, ref);
     if (!commit && ref.length >= 40) {
       // A commit on no branch or tag: servers that allow fetching by id hand it out.
-      await net.raw(['fetch', '--quiet', '--no-tags', remote.url, ref]).catch(() => undefined);
+      await net.raw(['fetch', '--progress', '--no-tags', remote.url, ref]).catch(() => undefined);
       commit = await revParseCommit(git, ref);
     }
     if (commit) return { commit, ref: commit };

@@ -110,15 +110,27 @@ export function gitIn(dir: string, options: GitOptions = {}): SimpleGit {
   }).env({ ...baseEnv(), ...options.env });
 }
 
-const BOILERPLATE = [/^Please make sure you have the correct access rights$/i, /^and the repository exists\.?$/i, /^Could not read from remote repository\.?$/i];
+const BOILERPLATE = [
+  /^Please make sure you have the correct access rights$/i,
+  /^and the repository exists\.?$/i,
+  /^Could not read from remote repository\.?$/i,
+  // --progress output (network commands ask for it so the idle timeout sees activity).
+  /^(remote:\s*)?(Enumerating|Counting|Compressing|Writing|Receiving|Resolving|Unpacking|Total|Delta compression|Finding sources)\b/i,
+  /^remote:\s*$/i,
+];
+
+/** git's output without progress lines and generic advice. */
+export function meaningfulLines(text: string): string[] {
+  return text
+    .split(/[\r\n]+/)
+    .map((l) => l.trim())
+    .filter((l) => l && !BOILERPLATE.some((re) => re.test(l.replace(/^(fatal|error):\s*/i, ''))));
+}
 
 /** git's stderr reduced to one line: the fatal/error lines, without the generic advice. */
 export function gitMessage(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim().replace(/^(fatal|error):\s*/i, ''))
-    .filter((l) => l && !BOILERPLATE.some((re) => re.test(l)));
+  const lines = meaningfulLines(text).map((l) => l.replace(/^(fatal|error):\s*/i, ''));
   const line = (lines.length ? lines.join(' ') : text.trim()) || 'git failed';
   return redact(line.length > 300 ? `${line.slice(0, 297)}...` : line);
 }
@@ -145,8 +157,9 @@ export function localGitError(e: unknown, doing: string, artifact: string): Airl
   return new AirlockError('E_STATE', `${doing}: ${gitMessage(e)}`, { artifact });
 }
 
-/** Remote refs from `git ls-remote` output: name → object id (peeled `^{}` lines and HEAD apart). */
+/** Remote refs from `git ls-remote` output. */
 export interface RemoteRefs {
+  /** Branches and tags only, name → object id (no peeled `^{}` lines; hosts' `refs/pull/*` and the like left out). */
   refs: Map<string, string>;
   /** Target of the remote's HEAD symref (`refs/heads/main`), when the server tells. */
   head?: string;
@@ -167,7 +180,7 @@ export function parseLsRemote(out: string): RemoteRefs {
     const m = /^([0-9a-f]{40,64})\t(\S+)$/.exec(line);
     if (!m || !m[1] || !m[2] || m[2].endsWith('^{}')) continue;
     if (m[2] === 'HEAD') headId = m[1];
-    else refs.set(m[2], m[1]);
+    else if (m[2].startsWith('refs/heads/') || m[2].startsWith('refs/tags/')) refs.set(m[2], m[1]);
   }
   return { refs, head, headId };
 }

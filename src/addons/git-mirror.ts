@@ -5,7 +5,7 @@ import type { SimpleGit } from 'simple-git';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
-import { gitIn, gitMessage, localGitError, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote } from './git-exec.js';
+import { gitIn, gitMessage, localGitError, meaningfulLines, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote } from './git-exec.js';
 
 export interface MirrorCatalogGitOptions {
   /** The bare cache clone from checkoutCatalog (holds the upstream branches and tags). */
@@ -80,7 +80,10 @@ export async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 
 
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'airlock-gitmirror-'));
   try {
-    const ix = gitIn(repoDir, { env: { GIT_INDEX_FILE: path.join(tmp, 'index') } });
+    // update-index refuses to run without a work tree even when it never looks at one: an empty stand-in.
+    const wt = path.join(tmp, 'wt');
+    await fsp.mkdir(wt);
+    const ix = gitIn(repoDir, { env: { GIT_INDEX_FILE: path.join(tmp, 'index'), GIT_WORK_TREE: wt } });
     await ix.raw(['read-tree', upstream]);
     const existing = await indexEntries(ix, paths);
     for (const [n, part] of chunks(paths).entries()) {
@@ -141,17 +144,17 @@ function pushError(e: unknown, remote: GitRemote): AirlockError {
   // Under --atomic every other ref reports "atomic push failed": name the one that caused it.
   const cause = all.find((r) => !/atomic push failed/i.test(r.reason)) ?? all[0];
   if (!cause) return remoteGitError(e, 'cannot push to the git mirror', remote);
-  const said = text
-    .split('\n')
+  // The first thing the remote's hook or policy printed, e.g. GitLab's "You are not allowed to push…".
+  const said = meaningfulLines(text)
     .map((l) => /^remote:\s*(.*\S)/.exec(l)?.[1])
-    .find((l): l is string => !!l && !/^(error|hint):\s*$/i.test(l));
+    .find((l): l is string => !!l);
   const conflict = /stale info|fetch first|non-fast-forward|already exists/i.test(cause.reason);
   const message = `the remote refused ${cause.ref}: ${cause.reason}${said ? ` (remote said: ${said})` : ''}`;
   return new AirlockError(conflict ? 'E_CONFLICT' : 'E_DENIED', redact(message.length > 400 ? `${message.slice(0, 397)}...` : message), { artifact: remote.display });
 }
 
 async function push(net: SimpleGit, remote: GitRemote, updates: Array<{ ref: string; id: string; old?: string }>, atomic: boolean): Promise<void> {
-  const args = ['push', '--porcelain', ...(atomic ? ['--atomic'] : []), remote.url];
+  const args = ['push', '--porcelain', '--progress', ...(atomic ? ['--atomic'] : []), remote.url];
   // A lease per ref: a ref is overwritten (even non-fast-forward, as the upstream may have
   // force-pushed) only while the remote still holds what ls-remote showed a moment ago.
   for (const u of updates) args.push(`--force-with-lease=${u.ref}:${u.old ?? ''}`);

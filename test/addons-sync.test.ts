@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -169,5 +170,56 @@ describe('airlock addons sync', () => {
     const bad = await airlock(['addons', 'sync', '--config', empty]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/no addons: section/);
+  });
+});
+
+describe('addon catalogs from git, published to a git mirror', () => {
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } }).toString().trim();
+
+  it('plans a git catalog at a tag, syncs it and pushes branches, tags and a rewritten airgap branch; a re-run pushes nothing', async () => {
+    const upstreamRepo = path.join(work, 'upstream.git-work');
+    fs.cpSync(catalog(), upstreamRepo, { recursive: true });
+    git(upstreamRepo, 'init', '-q', '-b', 'master');
+    git(upstreamRepo, 'add', '-A');
+    git(upstreamRepo, 'commit', '-q', '-m', 'catalog');
+    git(upstreamRepo, 'tag', 'v1');
+    const remote = path.join(work, 'private.git');
+    git(work, 'init', '-q', '--bare', remote);
+    const cache = path.join(work, 'git-cache');
+
+    const planned = await airlock(['addons', 'plan', '--catalog', `file://${upstreamRepo}`, '--ref', 'v1', '--cache-dir', cache, '--json']);
+    expect(planned.code).toBe(0);
+    expect((JSON.parse(planned.stdout) as Array<{ addon: string }>).map((p) => p.addon).sort()).toEqual(['acme', 'acme-extra']);
+
+    const cfg = path.join(work, 'git.yaml');
+    fs.writeFileSync(
+      cfg,
+      fs.readFileSync(path.join(work, 'airlock.yaml'), 'utf8').replace(/source: .*/, `source: file://${upstreamRepo}\n      ref: master`).replace('  publish:', `  cacheDir: ${cache}\n  publish:\n    git:\n      remote: ${remote}\n      branch: airgap`),
+    );
+    const state = ['--state', path.join(work, 'state.json')];
+    const first = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
+    const report = JSON.parse(first.stdout) as Report;
+    expect(first.code).toBe(0);
+    expect(report.items.find((i) => i.kind === 'git-mirror')).toMatchObject({ status: 'copied' });
+    const head = git(upstreamRepo, 'rev-parse', 'HEAD');
+    expect(git(remote, 'rev-parse', 'refs/heads/master')).toBe(head);
+    expect(git(remote, 'rev-parse', 'refs/tags/v1')).toBe(head);
+    expect(git(remote, 'rev-parse', 'airgap^')).toBe(head);
+    const changed = git(remote, 'diff', '--name-only', 'master', 'airgap').split('\n').sort();
+    expect(changed).toEqual(['addons/acme/resources/controller.cue', 'addons/acme/resources/dashboards.cue', 'addons/acme/resources/operator.cue', 'experimental/addons/acme-extra/resources/extra.yaml']);
+    expect(git(remote, 'show', 'airgap:addons/acme/resources/controller.cue')).toContain(`"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`);
+
+    const again = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
+    const r2 = JSON.parse(again.stdout) as Report;
+    expect(r2.items.find((i) => i.kind === 'git-mirror')).toMatchObject({ status: 'unchanged' });
+    expect(r2.summary.copied).toBe(0);
+  });
+
+  it('an unreachable git catalog fails alone with a one-line error naming it', async () => {
+    const cfg = path.join(work, 'unreachable.yaml');
+    fs.writeFileSync(cfg, ['addons:', '  cacheDir: ' + path.join(work, 'git-cache'), '  catalogs:', '    - name: gone', '      source: git://127.0.0.1:9/catalog.git'].join('\n'));
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--state', path.join(work, 'state2.json')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/airlock: \[E_UNREACHABLE\] git:\/\/127\.0\.0\.1:9\/catalog\.git/);
   });
 });

@@ -158,6 +158,13 @@ describe('airlock addons sync', () => {
     expect(fs.statSync(path.join(work, 'published', 'official', 'acme-1.0.0.tgz')).mtimeMs).toBe(before);
     const experimental = await readAddonRegistry(`${published.url}/experimental`);
     expect(experimental.addons.get('acme-extra')!.files.get('resources/extra.yaml')!.toString()).toContain(`image: ${target.host}/${upstream.host.replace(':', '-')}/acme/extra:0.1.0`);
+
+    // The published registry is itself a source airlock reads (a helm-type addon registry).
+    const plan = await airlock(['addons', 'plan', '--helm', `${published.url}/official`, '--json']);
+    expect(plan.code).toBe(0);
+    const [acme] = JSON.parse(plan.stdout) as Array<{ addon: string; images: string[]; charts: Array<{ repo: string }>; urls: string[] }>;
+    expect(acme).toMatchObject({ addon: 'acme', images: [`${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0`], charts: [{ repo: 'https://charts.airgap/stable' }] });
+    expect(acme!.urls[0]).toMatch(/^https:\/\/files\.airgap\//);
   });
 
   it('--dry-run plans without copying or publishing; a config without addons: is a config error', async () => {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import type { CatalogRegistry } from '../addons/catalog-dir.js';
+import type { CatalogContents, CatalogRegistry } from '../addons/catalog-dir.js';
 import { readCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
@@ -41,15 +41,32 @@ export function addonsCommand(): Command {
   addons
     .command('plan')
     .description('discover what every addon needs: images, Helm charts, remote URLs, definition images')
-    .requiredOption('--catalog <dir|git-url>', 'catalog checkout directory or git URL')
+    .option('--catalog <dir|git-url>', 'catalog checkout directory or git URL')
+    .option('--helm <url>', 'a helm-type addon registry (index.yaml + addon .tgz) instead of a catalog')
+    .option('--helm-name <name>', 'addon registry name for --helm', 'official')
     .option('--ref <ref>', 'git branch, tag or commit (git catalogs)')
     .option('--addon <name>', 'only this addon and its dependencies (repeatable)', collect)
     .option('--registry <name=folder>', 'catalog folder served as an addon registry (repeatable; default official=addons, experimental=experimental/addons)', collect)
     .option('--cache-dir <dir>', 'where git catalogs are cloned (default ~/.cache/airlock/catalogs or $AIRLOCK_CACHE_DIR)')
     .option('--json', 'print one JSON array, one object per addon')
-    .action(async (opts: { catalog: string; ref?: string; addon?: string[]; registry?: string[]; cacheDir?: string; json?: boolean }) => {
+    .action(async (opts: { catalog?: string; helm?: string; helmName: string; ref?: string; addon?: string[]; registry?: string[]; cacheDir?: string; json?: boolean }) => {
+      if (!opts.catalog === !opts.helm) throw new AirlockError('E_USAGE', 'give one of --catalog DIR|GIT_URL and --helm URL');
       const registries = parseRegistryOption(opts.registry);
-      const catalog = await readCatalog({ catalog: opts.catalog, ...(opts.ref ? { ref: opts.ref } : {}), ...(registries ? { registries } : {}) }, { cacheDir: opts.cacheDir ?? defaultCatalogCache() });
+      let catalog: CatalogContents;
+      if (opts.helm) {
+        const { createEngine } = await import('../engine.js');
+        const { parseConfig } = await import('../config/load.js');
+        const { silentLogger } = await import('../log.js');
+        const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
+        const engine = createEngine({ config: parseConfig({}), logger: silentLogger() });
+        try {
+          catalog = await readHelmAddonRegistry(engine, opts.helm, opts.helmName, { ...(opts.addon ? { addons: opts.addon } : {}) });
+        } finally {
+          await engine.close();
+        }
+      } else {
+        catalog = await readCatalog({ catalog: opts.catalog!, ...(opts.ref ? { ref: opts.ref } : {}), ...(registries ? { registries } : {}) }, { cacheDir: opts.cacheDir ?? defaultCatalogCache() });
+      }
       const plan = planCatalog(catalog, { ...(opts.addon ? { addons: opts.addon } : {}) });
       for (const w of plan.warnings) process.stderr.write(`airlock: warning: ${w.registry}/${w.addon}${w.file ? ` (${w.file})` : ''}: ${w.message}\n`);
       if (opts.json) process.stdout.write(`${JSON.stringify(plan.plans, null, 2)}\n`);

@@ -84,9 +84,9 @@ describe('airlock sync', () => {
   it('rejects an unknown --only kind and a config without chart targets', async () => {
     const cfg = path.join(work, 'bad.yaml');
     fs.writeFileSync(cfg, `charts:\n  - repo: ${repo.url}\n    name: app\n`);
-    const only = await airlock(['sync', '--config', cfg, '--only', 'addons']);
+    const only = await airlock(['sync', '--config', cfg, '--only', 'bundles']);
     expect(only.code).toBe(2);
-    expect(only.stderr).toMatch(/unknown kind "addons"/);
+    expect(only.stderr).toMatch(/unknown kind "bundles"/);
     const r = await airlock(['sync', '--config', cfg, '--state', path.join(work, 's2.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\[E_CONFIG\] charts: is set but targets\.charts is empty/);

@@ -13,7 +13,7 @@ import { startStaticServer, type StaticServer } from './support/static-server.js
 interface Report {
   ok: boolean;
   summary: Record<string, number>;
-  items: Array<{ kind: string; source: string; target: string; status: string; warnings: string[]; error?: { code: string; message: string } }>;
+  items: Array<{ kind: string; source: string; target: string; status: string; warnings: string[]; rewrites?: Array<{ kind: string; file: string; from: string; to: string }>; error?: { code: string; message: string } }>;
 }
 
 let upstream: TestRegistry;
@@ -122,7 +122,11 @@ describe('airlock addons sync', () => {
     ]);
     expect(report.items.find((i) => i.kind === 'chart')).toMatchObject({ status: 'copied', source: `${charts.url} acme-operator@0.4.0` });
     expect(report.items.find((i) => i.kind === 'file')).toMatchObject({ status: 'copied', source: `${files.url}/dashboards/acme.json` });
-    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'))).toMatchObject({ status: 'copied' });
+    const acmeItem = report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'));
+    expect(acmeItem).toMatchObject({ status: 'copied' });
+    // The rewrite is reported per addon, old → new.
+    expect(acmeItem?.rewrites).toContainEqual({ kind: 'image', file: 'resources/controller.cue', from: `${upstream.host}/acme/controller:v1.2.0`, to: `${target.host}/${host}/acme/controller:v1.2.0` });
+    expect(acmeItem?.rewrites).toContainEqual({ kind: 'chart', file: 'resources/operator.cue', from: charts.url, to: 'https://charts.airgap/stable' });
     const extra = report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@'));
     expect(extra?.status).toBe('failed');
     expect(extra?.error?.message).toContain(`image ${upstream.host}/acme/extra:0.1.0`);

@@ -19,6 +19,8 @@ export interface ReportItem {
   referrers: number;
   durationMs: number;
   warnings: string[];
+  /** Addons: each reference rewritten to its mirror. */
+  rewrites?: Array<{ kind: string; file: string; from: string; to: string }>;
   error?: { code: string; message: string };
 }
 
@@ -100,7 +102,8 @@ export function addonItems(outcomes: AddonPublishOutcome[]): ReportItem[] {
     blobs: NO_BLOBS,
     referrers: 0,
     durationMs: 0,
-    warnings: [...(o.changes ? [`${o.changes} reference(s) rewritten to the mirrors`] : []), ...o.warnings],
+    warnings: o.warnings,
+    ...(o.rewrites.length ? { rewrites: o.rewrites } : {}),
     ...(o.error ? { error: errorOf(o.error) } : {}),
   }));
 }
@@ -158,6 +161,7 @@ export function formatReport(report: RunReport): string {
     const prefix = kinds.size > 1 ? `${i.kind.padEnd(6)} ` : '';
     lines.push(`${prefix}${i.status.padEnd(9)} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
     for (const w of i.warnings) lines.push(`          warning: ${w}`);
+    for (const r of i.rewrites ?? []) lines.push(`          ${r.file}: ${r.from} -> ${r.to}`);
   }
   const s = report.summary;
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;

@@ -3,7 +3,7 @@ import type { CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
 import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
-import { rewriteAddon, type AddonRewrite, type RewriteTargets } from '../addons/rewrite.js';
+import { rewriteAddon, type AddonRewrite, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
 import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
 import { isSemverVersion } from '../addons/addon.js';
@@ -182,7 +182,8 @@ export interface AddonPublishOutcome {
   target: string;
   status: 'copied' | 'unchanged' | 'planned' | 'failed';
   digest?: string;
-  changes: number;
+  /** Each reference rewritten to its mirror (old → new). */
+  rewrites: RewriteChange[];
   warnings: string[];
   error?: AirlockError;
 }
@@ -239,7 +240,7 @@ export async function publishAddons(
     const ready: Array<{ scan: AddonScan; rewrite: AddonRewrite; warnings: string[] }> = [];
     for (const scan of pc.plan.scans) {
       const p = scan.plan;
-      const base = { registry: p.registry, addon: p.addon, version: p.version, changes: 0 };
+      const base = { registry: p.registry, addon: p.addon, version: p.version, rewrites: [] as RewriteChange[] };
       const missing = blockers(p, status, section.definitionImages);
       if (missing.length) {
         const error = new AirlockError('E_NOT_FOUND', `not published: ${missing.length} artifact(s) it needs did not arrive (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`, { artifact: `addon ${p.registry}/${p.addon}@${p.version}` });
@@ -250,7 +251,7 @@ export async function publishAddons(
       const rewrite = rewriteAddon(scan, targets, { definitions: section.definitionImages });
       const warnings = [...rewrite.warnings, ...(status.filesUnmirrored && p.urls.length ? [`${p.urls.length} runtime URL(s) left upstream: targets.files is not set`] : [])];
       ready.push({ scan, rewrite, warnings });
-      if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', changes: rewrite.changes.length, warnings });
+      if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', rewrites: rewrite.changes, warnings });
     }
 
     for (const spec of specs) {
@@ -258,7 +259,7 @@ export async function publishAddons(
       for (const { scan, rewrite, warnings } of ready) {
         const p = scan.plan;
         if (!isSemverVersion(p.version)) {
-          addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', changes: rewrite.changes.length, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
+          addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', rewrites: rewrite.changes, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
           continue;
         }
         const pkg = packageAddon(scan.addon, rewrite.files);
@@ -269,7 +270,10 @@ export async function publishAddons(
       for (const [registry, packages] of byRegistry) {
         const label = spec.url.split('{registry}').join(registry);
         if (ctx.dryRun) {
-          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'planned', digest: pkg.digest, changes: 0, warnings: [] });
+          for (const pkg of packages) {
+            const entry = ready.find((x) => x.scan.addon === pkg.addon);
+            addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'planned', digest: pkg.digest, rewrites: entry?.rewrite.changes ?? [], warnings: entry?.warnings ?? [] });
+          }
           continue;
         }
         let results;
@@ -279,7 +283,7 @@ export async function publishAddons(
         } catch (e) {
           const error = toAirlockError(e, label);
           errors.push(error);
-          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'failed', changes: 0, warnings: [], error });
+          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'failed', rewrites: [], warnings: [], error });
           continue;
         }
         for (const r of results) {
@@ -292,7 +296,7 @@ export async function publishAddons(
             target: r.location,
             status: r.status,
             digest: r.digest,
-            changes: entry?.rewrite.changes.length ?? 0,
+            rewrites: entry?.rewrite.changes ?? [],
             warnings: entry?.warnings ?? [],
             ...(r.error ? { error: r.error } : {}),
           });

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';
 import { pushedImages } from './webhook-payloads.js';
+import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
 
 /** What the server asks of the queue side; the serve command wires BullMQ, tests wire the same. */
 export interface Triggers {
@@ -20,6 +21,8 @@ export interface Triggers {
   /** Forgets a delivery whose run could not be queued, so the sender's retry is not taken for a replay. */
   forgetDelivery(id: string): Promise<void>;
   jobCounts(): Promise<Record<string, number>>;
+  /** What the workers counted in Redis (bytes, artifacts, errors, jobs, last successes). */
+  workerMetrics?(): Promise<WorkerMetrics>;
   healthy(): Promise<boolean>;
 }
 
@@ -62,6 +65,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
       for (const [state, n] of Object.entries(await triggers.jobCounts())) this.set({ state }, n);
     },
   });
+  registerWorkerMetrics(registry, triggers);
 
   // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
   app.removeAllContentTypeParsers();
@@ -184,6 +188,49 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   });
 
   return app;
+}
+
+/**
+ * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
+ * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
+ */
+function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
+  const read = triggers.workerMetrics?.bind(triggers);
+  if (!read) return;
+  let pending: Promise<WorkerMetrics> | undefined;
+  const snapshot = () => {
+    pending ??= read().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  const counter = (name: string, help: string, labelNames: string[], pick: (m: WorkerMetrics) => CounterSample[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const samples = pick(await snapshot());
+        this.reset();
+        for (const s of samples) this.inc(s.labels, s.value);
+      },
+    });
+  counter('airlock_bytes_copied_total', 'Bytes written to targets by the workers, by artifact kind', ['kind'], (m) => m.bytes);
+  counter('airlock_artifacts_total', 'Artifacts settled by the workers, by kind and status (copied, unchanged = skipped, failed)', ['kind', 'status'], (m) => m.artifacts);
+  counter('airlock_upstream_errors_total', 'Artifacts that failed for good, by upstream (registry host, chart repository, file origin) and error code', ['upstream', 'code'], (m) => m.errors);
+  counter('airlock_jobs_total', 'Queue jobs finished by the workers, by kind and final state', ['kind', 'state'], (m) => m.jobs);
+  new Gauge({
+    name: 'airlock_last_success_timestamp_seconds',
+    help: 'When each source (image repository, chart, file) was last mirrored or found unchanged',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      const samples = (await snapshot()).lastSuccess;
+      this.reset();
+      for (const s of samples) this.set(s.labels, s.value);
+    },
+  });
 }
 
 /** The tags a sync would pick for this entry: the pinned one, its list, its semver range or regex; else latest. */

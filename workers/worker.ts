@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { executeSync, type SyncKind } from '../src/runner/execute-sync.js';
+import type { RetryPlan } from '../src/runner/retry-plan.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError } from '../src/errors.js';
@@ -63,12 +64,14 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     }
     if (job.name === JOB.sync) {
       // A scheduled (or triggered) run of the whole config scope, in this worker, like the one-shot sync.
-      const scope = String((job.data as { scope?: string }).scope ?? 'all');
+      const data = job.data as { scope?: string; retry?: RetryPlan };
+      const scope = String(data.scope ?? 'all');
       const kinds = SCOPES[scope];
       if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
-      const { report } = await executeSync({ config: options.config, kinds, engine, logger: log, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache') });
-      // The job result is the summary and the failures; the full report would bloat Redis.
-      return { value: { summary: report.summary, ok: report.ok, failures: report.items.filter((i) => i.status === 'failed') }, items: report.items };
+      const { report, retry } = await executeSync({ config: options.config, kinds, engine, logger: log, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache'), ...(data.retry ? { retry: data.retry } : {}) });
+      // The job result is the summary, the failures and what to run again for them; the full report would bloat Redis.
+      const failures = report.items.filter((i) => i.status === 'failed');
+      return { value: { summary: report.summary, ok: report.ok, failures, ...(failures.length ? { retry } : {}) }, items: report.items };
     }
     if (job.name === JOB.mirrorChart) {
       const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });

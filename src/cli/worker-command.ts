@@ -24,7 +24,9 @@ export function workerCommand(): Command {
       const logger = createLogger({ level: opts.logLevel });
       const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
       const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
-      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix) });
+      const { redisArtifactLock } = await import('../queue/artifact-lock.js');
+      const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
+      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock });
       const { startQueueWorker } = await import('../../workers/worker.js');
       const { redisMetricsSink } = await import('../queue/worker-metrics.js');
       const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));

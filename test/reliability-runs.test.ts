@@ -141,3 +141,77 @@ describe('overlapping triggers (real worker processes)', () => {
     }
   });
 });
+
+describe('an upstream down for part of a run (real worker process)', () => {
+  it('its artifacts fail after retries with the cause, the rest complete, and a retry finishes them once it is back', async () => {
+    const ns = `d${randomUUID().slice(0, 8)}`;
+    const queueName = `down-${randomUUID()}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'down-'));
+    const { startRegistry } = await import('./support/registry.js');
+    const other = await startRegistry();
+    const flaky = await startProxy(other.url);
+    const good: Record<string, BuiltManifest> = { g1: buildManifest({ layers: [randomBlob(4 * MiB)] }), g2: buildManifest({}) };
+    const lost: Record<string, BuiltManifest> = { f1: buildManifest({ layers: [randomBlob(3 * MiB)] }), f2: buildManifest({ layers: [randomBlob(3 * MiB)] }) };
+    for (const [name, m] of Object.entries(good)) await pushImage(env.upstream.url, `${ns}/${name}`, 'v1', m);
+    for (const [name, m] of Object.entries(lost)) await pushImage(other.url, `${ns}/${name}`, 'v1', m);
+    // Slow enough that the run is still copying when the second upstream goes away.
+    const slowGood = good.g1?.blobs[1]?.digest ?? '';
+    source.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${slowGood}`), action: { type: 'throttle', bytesPerSecond: 2 * MiB } });
+    flaky.rules.push({ match: (method, p) => method === 'GET' && p.includes('/blobs/sha256:'), action: { type: 'throttle', bytesPerSecond: 512 * 1024 } });
+    const cfg = writeConfig(dir, [
+      'retry:',
+      '  attempts: 3',
+      '  baseDelayMs: 100',
+      '  maxDelayMs: 300',
+      'targets:',
+      '  images:',
+      `    registry: ${target.host}`,
+      '    path: "{repository}"',
+      'images:',
+      ...Object.keys(good).flatMap((n) => [`  - source: ${source.host}/${ns}/${n}`, '    tags: [v1]']),
+      ...Object.keys(lost).flatMap((n) => [`  - source: ${flaky.host}/${ns}/${n}`, '    tags: [v1]']),
+    ]);
+    const processEnv = { TEST_REDIS_URL: env.redis.url };
+    const queue = new Queue(queueName, { connection: { url: env.redis.url }, prefix: env.prefix });
+    const worker = await startWorkerProcess(cfg, queueName, processEnv);
+    try {
+      const run = await queue.add(JOB.sync, { scope: 'images', reason: 'test' });
+      await until('both blobs of the second upstream flowing', async () => Object.values(lost).every((m) => flaky.log.some((e) => e.path.includes(m.blobs[1]?.digest ?? '-') && e.responseBytes > 0)));
+      // The upstream goes away: transfers in flight die, new connections are dropped.
+      flaky.rules.unshift({ match: () => true, action: { type: 'reset' } });
+      const before = flaky.log.length;
+      flaky.dropConnections();
+      await until('the run to finish', async () => ['completed', 'failed'].includes(await queue.getJobState(run.id ?? '')), 90_000);
+
+      const shown = await airlock(['runs', 'show', run.id ?? '', '--config', cfg, '--queue', queueName, '--json'], processEnv);
+      const report = JSON.parse(shown.stdout) as RunSummary;
+      expect(report).toMatchObject({ state: 'completed', summary: { copied: 2, failed: 2 } });
+      const failures = report.failures ?? [];
+      expect(failures.map((f) => f.source).sort()).toEqual(Object.keys(lost).map((n) => `docker://${flaky.host}/${ns}/${n}:v1`));
+      for (const f of failures) {
+        expect(f.error?.code, JSON.stringify(f)).toBe('E_UNREACHABLE');
+        expect(f.error?.message).toContain(`cannot reach ${flaky.host}`);
+      }
+      // Retried: more requests reached the dead upstream than one per failed image.
+      expect(flaky.log.length - before).toBeGreaterThanOrEqual(2 * 2);
+      const text = await airlock(['runs', 'show', run.id ?? '', '--config', cfg, '--queue', queueName], processEnv);
+      for (const n of Object.keys(lost)) expect(text.stdout).toContain(`failed image docker://${flaky.host}/${ns}/${n}:v1: [${failures[0]?.error?.code}]`);
+      for (const [name, m] of Object.entries(good)) expect(digest((await getManifest(env.target.url, `${ns}/${name}`, 'v1')).bytes)).toBe(m.digest);
+      for (const name of Object.keys(lost)) expect((await getManifest(env.target.url, `${ns}/${name}`, 'v1')).status).toBe(404);
+
+      // Back up: the retry copies only the two lost images.
+      flaky.rules.length = 0;
+      const retried = await airlock(['runs', 'retry', run.id ?? '', '--config', cfg, '--queue', queueName, '--follow', '--json'], processEnv);
+      expect(retried.code, retried.stdout + retried.stderr).toBe(0);
+      expect((JSON.parse(retried.stdout) as RunSummary).summary).toMatchObject({ copied: 2, unchanged: 0, failed: 0 });
+      for (const [name, m] of Object.entries(lost)) expect(digest((await getManifest(env.target.url, `${ns}/${name}`, 'v1')).bytes)).toBe(m.digest);
+    } finally {
+      source.rules.length = 0;
+      await worker.stop();
+      await flaky.stop();
+      await other.stop();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});

@@ -160,7 +160,7 @@ export async function queueScenario(cli: string): Promise<string> {
       '',
       'Overhead per job = (1-worker wall − in-process wall) × 8 slots / jobs: the time each job spends on the queue (Redis round trips to fetch, lock and complete it, the artifact lock, job events) beyond the copy itself.',
       '',
-      `With two workers the median job in a worker took ${two.medianJobMs} ms against ${one.medianJobMs} ms with one: ${two.medianJobMs > one.medianJobMs * 1.5 ? 'each copy waited on the registries and the CPU they share with Redis and the workers (two cores here), so the second worker bought little; on separate machines it adds a worker\'s worth of copies' : 'the second worker added copies in parallel'}.`,
+      `With two workers the median job in a worker took ${two.medianJobMs} ms against ${one.medianJobMs} ms with one: ${two.medianJobMs > one.medianJobMs * 1.5 ? 'each copy waited on the registries and the CPU they share with Redis and the workers (two cores here), so the second worker bought little here; what it adds on a machine of its own is not measured' : 'the second worker added copies in parallel'}.`,
       '',
     ].join('\n');
   } finally {

@@ -174,6 +174,11 @@ describe('airlock serve', () => {
       expect(queues.map((q) => q.name)).toEqual([queue.name]);
       expect(queues[0]?.counts.waiting).toBeGreaterThanOrEqual(1);
       expect((await app.inject({ method: 'GET', url: '/admin/queues/static/favicon-32x32.png', headers: { cookie: sessionCookie } })).statusCode).toBe(200);
+      // Board actions post JSON, which the webhook routes keep raw: parsed inside the board's scope.
+      const added = await app.inject({ method: 'POST', url: `/admin/queues/api/queues/${encodeURIComponent(queue.name)}/add`, headers: { cookie: sessionCookie, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'sync', data: { scope: 'images', reason: 'board' } }) });
+      expect(added.statusCode, added.body).toBe(200);
+      const addedId = (JSON.parse(added.body) as { job: { id: string } }).job.id;
+      expect((await queue.getJob(addedId))?.data).toEqual({ scope: 'images', reason: 'board' });
       expect((await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: 'airlock_admin=forged' } })).statusCode).toBe(401);
     } finally {
       await app.close();

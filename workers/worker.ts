@@ -5,7 +5,7 @@ import { executeSync, type SyncKind } from '../src/runner/execute-sync.js';
 import type { RetryPlan } from '../src/runner/retry-plan.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
-import { formatErrorLine, toAirlockError } from '../src/errors.js';
+import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
 import { mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
@@ -15,7 +15,6 @@ import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
 import { chartItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
-import type { AirlockError } from '../src/errors.js';
 import type { MirroredFile } from '../src/files/static-mirror.js';
 import type { BotkubeMirrorResult } from '../src/botkube/mirror-plugin-index.js';
 

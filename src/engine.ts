@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { ArtifactLock } from './queue/artifact-lock.js';
 import pLimit from 'p-limit';
 import type { AirlockConfig } from './config/schema.js';
 import { resolveSecret } from './config/secret-ref.js';
@@ -27,6 +28,8 @@ export interface EngineOptions {
   onBytes?: (n: number) => void;
   /** Waits between retries (tests pass a recorder). */
   sleep?: (ms: number) => Promise<void>;
+  /** Serialises copies of one artifact across processes (workers on one Redis). */
+  lock?: ArtifactLock;
 }
 
 /** The image engine of one process: one connection pool, one token cache, one blob ledger. */
@@ -40,6 +43,8 @@ export interface Engine {
   logger: Logger;
   /** What was mirrored before (shared by every job of the process). */
   state?: MirrorState;
+  /** Held around each image and chart copy when workers share a queue; absent in one-shot runs. */
+  lock?: ArtifactLock;
   endpoint(ref: ImageRef): ImageEndpoint;
   copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
@@ -119,6 +124,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
     logger,
     ...(options.state ? { state: options.state } : {}),
+    ...(options.lock ? { lock: options.lock } : {}),
     endpoint(ref) {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });

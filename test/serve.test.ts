@@ -101,11 +101,19 @@ describe('airlock serve', () => {
   it('airlock serve answers /healthz and exits 0 on SIGTERM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-'));
     const cfg = path.join(dir, 'airlock.yaml');
-    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nserve:\n  generic:\n    token: { env: GEN_TOKEN }\n`);
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nserve:\n  adminToken: { env: ADMIN_TOKEN }\n  generic:\n    token: { env: GEN_TOKEN }\n`);
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--queue', `serve-cli-${randomUUID()}`], { env: { PATH: process.env.PATH, TEST_REDIS_URL: redisServer.url, GEN_TOKEN: 'tok-abcdef' }, stdio: 'ignore' });
+    const queueName = `serve-cli-${randomUUID()}`;
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--queue', queueName], { env: { PATH: process.env.PATH, TEST_REDIS_URL: redisServer.url, GEN_TOKEN: 'tok-abcdef', ADMIN_TOKEN: 'adm-123456' }, stdio: 'ignore' });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 'airlock serve');
+      // Bull Board from the bundled CLI: its packages and UI files load at run time.
+      expect((await fetch(`http://127.0.0.1:${port}/admin/queues`)).status).toBe(401);
+      const page = await fetch(`http://127.0.0.1:${port}/admin/queues`, { headers: { authorization: 'Bearer adm-123456' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html');
+      const api = await fetch(`http://127.0.0.1:${port}/admin/queues/api/queues`, { headers: { authorization: 'Bearer adm-123456' } });
+      expect(((await api.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name)).toEqual([queueName]);
     } finally {
       const code = await new Promise<number | null>((resolve) => {
         child.once('exit', resolve);
@@ -134,5 +142,50 @@ describe('airlock serve', () => {
     fail = false;
     expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(202);
     await app2.close();
+  });
+
+  it('serves Bull Board at /admin/queues behind the admin token: bearer, or ?token= once and then a cookie', async () => {
+    const admin = 'admin-token-abc';
+    const board = { name: queue.name, url: redisServer.url, prefix };
+    await queue.add('mirror-image', { source: 'docker://ghcr.io/acme/app:1.0', target: 'docker://mirror.internal/acme/app' }, { jobId: 'board-visible' });
+    const app = buildServer(config, { ...secrets, admin }, queueTriggers(queue, redis, prefix), silentLogger(), { board });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
+      expect((await app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+      expect((await app.inject({ method: 'GET', url: '/admin/queues?token=wrong' })).statusCode).toBe(401);
+      expect((await app.inject({ method: 'GET', url: '/admin/queues/api/queues' })).statusCode).toBe(401);
+
+      const page = await app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: `Bearer ${admin}` } });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      expect(page.body).toContain('<base href="/admin/queues/"');
+
+      // A browser: the token once in the URL, then the cookie; the redirect drops the token.
+      const login = await app.inject({ method: 'GET', url: `/admin/queues?token=${admin}` });
+      expect(login.statusCode).toBe(303);
+      expect(login.headers.location).toBe('/admin/queues');
+      const setCookie = String(login.headers['set-cookie']);
+      expect(setCookie).toMatch(/HttpOnly/);
+      expect(setCookie).not.toContain(admin);
+      const sessionCookie = setCookie.split(';')[0] ?? '';
+      const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: sessionCookie } });
+      expect(api.statusCode).toBe(200);
+      const queues = (JSON.parse(api.body) as { queues: Array<{ name: string; counts: Record<string, number> }> }).queues;
+      expect(queues.map((q) => q.name)).toEqual([queue.name]);
+      expect(queues[0]?.counts.waiting).toBeGreaterThanOrEqual(1);
+      expect((await app.inject({ method: 'GET', url: '/admin/queues/static/favicon-32x32.png', headers: { cookie: sessionCookie } })).statusCode).toBe(200);
+      // Board actions post JSON, which the webhook routes keep raw: parsed inside the board's scope.
+      const added = await app.inject({ method: 'POST', url: `/admin/queues/api/queues/${encodeURIComponent(queue.name)}/add`, headers: { cookie: sessionCookie, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'sync', data: { scope: 'images', reason: 'board' } }) });
+      expect(added.statusCode, added.body).toBe(200);
+      const addedId = (JSON.parse(added.body) as { job: { id: string } }).job.id;
+      expect((await queue.getJob(addedId))?.data).toEqual({ scope: 'images', reason: 'board' });
+      expect((await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: 'airlock_admin=forged' } })).statusCode).toBe(401);
+    } finally {
+      await app.close();
+    }
+    // No admin token: no board at all.
+    const open = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger(), { board });
+    expect((await open.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(404);
+    await open.close();
   });
 });

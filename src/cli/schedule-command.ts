@@ -1,12 +1,12 @@
 import { Command } from 'commander';
-import type { Queue } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
-import { enqueueAndFollow, listRuns, showRun, type RunSummary } from '../queue/runs.js';
+import { enqueueAndFollow, followRun, listRuns, retryRun, showRun, type RunSummary } from '../queue/runs.js';
 import { formatBytes } from '../report/run-report.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
@@ -62,7 +62,7 @@ export function schedulesCommand(): Command {
 function printRun(r: RunSummary): void {
   const s = r.summary;
   const counts = s ? `${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}` : '';
-  process.stdout.write(`${r.id.padEnd(8)} ${r.state.padEnd(9)} ${r.scope.padEnd(7)} ${r.enqueuedAt} ${r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : ''} ${counts} ${r.reason}\n`);
+  process.stdout.write(`${r.id.padEnd(8)} ${r.state.padEnd(9)} ${r.scope.padEnd(7)} ${r.enqueuedAt} ${r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : ''} ${counts} ${r.reason}${r.retryOf ? ` (retries run ${r.retryOf})` : ''}\n`);
   for (const f of r.failures ?? []) process.stdout.write(`         failed ${f.kind} ${f.source}: ${f.error ? `[${f.error.code}] ${f.error.message}` : ''}\n`);
   if (r.error) process.stdout.write(`         error: ${r.error}\n`);
 }
@@ -93,22 +93,47 @@ export function runsCommand(): Command {
       if (opts.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
       else printRun(run);
     });
+  runs
+    .command('retry')
+    .description('queue a new run of only the failed artifacts of RUN; prints the new run id')
+    .argument('<run>', 'run id (from runs list or sync --queue)')
+    .requiredOption('-c, --config <file>', 'config file (redis.url)')
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+    .option('--follow', 'wait for the new run to end and print it, like sync --queue')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { config: string; queue: string; follow?: boolean; json?: boolean }) => {
+      const config = loadConfig(opts.config);
+      if (!opts.follow) {
+        const r = await withQueue(config, opts.config, opts.queue, (q) => retryRun(q, id));
+        process.stdout.write(opts.json ? `${JSON.stringify({ id: r.job.id, retryOf: r.retryOf, artifacts: r.artifacts })}\n` : `${r.job.id}\n`);
+        return;
+      }
+      process.exitCode = await followed(config, opts.config, opts.queue, opts.json, async (q, events) => {
+        const r = await retryRun(q, id);
+        if (!opts.json) process.stdout.write(`run ${r.job.id ?? ''}: retrying ${r.artifacts} failed artifact(s) of run ${id}\n`);
+        return followRun(q, events, r.job, 6 * 3600_000);
+      });
+    });
   return runs;
 }
 
-/** `airlock sync --queue`: the run goes to the workers; this command follows it to the end. */
-export async function syncThroughQueue(config: AirlockConfig, file: string, scope: string, options: { queue?: string; json?: boolean; timeoutMs?: number }): Promise<number> {
-  const name = options.queue ?? DEFAULT_QUEUE;
+/** Opens job events, runs `start` (which queues and follows a run), prints the run; 0 only for a clean run. */
+async function followed(config: AirlockConfig, file: string, name: string, json: boolean | undefined, start: (q: Queue, events: QueueEvents) => Promise<RunSummary>): Promise<number> {
   const url = redisUrlOf(config, file);
   const { openCommandEvents } = await import('../queue/open-queue.js');
   const events = openCommandEvents(name, url, config.redis?.prefix ?? DEFAULT_PREFIX);
   try {
     await events.waitUntilReady();
-    const run = await withQueue(config, file, name, (q) => enqueueAndFollow(q, events, scope, 'airlock sync --queue', options.timeoutMs ?? 6 * 3600_000));
-    if (options.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    const run = await withQueue(config, file, name, (q) => start(q, events));
+    if (json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else printRun(run);
     return run.state === 'completed' && (run.summary?.failed ?? 0) === 0 ? 0 : 1;
   } finally {
     await events.close();
   }
+}
+
+/** `airlock sync --queue`: the run goes to the workers; this command follows it to the end. */
+export async function syncThroughQueue(config: AirlockConfig, file: string, scope: string, options: { queue?: string; json?: boolean; timeoutMs?: number }): Promise<number> {
+  return followed(config, file, options.queue ?? DEFAULT_QUEUE, options.json, (q, events) => enqueueAndFollow(q, events, scope, 'airlock sync --queue', options.timeoutMs ?? 6 * 3600_000));
 }

@@ -8,7 +8,7 @@ import { connectRedis } from '../state/redis-connect.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('HTTP server: webhooks (GitHub, registries, generic) that queue runs, /healthz and /metrics')
+    .description('HTTP server: webhooks (GitHub, registries, generic) that queue runs, /healthz, /metrics and Bull Board at /admin/queues')
     .requiredOption('-c, --config <file>', 'config file (redis.url, serve:)')
     .option('--host <host>', 'listen address', '0.0.0.0')
     .option('--port <port>', 'listen port', (v) => Number.parseInt(v, 10), 8080)
@@ -32,7 +32,7 @@ export function serveCommand(): Command {
       const queue = openCommandQueue(opts.queue, url, prefix);
       const redis = await connectRedis(url, { maxRetriesPerRequest: 1 });
       redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
-      const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), logger);
+      const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), logger, { board: { name: opts.queue, url, prefix } });
       try {
         await app.listen({ host: opts.host, port: opts.port });
       } catch (e) {

@@ -23,10 +23,15 @@ export function workerCommand(): Command {
       const redisUrl = redisUrlOf(config, opts.config);
       const logger = createLogger({ level: opts.logLevel });
       const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
-      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, config.redis?.prefix ?? DEFAULT_PREFIX) });
+      const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
+      const { redisArtifactLock } = await import('../queue/artifact-lock.js');
+      const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
+      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock });
       const { startQueueWorker } = await import('../../workers/worker.js');
+      const { redisMetricsSink } = await import('../queue/worker-metrics.js');
+      const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
       const cacheDir = path.join(path.dirname(config.state.file ?? defaultStateFile()), 'index-cache');
-      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
+      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
       logger.info({ queue: opts.queue }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -7,6 +7,7 @@ import { parseManifest } from '../oci/manifest.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { mirrorChartJobId } from '../queue/names.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
@@ -105,6 +106,13 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
   const parsed = mirrorChartPayload.safeParse(payload);
   if (!parsed.success) throw new AirlockError('E_USAGE', `mirror-chart payload invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
   const p = parsed.data;
+  // Another worker copying the same chart version to the same target: wait, then find it unchanged.
+  const lock = ctx.engine.lock;
+  if (lock && !p.dryRun) return lock.run(mirrorChartJobId(p.source, p.chart, p.version, p.target), () => copyChart(p, ctx));
+  return copyChart(p, ctx);
+}
+
+async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<ChartResult> {
   const source = `${p.source} ${p.chart}@${p.version}`;
   try {
     const targetKey = JSON.stringify([p.target, p.baseUrl, p.contextPath, p.force]);

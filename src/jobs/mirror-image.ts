@@ -4,6 +4,7 @@ import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CopyResult } from '../oci/copy-image.js';
 import { formatRef, parseImageRef } from '../oci/reference.js';
+import { mirrorImageJobId } from '../queue/names.js';
 
 export const mirrorImagePayload = z.strictObject({
   /** `docker://…` or `oci:…` with a tag or digest. */
@@ -39,7 +40,7 @@ export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promi
   const sourceRef = source.digest ?? source.tag;
   if (!sourceRef) throw new AirlockError('E_REFERENCE', 'source needs a tag or digest', { artifact: p.source });
   const targetTag = target.tag ?? (source.digest ? undefined : source.tag);
-  const result = await ctx.engine.copy({
+  const copy = () => ctx.engine.copy({
     source: ctx.engine.endpoint(source),
     sourceRef,
     target: ctx.engine.endpoint(target),
@@ -50,6 +51,8 @@ export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promi
     digestExact: p.digestExact ?? false,
     dryRun: p.dryRun ?? false,
   });
+  // Another worker copying the same image to the same place: wait for it, then find it unchanged.
+  const result = ctx.engine.lock && !p.dryRun ? await ctx.engine.lock.run(mirrorImageJobId(formatRef(source), p.target), copy) : await copy();
   ctx.logger.info(
     { source: formatRef(source), target: result.target, status: result.status, digest: result.targetDigest, ...result.stats },
     `image ${result.status}`,

@@ -1,12 +1,15 @@
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import { AirlockError } from '../errors.js';
 import { JOB } from './names.js';
+import { retryPlanSize, type RetryPlan } from '../runner/retry-plan.js';
 
 export interface RunSummary {
   id: string;
   state: string;
   reason: string;
   scope: string;
+  /** The run this one retries the failures of. */
+  retryOf?: string;
   enqueuedAt: string;
   finishedAt?: string;
   durationMs?: number;
@@ -16,13 +19,14 @@ export interface RunSummary {
 }
 
 function toSummary(job: Job, state: string): RunSummary {
-  const data = job.data as { scope?: string; reason?: string };
+  const data = job.data as { scope?: string; reason?: string; retryOf?: string };
   const rv = job.returnvalue as { summary?: Record<string, number>; failures?: RunSummary['failures'] } | null;
   return {
     id: job.id ?? '',
     state,
     reason: data.reason ?? '',
     scope: data.scope ?? 'all',
+    ...(data.retryOf ? { retryOf: data.retryOf } : {}),
     enqueuedAt: new Date(job.timestamp).toISOString(),
     ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString(), durationMs: job.finishedOn - (job.processedOn ?? job.timestamp) } : {}),
     ...(rv?.summary ? { summary: rv.summary } : {}),
@@ -48,9 +52,10 @@ export async function showRun(queue: Queue, id: string): Promise<RunSummary> {
   return toSummary(job, await job.getState());
 }
 
-/** Enqueues a sync run and waits for its end through job events. */
-export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope: string, reason: string, timeoutMs: number): Promise<RunSummary> {
-  const job = await queue.add(JOB.sync, { scope, reason }, { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } });
+const RUN_OPTIONS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } };
+
+/** Waits for a run's end through job events, then reads it back. */
+export async function followRun(queue: Queue, events: QueueEvents, job: Job, timeoutMs: number): Promise<RunSummary> {
   try {
     await job.waitUntilFinished(events, timeoutMs);
   } catch {
@@ -58,4 +63,40 @@ export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope:
   }
   const fresh = await queue.getJob(job.id ?? '');
   return toSummary(fresh ?? job, fresh ? await fresh.getState() : 'unknown');
+}
+
+/** Enqueues a sync run and waits for its end through job events. */
+export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope: string, reason: string, timeoutMs: number): Promise<RunSummary> {
+  const job = await queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
+  return followRun(queue, events, job, timeoutMs);
+}
+
+export interface RetriedRun {
+  /** The new run. */
+  job: Job;
+  retryOf: string;
+  /** Payloads and config entries queued again. */
+  artifacts: number;
+}
+
+/**
+ * Queues a new run of only what run `id` failed: its failed payloads, and the config entries it
+ * could not plan. A run that failed as a whole (no report) is queued again with its own data.
+ */
+export async function retryRun(queue: Queue, id: string): Promise<RetriedRun> {
+  const old = await queue.getJob(id);
+  if (!old || old.name !== JOB.sync) throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
+  const state = await old.getState();
+  const data = old.data as { scope?: string; retry?: RetryPlan };
+  const scope = data.scope ?? 'all';
+  if (state === 'failed') {
+    const job = await queue.add(JOB.sync, { ...data, reason: `retry of run ${id}`, retryOf: id }, RUN_OPTIONS);
+    return { job, retryOf: id, artifacts: data.retry ? retryPlanSize(data.retry) : 0 };
+  }
+  if (state !== 'completed') throw new AirlockError('E_USAGE', `run ${id} is ${state}; retry it once it has finished`, { artifact: id });
+  const rv = old.returnvalue as { failures?: unknown[]; retry?: RetryPlan } | null;
+  if (!rv?.failures?.length) throw new AirlockError('E_USAGE', `run ${id} has no failures to retry`, { artifact: id });
+  if (!rv.retry || retryPlanSize(rv.retry) === 0) throw new AirlockError('E_UNSUPPORTED', `run ${id} recorded no retryable payloads for its failures (a config error, or a worker older than runs retry)`, { artifact: id });
+  const job = await queue.add(JOB.sync, { scope, reason: `retry of run ${id}`, retryOf: id, retry: rv.retry }, RUN_OPTIONS);
+  return { job, retryOf: id, artifacts: retryPlanSize(rv.retry) };
 }

@@ -10,7 +10,8 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
-import { mirrorBotkubeJob, mirrorFileJob } from '../jobs/mirror-files.js';
+import { mirrorBotkubeJob, mirrorFileJob, type MirrorBotkubePayload, type MirrorFilePayload } from '../jobs/mirror-files.js';
+import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from './retry-plan.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import { planCharts } from '../sources/chart-plan.js';
 import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
@@ -36,11 +37,15 @@ export interface ExecuteSyncOptions {
   /** Told how many images are about to run, and of each one that settled. */
   onImages?: (total: number) => Promise<void> | void;
   onImageDone?: (o: ImageOutcome) => void;
+  /** Run only what an earlier run failed (`airlock runs retry`); `kinds` is then ignored. */
+  retry?: RetryPlan;
 }
 
 export interface SyncResult {
   report: RunReport;
   errors: AirlockError[];
+  /** What failed, as payloads and config entries to run again. */
+  retry: RetryPlan;
 }
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
@@ -69,27 +74,31 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
  * The one-shot CLI and the queue worker's scheduled `sync` job both run this.
  */
 export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResult> {
-  const { config, engine, logger } = options;
+  const { engine, logger } = options;
+  const again = options.retry;
+  // A retry plans only the entries whose planning failed; its payloads come from the earlier run.
+  const config = again ? configForRetry(options.config, again) : options.config;
+  const kinds = again ? ([...(again.addons ? ['addons'] : []), 'charts', 'images', 'files'] as SyncKind[]) : options.kinds;
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
+  const retry = emptyRetryPlan();
   const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
   try {
     fail(options.failures ?? [], 'image');
-    const imagePayloads = [...(options.images ?? [])];
+    const imagePayloads = [...(options.images ?? []), ...(again?.images ?? [])];
     // One reader and per-run caches for every chart, whether from charts: or from addons.
     const repos = createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) });
     const packages = new Map<string, Promise<ChartPackage>>();
     const targets = new Map<string, ChartTarget>();
     const imageCache = jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images'));
-
     // Addons first: they name charts, images and files for the mirrors below.
     let addons: AddonArtifacts | undefined;
     const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
-    if (options.kinds.includes('addons') && config.addons) {
+    if (kinds.includes('addons') && config.addons) {
       addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
       fail(addons.failures, 'addon');
       const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
@@ -122,12 +131,18 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       }
     }
 
-    if (options.kinds.includes('charts') && config.charts.length > 0) {
-      const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
-      fail(plan.failures, 'chart');
+    const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
+    if (kinds.includes('charts') && (config.charts.length > 0 || chartPayloads.length > 0)) {
+      if (config.charts.length > 0) {
+        const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
+        fail(plan.failures, 'chart');
+        const entries = new Set(config.charts.map(chartEntryKey));
+        retry.chartEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+        chartPayloads.push(...plan.payloads);
+      }
       const limit = pLimit(config.concurrency.images);
       const outcomes: ChartOutcome[] = await Promise.all(
-        plan.payloads.map((p: MirrorChartPayload) =>
+        chartPayloads.map((p: MirrorChartPayload) =>
           limit(async () => {
             const t0 = Date.now();
             const source = `${p.source} ${p.chart}@${p.version}`;
@@ -136,6 +151,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
             } catch (e) {
               const error = toAirlockError(e, source);
               errors.push(error);
+              retry.charts.push(p);
               return { source, target: p.target, error, durationMs: Date.now() - t0 };
             }
           }),
@@ -151,62 +167,85 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       }
     }
 
-    if (options.kinds.includes('images') && config.images.length > 0) {
+    if (kinds.includes('images') && config.images.length > 0) {
       const plan = await planImages(config, engine, { dryRun: options.dryRun });
       fail(plan.failures, 'image');
+      const entries = new Set(config.images.map((e) => e.source));
+      retry.imageEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
       imagePayloads.push(...plan.payloads);
     }
 
-    if (options.kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
-      const target = config.targets.files;
+    const target = config.targets.files;
+    const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
+    const botkubePayloads: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
+    if (kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
       if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
       else {
-        const ctx = { engine, logger };
-        const limit = pLimit(config.concurrency.blobs);
-        await Promise.all(
-          config.files.map((f) =>
-            limit(async () => {
-              try {
-                const r = await mirrorFileJob({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target }, ctx);
-                items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
-              } catch (e) {
-                const error = toAirlockError(e, f.url);
-                errors.push(error);
-                items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
-              }
-            }),
-          ),
-        );
-        for (const repo of config.botkube) {
-          try {
-            const r = await mirrorBotkubeJob({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target }, ctx);
-            for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
-            for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
-            errors.push(...r.failures);
-            const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
-            items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
-          } catch (e) {
-            const error = toAirlockError(e, repo.url);
-            errors.push(error);
-            items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
-          }
+        filePayloads.push(...config.files.map((f) => ({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target })));
+        botkubePayloads.push(...config.botkube.map((repo) => ({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target })));
+      }
+    }
+    if (filePayloads.length > 0 || botkubePayloads.length > 0) {
+      const ctx = { engine, logger };
+      const limit = pLimit(config.concurrency.blobs);
+      await Promise.all(
+        filePayloads.map((f) =>
+          limit(async () => {
+            try {
+              const r = await mirrorFileJob(f, ctx);
+              items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
+            } catch (e) {
+              const error = toAirlockError(e, f.url);
+              errors.push(error);
+              retry.files.push(f);
+              items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
+            }
+          }),
+        ),
+      );
+      for (const repo of botkubePayloads) {
+        try {
+          const r = await mirrorBotkubeJob(repo, ctx);
+          for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
+          for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
+          errors.push(...r.failures);
+          // The whole repository again: files already copied are found unchanged, and the index is written once all are there.
+          if (r.failures.length) retry.botkube.push(repo);
+          const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
+          items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
+        } catch (e) {
+          const error = toAirlockError(e, repo.url);
+          errors.push(error);
+          retry.botkube.push(repo);
+          items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
         }
       }
     }
 
-    await options.onImages?.(imagePayloads.length);
-    const outcomes = await runImageJobs(imagePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
+    // The same copy can come from several places (an addon and images:, a retry and an addon): once.
+    const seen = new Set<string>();
+    const uniquePayloads = imagePayloads.filter((p) => {
+      const key = `${p.source} ${p.target}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    await options.onImages?.(uniquePayloads.length);
+    const outcomes = await runImageJobs(uniquePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
     items.push(...imageItems(outcomes));
     errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+    retry.images.push(...outcomes.flatMap((o) => (o.error ? [o.payload] : [])));
 
     if (addons) {
       for (const o of outcomes) if (o.error) addonStatus.failedImages.add(o.payload.source.replace(/^docker:\/\//, ''));
       const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun });
       items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
       errors.push(...published.errors);
+      // Addon publishing is idempotent and cheap when nothing changed: a retry runs the whole addon scope again.
+      if (published.errors.length > 0 || addons.failures.length > 0) retry.addons = true;
     }
 
-    return { report: buildReport(items, started, new Date()), errors };
+    return { report: buildReport(items, started, new Date()), errors, retry };
   } finally {
     await engine.state?.flush();
   }

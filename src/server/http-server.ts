@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';
 import { pushedImages } from './webhook-payloads.js';
+import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
+import { BOARD_PATH, mountBullBoard, type BoardQueue } from './bull-board.js';
 
 /** What the server asks of the queue side; the serve command wires BullMQ, tests wire the same. */
 export interface Triggers {
@@ -20,6 +22,8 @@ export interface Triggers {
   /** Forgets a delivery whose run could not be queued, so the sender's retry is not taken for a replay. */
   forgetDelivery(id: string): Promise<void>;
   jobCounts(): Promise<Record<string, number>>;
+  /** What the workers counted in Redis (bytes, artifacts, errors, jobs, last successes). */
+  workerMetrics?(): Promise<WorkerMetrics>;
   healthy(): Promise<boolean>;
 }
 
@@ -37,6 +41,14 @@ function sameSecret(given: string | undefined, expected: string | undefined): bo
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function cookie(req: FastifyRequest, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
@@ -47,7 +59,12 @@ function bearer(req: FastifyRequest): string | undefined {
  * authenticated before anything is queued, checked against the raw body, and remembered by
  * delivery id for a day so a redelivery queues nothing.
  */
-export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: Logger): FastifyInstance {
+export interface ServerOptions {
+  /** The queue Bull Board shows at /admin/queues (only when an admin token is set). */
+  board?: BoardQueue;
+}
+
+export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: Logger, options: ServerOptions = {}): FastifyInstance {
   const bodyLimit = config.serve?.bodyLimit ?? 1024 * 1024;
   const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit });
   const registry = new Registry();
@@ -62,6 +79,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
       for (const [state, n] of Object.entries(await triggers.jobCounts())) this.set({ state }, n);
     },
   });
+  registerWorkerMetrics(registry, triggers);
 
   // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
   app.removeAllContentTypeParsers();
@@ -183,7 +201,87 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     return reply.code(202).send({ run: id });
   });
 
+  if (secrets.admin && options.board) mountAdmin(app, secrets.admin, options.board);
+
   return app;
+}
+
+const SESSION_COOKIE = 'airlock_admin';
+
+/**
+ * Bull Board behind the admin token: `Authorization: Bearer`, or `?token=` once from a browser,
+ * answered with a session cookie and a redirect to the same page without the token. The cookie
+ * holds an HMAC of the token, never the token, and is SameSite=Strict against cross-site posts.
+ */
+function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): void {
+  const session = createHmac('sha256', admin).update('airlock admin session').digest('hex');
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => {
+      if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) return;
+      const url = new URL(req.url, 'http://serve');
+      if (sameSecret(url.searchParams.get('token') ?? undefined, admin)) {
+        url.searchParams.delete('token');
+        const secure = req.protocol === 'https' ? '; Secure' : '';
+        return reply
+          .header('set-cookie', `${SESSION_COOKIE}=${session}; Path=${BOARD_PATH}; HttpOnly; SameSite=Strict${secure}`)
+          .redirect(`${url.pathname}${url.search}`, 303);
+      }
+      return reply.code(401).send({ error: 'unauthorized' });
+    });
+    // The app keeps raw bodies for webhook signatures; the board's API posts JSON.
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, body ? JSON.parse(String(body)) : {});
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+    // The board's packages load here, when the server starts, not with every CLI command.
+    await mountBullBoard(scope, board);
+  });
+}
+
+/**
+ * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
+ * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
+ */
+function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
+  const read = triggers.workerMetrics?.bind(triggers);
+  if (!read) return;
+  let pending: Promise<WorkerMetrics> | undefined;
+  const snapshot = () => {
+    pending ??= read().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  const counter = (name: string, help: string, labelNames: string[], pick: (m: WorkerMetrics) => CounterSample[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const samples = pick(await snapshot());
+        this.reset();
+        for (const s of samples) this.inc(s.labels, s.value);
+      },
+    });
+  counter('airlock_bytes_copied_total', 'Bytes written to targets by the workers, by artifact kind', ['kind'], (m) => m.bytes);
+  counter('airlock_artifacts_total', 'Artifacts settled by the workers, by kind and status (copied, unchanged = skipped, failed)', ['kind', 'status'], (m) => m.artifacts);
+  counter('airlock_upstream_errors_total', 'Artifacts that failed for good, by upstream (registry host, chart repository, file origin) and error code', ['upstream', 'code'], (m) => m.errors);
+  counter('airlock_jobs_total', 'Queue jobs finished by the workers, by kind and final state', ['kind', 'state'], (m) => m.jobs);
+  new Gauge({
+    name: 'airlock_last_success_timestamp_seconds',
+    help: 'When each source (image repository, chart, file) was last mirrored or found unchanged',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      const samples = (await snapshot()).lastSuccess;
+      this.reset();
+      for (const s of samples) this.set(s.labels, s.value);
+    },
+  });
 }
 
 /** The tags a sync would pick for this entry: the pinned one, its list, its semver range or regex; else latest. */

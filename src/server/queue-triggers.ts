@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { JOB, mirrorImageJobId } from '../queue/names.js';
 import type { Triggers } from './http-server.js';
+import { readWorkerMetrics } from '../queue/worker-metrics.js';
 
 /** Webhook triggers on a BullMQ queue; delivery ids are remembered in Redis for a day. */
 export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Triggers {
@@ -26,6 +27,9 @@ export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Trigg
     },
     async jobCounts() {
       return queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+    },
+    async workerMetrics() {
+      return readWorkerMetrics(redis, prefix, queue.name);
     },
     async healthy() {
       return (await redis.ping()) === 'PONG';

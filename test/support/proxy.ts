@@ -22,7 +22,9 @@ export type ProxyAction =
   | { type: 'cutResponse'; afterBytes: number }
   | { type: 'headers'; headers: Record<string, string> }
   | { type: 'redirect'; location: (path: string) => string }
-  | { type: 'throttle'; bytesPerSecond: number };
+  | { type: 'throttle'; bytesPerSecond: number }
+  /** The connection is dropped before any answer, as when the upstream process is gone. */
+  | { type: 'reset' };
 
 export interface ProxyRule {
   match: (method: string, path: string) => boolean;
@@ -38,6 +40,8 @@ export interface TestProxy {
   rules: ProxyRule[];
   count(method: string, pathPattern: RegExp): number;
   reset(): void;
+  /** Drops every open connection (transfers in flight die); the proxy keeps listening. */
+  dropConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -66,6 +70,10 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
     });
     log.push(entry);
     const action = pickRule(method, path);
+    if (action?.type === 'reset') {
+      req.socket.destroy();
+      return;
+    }
     if (action?.type === 'status') {
       req.resume();
       entry.status = action.status;
@@ -102,6 +110,8 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
       },
     );
     out.on('error', () => res.destroy());
+    // A dropped client connection ends the upstream request too.
+    res.on('close', () => out.destroy());
     req.on('data', (chunk: Buffer) => {
       entry.requestBytes += chunk.length;
       if (action?.type === 'cutRequest' && entry.requestBytes > action.afterBytes) {
@@ -125,6 +135,7 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
     reset: () => {
       log.length = 0;
     },
+    dropConnections: () => server.closeAllConnections(),
     stop: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

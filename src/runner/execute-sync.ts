@@ -5,16 +5,13 @@ import { jsonFileCache } from '../util/fs-atomic.js';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
-import { mirrorChart, type ChartResult, type MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { buildReport, chartItems, failureItems, fileItem, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
-import { mirrorBotkubeJob, mirrorFileJob } from '../jobs/mirror-files.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
-import { planCharts } from '../sources/chart-plan.js';
-import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
-import { planImages, type PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
@@ -81,6 +78,13 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const imagePayloads = [...(options.images ?? [])];
 
     if (options.kinds.includes('charts') && config.charts.length > 0) {
+      // Chart, file and plan code is loaded only when a run has such work: a one-shot image copy
+      // starts without compiling it.
+      const [{ mirrorChart }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
+        import('../jobs/mirror-chart.js'),
+        import('../sources/chart-plan.js'),
+        import('../sources/helm-repo.js'),
+      ]);
       const repos = createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) });
       const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
       fail(plan.failures, 'chart');
@@ -114,6 +118,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     }
 
     if (options.kinds.includes('images') && config.images.length > 0) {
+      const { planImages } = await import('../sources/image-plan.js');
       const plan = await planImages(config, engine, { dryRun: options.dryRun });
       fail(plan.failures, 'image');
       imagePayloads.push(...plan.payloads);
@@ -123,6 +128,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       const target = config.targets.files;
       if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
       else {
+        const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
         const ctx = { engine, logger };
         const limit = pLimit(config.concurrency.blobs);
         await Promise.all(

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildManifest, pushBlob, pushManifest, randomBlob, type BuiltManifest } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
+import { addonScenario } from './addons.js';
 import { randomBytes } from 'node:crypto';
 import { buildChart, startChartRepo } from '../test/support/charts.js';
 import { parseConfig } from '../src/config/load.js';
@@ -47,7 +48,7 @@ const LAYERS = 3;
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 8);
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
 const CHARTS = Number(process.env.BENCH_CHARTS ?? 200);
-const ONLY = process.env.BENCH_ONLY; // 'images' or 'charts' while iterating; 'queue' for the opt-in queue section (needs Redis)
+const ONLY = process.env.BENCH_ONLY; // 'images', 'charts' or 'addons' while iterating; 'queue' for the opt-in queue section (needs Redis)
 
 interface Measured {
   seconds: number;
@@ -138,6 +139,23 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
   }
 }
 
+/**
+ * With BENCH_ONLY, the rows of the scenarios not run are kept from the previous RESULTS.md, so a
+ * partial run updates its own rows and loses no others.
+ */
+const SECTION_ROWS: Record<'images' | 'charts' | 'addons', RegExp> = { images: /^\| (1|2b?|3)\. /, charts: /^\| [45]\. /, addons: /^\| [67]\. / };
+
+function keptRows(file: string, ran: 'images' | 'charts' | 'addons'): string[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const others = Object.entries(SECTION_ROWS).filter(([k]) => k !== ran).map(([, re]) => re);
+  return text.split('\n').filter((line) => others.some((re) => re.test(line)));
+}
+
 function hasCommand(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
 }
@@ -153,7 +171,8 @@ async function main(): Promise<void> {
     return;
   }
   const missing = ['skopeo', 'docker-registry', 'tar'].filter((c) => !hasCommand(c) && !(c === 'docker-registry' && hasCommand('registry')));
-  if (missing.length > 0 && ONLY !== 'charts') {
+  const runs = (section: 'images' | 'charts' | 'addons') => !ONLY || ONLY === section;
+  if (missing.length > 0 && runs('images')) {
     throw new Error(`the benchmark needs ${missing.join(', ')} (Debian: apt-get install -y ${missing.join(' ')})`);
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-'));
@@ -163,7 +182,8 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     let skopeoVersion = '';
-    if (ONLY !== 'charts') {
+    let nodeStart: number | undefined;
+    if (runs('images')) {
     process.stderr.write(`seeding ${IMAGES} images x ${LAYERS} x ${LAYER_MIB} MiB\n`);
     for (let i = 0; i < IMAGES; i++) {
       const m = buildManifest({ layers: Array.from({ length: LAYERS }, () => randomBlob(LAYER_MIB * MiB)) });
@@ -200,6 +220,8 @@ async function main(): Promise<void> {
     const s3 = must(await measure('skopeo', ['--policy', policy, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${upstream.host}/bench/big:v1`, `docker://${toSkopeo.host}/bench/big:v1`]), 'skopeo big copy');
 
     skopeoVersion = (await measure('skopeo', ['--version'])).stdout.trim();
+    const bare = await best(3, () => measure(process.execPath, ['-e', '0']));
+    nodeStart = bare.seconds;
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     rows.push(
       `| 1. fresh copy, ${IMAGES} images × ${LAYERS} × ${LAYER_MIB} MiB | ${a1.seconds.toFixed(2)} s | ${s1.seconds.toFixed(2)} s | ${ratio(a1.seconds, s1.seconds)} | ≤ 1.0 | ${a1.seconds <= s1.seconds ? 'met' : 'NOT met'} |`,
@@ -208,7 +230,11 @@ async function main(): Promise<void> {
       `| 3. one image with a ${BIG_MIB} MiB layer: peak RSS | ${a3.peakRssMiB.toFixed(0)} MiB (${a3.seconds.toFixed(1)} s) | ${s3.peakRssMiB.toFixed(0)} MiB (${s3.seconds.toFixed(1)} s) | — | ≤ 200 MiB | ${a3.peakRssMiB <= 200 ? 'met' : 'NOT met'} |`,
     );
     }
-    if (ONLY !== 'images') rows.push(...(await chartScenario(work, toAirlock)));
+    if (runs('charts')) rows.push(...(await chartScenario(work, toAirlock)));
+    if (runs('addons')) rows.push(...(await addonScenario(work, upstream, toAirlock, { cli: CLI, measure, best, must })));
+    if (ONLY === 'images' || ONLY === 'charts' || ONLY === 'addons') rows.push(...keptRows(results, ONLY));
+    const rowNumber = (row: string) => Number(/^\| (\d+)/.exec(row)?.[1] ?? 99) + (/^\| \d+b\./.test(row) ? 0.5 : 0);
+    rows.sort((a, b) => rowNumber(a) - rowNumber(b));
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const md = [
       '# Benchmark results',
@@ -220,9 +246,9 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|',
       ...rows,
       '',
-      'No-op rows (2, 2b, 5) are the fastest of three runs, for both tools alike.',
+      'No-op rows (2, 2b, 5, 7) and row 6 are the fastest of three runs, for both tools alike.',
       '',
-      'Row 2 is a fresh `airlock` process: Node start-up and module loading (about 0.3 s on this machine, measured by `airlock --help`) dominate it on loopback. Row 2b times the same processors in an already running process, which is how scheduled re-syncs run.',
+      `Row 2 is a fresh \`airlock\` process: Node's own start-up${nodeStart === undefined ? '' : ` (${nodeStart.toFixed(2)} s for \`node -e 0\` in this run, fastest of three)`} and module loading are a large part of it on loopback. Row 2b times the same processors in an already running process, which is how scheduled re-syncs run.`,
       '',
       'Commands: `airlock image copy --from-file LIST` (default concurrency: 8 images, 8 blobs; mirror state file from run 1) against `skopeo sync --src yaml --dest docker`; `airlock image copy` against `skopeo copy` for the large layer.',
       '',

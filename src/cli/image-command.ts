@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { AirlockConfig } from '../config/schema.js';
-import { loadConfig, parseConfig } from '../config/load.js';
+import { parseConfig } from '../config/parse.js';
 import { AirlockError } from '../errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parsePlatform } from '../oci/manifest.js';
@@ -26,8 +26,13 @@ interface CopyOptions {
   logLevel?: string;
 }
 
-function configFrom(file: string | undefined): AirlockConfig {
-  return file ? loadConfig(file) : parseConfig({});
+/** The YAML reader is loaded only for a config file: a plain copy starts without it. */
+async function loadConfig(file: string): Promise<AirlockConfig> {
+  return (await import('../config/load.js')).loadConfig(file);
+}
+
+function configFrom(file: string | undefined): Promise<AirlockConfig> {
+  return file ? loadConfig(file) : Promise.resolve(parseConfig({}));
 }
 
 function commonOptions(cmd: Command): Command {
@@ -56,7 +61,7 @@ export function imageCommand(): Command {
       .option('-c, --config <file>', 'config file (registries, credentials, concurrency)')
       .option('--concurrency <n>', 'images copied at once', (v) => Number.parseInt(v, 10)),
   ).action(async (src: string | undefined, dst: string | undefined, opts: CopyOptions) => {
-    const config = configFrom(opts.config);
+    const config = await configFrom(opts.config);
     if (opts.concurrency !== undefined) {
       if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new AirlockError('E_USAGE', '--concurrency must be a positive integer');
       config.concurrency.images = opts.concurrency;
@@ -114,7 +119,7 @@ export function imageCommand(): Command {
       .requiredOption('-c, --config <file>', 'config file')
       .option('--dry-run', 'resolve tags and compare digests; copy nothing'),
   ).action(async (opts: CopyOptions) => {
-    const config = loadConfig(opts.config ?? '');
+    const config = await loadConfig(opts.config ?? '');
     if (config.images.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: images: is empty, nothing to sync`);
     process.exitCode = await runSync({
       kinds: ['images'],

@@ -5,19 +5,17 @@ import { jsonFileCache } from '../util/fs-atomic.js';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
-import { mirrorChart, type ChartResult, type MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
-import { mirrorBotkubeJob, mirrorFileJob, type MirrorBotkubePayload, type MirrorFilePayload } from '../jobs/mirror-files.js';
+import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from './retry-plan.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
-import { planCharts } from '../sources/chart-plan.js';
-import { createHelmRepoReader, fileIndexCache } from '../sources/helm-repo.js';
-import { planImages, type PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
-import { mirrorAddonCharts, planAddonArtifacts, publishAddons, type AddonArtifacts, type AddonMirrorStatus } from './addon-sync.js';
+import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
 export type SyncKind = 'images' | 'charts' | 'files' | 'addons';
@@ -90,15 +88,31 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   try {
     fail(options.failures ?? [], 'image');
     const imagePayloads = [...(options.images ?? []), ...(again?.images ?? [])];
-    // One reader and per-run caches for every chart, whether from charts: or from addons.
-    const repos = createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) });
-    const packages = new Map<string, Promise<ChartPackage>>();
-    const targets = new Map<string, ChartTarget>();
-    const imageCache = jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images'));
+    // Chart, file, addon and plan code is loaded only when a run has such work: a one-shot image
+    // copy starts without compiling it. One reader and per-run caches serve every chart.
+    let chartKit: ReturnType<typeof loadChartKit> | undefined;
+    const loadChartKit = async () => {
+      const [{ mirrorChart }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
+        import('../jobs/mirror-chart.js'),
+        import('../sources/chart-plan.js'),
+        import('../sources/helm-repo.js'),
+      ]);
+      return {
+        mirrorChart,
+        planCharts,
+        repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
+        packages: new Map<string, Promise<ChartPackage>>(),
+        targets: new Map<string, ChartTarget>(),
+        imageCache: jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images')),
+      };
+    };
+    const chartKitOnce = () => (chartKit ??= loadChartKit());
     // Addons first: they name charts, images and files for the mirrors below.
     let addons: AddonArtifacts | undefined;
     const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
     if (kinds.includes('addons') && config.addons) {
+      const { mirrorAddonCharts, planAddonArtifacts } = await import('./addon-sync.js');
+      const { repos, packages, targets, imageCache } = await chartKitOnce();
       addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
       fail(addons.failures, 'addon');
       const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
@@ -116,6 +130,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
           addons.urls.map((url) =>
             limit(async () => {
               try {
+                const { mirrorFileJob } = await import('../jobs/mirror-files.js');
                 const r = await mirrorFileJob({ url, target: fileTarget }, { engine, logger });
                 addonStatus.files.set(url, r.url);
                 items.push(fileItem('file', url, r.url, r.status, r.bytes, r.sha256));
@@ -133,6 +148,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
 
     const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
     if (kinds.includes('charts') && (config.charts.length > 0 || chartPayloads.length > 0)) {
+      const { mirrorChart, planCharts, repos, packages, targets, imageCache } = await chartKitOnce();
       if (config.charts.length > 0) {
         const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
         fail(plan.failures, 'chart');
@@ -168,6 +184,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     }
 
     if (kinds.includes('images') && config.images.length > 0) {
+      const { planImages } = await import('../sources/image-plan.js');
       const plan = await planImages(config, engine, { dryRun: options.dryRun });
       fail(plan.failures, 'image');
       const entries = new Set(config.images.map((e) => e.source));
@@ -186,6 +203,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       }
     }
     if (filePayloads.length > 0 || botkubePayloads.length > 0) {
+      const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
       const ctx = { engine, logger };
       const limit = pLimit(config.concurrency.blobs);
       await Promise.all(
@@ -237,6 +255,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     retry.images.push(...outcomes.flatMap((o) => (o.error ? [o.payload] : [])));
 
     if (addons) {
+      const { publishAddons } = await import('./addon-sync.js');
       for (const o of outcomes) if (o.error) addonStatus.failedImages.add(o.payload.source.replace(/^docker:\/\//, ''));
       const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun });
       items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));

@@ -42,8 +42,15 @@ export function fileMirrorState(file: string): MirrorState {
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
 
-  async function load(): Promise<Record<string, MirrorRecord>> {
-    if (data) return data;
+  let loading: Promise<Record<string, MirrorRecord>> | undefined;
+
+  // Every job of a run asks at once: one read, shared, so that no late parse replaces records set meanwhile.
+  function load(): Promise<Record<string, MirrorRecord>> {
+    loading ??= read();
+    return loading;
+  }
+
+  async function read(): Promise<Record<string, MirrorRecord>> {
     try {
       const parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { records?: Record<string, MirrorRecord> };
       data = parsed.records ?? {};

@@ -1,0 +1,21 @@
+// Types for the files of undici that src/oci/undici-core.ts imports directly (the package types
+// describe only its entry).
+declare module 'undici/lib/dispatcher/agent.js' {
+  import { Agent } from 'undici';
+  export default Agent;
+}
+
+declare module 'undici/lib/api/api-request.js' {
+  import type { Dispatcher } from 'undici';
+  export default function request(this: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+}
+
+declare module 'undici/lib/core/errors.js' {
+  import { errors } from 'undici';
+  export default errors;
+}
+
+declare module 'undici/lib/core/util.js' {
+  const util: { parseURL(url: string | URL): URL };
+  export default util;
+}

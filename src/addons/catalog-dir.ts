@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AddonMetadataError, isSemverVersion, parseAddonMetadata, type Addon, type AddonWarning } from './addon.js';
@@ -19,14 +20,19 @@ export interface CatalogContents {
   warnings: AddonWarning[];
 }
 
-async function readTree(dir: string, rel = '', out = new Map<string, Buffer>()): Promise<Map<string, Buffer>> {
-  const entries = await fsp.readdir(path.join(dir, rel), { withFileTypes: true });
+/**
+ * An addon folder's files. Synchronous on purpose: a catalog is hundreds of small files, and one
+ * promise round trip per file cost more than the reads themselves (a 90-addon catalog is read in
+ * tens of milliseconds this way).
+ */
+function readTree(dir: string, rel = '', out = new Map<string, Buffer>()): Map<string, Buffer> {
+  const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name === '.git') continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) await readTree(dir, r, out);
-    else if (e.isFile()) out.set(r, await fsp.readFile(path.join(dir, r)));
+    if (e.isDirectory()) readTree(dir, r, out);
+    else if (e.isFile()) out.set(r, fs.readFileSync(path.join(dir, r)));
   }
   return out;
 }
@@ -70,7 +76,7 @@ export async function readCatalogDir(root: string, registries: CatalogRegistry[]
     }
     const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
     for (const d of dirs) {
-      const addon = addonFromFiles(reg.name, d, await readTree(path.join(base, d)), warnings);
+      const addon = addonFromFiles(reg.name, d, readTree(path.join(base, d)), warnings);
       if (addon) addons.push(addon);
     }
   }

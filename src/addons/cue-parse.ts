@@ -70,8 +70,19 @@ export class CueSyntaxError extends Error {
   }
 }
 
-const PUNCT3 = ['...', '_|_'];
-const PUNCT2 = ['==', '!=', '<=', '>=', '=~', '!~', '&&', '||'];
+const PUNCT2 = new Set(['==', '!=', '<=', '>=', '=~', '!~', '&&', '||']);
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isIdentStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c === 35;
+}
+
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || isDigit(c);
+}
 
 function decodeEscape(src: string, i: number): { text: string; next: number } {
   const c = src[i + 1];
@@ -87,48 +98,49 @@ export function tokenize(src: string, from = 0, stopAtParen = false): { tokens: 
   let i = from;
   let parens = 0;
   while (i < src.length) {
-    const c = src[i]!;
-    if (c === '\n') {
+    const code = src.charCodeAt(i);
+    if (code === 10) {
       tokens.push({ kind: 'nl', start: i, end: i + 1 });
       i++;
       continue;
     }
-    if (c === ' ' || c === '\t' || c === '\r') {
+    if (code === 32 || code === 9 || code === 13) {
       i++;
       continue;
     }
-    if (c === '/' && src[i + 1] === '/') {
-      while (i < src.length && src[i] !== '\n') i++;
+    if (code === 47 && src.charCodeAt(i + 1) === 47) {
+      const nl = src.indexOf('\n', i);
+      i = nl === -1 ? src.length : nl;
       continue;
     }
-    if (c === '"' || c === "'" || (c === '#' && (src[i + 1] === '"' || src[i + 1] === '#'))) {
+    const next = src.charCodeAt(i + 1);
+    if (code === 34 || code === 39 || (code === 35 && (next === 34 || next === 35))) {
       const r = readString(src, i);
       tokens.push(r.token);
       i = r.end;
       continue;
     }
-    if (/[A-Za-z_$#]/.test(c)) {
-      if (src.startsWith('_|_', i)) {
+    if (isIdentStart(code)) {
+      if (code === 95 && next === 124 && src.charCodeAt(i + 2) === 95) {
         tokens.push({ kind: 'punct', start: i, end: i + 3, text: '_|_' });
         i += 3;
         continue;
       }
       let j = i + 1;
-      while (j < src.length && /[A-Za-z0-9_$#]/.test(src[j]!)) j++;
+      while (j < src.length && isIdentPart(src.charCodeAt(j))) j++;
       tokens.push({ kind: 'ident', start: i, end: j, text: src.slice(i, j) });
       i = j;
       continue;
     }
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
+    if (isDigit(code) || (code === 46 && isDigit(next))) {
       let j = i + 1;
-      while (j < src.length && /[0-9A-Za-z_.]/.test(src[j]!)) j++;
+      while (j < src.length && (isIdentPart(src.charCodeAt(j)) || src.charCodeAt(j) === 46)) j++;
       tokens.push({ kind: 'num', start: i, end: j, text: src.slice(i, j) });
       i = j;
       continue;
     }
-    const three = PUNCT3.find((p) => src.startsWith(p, i));
-    const two = PUNCT2.find((p) => src.startsWith(p, i));
-    const text = three ?? two ?? c;
+    const c = src[i]!;
+    const text = src.startsWith('...', i) ? '...' : PUNCT2.has(src.slice(i, i + 2)) ? src.slice(i, i + 2) : c;
     if (stopAtParen) {
       if (text === '(') parens++;
       if (text === ')') {
@@ -165,13 +177,23 @@ function readString(src: string, start: number): { token: Token; end: number } {
     lit = '';
     escaped = false;
   };
+  const qc = q.charCodeAt(0);
+  let chunk = i;
   while (i < src.length) {
-    if (src.startsWith(close, i)) {
+    const code = src.charCodeAt(i);
+    // Plain characters are taken in runs; only quotes, backslashes and newlines need a look.
+    if (code !== qc && code !== 92 && code !== 10) {
+      i++;
+      continue;
+    }
+    if (code === qc && src.startsWith(close, i)) {
+      lit += src.slice(chunk, i);
       flush(i);
       return { token: { kind: 'str', start, end: i + close.length, parts, multiline: multiline || hashes > 0 }, end: i + close.length };
     }
-    if (!multiline && src[i] === '\n') throw new CueSyntaxError('unterminated string', start);
-    if (src.startsWith(escape, i)) {
+    if (code === 10 && !multiline) throw new CueSyntaxError('unterminated string', start);
+    if (code === 92 && src.startsWith(escape, i)) {
+      lit += src.slice(chunk, i);
       const after = i + escape.length;
       if (src[after] === '(') {
         flush(i);
@@ -179,15 +201,16 @@ function readString(src: string, start: number): { token: Token; end: number } {
         parts.push({ tokens: inner.tokens });
         i = inner.end;
         litStart = i;
+        chunk = i;
         continue;
       }
       const d = decodeEscape(src, after - 1);
       lit += d.text;
       escaped = true;
       i = d.next;
+      chunk = i;
       continue;
     }
-    lit += src[i];
     i++;
   }
   throw new CueSyntaxError('unterminated string', start);
@@ -334,13 +357,14 @@ function readLabel(p: Cursor): Omit<Field, 'value' | 'conditional'> | undefined 
   return { label, quoted, optional, labelStart: t.start };
 }
 
+/** `a: b: c` chains labels. Only a name or a plain string can start a chained label here: a `[` is a list value, and scanning it as a pattern label would cost a pass over the whole list. */
 function isLabelAhead(p: Cursor): boolean {
+  const t = p.tokens[p.i];
+  if (t?.kind !== 'ident' && t?.kind !== 'str') return false;
   const save = p.i;
   const r = readLabel(p);
   p.i = save;
-  if (!r) return false;
-  // `a: b: c` chains labels; `a: "x"` followed by `:` never occurs otherwise.
-  return true;
+  return r !== undefined;
 }
 
 function chainedStruct(p: Cursor): StructNode {

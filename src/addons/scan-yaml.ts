@@ -37,7 +37,14 @@ function getString(map: YAMLMap, key: string): string | undefined {
 const HELM_TEMPLATE_IMAGE = /^([ \t]*-?[ \t]*image:[ \t]*"?)([^"\s{]+)/gm;
 
 /** Images, helm charts, remote URLs and Crossplane packages in a YAML file of an addon (every document). */
+const CRD_DOC = /^kind:\s*["']?CustomResourceDefinition["']?\s*$/m;
+const RELEVANT = /image|ImagePullSpec|helm|urls|pkg\.crossplane\.io/;
+
 export function scanYamlFile(file: string, src: string, findings: FileFindings): { fallback: boolean } {
+  // Most YAML bytes in a catalog are CRDs (their schemas mention image: but hold none): skip
+  // files that are only CRDs, or that name nothing discovery looks for, without parsing them.
+  if (!RELEVANT.test(src)) return { fallback: false };
+  if (src.split(/^---[ \t]*$/m).every((doc) => !doc.trim() || CRD_DOC.test(doc))) return { fallback: false };
   const docs = parseAllDocuments(src);
   const broken = docs.some((d) => d.errors.length > 0);
   if (broken) {

@@ -58,7 +58,14 @@ describe('schedules', () => {
     await events.waitUntilReady();
     const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
     try {
-      const done = new Promise<{ returnvalue: string }>((resolve) => events.once('completed', (e) => resolve(e as { returnvalue: string })));
+      // The run's own completion, not its children's (a run is a flow of one job per artifact).
+      const done = new Promise<{ returnvalue: string }>((resolve) =>
+        events.on('completed', (e) => {
+          void queue.getJob(e.jobId).then((j) => {
+            if (j?.name === 'sync') resolve(e as { returnvalue: string });
+          });
+        }),
+      );
       await applySchedules(queue, config.schedules);
       expect((await listSchedules(queue))[0]).toMatchObject({ name: 'every-second', scope: 'images' });
       const completed = await Promise.race([done, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no scheduled run within 20 s')), 20_000))]);

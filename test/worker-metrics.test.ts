@@ -68,7 +68,7 @@ describe('worker metrics through Redis', () => {
       // 404 is permanent: failed for good at the first attempt, counted against the upstream registry.
       const missing = await queue.add(JOB.mirrorImage, { source: `docker://${env.upstream.host}/${repo}/none:v1`, target }, { attempts: 3 });
       await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
-      // A sync run of the worker's config: its artifacts count like single jobs.
+      // A sync run of the worker's config is a flow: its image is a mirror-image child job, counted like any other.
       const run = await queue.add(JOB.sync, { scope: 'images', reason: 'test' });
       expect(await run.waitUntilFinished(events, 60_000)).toMatchObject({ ok: true });
 
@@ -81,7 +81,7 @@ describe('worker metrics through Redis', () => {
       expect(sample(body, 'airlock_artifacts_total', 'kind="image",status="unchanged"')).toBe(1);
       expect(sample(body, 'airlock_artifacts_total', 'kind="image",status="failed"')).toBe(1);
       expect(sample(body, 'airlock_upstream_errors_total', `upstream="${env.upstream.host}",code="E_NOT_FOUND"`)).toBe(1);
-      expect(sample(body, 'airlock_jobs_total', 'kind="mirror-image",state="completed"')).toBe(2);
+      expect(sample(body, 'airlock_jobs_total', 'kind="mirror-image",state="completed"')).toBe(3);
       expect(sample(body, 'airlock_jobs_total', 'kind="mirror-image",state="failed"')).toBe(1);
       expect(sample(body, 'airlock_jobs_total', 'kind="sync",state="completed"')).toBe(1);
       const appSeen = sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/app"`) ?? 0;

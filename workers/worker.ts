@@ -1,7 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { executeSync, type SyncKind } from '../src/runner/execute-sync.js';
+import { DelayedError, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
+import { chartImagePayloads, type SyncKind } from '../src/runner/execute-sync.js';
+import { runImageJobs } from '../src/runner/run-image-jobs.js';
+import type { AddonChartGroup } from '../src/runner/addon-sync.js';
+import { addChildren, finishAddons, flowReport, planAddonChildren, planRunChildren, settledChildren, type ChildResult, type PlannedRun } from '../src/queue/sync-flow.js';
 import type { RetryPlan } from '../src/runner/retry-plan.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
@@ -14,7 +17,8 @@ import type { Logger } from '../src/log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
-import { chartItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
+import { chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
+import type { ChartResult } from '../src/jobs/mirror-chart.js';
 import type { MirroredFile } from '../src/files/static-mirror.js';
 import type { BotkubeMirrorResult } from '../src/botkube/mirror-plugin-index.js';
 
@@ -47,14 +51,30 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const { engine, logger } = options;
   // Index validators live as long as the worker; each job reads the index afresh (304 when unchanged).
   const indexCache = memoryIndexCache();
-  const run = async (job: Job, log: Logger): Promise<{ value: unknown; items: ReportItem[]; failure?: AirlockError }> => {
+  const prefix = options.prefix ?? options.config.redis?.prefix ?? DEFAULT_PREFIX;
+  const queueName = options.queue ?? DEFAULT_QUEUE;
+  const connection = { url: options.redisUrl, maxRetriesPerRequest: null };
+  // Flow parents add their children through this handle.
+  const queue = new Queue(queueName, { connection, prefix });
+  const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
+  /** Inside a flow a child returns its report items to its parent with its value. */
+  const asChild = (job: Job, value: unknown, items: ReportItem[], retry?: ChildResult['retry']) => (job.parentKey ? ({ items, value, ...(retry ? { retry } : {}) } satisfies ChildResult) : value);
+  /** The images a chart needs, copied right after it (a flow cannot add siblings to its parent). */
+  const chartImagesInline = async (results: ChartResult[], log: Logger) => {
+    const { payloads, failures } = chartImagePayloads(results, options.config, new Set());
+    const outcomes = await runImageJobs(payloads, { engine, logger: log }, { concurrency: options.config.concurrency.images });
+    return { items: [...failureItems(failures, 'image'), ...imageItems(outcomes)], failedPayloads: outcomes.flatMap((o) => (o.error ? [o.payload] : [])) };
+  };
+  const run = async (job: Job, log: Logger, token: string | undefined): Promise<{ value: unknown; items: ReportItem[]; failure?: AirlockError }> => {
     if (job.name === JOB.mirrorImage) {
       const value = await mirrorImage(job.data, { engine, logger: log });
-      return { value, items: imageItems([{ payload: job.data, result: value, durationMs: 0 }]) };
+      const items = imageItems([{ payload: job.data, result: value, durationMs: 0 }]);
+      return { value: asChild(job, value, items), items };
     }
     if (job.name === JOB.mirrorFile) {
       const value = await mirrorFileJob(job.data, { engine, logger: log });
-      return { value, items: [fileItem('file', value.source, value.url, value.status, value.bytes, value.sha256)] };
+      const items = [fileItem('file', value.source, value.url, value.status, value.bytes, value.sha256)];
+      return { value: asChild(job, value, items), items };
     }
     if (job.name === JOB.mirrorBotkube) {
       const r = await mirrorBotkubeJob(job.data, { engine, logger: log });
@@ -62,19 +82,52 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       return { value: { ...r, failures: [] }, items: botkubeItems(r), ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
     }
     if (job.name === JOB.sync) {
-      // A scheduled (or triggered) run of the whole config scope, in this worker, like the one-shot sync.
-      const data = job.data as { scope?: string; retry?: RetryPlan };
-      const scope = String(data.scope ?? 'all');
-      const kinds = SCOPES[scope];
-      if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
-      const { report, retry } = await executeSync({ config: options.config, kinds, engine, logger: log, cacheDir: options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache'), ...(data.retry ? { retry: data.retry } : {}) });
+      // A scheduled (or triggered) run: plan, one child job per artifact, then the report once they settled.
+      const data = job.data as { scope?: string; retry?: RetryPlan; step?: string; planned?: ReportItem[]; retryEntries?: PlannedRun['retryEntries']; startedAt?: number };
+      if (data.step !== 'wait') {
+        const scope = String(data.scope ?? 'all');
+        const kinds = SCOPES[scope];
+        if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
+        const plan = await planRunChildren({ config: options.config, kinds, engine, cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
+        // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
+        await addChildren(queue, job, plan.children);
+        await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });
+        log.info({ children: plan.children.length }, 'sync run planned');
+      }
+      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      const d = job.data as typeof data;
+      const { report, retry } = flowReport(d.planned ?? [], await settledChildren(queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });
       // The job result is the summary, the failures and what to run again for them; the full report would bloat Redis.
       const failures = report.items.filter((i) => i.status === 'failed');
-      return { value: { summary: report.summary, ok: report.ok, failures, ...(failures.length ? { retry } : {}) }, items: report.items };
+      // Children counted themselves in the metrics; the run adds only what failed while planning.
+      return { value: { summary: report.summary, ok: report.ok, failures, ...(failures.length ? { retry } : {}) }, items: d.planned ?? [] };
+    }
+    if (job.name === JOB.publishAddons) {
+      const data = job.data as { step?: string; pinned?: Record<string, string> };
+      if (data.step !== 'wait') {
+        const plan = await planAddonChildren(options.config, engine, cacheDir);
+        await addChildren(queue, job, plan.children);
+        await job.updateData({ step: 'wait', pinned: plan.pinned });
+      }
+      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      const pinned = (job.data as typeof data).pinned ?? {};
+      const { result, own } = await finishAddons(options.config, { engine, logger: log, cacheDir }, pinned, await settledChildren(queue, job));
+      return { value: result, items: own };
+    }
+    if (job.name === JOB.mirrorAddonChart) {
+      const g = job.data as AddonChartGroup;
+      const { mirrorAddonCharts } = await import('../src/runner/addon-sync.js');
+      const r = await mirrorAddonCharts([g], { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const images = await chartImagesInline(r.outcomes.flatMap((o) => (o.result ? [o.result] : [])), log);
+      const items = [...chartItems(r.outcomes), ...images.items];
+      return { value: asChild(job, { key: g.key, failed: r.failed.has(g.key) }, items), items };
     }
     if (job.name === JOB.mirrorChart) {
       const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
-      return { value, items: chartItems([{ source: chartSource(job.data), target: value.target, result: value, durationMs: 0 }]) };
+      const items = chartItems([{ source: chartSource(job.data), target: value.target, result: value, durationMs: 0 }]);
+      if (!job.parentKey) return { value, items };
+      const images = await chartImagesInline([value], log);
+      return { value: asChild(job, value, [...items, ...images.items], images.failedPayloads.length ? { images: images.failedPayloads } : undefined), items: [...items, ...images.items] };
     }
     throw new UnrecoverableError(`unknown job name "${job.name}"`);
   };
@@ -82,11 +135,11 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     // Metrics never fail a job: a Redis hiccup here costs a count, not a copy.
     await options.metrics?.record(job.name, state, items).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
   };
-  const processor = async (job: Job) => {
+  const processor = async (job: Job, token?: string) => {
     const log = logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     let settled: ReportItem[] | undefined;
     try {
-      const { value, items, failure } = await run(job, log);
+      const { value, items, failure } = await run(job, log, token);
       if (failure) {
         settled = items;
         throw failure;
@@ -94,6 +147,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       await record(job, 'completed', items);
       return value;
     } catch (e) {
+      // A flow parent waiting for its children, or a job put off: not a failure, no attempt used.
+      if (e instanceof WaitingChildrenError || e instanceof DelayedError) throw e;
       if (e instanceof UnrecoverableError) {
         await record(job, 'failed', []);
         throw e;
@@ -106,9 +161,9 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       throw new Error(line);
     }
   };
-  const worker = new Worker(options.queue ?? DEFAULT_QUEUE, processor, {
-    connection: { url: options.redisUrl, maxRetriesPerRequest: null },
-    prefix: options.prefix ?? options.config.redis?.prefix ?? DEFAULT_PREFIX,
+  const worker = new Worker(queueName, processor, {
+    connection,
+    prefix,
     concurrency: options.concurrency ?? options.config.concurrency.images,
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
     ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
@@ -117,6 +172,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   });
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
   worker.on('failed', (job, e) => logger.warn({ jobId: job?.id, reason: e.message }, 'job failed'));
+  worker.on('closed', () => void queue.close().catch(() => undefined));
   return worker;
 }
 

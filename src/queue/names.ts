@@ -8,8 +8,12 @@ export const JOB = {
   mirrorChart: 'mirror-chart',
   mirrorFile: 'mirror-file',
   mirrorBotkube: 'mirror-botkube',
-  /** A whole sync run of the worker's config (what schedules fire). */
+  /** A whole sync run of the worker's config (what schedules fire): a flow parent of one job per artifact. */
   sync: 'sync',
+  /** Inside a sync flow: the addon registries, a parent of the charts, images and files the addons need. */
+  publishAddons: 'publish-addons',
+  /** One chart version an addon needs, tried from each of its sources in turn. */
+  mirrorAddonChart: 'mirror-addon-chart',
 } as const;
 
 export type JobName = (typeof JOB)[keyof typeof JOB];

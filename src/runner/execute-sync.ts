@@ -66,6 +66,18 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
   return { payloads, failures };
 }
 
+type StaticTarget = NonNullable<AirlockConfig['targets']['files']>;
+
+/** The `files:` section as mirror-file payloads. */
+export function filePayloadsOf(config: AirlockConfig, target: StaticTarget): MirrorFilePayload[] {
+  return config.files.map((f) => ({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target }));
+}
+
+/** The `botkube:` section as mirror-botkube payloads (header values stay env/file references). */
+export function botkubePayloadsOf(config: AirlockConfig, target: StaticTarget): MirrorBotkubePayload[] {
+  return config.botkube.map((repo) => ({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target }));
+}
+
 /**
  * One sync run over the config, in the calling process: charts first (they name more images),
  * then images, then files and plugin repositories. One failing artifact never stops the others.
@@ -198,8 +210,8 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     if (kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
       if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
       else {
-        filePayloads.push(...config.files.map((f) => ({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target })));
-        botkubePayloads.push(...config.botkube.map((repo) => ({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target })));
+        filePayloads.push(...filePayloadsOf(config, target));
+        botkubePayloads.push(...botkubePayloadsOf(config, target));
       }
     }
     if (filePayloads.length > 0 || botkubePayloads.length > 0) {

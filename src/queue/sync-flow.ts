@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import type { Job, Queue } from 'bullmq';
+import type { AirlockConfig } from '../config/schema.js';
+import type { Engine } from '../engine.js';
+import { AirlockError } from '../errors.js';
+import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
+import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import { buildReport, chartItems, failureItems, fileItem, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
+import type { AddonChartGroup } from '../runner/addon-sync.js';
+import { botkubePayloadsOf, filePayloadsOf } from '../runner/execute-sync.js';
+import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from '../runner/retry-plan.js';
+import type { PlanFailure } from '../sources/image-plan.js';
+import { JOB } from './names.js';
+
+/**
+ * A sync run as a BullMQ flow: the `sync` job plans and adds one child job per artifact, waits
+ * for them (`moveToWaitingChildren`), then builds the run report from their results. Children
+ * are added with `ignoreDependencyOnFailure`, so one failing artifact never blocks the run; the
+ * addon registries are a `publish-addons` child that is itself a parent of the charts, images
+ * and files its addons point at, and publishes only once those have settled.
+ */
+
+export interface FlowChild {
+  name: string;
+  data: unknown;
+  /** Stable within the run, so a re-processed plan step never adds a child twice. */
+  key: string;
+}
+
+/** What a child job returns inside a flow: its value and the report items it settled. */
+export interface ChildResult {
+  items: ReportItem[];
+  /** Payloads to run again when something in the child failed. */
+  retry?: Partial<RetryPlan>;
+  value?: unknown;
+}
+
+export const CHILD_OPTIONS = {
+  attempts: 4,
+  backoff: { type: 'exponential' as const, delay: 2000 },
+  ignoreDependencyOnFailure: true,
+  removeOnComplete: { count: 5000, age: 24 * 3600 },
+  removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
+};
+
+function keyOf(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 20);
+}
+
+export interface PlannedRun {
+  children: FlowChild[];
+  /** Items for what failed while planning (a tag list, an index, a config error). */
+  planned: ReportItem[];
+  retryEntries: { imageEntries: string[]; chartEntries: string[] };
+}
+
+type SyncKind = 'images' | 'charts' | 'files' | 'addons';
+
+/** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
+export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDir: string; retry?: RetryPlan }): Promise<PlannedRun> {
+  const again = options.retry;
+  const config = again ? configForRetry(options.config, again) : options.config;
+  const kinds: SyncKind[] = again ? [...(again.addons ? (['addons'] as const) : []), 'charts', 'images', 'files'] : options.kinds;
+  const children: FlowChild[] = [];
+  const planned: ReportItem[] = [];
+  const retryEntries = { imageEntries: [] as string[], chartEntries: [] as string[] };
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon') => planned.push(...failureItems(failures, kind));
+  const images: MirrorImagePayload[] = [...(again?.images ?? [])];
+  const charts: MirrorChartPayload[] = [...(again?.charts ?? [])];
+  const files: MirrorFilePayload[] = [...(again?.files ?? [])];
+  const botkube: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
+
+  if (kinds.includes('charts') && config.charts.length > 0) {
+    const [{ planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../sources/chart-plan.js'), import('../sources/helm-repo.js')]);
+    const plan = await planCharts(config, options.engine, createHelmRepoReader(options.engine, { cache: fileIndexCache(options.cacheDir) }));
+    fail(plan.failures, 'chart');
+    const entries = new Set(config.charts.map(chartEntryKey));
+    retryEntries.chartEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+    charts.push(...plan.payloads);
+  }
+  if (kinds.includes('images') && config.images.length > 0) {
+    const { planImages } = await import('../sources/image-plan.js');
+    const plan = await planImages(config, options.engine);
+    fail(plan.failures, 'image');
+    const entries = new Set(config.images.map((e) => e.source));
+    retryEntries.imageEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+    images.push(...plan.payloads);
+  }
+  if (kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
+    const target = config.targets.files;
+    if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
+    else {
+      files.push(...filePayloadsOf(config, target));
+      botkube.push(...botkubePayloadsOf(config, target));
+    }
+  }
+  if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan' }, key: 'addons' });
+
+  const seen = new Set<string>();
+  const add = (name: string, data: unknown, key: string) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    children.push({ name, data, key });
+  };
+  for (const c of charts) add(JOB.mirrorChart, c, keyOf('chart', c.source, c.chart, c.version, c.target));
+  for (const i of images) add(JOB.mirrorImage, i, keyOf('image', i.source, i.target));
+  for (const f of files) add(JOB.mirrorFile, f, keyOf('file', f.url));
+  for (const b of botkube) add(JOB.mirrorBotkube, b, keyOf('botkube', b.url));
+  return { children, planned, retryEntries };
+}
+
+/** Adds the children under a running parent job; ids derive from the parent's, so a repeated add is a no-op. */
+export async function addChildren(queue: Queue, parent: Job, children: FlowChild[]): Promise<void> {
+  if (children.length === 0) return;
+  await queue.addBulk(
+    children.map((c) => ({
+      name: c.name,
+      data: c.data,
+      opts: { ...CHILD_OPTIONS, jobId: `${parent.id}-${c.key}`, parent: { id: parent.id!, queue: parent.queueQualifiedName } },
+    })),
+  );
+}
+
+/** The children of a flow parent as they settled: results of those that completed, jobs of those that failed for good. */
+export async function settledChildren(queue: Queue, parent: Job): Promise<{ results: ChildResult[]; failed: Array<{ name: string; data: unknown; reason: string }> }> {
+  const values = (await parent.getChildrenValues()) as Record<string, ChildResult | null>;
+  const results = Object.values(values).filter((v): v is ChildResult => !!v && Array.isArray(v.items));
+  const ignored = await parent.getIgnoredChildrenFailures();
+  const failed: Array<{ name: string; data: unknown; reason: string }> = [];
+  for (const [key, reason] of Object.entries(ignored)) {
+    const id = key.slice(key.lastIndexOf(':') + 1);
+    const job = await queue.getJob(id);
+    failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason });
+  }
+  return { results, failed };
+}
+
+/** A child that failed for good, as report items and as what to retry. */
+export function failedChildItems(child: { name: string; data: unknown; reason: string }, retry: RetryPlan): ReportItem[] {
+  const m = /^\[([A-Z0-9_]+)\] /.exec(child.reason);
+  const error = new AirlockError((m?.[1] as AirlockError['code']) ?? 'E_REGISTRY', m ? child.reason.slice(m[0].length) : child.reason);
+  const d = child.data as Record<string, string | undefined>;
+  if (child.name === JOB.mirrorImage) {
+    retry.images.push(child.data as MirrorImagePayload);
+    return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
+  }
+  if (child.name === JOB.mirrorChart) {
+    retry.charts.push(child.data as MirrorChartPayload);
+    return chartItems([{ source: `${d.source} ${d.chart}@${d.version}`, target: d.target ?? '', error, durationMs: 0 }]);
+  }
+  if (child.name === JOB.mirrorFile) {
+    retry.files.push(child.data as MirrorFilePayload);
+    return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
+  }
+  if (child.name === JOB.mirrorBotkube) {
+    retry.botkube.push(child.data as MirrorBotkubePayload);
+    return [fileItem('plugin-index', d.url ?? '', '', 'failed', 0, undefined, error)];
+  }
+  if (child.name === JOB.publishAddons) retry.addons = true;
+  return failureItems([{ artifact: child.name, error }], child.name === JOB.publishAddons ? 'addon' : 'image');
+}
+
+/** The run report of a finished flow: planning failures, then every child's items. */
+export function flowReport(planned: ReportItem[], settled: Awaited<ReturnType<typeof settledChildren>>, startedAt: Date, retryEntries: PlannedRun['retryEntries']): { report: RunReport; retry: RetryPlan } {
+  const retry = emptyRetryPlan();
+  retry.imageEntries.push(...retryEntries.imageEntries);
+  retry.chartEntries.push(...retryEntries.chartEntries);
+  const items = [...planned];
+  for (const r of settled.results) {
+    items.push(...r.items);
+    for (const [k, v] of Object.entries(r.retry ?? {})) {
+      if (k === 'addons') retry.addons ||= Boolean(v);
+      else if (Array.isArray(v)) (retry[k as 'images'] as unknown[]).push(...v);
+    }
+  }
+  for (const f of settled.failed) items.push(...failedChildItems(f, retry));
+  return { report: buildReport(items, startedAt, new Date()), retry };
+}
+
+/** Children of the publish-addons job: the charts (with their alternative sources), images and files its addons need. */
+export function addonChildren(artifacts: { images: MirrorImagePayload[]; charts: AddonChartGroup[]; urls: string[] }, fileTarget: AirlockConfig['targets']['files']): FlowChild[] {
+  const children: FlowChild[] = [];
+  for (const g of artifacts.charts) children.push({ name: JOB.mirrorAddonChart, data: g, key: keyOf('addon-chart', g.key) });
+  for (const i of artifacts.images) children.push({ name: JOB.mirrorImage, data: i, key: keyOf('image', i.source, i.target) });
+  if (fileTarget) for (const u of artifacts.urls) children.push({ name: JOB.mirrorFile, data: { url: u, target: fileTarget }, key: keyOf('file', u) });
+  return children;
+}
+
+/** The publish-addons plan step: read the catalogs, and the children their addons need; git catalogs are pinned to the commit read. */
+export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; planned: ReportItem[]; pinned: Record<string, string> }> {
+  const { planAddonArtifacts } = await import('../runner/addon-sync.js');
+  const artifacts = await planAddonArtifacts(config, engine, cacheDir);
+  const pinned: Record<string, string> = {};
+  for (const c of artifacts.catalogs) if (c.catalog?.commit) pinned[c.config.name] = c.catalog.commit;
+  return { children: addonChildren(artifacts, config.targets.files), planned: failureItems(artifacts.failures, 'addon'), pinned };
+}
+
+/** The publish-addons finish step: what arrived decides which addons are rewritten and published. */
+export async function finishAddons(
+  config: AirlockConfig,
+  ctx: { engine: Engine; logger: import('../log.js').Logger; cacheDir: string },
+  pinned: Record<string, string>,
+  settled: Awaited<ReturnType<typeof settledChildren>>,
+): Promise<{ result: ChildResult; own: ReportItem[] }> {
+  const { planAddonArtifacts, publishAddons } = await import('../runner/addon-sync.js');
+  const { addonItems, gitMirrorItems } = await import('../report/run-report.js');
+  // The same catalog commits as the plan step, even if upstream moved meanwhile.
+  const addons = config.addons!;
+  const same: AirlockConfig = { ...config, addons: { ...addons, catalogs: addons.catalogs.map((c) => (pinned[c.name] ? { ...c, ref: pinned[c.name] } : c)) } };
+  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir);
+  const status = { failedImages: new Set<string>(), failedCharts: new Set<string>(), files: new Map<string, string>(), failedUrls: new Set<string>(), filesUnmirrored: !config.targets.files };
+  const retry = emptyRetryPlan();
+  const items: ReportItem[] = [];
+  for (const r of settled.results) {
+    items.push(...r.items);
+    const v = r.value as { key?: string; failed?: boolean; source?: string; url?: string } | undefined;
+    if (v?.key && v.failed) status.failedCharts.add(v.key);
+    if (v?.source && v.url) status.files.set(v.source, v.url);
+  }
+  for (const f of settled.failed) {
+    items.push(...failedChildItems(f, retry));
+    const d = f.data as { source?: string; url?: string; key?: string };
+    if (f.name === JOB.mirrorImage && d.source) status.failedImages.add(d.source.replace(/^docker:\/\//, ''));
+    if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
+    if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
+  }
+  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger });
+  const own = [...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
+  const failed = own.some((i) => i.status === 'failed') || settled.failed.length > 0;
+  return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };
+}

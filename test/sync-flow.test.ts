@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/log.js';
+import { JOB } from '../src/queue/names.js';
+import { retryRun } from '../src/queue/runs.js';
+import { startQueueWorker } from '../workers/worker.js';
+import { buildChart, startChartRepo } from './support/charts.js';
+import { testEngine } from './support/engine.js';
+import { buildManifest, getManifest, pushImage } from './support/images.js';
+import { useQueueEnv } from './support/queue-env.js';
+
+const qe = useQueueEnv();
+
+interface RunValue {
+  ok: boolean;
+  summary: Record<string, number>;
+  failures: Array<{ kind: string; source: string; error?: { code: string; message: string } }>;
+}
+
+function writeAddon(root: string, folder: string, entries: Record<string, string>): void {
+  for (const [f, text] of Object.entries(entries)) {
+    const file = path.join(root, folder, f);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+}
+
+describe('a sync run is a flow', () => {
+  it('one child job per artifact; the addon registry is published only after the charts and images it points at; retry re-runs what failed', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'flow/app', 'v1', buildManifest({}));
+    await pushImage(qe.upstream.url, 'flow/addon', 'v2', buildManifest({}));
+    const repo = await startChartRepo([{ name: 'flow-chart', version: '1.0.0', tgz: buildChart({ name: 'flow-chart', version: '1.0.0' }) }]);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-'));
+    const catalog = path.join(work, 'catalog');
+    writeAddon(catalog, 'addons/flowaddon', {
+      'metadata.yaml': 'name: flowaddon\nversion: 1.0.0\n',
+      'resources/app.cue': `app: {\n\ttype: "webservice"\n\tproperties: image: "${up}/flow/addon:v2"\n}\nchart: {\n\ttype: "helm"\n\tproperties: {\n\t\turl: "${repo.url}"\n\t\tchart: "flow-chart"\n\t\tversion: "1.0.0"\n\t}\n}\n`,
+    });
+    writeAddon(catalog, 'experimental/addons/flowbroken', {
+      'metadata.yaml': 'name: flowbroken\nversion: 0.1.0\n',
+      'resources/app.cue': `app: properties: image: "${up}/flow/absent:v1"\n`,
+    });
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host }, charts: [{ url: path.join(work, 'charts'), baseUrl: 'https://charts.airgap' }] },
+      images: [{ source: `${up}/flow/app:v1` }],
+      addons: { catalogs: [{ name: 'flow', source: catalog }], publish: { registries: [{ url: path.join(work, 'addons', '{registry}') }] } },
+    });
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: qe.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+    const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
+    await events.waitUntilReady();
+    const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir: path.join(work, 'cache') });
+    try {
+      const run = await queue.add(JOB.sync, { scope: 'all', reason: 'test' }, { attempts: 1 });
+      const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
+
+      const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
+      const childrenOf = (parent: Job) => jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${parent.id}`);
+      const runChildren = childrenOf(run);
+      expect(runChildren.map((j) => j.name).sort()).toEqual([JOB.mirrorImage, JOB.publishAddons]);
+      const publish = runChildren.find((j) => j.name === JOB.publishAddons)!;
+      const addonChildren = childrenOf(publish);
+      expect(addonChildren.map((j) => `${j.name} ${JSON.stringify(j.data).includes('absent') ? 'absent' : ''}`.trim()).sort()).toEqual([JOB.mirrorAddonChart, JOB.mirrorImage, `${JOB.mirrorImage} absent`]);
+      // The registry is published after everything it points at has settled.
+      expect(publish.finishedOn!).toBeGreaterThanOrEqual(Math.max(...addonChildren.map((j) => j.finishedOn ?? 0)));
+      const absent = addonChildren.find((j) => JSON.stringify(j.data).includes('absent'))!;
+      expect(await absent.getState()).toBe('failed');
+
+      expect(value.ok).toBe(false);
+      expect(value.failures.map((f) => `${f.kind} ${f.source}`).sort()).toEqual([`addon experimental/flowbroken@0.1.0`, `image docker://${up}/flow/absent:v1`]);
+      expect(value.summary.copied).toBe(4); // the config image, the addon image, the chart, the published addon
+      expect(fs.existsSync(path.join(work, 'addons', 'official', 'flowaddon-1.0.0.tgz'))).toBe(true);
+      expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(false);
+      expect((await getManifest(qe.target.url, `${up.replace(':', '-')}/flow/app`, 'v1')).status).toBe(200);
+
+      // Once the image exists, a retry of the run publishes the held-back addon; the rest is unchanged.
+      await pushImage(qe.upstream.url, 'flow/absent', 'v1', buildManifest({}));
+      const retried = await retryRun(queue, run.id!);
+      const again = (await retried.job.waitUntilFinished(events, 90_000)) as RunValue;
+      expect(again.ok).toBe(true);
+      expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(true);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await repo.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { DelayedError, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
+import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
 import { chartImagePayloads, type SyncKind } from '../src/runner/execute-sync.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
@@ -54,8 +54,9 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const prefix = options.prefix ?? options.config.redis?.prefix ?? DEFAULT_PREFIX;
   const queueName = options.queue ?? DEFAULT_QUEUE;
   const connection = { url: options.redisUrl, maxRetriesPerRequest: null };
-  // Flow parents add their children through this handle.
+  // Flow parents add their children through the FlowProducer and read failed ones through the queue.
   const queue = new Queue(queueName, { connection, prefix });
+  const flow = new FlowProducer({ connection, prefix });
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
   /** Inside a flow a child returns its report items to its parent with its value. */
   const asChild = (job: Job, value: unknown, items: ReportItem[], retry?: ChildResult['retry']) => (job.parentKey ? ({ items, value, ...(retry ? { retry } : {}) } satisfies ChildResult) : value);
@@ -90,7 +91,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
         if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
         const plan = await planRunChildren({ config: options.config, kinds, engine, cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
         // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
-        await addChildren(queue, job, plan.children);
+        await addChildren(flow, job, plan.children);
         await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });
         log.info({ children: plan.children.length }, 'sync run planned');
       }
@@ -106,7 +107,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       const data = job.data as { step?: string; pinned?: Record<string, string> };
       if (data.step !== 'wait') {
         const plan = await planAddonChildren(options.config, engine, cacheDir);
-        await addChildren(queue, job, plan.children);
+        await addChildren(flow, job, plan.children);
         await job.updateData({ step: 'wait', pinned: plan.pinned });
       }
       if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
@@ -172,7 +173,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   });
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
   worker.on('failed', (job, e) => logger.warn({ jobId: job?.id, reason: e.message }, 'job failed'));
-  worker.on('closed', () => void queue.close().catch(() => undefined));
+  worker.on('closed', () => void Promise.all([queue.close(), flow.close()]).catch(() => undefined));
   return worker;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Job, Queue } from 'bullmq';
+import type { FlowProducer, Job, Queue } from 'bullmq';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
@@ -110,12 +110,16 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
   return { children, planned, retryEntries };
 }
 
-/** Adds the children under a running parent job; ids derive from the parent's, so a repeated add is a no-op. */
-export async function addChildren(queue: Queue, parent: Job, children: FlowChild[]): Promise<void> {
+/**
+ * Adds the children under a running parent job with a FlowProducer, in one Redis transaction
+ * (all of them or none); ids derive from the parent's, so a repeated add is a no-op.
+ */
+export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[]): Promise<void> {
   if (children.length === 0) return;
-  await queue.addBulk(
+  await flow.addBulk(
     children.map((c) => ({
       name: c.name,
+      queueName: parent.queueName,
       data: c.data,
       opts: { ...CHILD_OPTIONS, jobId: `${parent.id}-${c.key}`, parent: { id: parent.id!, queue: parent.queueQualifiedName } },
     })),

@@ -96,3 +96,57 @@ describe('a sync run is a flow', () => {
     }
   });
 });
+
+describe('plugins in a flow', () => {
+  it('a plugin is registered only after its image copies succeeded; one whose image is missing is not registered, the run goes on', async () => {
+    const { makeToken, startRepositoryDouble } = await import('./support/spaceone-double.js');
+    const up = qe.upstream.host;
+    for (const tag of ['1.0.0', '1.1.0']) await pushImage(qe.upstream.url, 'cloudforet/plugin-flow-inven-collector', tag, buildManifest({}));
+    const double = await startRepositoryDouble({ registryInfo: { HARBOR: { url: qe.target.host } }, harbor: { baseUrl: qe.target.url } });
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-plugins-'));
+    fs.mkdirSync(path.join(work, 'manifests'));
+    fs.writeFileSync(path.join(work, 'manifests', 'flow.yaml'), 'plugin_id: plugin-flow\nname: Flow\nimage: plugin-flow-inven-collector\nresource_type: inventory.Collector\nprovider: aws\n');
+    fs.writeFileSync(path.join(work, 'manifests', 'ghost.yaml'), 'plugin_id: plugin-ghost\nname: Ghost\nimage: plugin-ghost-inven-collector\nresource_type: inventory.Collector\n');
+    process.env.FLOW_SPACEONE_TOKEN = makeToken({ did: 'domain-1', rol: 'DOMAIN_ADMIN' });
+    const config = parseConfig({
+      plugins: {
+        manifests: [path.join(work, 'manifests')],
+        source: `${up}/cloudforet`,
+        tags: ['1.0.0', '1.1.0'],
+        target: { registry: qe.target.host, path: 'cloudforet' },
+        service: { endpoint: double.address, token: { env: 'FLOW_SPACEONE_TOKEN' } },
+      },
+    });
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: qe.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+    const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
+    await events.waitUntilReady();
+    const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir: path.join(work, 'cache') });
+    try {
+      const run = await queue.add(JOB.sync, { scope: 'plugins', reason: 'test' }, { attempts: 1 });
+      const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
+      const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
+      const registrations = jobs.filter((j) => j.name === JOB.registerPlugin);
+      const flow = registrations.find((j) => (j.data as { manifest: { request: { plugin_id: string } } }).manifest.request.plugin_id === 'plugin-flow')!;
+      const images = jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${flow.id}`);
+      expect(images.map((j) => (j.data as { source: string }).source).sort()).toEqual([`docker://${up}/cloudforet/plugin-flow-inven-collector:1.0.0`, `docker://${up}/cloudforet/plugin-flow-inven-collector:1.1.0`]);
+      // Registered after both copies finished.
+      expect(flow.finishedOn!).toBeGreaterThanOrEqual(Math.max(...images.map((j) => j.finishedOn ?? 0)));
+      expect(value.failures.filter((f) => f.source === 'plugin-flow')).toEqual([]);
+      expect(double.plugins.get('domain-1|plugin-flow')).toMatchObject({ image: 'cloudforet/plugin-flow-inven-collector' });
+      expect(double.calls.filter((c) => c.method === 'register').map((c) => c.request.plugin_id)).toEqual(['plugin-flow']);
+      expect(double.plugins.has('domain-1|plugin-ghost')).toBe(false);
+      expect(value.ok).toBe(false);
+      expect(value.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual(['plugin plugin-ghost E_NOT_FOUND']);
+      expect(value.failures[0]?.error?.message).toMatch(/^not registered: its image copy failed: .*plugin-ghost-inven-collector/);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await double.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,7 +4,9 @@ import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenE
 import { chartImagePayloads, type SyncKind } from '../src/runner/execute-sync.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
-import { addChildren, finishAddons, flowReport, planAddonChildren, planRunChildren, settledChildren, type ChildResult, type PlannedRun } from '../src/queue/sync-flow.js';
+import { addChildren, finishAddons, flowReport, keyOf, planAddonChildren, planRunChildren, settledChildren, type ChildResult, type PlannedRun } from '../src/queue/sync-flow.js';
+import type { PluginManifest } from '../src/plugins/plugin-manifest.js';
+import type { RepositoryClient } from '../src/spaceone/repository-client.js';
 import type { RetryPlan } from '../src/runner/retry-plan.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
@@ -40,7 +42,7 @@ export interface QueueWorkerOptions {
   metrics?: MetricsSink;
 }
 
-const SCOPES: Record<string, SyncKind[]> = { all: ['addons', 'charts', 'images', 'files'], images: ['images'], charts: ['charts'], files: ['files'], addons: ['addons'] };
+const SCOPES: Record<string, SyncKind[]> = { all: ['addons', 'charts', 'images', 'files', 'plugins'], images: ['images'], charts: ['charts'], files: ['files'], addons: ['addons'], plugins: ['plugins'] };
 
 /**
  * The queue side of the same processors the one-shot CLI runs: one BullMQ worker dispatching by
@@ -58,6 +60,10 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const queue = new Queue(queueName, { connection, prefix });
   const flow = new FlowProducer({ connection, prefix });
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
+  // One Repository service client per worker, opened on the first plugin registration.
+  let client: Promise<RepositoryClient> | undefined;
+  const repositoryClient = () =>
+    (client ??= import('../src/plugins/plugin-sources.js').then(({ repositoryClientFor }) => repositoryClientFor(options.config, 'worker')));
   /** Inside a flow a child returns its report items to its parent with its value. */
   const asChild = (job: Job, value: unknown, items: ReportItem[], retry?: ChildResult['retry']) => (job.parentKey ? ({ items, value, ...(retry ? { retry } : {}) } satisfies ChildResult) : value);
   /** The images a chart needs, copied right after it (a flow cannot add siblings to its parent). */
@@ -114,6 +120,37 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       const pinned = (job.data as typeof data).pinned ?? {};
       const { result, own } = await finishAddons(options.config, { engine, logger: log, cacheDir }, pinned, await settledChildren(queue, job));
       return { value: result, items: own };
+    }
+    if (job.name === JOB.registerPlugin) {
+      const data = job.data as { manifest: PluginManifest; step?: string; tags?: string[]; warnings?: string[] };
+      const section = options.config.plugins;
+      if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
+      const { planPluginImages, pluginError } = await import('../src/jobs/register-plugins.js');
+      const pluginId = data.manifest.request.plugin_id;
+      if (data.step !== 'wait') {
+        let plan;
+        try {
+          plan = await planPluginImages(data.manifest, section, engine);
+        } catch (e) {
+          throw pluginError(e, pluginId);
+        }
+        // The image copies are children that fail this job if they fail: nothing is registered without its image.
+        await addChildren(flow, job, plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) })), { failParentOnFailure: true });
+        await job.updateData({ ...data, step: 'wait', tags: plan.tags, warnings: plan.warnings });
+      }
+      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      const d = job.data as typeof data;
+      const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
+      const { syncRegistration } = await import('../src/spaceone/registrar.js');
+      const { pluginItems } = await import('../src/report/run-report.js');
+      let registration;
+      try {
+        registration = await syncRegistration(await repositoryClient(), data.manifest.request, { allowRecreate: section.allowRecreate, expectedTags: d.tags ?? [], nothingNew: copied === 0 });
+      } catch (e) {
+        throw pluginError(e, pluginId);
+      }
+      const items = pluginItems([{ plugin_id: pluginId, image: data.manifest.request.image, mirrored: d.tags ?? [], registration, warnings: [...data.manifest.warnings, ...(d.warnings ?? [])] }]);
+      return { value: asChild(job, registration, items), items };
     }
     if (job.name === JOB.mirrorAddonChart) {
       const g = job.data as AddonChartGroup;
@@ -173,7 +210,9 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   });
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
   worker.on('failed', (job, e) => logger.warn({ jobId: job?.id, reason: e.message }, 'job failed'));
-  worker.on('closed', () => void Promise.all([queue.close(), flow.close()]).catch(() => undefined));
+  worker.on('closed', () => {
+    void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
+  });
   return worker;
 }
 

@@ -1,56 +1,16 @@
 import { Command, Option } from 'commander';
 import pLimit from 'p-limit';
 import { loadConfig } from '../config/load.js';
-import type { AirlockConfig, PluginsConfig } from '../config/schema.js';
-import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
 import { AirlockError, exitCodeForErrors } from '../errors.js';
 import { printErrorLines } from './print-errors.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { createLogger } from '../log.js';
-import { MANAGED_PLUGIN_IDS } from '../plugins/managed-catalog.js';
-import { readPluginManifests, type PluginManifest, type RegisterPluginRequest } from '../plugins/plugin-manifest.js';
+import { loadPluginManifests, repositoryClientFor, type ManifestSource } from '../plugins/plugin-sources.js';
 import { redact } from '../secrets.js';
-import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { chooseStateStore } from './state-store.js';
 
-interface ManifestOpts {
-  config?: string;
-  manifests?: string;
-  imagePrefix?: string;
-  registryType?: RegisterPluginRequest['registry_type'];
-}
-
-function loadManifests(opts: ManifestOpts, section: PluginsConfig | undefined): { manifests: PluginManifest[]; problems: Array<{ error: AirlockError }> } {
-  const paths = opts.manifests ? [opts.manifests] : (section?.manifests ?? []);
-  if (paths.length === 0) throw new AirlockError('E_USAGE', 'no plugin manifests: give --manifests PATH or plugins.manifests in the config');
-  const options = {
-    ...((opts.imagePrefix ?? section?.target.path) ? { imagePrefix: opts.imagePrefix ?? section?.target.path } : {}),
-    registryType: opts.registryType ?? section?.registryType ?? 'HARBOR',
-  };
-  const manifests: PluginManifest[] = [];
-  const problems: Array<{ error: AirlockError }> = [];
-  for (const p of paths) {
-    const r = readPluginManifests(p, options);
-    manifests.push(...r.manifests);
-    problems.push(...r.problems);
-  }
-  for (const m of manifests) {
-    if (MANAGED_PLUGIN_IDS.has(m.request.plugin_id)) {
-      m.warnings.push(`plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`);
-    }
-  }
-  return { manifests, problems };
-}
-
-/** gRPC is loaded only by the commands that talk to the service: the CLI's start-up stays small. */
-async function clientFor(config: AirlockConfig, file: string): Promise<RepositoryClient> {
-  const service = config.plugins?.service;
-  if (!service) throw new AirlockError('E_CONFIG', `${file}: plugins.service (endpoint, token) is required to talk to the Repository service`);
-  const { createRepositoryClient } = await import('../spaceone/repository-client.js');
-  return createRepositoryClient({ endpoint: service.endpoint, token: resolveSecret(service.token, 'plugins.service.token'), ...(service.domainId ? { domainId: service.domainId } : {}) });
-}
-
+type ManifestOpts = ManifestSource & { config?: string };
 
 export function pluginsCommand(): Command {
   const plugins = new Command('plugins').description('mirror plugin images and register them with the SpaceONE / Cloudforet Repository service');
@@ -67,7 +27,7 @@ export function pluginsCommand(): Command {
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: ManifestOpts & { dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
       const config = opts.config ? loadConfig(opts.config) : undefined;
-      const { manifests, problems } = loadManifests(opts, config?.plugins);
+      const { manifests, problems } = loadPluginManifests(opts, config?.plugins);
       const problemErrors = problems.map((p) => p.error);
       if (opts.dryRun) {
         const calls = manifests.map((m) => ({ method: 'register' as const, request: m.request }));
@@ -87,7 +47,7 @@ export function pluginsCommand(): Command {
       const section = config.plugins;
       if (!section) throw new AirlockError('E_CONFIG', `${opts.config}: plugins: section is missing`);
       // The client first: a config problem there must not leave Redis or files open.
-      const client = await clientFor(config, opts.config);
+      const client = await repositoryClientFor(config, opts.config);
       const { mirrorAndRegisterPlugin } = await import('../jobs/register-plugins.js');
       const logger = createLogger({ level: opts.logLevel });
       const store = await chooseStateStore(config, { ...(opts.state ? { stateFile: opts.state } : {}) });
@@ -121,8 +81,8 @@ export function pluginsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
       const config = loadConfig(opts.config);
-      const { manifests } = loadManifests({ config: opts.config }, config.plugins);
-      const client = await clientFor(config, opts.config);
+      const { manifests } = loadPluginManifests({}, config.plugins);
+      const client = await repositoryClientFor(config, opts.config);
       const { LOCAL_REPOSITORY } = await import('../spaceone/registrar.js');
       try {
         const held = await client.list({ repository_id: LOCAL_REPOSITORY });

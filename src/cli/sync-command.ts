@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../errors.js';
 import { runSync, type SyncKind } from './run-sync.js';
 
-const KINDS: SyncKind[] = ['images', 'charts', 'files', 'addons'];
+const KINDS: SyncKind[] = ['images', 'charts', 'files', 'addons', 'plugins'];
 
 export function syncCommand(): Command {
   return new Command('sync')

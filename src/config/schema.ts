@@ -106,7 +106,7 @@ const schedule = z.strictObject({
   /** IANA time zone, e.g. Europe/Berlin (default UTC). */
   tz: z.string().optional(),
   /** What the run covers. */
-  scope: z.enum(['all', 'images', 'charts', 'files', 'addons']).default('all'),
+  scope: z.enum(['all', 'images', 'charts', 'files', 'addons', 'plugins']).default('all'),
 });
 
 const pluginsSection = z.strictObject({
@@ -189,7 +189,7 @@ const serveSection = z.strictObject({
       /** The webhook secret: X-Hub-Signature-256 is checked against it. */
       secret: secretRef,
       /** Watched repositories (`owner/name`) and branches; a push there starts a sync of `scope`. */
-      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files', 'addons']).default('all') })).default([]),
+      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files', 'addons', 'plugins']).default('all') })).default([]),
     })
     .optional(),
   registry: z

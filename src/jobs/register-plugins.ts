@@ -8,7 +8,7 @@ import { isPep440 } from '../spaceone/pep440.js';
 import { syncRegistration, type RegistrationResult } from '../spaceone/registrar.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { needsTagList, selectTags } from '../sources/tag-selection.js';
-import { mirrorImage } from './mirror-image.js';
+import { mirrorImage, type MirrorImagePayload } from './mirror-image.js';
 
 export interface PluginOutcome {
   plugin_id: string;
@@ -20,6 +20,42 @@ export interface PluginOutcome {
   warnings: string[];
 }
 
+/** The image copies a plugin needs: its selected tags into the registry the Repository service knows. */
+export interface PluginImagePlan {
+  copies: MirrorImagePayload[];
+  tags: string[];
+  warnings: string[];
+}
+
+export async function planPluginImages(manifest: PluginManifest, config: PluginsConfig, engine: Engine): Promise<PluginImagePlan> {
+  const { request } = manifest;
+  const warnings: string[] = [];
+  const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, { defaultTag: false });
+  const selection = { tags: config.tags, semver: config.semver, newest: config.newest };
+  let tags: string[];
+  if (config.tags?.length && !needsTagList(selection)) tags = config.tags;
+  else {
+    const available = await engine.client.listTags({ registry: sourceRepo.registry, repository: sourceRepo.repository });
+    tags = selectTags(available, needsTagList(selection) ? selection : { ...selection, newest: 1 });
+  }
+  if (request.registry_type === 'HARBOR' && !config.allowMutableTags) {
+    const unsortable = tags.filter((t) => !isPep440(t));
+    if (unsortable.length > 0) {
+      warnings.push(`not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`);
+      tags = tags.filter(isPep440);
+    }
+  }
+  if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`, { artifact: request.plugin_id });
+  const target = `docker://${config.target.registry}/${request.image}`;
+  return { copies: tags.map((tag) => ({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target })), tags, warnings };
+}
+
+/** A failure about a plugin, with the plugin as the artifact and what failed in the message. */
+export function pluginError(e: unknown, pluginId: string): AirlockError {
+  const err = toAirlockError(e, pluginId);
+  return err.artifact === pluginId ? err : new AirlockError(err.code, `${err.artifact}: ${err.message}`, { artifact: pluginId, cause: err });
+}
+
 /**
  * One plugin: mirror its image tags into the registry the Repository service knows, then register
  * or update it. Nothing is registered unless its image is there with a tag the service can sort.
@@ -29,34 +65,18 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
   const warnings = [...manifest.warnings];
   const outcome: PluginOutcome = { plugin_id: request.plugin_id, image: request.image, mirrored: [], warnings };
   try {
-    const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, { defaultTag: false });
-    const selection = { tags: config.tags, semver: config.semver, newest: config.newest };
-    let tags: string[];
-    if (config.tags?.length && !needsTagList(selection)) tags = config.tags;
-    else {
-      const available = await ctx.engine.client.listTags({ registry: sourceRepo.registry, repository: sourceRepo.repository });
-      tags = selectTags(available, needsTagList(selection) ? selection : { ...selection, newest: 1 });
-    }
-    if (request.registry_type === 'HARBOR' && !config.allowMutableTags) {
-      const unsortable = tags.filter((t) => !isPep440(t));
-      if (unsortable.length > 0) {
-        warnings.push(`not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`);
-        tags = tags.filter(isPep440);
-      }
-    }
-    if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`, { artifact: request.plugin_id });
-    const target = `docker://${config.target.registry}/${request.image}`;
+    const plan = await planPluginImages(manifest, config, ctx.engine);
+    warnings.push(...plan.warnings);
     let copied = 0;
-    for (const tag of tags) {
-      const r = await mirrorImage({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target }, { engine: ctx.engine, logger: ctx.logger });
+    for (const [i, copy] of plan.copies.entries()) {
+      const r = await mirrorImage(copy, { engine: ctx.engine, logger: ctx.logger });
       if (r.status === 'copied') copied += 1;
-      outcome.mirrored.push(tag);
+      outcome.mirrored.push(plan.tags[i]!);
     }
     outcome.registration = await syncRegistration(ctx.client, request, { allowRecreate: config.allowRecreate, expectedTags: outcome.mirrored, nothingNew: copied === 0 });
   } catch (e) {
-    const err = toAirlockError(e, request.plugin_id);
     // Reported per plugin: the plugin is the artifact, the image or call that failed is in the message.
-    outcome.error = err.artifact === request.plugin_id ? err : new AirlockError(err.code, `${err.artifact}: ${err.message}`, { artifact: request.plugin_id, cause: err });
+    outcome.error = pluginError(e, request.plugin_id);
   }
   return outcome;
 }

@@ -14,6 +14,8 @@ export const JOB = {
   publishAddons: 'publish-addons',
   /** One chart version an addon needs, tried from each of its sources in turn. */
   mirrorAddonChart: 'mirror-addon-chart',
+  /** A SpaceONE plugin's registration: the parent of its image copies, run only once they succeeded. */
+  registerPlugin: 'register-plugin',
 } as const;
 
 export type JobName = (typeof JOB)[keyof typeof JOB];

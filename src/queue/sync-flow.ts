@@ -8,7 +8,7 @@ import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-fil
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { buildReport, chartItems, failureItems, fileItem, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../runner/addon-sync.js';
-import { botkubePayloadsOf, filePayloadsOf } from '../runner/execute-sync.js';
+import { botkubePayloadsOf, filePayloadsOf, type SyncKind } from '../runner/execute-sync.js';
 import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from '../runner/retry-plan.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { JOB } from './names.js';
@@ -44,7 +44,7 @@ export const CHILD_OPTIONS = {
   removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
 };
 
-function keyOf(...parts: string[]): string {
+export function keyOf(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 20);
 }
 
@@ -55,17 +55,16 @@ export interface PlannedRun {
   retryEntries: { imageEntries: string[]; chartEntries: string[] };
 }
 
-type SyncKind = 'images' | 'charts' | 'files' | 'addons';
 
 /** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
 export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDir: string; retry?: RetryPlan }): Promise<PlannedRun> {
   const again = options.retry;
   const config = again ? configForRetry(options.config, again) : options.config;
-  const kinds: SyncKind[] = again ? [...(again.addons ? (['addons'] as const) : []), 'charts', 'images', 'files'] : options.kinds;
+  const kinds: SyncKind[] = again ? [...(again.addons ? (['addons'] as const) : []), ...(again.plugins ? (['plugins'] as const) : []), 'charts', 'images', 'files'] : options.kinds;
   const children: FlowChild[] = [];
   const planned: ReportItem[] = [];
   const retryEntries = { imageEntries: [] as string[], chartEntries: [] as string[] };
-  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon') => planned.push(...failureItems(failures, kind));
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') => planned.push(...failureItems(failures, kind));
   const images: MirrorImagePayload[] = [...(again?.images ?? [])];
   const charts: MirrorChartPayload[] = [...(again?.charts ?? [])];
   const files: MirrorFilePayload[] = [...(again?.files ?? [])];
@@ -96,6 +95,17 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
     }
   }
   if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan' }, key: 'addons' });
+  if (kinds.includes('plugins') && config.plugins) {
+    // One registration job per plugin; its image copies become its own children.
+    const { loadPluginManifests } = await import('../plugins/plugin-sources.js');
+    try {
+      const { manifests, problems } = loadPluginManifests({}, config.plugins);
+      fail(problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })), 'plugin');
+      for (const m of manifests) children.push({ name: JOB.registerPlugin, data: { manifest: m }, key: keyOf('plugin', m.request.plugin_id) });
+    } catch (e) {
+      fail([{ artifact: 'plugins', error: e instanceof AirlockError ? e : new AirlockError('E_CONFIG', String(e)) }], 'plugin');
+    }
+  }
 
   const seen = new Set<string>();
   const add = (name: string, data: unknown, key: string) => {
@@ -114,34 +124,39 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
  * Adds the children under a running parent job with a FlowProducer, in one Redis transaction
  * (all of them or none); ids derive from the parent's, so a repeated add is a no-op.
  */
-export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[]): Promise<void> {
+export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[], options: { failParentOnFailure?: boolean } = {}): Promise<void> {
   if (children.length === 0) return;
+  // A child either lets the parent go on without it (a run's artifacts) or fails it (a plugin's image).
+  const dependency = options.failParentOnFailure ? { failParentOnFailure: true, ignoreDependencyOnFailure: false } : {};
   await flow.addBulk(
     children.map((c) => ({
       name: c.name,
       queueName: parent.queueName,
       data: c.data,
-      opts: { ...CHILD_OPTIONS, jobId: `${parent.id}-${c.key}`, parent: { id: parent.id!, queue: parent.queueQualifiedName } },
+      opts: { ...CHILD_OPTIONS, ...dependency, jobId: `${parent.id}-${c.key}`, parent: { id: parent.id!, queue: parent.queueQualifiedName } },
     })),
   );
 }
 
 /** The children of a flow parent as they settled: results of those that completed, jobs of those that failed for good. */
-export async function settledChildren(queue: Queue, parent: Job): Promise<{ results: ChildResult[]; failed: Array<{ name: string; data: unknown; reason: string }> }> {
+export async function settledChildren(queue: Queue, parent: Job): Promise<{ results: ChildResult[]; failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }> }> {
   const values = (await parent.getChildrenValues()) as Record<string, ChildResult | null>;
   const results = Object.values(values).filter((v): v is ChildResult => !!v && Array.isArray(v.items));
   const ignored = await parent.getIgnoredChildrenFailures();
-  const failed: Array<{ name: string; data: unknown; reason: string }> = [];
+  const failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }> = [];
   for (const [key, reason] of Object.entries(ignored)) {
     const id = key.slice(key.lastIndexOf(':') + 1);
     const job = await queue.getJob(id);
-    failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason });
+    // A parent failed by its child (a plugin by its image copy): the child's own reason says why.
+    const childKey = /^child (\S+) failed/.exec(reason)?.[1];
+    const child = childKey ? await queue.getJob(childKey.slice(childKey.lastIndexOf(':') + 1)) : undefined;
+    failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason: child?.failedReason ? child.failedReason : reason, ...(child ? { byChild: true } : {}) });
   }
   return { results, failed };
 }
 
 /** A child that failed for good, as report items and as what to retry. */
-export function failedChildItems(child: { name: string; data: unknown; reason: string }, retry: RetryPlan): ReportItem[] {
+export function failedChildItems(child: { name: string; data: unknown; reason: string; byChild?: boolean }, retry: RetryPlan): ReportItem[] {
   const m = /^\[([A-Z0-9_]+)\] /.exec(child.reason);
   const error = new AirlockError((m?.[1] as AirlockError['code']) ?? 'E_REGISTRY', m ? child.reason.slice(m[0].length) : child.reason);
   const d = child.data as Record<string, string | undefined>;
@@ -162,6 +177,12 @@ export function failedChildItems(child: { name: string; data: unknown; reason: s
     return [fileItem('plugin-index', d.url ?? '', '', 'failed', 0, undefined, error)];
   }
   if (child.name === JOB.publishAddons) retry.addons = true;
+  if (child.name === JOB.registerPlugin) {
+    retry.plugins = true;
+    const pluginId = (child.data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
+    const why = child.byChild ? `not registered: its image copy failed: ${error.message}` : error.message;
+    return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, why, { artifact: pluginId }) }], 'plugin');
+  }
   return failureItems([{ artifact: child.name, error }], child.name === JOB.publishAddons ? 'addon' : 'image');
 }
 

@@ -2,10 +2,11 @@ import { exitCodeForErrors, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import type { AddonPublishOutcome, GitMirrorOutcome } from '../runner/addon-sync.js';
+import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 
-export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror';
+export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin';
 
 export interface ReportItem {
   kind: ItemKind;
@@ -104,6 +105,22 @@ export function addonItems(outcomes: AddonPublishOutcome[]): ReportItem[] {
     durationMs: 0,
     warnings: o.warnings,
     ...(o.rewrites.length ? { rewrites: o.rewrites } : {}),
+    ...(o.error ? { error: errorOf(o.error) } : {}),
+  }));
+}
+
+/** A SpaceONE plugin: its image tags mirrored, then registered (copied), already as wanted (unchanged), or failed. */
+export function pluginItems(outcomes: PluginOutcome[]): ReportItem[] {
+  return outcomes.map((o) => ({
+    kind: 'plugin',
+    source: o.plugin_id,
+    target: `${o.image}${o.mirrored.length ? `:${o.mirrored.join(',')}` : ''}`,
+    status: o.error ? 'failed' : o.registration?.action === 'unchanged' ? 'unchanged' : 'copied',
+    bytes: 0,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: 0,
+    warnings: [...o.warnings, ...(o.registration ? [`${o.registration.action}; versions ${o.registration.versions.join(', ') || '-'}`] : [])],
     ...(o.error ? { error: errorOf(o.error) } : {}),
   }));
 }

@@ -18,7 +18,7 @@ import { targetRepository } from '../targets/image-target.js';
 import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
-export type SyncKind = 'images' | 'charts' | 'files' | 'addons';
+export type SyncKind = 'images' | 'charts' | 'files' | 'addons' | 'plugins';
 
 export interface ExecuteSyncOptions {
   config: AirlockConfig;
@@ -88,12 +88,12 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   const again = options.retry;
   // A retry plans only the entries whose planning failed; its payloads come from the earlier run.
   const config = again ? configForRetry(options.config, again) : options.config;
-  const kinds = again ? ([...(again.addons ? ['addons'] : []), 'charts', 'images', 'files'] as SyncKind[]) : options.kinds;
+  const kinds = again ? ([...(again.addons ? ['addons'] : []), ...(again.plugins ? ['plugins'] : []), 'charts', 'images', 'files'] as SyncKind[]) : options.kinds;
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
   const retry = emptyRetryPlan();
-  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon') => {
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
@@ -274,6 +274,36 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       errors.push(...published.errors);
       // Addon publishing is idempotent and cheap when nothing changed: a retry runs the whole addon scope again.
       if (published.errors.length > 0 || addons.failures.length > 0) retry.addons = true;
+    }
+
+    if (kinds.includes('plugins') && config.plugins) {
+      // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
+      const [{ loadPluginManifests, repositoryClientFor }, { mirrorAndRegisterPlugin }, { pluginItems }] = await Promise.all([
+        import('../plugins/plugin-sources.js'),
+        import('../jobs/register-plugins.js'),
+        import('../report/run-report.js'),
+      ]);
+      const section = config.plugins;
+      try {
+        const { manifests, problems } = loadPluginManifests({}, section);
+        fail(problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })), 'plugin');
+        if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
+        else {
+          const client = await repositoryClientFor(config, 'plugins');
+          try {
+            const limit = pLimit(config.concurrency.images);
+            const outcomes = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
+            items.push(...pluginItems(outcomes));
+            errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+            if (outcomes.some((o) => o.error)) retry.plugins = true;
+          } finally {
+            client.close();
+          }
+        }
+      } catch (e) {
+        fail([{ artifact: 'plugins', error: toAirlockError(e, 'plugins') }], 'plugin');
+        retry.plugins = true;
+      }
     }
 
     return { report: buildReport(items, started, new Date()), errors, retry };

@@ -19,6 +19,8 @@ export interface RetryPlan {
   chartEntries: string[];
   /** Something in the addon scope failed: the retry runs the addon scope again. */
   addons?: boolean;
+  /** A plugin failed: the retry runs the plugins again (registration is idempotent). */
+  plugins?: boolean;
 }
 
 export function emptyRetryPlan(): RetryPlan {
@@ -26,7 +28,7 @@ export function emptyRetryPlan(): RetryPlan {
 }
 
 export function retryPlanSize(p: RetryPlan): number {
-  return p.images.length + p.charts.length + p.files.length + p.botkube.length + p.imageEntries.length + p.chartEntries.length + (p.addons ? 1 : 0);
+  return p.images.length + p.charts.length + p.files.length + p.botkube.length + p.imageEntries.length + p.chartEntries.length + (p.addons ? 1 : 0) + (p.plugins ? 1 : 0);
 }
 
 export function chartEntryKey(entry: { repo: string; name: string }): string {

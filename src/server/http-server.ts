@@ -192,7 +192,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const body = parseJson(req, reply, 'generic') as { scope?: string; reason?: string; id?: string } | undefined;
     if (body === undefined) return reply;
     const scope = body.scope ?? 'all';
-    if (!['all', 'images', 'charts', 'files', 'addons'].includes(scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
+    if (!['all', 'images', 'charts', 'files', 'addons', 'plugins'].includes(scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
     const delivery = String(req.headers['x-request-id'] ?? body.id ?? '') || undefined;
     if (await replayed(delivery, 'generic', reply)) return reply;
     const id = await queued(delivery, 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));

@@ -72,10 +72,12 @@ export function pauseFromResponse(status: number, headers: ResponseHeaders, now 
   const combined = first(headers['ratelimit']);
   const remainingText = first(headers['ratelimit-remaining']) ?? first(headers['x-ratelimit-remaining']) ?? (combined ? /(?:^|[;,\s])(?:r|remaining)=(\d+)/.exec(combined)?.[1] : undefined);
   const reset = resetMs(first(headers['ratelimit-reset']) ?? first(headers['x-ratelimit-reset']) ?? (combined ? /(?:^|[;,\s])(?:t|reset)=(\d+)/.exec(combined)?.[1] : undefined), now);
+  const exhausted = remainingText !== undefined && Number.parseInt(remainingText, 10) === 0;
   let ms: number | undefined;
-  if (status === 429) ms = retryAfter ?? reset ?? DEFAULT_429_PAUSE_MS;
+  // Docker Hub's pull-limit 429 carries no Retry-After, only the exhausted quota: probing every 2 s would be pointless.
+  if (status === 429) ms = retryAfter ?? reset ?? (exhausted ? DEFAULT_EXHAUSTED_PAUSE_MS : DEFAULT_429_PAUSE_MS);
   else if (status === 503 && retryAfter !== undefined) ms = retryAfter;
-  else if (remainingText !== undefined && Number.parseInt(remainingText, 10) === 0) ms = reset ?? DEFAULT_EXHAUSTED_PAUSE_MS;
+  else if (exhausted) ms = reset ?? DEFAULT_EXHAUSTED_PAUSE_MS;
   return ms === undefined || ms <= 0 ? undefined : Math.min(ms, MAX_PAUSE_MS);
 }
 

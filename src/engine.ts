@@ -1,16 +1,18 @@
 import type { Dispatcher } from 'undici';
 import type { ArtifactLock } from './queue/artifact-lock.js';
+import type { RegistrySlots } from './queue/registry-slots.js';
 import pLimit from 'p-limit';
 import type { AirlockConfig } from './config/schema.js';
 import { resolveSecret } from './config/secret-ref.js';
 import type { Logger } from './log.js';
 import { createAuthenticator, type CredentialLookup, type Credentials } from './oci/auth.js';
-import { createBlobLedger } from './oci/blob-copy.js';
+import { createBlobLedger, type Limit } from './oci/blob-copy.js';
 import { copyImage, type CopyRequest, type CopyResult } from './oci/copy-image.js';
 import { createCredentialLookup, envVarForRegistry } from './oci/credentials.js';
 import { registerSecret } from './secrets.js';
 import { createAgent, createSend, header, type Send } from './oci/http.js';
 import { registryImageEndpoint, type ImageEndpoint } from './oci/image-endpoint.js';
+import { memoryUpstreamBudget, type UpstreamBudget } from './oci/upstream-budget.js';
 import { layoutImageEndpoint } from './oci/layout.js';
 import { isLoopbackRegistry, registryEndpointHost, type ImageRef } from './oci/reference.js';
 import { createRegistryClient, type RegistryClient, type RegistryEndpoint } from './oci/registry-client.js';
@@ -30,6 +32,10 @@ export interface EngineOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Serialises copies of one artifact across processes (workers on one Redis). */
   lock?: ArtifactLock;
+  /** Request budgets and pauses per upstream host (default: this process's own, from the config). */
+  budget?: UpstreamBudget;
+  /** Makes `registries[].concurrency` hold across processes (workers on one Redis); default: per process. */
+  slots?: RegistrySlots;
 }
 
 /** The image engine of one process: one connection pool, one token cache, one blob ledger. */
@@ -45,6 +51,8 @@ export interface Engine {
   state?: MirrorState;
   /** Held around each image and chart copy when workers share a queue; absent in one-shot runs. */
   lock?: ArtifactLock;
+  /** Pauses and request budgets per upstream host, as every request of this engine sees them. */
+  budget: UpstreamBudget;
   endpoint(ref: ImageRef): ImageEndpoint;
   copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
@@ -65,9 +73,11 @@ export function createEngine(options: EngineOptions): Engine {
   });
 
   const warnedLow = new Set<string>();
+  const budget = options.budget ?? memoryUpstreamBudget(config);
   const send: Send = createSend({
     logger,
     retry: config.retry,
+    budget,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     onResponse(url, res) {
       // Docker Hub: `ratelimit-remaining: 76;w=21600`. Say so before the quota runs out, once per host.
@@ -110,7 +120,15 @@ export function createEngine(options: EngineOptions): Engine {
   const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor, logger });
   const ledger = createBlobLedger();
   const blobLimit = pLimit(config.concurrency.blobs);
-  const perRegistry = new Map(config.registries.filter((r) => r.concurrency).map((r) => [r.host, pLimit(r.concurrency ?? 1)]));
+  const perRegistry = new Map<string, Limit>();
+  for (const r of config.registries) {
+    const max = r.concurrency;
+    if (!max) continue;
+    // The process's own limit first, so only jobs with a local slot poll Redis for a shared one.
+    const local = pLimit(max);
+    const { slots } = options;
+    perRegistry.set(r.host, slots ? (fn) => local(() => slots.run(r.host, max, fn)) : (fn) => local(fn));
+  }
   const registryLimit = (registry: string) => perRegistry.get(registry);
 
   return {
@@ -125,6 +143,7 @@ export function createEngine(options: EngineOptions): Engine {
     logger,
     ...(options.state ? { state: options.state } : {}),
     ...(options.lock ? { lock: options.lock } : {}),
+    budget,
     endpoint(ref) {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });

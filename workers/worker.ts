@@ -19,6 +19,7 @@ import type { Logger } from '../src/log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
+import { deferIfPaused, deferIfRateLimited } from '../src/queue/rate-defer.js';
 import { chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
 import type { ChartResult } from '../src/jobs/mirror-chart.js';
 import type { MirroredFile } from '../src/files/static-mirror.js';
@@ -175,6 +176,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   };
   const processor = async (job: Job, token?: string) => {
     const log = logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+    // A paused upstream's jobs wait in the queue, not in a worker slot, and keep their attempts.
+    await deferIfPaused(job, token, engine.budget, log);
     let settled: ReportItem[] | undefined;
     try {
       const { value, items, failure } = await run(job, log, token);
@@ -191,6 +194,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
         await record(job, 'failed', []);
         throw e;
       }
+      await deferIfRateLimited(job, token, engine.budget, e, log);
       const err = toAirlockError(e, artifactOf(job));
       // Counted once, when the job has failed for good, not per attempt.
       if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record(job, 'failed', settled ?? failedItems(job, err));

@@ -26,7 +26,12 @@ export function workerCommand(): Command {
       const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
       const { redisArtifactLock } = await import('../queue/artifact-lock.js');
       const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
-      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock });
+      const { redisUpstreamBudget } = await import('../queue/rate-budget.js');
+      const { redisRegistrySlots } = await import('../queue/registry-slots.js');
+      // Shared by every worker on this Redis: request budgets and 429 pauses per upstream, registry concurrency.
+      const budget = redisUpstreamBudget(stateRedis, prefix, config, { onError: (e) => logger.warn({ err: (e as Error).message }, 'upstream budget') });
+      const slots = redisRegistrySlots(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'registry slots') });
+      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock, budget, slots });
       const { startQueueWorker } = await import('../../workers/worker.js');
       const { redisMetricsSink } = await import('../queue/worker-metrics.js');
       const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));

@@ -17,8 +17,10 @@ const registry = z.strictObject({
   password: secretRef.optional(),
   /** Upload blobs larger than this in chunks of this size (bytes); 0 = one streamed PUT, chunks only on failure or when asked. */
   chunkSize: z.number().int().min(0).default(0),
-  /** Blob transfers from or to this registry at once (within the global concurrency.blobs), so one slow upstream cannot take every slot. */
+  /** Blob transfers from or to this registry at once (within the global concurrency.blobs; across all workers when they share Redis), so one slow upstream cannot take every slot. */
   concurrency: z.number().int().positive().max(64).optional(),
+  /** At most `requests` requests per `perSeconds` seconds to this registry, counted across every worker on one Redis. */
+  rateLimit: z.strictObject({ requests: z.number().int().positive().max(1_000_000), perSeconds: z.number().positive().max(86_400) }).optional(),
 });
 
 const imageEntry = z

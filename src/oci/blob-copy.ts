@@ -42,7 +42,7 @@ export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
 export interface BlobCopyDeps {
   ledger: BlobLedger;
   limit: Limit;
-  /** A per-registry limit, taken before the global one so a task waiting for its registry holds no global slot. */
+  /** Per-registry limits (source and target), taken before the global one so a task waiting for its registry holds no global slot. */
   registryLimit?: (registry: string) => Limit | undefined;
   logger: Logger;
   onBytes?: (n: number) => void;
@@ -60,9 +60,11 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
     stats.blobsSkipped += 1;
     return 'skipped';
   }
-  const viaRegistry = source.repo ? deps.registryLimit?.(source.repo.registry) : undefined;
-  const run = () => deps.limit(() => transfer(desc, source, target, deps, stats));
-  const work = viaRegistry ? viaRegistry(run) : run();
+  // Both ends' limits, always taken in name order: two copies in opposite directions cannot each hold one and wait for the other.
+  const registries = [...new Set([source.repo?.registry, target.repo?.registry].filter((r): r is string => !!r))].sort();
+  const limits = registries.map((r) => deps.registryLimit?.(r)).filter((l): l is Limit => !!l);
+  const run = limits.reduceRight<() => Promise<BlobOutcome>>((inner, limit) => () => limit(inner), () => deps.limit(() => transfer(desc, source, target, deps, stats)));
+  const work = run();
   deps.ledger.inflight.set(key, work);
   try {
     const outcome = await work;

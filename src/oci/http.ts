@@ -4,6 +4,7 @@ import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
 import { Agent, request, errors as undiciErrors } from './undici-core.js';
+import type { UpstreamBudget } from './upstream-budget.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -36,6 +37,8 @@ export interface HttpDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Sees every response's headers (rate-limit watching). */
   onResponse?: (url: URL, res: HttpResponse) => void;
+  /** Taken before every request (retries included) and told about every response, per host. */
+  budget?: UpstreamBudget;
 }
 
 export type Send = (dispatcher: Dispatcher, req: HttpRequest) => Promise<HttpResponse>;
@@ -101,6 +104,7 @@ export function createSend(deps: HttpDeps): Send {
     for (;;) {
       attempt += 1;
       let res: HttpResponse;
+      await deps.budget?.acquire(url.host, req.artifact);
       try {
         res = await request(url, {
           method: req.method,
@@ -122,6 +126,8 @@ export function createSend(deps: HttpDeps): Send {
         });
       }
       deps.onResponse?.(url, res);
+      const observed = deps.budget?.observe(url.host, res.statusCode, res.headers);
+      if (observed) await observed;
       if (isTransientStatus(res.statusCode) && canRetry && attempt < policy.attempts) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
         // The registry's own Retry-After wins over our backoff, unless it asks for longer than we will wait.

@@ -31,6 +31,38 @@ export interface ProxyRule {
   action: ProxyAction;
   /** Apply at most this many times (default: always). */
   times?: number;
+  /** Apply only until this time (epoch ms), e.g. an upstream that rate limits for a while. */
+  until?: number;
+}
+
+/**
+ * A 429 as upstreams send it: `Retry-After` (seconds or an HTTP date) and, when given, the
+ * RateLimit headers (`remaining` may be Docker Hub style, `0;w=21600`).
+ */
+export function tooManyRequests(retryAfter?: string, rateLimit: { limit?: string; remaining?: string; reset?: string } = {}): ProxyAction {
+  const headers: Record<string, string> = {};
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+  if (rateLimit.limit !== undefined) headers['ratelimit-limit'] = rateLimit.limit;
+  if (rateLimit.remaining !== undefined) headers['ratelimit-remaining'] = rateLimit.remaining;
+  if (rateLimit.reset !== undefined) headers['ratelimit-reset'] = rateLimit.reset;
+  return { type: 'status', status: 429, headers, body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit exceeded"}]}' };
+}
+
+/** The most requests of `entries` that were open at one moment (from their start and end times). */
+export function peakInFlight(entries: ProxyRequest[]): number {
+  const edges = entries.flatMap((e) => [
+    { at: e.startedAt, d: 1 },
+    { at: e.endedAt ?? Number.MAX_SAFE_INTEGER, d: -1 },
+  ]);
+  // Ends before starts at the same millisecond: back-to-back requests are not concurrent.
+  edges.sort((a, b) => a.at - b.at || a.d - b.d);
+  let open = 0;
+  let peak = 0;
+  for (const e of edges) {
+    open += e.d;
+    peak = Math.max(peak, open);
+  }
+  return peak;
 }
 
 export interface TestProxy {
@@ -54,6 +86,7 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
   function pickRule(method: string, path: string): ProxyAction | undefined {
     for (const r of rules) {
       if (r.times !== undefined && r.times <= 0) continue;
+      if (r.until !== undefined && Date.now() >= r.until) continue;
       if (!r.match(method, path)) continue;
       if (r.times !== undefined) r.times -= 1;
       return r.action;

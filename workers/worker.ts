@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
-import { chartImagePayloads, type SyncKind } from '../src/runner/execute-sync.js';
+import { chartImagePayloads } from '../src/runner/execute-sync.js';
+import { resolveScope } from '../src/runner/scope.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
 import { addChildren, finishAddons, flowReport, keyOf, planAddonChildren, planRunChildren, settledChildren, type ChildResult, type PlannedRun } from '../src/queue/sync-flow.js';
@@ -43,7 +44,6 @@ export interface QueueWorkerOptions {
   metrics?: MetricsSink;
 }
 
-const SCOPES: Record<string, SyncKind[]> = { all: ['addons', 'charts', 'images', 'files', 'plugins'], images: ['images'], charts: ['charts'], files: ['files'], addons: ['addons'], plugins: ['plugins'] };
 
 /**
  * The queue side of the same processors the one-shot CLI runs: one BullMQ worker dispatching by
@@ -94,9 +94,9 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       const data = job.data as { scope?: string; retry?: RetryPlan; step?: string; planned?: ReportItem[]; retryEntries?: PlannedRun['retryEntries']; startedAt?: number };
       if (data.step !== 'wait') {
         const scope = String(data.scope ?? 'all');
-        const kinds = SCOPES[scope];
-        if (!kinds) throw new UnrecoverableError(`unknown sync scope "${scope}"`);
-        const plan = await planRunChildren({ config: options.config, kinds, engine, cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
+        const resolved = resolveScope(options.config, scope);
+        if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
+        const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine, cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
         // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
         await addChildren(flow, job, plan.children);
         await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });

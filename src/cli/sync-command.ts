@@ -7,17 +7,27 @@ const KINDS: SyncKind[] = ['images', 'charts', 'files', 'addons', 'plugins'];
 
 export function syncCommand(): Command {
   return new Command('sync')
-    .description('one-shot, in-process sync of the config: addon catalogs, charts (and the images they need), images, files and Botkube plugin repositories')
+    .description('one-shot, in-process sync of the config: addon catalogs, charts (and the images they need), images, files, Botkube plugin repositories and SpaceONE plugins')
     .requiredOption('-c, --config <file>', 'config file')
     .option('--only <kinds>', `comma-separated subset of: ${KINDS.join(', ')}`)
+    .option('--source <kind:name>', 'one named source only: addons:CATALOG, botkube:REPO, charts:CHART or images:SOURCE')
     .option('--dry-run', 'resolve and compare; copy nothing')
     .option('--json', 'print the run report as JSON')
     .option('--queue [name]', 'enqueue the run for the workers (Redis) and follow it to the end')
     .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'))
-    .action(async (opts: { config: string; only?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; logLevel: string }) => {
-      const config = loadConfig(opts.config);
-      const kinds = opts.only ? opts.only.split(',').map((k) => k.trim()) : KINDS;
+    .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; logLevel: string }) => {
+      let config = loadConfig(opts.config);
+      let named: SyncKind[] | undefined;
+      if (opts.source) {
+        if (opts.only) throw new AirlockError('E_USAGE', 'give --only or --source, not both');
+        const { resolveScope } = await import('../runner/scope.js');
+        const resolved = opts.source.includes(':') ? resolveScope(config, opts.source) : undefined;
+        if (!resolved) throw new AirlockError('E_USAGE', `--source: "${opts.source}" names nothing in ${opts.config} (addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE)`);
+        config = resolved.config;
+        named = resolved.kinds;
+      }
+      const kinds = named ?? (opts.only ? opts.only.split(',').map((k) => k.trim()) : KINDS);
       const unknown = kinds.filter((k) => !KINDS.includes(k as SyncKind));
       if (unknown.length) throw new AirlockError('E_USAGE', `--only: unknown kind "${unknown.join(', ')}" (use ${KINDS.join(', ')})`);
       if (opts.queue) {
@@ -25,7 +35,7 @@ export function syncCommand(): Command {
         const set = new Set(kinds);
         const single = set.size === 1 ? [...set][0] : undefined;
         // A queued run covers one scope; a mix of kinds runs everything.
-        const scope = single ?? 'all';
+        const scope = opts.source ?? single ?? 'all';
         const { syncThroughQueue } = await import('./schedule-command.js');
         process.exitCode = await syncThroughQueue(config, opts.config, scope, { ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}), json: opts.json });
         return;

@@ -1,6 +1,7 @@
 // A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
 // them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
 import * as z from 'zod';
+import { ALL_KINDS, resolveScope } from '../runner/scope.js';
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
@@ -108,7 +109,8 @@ const schedule = z.strictObject({
   /** IANA time zone, e.g. Europe/Berlin (default UTC). */
   tz: z.string().optional(),
   /** What the run covers. */
-  scope: z.enum(['all', 'images', 'charts', 'files', 'addons', 'plugins']).default('all'),
+  /** `all`, a kind (`addons`, `images`, `charts`, `files`, `plugins`) or a named source (`addons:CATALOG`, `botkube:REPO`, `charts:CHART`, `images:SOURCE`). */
+  scope: z.string().min(1).default('all'),
 });
 
 const pluginsSection = z.strictObject({
@@ -191,7 +193,7 @@ const serveSection = z.strictObject({
       /** The webhook secret: X-Hub-Signature-256 is checked against it. */
       secret: secretRef,
       /** Watched repositories (`owner/name`) and branches; a push there starts a sync of `scope`. */
-      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.enum(['all', 'images', 'charts', 'files', 'addons', 'plugins']).default('all') })).default([]),
+      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.string().min(1).default('all') })).default([]),
     })
     .optional(),
   registry: z
@@ -255,6 +257,13 @@ export const configSchema = z.strictObject({
   plugins: pluginsSection.optional(),
   addons: addonsSection.optional(),
   serve: serveSection.optional(),
+}).superRefine((c, ctx) => {
+  // A scope names what the config holds: checked here so a typo fails at start, not at the first tick.
+  const check = (scope: string, path: (string | number)[]) => {
+    if (!resolveScope(c as AirlockConfig, scope)) ctx.addIssue({ code: 'custom', path, message: `unknown scope "${scope}": use all, ${ALL_KINDS.join(', ')}, or addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE naming an entry of this config` });
+  };
+  c.schedules.forEach((s, i) => check(s.scope, ['schedules', i, 'scope']));
+  c.serve?.github?.repositories.forEach((r, i) => check(r.scope, ['serve', 'github', 'repositories', i, 'scope']));
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;

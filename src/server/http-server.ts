@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';
 import { pushedImages } from './webhook-payloads.js';
+import { resolveScope } from '../runner/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
 import { BOARD_PATH, mountBullBoard, type BoardQueue } from './bull-board.js';
 
@@ -192,7 +193,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const body = parseJson(req, reply, 'generic') as { scope?: string; reason?: string; id?: string } | undefined;
     if (body === undefined) return reply;
     const scope = body.scope ?? 'all';
-    if (!['all', 'images', 'charts', 'files', 'addons', 'plugins'].includes(scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
+    if (!resolveScope(config, scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
     const delivery = String(req.headers['x-request-id'] ?? body.id ?? '') || undefined;
     if (await replayed(delivery, 'generic', reply)) return reply;
     const id = await queued(delivery, 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));

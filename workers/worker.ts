@@ -2,13 +2,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
 import { chartImagePayloads } from '../src/runner/execute-sync.js';
-import { resolveScope } from '../src/runner/scope.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
-import { addChildren, finishAddons, flowReport, keyOf, planAddonChildren, planRunChildren, settledChildren, type ChildResult, type PlannedRun } from '../src/queue/sync-flow.js';
-import type { PluginManifest } from '../src/plugins/plugin-manifest.js';
+import type { ChildResult } from '../src/queue/sync-flow.js';
+import { syncRunStep } from '../src/jobs/sync-run.js';
+import { publishAddonsStep } from '../src/jobs/publish-addons.js';
+import { mirrorAddonChartJob } from '../src/jobs/mirror-addon-chart.js';
 import type { RepositoryClient } from '../src/spaceone/repository-client.js';
-import type { RetryPlan } from '../src/runner/retry-plan.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
@@ -89,77 +89,19 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       // Files that failed fail the job (and its retries), after the rest was copied.
       return { value: { ...r, failures: [] }, items: botkubeItems(r), ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
     }
-    if (job.name === JOB.sync) {
-      // A scheduled (or triggered) run: plan, one child job per artifact, then the report once they settled.
-      const data = job.data as { scope?: string; retry?: RetryPlan; step?: string; planned?: ReportItem[]; retryEntries?: PlannedRun['retryEntries']; startedAt?: number };
-      if (data.step !== 'wait') {
-        const scope = String(data.scope ?? 'all');
-        const resolved = resolveScope(options.config, scope);
-        if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
-        const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine, cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
-        // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
-        await addChildren(flow, job, plan.children);
-        await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });
-        log.info({ children: plan.children.length }, 'sync run planned');
-      }
-      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
-      const d = job.data as typeof data;
-      const { report, retry } = flowReport(d.planned ?? [], await settledChildren(queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });
-      // The job result is the summary, the failures and what to run again for them; the full report would bloat Redis.
-      const failures = report.items.filter((i) => i.status === 'failed');
-      // Children counted themselves in the metrics; the run adds only what failed while planning.
-      return { value: { summary: report.summary, ok: report.ok, failures, ...(failures.length ? { retry } : {}) }, items: d.planned ?? [] };
-    }
-    if (job.name === JOB.publishAddons) {
-      const data = job.data as { step?: string; pinned?: Record<string, string> };
-      if (data.step !== 'wait') {
-        const plan = await planAddonChildren(options.config, engine, cacheDir);
-        await addChildren(flow, job, plan.children);
-        await job.updateData({ step: 'wait', pinned: plan.pinned });
-      }
-      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
-      const pinned = (job.data as typeof data).pinned ?? {};
-      const { result, own } = await finishAddons(options.config, { engine, logger: log, cacheDir }, pinned, await settledChildren(queue, job));
-      return { value: result, items: own };
-    }
+    const flowCtx = { config: options.config, engine, logger: log, cacheDir, queue, flow, token };
+    if (job.name === JOB.sync) return syncRunStep(job, flowCtx);
+    if (job.name === JOB.publishAddons) return publishAddonsStep(job, flowCtx);
     if (job.name === JOB.registerPlugin) {
-      const data = job.data as { manifest: PluginManifest; step?: string; tags?: string[]; warnings?: string[] };
-      const section = options.config.plugins;
-      if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
-      const { planPluginImages, pluginError } = await import('../src/jobs/register-plugins.js');
-      const pluginId = data.manifest.request.plugin_id;
-      if (data.step !== 'wait') {
-        let plan;
-        try {
-          plan = await planPluginImages(data.manifest, section, engine);
-        } catch (e) {
-          throw pluginError(e, pluginId);
-        }
-        // The image copies are children that fail this job if they fail: nothing is registered without its image.
-        await addChildren(flow, job, plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) })), { failParentOnFailure: true });
-        await job.updateData({ ...data, step: 'wait', tags: plan.tags, warnings: plan.warnings });
-      }
-      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
-      const d = job.data as typeof data;
-      const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
-      const { syncRegistration } = await import('../src/spaceone/registrar.js');
-      const { pluginItems } = await import('../src/report/run-report.js');
-      let registration;
-      try {
-        registration = await syncRegistration(await repositoryClient(), data.manifest.request, { allowRecreate: section.allowRecreate, expectedTags: d.tags ?? [], nothingNew: copied === 0 });
-      } catch (e) {
-        throw pluginError(e, pluginId);
-      }
-      const items = pluginItems([{ plugin_id: pluginId, image: data.manifest.request.image, mirrored: d.tags ?? [], registration, warnings: [...data.manifest.warnings, ...(d.warnings ?? [])] }]);
-      return { value: asChild(job, registration, items), items };
+      const { registerPluginStep } = await import('../src/jobs/register-plugin.js');
+      return registerPluginStep(job, { ...flowCtx, repositoryClient });
     }
     if (job.name === JOB.mirrorAddonChart) {
       const g = job.data as AddonChartGroup;
-      const { mirrorAddonCharts } = await import('../src/runner/addon-sync.js');
-      const r = await mirrorAddonCharts([g], { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
       const images = await chartImagesInline(r.outcomes.flatMap((o) => (o.result ? [o.result] : [])), log);
       const items = [...chartItems(r.outcomes), ...images.items];
-      return { value: asChild(job, { key: g.key, failed: r.failed.has(g.key) }, items), items };
+      return { value: asChild(job, { key: r.key, failed: r.failed }, items), items };
     }
     if (job.name === JOB.mirrorChart) {
       const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });

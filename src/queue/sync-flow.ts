@@ -255,3 +255,27 @@ export async function finishAddons(
   const failed = own.some((i) => i.status === 'failed') || settled.failed.length > 0;
   return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };
 }
+
+/** What a flow step needs besides its job: the worker's config, engine and queue handles. */
+export interface FlowContext {
+  config: AirlockConfig;
+  engine: Engine;
+  logger: import('../log.js').Logger;
+  cacheDir: string;
+  queue: Queue;
+  flow: FlowProducer;
+  /** The job's lock token (the processor's second argument). */
+  token?: string;
+}
+
+/** A flow step's result: the job's return value, and the items it counts in the metrics itself. */
+export interface StepResult {
+  value: unknown;
+  items: ReportItem[];
+}
+
+/** Parks the parent until its children settled (no worker slot held); returns once they have. */
+export async function waitForChildren(job: Job, token: string | undefined): Promise<void> {
+  const { WaitingChildrenError } = await import('bullmq');
+  if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+}

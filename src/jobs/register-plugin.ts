@@ -1,0 +1,48 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { PluginManifest } from '../plugins/plugin-manifest.js';
+import { JOB } from '../queue/names.js';
+import { addChildren, keyOf, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../queue/sync-flow.js';
+import { pluginItems } from '../report/run-report.js';
+import type { RepositoryClient } from '../spaceone/repository-client.js';
+import { planPluginImages, pluginError } from './register-plugins.js';
+
+interface RegisterPluginData {
+  manifest: PluginManifest;
+  step?: string;
+  tags?: string[];
+  warnings?: string[];
+}
+
+/**
+ * One SpaceONE plugin in a run: its image copies are children that fail this job if they fail
+ * (`failParentOnFailure`), so the registration runs only once every copy succeeded.
+ */
+export async function registerPluginStep(job: Job, ctx: FlowContext & { repositoryClient: () => Promise<RepositoryClient> }): Promise<StepResult> {
+  const data = job.data as RegisterPluginData;
+  const section = ctx.config.plugins;
+  if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
+  const pluginId = data.manifest.request.plugin_id;
+  if (data.step !== 'wait') {
+    let plan;
+    try {
+      plan = await planPluginImages(data.manifest, section, ctx.engine);
+    } catch (e) {
+      throw pluginError(e, pluginId);
+    }
+    await addChildren(ctx.flow, job, plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) })), { failParentOnFailure: true });
+    await job.updateData({ ...data, step: 'wait', tags: plan.tags, warnings: plan.warnings });
+  }
+  await waitForChildren(job, ctx.token);
+  const d = job.data as RegisterPluginData;
+  const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
+  const { syncRegistration } = await import('../spaceone/registrar.js');
+  let registration;
+  try {
+    registration = await syncRegistration(await ctx.repositoryClient(), data.manifest.request, { allowRecreate: section.allowRecreate, expectedTags: d.tags ?? [], nothingNew: copied === 0 });
+  } catch (e) {
+    throw pluginError(e, pluginId);
+  }
+  const items = pluginItems([{ plugin_id: pluginId, image: data.manifest.request.image, mirrored: d.tags ?? [], registration, warnings: [...data.manifest.warnings, ...(d.warnings ?? [])] }]);
+  const value: ChildResult = { items, value: registration };
+  return { value, items };
+}

@@ -1,0 +1,40 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { ReportItem } from '../report/run-report.js';
+import type { RetryPlan } from '../runner/retry-plan.js';
+import { resolveScope } from '../runner/scope.js';
+import { addChildren, flowReport, planRunChildren, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../queue/sync-flow.js';
+
+interface SyncRunData {
+  scope?: string;
+  reason?: string;
+  retry?: RetryPlan;
+  step?: string;
+  planned?: ReportItem[];
+  retryEntries?: PlannedRun['retryEntries'];
+  startedAt?: number;
+}
+
+/**
+ * A scheduled or triggered run as a flow parent: plan, one child job per artifact, then — when
+ * the worker picks it up again after the children settled — the run report from their results.
+ */
+export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResult> {
+  const data = job.data as SyncRunData;
+  if (data.step !== 'wait') {
+    const scope = String(data.scope ?? 'all');
+    const resolved = resolveScope(ctx.config, scope);
+    if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
+    const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDir: ctx.cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
+    // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
+    await addChildren(ctx.flow, job, plan.children);
+    await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });
+    ctx.logger.info({ children: plan.children.length }, 'sync run planned');
+  }
+  await waitForChildren(job, ctx.token);
+  const d = job.data as SyncRunData;
+  const { report, retry } = flowReport(d.planned ?? [], await settledChildren(ctx.queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });
+  // The result is the summary, the failures and what to run again for them; the full report would bloat Redis.
+  const failures = report.items.filter((i) => i.status === 'failed');
+  // Children counted themselves in the metrics; the run adds only what failed while planning.
+  return { value: { summary: report.summary, ok: report.ok, failures, ...(failures.length ? { retry } : {}) }, items: d.planned ?? [] };
+}

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
+import type { AirlockConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { JOB } from '../src/queue/names.js';
 import { retryRun } from '../src/queue/runs.js';
@@ -20,6 +21,24 @@ interface RunValue {
   ok: boolean;
   summary: Record<string, number>;
   failures: Array<{ kind: string; source: string; error?: { code: string; message: string } }>;
+}
+
+/** A queue, its events and an in-process worker over `config`, closed and emptied after `fn`. */
+async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Queue, events: QueueEvents, queueName: string) => Promise<void>): Promise<void> {
+  const queueName = `test-${randomUUID()}`;
+  const connection = { url: qe.redis.url };
+  const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+  const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
+  await events.waitUntilReady();
+  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir });
+  try {
+    await fn(queue, events, queueName);
+  } finally {
+    await worker.close();
+    await events.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
 }
 
 function writeAddon(root: string, folder: string, entries: Record<string, string>): void {
@@ -51,46 +70,38 @@ describe('a sync run is a flow', () => {
       images: [{ source: `${up}/flow/app:v1` }],
       addons: { catalogs: [{ name: 'flow', source: catalog }], publish: { registries: [{ url: path.join(work, 'addons', '{registry}') }] } },
     });
-    const queueName = `test-${randomUUID()}`;
-    const connection = { url: qe.redis.url };
-    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
-    const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
-    await events.waitUntilReady();
-    const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir: path.join(work, 'cache') });
     try {
-      const run = await queue.add(JOB.sync, { scope: 'all', reason: 'test' }, { attempts: 1 });
-      const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
+      await withWorker(config, path.join(work, 'cache'), async (queue, events, queueName) => {
+        const run = await queue.add(JOB.sync, { scope: 'all', reason: 'test' }, { attempts: 1 });
+        const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
 
-      const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
-      const childrenOf = (parent: Job) => jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${parent.id}`);
-      const runChildren = childrenOf(run);
-      expect(runChildren.map((j) => j.name).sort()).toEqual([JOB.mirrorImage, JOB.publishAddons]);
-      const publish = runChildren.find((j) => j.name === JOB.publishAddons)!;
-      const addonChildren = childrenOf(publish);
-      expect(addonChildren.map((j) => `${j.name} ${JSON.stringify(j.data).includes('absent') ? 'absent' : ''}`.trim()).sort()).toEqual([JOB.mirrorAddonChart, JOB.mirrorImage, `${JOB.mirrorImage} absent`]);
-      // The registry is published after everything it points at has settled.
-      expect(publish.finishedOn!).toBeGreaterThanOrEqual(Math.max(...addonChildren.map((j) => j.finishedOn ?? 0)));
-      const absent = addonChildren.find((j) => JSON.stringify(j.data).includes('absent'))!;
-      expect(await absent.getState()).toBe('failed');
+        const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
+        const childrenOf = (parent: Job) => jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${parent.id}`);
+        const runChildren = childrenOf(run);
+        expect(runChildren.map((j) => j.name).sort()).toEqual([JOB.mirrorImage, JOB.publishAddons]);
+        const publish = runChildren.find((j) => j.name === JOB.publishAddons)!;
+        const addonChildren = childrenOf(publish);
+        expect(addonChildren.map((j) => `${j.name} ${JSON.stringify(j.data).includes('absent') ? 'absent' : ''}`.trim()).sort()).toEqual([JOB.mirrorAddonChart, JOB.mirrorImage, `${JOB.mirrorImage} absent`]);
+        // The registry is published after everything it points at has settled.
+        expect(publish.finishedOn!).toBeGreaterThanOrEqual(Math.max(...addonChildren.map((j) => j.finishedOn ?? 0)));
+        const absent = addonChildren.find((j) => JSON.stringify(j.data).includes('absent'))!;
+        expect(await absent.getState()).toBe('failed');
 
-      expect(value.ok).toBe(false);
-      expect(value.failures.map((f) => `${f.kind} ${f.source}`).sort()).toEqual([`addon experimental/flowbroken@0.1.0`, `image docker://${up}/flow/absent:v1`]);
-      expect(value.summary.copied).toBe(4); // the config image, the addon image, the chart, the published addon
-      expect(fs.existsSync(path.join(work, 'addons', 'official', 'flowaddon-1.0.0.tgz'))).toBe(true);
-      expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(false);
-      expect((await getManifest(qe.target.url, `${up.replace(':', '-')}/flow/app`, 'v1')).status).toBe(200);
+        expect(value.ok).toBe(false);
+        expect(value.failures.map((f) => `${f.kind} ${f.source}`).sort()).toEqual([`addon experimental/flowbroken@0.1.0`, `image docker://${up}/flow/absent:v1`]);
+        expect(value.summary.copied).toBe(4); // the config image, the addon image, the chart, the published addon
+        expect(fs.existsSync(path.join(work, 'addons', 'official', 'flowaddon-1.0.0.tgz'))).toBe(true);
+        expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(false);
+        expect((await getManifest(qe.target.url, `${up.replace(':', '-')}/flow/app`, 'v1')).status).toBe(200);
 
-      // Once the image exists, a retry of the run publishes the held-back addon; the rest is unchanged.
-      await pushImage(qe.upstream.url, 'flow/absent', 'v1', buildManifest({}));
-      const retried = await retryRun(queue, run.id!);
-      const again = (await retried.job.waitUntilFinished(events, 90_000)) as RunValue;
-      expect(again.ok).toBe(true);
-      expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(true);
+        // Once the image exists, a retry of the run publishes the held-back addon; the rest is unchanged.
+        await pushImage(qe.upstream.url, 'flow/absent', 'v1', buildManifest({}));
+        const retried = await retryRun(queue, run.id!);
+        const again = (await retried.job.waitUntilFinished(events, 90_000)) as RunValue;
+        expect(again.ok).toBe(true);
+        expect(fs.existsSync(path.join(work, 'addons', 'experimental', 'flowbroken-0.1.0.tgz'))).toBe(true);
+      });
     } finally {
-      await worker.close();
-      await events.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
       await repo.stop();
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -117,34 +128,26 @@ describe('plugins in a flow', () => {
         service: { endpoint: double.address, token: { env: 'FLOW_SPACEONE_TOKEN' } },
       },
     });
-    const queueName = `test-${randomUUID()}`;
-    const connection = { url: qe.redis.url };
-    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
-    const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
-    await events.waitUntilReady();
-    const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir: path.join(work, 'cache') });
     try {
-      const run = await queue.add(JOB.sync, { scope: 'plugins', reason: 'test' }, { attempts: 1 });
-      const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
-      const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
-      const registrations = jobs.filter((j) => j.name === JOB.registerPlugin);
-      const flow = registrations.find((j) => (j.data as { manifest: { request: { plugin_id: string } } }).manifest.request.plugin_id === 'plugin-flow')!;
-      const images = jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${flow.id}`);
-      expect(images.map((j) => (j.data as { source: string }).source).sort()).toEqual([`docker://${up}/cloudforet/plugin-flow-inven-collector:1.0.0`, `docker://${up}/cloudforet/plugin-flow-inven-collector:1.1.0`]);
-      // Registered after both copies finished.
-      expect(flow.finishedOn!).toBeGreaterThanOrEqual(Math.max(...images.map((j) => j.finishedOn ?? 0)));
-      expect(value.failures.filter((f) => f.source === 'plugin-flow')).toEqual([]);
-      expect(double.plugins.get('domain-1|plugin-flow')).toMatchObject({ image: 'cloudforet/plugin-flow-inven-collector' });
-      expect(double.calls.filter((c) => c.method === 'register').map((c) => c.request.plugin_id)).toEqual(['plugin-flow']);
-      expect(double.plugins.has('domain-1|plugin-ghost')).toBe(false);
-      expect(value.ok).toBe(false);
-      expect(value.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual(['plugin plugin-ghost E_NOT_FOUND']);
-      expect(value.failures[0]?.error?.message).toMatch(/^not registered: its image copy failed: .*plugin-ghost-inven-collector/);
+      await withWorker(config, path.join(work, 'cache'), async (queue, events, queueName) => {
+        const run = await queue.add(JOB.sync, { scope: 'plugins', reason: 'test' }, { attempts: 1 });
+        const value = (await run.waitUntilFinished(events, 90_000)) as RunValue;
+        const jobs = await queue.getJobs(['completed', 'failed'], 0, 200);
+        const registrations = jobs.filter((j) => j.name === JOB.registerPlugin);
+        const flow = registrations.find((j) => (j.data as { manifest: { request: { plugin_id: string } } }).manifest.request.plugin_id === 'plugin-flow')!;
+        const images = jobs.filter((j) => j.parentKey === `${qe.prefix}:${queueName}:${flow.id}`);
+        expect(images.map((j) => (j.data as { source: string }).source).sort()).toEqual([`docker://${up}/cloudforet/plugin-flow-inven-collector:1.0.0`, `docker://${up}/cloudforet/plugin-flow-inven-collector:1.1.0`]);
+        // Registered after both copies finished.
+        expect(flow.finishedOn!).toBeGreaterThanOrEqual(Math.max(...images.map((j) => j.finishedOn ?? 0)));
+        expect(value.failures.filter((f) => f.source === 'plugin-flow')).toEqual([]);
+        expect(double.plugins.get('domain-1|plugin-flow')).toMatchObject({ image: 'cloudforet/plugin-flow-inven-collector' });
+        expect(double.calls.filter((c) => c.method === 'register').map((c) => c.request.plugin_id)).toEqual(['plugin-flow']);
+        expect(double.plugins.has('domain-1|plugin-ghost')).toBe(false);
+        expect(value.ok).toBe(false);
+        expect(value.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual(['plugin plugin-ghost E_NOT_FOUND']);
+        expect(value.failures[0]?.error?.message).toMatch(/^not registered: its image copy failed: .*plugin-ghost-inven-collector/);
+      });
     } finally {
-      await worker.close();
-      await events.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
       await double.stop();
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -276,21 +276,26 @@ function parseStructBody(p: Cursor, close: string | undefined, start: number): S
     if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')')) throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);
     // `if cond { … }`, `for k, v in x { … }`, `let x = …`: their fields are alternatives.
     if (t.kind === 'ident' && (t.text === 'if' || t.text === 'for')) {
-      p.i++;
-      while (p.i < p.tokens.length && !isPunct(p.tokens[p.i], '{')) {
-        if (p.tokens[p.i]!.kind === 'punct' && OPEN[(p.tokens[p.i] as { text: string }).text]) skipBalanced(p);
-        else p.i++;
-      }
-      const open = p.tokens[p.i];
-      if (!open) throw new CueSyntaxError('comprehension without a body', t.start);
-      p.i++;
-      const inner = parseStructBody(p, '}', open.start);
-      for (const f of inner.fields) node.fields.push({ ...f, conditional: true });
+      for (const f of comprehensionBody(p).fields) node.fields.push({ ...f, conditional: true });
       continue;
     }
     const field = parseField(p);
     if (field) node.fields.push(field);
   }
+}
+
+/** `if cond {…}` / `for k, v in x {…}` at the cursor: the clauses are skipped, the body parsed. */
+function comprehensionBody(p: Cursor): StructNode {
+  const start = p.tokens[p.i]!.start;
+  p.i++;
+  while (p.i < p.tokens.length && !isPunct(p.tokens[p.i], '{')) {
+    if (p.tokens[p.i]!.kind === 'punct' && OPEN[(p.tokens[p.i] as { text: string }).text]) skipBalanced(p);
+    else p.i++;
+  }
+  const open = p.tokens[p.i];
+  if (!open) throw new CueSyntaxError('comprehension without a body', start);
+  p.i++;
+  return parseStructBody(p, '}', open.start);
 }
 
 function skipBalanced(p: Cursor): void {
@@ -461,14 +466,7 @@ function parseListBody(p: Cursor, start: number): ListNode {
     }
     if (t.kind === 'ident' && (t.text === 'for' || t.text === 'if')) {
       // A list comprehension: its body is one (conditional) element.
-      while (p.i < p.tokens.length && !isPunct(p.tokens[p.i], '{')) {
-        if (p.tokens[p.i]!.kind === 'punct' && OPEN[(p.tokens[p.i] as { text: string }).text]) skipBalanced(p);
-        else p.i++;
-      }
-      const open = p.tokens[p.i];
-      if (!open) throw new CueSyntaxError('comprehension without a body', t.start);
-      p.i++;
-      node.items.push(parseStructBody(p, '}', open.start));
+      node.items.push(comprehensionBody(p));
       continue;
     }
     if (t.kind === 'punct' && (t.text === '}' || t.text === ')')) throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);

@@ -151,6 +151,12 @@ describe('bad input in addon folders', () => {
     expect(out.find((p) => p.addon === 'other')!.warnings[0]).toMatch(/folder "folder" differs from metadata name "other"/);
   });
 
+  it('YAML numbers keep their written form: tag 1.10 is not 1.1', () => {
+    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0', raw: {} }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
+    expect(scan.plan.images).toEqual(['docker.io/acme/app:1.10']);
+    expect(scan.plan.charts[0]?.version).toBe('1.10');
+  });
+
   it('remote URLs: ref-objects urls and uxPlugins, both rewritten to their mirrored copies', () => {
     const metadata = 'name: example\nversion: 1.0.0\nuxPlugins:\n  node: https://example.com/node.tgz\n';
     const scan = discoverAddon({

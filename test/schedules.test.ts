@@ -51,7 +51,13 @@ describe('schedules', () => {
     const m = buildManifest({});
     await pushImage(qe.upstream.url, 'sched/app', 'v1', m);
     const queueName = `test-${randomUUID()}`;
-    const config = parseConfig({ images: [{ source: `${qe.upstream.host}/sched/app:v1`, target: `${qe.target.host}/sched/app` }], schedules: [{ name: 'every-second', cron: '* * * * * *', scope: 'images' }] });
+    const config = parseConfig({
+      images: [
+        { source: `${qe.upstream.host}/sched/app:v1`, target: `${qe.target.host}/sched/app` },
+        { source: `${qe.upstream.host}/sched/missing:v1`, target: `${qe.target.host}/sched/missing` },
+      ],
+      schedules: [{ name: 'every-second', cron: '* * * * * *', scope: 'images' }],
+    });
     const connection = { url: qe.redis.url };
     const queue = new Queue(queueName, { connection, prefix: qe.prefix });
     const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
@@ -69,9 +75,10 @@ describe('schedules', () => {
       await applySchedules(queue, config.schedules);
       expect((await listSchedules(queue))[0]).toMatchObject({ name: 'every-second', scope: 'images' });
       const completed = await Promise.race([done, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no scheduled run within 20 s')), 20_000))]);
-      const result = (typeof completed.returnvalue === 'string' ? JSON.parse(completed.returnvalue) : completed.returnvalue) as { ok: boolean; summary: Record<string, number> };
-      expect(result.ok).toBe(true);
+      const result = (typeof completed.returnvalue === 'string' ? JSON.parse(completed.returnvalue) : completed.returnvalue) as { ok: boolean; summary: Record<string, number>; failures: Array<{ kind: string; source: string; error?: { code: string } }> };
       expect((result.summary.copied ?? 0) + (result.summary.unchanged ?? 0)).toBe(1);
+      // A scheduled run's id holds colons (repeat:NAME:MILLIS); its failed children are still named.
+      expect(result.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual([`image docker://${qe.upstream.host}/sched/missing:v1 E_NOT_FOUND`]);
       expect((await getManifest(qe.target.url, 'sched/app', 'v1')).status).toBe(200);
     } finally {
       await applySchedules(queue, []);

@@ -87,7 +87,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     if (job.name === JOB.mirrorBotkube) {
       const r = await mirrorBotkubeJob(job.data, { engine, logger: log });
       // Files that failed fail the job (and its retries), after the rest was copied.
-      return { value: { ...r, failures: [] }, items: botkubeItems(r), ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
+      const items = botkubeItems(r);
+      return { value: asChild(job, { ...r, failures: [] }, items), items, ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
     }
     const flowCtx = { config: options.config, engine, logger: log, cacheDir, queue, flow, token };
     if (job.name === JOB.sync) return syncRunStep(job, flowCtx);
@@ -155,7 +156,11 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
   });
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
-  worker.on('failed', (job, e) => logger.warn({ jobId: job?.id, reason: e.message }, 'job failed'));
+  worker.on('failed', (job, e) => {
+    logger.warn({ jobId: job?.id, reason: e.message }, 'job failed');
+    // A parent failed by a child (a plugin by its image copy) never reaches the processor: count it here.
+    if (job && /^child \S+ failed/.test(e.message)) void record(job, 'failed', []);
+  });
   worker.on('closed', () => {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
   });

@@ -27,6 +27,10 @@ export interface CueScope {
 }
 
 const MAX_DEPTH = 12;
+// A crafted file could chain symbols into exponential work; real image references are short.
+const MAX_TEXT = 2048;
+const MAX_STEPS = 20_000;
+let steps = 0;
 
 function isPunct(t: Token | undefined, text: string): boolean {
   return t?.kind === 'punct' && t.text === text;
@@ -47,6 +51,8 @@ function splitTop(tokens: Token[], sep: string): Token[][] {
 /** Evaluates a string-valued expression to its text and the literal pieces it is made of; undefined when it is not a known string. */
 export function evaluateString(node: ValueNode, file: string, scope: CueScope, depth = 0): Segment[] | undefined {
   if (node.kind !== 'expr' || depth > MAX_DEPTH) return undefined;
+  if (depth === 0) steps = 0;
+  if (++steps > MAX_STEPS) return undefined;
   return evalTokens(
     node.tokens.filter((t) => t.kind !== 'nl'),
     file,
@@ -65,9 +71,12 @@ function evalTokens(tokens: Token[], file: string, scope: CueScope, depth: numbe
   }
   if (isPunct(chosen[0], '*')) chosen = chosen.slice(1);
   const out: Segment[] = [];
+  let length = 0;
   for (const term of splitTop(chosen, '+')) {
     const segs = evalTerm(term, file, scope, depth);
     if (!segs) return undefined;
+    for (const s of segs) length += s.text.length;
+    if (length > MAX_TEXT) return undefined;
     out.push(...segs);
   }
   return out;

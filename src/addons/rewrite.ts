@@ -139,12 +139,20 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
   }
 
   const files = new Map(scan.addon.files);
+  const changedFiles: string[] = [];
   for (const [file, list] of edits) {
-    let src = scan.addon.files.get(file)!.toString('utf8');
+    const raw = scan.addon.files.get(file)!;
+    let src = raw.toString('utf8');
+    // Decoding is lossy for bytes that are not UTF-8: such a file keeps its bytes, unrewritten.
+    if (!Buffer.from(src, 'utf8').equals(raw)) {
+      warnings.push(`${dir}/${file}: not valid UTF-8; left unrewritten`);
+      continue;
+    }
+    changedFiles.push(file);
     for (const e of [...list].sort((a, b) => b.start - a.start)) src = src.slice(0, e.start) + e.text + src.slice(e.end);
     files.set(file, Buffer.from(src, 'utf8'));
   }
-  return { files, changedFiles: [...edits.keys()].sort(), changes, warnings };
+  return { files, changedFiles: changedFiles.sort(), changes: changes.filter((c) => changedFiles.includes(c.file)), warnings };
 }
 
 function rewriteChart(c: ChartFinding, targets: RewriteTargets, add: (file: string, edit: Edit, change: RewriteChange) => void, warnings: string[], dir: string): void {

@@ -11,9 +11,10 @@ function styleOf(s: Scalar): ValueStyle {
 /** A string scalar as a segment; editable only when its source text is the value itself (no escapes, no folding). */
 function scalarSegment(s: Scalar, file: string, src: string): Segment | undefined {
   if (typeof s.value !== 'string' && typeof s.value !== 'number') return undefined;
-  const text = String(s.value);
   const [start, end] = s.range ?? [0, 0];
   const style = styleOf(s);
+  // A plain number keeps its written form: `tag: 1.10` is the tag "1.10", not 1.1.
+  const text = typeof s.value === 'number' && style === 'yaml-plain' ? src.slice(start, end) : String(s.value);
   if (style === 'yaml-plain' && src.slice(start, end) === text) return { text, span: { file, start, end } };
   if (style !== 'yaml-plain' && src.slice(start + 1, end - 1) === text) return { text, span: { file, start: start + 1, end: end - 1 } };
   return { text };
@@ -29,9 +30,11 @@ function get(map: YAMLMap, key: string): Node | undefined {
   return (pair?.value ?? undefined) as Node | undefined;
 }
 
-function getString(map: YAMLMap, key: string): string | undefined {
+function getString(map: YAMLMap, key: string, src?: string): string | undefined {
   const v = get(map, key);
-  return isScalar(v) && (typeof v.value === 'string' || typeof v.value === 'number') ? String(v.value) : undefined;
+  if (!isScalar(v) || (typeof v.value !== 'string' && typeof v.value !== 'number')) return undefined;
+  if (typeof v.value === 'number' && src && v.range && styleOf(v) === 'yaml-plain') return src.slice(v.range[0], v.range[1]);
+  return String(v.value);
 }
 
 const HELM_TEMPLATE_IMAGE = /^([ \t]*-?[ \t]*image:[ \t]*"?)([^"\s{]+)/gm;
@@ -122,7 +125,7 @@ function chartMap(map: YAMLMap, file: string, src: string, findings: FileFinding
     repoType: getString(props, 'repoType') ?? 'helm',
     url: String(urlNode.value),
     chart,
-    version: getString(props, 'version'),
+    version: getString(props, 'version', src),
     file,
     urlSpan: valueSpan(urlNode, file),
     urlSegments: [scalarSegment(urlNode, file, src) ?? { text: String(urlNode.value) }],

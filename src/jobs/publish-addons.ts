@@ -1,19 +1,21 @@
 import type { Job } from 'bullmq';
-import { addChildren, finishAddons, planAddonChildren, settledChildren, waitForChildren, type FlowContext, type StepResult } from '../queue/sync-flow.js';
+import { addChildren, finishAddons, planAddonChildren, planStep, settledChildren, waitForChildren, withCatalogs, type AddonFlowPlan, type FlowContext, type StepResult } from '../queue/sync-flow.js';
 
 /**
  * The addon registries of a run, as a flow parent of the charts, images and files its addons
  * need: they are mirrored first, then what arrived decides which addons are rewritten and published.
  */
 export async function publishAddonsStep(job: Job, ctx: FlowContext): Promise<StepResult> {
-  const data = job.data as { step?: string; pinned?: Record<string, string> };
-  if (data.step !== 'wait') {
-    const plan = await planAddonChildren(ctx.config, ctx.engine, ctx.cacheDir);
-    await addChildren(ctx.flow, job, plan.children);
-    await job.updateData({ step: 'wait', pinned: plan.pinned });
-  }
+  const data = job.data as { step?: string; catalogs?: string[]; plan?: AddonFlowPlan };
+  // The run's scope: the catalogs the sync job named (all of them for an older job without the list).
+  const config = data.catalogs ? withCatalogs(ctx.config, data.catalogs.map((name) => ({ name }))) : ctx.config;
+  await planStep(job, async (recovering) => {
+    const planned = await planAddonChildren(config, ctx.engine, ctx.cacheDir);
+    await addChildren(ctx.flow, job, planned.children, recovering ? { skipExistingIn: ctx.queue } : {});
+    return { plan: planned.plan };
+  });
   await waitForChildren(job, ctx.token);
-  const pinned = (job.data as typeof data).pinned ?? {};
-  const { result, own } = await finishAddons(ctx.config, { engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir }, pinned, await settledChildren(ctx.queue, job));
+  const plan = (job.data as typeof data).plan ?? { catalogs: [], failures: [], images: [], charts: [], urls: [] };
+  const { result, own } = await finishAddons(config, { engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir }, plan, await settledChildren(ctx.queue, job));
   return { value: result, items: own };
 }

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { PluginManifest } from '../plugins/plugin-manifest.js';
 import { JOB } from '../queue/names.js';
-import { addChildren, keyOf, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../queue/sync-flow.js';
+import { addChildren, keyOf, planStep, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../queue/sync-flow.js';
 import { pluginItems } from '../report/run-report.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { planPluginImages, pluginError } from './register-plugins.js';
@@ -22,17 +22,26 @@ export async function registerPluginStep(job: Job, ctx: FlowContext & { reposito
   const section = ctx.config.plugins;
   if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
   const pluginId = data.manifest.request.plugin_id;
-  if (data.step !== 'wait') {
+  await planStep(job, async (recovering) => {
     let plan;
     try {
       plan = await planPluginImages(data.manifest, section, ctx.engine);
     } catch (e) {
       throw pluginError(e, pluginId);
     }
-    await addChildren(ctx.flow, job, plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) })), { failParentOnFailure: true });
-    await job.updateData({ ...data, step: 'wait', tags: plan.tags, warnings: plan.warnings });
+    const copies = plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) }));
+    await addChildren(ctx.flow, job, copies, { failParentOnFailure: true, ...(recovering ? { skipExistingIn: ctx.queue } : {}) });
+    return { tags: plan.tags, warnings: plan.warnings };
+  });
+  try {
+    await waitForChildren(job, ctx.token);
+  } catch (e) {
+    // A copy failed before this job parked: BullMQ refuses to go on. Say which copy and why.
+    if (!(e instanceof UnrecoverableError) || !/failed child/.test(e.message)) throw e;
+    const failed = (await job.getDependencies({ failed: {} })).failed ?? [];
+    const child = failed[0] ? await ctx.queue.getJob(failed[0].slice(ctx.queue.qualifiedName.length + 1)) : undefined;
+    throw new UnrecoverableError(`child ${failed[0] ?? '?'} failed: ${child?.failedReason ?? e.message}`);
   }
-  await waitForChildren(job, ctx.token);
   const d = job.data as RegisterPluginData;
   const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
   const { syncRegistration } = await import('../spaceone/registrar.js');

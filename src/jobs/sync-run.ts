@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { ReportItem } from '../report/run-report.js';
 import type { RetryPlan } from '../runner/retry-plan.js';
 import { resolveScope } from '../runner/scope.js';
-import { addChildren, flowReport, planRunChildren, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../queue/sync-flow.js';
+import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../queue/sync-flow.js';
 
 interface SyncRunData {
   scope?: string;
@@ -20,16 +20,15 @@ interface SyncRunData {
  */
 export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResult> {
   const data = job.data as SyncRunData;
-  if (data.step !== 'wait') {
-    const scope = String(data.scope ?? 'all');
-    const resolved = resolveScope(ctx.config, scope);
-    if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
+  const scope = String(data.scope ?? 'all');
+  const resolved = resolveScope(ctx.config, scope);
+  if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
+  await planStep(job, async (recovering) => {
     const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDir: ctx.cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
-    // Children first (their ids are deterministic), then the step: a crash in between re-plans and re-adds nothing twice.
-    await addChildren(ctx.flow, job, plan.children);
-    await job.updateData({ ...data, step: 'wait', planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() });
+    await addChildren(ctx.flow, job, plan.children, recovering ? { skipExistingIn: ctx.queue } : {});
     ctx.logger.info({ children: plan.children.length }, 'sync run planned');
-  }
+    return { planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() };
+  });
   await waitForChildren(job, ctx.token);
   const d = job.data as SyncRunData;
   const { report, retry } = flowReport(d.planned ?? [], await settledChildren(ctx.queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });

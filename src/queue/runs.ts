@@ -90,7 +90,8 @@ export async function retryRun(queue: Queue, id: string): Promise<RetriedRun> {
   const data = old.data as { scope?: string; retry?: RetryPlan };
   const scope = data.scope ?? 'all';
   if (state === 'failed') {
-    const job = await queue.add(JOB.sync, { ...data, reason: `retry of run ${id}`, retryOf: id }, RUN_OPTIONS);
+    // Only what the run was asked: its flow state (step, planned items) belongs to the old run.
+    const job = await queue.add(JOB.sync, { scope, ...(data.retry ? { retry: data.retry } : {}), reason: `retry of run ${id}`, retryOf: id }, RUN_OPTIONS);
     return { job, retryOf: id, artifacts: data.retry ? retryPlanSize(data.retry) : 0 };
   }
   if (state !== 'completed') throw new AirlockError('E_USAGE', `run ${id} is ${state}; retry it once it has finished`, { artifact: id });

@@ -94,7 +94,8 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
       botkube.push(...botkubePayloadsOf(config, target));
     }
   }
-  if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan' }, key: 'addons' });
+  // The child narrows its own config to the catalogs of this run's scope (addons:CATALOG runs one).
+  if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan', catalogs: config.addons.catalogs.map((c) => c.name) }, key: 'addons' });
   if (kinds.includes('plugins') && config.plugins) {
     // One registration job per plugin; its image copies become its own children.
     const { loadPluginManifests } = await import('../plugins/plugin-sources.js');
@@ -124,7 +125,14 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
  * Adds the children under a running parent job with a FlowProducer, in one Redis transaction
  * (all of them or none); ids derive from the parent's, so a repeated add is a no-op.
  */
-export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[], options: { failParentOnFailure?: boolean } = {}): Promise<void> {
+export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[], options: { failParentOnFailure?: boolean; skipExistingIn?: Queue } = {}): Promise<void> {
+  if (options.skipExistingIn) {
+    // Recovering a step cut off while adding: adding a child that already failed again would put it
+    // back among the parent's dependencies, and the parent would wait for it forever.
+    const queue = options.skipExistingIn;
+    const exists = await Promise.all(children.map(async (c) => (await queue.getJob(`${parent.id}-${c.key}`)) !== undefined));
+    children = children.filter((_c, i) => !exists[i]);
+  }
   if (children.length === 0) return;
   // A child either lets the parent go on without it (a run's artifacts) or fails it (a plugin's image).
   const dependency = options.failParentOnFailure ? { failParentOnFailure: true, ignoreDependencyOnFailure: false } : {};
@@ -144,12 +152,13 @@ export async function settledChildren(queue: Queue, parent: Job): Promise<{ resu
   const results = Object.values(values).filter((v): v is ChildResult => !!v && Array.isArray(v.items));
   const ignored = await parent.getIgnoredChildrenFailures();
   const failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }> = [];
+  // Keys are `<prefix>:<queue>:<id>`; ids may hold colons themselves (a scheduler's `repeat:NAME:MILLIS-…`).
+  const idOf = (key: string) => (key.startsWith(`${queue.qualifiedName}:`) ? key.slice(queue.qualifiedName.length + 1) : key.slice(key.lastIndexOf(':') + 1));
   for (const [key, reason] of Object.entries(ignored)) {
-    const id = key.slice(key.lastIndexOf(':') + 1);
-    const job = await queue.getJob(id);
+    const job = await queue.getJob(idOf(key));
     // A parent failed by its child (a plugin by its image copy): the child's own reason says why.
     const childKey = /^child (\S+) failed/.exec(reason)?.[1];
-    const child = childKey ? await queue.getJob(childKey.slice(childKey.lastIndexOf(':') + 1)) : undefined;
+    const child = childKey ? await queue.getJob(idOf(childKey)) : undefined;
     failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason: child?.failedReason ? child.failedReason : reason, ...(child ? { byChild: true } : {}) });
   }
   return { results, failed };
@@ -186,6 +195,24 @@ export function failedChildItems(child: { name: string; data: unknown; reason: s
   return failureItems([{ artifact: child.name, error }], child.name === JOB.publishAddons ? 'addon' : 'image');
 }
 
+const OUTCOME_RANK = { copied: 0, unchanged: 1, planned: 2, failed: 3 } as const;
+
+/**
+ * One item per artifact: an image two charts need is copied by one child and found unchanged by
+ * the other (the artifact lock serialises them); the run reports it once, with its best outcome.
+ */
+export function onePerArtifact(items: ReportItem[]): ReportItem[] {
+  const best = new Map<string, ReportItem>();
+  const order: string[] = [];
+  for (const i of items) {
+    const key = `${i.kind} ${i.source} ${i.target}`;
+    const seen = best.get(key);
+    if (!seen) order.push(key);
+    if (!seen || OUTCOME_RANK[i.status] < OUTCOME_RANK[seen.status]) best.set(key, i);
+  }
+  return order.map((k) => best.get(k)!);
+}
+
 /** The run report of a finished flow: planning failures, then every child's items. */
 export function flowReport(planned: ReportItem[], settled: Awaited<ReturnType<typeof settledChildren>>, startedAt: Date, retryEntries: PlannedRun['retryEntries']): { report: RunReport; retry: RetryPlan } {
   const retry = emptyRetryPlan();
@@ -200,7 +227,7 @@ export function flowReport(planned: ReportItem[], settled: Awaited<ReturnType<ty
     }
   }
   for (const f of settled.failed) items.push(...failedChildItems(f, retry));
-  return { report: buildReport(items, startedAt, new Date()), retry };
+  return { report: buildReport(onePerArtifact(items), startedAt, new Date()), retry };
 }
 
 /** Children of the publish-addons job: the charts (with their alternative sources), images and files its addons need. */
@@ -212,29 +239,60 @@ export function addonChildren(artifacts: { images: MirrorImagePayload[]; charts:
   return children;
 }
 
-/** The publish-addons plan step: read the catalogs, and the children their addons need; git catalogs are pinned to the commit read. */
-export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; planned: ReportItem[]; pinned: Record<string, string> }> {
+/** What the publish-addons plan step decided, kept in the job's data for its finish step. */
+export interface AddonFlowPlan {
+  /** Catalogs read at plan time, git ones pinned to the commit read. */
+  catalogs: Array<{ name: string; commit?: string }>;
+  /** Report items for what failed while planning (a catalog not read). */
+  failures: ReportItem[];
+  /** What the children were to mirror: an addon needing anything else is not published. */
+  images: string[];
+  charts: string[];
+  urls: string[];
+}
+
+/** The addons section narrowed to some catalogs (a scope, or the ones read at plan time), git ones pinned. */
+export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: string; commit?: string }>): AirlockConfig {
+  const addons = config.addons!;
+  const wanted = new Map(catalogs.map((c) => [c.name, c.commit]));
+  return { ...config, addons: { ...addons, catalogs: addons.catalogs.filter((c) => wanted.has(c.name)).map((c) => (wanted.get(c.name) ? { ...c, ref: wanted.get(c.name) } : c)) } };
+}
+
+/** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
+export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
   const { planAddonArtifacts } = await import('../runner/addon-sync.js');
   const artifacts = await planAddonArtifacts(config, engine, cacheDir);
-  const pinned: Record<string, string> = {};
-  for (const c of artifacts.catalogs) if (c.catalog?.commit) pinned[c.config.name] = c.catalog.commit;
-  return { children: addonChildren(artifacts, config.targets.files), planned: failureItems(artifacts.failures, 'addon'), pinned };
+  const plan: AddonFlowPlan = {
+    catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
+    failures: failureItems(artifacts.failures, 'addon'),
+    images: artifacts.images.map((i) => i.source.replace(/^docker:\/\//, '')),
+    charts: artifacts.charts.map((g) => g.key),
+    urls: config.targets.files ? artifacts.urls : [],
+  };
+  return { children: addonChildren(artifacts, config.targets.files), plan };
 }
 
 /** The publish-addons finish step: what arrived decides which addons are rewritten and published. */
 export async function finishAddons(
   config: AirlockConfig,
   ctx: { engine: Engine; logger: import('../log.js').Logger; cacheDir: string },
-  pinned: Record<string, string>,
+  plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
   const { planAddonArtifacts, publishAddons } = await import('../runner/addon-sync.js');
   const { addonItems, gitMirrorItems } = await import('../report/run-report.js');
-  // The same catalog commits as the plan step, even if upstream moved meanwhile.
-  const addons = config.addons!;
-  const same: AirlockConfig = { ...config, addons: { ...addons, catalogs: addons.catalogs.map((c) => (pinned[c.name] ? { ...c, ref: pinned[c.name] } : c)) } };
+  // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
+  const same = withCatalogs(config, plan.catalogs);
   const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir);
   const status = { failedImages: new Set<string>(), failedCharts: new Set<string>(), files: new Map<string, string>(), failedUrls: new Set<string>(), filesUnmirrored: !config.targets.files };
+  // Whatever the catalogs name now but the children were not asked to mirror did not arrive.
+  const planned = { images: new Set(plan.images), charts: new Set(plan.charts), urls: new Set(plan.urls) };
+  for (const i of artifacts.images) {
+    const name = i.source.replace(/^docker:\/\//, '');
+    if (!planned.images.has(name)) status.failedImages.add(name);
+  }
+  for (const g of artifacts.charts) if (!planned.charts.has(g.key)) status.failedCharts.add(g.key);
+  if (config.targets.files) for (const u of artifacts.urls) if (!planned.urls.has(u)) status.failedUrls.add(u);
   const retry = emptyRetryPlan();
   const items: ReportItem[] = [];
   for (const r of settled.results) {
@@ -251,8 +309,9 @@ export async function finishAddons(
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
   const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger });
-  const own = [...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
-  const failed = own.some((i) => i.status === 'failed') || settled.failed.length > 0;
+  const own = [...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
+  // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
+  const failed = [...items, ...own].some((i) => i.status === 'failed');
   return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };
 }
 
@@ -275,6 +334,19 @@ export interface StepResult {
 }
 
 /** Parks the parent until its children settled (no worker slot held); returns once they have. */
+/**
+ * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
+ * children leaves a mark the next attempt sees (and then adds only the missing ones).
+ */
+export async function planStep<T>(job: Job, add: (recovering: boolean) => Promise<T>): Promise<void> {
+  const data = job.data as { step?: string };
+  if (data.step === 'wait') return;
+  const recovering = data.step === 'adding';
+  if (!recovering) await job.updateData({ ...data, step: 'adding' });
+  const extra = await add(recovering);
+  await job.updateData({ ...(job.data as object), ...(extra as object), step: 'wait' });
+}
+
 export async function waitForChildren(job: Job, token: string | undefined): Promise<void> {
   const { WaitingChildrenError } = await import('bullmq');
   if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();

@@ -45,8 +45,27 @@ export interface AddonArtifacts {
   failures: PlanFailure[];
 }
 
-export function chartKey(c: Pick<PlannedChart, 'chart' | 'version'>): string {
-  return `${c.chart}@${c.version ?? '*'}`;
+// The upstream alternative first: a conditional mirror URL (crane's `parameter.mirror`) is the fallback.
+const UPSTREAM_HINT = /github\.io|\.dev\/|charts\./;
+
+/**
+ * An addon's chart versions with their alternative sources: the repositories one addon lists for
+ * the same chart and version (in `if` branches). Charts of the same name from unrelated
+ * repositories, in different addons, stay apart.
+ */
+export function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGroup[] {
+  const byChart = new Map<string, PlannedChart[]>();
+  for (const ch of plan.charts) {
+    if (ch.repoType !== 'helm' && ch.repoType !== 'oci') continue;
+    const k = `${ch.chart}@${ch.version ?? '*'}`;
+    const list = byChart.get(k) ?? [];
+    if (!list.some((a) => a.repo === ch.repo)) list.push(ch);
+    byChart.set(k, list);
+  }
+  return [...byChart.entries()].map(([k, alternatives]) => {
+    alternatives.sort((a, b) => Number(UPSTREAM_HINT.test(b.repo)) - Number(UPSTREAM_HINT.test(a.repo)));
+    return { key: `${k} ${alternatives.map((a) => a.repo).sort().join(' ')}`, alternatives };
+  });
 }
 
 export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
@@ -129,13 +148,7 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
             ...(options.dryRun ? { dryRun: true } : {}),
           });
         }
-        for (const ch of p.charts) {
-          if (ch.repoType !== 'helm' && ch.repoType !== 'oci') continue;
-          const key = chartKey(ch);
-          const group = charts.get(key) ?? { key, alternatives: [] };
-          if (!group.alternatives.some((a) => a.repo === ch.repo)) group.alternatives.push(ch);
-          charts.set(key, group);
-        }
+        for (const g of addonChartGroups(p)) if (!charts.has(g.key)) charts.set(g.key, g);
         for (const u of p.urls) urls.add(u);
       }
     } catch (e) {
@@ -144,8 +157,6 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
       out.failures.push({ artifact: `catalog ${c.name}`, error });
     }
   }
-  // The upstream alternative first: a conditional mirror URL (crane's `parameter.mirror`) is the fallback.
-  for (const g of charts.values()) g.alternatives.sort((a, b) => Number(/github\.io|\.dev\/|charts\./.test(b.repo)) - Number(/github\.io|\.dev\/|charts\./.test(a.repo)));
   out.charts = [...charts.values()];
   out.urls = [...urls].sort();
   return out;
@@ -166,7 +177,7 @@ export function chartEntryFor(ch: PlannedChart): ChartEntry {
 export interface AddonMirrorStatus {
   /** Normalised images that did not arrive. */
   failedImages: Set<string>;
-  /** chartKey()s that did not arrive from any source. */
+  /** Keys of the chart groups (addonChartGroups) that did not arrive from any source. */
   failedCharts: Set<string>;
   /** Source URL → mirrored URL for the files that arrived. */
   files: Map<string, string>;
@@ -200,7 +211,7 @@ export interface GitMirrorOutcome {
 function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: boolean): string[] {
   const out: string[] = [];
   for (const i of [...plan.images, ...(definitionImages ? plan.definitionImages : [])]) if (status.failedImages.has(i)) out.push(`image ${i}`);
-  for (const c of plan.charts) if (status.failedCharts.has(chartKey(c))) out.push(`chart ${c.chart}@${c.version ?? '*'}`);
+  for (const g of addonChartGroups(plan)) if (status.failedCharts.has(g.key)) out.push(`chart ${g.alternatives[0]!.chart}@${g.alternatives[0]!.version ?? '*'}`);
   for (const u of plan.urls) if (status.failedUrls.has(u)) out.push(`file ${u}`);
   return [...new Set(out)];
 }

@@ -153,3 +153,38 @@ describe('plugins in a flow', () => {
     }
   });
 });
+
+describe('addon scope in a flow', () => {
+  it('a run scoped to addons:CATALOG plans and publishes that catalog only; an unreadable catalog publishes nothing', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'scoped/app', 'v1', buildManifest({}));
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-scope-'));
+    for (const name of ['one', 'two']) {
+      writeAddon(path.join(work, name), `addons/addon-${name}`, { 'metadata.yaml': `name: addon-${name}\nversion: 1.0.0\n`, 'resources/app.cue': `app: properties: image: "${up}/scoped/app:v1"\n` });
+    }
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host } },
+      addons: {
+        catalogs: [
+          { name: 'one', source: path.join(work, 'one') },
+          { name: 'two', source: path.join(work, 'two') },
+          { name: 'gone', source: path.join(work, 'missing-dir') },
+        ],
+        publish: { registries: [{ url: path.join(work, 'published', '{registry}') }] },
+      },
+    });
+    await withWorker(config, path.join(work, 'cache'), async (queue, events) => {
+      const scoped = await queue.add(JOB.sync, { scope: 'addons:one', reason: 'test' }, { attempts: 1 });
+      const value = (await scoped.waitUntilFinished(events, 60_000)) as RunValue;
+      expect(value.ok).toBe(true);
+      expect(fs.readdirSync(path.join(work, 'published', 'official'))).toEqual(expect.arrayContaining(['addon-one-1.0.0.tgz']));
+      expect(fs.existsSync(path.join(work, 'published', 'official', 'addon-two-1.0.0.tgz'))).toBe(false);
+
+      const gone = await queue.add(JOB.sync, { scope: 'addons:gone', reason: 'test' }, { attempts: 1 });
+      const failed = (await gone.waitUntilFinished(events, 60_000)) as RunValue;
+      expect(failed.ok).toBe(false);
+      expect(failed.failures.map((f) => `${f.kind} ${f.error?.code}`)).toEqual(['addon E_USAGE']);
+    });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+});

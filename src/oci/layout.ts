@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors.js';
-import { serialized, writeFileAtomic } from '../util/fs-atomic.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
@@ -114,7 +114,7 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
         ...(isTag ? { annotations: { [REF_NAME]: reference } } : {}),
         ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
       };
-      await serialized(path.join(dir, 'index.json'), async () => {
+      await serializedAcrossProcesses(path.join(dir, 'index.json'), async () => {
         const index = await readIndex();
         if (isTag) {
           index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== reference);

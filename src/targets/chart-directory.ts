@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { helmVersionFields, parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 import { AirlockError } from '../errors.js';
-import { serialized, writeFileAtomic } from '../util/fs-atomic.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ChartPackage, ChartTarget } from './chart-target.js';
 
 /**
@@ -49,7 +49,7 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
       const digest = createHash('sha256').update(chart.tgz).digest('hex');
       const location = path.join(dir, file);
       await fsp.mkdir(dir, { recursive: true });
-      return serialized(indexFile, async () => {
+      return serializedAcrossProcesses(indexFile, async () => {
         const index = await readExisting(true);
         const versions = index.entries[chart.name] ?? [];
         const present = versions.find((v) => v.version === chart.version);

@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
+import { withFileLock } from './file-lock.js';
 
 /** Writes a file by temp file + rename, so readers never see half of it. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
@@ -22,6 +23,15 @@ export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const next = prev.then(fn, fn);
   locks.set(key, next.catch(() => undefined));
   return next;
+}
+
+/**
+ * A read-modify-write of an index shared by processes (workers writing one directory target):
+ * serialized within this process, and under a lock file beside it across processes.
+ */
+export function serializedAcrossProcesses<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(path.dirname(file), `.airlock-${path.basename(file)}.lock`);
+  return serialized(file, () => withFileLock(lock, fn, { waitMs: 5 * 60_000, pollMs: 25 }));
 }
 
 export interface JsonCache<T> {

@@ -129,6 +129,22 @@ async function removeOldTemps(treesDir: string): Promise<void> {
   }
 }
 
+const KEEP_TREES = 5;
+const PRUNE_AFTER_MS = 60 * 60_000;
+
+/**
+ * A long-running worker materialises a tree per upstream commit: keep the newest few, and never
+ * one used within the last hour (a run may still read it; a removed one is rebuilt on demand).
+ */
+async function pruneTrees(treesDir: string, current: string): Promise<void> {
+  const names = (await fsp.readdir(treesDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && n !== current);
+  const trees = await Promise.all(names.map(async (n) => ({ n, mtime: (await fsp.stat(path.join(treesDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  trees.sort((a, b) => b.mtime - a.mtime);
+  for (const t of trees.slice(KEEP_TREES - 1)) {
+    if (Date.now() - t.mtime > PRUNE_AFTER_MS) await fsp.rm(path.join(treesDir, t.n), { recursive: true, force: true });
+  }
+}
+
 /**
  * Writes the commit's tree into `treesDir/<commit>` unless it is there already. It is built in a
  * temporary directory and renamed into place, so a directory under its final name is always
@@ -136,7 +152,12 @@ async function removeOldTemps(treesDir: string): Promise<void> {
  */
 async function materialise(repoDir: string, treesDir: string, commit: string): Promise<string> {
   const final = path.join(treesDir, commit);
-  if (fs.existsSync(final)) return final;
+  if (fs.existsSync(final)) {
+    // Marked as in use: pruning goes by this time.
+    const now = new Date();
+    await fsp.utimes(final, now, now).catch(() => undefined);
+    return final;
+  }
   await fsp.mkdir(treesDir, { recursive: true });
   await removeOldTemps(treesDir);
   const tmp = path.join(treesDir, `.tmp-${commit.slice(0, 12)}-${randomUUID()}`);
@@ -154,6 +175,7 @@ async function materialise(repoDir: string, treesDir: string, commit: string): P
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
       // Another process materialised the same commit first; its copy is identical.
     }
+    await pruneTrees(treesDir, commit);
     return final;
   } catch (e) {
     throw localGitError(e, `cannot write the files of commit ${commit}`, repoDir);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cacheKey, checkoutCatalog } from '../src/addons/catalog-git.js';
 
 describe('git catalog cache', () => {
-  it('keeps the newest materialised trees and prunes old ones not used for an hour', async () => {
+  it('keeps the newest materialised trees, prunes old ones, and reads a cached commit offline', async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'git-prune-'));
     try {
       const repo = path.join(work, 'upstream');
@@ -32,6 +32,12 @@ describe('git catalog cache', () => {
       const first = await checkoutCatalog({ url, cacheDir });
       expect(fs.existsSync(path.join(first.dir, 'addons', 'a', 'metadata.yaml'))).toBe(true);
       expect(fs.readdirSync(trees).filter((n) => !n.startsWith('.')).sort()).toEqual([first.commit, 'old0', 'old1', 'old2', 'recent'].sort());
+
+      // A commit the cache holds is read without asking the remote, even when it is gone.
+      fs.renameSync(repo, `${repo}-moved`);
+      const pinned = await checkoutCatalog({ url, cacheDir, ref: first.commit });
+      expect(pinned).toMatchObject({ commit: first.commit, dir: first.dir });
+      await expect(checkoutCatalog({ url, cacheDir })).rejects.toMatchObject({ code: expect.stringMatching(/^E_(NOT_FOUND|UNREACHABLE)$/) });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@ import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenE
 import { chartImagePayloads } from '../src/runner/execute-sync.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
-import type { ChildResult } from '../src/queue/sync-flow.js';
+import { failedJobItems, type ChildResult } from '../src/queue/sync-flow.js';
 import { syncRunStep } from '../src/jobs/sync-run.js';
 import { publishAddonsStep } from '../src/jobs/publish-addons.js';
 import { mirrorAddonChartJob } from '../src/jobs/mirror-addon-chart.js';
@@ -140,7 +140,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       await deferIfRateLimited(job, token, engine.budget, e, log);
       const err = toAirlockError(e, artifactOf(job));
       // Counted once, when the job has failed for good, not per attempt.
-      if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record(job, 'failed', settled ?? failedItems(job, err));
+      if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record(job, 'failed', settled ?? failedJobItems(job.name, job.data, err));
       const line = redact(formatErrorLine(err));
       if (err.permanent) throw new UnrecoverableError(line);
       throw new Error(line);
@@ -159,7 +159,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   worker.on('failed', (job, e) => {
     logger.warn({ jobId: job?.id, reason: e.message }, 'job failed');
     // A parent failed by a child (a plugin by its image copy) never reaches the processor: count it here.
-    if (job && /^child \S+ failed/.test(e.message)) void record(job, 'failed', []);
+    if (job && /^child \S+ failed/.test(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
   });
   worker.on('closed', () => {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
@@ -185,11 +185,3 @@ function artifactOf(job: Job): string {
   return d.source ?? d.url ?? job.name;
 }
 
-/** A job that failed for good, as the report item it would be in a run. */
-function failedItems(job: Job, err: AirlockError): ReportItem[] {
-  const d = (job.data ?? {}) as { source?: string; target?: string; url?: string };
-  if (job.name === JOB.mirrorImage) return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error: err, durationMs: 0 }]);
-  if (job.name === JOB.mirrorChart) return chartItems([{ source: artifactOf(job), target: d.target ?? '', error: err, durationMs: 0 }]);
-  if (job.name === JOB.mirrorFile || job.name === JOB.mirrorBotkube) return [fileItem(job.name === JOB.mirrorFile ? 'file' : 'plugin-index', d.url ?? '', '', 'failed', 0, undefined, err)];
-  return [];
-}

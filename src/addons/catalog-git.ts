@@ -77,6 +77,12 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
     });
   }
   const git = gitIn(repoDir);
+  // A full commit id the cache already holds never changes: no network (the finish step of a
+  // queued run reads the catalog again at the commit its plan step pinned).
+  if (ref && /^[0-9a-f]{40}$/i.test(ref)) {
+    const known = await revParseCommit(git, ref);
+    if (known) return { commit: known, ref: known };
+  }
   const net = gitIn(repoDir, { env: remote.env, timeoutMs });
   let listed: RemoteRefs;
   try {

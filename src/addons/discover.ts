@@ -117,10 +117,9 @@ export function discoverAddon(addon: Addon): AddonScan {
 
   for (const repo of uniqueSorted(install.untagged)) warnings.push(`${addon.dir}: image ${repo} takes its tag from the chart; mirror it with the chart's images`);
 
-  const charts = new Map<string, ReturnType<typeof toPlanned>>();
-  const toPlanned = (c: FileFindings['charts'][number]) => ({ repo: c.url, chart: c.chart, ...(c.version ? { version: c.version } : {}), repoType: c.repoType });
-  for (const c of install.charts) charts.set(`${c.repoType} ${c.url} ${c.chart} ${c.version ?? ''}`, toPlanned(c));
+  const charts = new Map<string, PlannedChart>();
   for (const c of install.charts) {
+    charts.set(`${c.repoType} ${c.url} ${c.chart} ${c.version ?? ''}`, { repo: c.url, chart: c.chart, ...(c.version ? { version: c.version } : {}), repoType: c.repoType });
     if (c.repoType === 'git') warnings.push(`${addon.dir}/${c.file}: chart ${c.chart} comes from a git repository (${c.url}); mirror that repository with a git mirror, it is not a Helm repository`);
   }
 

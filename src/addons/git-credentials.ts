@@ -1,9 +1,10 @@
 import { AirlockError } from '../errors.js';
+import { envVarForRegistry } from '../oci/credentials.js';
 import { registerCredentials } from '../secrets.js';
 
-/** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… */
+/** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… (named like the registry variables). */
 export function gitAuthEnvVar(host: string): string {
-  return `AIRLOCK_GIT_AUTH_${host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return envVarForRegistry(host, 'GIT_AUTH');
 }
 
 /**

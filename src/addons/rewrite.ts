@@ -58,22 +58,14 @@ function imageEdit(segments: Segment[], target: string): { file: string; edit: O
   const nameEnd = nameLength(ref);
   const written = ref.slice(0, nameEnd);
   if (target === written) return 'unchanged';
-  let pos = 0;
-  const first = segments.find((s) => {
-    if (s.text.length > 0) return true;
-    return false;
-  });
-  if (!first) return 'the image is computed, no literal to rewrite';
-  for (const s of segments) {
-    if (s === first) break;
-    pos += s.text.length;
-  }
-  if (!first.span) return 'the image name is computed (no plain literal to rewrite)';
+  // Empty pieces before it (an unset `_base`) add nothing: the first piece with text starts the name.
+  const first = segments.find((s) => s.text.length > 0);
+  if (!first?.span) return 'the image name is computed (no plain literal to rewrite)';
   if (target.endsWith(written) && target.charAt(target.length - written.length - 1) === '/') {
     const prefix = target.slice(0, target.length - written.length);
     return { file: first.span.file, edit: { start: first.span.start, end: first.span.start, text: prefix } };
   }
-  if (pos === 0 && first.text.length >= nameEnd) {
+  if (first.text.length >= nameEnd) {
     return { file: first.span.file, edit: { start: first.span.start, end: first.span.start + nameEnd, text: target } };
   }
   return `the name ${written} is split over several values and the target path rule does not keep it as a suffix`;

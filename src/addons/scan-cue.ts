@@ -20,14 +20,13 @@ function collectParameters(files: CueFile[], deep: boolean): Map<string, Located
       if (f.value.kind === 'struct') addStruct(f.value, file, path);
     }
   };
-  const visit = (s: StructNode, file: string, top: boolean) => {
+  const visit = (s: StructNode, file: string) => {
     for (const f of s.fields) {
       if (f.label === 'parameter' && f.value.kind === 'struct') addStruct(f.value, file, []);
-      else if (deep && f.value.kind === 'struct') visit(f.value, file, false);
+      else if (deep && f.value.kind === 'struct') visit(f.value, file);
     }
-    void top;
   };
-  for (const f of files) visit(f.root, f.file, true);
+  for (const f of files) visit(f.root, f.file);
   return params;
 }
 

@@ -7,7 +7,7 @@ import type { CredentialLookup, Credentials } from './auth.js';
 import { DOCKER_HUB } from './reference.js';
 
 /** `AIRLOCK_AUTH_127_0_0_1_5000=user:password` (or `AIRLOCK_TOKEN_…`) → registry `127.0.0.1:5000`. */
-export function envVarForRegistry(registry: string, kind: 'AUTH' | 'TOKEN' = 'AUTH'): string {
+export function envVarForRegistry(registry: string, kind: 'AUTH' | 'TOKEN' | 'GIT_AUTH' = 'AUTH'): string {
   return `AIRLOCK_${kind}_${registry.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 

@@ -8,8 +8,9 @@ import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-fil
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { buildReport, chartItems, failureItems, fileItem, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../runner/addon-sync.js';
-import { botkubePayloadsOf, filePayloadsOf, type SyncKind } from '../runner/execute-sync.js';
-import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from '../runner/retry-plan.js';
+import type { SyncKind } from '../runner/execute-sync.js';
+import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../runner/config-plans.js';
+import { emptyRetryPlan, runScope, type RetryPlan } from '../runner/retry-plan.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { JOB } from './names.js';
 
@@ -59,8 +60,7 @@ export interface PlannedRun {
 /** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
 export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDir: string; retry?: RetryPlan }): Promise<PlannedRun> {
   const again = options.retry;
-  const config = again ? configForRetry(options.config, again) : options.config;
-  const kinds: SyncKind[] = again ? [...(again.addons ? (['addons'] as const) : []), ...(again.plugins ? (['plugins'] as const) : []), 'charts', 'images', 'files'] : options.kinds;
+  const { config, kinds } = runScope(options.config, options.kinds, again);
   const children: FlowChild[] = [];
   const planned: ReportItem[] = [];
   const retryEntries = { imageEntries: [] as string[], chartEntries: [] as string[] };
@@ -71,41 +71,31 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
   const botkube: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
 
   if (kinds.includes('charts') && config.charts.length > 0) {
-    const [{ planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../sources/chart-plan.js'), import('../sources/helm-repo.js')]);
-    const plan = await planCharts(config, options.engine, createHelmRepoReader(options.engine, { cache: fileIndexCache(options.cacheDir) }));
+    const { createHelmRepoReader, fileIndexCache } = await import('../sources/helm-repo.js');
+    const plan = await planConfigCharts(config, options.engine, createHelmRepoReader(options.engine, { cache: fileIndexCache(options.cacheDir) }));
     fail(plan.failures, 'chart');
-    const entries = new Set(config.charts.map(chartEntryKey));
-    retryEntries.chartEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+    retryEntries.chartEntries.push(...plan.retryEntries);
     charts.push(...plan.payloads);
   }
-  if (kinds.includes('images') && config.images.length > 0) {
-    const { planImages } = await import('../sources/image-plan.js');
-    const plan = await planImages(config, options.engine);
+  if (kinds.includes('images')) {
+    const plan = await planConfigImages(config, options.engine);
     fail(plan.failures, 'image');
-    const entries = new Set(config.images.map((e) => e.source));
-    retryEntries.imageEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+    retryEntries.imageEntries.push(...plan.retryEntries);
     images.push(...plan.payloads);
   }
-  if (kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
-    const target = config.targets.files;
-    if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
-    else {
-      files.push(...filePayloadsOf(config, target));
-      botkube.push(...botkubePayloadsOf(config, target));
-    }
+  if (kinds.includes('files')) {
+    const plan = planConfigFiles(config);
+    fail(plan.failures, 'file');
+    files.push(...plan.files);
+    botkube.push(...plan.botkube);
   }
   // The child narrows its own config to the catalogs of this run's scope (addons:CATALOG runs one).
   if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan', catalogs: config.addons.catalogs.map((c) => c.name) }, key: 'addons' });
-  if (kinds.includes('plugins') && config.plugins) {
+  if (kinds.includes('plugins')) {
     // One registration job per plugin; its image copies become its own children.
-    const { loadPluginManifests } = await import('../plugins/plugin-sources.js');
-    try {
-      const { manifests, problems } = loadPluginManifests({}, config.plugins);
-      fail(problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })), 'plugin');
-      for (const m of manifests) children.push({ name: JOB.registerPlugin, data: { manifest: m }, key: keyOf('plugin', m.request.plugin_id) });
-    } catch (e) {
-      fail([{ artifact: 'plugins', error: e instanceof AirlockError ? e : new AirlockError('E_CONFIG', String(e)) }], 'plugin');
-    }
+    const plan = await planConfigPlugins(config);
+    fail(plan.failures, 'plugin');
+    for (const m of plan.manifests) children.push({ name: JOB.registerPlugin, data: { manifest: m }, key: keyOf('plugin', m.request.plugin_id) });
   }
 
   const seen = new Set<string>();
@@ -164,35 +154,43 @@ export async function settledChildren(queue: Queue, parent: Job): Promise<{ resu
   return { results, failed };
 }
 
+/** A job that failed for good, as the report items it stands for: for the worker's metrics and a flow's report. */
+export function failedJobItems(name: string, data: unknown, error: AirlockError): ReportItem[] {
+  const d = (data ?? {}) as Record<string, string | undefined>;
+  switch (name) {
+    case JOB.mirrorImage:
+      return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
+    case JOB.mirrorChart:
+      return chartItems([{ source: `${d.source} ${d.chart}@${d.version}`, target: d.target ?? '', error, durationMs: 0 }]);
+    case JOB.mirrorFile:
+      return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
+    case JOB.mirrorBotkube:
+      return [fileItem('plugin-index', d.url ?? '', '', 'failed', 0, undefined, error)];
+    case JOB.registerPlugin: {
+      const pluginId = (data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
+      return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }], 'plugin');
+    }
+    case JOB.publishAddons:
+      return failureItems([{ artifact: name, error }], 'addon');
+    default:
+      return [];
+  }
+}
+
 /** A child that failed for good, as report items and as what to retry. */
 export function failedChildItems(child: { name: string; data: unknown; reason: string; byChild?: boolean }, retry: RetryPlan): ReportItem[] {
   const m = /^\[([A-Z0-9_]+)\] /.exec(child.reason);
-  const error = new AirlockError((m?.[1] as AirlockError['code']) ?? 'E_REGISTRY', m ? child.reason.slice(m[0].length) : child.reason);
-  const d = child.data as Record<string, string | undefined>;
-  if (child.name === JOB.mirrorImage) {
-    retry.images.push(child.data as MirrorImagePayload);
-    return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
-  }
-  if (child.name === JOB.mirrorChart) {
-    retry.charts.push(child.data as MirrorChartPayload);
-    return chartItems([{ source: `${d.source} ${d.chart}@${d.version}`, target: d.target ?? '', error, durationMs: 0 }]);
-  }
-  if (child.name === JOB.mirrorFile) {
-    retry.files.push(child.data as MirrorFilePayload);
-    return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
-  }
-  if (child.name === JOB.mirrorBotkube) {
-    retry.botkube.push(child.data as MirrorBotkubePayload);
-    return [fileItem('plugin-index', d.url ?? '', '', 'failed', 0, undefined, error)];
-  }
+  const message = m ? child.reason.slice(m[0].length) : child.reason;
+  const code = (m?.[1] as AirlockError['code']) ?? 'E_REGISTRY';
+  if (child.name === JOB.mirrorImage) retry.images.push(child.data as MirrorImagePayload);
+  if (child.name === JOB.mirrorChart) retry.charts.push(child.data as MirrorChartPayload);
+  if (child.name === JOB.mirrorFile) retry.files.push(child.data as MirrorFilePayload);
+  if (child.name === JOB.mirrorBotkube) retry.botkube.push(child.data as MirrorBotkubePayload);
   if (child.name === JOB.publishAddons) retry.addons = true;
-  if (child.name === JOB.registerPlugin) {
-    retry.plugins = true;
-    const pluginId = (child.data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
-    const why = child.byChild ? `not registered: its image copy failed: ${error.message}` : error.message;
-    return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, why, { artifact: pluginId }) }], 'plugin');
-  }
-  return failureItems([{ artifact: child.name, error }], child.name === JOB.publishAddons ? 'addon' : 'image');
+  if (child.name === JOB.registerPlugin) retry.plugins = true;
+  const error = new AirlockError(code, child.name === JOB.registerPlugin && child.byChild ? `not registered: its image copy failed: ${message}` : message);
+  const items = failedJobItems(child.name, child.data, error);
+  return items.length ? items : failureItems([{ artifact: child.name, error }], 'image');
 }
 
 const OUTCOME_RANK = { copied: 0, unchanged: 1, planned: 2, failed: 3 } as const;

@@ -22,6 +22,7 @@ import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
+import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
 
 /** A catalog as this run saw it. */
 export interface PlannedCatalog {
@@ -104,11 +105,7 @@ export function addonChartRepository(config: AirlockConfig): { url: string; repo
     parseOciChartUrl(t.url);
     return { url: t.url.replace(/\/+$/, ''), repoType: 'oci' };
   }
-  const cm = /^cm\+(https?):\/\/([^/]+)(\/.*)?$/.exec(t.url);
-  if (cm) {
-    const ctx = 'contextPath' in t && t.contextPath ? `/${t.contextPath.replace(/^\/+|\/+$/g, '')}` : '';
-    return { url: `${cm[1]}://${cm[2]}${ctx}${(cm[3] ?? '').replace(/\/+$/, '')}`, repoType: 'helm' };
-  }
+  if (/^cm\+https?:\/\//.test(t.url)) return { url: chartMuseumRepoUrl(t.url, 'contextPath' in t ? t.contextPath : undefined), repoType: 'helm' };
   if ('baseUrl' in t && t.baseUrl) return { url: t.baseUrl.replace(/\/+$/, ''), repoType: 'helm' };
   return undefined;
 }
@@ -121,7 +118,6 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
   const out: AddonArtifacts = { catalogs: [], images: [], charts: [], urls: [], failures: [] };
   const section = config.addons;
   if (!section) return out;
-  const imageTarget = imageTargetFor(config);
   const seenImages = new Set<string>();
   const charts = new Map<string, AddonChartGroup>();
   const urls = new Set<string>();
@@ -136,7 +132,6 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
         for (const img of [...p.images, ...(section.definitionImages ? p.definitionImages : [])]) {
           if (seenImages.has(img)) continue;
           seenImages.add(img);
-          const target = imageTarget(img);
           if (!config.targets.images) {
             out.failures.push({ artifact: img, error: new AirlockError('E_CONFIG', `addon ${p.addon} needs this image but targets.images is not set`, { artifact: img }) });
             continue;
@@ -144,7 +139,7 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
           const ref = parseRegistryRef(img);
           out.images.push({
             source: `docker://${img}`,
-            target: target ? `docker://${target}` : targetRepository({ ...ref, tag: undefined, digest: undefined }, config.targets.images),
+            target: targetRepository({ ...ref, tag: undefined, digest: undefined }, config.targets.images),
             ...(options.dryRun ? { dryRun: true } : {}),
           });
         }

@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import { chartEntryKey, configForRetry, emptyRetryPlan, type RetryPlan } from './retry-plan.js';
+import { emptyRetryPlan, runScope, type RetryPlan } from './retry-plan.js';
+import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { targetRepository } from '../targets/image-target.js';
@@ -66,18 +67,6 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
   return { payloads, failures };
 }
 
-type StaticTarget = NonNullable<AirlockConfig['targets']['files']>;
-
-/** The `files:` section as mirror-file payloads. */
-export function filePayloadsOf(config: AirlockConfig, target: StaticTarget): MirrorFilePayload[] {
-  return config.files.map((f) => ({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target }));
-}
-
-/** The `botkube:` section as mirror-botkube payloads (header values stay env/file references). */
-export function botkubePayloadsOf(config: AirlockConfig, target: StaticTarget): MirrorBotkubePayload[] {
-  return config.botkube.map((repo) => ({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target }));
-}
-
 /**
  * One sync run over the config, in the calling process: charts first (they name more images),
  * then images, then files and plugin repositories. One failing artifact never stops the others.
@@ -87,8 +76,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   const { engine, logger } = options;
   const again = options.retry;
   // A retry plans only the entries whose planning failed; its payloads come from the earlier run.
-  const config = again ? configForRetry(options.config, again) : options.config;
-  const kinds = again ? ([...(again.addons ? ['addons'] : []), ...(again.plugins ? ['plugins'] : []), 'charts', 'images', 'files'] as SyncKind[]) : options.kinds;
+  const { config, kinds } = runScope(options.config, options.kinds, again);
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
@@ -160,14 +148,11 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
 
     const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
     if (kinds.includes('charts') && (config.charts.length > 0 || chartPayloads.length > 0)) {
-      const { mirrorChart, planCharts, repos, packages, targets, imageCache } = await chartKitOnce();
-      if (config.charts.length > 0) {
-        const plan = await planCharts(config, engine, repos, { dryRun: options.dryRun });
-        fail(plan.failures, 'chart');
-        const entries = new Set(config.charts.map(chartEntryKey));
-        retry.chartEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
-        chartPayloads.push(...plan.payloads);
-      }
+      const { mirrorChart, repos, packages, targets, imageCache } = await chartKitOnce();
+      const plan = await planConfigCharts(config, engine, repos, options.dryRun);
+      fail(plan.failures, 'chart');
+      retry.chartEntries.push(...plan.retryEntries);
+      chartPayloads.push(...plan.payloads);
       const limit = pLimit(config.concurrency.images);
       const outcomes: ChartOutcome[] = await Promise.all(
         chartPayloads.map((p: MirrorChartPayload) =>
@@ -195,24 +180,20 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       }
     }
 
-    if (kinds.includes('images') && config.images.length > 0) {
-      const { planImages } = await import('../sources/image-plan.js');
-      const plan = await planImages(config, engine, { dryRun: options.dryRun });
+    if (kinds.includes('images')) {
+      const plan = await planConfigImages(config, engine, options.dryRun);
       fail(plan.failures, 'image');
-      const entries = new Set(config.images.map((e) => e.source));
-      retry.imageEntries.push(...plan.failures.map((f) => f.artifact).filter((a) => entries.has(a)));
+      retry.imageEntries.push(...plan.retryEntries);
       imagePayloads.push(...plan.payloads);
     }
 
-    const target = config.targets.files;
     const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
     const botkubePayloads: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
-    if (kinds.includes('files') && (config.files.length > 0 || config.botkube.length > 0)) {
-      if (!target) fail([{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }], 'file');
-      else {
-        filePayloads.push(...filePayloadsOf(config, target));
-        botkubePayloads.push(...botkubePayloadsOf(config, target));
-      }
+    if (kinds.includes('files')) {
+      const plan = planConfigFiles(config);
+      fail(plan.failures, 'file');
+      filePayloads.push(...plan.files);
+      botkubePayloads.push(...plan.botkube);
     }
     if (filePayloads.length > 0 || botkubePayloads.length > 0) {
       const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
@@ -278,15 +259,16 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
 
     if (kinds.includes('plugins') && config.plugins) {
       // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
-      const [{ loadPluginManifests, repositoryClientFor }, { mirrorAndRegisterPlugin }, { pluginItems }] = await Promise.all([
+      const [{ repositoryClientFor }, { mirrorAndRegisterPlugin }, { pluginItems }] = await Promise.all([
         import('../plugins/plugin-sources.js'),
         import('../jobs/register-plugins.js'),
         import('../report/run-report.js'),
       ]);
       const section = config.plugins;
+      const { manifests, failures } = await planConfigPlugins(config);
+      fail(failures, 'plugin');
+      if (failures.length) retry.plugins = true;
       try {
-        const { manifests, problems } = loadPluginManifests({}, section);
-        fail(problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })), 'plugin');
         if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
         else {
           const client = await repositoryClientFor(config, 'plugins');

@@ -1,4 +1,5 @@
 import type { AirlockConfig } from '../config/schema.js';
+import type { SyncKind } from './execute-sync.js';
 import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
@@ -33,6 +34,15 @@ export function retryPlanSize(p: RetryPlan): number {
 
 export function chartEntryKey(entry: { repo: string; name: string }): string {
   return `${entry.repo} ${entry.name}`;
+}
+
+/**
+ * What a run covers: its config and kinds, or, for a retry, the config narrowed to the entries it
+ * plans again, with the addon and plugin scopes only when they failed.
+ */
+export function runScope(config: AirlockConfig, kinds: SyncKind[], retry: RetryPlan | undefined): { config: AirlockConfig; kinds: SyncKind[] } {
+  if (!retry) return { config, kinds };
+  return { config: configForRetry(config, retry), kinds: [...(retry.addons ? (['addons'] as const) : []), ...(retry.plugins ? (['plugins'] as const) : []), 'charts', 'images', 'files'] };
 }
 
 /** The config narrowed to the entries a retry plans again. */

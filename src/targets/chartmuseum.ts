@@ -19,18 +19,27 @@ export interface ChartMuseumOptions {
  * uploads nothing and a different chart under the same version is never silently replaced.
  * `url` is `cm+http(s)://HOST[:PORT][/TENANT/PATH]`.
  */
-export function chartMuseumTarget(engine: Engine, url: string, options: ChartMuseumOptions = {}): ChartTarget {
+function chartMuseumParts(url: string, contextPath: string | undefined): { origin: string; host: string; ctx: string; tenant: string } {
   const u = new URL(url.replace(/^cm\+/, ''));
-  const tenant = u.pathname.replace(/^\/+|\/+$/g, '');
-  const ctx = (options.contextPath ?? '').replace(/\/+$/, '').replace(/^(?!\/)(.)/, '/$1');
-  const api = `${u.origin}${ctx}/api${tenant ? `/${tenant}` : ''}/charts`;
+  return { origin: u.origin, host: u.host, tenant: u.pathname.replace(/^\/+|\/+$/g, ''), ctx: (contextPath ?? '').replace(/\/+$/, '').replace(/^(?!\/)(.)/, '/$1') };
+}
+
+/** The Helm repository URL a ChartMuseum target serves (what `helm repo add` and Flux point at). */
+export function chartMuseumRepoUrl(url: string, contextPath?: string): string {
+  const { origin, ctx, tenant } = chartMuseumParts(url, contextPath);
+  return `${origin}${ctx}${tenant ? `/${tenant}` : ''}`;
+}
+
+export function chartMuseumTarget(engine: Engine, url: string, options: ChartMuseumOptions = {}): ChartTarget {
+  const { origin, host, ctx, tenant } = chartMuseumParts(url, options.contextPath);
+  const api = `${origin}${ctx}/api${tenant ? `/${tenant}` : ''}/charts`;
   const label = url;
 
   function headers(): Record<string, string> {
     // Bearer (`--bearer-auth`) from AIRLOCK_TOKEN_<HOST>, else basic credentials like any registry's.
-    const token = engine.token(u.host);
+    const token = engine.token(host);
     if (token) return { authorization: `Bearer ${token}` };
-    const creds = engine.credentials(u.host);
+    const creds = engine.credentials(host);
     return creds ? { authorization: basicAuthorization(creds) } : {};
   }
 
@@ -50,7 +59,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
     return body.digest ?? '';
   }
 
-  const locationOf = (name: string, version: string) => `${u.origin}${ctx}${tenant ? `/${tenant}` : ''}/charts/${name}-${version}.tgz`;
+  const locationOf = (name: string, version: string) => `${chartMuseumRepoUrl(url, options.contextPath)}/charts/${name}-${version}.tgz`;
 
   return {
     label,

@@ -176,6 +176,8 @@ describe('airlock addons sync', () => {
     const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'state.json')]);
     const report = JSON.parse(r.stdout) as Report;
     expect(report.items.filter((i) => i.kind === 'addon').every((i) => i.status === 'planned')).toBe(true);
+    // Nothing is downloaded in a dry run, the runtime files included.
+    expect(report.items.filter((i) => i.kind === 'file').map((i) => i.status)).toEqual(['planned']);
     const empty = path.join(work, 'empty.yaml');
     fs.writeFileSync(empty, 'images: []\n');
     const bad = await airlock(['addons', 'sync', '--config', empty]);

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { CatalogContents, CatalogRegistry } from '../addons/catalog-dir.js';
@@ -6,6 +5,7 @@ import { readCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import { AirlockError } from '../errors.js';
+import { defaultStateFile } from './state-store.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -18,8 +18,9 @@ export function parseRegistryOption(values: string[] | undefined): CatalogRegist
   });
 }
 
-export function defaultCatalogCache(): string {
-  return process.env.AIRLOCK_CACHE_DIR ? path.join(process.env.AIRLOCK_CACHE_DIR, 'catalogs') : path.join(os.homedir(), '.cache', 'airlock', 'catalogs');
+/** The same place `addons sync` uses without a config: beside the default mirror state. */
+function defaultCatalogCache(): string {
+  return path.join(path.dirname(defaultStateFile()), 'catalogs');
 }
 
 function printPlan(plans: AddonPlan[]): void {
@@ -47,7 +48,7 @@ export function addonsCommand(): Command {
     .option('--ref <ref>', 'git branch, tag or commit (git catalogs)')
     .option('--addon <name>', 'only this addon and its dependencies (repeatable)', collect)
     .option('--registry <name=folder>', 'catalog folder served as an addon registry (repeatable; default official=addons, experimental=experimental/addons)', collect)
-    .option('--cache-dir <dir>', 'where git catalogs are cloned (default ~/.cache/airlock/catalogs or $AIRLOCK_CACHE_DIR)')
+    .option('--cache-dir <dir>', 'where git catalogs are cloned (default $XDG_CACHE_HOME/airlock/catalogs, else ~/.cache/airlock/catalogs)')
     .option('--json', 'print one JSON array, one object per addon')
     .action(async (opts: { catalog?: string; helm?: string; helmName: string; ref?: string; addon?: string[]; registry?: string[]; cacheDir?: string; json?: boolean }) => {
       if (!opts.catalog === !opts.helm) throw new AirlockError('E_USAGE', 'give one of --catalog DIR|GIT_URL and --helm URL');

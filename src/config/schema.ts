@@ -162,7 +162,7 @@ const addonCatalog = z
 
 const addonsSection = z.strictObject({
   catalogs: z.array(addonCatalog).min(1),
-  /** Where git catalogs are cloned (default: beside the state, `.airlock/catalogs`). */
+  /** Where git catalogs are cloned (default: `catalogs/` beside the mirror state file, e.g. ~/.cache/airlock/catalogs). */
   cacheDir: z.string().min(1).optional(),
   /** The chart repository the rewritten addons point at (default: derived from targets.charts[0]). */
   chartRepository: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL').optional(),

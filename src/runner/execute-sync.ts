@@ -107,6 +107,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       };
     };
     const chartKitOnce = () => (chartKit ??= loadChartKit());
+    const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
     // Addons first: they name charts, images and files for the mirrors below.
     let addons: AddonArtifacts | undefined;
     const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
@@ -123,27 +124,9 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
       fail(fromCharts.failures, 'image');
       imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+      // The files addons fetch at run time go with the files: section below; their mirrored URLs feed the rewrite.
       const fileTarget = config.targets.files;
-      if (fileTarget && !options.dryRun) {
-        const limit = pLimit(config.concurrency.blobs);
-        await Promise.all(
-          addons.urls.map((url) =>
-            limit(async () => {
-              try {
-                const { mirrorFileJob } = await import('../jobs/mirror-files.js');
-                const r = await mirrorFileJob({ url, target: fileTarget }, { engine, logger });
-                addonStatus.files.set(url, r.url);
-                items.push(fileItem('file', url, r.url, r.status, r.bytes, r.sha256));
-              } catch (e) {
-                const error = toAirlockError(e, url);
-                errors.push(error);
-                addonStatus.failedUrls.add(url);
-                items.push(fileItem('file', url, '', 'failed', 0, undefined, error));
-              }
-            }),
-          ),
-        );
-      }
+      if (fileTarget) filePayloads.push(...addons.urls.map((url) => ({ url, target: fileTarget })));
     }
 
     const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
@@ -187,7 +170,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       imagePayloads.push(...plan.payloads);
     }
 
-    const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
     const botkubePayloads: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
     if (kinds.includes('files')) {
       const plan = planConfigFiles(config);
@@ -195,20 +177,26 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       filePayloads.push(...plan.files);
       botkubePayloads.push(...plan.botkube);
     }
-    if (filePayloads.length > 0 || botkubePayloads.length > 0) {
+    const uniqueFiles = [...new Map(filePayloads.map((f) => [f.url, f])).values()];
+    if (options.dryRun) {
+      // A dry run downloads nothing: files and plugin repositories are only planned.
+      items.push(...uniqueFiles.map((f) => fileItem('file', f.url, '', 'planned', 0)), ...botkubePayloads.map((b) => fileItem('plugin-index', b.url, '', 'planned', 0)));
+    } else if (uniqueFiles.length > 0 || botkubePayloads.length > 0) {
       const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
       const ctx = { engine, logger };
       const limit = pLimit(config.concurrency.blobs);
       await Promise.all(
-        filePayloads.map((f) =>
+        uniqueFiles.map((f) =>
           limit(async () => {
             try {
               const r = await mirrorFileJob(f, ctx);
+              addonStatus.files.set(f.url, r.url);
               items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
             } catch (e) {
               const error = toAirlockError(e, f.url);
               errors.push(error);
               retry.files.push(f);
+              addonStatus.failedUrls.add(f.url);
               items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
             }
           }),

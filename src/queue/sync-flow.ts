@@ -306,7 +306,7 @@ export async function finishAddons(
     if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
-  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger });
+  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir });
   const own = [...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
   // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
   const failed = [...items, ...own].some((i) => i.status === 'failed');

@@ -6,7 +6,9 @@ import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
 import { rewriteAddon, type AddonRewrite, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
 import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
-import { isSemverVersion } from '../addons/addon.js';
+import { isSemverVersion, type Addon } from '../addons/addon.js';
+import { createHash } from 'node:crypto';
+import { jsonFileCache } from '../util/fs-atomic.js';
 import { withGitCredentials } from '../addons/git-credentials.js';
 import type { AddonCatalogConfig, AirlockConfig, ChartEntry } from '../config/schema.js';
 import type { Engine } from '../engine.js';
@@ -220,6 +222,13 @@ export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus)
   };
 }
 
+/** What an archive is made of: the addon's name, version and rewritten files (and the packager's format). */
+function contentKey(addon: Addon, files: Map<string, Buffer>): string {
+  const h = createHash('sha256').update(`addon-archive-v1\0${addon.metadata.name}\0${addon.metadata.version}\0`);
+  for (const name of [...files.keys()].sort()) h.update(`${name}\0`).update(createHash('sha256').update(files.get(name)!).digest());
+  return h.digest('hex');
+}
+
 /**
  * Rewrites and publishes every addon whose images, charts and files all arrived — never an addon
  * that would point at something missing (the previous published version stays). Then the git
@@ -228,9 +237,10 @@ export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus)
 export async function publishAddons(
   artifacts: AddonArtifacts,
   status: AddonMirrorStatus,
-  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean },
+  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean; cacheDir?: string },
 ): Promise<{ addons: AddonPublishOutcome[]; git: GitMirrorOutcome[]; errors: AirlockError[] }> {
   const { config, engine } = ctx;
+  const archives = ctx.cacheDir ? jsonFileCache<string>(path.join(ctx.cacheDir, '..', 'addon-archives')) : undefined;
   const section = config.addons!;
   const addons: AddonPublishOutcome[] = [];
   const git: GitMirrorOutcome[] = [];
@@ -260,52 +270,64 @@ export async function publishAddons(
       if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', rewrites: rewrite.changes, warnings });
     }
 
-    for (const spec of specs) {
-      const byRegistry = new Map<string, PackagedAddon[]>();
-      for (const { scan, rewrite, warnings } of ready) {
-        const p = scan.plan;
-        if (!isSemverVersion(p.version)) {
-          addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', rewrites: rewrite.changes, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
-          continue;
-        }
-        const pkg = packageAddon(scan.addon, rewrite.files);
-        const list = byRegistry.get(p.registry) ?? [];
-        list.push({ ...pkg, addon: scan.addon });
-        byRegistry.set(p.registry, list);
+    // Each addon is packaged at most once per run, whatever the number of targets — and not at all
+    // when every target already holds the archive these same files made last time.
+    const publishable = ready.filter(({ scan, rewrite, warnings }) => {
+      const p = scan.plan;
+      if (isSemverVersion(p.version)) return true;
+      for (const spec of specs) addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', rewrites: rewrite.changes, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
+      return false;
+    });
+    const packaged = new Map<Addon, PackagedAddon>();
+    const packageOf = async (entry: (typeof ready)[number]): Promise<PackagedAddon> => {
+      let pkg = packaged.get(entry.scan.addon);
+      if (!pkg) {
+        pkg = { ...packageAddon(entry.scan.addon, entry.rewrite.files), addon: entry.scan.addon };
+        packaged.set(entry.scan.addon, pkg);
+        await archives?.set(contentKey(entry.scan.addon, entry.rewrite.files), pkg.digest).catch(() => undefined);
       }
-      for (const [registry, packages] of byRegistry) {
+      return pkg;
+    };
+    for (const spec of specs) {
+      const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
+      for (const registry of registries) {
+        const entries = publishable.filter((e) => e.scan.plan.registry === registry);
         const label = spec.url.split('{registry}').join(registry);
+        const outcome = (e: (typeof ready)[number], status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
+          registry,
+          addon: e.scan.addon.metadata.name,
+          version: e.scan.addon.metadata.version,
+          target: location,
+          status,
+          ...(digest ? { digest } : {}),
+          rewrites: e.rewrite.changes,
+          warnings: e.warnings,
+          ...(error ? { error } : {}),
+        });
         if (ctx.dryRun) {
-          for (const pkg of packages) {
-            const entry = ready.find((x) => x.scan.addon === pkg.addon);
-            addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'planned', digest: pkg.digest, rewrites: entry?.rewrite.changes ?? [], warnings: entry?.warnings ?? [] });
-          }
+          for (const e of entries) addons.push(outcome(e, 'planned', label, (await packageOf(e)).digest));
           continue;
         }
-        let results;
+        let target;
+        const toPush: PackagedAddon[] = [];
         try {
-          const target = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
-          results = await publishAddonRegistry(packages, target);
+          target = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
+          for (const e of entries) {
+            const known = await archives?.get(contentKey(e.scan.addon, e.rewrite.files));
+            const there = known ? await target.has(e.scan.addon.metadata.name, e.scan.addon.metadata.version, known) : undefined;
+            if (known && there?.present) addons.push(outcome(e, 'unchanged', there.location, known));
+            else toPush.push(await packageOf(e));
+          }
         } catch (e) {
           const error = toAirlockError(e, label);
           errors.push(error);
-          for (const pkg of packages) addons.push({ registry, addon: pkg.name, version: pkg.version, target: label, status: 'failed', rewrites: [], warnings: [], error });
+          for (const entry of entries) addons.push(outcome(entry, 'failed', label, undefined, error));
           continue;
         }
+        const results = await publishAddonRegistry(toPush, target);
         for (const r of results) {
-          const entry = ready.find((x) => x.scan.addon === r.addon);
           if (r.error) errors.push(r.error);
-          addons.push({
-            registry,
-            addon: r.addon.metadata.name,
-            version: r.version,
-            target: r.location,
-            status: r.status,
-            digest: r.digest,
-            rewrites: entry?.rewrite.changes ?? [],
-            warnings: entry?.warnings ?? [],
-            ...(r.error ? { error: r.error } : {}),
-          });
+          addons.push(outcome(entries.find((x) => x.scan.addon === r.addon)!, r.status, r.location, r.digest, r.error));
         }
       }
     }

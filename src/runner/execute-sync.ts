@@ -238,7 +238,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     if (addons) {
       const { publishAddons } = await import('./addon-sync.js');
       for (const o of outcomes) if (o.error) addonStatus.failedImages.add(o.payload.source.replace(/^docker:\/\//, ''));
-      const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun });
+      const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
       items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
       errors.push(...published.errors);
       // Addon publishing is idempotent and cheap when nothing changed: a retry runs the whole addon scope again.

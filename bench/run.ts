@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     const md = [
       '# Benchmark results',
       '',
-      `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu}, Node ${process.version}, ${skopeoVersion || 'skopeo not run'}, Docker distribution registry (Debian docker-registry) ×3 on loopback, filesystem storage.`,
+      `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu}, Node ${process.version}, ${skopeoVersion || /skopeo version [^,]+/.exec(current)?.[0] || 'skopeo not run'}, Docker distribution registry (Debian docker-registry) ×3 on loopback, filesystem storage.`,
       'Both tools copy from the same upstream into their own fresh target registry in the same run. Wall time includes process start. Peak RSS is VmHWM of the tool process, sampled every 50 ms.',
       '',
       '| scenario | airlock | skopeo | ratio | goal | |',

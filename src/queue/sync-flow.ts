@@ -258,12 +258,12 @@ export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: stri
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
 export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
-  const { planAddonArtifacts } = await import('../runner/addon-sync.js');
+  const { planAddonArtifacts, payloadImage } = await import('../runner/addon-sync.js');
   const artifacts = await planAddonArtifacts(config, engine, cacheDir);
   const plan: AddonFlowPlan = {
     catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
     failures: failureItems(artifacts.failures, 'addon'),
-    images: artifacts.images.map((i) => i.source.replace(/^docker:\/\//, '')),
+    images: artifacts.images.map((i) => payloadImage(i.source)),
     charts: artifacts.charts.map((g) => g.key),
     urls: config.targets.files ? artifacts.urls : [],
   };
@@ -277,7 +277,7 @@ export async function finishAddons(
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
-  const { planAddonArtifacts, publishAddons } = await import('../runner/addon-sync.js');
+  const { planAddonArtifacts, publishAddons, payloadImage } = await import('../runner/addon-sync.js');
   const { addonItems, gitMirrorItems } = await import('../report/run-report.js');
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
@@ -286,7 +286,7 @@ export async function finishAddons(
   // Whatever the catalogs name now but the children were not asked to mirror did not arrive.
   const planned = { images: new Set(plan.images), charts: new Set(plan.charts), urls: new Set(plan.urls) };
   for (const i of artifacts.images) {
-    const name = i.source.replace(/^docker:\/\//, '');
+    const name = payloadImage(i.source);
     if (!planned.images.has(name)) status.failedImages.add(name);
   }
   for (const g of artifacts.charts) if (!planned.charts.has(g.key)) status.failedCharts.add(g.key);
@@ -302,7 +302,7 @@ export async function finishAddons(
   for (const f of settled.failed) {
     items.push(...failedChildItems(f, retry));
     const d = f.data as { source?: string; url?: string; key?: string };
-    if (f.name === JOB.mirrorImage && d.source) status.failedImages.add(d.source.replace(/^docker:\/\//, ''));
+    if (f.name === JOB.mirrorImage && d.source) status.failedImages.add(payloadImage(d.source));
     if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }

@@ -71,6 +71,11 @@ export function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGro
   });
 }
 
+/** The normalised image a copy payload is about (`docker://` off), as addon plans name images. */
+export function payloadImage(source: string): string {
+  return source.replace(/^docker:\/\//, '');
+}
+
 export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
   return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
 }

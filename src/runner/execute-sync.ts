@@ -112,7 +112,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     let addons: AddonArtifacts | undefined;
     const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
     if (kinds.includes('addons') && config.addons) {
-      const { mirrorAddonCharts, planAddonArtifacts } = await import('./addon-sync.js');
+      const { mirrorAddonCharts, planAddonArtifacts, payloadImage } = await import('./addon-sync.js');
       const { repos, packages, targets, imageCache } = await chartKitOnce();
       addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
       fail(addons.failures, 'addon');
@@ -120,7 +120,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       items.push(...chartItems(charts.outcomes));
       errors.push(...charts.errors);
       addonStatus.failedCharts = charts.failed;
-      const known = new Set(addons.images.map((p) => p.source.replace(/^docker:\/\//, '')));
+      const known = new Set(addons.images.map((p) => payloadImage(p.source)));
       const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
       fail(fromCharts.failures, 'image');
       imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
@@ -236,8 +236,8 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     retry.images.push(...outcomes.flatMap((o) => (o.error ? [o.payload] : [])));
 
     if (addons) {
-      const { publishAddons } = await import('./addon-sync.js');
-      for (const o of outcomes) if (o.error) addonStatus.failedImages.add(o.payload.source.replace(/^docker:\/\//, ''));
+      const { publishAddons, payloadImage } = await import('./addon-sync.js');
+      for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
       const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
       items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
       errors.push(...published.errors);

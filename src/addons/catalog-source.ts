@@ -31,7 +31,7 @@ export async function readCatalog(spec: CatalogSourceSpec, options: { cacheDir?:
     const root = path.resolve(spec.catalog);
     const st = await fsp.stat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new AirlockError('E_USAGE', 'catalog is neither a directory nor a git URL', { artifact: spec.catalog });
-    if (spec.ref) throw new AirlockError('E_USAGE', '--ref needs a git catalog', { artifact: spec.catalog });
+    if (spec.ref) throw new AirlockError('E_USAGE', 'a ref (--ref, catalogs[].ref) needs a git catalog; a directory is read as it is', { artifact: spec.catalog });
     return { root, ...(await readCatalogDir(root, registries)) };
   }
   if (!options.cacheDir) throw new AirlockError('E_USAGE', 'a git catalog needs a cache directory', { artifact: spec.catalog });

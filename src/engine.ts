@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { ArtifactLock } from './queue/artifact-lock.js';
 import type { RegistrySlots } from './queue/registry-slots.js';
 import pLimit from 'p-limit';
@@ -10,7 +9,8 @@ import { createBlobLedger, type Limit } from './oci/blob-copy.js';
 import { copyImage, type CopyRequest, type CopyResult } from './oci/copy-image.js';
 import { createCredentialLookup, envVarForRegistry } from './oci/credentials.js';
 import { registerSecret } from './secrets.js';
-import { createAgent, createSend, header, type Send } from './oci/http.js';
+import { createSend, header, type Send } from './oci/http.js';
+import { createTransport, type Transport } from './oci/transport.js';
 import { registryImageEndpoint, type ImageEndpoint } from './oci/image-endpoint.js';
 import { memoryUpstreamBudget, type UpstreamBudget } from './oci/upstream-budget.js';
 import { layoutImageEndpoint } from './oci/layout.js';
@@ -36,13 +36,15 @@ export interface EngineOptions {
   budget?: UpstreamBudget;
   /** Makes `registries[].concurrency` hold across processes (workers on one Redis); default: per process. */
   slots?: RegistrySlots;
+  /** Check every target even where the mirror state vouches for it (`--verify-targets`). */
+  verifyTargets?: boolean;
 }
 
 /** The image engine of one process: one connection pool, one token cache, one blob ledger. */
 export interface Engine {
   client: RegistryClient;
   /** The process's HTTP client for non-registry sources (chart repositories, ChartMuseum, files). */
-  http: { send: Send; dispatcher: Dispatcher };
+  http: { send: Send; transport: Transport };
   credentials: CredentialLookup;
   /** A bearer token for a non-registry host (`AIRLOCK_TOKEN_<HOST>`), e.g. ChartMuseum with --bearer-auth. */
   token(host: string): string | undefined;
@@ -61,8 +63,8 @@ export interface Engine {
 export function createEngine(options: EngineOptions): Engine {
   const { config, logger } = options;
   const env = options.env ?? process.env;
-  const agent = createAgent();
-  let insecureAgent: Dispatcher | undefined;
+  const transport = createTransport();
+  let insecureTransport: Transport | undefined;
   const registries = new Map(config.registries.map((r) => [r.host, r]));
   const plain = new Set(options.plainHttp ?? []);
   const skipVerify = new Set(options.tlsSkipVerify ?? []);
@@ -97,10 +99,10 @@ export function createEngine(options: EngineOptions): Engine {
       const cfg = registries.get(registry);
       const usePlain = cfg?.plainHttp ?? (plain.has(registry) || isLoopbackRegistry(registry));
       const insecure = (cfg?.insecure ?? false) || skipVerify.has(registry);
-      if (insecure) insecureAgent ??= createAgent({ insecure: true });
+      if (insecure) insecureTransport ??= createTransport({ insecure: true });
       ep = {
         baseUrl: `${usePlain ? 'http' : 'https'}://${registryEndpointHost(registry)}`,
-        dispatcher: insecure && insecureAgent ? insecureAgent : agent,
+        transport: insecure && insecureTransport ? insecureTransport : transport,
         chunkSize: cfg?.chunkSize ?? 0,
       };
       endpoints.set(registry, ep);
@@ -111,13 +113,13 @@ export function createEngine(options: EngineOptions): Engine {
   const credentials = createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath });
   // Token realms and redirect targets of a registry configured insecure are usually on the same
   // self-signed host (Harbor, GitLab): they get the same TLS treatment.
-  const dispatcherFor = (url: URL): Dispatcher => {
+  const transportFor = (url: URL): Transport => {
     const insecure = (registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host);
-    if (insecure) insecureAgent ??= createAgent({ insecure: true });
-    return insecure && insecureAgent ? insecureAgent : agent;
+    if (insecure) insecureTransport ??= createTransport({ insecure: true });
+    return insecure && insecureTransport ? insecureTransport : transport;
   };
-  const auth = createAuthenticator({ send, dispatcherFor, credentials });
-  const client = createRegistryClient({ send, auth, endpoint: endpointFor, dispatcherFor, logger });
+  const auth = createAuthenticator({ send, transportFor, credentials });
+  const client = createRegistryClient({ send, auth, endpoint: endpointFor, transportFor, logger });
   const ledger = createBlobLedger();
   const blobLimit = pLimit(config.concurrency.blobs);
   const perRegistry = new Map<string, Limit>();
@@ -133,7 +135,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     client,
-    http: { send, dispatcher: agent },
+    http: { send, transport },
     credentials,
     token(host) {
       const value = env[envVarForRegistry(host, 'TOKEN')];
@@ -149,12 +151,21 @@ export function createEngine(options: EngineOptions): Engine {
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });
     },
     copy(req) {
-      return copyImage(req, { logger, ledger, blobLimit, registryLimit, state: options.state, onBytes: options.onBytes });
+      return copyImage(req, {
+        logger,
+        ledger,
+        blobLimit,
+        registryLimit,
+        state: options.state,
+        trustTargetMs: config.state.trustTargetSeconds * 1000,
+        verifyTargets: options.verifyTargets ?? false,
+        onBytes: options.onBytes,
+      });
     },
     async close() {
       await options.state?.flush();
-      await agent.close();
-      await insecureAgent?.close();
+      await transport.close();
+      await insecureTransport?.close();
     },
   };
 }

@@ -155,4 +155,58 @@ describe('image copy between registries', () => {
     expect(none.status).toBe('unchanged');
     expect(proxy.log).toEqual([]);
   });
+
+  it("takes a recent record's word for the target, checks it once the record is older than state.trustTargetSeconds, and --verify-targets checks it always", async () => {
+    const m = buildManifest({ layers: [randomBlob(20_000)] });
+    await pushImage(upstream.url, 'app/trust', '1', m);
+    const targetProxy = await startProxy(target.url);
+    try {
+      const state = memoryMirrorState();
+      const src = `docker://${proxy.host}/app/trust:1`;
+      const dst = `docker://${targetProxy.host}/app/trust`;
+      const key = `docker://${proxy.host}/app/trust:1 -> docker://${targetProxy.host}/app/trust:1`;
+      expect((await copy(src, dst, {}, testEngine({ state }))).status).toBe('copied');
+      const requests = () => [...proxy.log, ...targetProxy.log].map((e) => `${e.method} ${e.path}`);
+      const reset = () => {
+        proxy.reset();
+        targetProxy.reset();
+      };
+
+      // Within the hour: one HEAD at the source, none at the target.
+      reset();
+      expect((await copy(src, dst, {}, testEngine({ state }))).status).toBe('unchanged');
+      expect(requests()).toEqual(['HEAD /v2/app/trust/manifests/1']);
+
+      // Someone deletes the copy at the target. A record older than the window no longer vouches:
+      // the target is asked, the image copied again, and the record renewed.
+      const del = await fetch(`${target.url}/v2/app/trust/manifests/${m.digest}`, { method: 'DELETE' });
+      expect(del.status).toBe(202);
+      const aged = (await state.get(key))!;
+      await state.set(key, { ...aged, at: new Date(Date.now() - 2 * 3600_000).toISOString() });
+      reset();
+      expect((await copy(src, dst, {}, testEngine({ state }))).status).toBe('copied');
+      expect(requests()).toContain('HEAD /v2/app/trust/manifests/1');
+      expect(Date.now() - Date.parse((await state.get(key))!.at)).toBeLessThan(60_000);
+
+      // An aged record of an intact target: one check at each side, and the record's clock restarts.
+      await state.set(key, { ...(await state.get(key))!, at: new Date(Date.now() - 2 * 3600_000).toISOString() });
+      reset();
+      expect((await copy(src, dst, {}, testEngine({ state }))).status).toBe('unchanged');
+      expect(requests().sort()).toEqual(['HEAD /v2/app/trust/manifests/1', 'HEAD /v2/app/trust/manifests/1']);
+      expect(Date.now() - Date.parse((await state.get(key))!.at)).toBeLessThan(60_000);
+
+      // --verify-targets: a fresh record does not vouch; the deleted copy is found missing and restored.
+      expect((await fetch(`${target.url}/v2/app/trust/manifests/${m.digest}`, { method: 'DELETE' })).status).toBe(202);
+      expect((await copy(src, dst, {}, testEngine({ state }))).status).toBe('unchanged');
+      expect((await copy(src, dst, {}, testEngine({ state, verifyTargets: true }))).status).toBe('copied');
+      await expectSameManifest('app/trust', '1', m);
+
+      // trustTargetSeconds: 0 asks the target on every run, as before the window existed.
+      reset();
+      expect((await copy(src, dst, {}, testEngine({ state, config: { state: { trustTargetSeconds: 0 } } }))).status).toBe('unchanged');
+      expect(targetProxy.log.map((e) => `${e.method} ${e.path}`)).toEqual(['HEAD /v2/app/trust/manifests/1']);
+    } finally {
+      await targetProxy.stop();
+    }
+  });
 });

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../src/config/defaults.js';
+import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
 import { parseRetryAfter } from '../src/oci/http.js';
@@ -93,6 +95,14 @@ describe('config', () => {
     expect(() => parseConfig({ imagez: [] })).toThrow(/imagez/);
   });
 
+  it('runs without a config file on exactly the defaults the schema gives an empty document', () => {
+    expect(defaultConfig()).toStrictEqual(parseConfig({}));
+    // Each call is a fresh object: commands change concurrency in place.
+    const a = defaultConfig();
+    a.concurrency.images = 1;
+    expect(defaultConfig().concurrency.images).toBe(8);
+  });
+
   it('reports unreadable and non-YAML files with E_CONFIG', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
     fs.writeFileSync(path.join(dir, 'bad.yaml'), 'images: [\n  - source: x\n');
@@ -103,6 +113,24 @@ describe('config', () => {
   it('validates the example config shipped in config/', () => {
     const c = loadConfig(path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml'));
     expect(c.images.length).toBeGreaterThan(0);
+  });
+});
+
+describe('mirror-image payloads', () => {
+  it('accepts what the planners and webhooks enqueue', () => {
+    const p = { source: 'docker://docker.io/library/redis:7', target: 'docker://127.0.0.1:5000/redis', platforms: ['linux/amd64'], referrers: true, immutable: false };
+    expect(parseMirrorImagePayload(p)).toEqual(p);
+  });
+
+  it('names what is wrong with anything else', () => {
+    const bad = (payload: unknown) => () => parseMirrorImagePayload(payload);
+    expect(bad(null)).toThrow(/mirror-image payload invalid: not an object/);
+    expect(bad(['docker://a/b:1'])).toThrow(/not an object/);
+    expect(bad({ target: 'docker://x/y' })).toThrow(/source must be a non-empty string/);
+    expect(bad({ source: 'docker://a/b:1', target: '' })).toThrow(/target must be a non-empty string/);
+    expect(bad({ source: 'docker://a/b:1', target: 'docker://x/y', platforms: 'linux/amd64' })).toThrow(/platforms must be a list of strings/);
+    expect(bad({ source: 'docker://a/b:1', target: 'docker://x/y', dryRun: 'yes' })).toThrow(/dryRun must be true or false/);
+    expect(bad({ source: 'docker://a/b:1', target: 'docker://x/y', tag: 'v1' })).toThrow(/unknown key "tag"/);
   });
 });
 

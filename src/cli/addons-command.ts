@@ -56,10 +56,10 @@ export function addonsCommand(): Command {
       let catalog: CatalogContents;
       if (opts.helm) {
         const { createEngine } = await import('../engine.js');
-        const { parseConfig } = await import('../config/load.js');
+        const { defaultConfig } = await import('../config/defaults.js');
         const { silentLogger } = await import('../log.js');
         const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
-        const engine = createEngine({ config: parseConfig({}), logger: silentLogger() });
+        const engine = createEngine({ config: defaultConfig(), logger: silentLogger() });
         try {
           catalog = await readHelmAddonRegistry(engine, opts.helm, opts.helmName, { ...(opts.addon ? { addons: opts.addon } : {}) });
         } finally {

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, mergeValues } from '../charts/chart-images.js';
-import { loadConfig, parseConfig } from '../config/load.js';
+import { defaultConfig } from '../config/defaults.js';
+import { loadConfig } from '../config/load.js';
 import { createEngine, type Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { mirrorChart } from '../jobs/mirror-chart.js';
@@ -21,7 +22,7 @@ export function parseChartSpec(spec: string): { chart: string; version: string }
 }
 
 function engineFor(configFile: string | undefined, logLevel: string): Engine {
-  const config = configFile ? loadConfig(configFile) : parseConfig({});
+  const config = configFile ? loadConfig(configFile) : defaultConfig();
   return createEngine({ config, logger: createLogger({ level: logLevel }) });
 }
 

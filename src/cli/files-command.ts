@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
-import { loadConfig, parseConfig } from '../config/load.js';
+import { defaultConfig } from '../config/defaults.js';
+import { loadConfig } from '../config/load.js';
 import { runSync } from './run-sync.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../engine.js';
@@ -43,7 +44,7 @@ export function botkubeCommand(): Command {
         if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
         headers[name] = resolveSecret({ env: variable }, `--header-env ${name}`);
       }
-      const engine = createEngine({ config: parseConfig({}), logger: createLogger({ level: opts.logLevel }) });
+      const engine = createEngine({ config: defaultConfig(), logger: createLogger({ level: opts.logLevel }) });
       try {
         const r = await mirrorBotkubeRepository(engine, { dir: opts.to, baseUrl: opts.baseUrl }, {
           name: opts.name,

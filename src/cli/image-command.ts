@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { AirlockConfig } from '../config/schema.js';
-import { parseConfig } from '../config/parse.js';
+import { defaultConfig } from '../config/defaults.js';
 import { AirlockError } from '../errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parsePlatform } from '../oci/manifest.js';
@@ -22,6 +22,7 @@ interface CopyOptions {
   state?: string;
   plainHttp?: string[];
   tlsSkipVerify?: string[];
+  verifyTargets?: boolean;
   concurrency?: number;
   logLevel?: string;
 }
@@ -32,7 +33,7 @@ async function loadConfig(file: string): Promise<AirlockConfig> {
 }
 
 function configFrom(file: string | undefined): Promise<AirlockConfig> {
-  return file ? loadConfig(file) : Promise.resolve(parseConfig({}));
+  return file ? loadConfig(file) : Promise.resolve(defaultConfig());
 }
 
 function commonOptions(cmd: Command): Command {
@@ -41,6 +42,7 @@ function commonOptions(cmd: Command): Command {
     .option('--state <file>', 'mirror state file (default: Redis from config, else a file in ~/.cache/airlock)')
     .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
     .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
+    .option('--verify-targets', 'check every target, even where the mirror state vouches for it (repairs targets changed outside airlock)')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'));
 }
 
@@ -108,6 +110,7 @@ export function imageCommand(): Command {
       ociTargetDir,
       plainHttp: opts.plainHttp,
       tlsSkipVerify: opts.tlsSkipVerify,
+      verifyTargets: opts.verifyTargets,
       logLevel: opts.logLevel,
     });
   });
@@ -129,6 +132,7 @@ export function imageCommand(): Command {
       stateFile: opts.state,
       plainHttp: opts.plainHttp,
       tlsSkipVerify: opts.tlsSkipVerify,
+      verifyTargets: opts.verifyTargets,
       logLevel: opts.logLevel,
     });
   });

@@ -22,6 +22,7 @@ export interface SyncOptions {
   ociTargetDir?: string;
   plainHttp?: string[];
   tlsSkipVerify?: string[];
+  verifyTargets?: boolean;
   logLevel?: string;
 }
 
@@ -31,7 +32,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel ?? 'warn' });
   const store = await chooseStateStore(config, { stateFile: options.stateFile, ociTargetDir: options.ociTargetDir });
   let progress: Progress = NO_PROGRESS;
-  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, onBytes: (n) => progress.bytes(n) });
+  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, verifyTargets: options.verifyTargets, onBytes: (n) => progress.bytes(n) });
   try {
     const { report, errors } = await executeSync({
       config,

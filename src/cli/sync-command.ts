@@ -15,8 +15,9 @@ export function syncCommand(): Command {
     .option('--json', 'print the run report as JSON')
     .option('--queue [name]', 'enqueue the run for the workers (Redis) and follow it to the end')
     .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'))
-    .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; logLevel: string }) => {
+    .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; verifyTargets?: boolean; logLevel: string }) => {
       let config = loadConfig(opts.config);
       let named: SyncKind[] | undefined;
       if (opts.source) {
@@ -32,6 +33,7 @@ export function syncCommand(): Command {
       if (unknown.length) throw new AirlockError('E_USAGE', `--only: unknown kind "${unknown.join(', ')}" (use ${KINDS.join(', ')})`);
       if (opts.queue) {
         if (opts.dryRun) throw new AirlockError('E_USAGE', '--dry-run runs in-process only; drop --queue');
+        if (opts.verifyTargets) throw new AirlockError('E_USAGE', '--verify-targets runs in-process only; for the workers set state.trustTargetSeconds: 0 in their config');
         const set = new Set(kinds);
         const single = set.size === 1 ? [...set][0] : undefined;
         // A queued run covers one scope; a mix of kinds runs everything.
@@ -40,6 +42,6 @@ export function syncCommand(): Command {
         process.exitCode = await syncThroughQueue(config, opts.config, scope, { ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}), json: opts.json });
         return;
       }
-      process.exitCode = await runSync({ config, kinds: kinds as SyncKind[], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, logLevel: opts.logLevel });
+      process.exitCode = await runSync({ config, kinds: kinds as SyncKind[], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, verifyTargets: opts.verifyTargets, logLevel: opts.logLevel });
     });
 }

@@ -231,6 +231,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Where the file state store lives (used when `redis` is not configured). */
       file: z.string().min(1).optional(),
+      /**
+       * For this long after a tag was copied or checked, a re-sync asks only the source whether it
+       * moved and takes the record's word for the target. 0 = check the target on every run.
+       */
+      trustTargetSeconds: z.number().int().min(0).default(3600),
     })
     .prefault({}),
   targets: z

@@ -87,7 +87,7 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
     return { source, path: relPath, url: publicUrl(target, relPath), sha256: existing, status: 'unchanged', bytes: 0 };
   }
   for (const v of Object.values(options.headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
-  const res = await getFollowingRedirects(engine.http.send, engine.http.dispatcher, source, options.headers ?? {}, artifact);
+  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomUUID()}.tmp`;

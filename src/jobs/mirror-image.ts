@@ -1,6 +1,3 @@
-// A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
-// them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
-import * as z from 'zod';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -8,19 +5,42 @@ import type { CopyResult } from '../oci/copy-image.js';
 import { formatRef, parseImageRef } from '../oci/reference.js';
 import { mirrorImageJobId } from '../queue/names.js';
 
-export const mirrorImagePayload = z.strictObject({
+export interface MirrorImagePayload {
   /** `docker://…` or `oci:…` with a tag or digest. */
-  source: z.string().min(1),
+  source: string;
   /** Target repository, optionally with the tag to write (defaults to the source tag). */
-  target: z.string().min(1),
-  platforms: z.array(z.string()).optional(),
-  referrers: z.boolean().optional(),
-  immutable: z.boolean().optional(),
-  digestExact: z.boolean().optional(),
-  dryRun: z.boolean().optional(),
-});
+  target: string;
+  platforms?: string[];
+  referrers?: boolean;
+  immutable?: boolean;
+  digestExact?: boolean;
+  dryRun?: boolean;
+}
 
-export type MirrorImagePayload = z.infer<typeof mirrorImagePayload>;
+const FLAGS = ['referrers', 'immutable', 'digestExact', 'dryRun'] as const;
+const KEYS = new Set<string>(['source', 'target', 'platforms', ...FLAGS]);
+
+/**
+ * Checks a payload as a queue hands it over (any JSON). Written out rather than as a schema: the
+ * image job is what a fresh `airlock image copy` runs, and loading the schema library costs that
+ * process more than a no-op re-sync of twenty images takes on a near registry.
+ */
+export function parseMirrorImagePayload(payload: unknown): MirrorImagePayload {
+  const invalid = (why: string) => new AirlockError('E_USAGE', `mirror-image payload invalid: ${why}`);
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw invalid('not an object');
+  const p = payload as Record<string, unknown>;
+  const unknown = Object.keys(p).find((k) => !KEYS.has(k));
+  if (unknown) throw invalid(`unknown key "${unknown}"`);
+  for (const k of ['source', 'target'] as const) {
+    if (typeof p[k] !== 'string' || p[k] === '') throw invalid(`${k} must be a non-empty string`);
+  }
+  if (p.platforms !== undefined && !(Array.isArray(p.platforms) && p.platforms.every((x) => typeof x === 'string'))) {
+    throw invalid('platforms must be a list of strings');
+  }
+  const flag = FLAGS.find((k) => p[k] !== undefined && typeof p[k] !== 'boolean');
+  if (flag) throw invalid(`${flag} must be true or false`);
+  return p as unknown as MirrorImagePayload;
+}
 
 export interface ImageJobContext {
   engine: Engine;
@@ -29,11 +49,7 @@ export interface ImageJobContext {
 
 /** The processor for one image copy, called the same way by the in-process runner and the queue worker. */
 export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promise<CopyResult> {
-  const parsed = mirrorImagePayload.safeParse(payload);
-  if (!parsed.success) {
-    throw new AirlockError('E_USAGE', `mirror-image payload invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
-  }
-  const p = parsed.data;
+  const p = parseMirrorImagePayload(payload);
   const source = parseImageRef(p.source);
   const target = parseImageRef(p.target, { defaultTag: false });
   if (target.digest) {

@@ -1,7 +1,7 @@
-import type { Dispatcher } from 'undici';
 import { AirlockError } from '../errors.js';
 import { redact, registerCredentials, registerSecret } from '../secrets.js';
 import { describeErrorBody, readBuffer, type Send } from './http.js';
+import type { Transport } from './transport.js';
 
 export interface Credentials {
   username: string;
@@ -45,7 +45,7 @@ export interface Authenticator {
 
 export interface AuthDeps {
   send: Send;
-  dispatcherFor: (url: URL) => Dispatcher;
+  transportFor: (url: URL) => Transport;
   credentials: CredentialLookup;
   now?: () => number;
 }
@@ -77,7 +77,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
     const creds = deps.credentials(registry);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (creds) headers.authorization = basicHeader(creds);
-    const res = await deps.send(deps.dispatcherFor(url), { method: 'GET', url: url.toString(), headers, artifact });
+    const res = await deps.send(deps.transportFor(url), { method: 'GET', url: url.toString(), headers, artifact });
     if (res.statusCode !== 200) {
       const detail = redact(await describeErrorBody(res));
       const code = res.statusCode === 401 ? 'E_UNAUTHORIZED' : res.statusCode === 403 ? 'E_DENIED' : 'E_REGISTRY';

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { MirrorState } from '../state/mirror-state.js';
 import { copyBlob, emptyStats, type BlobLedger, type Limit, type TransferStats } from './blob-copy.js';
 import type { ImageEndpoint } from './image-endpoint.js';
+import type { ManifestHead } from './registry-client.js';
 import { formatPlatform, parseManifest, platformMatches, sha256Digest, type Descriptor, type ImageIndex, type ParsedManifest, type RawManifest } from './manifest.js';
 import { copyReferrers } from './referrers.js';
 
@@ -41,6 +42,14 @@ export interface CopyDeps {
   blobLimit: Limit;
   registryLimit?: (registry: string) => Limit | undefined;
   state?: MirrorState;
+  /**
+   * How long a recorded copy of a tag vouches for the target (ms): within it a re-sync asks only
+   * the source whether the tag moved. 0 = ask the target every time. Digest-pinned and immutable
+   * references are trusted without limit.
+   */
+  trustTargetMs?: number;
+  /** Check every target, even where the state vouches for it (repairs targets changed behind our back). */
+  verifyTargets?: boolean;
   onBytes?: (n: number) => void;
   now?: () => Date;
 }
@@ -85,12 +94,23 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     const key = stateKey(req);
     const pinned = req.sourceRef.includes(':') || req.immutable === true;
     const remembered = deps.state ? await deps.state.get(key) : undefined;
-    if (pinned && remembered && !req.referrers) {
+    const now = () => deps.now?.() ?? new Date();
+    const vouched = !!remembered && !req.referrers && !deps.verifyTargets;
+    if (pinned && vouched) {
       return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
+    }
+    // A recent record vouches for the target: only the source is asked whether the tag moved.
+    let asked: ManifestHead | null | undefined;
+    if (vouched && now().getTime() - Date.parse(remembered.at) < (deps.trustTargetMs ?? 0)) {
+      asked = await req.source.resolve(req.sourceRef);
+      if (asked?.digest === remembered.sourceDigest) return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
     }
 
     // With a target tag both HEADs go out at once: a no-op re-sync costs one round trip.
-    const [head, tagged] = await Promise.all([req.source.resolve(req.sourceRef), req.targetTag ? req.target.resolve(req.targetTag) : Promise.resolve(null)]);
+    const [head, tagged] = await Promise.all([
+      asked === undefined ? req.source.resolve(req.sourceRef) : Promise.resolve(asked),
+      req.targetTag ? req.target.resolve(req.targetTag) : Promise.resolve(null),
+    ]);
     if (!head) throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${req.sourceRef} does not exist at the source`, { artifact: sourceName });
     const filtering = !!req.platforms?.length;
     // With platform filtering the target digest is our own index's; the state remembers it.
@@ -99,9 +119,10 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     if (existing && existing.digest === expectedTarget) {
       let referrers = 0;
       if (req.referrers && !req.dryRun) referrers = await copyReferrers(req, head.digest, deps, stats);
-      // Only a new fact is written: an unchanged re-sync leaves the state store alone.
-      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget) {
-        await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: (deps.now?.() ?? new Date()).toISOString() });
+      // Only a new fact is written: a new digest, or a target checked again once the record's word had run out.
+      const expired = !remembered || now().getTime() - Date.parse(remembered.at) >= (deps.trustTargetMs ?? 0);
+      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget || (expired && !!deps.trustTargetMs)) {
+        await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: now().toISOString() });
       }
       return result('unchanged', head.digest, expectedTarget, 0, referrers);
     }
@@ -134,7 +155,7 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
         warnings.push(`referrers of the source index ${raw.digest} were copied, but the target tag points at the filtered index ${top.digest}: signatures of the index will not verify against it`);
       }
     }
-    await deps.state?.set(key, { sourceDigest: raw.digest, targetDigest: top.digest, at: (deps.now?.() ?? new Date()).toISOString() });
+    await deps.state?.set(key, { sourceDigest: raw.digest, targetDigest: top.digest, at: now().toISOString() });
     return result('copied', raw.digest, top.digest, manifests, referrers);
   } catch (e) {
     throw toAirlockError(e, sourceName);

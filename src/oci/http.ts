@@ -1,10 +1,12 @@
-import type { Dispatcher, FormData } from 'undici';
+import type { FormData } from 'undici';
 import type { Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
-import { Agent, request, errors as undiciErrors } from './undici-core.js';
+import { probe, type HttpResponse, type Transport } from './transport.js';
 import type { UpstreamBudget } from './upstream-budget.js';
+
+export type { HttpResponse };
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -18,8 +20,6 @@ export interface HttpRequest {
   /** For messages. */
   artifact?: string;
 }
-
-export type HttpResponse = Dispatcher.ResponseData;
 
 export interface RetryPolicy {
   attempts: number;
@@ -41,17 +41,13 @@ export interface HttpDeps {
   budget?: UpstreamBudget;
 }
 
-export type Send = (dispatcher: Dispatcher, req: HttpRequest) => Promise<HttpResponse>;
+export type Send = (transport: Transport, req: HttpRequest) => Promise<HttpResponse>;
 
-export function createAgent(options: { insecure?: boolean; connections?: number } = {}): Agent {
-  return new Agent({
-    connections: options.connections ?? 32,
-    keepAliveTimeout: 30_000,
-    headersTimeout: 60_000,
-    // Large blob bodies may pause while the other side is busy; only a dead connection should fail.
-    bodyTimeout: 300_000,
-    connect: options.insecure ? { rejectUnauthorized: false } : {},
-  });
+/** One request on the wire: HEAD probes over Node's agents, everything else through undici's pool. */
+async function request(transport: Transport, url: URL, req: HttpRequest): Promise<HttpResponse> {
+  if (req.method === 'HEAD' && !req.body) return probe(transport, url, req.headers);
+  const [{ request: undiciRequest }, dispatcher] = await Promise.all([import('./undici-core.js'), transport.pool()]);
+  return undiciRequest(url, { method: req.method, headers: req.headers, body: req.body ?? null, dispatcher });
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -83,7 +79,6 @@ function networkMessage(e: unknown): string {
 
 function isNetworkError(e: unknown): boolean {
   if (e instanceof AirlockError) return false;
-  if (e instanceof undiciErrors.UndiciError) return true;
   const code = (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code;
   return typeof code === 'string' && /^(E[A-Z]+|UND_ERR)/.test(code);
 }
@@ -96,7 +91,7 @@ function isNetworkError(e: unknown): boolean {
 export function createSend(deps: HttpDeps): Send {
   const policy = deps.retry ?? DEFAULT_RETRY;
   const sleep = deps.sleep ?? defaultSleep;
-  return async function send(dispatcher, req) {
+  return async function send(transport, req) {
     const url = new URL(req.url);
     const isStream = !!req.body && typeof (req.body as Readable).pipe === 'function';
     const canRetry = req.replayable !== false && !isStream;
@@ -106,12 +101,7 @@ export function createSend(deps: HttpDeps): Send {
       let res: HttpResponse;
       await deps.budget?.acquire(url.host, req.artifact);
       try {
-        res = await request(url, {
-          method: req.method,
-          headers: req.headers,
-          body: req.body ?? null,
-          dispatcher,
-        });
+        res = await request(transport, url, req);
       } catch (e) {
         if (canRetry && isNetworkError(e) && attempt < policy.attempts) {
           const wait = backoff(policy, attempt);
@@ -220,11 +210,11 @@ export async function errorFromResponse(res: HttpResponse, what: string, artifac
  * GET that follows redirects (GitHub release assets, object storage) by hand: the given headers
  * (credentials) go to the first origin only, never to the one a redirect points at.
  */
-export async function getFollowingRedirects(send: Send, dispatcher: Dispatcher, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
+export async function getFollowingRedirects(send: Send, transport: Transport, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
   let current = new URL(url);
   const origin = current.origin;
   for (let hops = 0; hops < 6; hops++) {
-    const res = await send(dispatcher, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
+    const res = await send(transport, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
     if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
     const location = header(res, 'location');
     await res.body.dump();

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import { errorFromResponse, header, readBuffer, type HttpRequest, type HttpResponse, type Send } from './http.js';
 import { MANIFEST_ACCEPT, MT } from './media-types.js';
+import type { Transport } from './transport.js';
 import { MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
 import { createVerifyingStream } from './verify-stream.js';
 
@@ -13,7 +13,7 @@ import { createVerifyingStream } from './verify-stream.js';
 export interface RegistryEndpoint {
   /** e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`. */
   baseUrl: string;
-  dispatcher: Dispatcher;
+  transport: Transport;
   /** Upload in chunks of this size instead of one streamed PUT (0 = monolithic first). */
   chunkSize: number;
 }
@@ -61,8 +61,8 @@ export interface RegistryClientDeps {
   send: Send;
   auth: Authenticator;
   endpoint: (registry: string) => RegistryEndpoint;
-  /** Dispatcher for hosts that are not registries (blob redirects to object storage). */
-  dispatcherFor: (url: URL) => Dispatcher;
+  /** Transport for hosts that are not registries (blob redirects to object storage). */
+  transportFor: (url: URL) => Transport;
   logger: Logger;
 }
 
@@ -110,7 +110,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
     });
     const first = await auth.authorization(repo.registry, scopes);
-    const res = await send(ep.dispatcher, withAuth(first));
+    const res = await send(ep.transport, withAuth(first));
     if (res.statusCode !== 401) return res;
     const isStream = req.body instanceof Readable;
     if (isStream) return res;
@@ -118,7 +118,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     const answer = await auth.answer(repo.registry, challenge, scopes, artifact);
     if (!answer || answer === first) return res;
     await res.body.dump().catch(() => undefined);
-    return send(ep.dispatcher, withAuth(answer));
+    return send(ep.transport, withAuth(answer));
   }
 
   async function fail(res: HttpResponse, what: string, artifact: string): Promise<never> {
@@ -322,7 +322,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (next.origin === origin) {
         res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact });
       } else {
-        res = await send(deps.dispatcherFor(next), { method: 'GET', url: next.toString(), headers, artifact });
+        res = await send(deps.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact });
       }
     }
     if (res.statusCode === 206 || (res.statusCode === 200 && offset === 0)) return res.body;

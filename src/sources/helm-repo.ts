@@ -64,7 +64,7 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
 
   // Chart URLs often redirect (GitHub release assets); credentials stay with the repository's host.
   async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string) {
-    return getFollowingRedirects(engine.http.send, engine.http.dispatcher, url, { ...authHeaders(repoUrl, url), ...extra }, artifact);
+    return getFollowingRedirects(engine.http.send, engine.http.transport, url, { ...authHeaders(repoUrl, url), ...extra }, artifact);
   }
 
   async function loadIndex(repoUrl: string): Promise<IndexFile> {

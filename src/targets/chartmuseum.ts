@@ -44,7 +44,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
   }
 
   async function storedDigest(name: string, version: string, artifact: string): Promise<string | undefined> {
-    const res = await engine.http.send(engine.http.dispatcher, {
+    const res = await engine.http.send(engine.http.transport, {
       method: 'GET',
       url: `${api}/${encodeURIComponent(name)}/${encodeURIComponent(version)}`,
       headers: headers(),
@@ -80,7 +80,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
       const form = new FormData();
       form.append('chart', new Blob([new Uint8Array(chart.tgz)]), `${chart.name}-${chart.version}.tgz`);
       if (chart.prov) form.append('prov', new Blob([new Uint8Array(chart.prov)]), `${chart.name}-${chart.version}.tgz.prov`);
-      const res = await engine.http.send(engine.http.dispatcher, {
+      const res = await engine.http.send(engine.http.transport, {
         method: 'POST',
         url: options.force ? `${api}?force` : api,
         headers: headers(),

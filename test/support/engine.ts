@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../../src/log.js';
 import { memoryMirrorState, type MirrorState } from '../../src/state/mirror-state.js';
 
 /** A real engine for tests: no docker config from the machine, fast retries. */
-export function testEngine(options: { config?: unknown; state?: MirrorState; env?: NodeJS.ProcessEnv; logger?: Logger; sleep?: (ms: number) => Promise<void> } = {}): Engine {
+export function testEngine(options: { config?: unknown; state?: MirrorState; env?: NodeJS.ProcessEnv; logger?: Logger; sleep?: (ms: number) => Promise<void>; verifyTargets?: boolean } = {}): Engine {
   const config = parseConfig({ retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 }, ...(options.config as object) });
   return createEngine({
     config,
@@ -13,5 +13,6 @@ export function testEngine(options: { config?: unknown; state?: MirrorState; env
     env: options.env ?? {},
     dockerConfigPath: false,
     ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.verifyTargets ? { verifyTargets: true } : {}),
   });
 }

@@ -1,15 +1,8 @@
 #!/usr/bin/env node
 import module from 'node:module';
-import v8 from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
-
-// undici parses HTTP with a WebAssembly module. V8 compiles it twice, quickly and then optimised on
-// a background thread, and a process does not exit before that second compilation ends: on a busy
-// machine that held a finished no-op re-sync for 50-300 ms. The first compilation parses headers
-// just as well.
-v8.setFlagsFromString('--liftoff-only');
 
 // Node 22.1+ keeps V8's compiled code of the modules loaded from here on between runs (in the
 // system temp directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no such cache.

@@ -44,16 +44,21 @@ export function createTransport(options: TransportOptions = {}): Transport {
   return {
     insecure,
     pool() {
-      pool ??= import('./undici-core.js').then(
-        ({ Agent }) =>
-          new Agent({
-            connections,
-            keepAliveTimeout: 30_000,
-            headersTimeout: HEADERS_TIMEOUT_MS,
-            bodyTimeout: BODY_TIMEOUT_MS,
-            connect: insecure ? { rejectUnauthorized: false } : {},
-          }),
-      );
+      pool ??= (async () => {
+        // undici parses HTTP with a WebAssembly module. V8 compiles it twice, quickly and then
+        // optimised on a background thread, and a process does not exit before that second
+        // compilation ends: on a busy machine that held a finished run for 50-300 ms. The first
+        // compilation parses headers just as well.
+        (await import('node:v8')).setFlagsFromString('--liftoff-only');
+        const { Agent } = await import('./undici-core.js');
+        return new Agent({
+          connections,
+          keepAliveTimeout: 30_000,
+          headersTimeout: HEADERS_TIMEOUT_MS,
+          bodyTimeout: BODY_TIMEOUT_MS,
+          connect: insecure ? { rejectUnauthorized: false } : {},
+        });
+      })();
       return pool;
     },
     agent(protocol) {

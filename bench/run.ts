@@ -260,7 +260,7 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|',
       ...rows,
       '',
-      'No-op rows (2, 2b, 5, 7) and row 6 are the fastest of three runs, for both tools alike.',
+      'No-op rows (2, 2b, 2c, 5, 7) and row 6 are the fastest of three runs, for both tools alike.',
       '',
       `Row 2 is a fresh \`airlock\` process: Node's own start-up${nodeStart === undefined ? '' : ` (${nodeStart.toFixed(2)} s for \`node -e 0\` in this run, fastest of three)`} and module loading are a large part of it on loopback. A re-sync asks the source whether each tag moved (20 HEAD requests) and takes the mirror state's word for the target, which it does for an hour after a copy or check (\`state.trustTargetSeconds\`); row 2c checks every target as well (40 HEAD requests). Row 2b times the same processors in an already running process, which is how scheduled re-syncs run.`,
       '',

@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -24,6 +25,18 @@ export interface TestRegistry {
 export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   token?: TokenIssuer;
+  /** Serve HTTPS with this certificate (see selfSignedCertificate). */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), for registries served over TLS. */
+export function selfSignedCertificate(dir: string): { certFile: string; keyFile: string } {
+  const certFile = path.join(dir, 'registry.crt');
+  const keyFile = path.join(dir, 'registry.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
+    stdio: 'ignore',
+  });
+  return { certFile, keyFile };
 }
 
 export function registryBinary(): string | undefined {
@@ -56,6 +69,7 @@ function configYaml(storage: string, addr: string, opts: RegistryOptions, authDi
     `  addr: ${addr}`,
     `  secret: ${Math.random().toString(36).slice(2)}`,
   ];
+  if (opts.tls) lines.push('  tls:', `    certificate: ${opts.tls.certFile}`, `    key: ${opts.tls.keyFile}`);
   if (opts.htpasswd) {
     const file = path.join(authDir, 'htpasswd');
     fs.writeFileSync(file, `${opts.htpasswd.username}:${bcrypt.hashSync(opts.htpasswd.password, 5)}\n`);
@@ -94,12 +108,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`registry exited: ${stderr}`);
-      const res = await fetch(`${url}/v2/`);
-      return res.status === 200 || res.status === 401;
+      const status = opts.tls ? await tlsStatus(`${url}/v2/`) : (await fetch(`${url}/v2/`)).status;
+      return status === 200 || status === 401;
     }, `registry on ${url}`);
   } catch (e) {
     child.kill('SIGKILL');
@@ -122,6 +136,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   };
 }
 
+/** GET status of a URL served with a self-signed certificate (fetch would refuse it). */
+function tlsStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https.get(url, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
 /** Fallback for machines without the binary: needs a Docker engine. */
 async function startRegistryContainer(opts: RegistryOptions): Promise<TestRegistry> {
   const { GenericContainer, Wait } = await import('testcontainers');
@@ -134,11 +158,12 @@ async function startRegistryContainer(opts: RegistryOptions): Promise<TestRegist
     .withCommand(['/auth/config.yml'])
     .withWaitStrategy(Wait.forListeningPorts());
   if (opts.token) container = container.withBindMounts([{ source: opts.token.certFile, target: opts.token.certFile }]).withNetworkMode('host');
+  if (opts.tls) container = container.withBindMounts([opts.tls.certFile, opts.tls.keyFile].map((f) => ({ source: f, target: f })));
   const started = await container.start();
   const host = `127.0.0.1:${started.getMappedPort(5000)}`;
   return {
     host,
-    url: `http://${host}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}`,
     storage: '/var/lib/registry',
     blobFile: () => {
       throw new Error('blob files are not reachable inside a container');

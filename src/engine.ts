@@ -65,6 +65,7 @@ export function createEngine(options: EngineOptions): Engine {
   const env = options.env ?? process.env;
   const transport = createTransport();
   let insecureTransport: Transport | undefined;
+  const transportOf = (insecure: boolean): Transport => (insecure ? (insecureTransport ??= createTransport({ insecure: true })) : transport);
   const registries = new Map(config.registries.map((r) => [r.host, r]));
   const plain = new Set(options.plainHttp ?? []);
   const skipVerify = new Set(options.tlsSkipVerify ?? []);
@@ -99,10 +100,9 @@ export function createEngine(options: EngineOptions): Engine {
       const cfg = registries.get(registry);
       const usePlain = cfg?.plainHttp ?? (plain.has(registry) || isLoopbackRegistry(registry));
       const insecure = (cfg?.insecure ?? false) || skipVerify.has(registry);
-      if (insecure) insecureTransport ??= createTransport({ insecure: true });
       ep = {
         baseUrl: `${usePlain ? 'http' : 'https'}://${registryEndpointHost(registry)}`,
-        transport: insecure && insecureTransport ? insecureTransport : transport,
+        transport: transportOf(insecure),
         chunkSize: cfg?.chunkSize ?? 0,
       };
       endpoints.set(registry, ep);
@@ -114,9 +114,7 @@ export function createEngine(options: EngineOptions): Engine {
   // Token realms and redirect targets of a registry configured insecure are usually on the same
   // self-signed host (Harbor, GitLab): they get the same TLS treatment.
   const transportFor = (url: URL): Transport => {
-    const insecure = (registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host);
-    if (insecure) insecureTransport ??= createTransport({ insecure: true });
-    return insecure && insecureTransport ? insecureTransport : transport;
+    return transportOf((registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host));
   };
   const auth = createAuthenticator({ send, transportFor, credentials });
   const client = createRegistryClient({ send, auth, endpoint: endpointFor, transportFor, logger });

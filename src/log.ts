@@ -1,22 +1,50 @@
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { DestinationStream, Logger as PinoLogger } from 'pino';
+import { AirlockError } from './errors.js';
 import { redact, redactValue } from './secrets.js';
 
-export type { Logger };
+export type { PinoLogger };
+
+type LogFn = {
+  (obj: object, msg?: string, ...args: unknown[]): void;
+  (msg: string, ...args: unknown[]): void;
+};
+
+/** What airlock logs through: pino's level methods, and a flush that resolves once written. */
+export interface Logger {
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+  flush(): Promise<void>;
+}
 
 export interface LoggerOptions {
   level?: string;
   destination?: DestinationStream;
 }
 
-/**
- * The process logger. Every string argument and every field goes through the secret redactor,
- * so a token that slips into an error message or a URL never reaches the log.
- */
-export function createLogger(options: LoggerOptions = {}): Logger {
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
+type Method = Exclude<keyof typeof LEVELS, 'silent'>;
+
+function levelOf(options: LoggerOptions): keyof typeof LEVELS {
   const level = options.level ?? process.env.AIRLOCK_LOG_LEVEL ?? 'info';
+  if (!(level in LEVELS)) throw new AirlockError('E_USAGE', `unknown log level "${level}" (use ${Object.keys(LEVELS).join(', ')})`);
+  return level as keyof typeof LEVELS;
+}
+
+/**
+ * The process logger (pino). Every string argument and every field goes through the secret
+ * redactor, so a token that slips into an error message or a URL never reaches the log.
+ */
+export async function createPinoLogger(options: LoggerOptions = {}): Promise<PinoLogger> {
+  // The default export is pino itself both under Node's ESM loader and in the CLI bundle.
+  const { default: pino } = await import('pino');
   return pino(
     {
-      level,
+      level: levelOf(options),
       base: { name: 'airlock' },
       formatters: {
         log: (obj) => redactValue(obj) as Record<string, unknown>,
@@ -32,6 +60,62 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
+/**
+ * The logger commands and jobs use: pino, created with the first line that passes the level. A
+ * one-shot command at the default `warn` usually logs nothing, and starting pino (its transport
+ * machinery loads worker threads) is a measurable part of a fresh process's start. Lines logged
+ * while pino loads are kept and written in order once it is there.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = levelOf(options);
+  let root: PinoLogger | undefined;
+  let ready: Promise<PinoLogger | undefined> | undefined;
+  let pending: Array<(logger: PinoLogger) => void> = [];
+  const start = () => {
+    ready ??= createPinoLogger({ ...options, level }).then(
+      (logger) => {
+        root = logger;
+        for (const write of pending) write(logger);
+        pending = [];
+        return logger;
+      },
+      (e: unknown) => {
+        process.stderr.write(`airlock: cannot start the logger: ${redact(String(e))}\n`);
+        return undefined;
+      },
+    );
+  };
+  const flush = async () => {
+    const logger = await ready;
+    if (logger) await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  };
+  // `resolve` turns the root pino logger into this logger's own (the root, or a child with bindings).
+  const make = (resolve: (root: PinoLogger) => PinoLogger): Logger => {
+    let own: PinoLogger | undefined;
+    const target = (r: PinoLogger) => (own ??= resolve(r));
+    const method =
+      (name: Method): LogFn =>
+      (...args: unknown[]) => {
+        if (LEVELS[name] < LEVELS[level]) return;
+        const write = (r: PinoLogger) => (target(r)[name] as (...a: unknown[]) => void)(...args);
+        if (root) return write(root);
+        pending.push(write);
+        start();
+      };
+    return {
+      fatal: method('fatal'),
+      error: method('error'),
+      warn: method('warn'),
+      info: method('info'),
+      debug: method('debug'),
+      trace: method('trace'),
+      child: (bindings) => make((r) => target(r).child(bindings)),
+      flush,
+    };
+  };
+  return make((r) => r);
+}
+
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return createLogger({ level: 'silent' });
 }

@@ -72,8 +72,7 @@ describe('registry authentication', () => {
     expect(err).toMatchObject({ code: 'E_UNAUTHORIZED', artifact: `docker://${basicRegistry.host}/x/denied:v1` });
     expect(String((err as Error).message)).toMatch(/401/);
     logger.info({ authorization: `Basic ${Buffer.from('mirror:wrong-password-123').toString('base64')}` }, 'password wrong-password-123 in a message');
-    logger.flush();
-    await new Promise((r) => setTimeout(r, 50));
+    await logger.flush();
     const all = lines.join('');
     expect(all).toContain('in a message');
     expect(all).not.toContain('wrong-password-123');

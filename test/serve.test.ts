@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { silentLogger } from '../src/log.js';
+import { createPinoLogger } from '../src/log.js';
 import { buildServer } from '../src/server/http-server.js';
 import { queueTriggers } from '../src/server/queue-triggers.js';
 import { CLI } from './support/cli.js';
@@ -45,7 +45,7 @@ const count = async () => Object.values(await queue.getJobCounts('waiting', 'act
 
 describe('airlock serve', () => {
   it('queues a sync for a signed push to a watched branch, once per delivery, and nothing for bad input', async () => {
-    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
     const push = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } });
     const headers = (body: string, delivery: string, event = 'push') => ({ 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
 
@@ -76,7 +76,7 @@ describe('airlock serve', () => {
   });
 
   it('mirrors pushed images that the config watches, with deterministic job ids, and takes generic triggers', async () => {
-    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
     const distribution = JSON.stringify({ events: [{ action: 'push', target: { repository: 'acme/app', tag: '1.0' }, request: { host: 'ghcr.io' } }, { action: 'push', target: { repository: 'acme/other', tag: '1' }, request: { host: 'ghcr.io' } }] });
     expect((await app.inject({ method: 'POST', url: '/webhooks/registry', payload: distribution, headers: { 'content-type': 'application/json' } })).statusCode).toBe(401);
     const first = await app.inject({ method: 'POST', url: '/webhooks/registry', payload: distribution, headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}`, 'x-request-id': 'r1' } });
@@ -124,7 +124,7 @@ describe('airlock serve', () => {
   });
 
   it('queues only tags the image entry selects, and honours a retry when queueing failed', async () => {
-    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger());
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
     const push = (tag: string) => JSON.stringify({ events: [{ action: 'push', target: { repository: 'acme/semver', tag }, request: { host: 'ghcr.io' } }] });
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}` };
     expect(JSON.parse((await app.inject({ method: 'POST', url: '/webhooks/registry', payload: push('pr-123'), headers: { ...auth, 'x-request-id': 's1' } })).body)).toEqual({ jobs: [] });
@@ -135,7 +135,7 @@ describe('airlock serve', () => {
     const real = queueTriggers(queue, redis, prefix);
     let fail = true;
     const flaky = { ...real, sync: async (scope: string, reason: string) => (fail ? Promise.reject(new Error('redis down')) : real.sync(scope, reason)) };
-    const app2 = buildServer(config, secrets, flaky, silentLogger());
+    const app2 = buildServer(config, secrets, flaky, await createPinoLogger({ level: 'silent' }));
     const body = '{"scope":"images","id":"retry-me"}';
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${secrets.generic}` };
     expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(500);
@@ -148,7 +148,7 @@ describe('airlock serve', () => {
     const admin = 'admin-token-abc';
     const board = { name: queue.name, url: redisServer.url, prefix };
     await queue.add('mirror-image', { source: 'docker://ghcr.io/acme/app:1.0', target: 'docker://mirror.internal/acme/app' }, { jobId: 'board-visible' });
-    const app = buildServer(config, { ...secrets, admin }, queueTriggers(queue, redis, prefix), silentLogger(), { board });
+    const app = buildServer(config, { ...secrets, admin }, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }), { board });
     try {
       expect((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
       expect((await app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
@@ -184,7 +184,7 @@ describe('airlock serve', () => {
       await app.close();
     }
     // No admin token: no board at all.
-    const open = buildServer(config, secrets, queueTriggers(queue, redis, prefix), silentLogger(), { board });
+    const open = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }), { board });
     expect((await open.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(404);
     await open.close();
   });

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
 import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
+import { createLogger } from '../src/log.js';
+import { Writable } from 'node:stream';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
 import { parseRetryAfter } from '../src/oci/http.js';
@@ -113,6 +115,37 @@ describe('config', () => {
   it('validates the example config shipped in config/', () => {
     const c = loadConfig(path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml'));
     expect(c.images.length).toBeGreaterThan(0);
+  });
+});
+
+describe('logger', () => {
+  it('writes, once pino is up, every line that passed the level, in order, with child bindings and secrets redacted', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _e, cb) {
+        lines.push(...String(chunk).trim().split('\n'));
+        cb();
+      },
+    });
+    registerSecret('s3cr3t-token-value');
+    const logger = createLogger({ level: 'info', destination });
+    logger.debug('below the level');
+    logger.info({ n: 1 }, 'first');
+    logger.child({ jobId: '42' }).warn('second with s3cr3t-token-value');
+    logger.error('third');
+    await logger.flush();
+    const got = lines.map((l) => JSON.parse(l) as { msg: string; n?: number; jobId?: string; level: number });
+    expect(got.map((l) => l.msg)).toEqual(['first', 'second with ***', 'third']);
+    expect(got[0]).toMatchObject({ n: 1, level: 30 });
+    expect(got[1]).toMatchObject({ jobId: '42', level: 40 });
+    clearSecrets();
+  });
+
+  it('stays silent without loading anything, and names a bad level', async () => {
+    const logger = createLogger({ level: 'silent' });
+    logger.fatal('nothing');
+    await logger.flush();
+    expect(() => createLogger({ level: 'verbose' })).toThrow(/unknown log level "verbose"/);
   });
 });
 

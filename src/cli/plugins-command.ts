@@ -70,7 +70,7 @@ export function pluginsCommand(): Command {
         client.close();
         await engine.close();
         await store.close();
-        logger.flush();
+        await logger.flush();
       }
     });
 

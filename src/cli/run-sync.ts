@@ -57,6 +57,6 @@ export async function runSync(options: SyncOptions): Promise<number> {
     progress.stop();
     await engine.close();
     await store.close();
-    logger.flush();
+    await logger.flush();
   }
 }

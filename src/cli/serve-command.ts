@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf, resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createPinoLogger } from '../log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { connectRedis } from '../state/redis-connect.js';
 
@@ -25,7 +25,8 @@ export function serveCommand(): Command {
         ...(s?.generic ? { generic: resolveSecret(s.generic.token, 'serve.generic.token') } : {}),
         ...(s?.adminToken ? { admin: resolveSecret(s.adminToken, 'serve.adminToken') } : {}),
       };
-      const logger = createLogger({ level: opts.logLevel });
+      // Fastify logs through pino itself: this logger is pino from the start.
+      const logger = await createPinoLogger({ level: opts.logLevel });
       const { openCommandQueue } = await import('../queue/open-queue.js');
       const { buildServer } = await import('../server/http-server.js');
       const { queueTriggers } = await import('../server/queue-triggers.js');

@@ -50,6 +50,6 @@ export function workerCommand(): Command {
       await worker.close();
       await engine.close();
       await stateRedis.quit();
-      logger.flush();
+      await logger.flush();
     });
 }

@@ -95,13 +95,15 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     const pinned = req.sourceRef.includes(':') || req.immutable === true;
     const remembered = deps.state ? await deps.state.get(key) : undefined;
     const now = () => deps.now?.() ?? new Date();
+    const trust = deps.trustTargetMs ?? 0;
+    const recent = !!remembered && now().getTime() - Date.parse(remembered.at) < trust;
     const vouched = !!remembered && !req.referrers && !deps.verifyTargets;
     if (pinned && vouched) {
       return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
     }
     // A recent record vouches for the target: only the source is asked whether the tag moved.
     let asked: ManifestHead | null | undefined;
-    if (vouched && now().getTime() - Date.parse(remembered.at) < (deps.trustTargetMs ?? 0)) {
+    if (vouched && recent) {
       asked = await req.source.resolve(req.sourceRef);
       if (asked?.digest === remembered.sourceDigest) return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
     }
@@ -120,8 +122,7 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
       let referrers = 0;
       if (req.referrers && !req.dryRun) referrers = await copyReferrers(req, head.digest, deps, stats);
       // Only a new fact is written: a new digest, or a target checked again once the record's word had run out.
-      const expired = !remembered || now().getTime() - Date.parse(remembered.at) >= (deps.trustTargetMs ?? 0);
-      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget || (expired && !!deps.trustTargetMs)) {
+      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget || (trust > 0 && !recent)) {
         await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: now().toISOString() });
       }
       return result('unchanged', head.digest, expectedTarget, 0, referrers);

@@ -4,7 +4,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { AirlockConfig, ImageEntry } from '../config/schema.js';
 import { selectTags, tagVersion } from '../sources/tag-selection.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import type { Logger } from '../log.js';
+import type { PinoLogger } from '../log.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';
 import { pushedImages } from './webhook-payloads.js';
@@ -65,9 +65,9 @@ export interface ServerOptions {
   board?: BoardQueue;
 }
 
-export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: Logger, options: ServerOptions = {}): FastifyInstance {
+export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: PinoLogger, options: ServerOptions = {}): FastifyInstance {
   const bodyLimit = config.serve?.bodyLimit ?? 1024 * 1024;
-  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit });
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit });
   const registry = new Registry();
   const webhooks = new Counter({ name: 'airlock_webhooks_total', help: 'Webhook deliveries by kind and result', labelNames: ['kind', 'result'], registers: [registry] });
   const runs = new Counter({ name: 'airlock_runs_enqueued_total', help: 'Runs and jobs enqueued by trigger', labelNames: ['trigger'], registers: [registry] });

@@ -11,8 +11,9 @@ export interface HttpResponse {
 }
 
 /**
- * How requests reach hosts with one TLS policy. Requests with bodies (blobs, manifests, tokens,
- * charts, files) go through undici's pool; HEAD probes go through Node's own keep-alive agents.
+ * How requests reach hosts with one TLS policy. Requests that send or return a body (blobs,
+ * manifests, tokens, charts, files) go through undici's pool; HEAD probes go through Node's own
+ * keep-alive agents.
  * A no-op re-sync is nothing but HEAD probes, and loading undici and warming its WebAssembly
  * parser costs a fresh CLI process several times what those probes take on a near registry, so
  * undici is loaded only when the first request with a body goes out.

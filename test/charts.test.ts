@@ -12,7 +12,7 @@ import { silentLogger } from '../src/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { airlock } from './support/cli.js';
 import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';
-import { startChartMuseumDouble, type ChartMuseumDouble } from './support/chartmuseum-double.js';
+import { startChartMuseumDouble } from './support/chartmuseum-double.js';
 import { testEngine } from './support/engine.js';
 import { getBlob, getManifest } from './support/images.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { startServeProcess, startWorkerProcess, type AirlockProcess } from './su
 import { airlock } from './support/cli.js';
 import { buildManifest, digest, getManifest, pushImage, randomBlob, type BuiltManifest } from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
-import { useQueueEnv } from './support/queue-env.js';
+import { useQueueEnv, writeQueueConfig } from './support/queue-env.js';
 
 const env = useQueueEnv();
 const MiB = 1024 * 1024;
@@ -46,11 +46,6 @@ function manifestWrites(repo: string, tag: string): number {
   return target.log.filter((e) => e.method === 'PUT' && e.path === `/v2/${repo}/manifests/${tag}`).length;
 }
 
-function writeConfig(dir: string, lines: string[]): string {
-  const cfg = path.join(dir, 'airlock.yaml');
-  fs.writeFileSync(cfg, [`redis:`, `  url: { env: TEST_REDIS_URL }`, `  prefix: "${env.prefix}"`, ...lines, ''].join('\n'));
-  return cfg;
-}
 
 describe('overlapping triggers (real worker processes)', () => {
   it('the same webhook twice and cron ticks while a run is going: each artifact is copied exactly once', async () => {
@@ -66,7 +61,7 @@ describe('overlapping triggers (real worker processes)', () => {
     for (const [name, m] of Object.entries(images)) await pushImage(env.upstream.url, `${ns}/${name}`, 'v1', m);
     // 2 MiB/s: image a takes about three seconds, the window for the other triggers.
     source.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${slowBlob.digest}`), action: { type: 'throttle', bytesPerSecond: 2 * MiB } });
-    const cfg = writeConfig(dir, [
+    const cfg = writeQueueConfig(env, dir, [
       'targets:',
       '  images:',
       `    registry: ${target.host}`,
@@ -159,7 +154,7 @@ describe('an upstream down for part of a run (real worker process)', () => {
     const slowGood = good.g1?.blobs[1]?.digest ?? '';
     source.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${slowGood}`), action: { type: 'throttle', bytesPerSecond: 2 * MiB } });
     flaky.rules.push({ match: (method, p) => method === 'GET' && p.includes('/blobs/sha256:'), action: { type: 'throttle', bytesPerSecond: 512 * 1024 } });
-    const cfg = writeConfig(dir, [
+    const cfg = writeQueueConfig(env, dir, [
       'retry:',
       '  attempts: 3',
       '  baseDelayMs: 100',

@@ -8,7 +8,7 @@ import type { RunSummary } from '../src/queue/runs.js';
 import { startWorkerProcess } from './support/airlock-processes.js';
 import { airlock } from './support/cli.js';
 import { buildManifest, digest, getManifest, pushImage } from './support/images.js';
-import { useQueueEnv } from './support/queue-env.js';
+import { useQueueEnv, writeQueueConfig } from './support/queue-env.js';
 
 const env = useQueueEnv();
 
@@ -17,13 +17,7 @@ describe('airlock runs retry', () => {
     const queueName = `retry-${randomUUID()}`;
     const ns = `r${randomUUID().slice(0, 8)}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-'));
-    const cfg = path.join(dir, 'airlock.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'redis:',
-        '  url: { env: TEST_REDIS_URL }',
-        `  prefix: "${env.prefix}"`,
+    const cfg = writeQueueConfig(env, dir, [
         'targets:',
         '  images:',
         `    registry: ${env.target.host}`,
@@ -37,9 +31,7 @@ describe('airlock runs retry', () => {
         // No repository yet: planning (listing tags) fails, so the entry is planned again on retry.
         `  - source: ${env.upstream.host}/${ns}/ranged`,
         '    semver: ">=1.0.0"',
-        '',
-      ].join('\n'),
-    );
+    ]);
     const processEnv = { TEST_REDIS_URL: env.redis.url };
     await pushImage(env.upstream.url, `${ns}/good`, 'v1', buildManifest({}));
     const worker = await startWorkerProcess(cfg, queueName, processEnv);

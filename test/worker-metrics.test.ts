@@ -9,7 +9,7 @@ import { JOB } from '../src/queue/names.js';
 import { metricsKeys } from '../src/queue/worker-metrics.js';
 import { startServeProcess, startWorkerProcess } from './support/airlock-processes.js';
 import { buildManifest, pushImage, randomBlob } from './support/images.js';
-import { useQueueEnv } from './support/queue-env.js';
+import { useQueueEnv, writeQueueConfig } from './support/queue-env.js';
 
 const env = useQueueEnv();
 
@@ -23,13 +23,7 @@ describe('worker metrics through Redis', () => {
     const queueName = `metrics-${randomUUID()}`;
     const repo = `m${randomUUID().slice(0, 8)}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-'));
-    const cfg = path.join(dir, 'airlock.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'redis:',
-        '  url: { env: TEST_REDIS_URL }',
-        `  prefix: "${env.prefix}"`,
+    const cfg = writeQueueConfig(env, dir, [
         'targets:',
         '  images:',
         `    registry: ${env.target.host}`,
@@ -39,9 +33,7 @@ describe('worker metrics through Redis', () => {
         '    tags: [v1]',
         'serve:',
         '  adminToken: { env: ADMIN_TOKEN }',
-        '',
-      ].join('\n'),
-    );
+    ]);
     const processEnv = { TEST_REDIS_URL: env.redis.url, ADMIN_TOKEN: 'admin-secret-1' };
     const app = buildManifest({ layers: [randomBlob(3000), randomBlob(5000)] });
     const scheduled = buildManifest({ layers: [randomBlob(7000)] });

@@ -19,7 +19,6 @@ export interface HttpResponse {
  * undici is loaded only when the first request with a body goes out.
  */
 export interface Transport {
-  readonly insecure: boolean;
   pool(): Promise<Dispatcher>;
   /** Node's keep-alive agent for `http:` or `https:` (TLS is loaded only for the latter). */
   agent(protocol: string): Promise<http.Agent>;
@@ -43,7 +42,6 @@ export function createTransport(options: TransportOptions = {}): Transport {
   let plainAgent: Promise<http.Agent> | undefined;
   let tlsAgent: Promise<http.Agent> | undefined;
   return {
-    insecure,
     pool() {
       pool ??= (async () => {
         // undici parses HTTP with a WebAssembly module. V8 compiles it twice, quickly and then

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startRedis, type TestRedis } from './redis.js';
 import { startRegistry, type TestRegistry } from './registry.js';
@@ -22,4 +24,11 @@ export function useQueueEnv(): QueueEnv {
     await env.redis?.stop();
   });
   return env;
+}
+
+/** Writes `dir/airlock.yaml` for CLI processes on this env: its Redis (URL from TEST_REDIS_URL) and prefix, then `lines`. */
+export function writeQueueConfig(env: QueueEnv, dir: string, lines: string[]): string {
+  const cfg = path.join(dir, 'airlock.yaml');
+  fs.writeFileSync(cfg, ['redis:', '  url: { env: TEST_REDIS_URL }', `  prefix: "${env.prefix}"`, ...lines, ''].join('\n'));
+  return cfg;
 }

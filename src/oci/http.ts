@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
-import { probe, type HttpResponse, type Transport } from './transport.js';
+import { requestWithoutBody, type HttpResponse, type Transport } from './transport.js';
 import type { UpstreamBudget } from './upstream-budget.js';
 
 export type { HttpResponse };
@@ -43,9 +43,9 @@ export interface HttpDeps {
 
 export type Send = (transport: Transport, req: HttpRequest) => Promise<HttpResponse>;
 
-/** One request on the wire: HEAD probes over Node's agents, everything else through undici's pool. */
+/** One request on the wire: without a body over Node's agents, with one through undici's pool. */
 async function request(transport: Transport, url: URL, req: HttpRequest): Promise<HttpResponse> {
-  if (req.method === 'HEAD' && !req.body) return probe(transport, url, req.headers);
+  if (req.body === undefined || req.body === null) return requestWithoutBody(transport, req.method, url, req.headers);
   const [{ request: undiciRequest }, dispatcher] = await Promise.all([import('./undici-core.js'), transport.pool()]);
   return undiciRequest(url, { method: req.method, headers: req.headers, body: req.body ?? null, dispatcher });
 }

@@ -11,12 +11,11 @@ export interface HttpResponse {
 }
 
 /**
- * How requests reach hosts with one TLS policy. Requests that send or return a body (blobs,
- * manifests, tokens, charts, files) go through undici's pool; HEAD probes go through Node's own
- * keep-alive agents.
- * A no-op re-sync is nothing but HEAD probes, and loading undici and warming its WebAssembly
- * parser costs a fresh CLI process several times what those probes take on a near registry, so
- * undici is loaded only when the first request with a body goes out.
+ * How requests reach hosts with one TLS policy. Requests that send a body (uploads, manifest and
+ * chart pushes) go through undici's pool; everything else (HEAD probes, token, manifest and blob
+ * GETs) through Node's own keep-alive agents. A no-op re-sync sends no body, and loading undici
+ * and warming its WebAssembly parser costs a fresh CLI process several times what its requests
+ * take on a near registry, so undici is loaded only when the first body goes out.
  */
 export interface Transport {
   pool(): Promise<Dispatcher>;
@@ -75,11 +74,21 @@ export function createTransport(options: TransportOptions = {}): Transport {
   };
 }
 
-/** A HEAD request over Node's http client, answered in the shape undici's responses have. */
-export async function probe(transport: Transport, url: URL, headers: Record<string, string> | undefined): Promise<HttpResponse> {
+// A response body being discarded is read to its end (the connection goes back to the pool) unless
+// it is larger than this; then the connection is dropped instead.
+const DUMP_LIMIT = 256 * 1024;
+
+/** A request without a body over Node's http client, answered in the shape undici's responses have. */
+export async function requestWithoutBody(transport: Transport, method: string, url: URL, headers: Record<string, string> | undefined): Promise<HttpResponse> {
   const [client, agent] = await Promise.all([url.protocol === 'https:' ? import('node:https') : http, transport.agent(url.protocol)]);
   return new Promise((resolve, reject) => {
-    const req = client.request(url, { method: 'HEAD', headers, agent }, (res) => {
+    let waiting = 'no response';
+    let limit = HEADERS_TIMEOUT_MS;
+    const req = client.request(url, { method, headers, agent }, (res) => {
+      // From here on the socket may only go quiet for as long as a busy peer's body may pause.
+      waiting = 'the body stalled';
+      limit = BODY_TIMEOUT_MS;
+      req.setTimeout(limit);
       const distinct: HttpResponse['headers'] = {};
       for (const [name, values] of Object.entries(res.headersDistinct)) distinct[name] = values && values.length === 1 ? values[0] : values;
       resolve({
@@ -87,13 +96,21 @@ export async function probe(transport: Transport, url: URL, headers: Record<stri
         headers: distinct,
         body: Object.assign(res, {
           dump: () => {
+            if (Number(res.headers['content-length'] ?? 0) > DUMP_LIMIT) {
+              res.destroy();
+              return Promise.resolve();
+            }
             res.resume();
-            return finished(res).catch(() => undefined);
+            return finished(res).then(
+              () => undefined,
+              () => undefined,
+            );
           },
         }),
       });
     });
-    req.setTimeout(HEADERS_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`no response within ${HEADERS_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.setTimeout(limit);
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`${waiting} within ${limit / 1000} s`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end();
   });

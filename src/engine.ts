@@ -65,10 +65,15 @@ export function createEngine(options: EngineOptions): Engine {
   const env = options.env ?? process.env;
   const transport = createTransport();
   let insecureTransport: Transport | undefined;
-  const transportOf = (insecure: boolean): Transport => (insecure ? (insecureTransport ??= createTransport({ insecure: true })) : transport);
   const registries = new Map(config.registries.map((r) => [r.host, r]));
   const plain = new Set(options.plainHttp ?? []);
   const skipVerify = new Set(options.tlsSkipVerify ?? []);
+  // Token realms and redirect targets of a registry configured insecure are usually on the same
+  // self-signed host (Harbor, GitLab): they get the same TLS treatment, keyed by host.
+  const transportFor = (url: { host: string }): Transport => {
+    const insecure = (registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host);
+    return insecure ? (insecureTransport ??= createTransport({ insecure: true })) : transport;
+  };
 
   const configured = new Map<string, Credentials>();
   config.registries.forEach((r, i) => {
@@ -99,10 +104,9 @@ export function createEngine(options: EngineOptions): Engine {
     if (!ep) {
       const cfg = registries.get(registry);
       const usePlain = cfg?.plainHttp ?? (plain.has(registry) || isLoopbackRegistry(registry));
-      const insecure = (cfg?.insecure ?? false) || skipVerify.has(registry);
       ep = {
         baseUrl: `${usePlain ? 'http' : 'https'}://${registryEndpointHost(registry)}`,
-        transport: transportOf(insecure),
+        transport: transportFor({ host: registry }),
         chunkSize: cfg?.chunkSize ?? 0,
       };
       endpoints.set(registry, ep);
@@ -111,11 +115,6 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   const credentials = createCredentialLookup({ configured, env, dockerConfigPath: options.dockerConfigPath });
-  // Token realms and redirect targets of a registry configured insecure are usually on the same
-  // self-signed host (Harbor, GitLab): they get the same TLS treatment.
-  const transportFor = (url: URL): Transport => {
-    return transportOf((registries.get(url.host)?.insecure ?? false) || skipVerify.has(url.host));
-  };
   const auth = createAuthenticator({ send, transportFor, credentials });
   const client = createRegistryClient({ send, auth, endpoint: endpointFor, transportFor, logger });
   const ledger = createBlobLedger();

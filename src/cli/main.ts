@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import module from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { AirlockError, formatErrorLine, toAirlockError } from '../errors.js';
+import { AirlockError, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
+import { printErrorLines } from './print-errors.js';
 
 // Node 22.1+ keeps V8's compiled code of the modules loaded from here on between runs (in the
 // system temp directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no such cache.
@@ -58,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     const err = e instanceof AirlockError ? e : toAirlockError(e);
-    process.stderr.write(`airlock: ${redact(formatErrorLine(err))}\n`);
+    printErrorLines([err]);
     return err.exitCode;
   }
 }

@@ -1,10 +1,7 @@
 import fs from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { AirlockError } from '../errors.js';
-import type { AirlockConfig } from './schema.js';
-import { parseConfig } from './parse.js';
-
-export { parseConfig };
+import { configSchema, type AirlockConfig } from './schema.js';
 
 export function loadConfig(file: string): AirlockConfig {
   let text: string;
@@ -21,4 +18,19 @@ export function loadConfig(file: string): AirlockConfig {
     throw new AirlockError('E_CONFIG', `${file}: not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`);
   }
   return parseConfig(doc, file);
+}
+
+function keyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(root)';
+}
+
+/** Validates a parsed document; the first problem is reported with its key path. */
+export function parseConfig(doc: unknown, file = 'config'): AirlockConfig {
+  const r = configSchema.safeParse(doc ?? {});
+  if (!r.success) {
+    const issues = r.error.issues.slice(0, 3).map((i) => `${keyPath(i.path)}: ${i.message}`);
+    const more = r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : '';
+    throw new AirlockError('E_CONFIG', `${file}: ${issues.join('; ')}${more}`);
+  }
+  return r.data;
 }

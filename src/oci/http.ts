@@ -26,14 +26,13 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   /** A `Retry-After` longer than this is not waited out in-process: the error carries it to the caller. */
-  maxRetryAfterMs?: number;
+  maxRetryAfterMs: number;
 }
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 export interface HttpDeps {
   logger: Logger;
-  retry?: RetryPolicy;
+  /** From the config (`retry:`), where its defaults live. */
+  retry: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
   /** Sees every response's headers (rate-limit watching). */
   onResponse?: (url: URL, res: HttpResponse) => void;
@@ -89,7 +88,7 @@ function isNetworkError(e: unknown): boolean {
  * drained so the connection goes back to the pool.
  */
 export function createSend(deps: HttpDeps): Send {
-  const policy = deps.retry ?? DEFAULT_RETRY;
+  const policy = deps.retry;
   const sleep = deps.sleep ?? defaultSleep;
   return async function send(transport, req) {
     const url = new URL(req.url);
@@ -121,7 +120,7 @@ export function createSend(deps: HttpDeps): Send {
       if (isTransientStatus(res.statusCode) && canRetry && attempt < policy.attempts) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
         // The registry's own Retry-After wins over our backoff, unless it asks for longer than we will wait.
-        if (retryAfter !== undefined && retryAfter > (policy.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs ?? 0)) return res;
+        if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) return res;
         const wait = retryAfter ?? backoff(policy, attempt);
         await res.body.dump().catch(() => undefined);
         deps.logger.warn({ url: url.origin, status: res.statusCode, attempt, wait }, 'registry asked to back off, retrying');

@@ -1,15 +1,13 @@
 import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import apiRequest from 'undici/lib/api/api-request.js';
-import errors from 'undici/lib/core/errors.js';
 import util from 'undici/lib/core/util.js';
 
 // undici's package entry also loads fetch, WebSocket, the mock agents, the cache stores and the
-// interceptors: more code to compile at every start than a whole no-op re-sync takes. The client
-// needs an Agent, `request` and the error classes, which live in these files of the same package
-// (one copy: the package entry requires the very same modules, so `instanceof` holds across both).
+// interceptors: more code to compile than the uploads that need undici. The client needs an Agent
+// and `request`, which live in these files of the same package.
 
-export { Agent, errors };
+export { Agent };
 
 export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher };
 

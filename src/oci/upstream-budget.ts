@@ -1,6 +1,7 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { registryEndpointHost } from './reference.js';
+import { parseRetryAfter } from './http.js';
 
 /**
  * What an upstream allows, shared by everything that talks to it: a request budget per window
@@ -54,13 +55,6 @@ function resetMs(v: string | undefined, now: number): number | undefined {
   return n > 1e9 ? Math.max(0, n * 1000 - now) : n * 1000;
 }
 
-function retryAfterMs(v: string | undefined, now: number): number | undefined {
-  if (!v) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
 /**
  * How long an upstream asked everyone to hold off, from one response: a 429 (its `Retry-After`,
  * else its reset time, else a short default), a 503 with `Retry-After`, or a quota that reached 0
@@ -68,7 +62,7 @@ function retryAfterMs(v: string | undefined, now: number): number | undefined {
  * the structured `RateLimit: r=0;t=30`) until its reset time.
  */
 export function pauseFromResponse(status: number, headers: ResponseHeaders, now = Date.now()): number | undefined {
-  const retryAfter = retryAfterMs(first(headers['retry-after']), now);
+  const retryAfter = parseRetryAfter(headers['retry-after'], now);
   const combined = first(headers['ratelimit']);
   const remainingText = first(headers['ratelimit-remaining']) ?? first(headers['x-ratelimit-remaining']) ?? (combined ? /(?:^|[;,\s])(?:r|remaining)=(\d+)/.exec(combined)?.[1] : undefined);
   const reset = resetMs(first(headers['ratelimit-reset']) ?? first(headers['x-ratelimit-reset']) ?? (combined ? /(?:^|[;,\s])(?:t|reset)=(\d+)/.exec(combined)?.[1] : undefined), now);

@@ -10,11 +10,6 @@ declare module 'undici/lib/api/api-request.js' {
   export default function request(this: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
 }
 
-declare module 'undici/lib/core/errors.js' {
-  import { errors } from 'undici';
-  export default errors;
-}
-
 declare module 'undici/lib/core/util.js' {
   const util: { parseURL(url: string | URL): URL };
   export default util;

@@ -29,22 +29,32 @@ function holderIsGone(text: string): boolean {
 
 async function tryBreakStale(file: string, staleMs: number): Promise<void> {
   let text: string;
-  let mtime: number;
+  let seen: { ino: number; mtimeMs: number };
   try {
-    text = await fsp.readFile(file, 'utf8');
-    mtime = (await fsp.stat(file)).mtimeMs;
+    // Content and inode from one open file: the verdict is about this lock, not a newer one.
+    const handle = await fsp.open(file, 'r');
+    try {
+      text = await handle.readFile('utf8');
+      seen = await handle.stat();
+    } finally {
+      await handle.close();
+    }
   } catch {
     return;
   }
-  if (holderIsGone(text) || Date.now() - mtime > staleMs) {
-    // Rename first so two waiters cannot both delete a lock the other has just taken.
-    const grave = `${file}.stale-${process.pid}-${Date.now()}`;
-    try {
-      await fsp.rename(file, grave);
-      await fsp.rm(grave, { force: true });
-    } catch {
-      /* someone else broke or released it */
-    }
+  if (!holderIsGone(text) && Date.now() - seen.mtimeMs <= staleMs) return;
+  // Rename, then look at what was moved: between the check and the rename another waiter may have
+  // broken the stale lock and a third taken a fresh one. That one is put back, not deleted.
+  const grave = `${file}.stale-${process.pid}-${Date.now()}`;
+  try {
+    await fsp.rename(file, grave);
+  } catch {
+    return; // someone else broke or released it
+  }
+  try {
+    if ((await fsp.stat(grave)).ino !== seen.ino) await fsp.link(grave, file).catch(() => undefined);
+  } finally {
+    await fsp.rm(grave, { force: true });
   }
 }
 

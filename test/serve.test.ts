@@ -10,6 +10,9 @@ import { parseConfig } from '../src/config/load.js';
 import { createPinoLogger } from '../src/log.js';
 import { buildServer } from '../src/server/http-server.js';
 import { queueTriggers } from '../src/server/queue-triggers.js';
+import { mirrorImageJobId } from '../src/queue/names.js';
+import { planImages } from '../src/sources/image-plan.js';
+import { testEngine } from './support/engine.js';
 import { CLI } from './support/cli.js';
 import { freePort, waitFor } from './support/ports.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -142,6 +145,40 @@ describe('airlock serve', () => {
     fail = false;
     expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(202);
     await app2.close();
+  });
+
+  it('queues what a sync of the entry would copy: no tag of a digest-pinned entry, the pinned tag and its tags, under the same target and job id', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const pinned = parseConfig({
+      images: [
+        { source: `ghcr.io/acme/digest@${digest}` },
+        { source: 'ghcr.io/acme/pinned:1.27', tags: ['1.26'], target: 'mirror.internal:5000/pinned/app', platforms: ['linux/amd64'], referrers: true },
+      ],
+      targets: { images: { registry: 'mirror.internal:5000' } },
+    });
+    const app = buildServer(pinned, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    const push = (repository: string, tag: string, id: string) =>
+      app.inject({ method: 'POST', url: '/webhooks/registry', payload: JSON.stringify({ events: [{ action: 'push', target: { repository, tag }, request: { host: 'ghcr.io' } }] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}`, 'x-request-id': id } });
+    const jobsOf = async (res: { body: string }) => (JSON.parse(res.body) as { jobs: string[] }).jobs;
+    try {
+      expect(await jobsOf(await push('acme/digest', 'latest', 'p1'))).toEqual([]);
+      expect(await jobsOf(await push('acme/pinned', '1.28', 'p2'))).toEqual([]);
+
+      const engine = testEngine({ config: pinned });
+      const planned = (await planImages(pinned, engine)).payloads.filter((p) => p.source.includes('acme/pinned'));
+      await engine.close();
+      expect(planned.map((p) => p.source)).toEqual(['docker://ghcr.io/acme/pinned:1.26', 'docker://ghcr.io/acme/pinned:1.27']);
+      for (const [i, p] of planned.entries()) {
+        const tag = p.source.split(':').pop() ?? '';
+        const [jobId] = await jobsOf(await push('acme/pinned', tag, `p3-${i}`));
+        const job = await queue.getJob(jobId ?? '');
+        expect(job?.data).toEqual({ ...p, target: 'docker://mirror.internal:5000/pinned/app', platforms: ['linux/amd64'], referrers: true });
+        // The key a sync copy of this tag locks on (mirror-image): the two never copy at once.
+        expect(job?.deduplicationId).toBe(mirrorImageJobId(p.source, p.target));
+      }
+    } finally {
+      await app.close();
+    }
   });
 
   it('serves Bull Board at /admin/queues behind the admin token: bearer, or ?token= once and then a cookie', async () => {

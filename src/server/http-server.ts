@@ -1,12 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { AirlockConfig, ImageEntry } from '../config/schema.js';
-import { selectTags, tagVersion } from '../sources/tag-selection.js';
+import type { AirlockConfig } from '../config/schema.js';
+import { entryCopyOptions, entryTarget, entryWantsTag } from '../sources/image-plan.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { PinoLogger } from '../log.js';
-import { formatRef, parseRegistryRef } from '../oci/reference.js';
-import { targetRepository } from '../targets/image-target.js';
+import { formatRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { pushedImages } from './webhook-payloads.js';
 import { resolveScope } from '../runner/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
@@ -170,14 +169,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const jobs: string[] = [];
     await queued(delivery, 'registry', async () => {
       for (const pushed of pushedImages(body)) {
-        for (const entry of config.images) {
-          const src = parseRegistryRef(entry.source, { defaultTag: false });
-          if (src.registry !== pushed.registry || src.repository !== pushed.repository || !pushed.tag) continue;
-          if (!tagWatched(entry, src.tag, pushed.tag)) continue;
-          const target = entry.target ?? (config.targets.images ? targetRepository({ ...src, tag: undefined, digest: undefined }, config.targets.images) : undefined);
-          if (!target) continue;
-          jobs.push(await triggers.image({ source: formatRef(pushed), target, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}), ...(entry.immutable ? { immutable: true } : {}) }));
-        }
+        for (const payload of webhookCopies(config, pushed)) jobs.push(await triggers.image(payload));
       }
     });
     webhooks.inc({ kind: 'registry', result: jobs.length ? 'queued' : 'ignored' });
@@ -285,11 +277,15 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
   });
 }
 
-/** The tags a sync would pick for this entry: the pinned one, its list, its semver range or regex; else latest. */
-function tagWatched(entry: ImageEntry, pinned: string | undefined, tag: string): boolean {
-  if (pinned) return pinned === tag;
-  const selection = { tags: entry.tags, semver: entry.semver, regex: entry.regex };
-  if (entry.tags?.length || entry.semver || entry.regex) return selectTags([tag], selection).includes(tag);
-  // `newest: N` alone: any version-like tag may be among the newest; plain entries mean latest.
-  return entry.newest !== undefined ? tagVersion(tag) !== null : tag === 'latest';
+/** The copies a sync would make of a pushed tag: one per image entry of that repository that wants it. */
+function webhookCopies(config: AirlockConfig, pushed: RegistryImageRef): MirrorImagePayload[] {
+  if (!pushed.tag) return [];
+  const out: MirrorImagePayload[] = [];
+  for (const entry of config.images) {
+    const src = parseRegistryRef(entry.source, { defaultTag: false });
+    if (src.registry !== pushed.registry || src.repository !== pushed.repository || !entryWantsTag(entry, pushed.tag)) continue;
+    const target = entryTarget(entry, config);
+    if (target) out.push({ source: formatRef({ ...pushed, digest: undefined }), target, ...entryCopyOptions(entry) });
+  }
+  return out;
 }

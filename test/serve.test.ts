@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
@@ -178,6 +178,39 @@ describe('airlock serve', () => {
       }
     } finally {
       await app.close();
+    }
+  });
+
+  it('keeps a push that arrives while the same copy runs and copies it once more afterwards', async () => {
+    const own = new Queue(`serve-active-${randomUUID()}`, { connection: { url: redisServer.url }, prefix });
+    const triggers = queueTriggers(own, redis, prefix);
+    const payload = { source: 'docker://ghcr.io/acme/app:1.0', target: 'docker://mirror.internal:5000/ghcr.io/acme/app' };
+    const ran: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const worker = new Worker(
+      own.name,
+      async (job) => {
+        ran.push(job.id ?? '');
+        if (ran.length === 1) await gate;
+      },
+      { connection: { url: redisServer.url }, prefix },
+    );
+    try {
+      const first = await triggers.image(payload);
+      await waitFor(async () => ran.length === 1, 'the first copy to run');
+      await triggers.image(payload);
+      await triggers.image(payload);
+      release();
+      await waitFor(async () => ran.length === 2 && (await own.getJobCounts('waiting', 'active')).active === 0, 'the kept push to run');
+      expect(ran[0]).toBe(first);
+      expect(ran[1]).not.toBe(first);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(ran).toHaveLength(2);
+    } finally {
+      await worker.close();
+      await own.obliterate({ force: true });
+      await own.close();
     }
   });
 

@@ -214,6 +214,23 @@ describe('airlock serve', () => {
     }
   });
 
+  it('serves /metrics without the queue numbers when Redis cannot be read, and keeps the error text out', async () => {
+    const down = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6390 secret-detail'));
+    const triggers = { ...queueTriggers(queue, redis, prefix), jobCounts: down, workerMetrics: down };
+    const app = buildServer(config, secrets, triggers, await createPinoLogger({ level: 'silent' }));
+    try {
+      await app.inject({ method: 'POST', url: '/webhooks/registry', payload: '{}', headers: { 'content-type': 'application/json' } });
+      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.statusCode).toBe(200);
+      expect(metrics.body).toMatch(/airlock_webhooks_total\{kind="registry",result="unauthorized"\} 1/);
+      expect(metrics.body).not.toMatch(/airlock_queue_jobs\{/);
+      expect(metrics.body).not.toMatch(/airlock_jobs_total\{/);
+      expect(metrics.body).not.toContain('secret-detail');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('serves Bull Board at /admin/queues behind the admin token: bearer, or ?token= once and then a cookie', async () => {
     const admin = 'admin-token-abc';
     const board = { name: queue.name, url: redisServer.url, prefix };

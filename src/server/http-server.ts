@@ -76,10 +76,12 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      for (const [state, n] of Object.entries(await triggers.jobCounts())) this.set({ state }, n);
+      const counts = await unlessDown(triggers.jobCounts(), app.log);
+      this.reset();
+      for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
     },
   });
-  registerWorkerMetrics(registry, triggers);
+  registerWorkerMetrics(registry, triggers, app.log);
 
   // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
   app.removeAllContentTypeParsers();
@@ -238,12 +240,12 @@ function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): voi
  * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
  * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
  */
-function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
+function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: FastifyBaseLogger): void {
   const read = triggers.workerMetrics?.bind(triggers);
   if (!read) return;
-  let pending: Promise<WorkerMetrics> | undefined;
+  let pending: Promise<WorkerMetrics | undefined> | undefined;
   const snapshot = () => {
-    pending ??= read().finally(() => {
+    pending ??= unlessDown(read(), log).finally(() => {
       pending = undefined;
     });
     return pending;
@@ -255,9 +257,9 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
       labelNames,
       registers: [registry],
       async collect() {
-        const samples = pick(await snapshot());
+        const metrics = await snapshot();
         this.reset();
-        for (const s of samples) this.inc(s.labels, s.value);
+        for (const s of metrics ? pick(metrics) : []) this.inc(s.labels, s.value);
       },
     });
   counter('airlock_bytes_copied_total', 'Bytes written to targets by the workers, by artifact kind', ['kind'], (m) => m.bytes);
@@ -270,11 +272,25 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
     labelNames: ['source'],
     registers: [registry],
     async collect() {
-      const samples = (await snapshot()).lastSuccess;
+      const metrics = await snapshot();
       this.reset();
-      for (const s of samples) this.set(s.labels, s.value);
+      for (const s of metrics?.lastSuccess ?? []) this.set(s.labels, s.value);
     },
   });
+}
+
+/**
+ * A Redis read for a scrape, or undefined when it fails: the metric goes without samples and the
+ * rest of the scrape (the server's own counters) is still served; the error goes to the log, not
+ * to the scraper.
+ */
+async function unlessDown<T>(read: Promise<T>, log: FastifyBaseLogger): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (e) {
+    log.warn({ err: e }, 'metrics: cannot read the queue state');
+    return undefined;
+  }
 }
 
 /** The copies a sync would make of a pushed tag: one per image entry of that repository that wants it. */

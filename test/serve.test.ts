@@ -231,6 +231,25 @@ describe('airlock serve', () => {
     }
   });
 
+  it('takes signed GitHub deliveries sent form-encoded (payload=<json>), GitHub\'s default content type', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    const form = (json: string) => new URLSearchParams({ payload: json }).toString();
+    const headers = (body: string, delivery: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'push', 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
+    try {
+      const body = form(JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } }));
+      const ok = await app.inject({ method: 'POST', url: '/webhooks/github', payload: body, headers: headers(body, 'form-1') });
+      expect(ok.statusCode, ok.body).toBe(202);
+      expect((await queue.getJob((JSON.parse(ok.body) as { run: string }).run))?.data).toEqual({ scope: 'charts', reason: 'github push kubevela/catalog@master' });
+      // The signature is over the form bytes: one signed for the JSON alone does not pass.
+      const json = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } });
+      expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: body, headers: { ...headers(body, 'form-2'), 'x-hub-signature-256': sign(json) } })).statusCode).toBe(401);
+      const empty = 'other=1';
+      expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: empty, headers: headers(empty, 'form-3') })).statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('serves Bull Board at /admin/queues behind the admin token: bearer, or ?token= once and then a cookie', async () => {
     const admin = 'admin-token-abc';
     const board = { name: queue.name, url: redisServer.url, prefix };

@@ -41,6 +41,21 @@ function sameSecret(given: string | undefined, expected: string | undefined): bo
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function rawText(req: FastifyRequest): string {
+  return ((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8');
+}
+
+/**
+ * The JSON of a GitHub delivery. A webhook created with GitHub's default content type sends it
+ * form-encoded as `payload=<json>`; the signature covers those form bytes, so this is read only
+ * after the signature has been checked.
+ */
+function githubPayload(req: FastifyRequest): string {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return rawText(req);
+  return new URLSearchParams(rawText(req)).get('payload') ?? '';
+}
+
 function cookie(req: FastifyRequest, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
@@ -87,11 +102,10 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string): Record<string, unknown> | undefined {
+  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string, text = rawText(req)): Record<string, unknown> | undefined {
     let value: unknown;
     try {
-      const raw = req.body as Buffer | undefined;
-      value = JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
+      value = JSON.parse(text);
     } catch {
       value = undefined;
     }
@@ -141,7 +155,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     }
     const event = String(req.headers['x-github-event'] ?? '');
     if (event === 'ping') return reply.code(200).send({ pong: true });
-    const body = parseJson(req, reply, 'github') as { ref?: string; repository?: { full_name?: string } } | undefined;
+    const body = parseJson(req, reply, 'github', githubPayload(req)) as { ref?: string; repository?: { full_name?: string } } | undefined;
     if (body === undefined) return reply;
     const delivery = String(req.headers['x-github-delivery'] ?? '') || undefined;
     if (await replayed(delivery, 'github', reply)) return reply;

@@ -49,6 +49,8 @@ export async function createPinoLogger(options: LoggerOptions = {}): Promise<Pin
       formatters: {
         log: (obj) => redactValue(obj) as Record<string, unknown>,
       },
+      // pino applies these after formatters.log, so what they pick is redacted here.
+      serializers: { req: serializeRequest, res: serializeResponse },
       hooks: {
         logMethod(args, method) {
           const clean = args.map((a) => (typeof a === 'string' ? redact(a) : a)) as Parameters<typeof method>;
@@ -58,6 +60,15 @@ export async function createPinoLogger(options: LoggerOptions = {}): Promise<Pin
     },
     options.destination ?? pino.destination({ dest: 2, sync: false }),
   );
+}
+
+/** A request in a log line (Fastify's, or Node's): method and URL, the URL without `?token=` values. */
+export function serializeRequest(req: { method?: string; url?: string }): { method?: string; url?: string } {
+  return { method: req.method, url: typeof req.url === 'string' ? redact(req.url) : undefined };
+}
+
+export function serializeResponse(res: { statusCode?: number }): { statusCode?: number } {
+  return { statusCode: res.statusCode };
 }
 
 /**

@@ -38,24 +38,31 @@ export function redact(text: string): string {
   return out;
 }
 
-/** Deep copy with every string redacted and secret-named keys blanked. */
+/**
+ * A copy of plain objects and arrays with every string redacted and secret-named keys blanked;
+ * an Error becomes its type, redacted message and code. Other class instances (a Fastify request,
+ * a socket, a Buffer) pass through as they are: copying them would drop the prototype getters
+ * their serializers read and cost a deep walk per log line.
+ */
 export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 8) return value;
   if (typeof value === 'string') return redact(value);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
-  if (value && typeof value === 'object') {
-    if (value instanceof Error) {
-      return { type: value.name, message: redact(value.message), code: (value as { code?: unknown }).code };
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = /^(password|token|secret|authorization|access_token|refresh_token|auth)$/i.test(k)
-        ? REDACTED
-        : redactValue(v, depth + 1);
-    }
-    return out;
+  if (value instanceof Error) {
+    return { type: value.name, message: redact(value.message), code: (value as { code?: unknown }).code };
   }
-  return value;
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = /^(password|token|secret|authorization|access_token|refresh_token|auth)$/i.test(k) ? REDACTED : redactValue(v, depth + 1);
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (!value || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** For tests: forget registered secrets. */

@@ -3,13 +3,16 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { createPinoLogger } from '../src/log.js';
 import { buildServer } from '../src/server/http-server.js';
 import { queueTriggers } from '../src/server/queue-triggers.js';
+import { mirrorImageJobId } from '../src/queue/names.js';
+import { planImages } from '../src/sources/image-plan.js';
+import { testEngine } from './support/engine.js';
 import { CLI } from './support/cli.js';
 import { freePort, waitFor } from './support/ports.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -142,6 +145,109 @@ describe('airlock serve', () => {
     fail = false;
     expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(202);
     await app2.close();
+  });
+
+  it('queues what a sync of the entry would copy: no tag of a digest-pinned entry, the pinned tag and its tags, under the same target and job id', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const pinned = parseConfig({
+      images: [
+        { source: `ghcr.io/acme/digest@${digest}` },
+        { source: 'ghcr.io/acme/pinned:1.27', tags: ['1.26'], target: 'mirror.internal:5000/pinned/app', platforms: ['linux/amd64'], referrers: true },
+      ],
+      targets: { images: { registry: 'mirror.internal:5000' } },
+    });
+    const app = buildServer(pinned, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    const push = (repository: string, tag: string, id: string) =>
+      app.inject({ method: 'POST', url: '/webhooks/registry', payload: JSON.stringify({ events: [{ action: 'push', target: { repository, tag }, request: { host: 'ghcr.io' } }] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.registry}`, 'x-request-id': id } });
+    const jobsOf = async (res: { body: string }) => (JSON.parse(res.body) as { jobs: string[] }).jobs;
+    try {
+      expect(await jobsOf(await push('acme/digest', 'latest', 'p1'))).toEqual([]);
+      expect(await jobsOf(await push('acme/pinned', '1.28', 'p2'))).toEqual([]);
+
+      const engine = testEngine({ config: pinned });
+      const planned = (await planImages(pinned, engine)).payloads.filter((p) => p.source.includes('acme/pinned'));
+      await engine.close();
+      expect(planned.map((p) => p.source)).toEqual(['docker://ghcr.io/acme/pinned:1.26', 'docker://ghcr.io/acme/pinned:1.27']);
+      for (const [i, p] of planned.entries()) {
+        const tag = p.source.split(':').pop() ?? '';
+        const [jobId] = await jobsOf(await push('acme/pinned', tag, `p3-${i}`));
+        const job = await queue.getJob(jobId ?? '');
+        expect(job?.data).toEqual({ ...p, target: 'docker://mirror.internal:5000/pinned/app', platforms: ['linux/amd64'], referrers: true });
+        // The key a sync copy of this tag locks on (mirror-image): the two never copy at once.
+        expect(job?.deduplicationId).toBe(mirrorImageJobId(p.source, p.target));
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps a push that arrives while the same copy runs and copies it once more afterwards', async () => {
+    const own = new Queue(`serve-active-${randomUUID()}`, { connection: { url: redisServer.url }, prefix });
+    const triggers = queueTriggers(own, redis, prefix);
+    const payload = { source: 'docker://ghcr.io/acme/app:1.0', target: 'docker://mirror.internal:5000/ghcr.io/acme/app' };
+    const ran: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const worker = new Worker(
+      own.name,
+      async (job) => {
+        ran.push(job.id ?? '');
+        if (ran.length === 1) await gate;
+      },
+      { connection: { url: redisServer.url }, prefix },
+    );
+    try {
+      const first = await triggers.image(payload);
+      await waitFor(async () => ran.length === 1, 'the first copy to run');
+      await triggers.image(payload);
+      await triggers.image(payload);
+      release();
+      await waitFor(async () => ran.length === 2 && (await own.getJobCounts('waiting', 'active')).active === 0, 'the kept push to run');
+      expect(ran[0]).toBe(first);
+      expect(ran[1]).not.toBe(first);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(ran).toHaveLength(2);
+    } finally {
+      await worker.close();
+      await own.obliterate({ force: true });
+      await own.close();
+    }
+  });
+
+  it('serves /metrics without the queue numbers when Redis cannot be read, and keeps the error text out', async () => {
+    const down = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6390 secret-detail'));
+    const triggers = { ...queueTriggers(queue, redis, prefix), jobCounts: down, workerMetrics: down };
+    const app = buildServer(config, secrets, triggers, await createPinoLogger({ level: 'silent' }));
+    try {
+      await app.inject({ method: 'POST', url: '/webhooks/registry', payload: '{}', headers: { 'content-type': 'application/json' } });
+      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.statusCode).toBe(200);
+      expect(metrics.body).toMatch(/airlock_webhooks_total\{kind="registry",result="unauthorized"\} 1/);
+      expect(metrics.body).not.toMatch(/airlock_queue_jobs\{/);
+      expect(metrics.body).not.toMatch(/airlock_jobs_total\{/);
+      expect(metrics.body).not.toContain('secret-detail');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('takes signed GitHub deliveries sent form-encoded (payload=<json>), GitHub\'s default content type', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    const form = (json: string) => new URLSearchParams({ payload: json }).toString();
+    const headers = (body: string, delivery: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'push', 'x-github-delivery': delivery, 'x-hub-signature-256': sign(body) });
+    try {
+      const body = form(JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } }));
+      const ok = await app.inject({ method: 'POST', url: '/webhooks/github', payload: body, headers: headers(body, 'form-1') });
+      expect(ok.statusCode, ok.body).toBe(202);
+      expect((await queue.getJob((JSON.parse(ok.body) as { run: string }).run))?.data).toEqual({ scope: 'charts', reason: 'github push kubevela/catalog@master' });
+      // The signature is over the form bytes: one signed for the JSON alone does not pass.
+      const json = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' } });
+      expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: body, headers: { ...headers(body, 'form-2'), 'x-hub-signature-256': sign(json) } })).statusCode).toBe(401);
+      const empty = 'other=1';
+      expect((await app.inject({ method: 'POST', url: '/webhooks/github', payload: empty, headers: headers(empty, 'form-3') })).statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
   });
 
   it('serves Bull Board at /admin/queues behind the admin token: bearer, or ?token= once and then a cookie', async () => {

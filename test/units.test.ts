@@ -1,17 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
 import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
-import { createLogger } from '../src/log.js';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { createLogger, createPinoLogger } from '../src/log.js';
 import { Writable } from 'node:stream';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
 import { parseRetryAfter } from '../src/oci/http.js';
 import { formatRef, isLoopbackRegistry, parseImageRef, parseRegistryRef } from '../src/oci/reference.js';
 import { nextLink } from '../src/oci/registry-client.js';
-import { clearSecrets, redact, registerSecret } from '../src/secrets.js';
+import { clearSecrets, redact, redactValue, registerSecret } from '../src/secrets.js';
 import { selectTags } from '../src/sources/tag-selection.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';
 import { targetRepository } from '../src/targets/image-target.js';
@@ -139,6 +141,59 @@ describe('logger', () => {
     expect(got[0]).toMatchObject({ n: 1, level: 30 });
     expect(got[1]).toMatchObject({ jobId: '42', level: 40 });
     clearSecrets();
+  });
+
+  it('logs Fastify requests as method and redacted URL, responses as status, and copies only plain values', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _e, cb) {
+        lines.push(...String(chunk).trim().split('\n'));
+        cb();
+      },
+    });
+    const app = Fastify({ loggerInstance: (await createPinoLogger({ level: 'info', destination })) as FastifyBaseLogger });
+    app.get('/hook', async () => ({ ok: true }));
+    try {
+      expect((await app.inject({ method: 'GET', url: '/hook?token=abcdef123456&x=1' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+    const got = lines.map((l) => JSON.parse(l) as { msg: string; req?: unknown; res?: unknown });
+    expect(got.find((l) => l.msg === 'incoming request')?.req).toEqual({ method: 'GET', url: '/hook?token=***&x=1' });
+    expect(got.find((l) => l.msg === 'request completed')?.res).toEqual({ statusCode: 200 });
+    expect(lines.join('\n')).not.toContain('abcdef123456');
+
+    class Box {
+      constructor(readonly password: string) {}
+    }
+    const box = new Box('hunter2-secret');
+    const out = redactValue({ box, list: [{ token: 'x' }], url: 'https://u:pw-123@h/', err: new Error('token=abc failed') }) as Record<string, unknown>;
+    expect(out.box).toBe(box);
+    expect(out.list).toEqual([{ token: '***' }]);
+    expect(out.url).toBe('https://u:***@h/');
+    expect(out.err).toEqual({ type: 'Error', message: 'token=*** failed', code: undefined });
+  });
+
+  it('writes plain JSON lines to stderr when pino cannot start, instead of keeping them', () => {
+    const log = path.resolve(import.meta.dirname, '../dist/src/log.js');
+    // A destination pino cannot even inspect makes starting pino fail in the child process.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(log)});
+      const destination = new Proxy({}, { get() { throw new Error('no destination'); } });
+      const logger = createLogger({ level: 'info', destination });
+      logger.info({ n: 1 }, 'while loading token=abcdef123');
+      await logger.flush();
+      logger.child({ jobId: '7' }).warn('after the failure');
+      logger.debug('below the level');
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^airlock: cannot start the logger: .*no destination/);
+    const got = lines.slice(1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(got).toHaveLength(2);
+    expect(got[0]).toMatchObject({ level: 30, name: 'airlock', n: 1, msg: 'while loading token=***' });
+    expect(got[1]).toMatchObject({ level: 40, jobId: '7', msg: 'after the failure' });
   });
 
   it('stays silent without loading anything, and names a bad level', async () => {

@@ -1,12 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { AirlockConfig, ImageEntry } from '../config/schema.js';
-import { selectTags, tagVersion } from '../sources/tag-selection.js';
+import type { AirlockConfig } from '../config/schema.js';
+import { entryCopyOptions, entryTarget, entryWantsTag } from '../sources/image-plan.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { PinoLogger } from '../log.js';
-import { formatRef, parseRegistryRef } from '../oci/reference.js';
-import { targetRepository } from '../targets/image-target.js';
+import { formatRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { pushedImages } from './webhook-payloads.js';
 import { resolveScope } from '../runner/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
@@ -40,6 +39,21 @@ function sameSecret(given: string | undefined, expected: string | undefined): bo
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function rawText(req: FastifyRequest): string {
+  return ((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8');
+}
+
+/**
+ * The JSON of a GitHub delivery. A webhook created with GitHub's default content type sends it
+ * form-encoded as `payload=<json>`; the signature covers those form bytes, so this is read only
+ * after the signature has been checked.
+ */
+function githubPayload(req: FastifyRequest): string {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return rawText(req);
+  return new URLSearchParams(rawText(req)).get('payload') ?? '';
 }
 
 function cookie(req: FastifyRequest, name: string): string | undefined {
@@ -77,20 +91,21 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      for (const [state, n] of Object.entries(await triggers.jobCounts())) this.set({ state }, n);
+      const counts = await unlessDown(triggers.jobCounts(), app.log);
+      this.reset();
+      for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
     },
   });
-  registerWorkerMetrics(registry, triggers);
+  registerWorkerMetrics(registry, triggers, app.log);
 
   // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string): Record<string, unknown> | undefined {
+  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string, text = rawText(req)): Record<string, unknown> | undefined {
     let value: unknown;
     try {
-      const raw = req.body as Buffer | undefined;
-      value = JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
+      value = JSON.parse(text);
     } catch {
       value = undefined;
     }
@@ -140,7 +155,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     }
     const event = String(req.headers['x-github-event'] ?? '');
     if (event === 'ping') return reply.code(200).send({ pong: true });
-    const body = parseJson(req, reply, 'github') as { ref?: string; repository?: { full_name?: string } } | undefined;
+    const body = parseJson(req, reply, 'github', githubPayload(req)) as { ref?: string; repository?: { full_name?: string } } | undefined;
     if (body === undefined) return reply;
     const delivery = String(req.headers['x-github-delivery'] ?? '') || undefined;
     if (await replayed(delivery, 'github', reply)) return reply;
@@ -170,14 +185,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const jobs: string[] = [];
     await queued(delivery, 'registry', async () => {
       for (const pushed of pushedImages(body)) {
-        for (const entry of config.images) {
-          const src = parseRegistryRef(entry.source, { defaultTag: false });
-          if (src.registry !== pushed.registry || src.repository !== pushed.repository || !pushed.tag) continue;
-          if (!tagWatched(entry, src.tag, pushed.tag)) continue;
-          const target = entry.target ?? (config.targets.images ? targetRepository({ ...src, tag: undefined, digest: undefined }, config.targets.images) : undefined);
-          if (!target) continue;
-          jobs.push(await triggers.image({ source: formatRef(pushed), target, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}), ...(entry.immutable ? { immutable: true } : {}) }));
-        }
+        for (const payload of webhookCopies(config, pushed)) jobs.push(await triggers.image(payload));
       }
     });
     webhooks.inc({ kind: 'registry', result: jobs.length ? 'queued' : 'ignored' });
@@ -246,12 +254,12 @@ function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): voi
  * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
  * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
  */
-function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
+function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: FastifyBaseLogger): void {
   const read = triggers.workerMetrics?.bind(triggers);
   if (!read) return;
-  let pending: Promise<WorkerMetrics> | undefined;
+  let pending: Promise<WorkerMetrics | undefined> | undefined;
   const snapshot = () => {
-    pending ??= read().finally(() => {
+    pending ??= unlessDown(read(), log).finally(() => {
       pending = undefined;
     });
     return pending;
@@ -263,9 +271,9 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
       labelNames,
       registers: [registry],
       async collect() {
-        const samples = pick(await snapshot());
+        const metrics = await snapshot();
         this.reset();
-        for (const s of samples) this.inc(s.labels, s.value);
+        for (const s of metrics ? pick(metrics) : []) this.inc(s.labels, s.value);
       },
     });
   counter('airlock_bytes_copied_total', 'Bytes written to targets by the workers, by artifact kind', ['kind'], (m) => m.bytes);
@@ -278,18 +286,36 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers): void {
     labelNames: ['source'],
     registers: [registry],
     async collect() {
-      const samples = (await snapshot()).lastSuccess;
+      const metrics = await snapshot();
       this.reset();
-      for (const s of samples) this.set(s.labels, s.value);
+      for (const s of metrics?.lastSuccess ?? []) this.set(s.labels, s.value);
     },
   });
 }
 
-/** The tags a sync would pick for this entry: the pinned one, its list, its semver range or regex; else latest. */
-function tagWatched(entry: ImageEntry, pinned: string | undefined, tag: string): boolean {
-  if (pinned) return pinned === tag;
-  const selection = { tags: entry.tags, semver: entry.semver, regex: entry.regex };
-  if (entry.tags?.length || entry.semver || entry.regex) return selectTags([tag], selection).includes(tag);
-  // `newest: N` alone: any version-like tag may be among the newest; plain entries mean latest.
-  return entry.newest !== undefined ? tagVersion(tag) !== null : tag === 'latest';
+/**
+ * A Redis read for a scrape, or undefined when it fails: the metric goes without samples and the
+ * rest of the scrape (the server's own counters) is still served; the error goes to the log, not
+ * to the scraper.
+ */
+async function unlessDown<T>(read: Promise<T>, log: FastifyBaseLogger): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (e) {
+    log.warn({ err: e }, 'metrics: cannot read the queue state');
+    return undefined;
+  }
+}
+
+/** The copies a sync would make of a pushed tag: one per image entry of that repository that wants it. */
+function webhookCopies(config: AirlockConfig, pushed: RegistryImageRef): MirrorImagePayload[] {
+  if (!pushed.tag) return [];
+  const out: MirrorImagePayload[] = [];
+  for (const entry of config.images) {
+    const src = parseRegistryRef(entry.source, { defaultTag: false });
+    if (src.registry !== pushed.registry || src.repository !== pushed.repository || !entryWantsTag(entry, pushed.tag)) continue;
+    const target = entryTarget(entry, config);
+    if (target) out.push({ source: formatRef({ ...pushed, digest: undefined }), target, ...entryCopyOptions(entry) });
+  }
+  return out;
 }

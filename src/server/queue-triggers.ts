@@ -13,10 +13,11 @@ export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Trigg
       return job.id ?? '';
     },
     async image(payload: MirrorImagePayload) {
-      // Deduplicated while waiting or running: a push notified twice copies once, and a later
-      // push of the same tag (a moved tag, or after a failure) is mirrored again.
+      // A push notified twice while the copy waits copies once. A push that lands while the copy
+      // runs may have moved the tag after the copy read it, so it is kept and copied once more
+      // when the running one ends; a later push (a moved tag, or after a failure) is mirrored again.
       const id = mirrorImageJobId(payload.source, payload.target);
-      const job = await queue.add(JOB.mirrorImage, payload, { deduplication: { id }, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { age: 7 * 24 * 3600, count: 5000 } });
+      const job = await queue.add(JOB.mirrorImage, payload, { deduplication: { id, keepLastIfActive: true }, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { age: 7 * 24 * 3600, count: 5000 } });
       return job.id ?? id;
     },
     async firstDelivery(id) {

@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, getFollowingRedirects } from '../oci/http.js';
 import { registerSecret } from '../secrets.js';
-import { randomUUID } from 'node:crypto';
+import { writeStreamAtomic } from '../util/fs-atomic.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
 export interface StaticTarget {
@@ -60,11 +59,45 @@ export function publicUrl(target: StaticTarget, relPath: string): string {
 async function fileSha256(file: string): Promise<string | undefined> {
   try {
     const hash = createHash('sha256');
-    await pipeline(fs.createReadStream(file), new Transform({ transform: (c: Buffer, _e, cb) => (hash.update(c), cb()) }));
+    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
     return hash.digest('hex');
   } catch {
     return undefined;
   }
+}
+
+interface HashingStream {
+  stream: Transform;
+  /** The sha256 hex of everything that went through; set once the stream has ended. */
+  sha256: () => string;
+  bytes: () => number;
+}
+
+/**
+ * Hashes and counts what passes, failing at the end on a checksum mismatch so the temp file is
+ * never renamed into place. Not createVerifyingStream: a file without a checksum still needs its
+ * sha256 (Botkube's index records it), which that stream never hands out.
+ */
+function sha256Stream(expected: string | undefined, artifact: string): HashingStream {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let hex = '';
+  const stream = new Transform({
+    transform(c: Buffer, _e, cb) {
+      hash.update(c);
+      bytes += c.length;
+      cb(null, c);
+    },
+    flush(cb) {
+      hex = hash.digest('hex');
+      if (expected && hex !== expected) {
+        cb(new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${hex}`, { artifact }));
+        return;
+      }
+      cb();
+    },
+  });
+  return { stream, sha256: () => hex, bytes: () => bytes };
 }
 
 /**
@@ -90,29 +123,7 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
   const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomUUID()}.tmp`;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  try {
-    await pipeline(
-      res.body,
-      new Transform({
-        transform(c: Buffer, _e, cb) {
-          hash.update(c);
-          bytes += c.length;
-          cb(null, c);
-        },
-      }),
-      fs.createWriteStream(tmp),
-    );
-    const actual = hash.digest('hex');
-    if (expected && actual !== expected) {
-      throw new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${actual}`, { artifact });
-    }
-    await fsp.rename(tmp, file);
-    return { source, path: relPath, url: publicUrl(target, relPath), sha256: actual, status: 'copied', bytes };
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
+  const hashed = sha256Stream(expected, artifact);
+  await writeStreamAtomic(file, res.body, hashed.stream);
+  return { source, path: relPath, url: publicUrl(target, relPath), sha256: hashed.sha256(), status: 'copied', bytes: hashed.bytes() };
 }

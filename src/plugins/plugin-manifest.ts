@@ -40,7 +40,7 @@ export interface ManifestOptions {
 
 const REQUEST_KEYS = new Set(['name', 'resource_type', 'image', 'provider', 'registry_type', 'registry_config', 'capability', 'labels', 'tags', 'plugin_id', 'docs']);
 const REGISTRY_TYPES = new Set(['DOCKER_HUB', 'AWS_PRIVATE_ECR', 'HARBOR', 'GITHUB', 'GCP_PRIVATE_GCR']);
-export const MAX_IMAGE_NAME_LENGTH = 48;
+const MAX_IMAGE_NAME_LENGTH = 48;
 
 /**
  * The service's own image rule (1.4), applied before any call: the last path segment only

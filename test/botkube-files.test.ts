@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorBotkubeRepository } from '../src/botkube/mirror-plugin-index.js';
 import { parsePluginIndex, validatePluginIndex, type PluginIndex } from '../src/botkube/plugin-index.js';
 import { staticPathFor } from '../src/files/static-mirror.js';
+import { REDACTED, redact } from '../src/secrets.js';
 import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
@@ -172,6 +173,12 @@ describe('Botkube repository mirror', () => {
     expect(r.files.length).toBeGreaterThanOrEqual(4);
     expect(fs.readFileSync(path.join(dir, 'botkube', 'plugins-index.yaml'), 'utf8')).toBe('entries: [] # previous\n');
     expect(fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('knows the bare header token as a secret when already the index fetch fails', async () => {
+    const r = mirrorBotkubeRepository(testEngine(), { dir: path.join(work, 'no-index'), baseUrl: 'https://p.internal' }, { name: 'x', indexUrl: `${upstream.url}/no-such-index.yaml`, headers: { authorization: 'Bearer index-fetch-secret-91' } });
+    await expect(r).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(redact('echoed: index-fetch-secret-91')).toBe(`echoed: ${REDACTED}`);
   });
 
   it('refuses the invalid fixture and a non-YAML index from the CLI, and prints the values snippet on success', async () => {

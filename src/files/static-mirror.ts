@@ -6,7 +6,6 @@ import { Transform } from 'node:stream';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, getFollowingRedirects } from '../oci/http.js';
-import { registerSecret } from '../secrets.js';
 import { writeStreamAtomic } from '../util/fs-atomic.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
@@ -103,7 +102,8 @@ function sha256Stream(expected: string | undefined, artifact: string): HashingSt
 /**
  * Copies one URL to the static target: streamed to a temp file, checked against `checksum`
  * (sha256 hex) when one is given, renamed into place. A file already there with that checksum
- * (or, without one, already there at all) is not downloaded again.
+ * (or, without one, already there at all) is not downloaded again. `headers` must already be
+ * registered as secrets by whoever resolved them: this runs once per file, they once per source.
  */
 export async function mirrorFile(engine: Engine, source: string, target: StaticTarget, options: { checksum?: string; headers?: Record<string, string> } = {}): Promise<MirroredFile> {
   const artifact = source;
@@ -119,7 +119,6 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
   if (existing && (!expected || existing === expected)) {
     return { source, path: relPath, url: publicUrl(target, relPath), sha256: existing, status: 'unchanged', bytes: 0 };
   }
-  for (const v of Object.values(options.headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
   const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   await fsp.mkdir(path.dirname(file), { recursive: true });

@@ -71,7 +71,8 @@ export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarg
       p = limit(async () => {
         try {
           const sameOrigin = new URL(url).origin === new URL(options.indexUrl).origin;
-          const f = await mirrorFile(engine, url, target, { ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
+          // Plugin assets sit at versioned URLs the index pins: a copy already there is not asked for again.
+          const f = await mirrorFile(engine, url, target, { revalidate: false, ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
           files.push(f);
           return f;
         } catch (e) {

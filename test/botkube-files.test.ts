@@ -6,7 +6,8 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorBotkubeRepository } from '../src/botkube/mirror-plugin-index.js';
 import { parsePluginIndex, validatePluginIndex, type PluginIndex } from '../src/botkube/plugin-index.js';
-import { staticPathFor } from '../src/files/static-mirror.js';
+import { mirrorFile, staticPathFor } from '../src/files/static-mirror.js';
+import { REDACTED, redact } from '../src/secrets.js';
 import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
@@ -174,6 +175,12 @@ describe('Botkube repository mirror', () => {
     expect(fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('knows the bare header token as a secret when already the index fetch fails', async () => {
+    const r = mirrorBotkubeRepository(testEngine(), { dir: path.join(work, 'no-index'), baseUrl: 'https://p.internal' }, { name: 'x', indexUrl: `${upstream.url}/no-such-index.yaml`, headers: { authorization: 'Bearer index-fetch-secret-91' } });
+    await expect(r).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(redact('echoed: index-fetch-secret-91')).toBe(`echoed: ${REDACTED}`);
+  });
+
   it('refuses the invalid fixture and a non-YAML index from the CLI, and prints the values snippet on success', async () => {
     upstream.files.set('/invalid.yaml', fs.readFileSync(path.join(FIXTURES, 'plugins-index-invalid.yaml')));
     upstream.files.set('/garbage.yaml', Buffer.from('entries: [\n  {'));
@@ -220,5 +227,66 @@ describe('Botkube repository mirror', () => {
     const items = (JSON.parse(again.stdout) as { items: Item[] }).items;
     expect(items.find((i) => i.kind === 'plugin-index')?.status).toBe('unchanged');
     expect(upstream.requests.map((q) => q.path).sort()).toEqual(['/missing.yaml', '/plugins-index.yaml']);
+  });
+});
+
+describe('static file mirror', () => {
+  let upstream: StaticServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    upstream = await startStaticServer({ etags: true });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-files-'));
+  });
+
+  afterAll(async () => {
+    await upstream?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('revalidates a file without a checksum by a conditional GET and refreshes it when upstream changed', async () => {
+    const target = { dir, baseUrl: 'https://files.internal' };
+    const engine = testEngine();
+    upstream.files.set('/runtime.yaml', Buffer.from('version: 1\n'));
+    const first = await mirrorFile(engine, `${upstream.url}/runtime.yaml`, target);
+    expect(first).toMatchObject({ status: 'copied', sha256: sha(Buffer.from('version: 1\n')) });
+
+    upstream.requests.length = 0;
+    expect(await mirrorFile(engine, `${upstream.url}/runtime.yaml`, target)).toMatchObject({ status: 'unchanged', sha256: first.sha256 });
+    expect(upstream.requests.map((q) => q.status)).toEqual([304]);
+
+    upstream.files.set('/runtime.yaml', Buffer.from('version: 2\n'));
+    upstream.requests.length = 0;
+    const refreshed = await mirrorFile(engine, `${upstream.url}/runtime.yaml`, target);
+    expect(refreshed).toMatchObject({ status: 'copied', sha256: sha(Buffer.from('version: 2\n')) });
+    expect(upstream.requests.map((q) => q.status)).toEqual([200]);
+    expect(fs.readFileSync(path.join(dir, first.path), 'utf8')).toBe('version: 2\n');
+  });
+
+  it('trusts the recorded hash of a checksummed file while size and mtime match, and re-reads it once they do not', async () => {
+    const target = { dir, baseUrl: 'https://files.internal' };
+    const engine = testEngine();
+    const body = Buffer.from('release bytes');
+    upstream.files.set('/tool.tar.gz', body);
+    const first = await mirrorFile(engine, `${upstream.url}/tool.tar.gz`, target, { checksum: sha(body) });
+    expect(first.status).toBe('copied');
+    const file = path.join(dir, first.path);
+
+    // A whole-second mtime survives utimes exactly; the new mtime makes the file hashed and recorded once.
+    const mtime = new Date('2024-01-02T03:04:05Z');
+    fs.utimesSync(file, mtime, mtime);
+    upstream.requests.length = 0;
+    expect((await mirrorFile(engine, `${upstream.url}/tool.tar.gz`, target, { checksum: sha(body) })).status).toBe('unchanged');
+    // Same size and mtime, other bytes: only the sidecar was consulted, no request made.
+    fs.writeFileSync(file, 'RELEASE BYTES');
+    fs.utimesSync(file, mtime, mtime);
+    expect((await mirrorFile(engine, `${upstream.url}/tool.tar.gz`, target, { checksum: sha(body) })).status).toBe('unchanged');
+    expect(upstream.requests).toEqual([]);
+
+    // A changed mtime makes the file hashed again: the mismatch is noticed and the file replaced.
+    fs.utimesSync(file, new Date(), new Date());
+    expect((await mirrorFile(engine, `${upstream.url}/tool.tar.gz`, target, { checksum: sha(body) })).status).toBe('copied');
+    expect(fs.readFileSync(file).equals(body)).toBe(true);
+    expect(upstream.requests.map((q) => q.path)).toEqual(['/tool.tar.gz']);
   });
 });

@@ -15,7 +15,9 @@ import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer }
 import { startChartMuseumDouble } from './support/chartmuseum-double.js';
 import { testEngine } from './support/engine.js';
 import { getBlob, getManifest } from './support/images.js';
+import { parseIndexStrict } from './support/kubevela-reader.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
+import { directoryChartTarget } from '../src/targets/chart-directory.js';
 
 let registry: TestRegistry;
 let repo: ChartRepoServer;
@@ -153,6 +155,18 @@ describe('chart targets', () => {
     expect(relRepo.requests.every((r) => r.path.endsWith('?sig=abc'))).toBe(true);
     const again = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: dir, baseUrl: base });
     expect(again.status).toBe('unchanged');
+  });
+
+  it('writes only Helm fields for the versions already in a directory index too, so a strict reader accepts it', async () => {
+    const dir = path.join(work, 'strict');
+    fs.mkdirSync(dir, { recursive: true });
+    // Written by another tool: fields Helm's ChartVersion does not have, in an entry airlock never pushed.
+    fs.writeFileSync(path.join(dir, 'index.yaml'), 'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n    customField: x\n    description: null\n');
+    const archive = openChartArchive(podinfoOld, 'podinfo-6.4.0.tgz');
+    await directoryChartTarget(dir).push({ name: 'podinfo', version: '6.4.0', tgz: podinfoOld, metadata: { ...archive.metadata, extra: 'y' } as typeof archive.metadata });
+    const index = parseIndexStrict(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8'));
+    expect(index.entries.other?.[0]).toEqual({ name: 'other', version: '0.1.0', urls: ['https://charts.internal/other-0.1.0.tgz'], digest: '00' });
+    expect(index.entries.podinfo?.[0]).not.toHaveProperty('extra');
   });
 
   it('uploads to ChartMuseum with provenance, skips what is there, and never overwrites a different chart silently', async () => {

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
 import { checkImageName, readPluginManifests, toRegisterRequest } from '../src/plugins/plugin-manifest.js';
+import { loadPluginManifests } from '../src/plugins/plugin-sources.js';
 import { airlock } from './support/cli.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures', 'cloudforet-managed-plugins');
@@ -33,6 +35,28 @@ describe('plugin manifests', () => {
     expect(() => checkImageName('cloudforet/plugin_x', 'x')).toThrow(/\[a-zA-Z0-9-\]\+/);
     expect(() => checkImageName(`cloudforet/${'a'.repeat(49)}`, 'x')).toThrow(/49 characters/);
     expect(() => toRegisterRequest({ name: 'n', image: 'plugin-x' }, 'f.yaml')).toThrow(/resource_type is required/);
+  });
+
+  it('warns about a plugin_id defined in two configured paths, and reports an unreadable manifest without dropping the rest', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plugin-paths-'));
+    try {
+      const [a, b] = [path.join(root, 'a'), path.join(root, 'b')];
+      fs.mkdirSync(a);
+      fs.mkdirSync(b);
+      const manifest = 'name: X\nresource_type: inventory.Collector\nimage: plugin-x\n';
+      fs.writeFileSync(path.join(a, 'x.yaml'), manifest);
+      fs.writeFileSync(path.join(b, 'x.yaml'), manifest);
+      // A directory named like a manifest: listed, then unreadable as a file.
+      fs.mkdirSync(path.join(b, 'broken.yaml'));
+      const config = parseConfig({ plugins: { manifests: [a, b], target: { registry: 'harbor.internal' } } });
+      const { manifests, problems } = loadPluginManifests({}, config.plugins);
+      expect(manifests.map((m) => m.file)).toEqual([path.join(a, 'x.yaml'), path.join(b, 'x.yaml')]);
+      expect(manifests[0]?.warnings).toEqual([]);
+      expect(manifests[1]?.warnings).toEqual([`plugin_id plugin-x also defined in ${path.join(a, 'x.yaml')}; the service keeps one per domain`]);
+      expect(problems.map((p) => [p.error.code, p.error.artifact, p.error.message])).toEqual([['E_USAGE', path.join(b, 'broken.yaml'), 'cannot read plugin manifest: EISDIR']]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('airlock plugins sync --manifests DIR --dry-run --json prints one register per valid plugin and reports bad files', async () => {

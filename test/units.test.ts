@@ -7,7 +7,8 @@ import { defaultConfig } from '../src/config/defaults.js';
 import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { createLogger, createPinoLogger } from '../src/log.js';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
 import { parseRetryAfter } from '../src/oci/http.js';
@@ -17,6 +18,8 @@ import { clearSecrets, redact, redactValue, registerSecret } from '../src/secret
 import { selectTags } from '../src/sources/tag-selection.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';
 import { targetRepository } from '../src/targets/image-target.js';
+import { createVerifyingStream } from '../src/oci/verify-stream.js';
+import { writeStreamAtomic } from '../src/util/fs-atomic.js';
 
 describe('image references', () => {
   it.each([
@@ -268,5 +271,25 @@ describe('file mirror state', () => {
     const reread = fileMirrorState(file);
     for (const k of keys) expect(await reread.get(k), k).toMatchObject({ targetDigest: 'sha256:1' });
     expect(await reread.get('old1999')).toMatchObject({ targetDigest: 'sha256:0' });
+  });
+});
+
+describe('atomic stream writes', () => {
+  it('renames a verified stream into place and leaves nothing behind when a transform fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
+    try {
+      const body = Buffer.from('layer bytes');
+      const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      const good = path.join(dir, 'good');
+      await writeStreamAtomic(good, Readable.from([body]), createVerifyingStream({ digest, size: body.length }, 'test'));
+      expect(fs.readFileSync(good)).toEqual(body);
+
+      const bad = path.join(dir, 'bad');
+      const wrong = createVerifyingStream({ digest: `sha256:${'0'.repeat(64)}`, size: body.length }, 'test');
+      await expect(writeStreamAtomic(bad, Readable.from([body]), wrong)).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+      expect(fs.readdirSync(dir)).toEqual(['good']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { errorFromResponse, getFollowingRedirects, readBuffer } from '../oci/http.js';
 import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
+import { registerSecret } from '../secrets.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
 import fsp from 'node:fs/promises';
@@ -32,6 +33,15 @@ export interface BotkubeMirrorResult {
 }
 
 /**
+ * Whoever resolved the headers registered the whole values; an error body or a log line may carry
+ * the token without its `Bearer`/`Basic`/`token` scheme, so the bare token is registered too, and
+ * before the first request (the index fetch) so nothing that one reports can leak it.
+ */
+function registerHeaderTokens(headers: Record<string, string> | undefined): void {
+  for (const v of Object.values(headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
+}
+
+/**
  * Mirrors a Botkube plugin repository: validates the index as Botkube does, downloads every
  * selected asset, dependency binary and JSON schema to the static target (checksums verified where
  * the index has them, recorded where it does not), and writes the rewritten index only when every
@@ -39,6 +49,7 @@ export interface BotkubeMirrorResult {
  */
 export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
+  registerHeaderTokens(options.headers);
   const res = await getFollowingRedirects(engine.http.send, engine.http.transport, options.indexUrl, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
   const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
@@ -60,7 +71,8 @@ export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarg
       p = limit(async () => {
         try {
           const sameOrigin = new URL(url).origin === new URL(options.indexUrl).origin;
-          const f = await mirrorFile(engine, url, target, { ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
+          // Plugin assets sit at versioned URLs the index pins: a copy already there is not asked for again.
+          const f = await mirrorFile(engine, url, target, { revalidate: false, ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
           files.push(f);
           return f;
         } catch (e) {

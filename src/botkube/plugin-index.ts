@@ -77,7 +77,7 @@ export function validatePluginIndex(index: PluginIndex): string[] {
 }
 
 /** Botkube sorts a plugin's versions with hashicorp/go-version: `v1.2.0` and `1.2.0` alike. */
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   // Prereleases sort below their release, as hashicorp/go-version does.
   const va = semver.parse(a, { loose: true }) ?? semver.coerce(a, { loose: true });
   const vb = semver.parse(b, { loose: true }) ?? semver.coerce(b, { loose: true });

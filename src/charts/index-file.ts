@@ -32,7 +32,7 @@ const HELM_VERSION_FIELDS = new Set([
 ]);
 
 /** An index entry keeping only Helm's fields, as `helm repo index` would write it from a Chart.yaml. */
-export function helmVersionFields<T extends Record<string, unknown>>(entry: T): Partial<T> {
+function helmVersionFields<T extends Record<string, unknown>>(entry: T): Partial<T> {
   return Object.fromEntries(Object.entries(entry).filter(([k, v]) => HELM_VERSION_FIELDS.has(k) && v !== undefined && v !== null)) as Partial<T>;
 }
 
@@ -97,9 +97,15 @@ export function sortVersions(entries: ChartVersionEntry[]): ChartVersionEntry[] 
   });
 }
 
+/**
+ * Every version keeps only Helm's fields, the ones already in the index as much as the new one:
+ * a single extra field anywhere makes KubeVela's strict decoding refuse the whole index.
+ */
 export function stringifyIndex(index: IndexFile): string {
   const entries: Record<string, ChartVersionEntry[]> = {};
-  for (const name of Object.keys(index.entries).sort()) entries[name] = sortVersions(index.entries[name] ?? []);
+  for (const name of Object.keys(index.entries).sort()) {
+    entries[name] = sortVersions(index.entries[name] ?? []).map((v) => helmVersionFields(v) as ChartVersionEntry);
+  }
   // No anchors: every entry written out in full, as Helm writes indexes.
   return stringifyYaml({ ...index, entries }, { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -2,13 +2,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import { errorFromResponse, getFollowingRedirects } from '../oci/http.js';
-import { registerSecret } from '../secrets.js';
-import { randomUUID } from 'node:crypto';
+import { errorFromResponse, getFollowingRedirects, header } from '../oci/http.js';
+import { writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
 export interface StaticTarget {
@@ -57,22 +55,122 @@ export function publicUrl(target: StaticTarget, relPath: string): string {
   return `${target.baseUrl.replace(/\/+$/, '')}/${relPath.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-async function fileSha256(file: string): Promise<string | undefined> {
+/**
+ * What airlock knows about a copy: its hash at a given size and mtime (so an unchanged file is not
+ * read again) and the upstream's validators for a conditional GET. Kept under `.airlock/` in the
+ * target: a host name never starts with a dot, so no mirrored path can land there.
+ */
+interface Sidecar {
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+  etag?: string;
+  lastModified?: string;
+}
+
+function sidecarPath(target: StaticTarget, relPath: string): string {
+  return path.join(target.dir, '.airlock', `${relPath}.json`);
+}
+
+async function readSidecar(file: string): Promise<Sidecar | undefined> {
   try {
-    const hash = createHash('sha256');
-    await pipeline(fs.createReadStream(file), new Transform({ transform: (c: Buffer, _e, cb) => (hash.update(c), cb()) }));
-    return hash.digest('hex');
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as Sidecar;
   } catch {
     return undefined;
   }
 }
 
+async function writeSidecar(sidecar: string, file: string, fields: Omit<Sidecar, 'size' | 'mtimeMs'>): Promise<Sidecar> {
+  const st = await fsp.stat(file);
+  const value: Sidecar = { ...fields, size: st.size, mtimeMs: st.mtimeMs };
+  await fsp.mkdir(path.dirname(sidecar), { recursive: true });
+  await writeFileAtomic(sidecar, JSON.stringify(value));
+  return value;
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * The copy already in the target, if any. Its sidecar is trusted while size and mtime still match;
+ * a file changed behind airlock's back (or copied before sidecars) is hashed once and recorded,
+ * without validators since its bytes may not be what the upstream last sent.
+ */
+async function localCopy(file: string, sidecar: string): Promise<Sidecar | undefined> {
+  let st: fs.Stats;
+  try {
+    st = await fsp.stat(file);
+  } catch {
+    return undefined;
+  }
+  if (!st.isFile()) return undefined;
+  const known = await readSidecar(sidecar);
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known;
+  return writeSidecar(sidecar, file, { sha256: await fileSha256(file) });
+}
+
+function conditionalHeaders(known: Sidecar): Record<string, string> {
+  return {
+    ...(known.etag ? { 'if-none-match': known.etag } : {}),
+    ...(known.lastModified ? { 'if-modified-since': known.lastModified } : {}),
+  };
+}
+
+interface HashingStream {
+  stream: Transform;
+  /** The sha256 hex of everything that went through; set once the stream has ended. */
+  sha256: () => string;
+  bytes: () => number;
+}
+
+/**
+ * Hashes and counts what passes, failing at the end on a checksum mismatch so the temp file is
+ * never renamed into place. Not createVerifyingStream: a file without a checksum still needs its
+ * sha256 (Botkube's index records it), which that stream never hands out.
+ */
+function sha256Stream(expected: string | undefined, artifact: string): HashingStream {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let hex = '';
+  const stream = new Transform({
+    transform(c: Buffer, _e, cb) {
+      hash.update(c);
+      bytes += c.length;
+      cb(null, c);
+    },
+    flush(cb) {
+      hex = hash.digest('hex');
+      if (expected && hex !== expected) {
+        cb(new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${hex}`, { artifact }));
+        return;
+      }
+      cb();
+    },
+  });
+  return { stream, sha256: () => hex, bytes: () => bytes };
+}
+
+export interface MirrorFileOptions {
+  /** sha256 hex (optionally `sha256:`-prefixed) the download must have. */
+  checksum?: string;
+  /** Must already be registered as secrets by whoever resolved them. */
+  headers?: Record<string, string>;
+  /**
+   * Ask the upstream again for a file without a checksum (conditional GET, so an unchanged one
+   * costs a 304). Default true; false trusts any copy already there.
+   */
+  revalidate?: boolean;
+}
+
 /**
  * Copies one URL to the static target: streamed to a temp file, checked against `checksum`
- * (sha256 hex) when one is given, renamed into place. A file already there with that checksum
- * (or, without one, already there at all) is not downloaded again.
+ * (sha256 hex) when one is given, renamed into place. A copy already there with that checksum is
+ * kept without a request; one without a checksum is revalidated with a conditional GET.
  */
-export async function mirrorFile(engine: Engine, source: string, target: StaticTarget, options: { checksum?: string; headers?: Record<string, string> } = {}): Promise<MirroredFile> {
+export async function mirrorFile(engine: Engine, source: string, target: StaticTarget, options: MirrorFileOptions = {}): Promise<MirroredFile> {
   const artifact = source;
   let relPath: string;
   try {
@@ -81,38 +179,23 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
     throw new AirlockError('E_REFERENCE', 'not a valid URL', { artifact });
   }
   const file = path.join(target.dir, relPath);
+  const sidecar = sidecarPath(target, relPath);
   const expected = options.checksum?.toLowerCase().replace(/^sha256:/, '');
-  const existing = await fileSha256(file);
-  if (existing && (!expected || existing === expected)) {
-    return { source, path: relPath, url: publicUrl(target, relPath), sha256: existing, status: 'unchanged', bytes: 0 };
+  const known = await localCopy(file, sidecar);
+  const unchanged = (sha256: string): MirroredFile => ({ source, path: relPath, url: publicUrl(target, relPath), sha256, status: 'unchanged', bytes: 0 });
+  if (known && (expected ? known.sha256 === expected : options.revalidate === false)) return unchanged(known.sha256);
+  const headers = { ...(options.headers ?? {}), ...(known && !expected ? conditionalHeaders(known) : {}) };
+  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, headers, artifact);
+  if (res.statusCode === 304 && known) {
+    await res.body.dump();
+    return unchanged(known.sha256);
   }
-  for (const v of Object.values(options.headers ?? {})) registerSecret(v.replace(/^(Bearer|Basic|token)\s+/i, ''));
-  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomUUID()}.tmp`;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  try {
-    await pipeline(
-      res.body,
-      new Transform({
-        transform(c: Buffer, _e, cb) {
-          hash.update(c);
-          bytes += c.length;
-          cb(null, c);
-        },
-      }),
-      fs.createWriteStream(tmp),
-    );
-    const actual = hash.digest('hex');
-    if (expected && actual !== expected) {
-      throw new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${actual}`, { artifact });
-    }
-    await fsp.rename(tmp, file);
-    return { source, path: relPath, url: publicUrl(target, relPath), sha256: actual, status: 'copied', bytes };
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
+  const hashed = sha256Stream(expected, artifact);
+  await writeStreamAtomic(file, res.body, hashed.stream);
+  const etag = header(res, 'etag');
+  const lastModified = header(res, 'last-modified');
+  await writeSidecar(sidecar, file, { sha256: hashed.sha256(), ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+  return { source, path: relPath, url: publicUrl(target, relPath), sha256: hashed.sha256(), status: 'copied', bytes: hashed.bytes() };
 }

@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors.js';
-import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
+import { serializedAcrossProcesses, writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
@@ -140,14 +138,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
 
     async putBlob(desc, open, options) {
       await ensureLayout();
-      const file = blobPath(desc.digest);
-      const tmp = `${file}.${randomUUID()}.tmp`;
       const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`, options?.onProgress);
       try {
-        await pipeline(await open(0), verifier, fs.createWriteStream(tmp));
-        await fsp.rename(tmp, file);
+        await writeStreamAtomic(blobPath(desc.digest), await open(0), verifier);
       } catch (e) {
-        await fsp.rm(tmp, { force: true });
         throw verifier.failure ?? e;
       }
     },

@@ -40,7 +40,7 @@ export interface ManifestOptions {
 
 const REQUEST_KEYS = new Set(['name', 'resource_type', 'image', 'provider', 'registry_type', 'registry_config', 'capability', 'labels', 'tags', 'plugin_id', 'docs']);
 const REGISTRY_TYPES = new Set(['DOCKER_HUB', 'AWS_PRIVATE_ECR', 'HARBOR', 'GITHUB', 'GCP_PRIVATE_GCR']);
-export const MAX_IMAGE_NAME_LENGTH = 48;
+const MAX_IMAGE_NAME_LENGTH = 48;
 
 /**
  * The service's own image rule (1.4), applied before any call: the last path segment only
@@ -128,7 +128,14 @@ export function readPluginManifests(target: string, options: ManifestOptions = {
   const manifests: PluginManifest[] = [];
   const problems: ManifestProblem[] = [];
   for (const file of files) {
-    const docs = parseAllDocuments(fs.readFileSync(file, 'utf8'));
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      problems.push({ file, error: new AirlockError('E_USAGE', `cannot read plugin manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { artifact: file }) });
+      continue;
+    }
+    const docs = parseAllDocuments(text);
     const list = Array.isArray(docs) ? docs : [docs];
     for (const d of list) {
       if (d.errors.length > 0) {
@@ -147,12 +154,6 @@ export function readPluginManifests(target: string, options: ManifestOptions = {
         problems.push({ file, ...(typeof value.plugin_id === 'string' ? { plugin: value.plugin_id } : {}), error: e as AirlockError });
       }
     }
-  }
-  const seen = new Map<string, string>();
-  for (const m of manifests) {
-    const other = seen.get(m.request.plugin_id);
-    if (other) m.warnings.push(`plugin_id ${m.request.plugin_id} also defined in ${other}; the service keeps one per domain`);
-    seen.set(m.request.plugin_id, m.file);
   }
   return { manifests, problems };
 }

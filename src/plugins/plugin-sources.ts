@@ -27,12 +27,23 @@ export function loadPluginManifests(opts: ManifestSource, section: PluginsConfig
     manifests.push(...r.manifests);
     problems.push(...r.problems);
   }
+  warnDuplicatePluginIds(manifests);
   for (const m of manifests) {
     if (MANAGED_PLUGIN_IDS.has(m.request.plugin_id)) {
       m.warnings.push(`plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`);
     }
   }
   return { manifests, problems };
+}
+
+/** Over all configured paths together: the same id in two directories collides at the service just the same. */
+function warnDuplicatePluginIds(manifests: PluginManifest[]): void {
+  const seen = new Map<string, string>();
+  for (const m of manifests) {
+    const other = seen.get(m.request.plugin_id);
+    if (other) m.warnings.push(`plugin_id ${m.request.plugin_id} also defined in ${other}; the service keeps one per domain`);
+    seen.set(m.request.plugin_id, m.file);
+  }
 }
 
 /** gRPC is loaded only by what talks to the service: the CLI's start-up stays small. */

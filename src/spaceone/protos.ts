@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 /** The proto/ directory of the package, found from wherever this module was bundled to. */
-export function protoRoot(): string {
+function protoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (fs.existsSync(path.join(dir, 'proto', 'spaceone'))) return path.join(dir, 'proto');

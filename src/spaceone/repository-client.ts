@@ -85,7 +85,7 @@ function toPluginInfo(r: Record<string, unknown>): PluginInfo {
 }
 
 /** Converts plain JSON fields of a request into Struct/ListValue where the proto says so. */
-export function encodeRequest(req: Record<string, unknown>): Record<string, unknown> {
+function encodeRequest(req: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...req };
   for (const k of ['registry_config', 'capability', 'tags', 'docs']) if (out[k] !== undefined) out[k] = toStruct(out[k] as Record<string, unknown>);
   if (out.labels !== undefined) out.labels = toListValue(out.labels as unknown[]);

@@ -13,7 +13,7 @@ export interface ProtoListValue {
   values: ProtoValue[];
 }
 
-export function toValue(v: unknown): ProtoValue {
+function toValue(v: unknown): ProtoValue {
   if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof v === 'number') return { numberValue: v };
   if (typeof v === 'string') return { stringValue: v };
@@ -31,7 +31,7 @@ export function toListValue(a: unknown[]): ProtoListValue {
   return { values: a.map(toValue) };
 }
 
-export function fromValue(v: ProtoValue | undefined): unknown {
+function fromValue(v: ProtoValue | undefined): unknown {
   if (!v) return null;
   const o = v as Record<string, unknown>;
   const kind = (o.kind as string | undefined) ?? Object.keys(o).find((k) => k !== 'kind');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { helmVersionFields, parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
+import { parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 import { AirlockError } from '../errors.js';
 import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ChartPackage, ChartTarget } from './chart-target.js';
@@ -66,9 +66,9 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
         if (present && diskOk && (!chart.prov || (await exists(`${location}.prov`)))) return { status: 'unchanged' as const, location, digest };
         if (!diskOk) await writeFileAtomic(location, chart.tgz);
         if (chart.prov) await writeFileAtomic(`${location}.prov`, chart.prov);
-        const { urls: _urls, digest: _d, ...fields } = (chart.entry ?? {}) as Partial<ChartVersionEntry>;
+        // stringifyIndex keeps only Helm's fields, so whatever else the upstream entry or Chart.yaml has is dropped there.
         const entry: ChartVersionEntry = {
-          ...helmVersionFields(chart.entry ? fields : chart.metadata),
+          ...(chart.entry ?? chart.metadata),
           name: chart.name,
           version: chart.version,
           urls: [urlFor(file)],

@@ -1,6 +1,9 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { withFileLock } from './file-lock.js';
 
 /** Writes a file by temp file + rename, so readers never see half of it. */
@@ -8,6 +11,21 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
   const tmp = `${file}.${randomUUID()}.tmp`;
   try {
     await fsp.writeFile(tmp, data);
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Streams `source` through `transforms` into a temp file beside `file`, then renames it into place.
+ * A transform that fails (a digest check) fails the write, and the partial temp file is removed.
+ */
+export async function writeStreamAtomic(file: string, source: Readable, ...transforms: Transform[]): Promise<void> {
+  const tmp = `${file}.${randomUUID()}.tmp`;
+  try {
+    await pipeline([source, ...transforms, fs.createWriteStream(tmp)]);
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -12,8 +13,11 @@ export interface StaticServer {
   stop(): Promise<void>;
 }
 
-/** A plain static HTTP server on loopback: from memory (`files`) or from a directory. */
-export async function startStaticServer(options: { dir?: string; host?: string } = {}): Promise<StaticServer> {
+/**
+ * A plain static HTTP server on loopback: from memory (`files`) or from a directory. With `etags`,
+ * every body carries a content-hash ETag and a matching If-None-Match gets a 304.
+ */
+export async function startStaticServer(options: { dir?: string; host?: string; etags?: boolean } = {}): Promise<StaticServer> {
   const port = await freePort();
   const host = options.host ?? '127.0.0.1';
   const files = new Map<string, Buffer>();
@@ -38,6 +42,15 @@ export async function startStaticServer(options: { dir?: string; host?: string }
       rec.status = 404;
       res.writeHead(404).end('not found');
       return;
+    }
+    if (options.etags) {
+      const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+      if (req.headers['if-none-match'] === etag) {
+        rec.status = 304;
+        res.writeHead(304, { etag }).end();
+        return;
+      }
+      res.setHeader('etag', etag);
     }
     res.writeHead(200, { 'content-length': String(body.length) }).end(body);
   });

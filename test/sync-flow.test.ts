@@ -188,3 +188,34 @@ describe('addon scope in a flow', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 });
+
+describe('charts in a flow', () => {
+  it('a queued chart found unchanged takes its image list from the cache, without downloading the chart again', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'cached/app', 'v1', buildManifest({}));
+    const tgz = buildChart({ name: 'cached-chart', version: '1.0.0', values: { image: { registry: up, repository: 'cached/app', tag: 'v1' } } });
+    const repo = await startChartRepo([{ name: 'cached-chart', version: '1.0.0', tgz }]);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-chart-'));
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host }, charts: [{ url: path.join(work, 'charts') }] },
+      charts: [{ repo: repo.url, name: 'cached-chart', versions: ['1.0.0'] }],
+    });
+    const downloads = () => repo.requests.filter((r) => r.path.endsWith('.tgz')).length;
+    try {
+      await withWorker(config, path.join(work, 'cache'), async (queue, events) => {
+        const first = (await (await queue.add(JOB.sync, { scope: 'charts', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+        expect(first.ok).toBe(true);
+        expect(first.summary.copied).toBe(2); // the chart and the image it needs
+        expect(downloads()).toBe(1);
+
+        const second = (await (await queue.add(JOB.sync, { scope: 'charts', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+        expect(second.ok).toBe(true);
+        expect(second.summary.unchanged).toBe(2);
+        expect(downloads()).toBe(1);
+      });
+    } finally {
+      await repo.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,7 +12,7 @@ import type { RepositoryClient } from '../src/spaceone/repository-client.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
-import { mirrorChart } from '../src/jobs/mirror-chart.js';
+import { chartImageCache, mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
@@ -61,6 +61,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const queue = new Queue(queueName, { connection, prefix });
   const flow = new FlowProducer({ connection, prefix });
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
+  // On disk, not per job: an unchanged chart's images are known without downloading it again.
+  const imageCache = chartImageCache(cacheDir);
   // One Repository service client per worker, opened on the first plugin registration.
   let client: Promise<RepositoryClient> | undefined;
   const repositoryClient = () =>
@@ -99,13 +101,13 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     }
     if (job.name === JOB.mirrorAddonChart) {
       const g = job.data as AddonChartGroup;
-      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
       const images = await chartImagesInline(r.outcomes.flatMap((o) => (o.result ? [o.result] : [])), log);
       const items = [...chartItems(r.outcomes), ...images.items];
       return { value: asChild(job, { key: r.key, failed: r.failed }, items), items };
     }
     if (job.name === JOB.mirrorChart) {
-      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
       const items = chartItems([{ source: chartSource(job.data), target: value.target, result: value, durationMs: 0 }]);
       if (!job.parentKey) return { value, items };
       const images = await chartImagesInline([value], log);

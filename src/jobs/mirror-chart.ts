@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 // A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
 // them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
 import * as z from 'zod';
@@ -14,7 +15,7 @@ import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
-import type { JsonCache } from '../util/fs-atomic.js';
+import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
@@ -57,6 +58,14 @@ export interface ChartResult {
   bytes: number;
   /** The images the chart needs, when asked for (`images: true`). */
   images?: ChartImage[];
+}
+
+/**
+ * Chart image lists kept on disk between runs (keyed by chart digest and values): the one-shot
+ * run and the queue worker share it, so neither downloads an unchanged chart to list its images.
+ */
+export function chartImageCache(cacheDir: string): JsonCache<ChartImage[]> {
+  return jsonFileCache<ChartImage[]>(path.join(cacheDir, '..', 'chart-images'));
 }
 
 function sha256Hex(b: Buffer): string {

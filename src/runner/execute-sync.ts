@@ -1,7 +1,4 @@
-import path from 'node:path';
 import pLimit from 'p-limit';
-import type { ChartImage } from '../charts/chart-images.js';
-import { jsonFileCache } from '../util/fs-atomic.js';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -92,7 +89,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     // copy starts without compiling it. One reader and per-run caches serve every chart.
     let chartKit: ReturnType<typeof loadChartKit> | undefined;
     const loadChartKit = async () => {
-      const [{ mirrorChart }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
+      const [{ mirrorChart, chartImageCache }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
         import('../jobs/mirror-chart.js'),
         import('../sources/chart-plan.js'),
         import('../sources/helm-repo.js'),
@@ -103,7 +100,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
         repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
         packages: new Map<string, Promise<ChartPackage>>(),
         targets: new Map<string, ChartTarget>(),
-        imageCache: jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images')),
+        imageCache: chartImageCache(options.cacheDir),
       };
     };
     const chartKitOnce = () => (chartKit ??= loadChartKit());

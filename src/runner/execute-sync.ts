@@ -8,7 +8,6 @@ import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import { emptyRetryPlan, runScope, type RetryPlan } from './retry-plan.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
@@ -33,15 +32,11 @@ export interface ExecuteSyncOptions {
   /** Told how many images are about to run, and of each one that settled. */
   onImages?: (total: number) => Promise<void> | void;
   onImageDone?: (o: ImageOutcome) => void;
-  /** Run only what an earlier run failed (`airlock runs retry`); `kinds` is then ignored. */
-  retry?: RetryPlan;
 }
 
 export interface SyncResult {
   report: RunReport;
   errors: AirlockError[];
-  /** What failed, as payloads and config entries to run again. */
-  retry: RetryPlan;
 }
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
@@ -70,21 +65,17 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
  * The one-shot CLI and the queue worker's scheduled `sync` job both run this.
  */
 export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResult> {
-  const { engine, logger } = options;
-  const again = options.retry;
-  // A retry plans only the entries whose planning failed; its payloads come from the earlier run.
-  const { config, kinds } = runScope(options.config, options.kinds, again);
+  const { config, kinds, engine, logger } = options;
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
-  const retry = emptyRetryPlan();
   const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
   try {
     fail(options.failures ?? [], 'image');
-    const imagePayloads = [...(options.images ?? []), ...(again?.images ?? [])];
+    const imagePayloads = [...(options.images ?? [])];
     // Chart, file, addon and plan code is loaded only when a run has such work: a one-shot image
     // copy starts without compiling it. One reader and per-run caches serve every chart.
     let chartKit: ReturnType<typeof loadChartKit> | undefined;
@@ -104,7 +95,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       };
     };
     const chartKitOnce = () => (chartKit ??= loadChartKit());
-    const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
+    const filePayloads: MirrorFilePayload[] = [];
     // Addons first: they name charts, images and files for the mirrors below.
     let addons: AddonArtifacts | undefined;
     const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
@@ -126,16 +117,13 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       if (fileTarget) filePayloads.push(...addons.urls.map((url) => ({ url, target: fileTarget })));
     }
 
-    const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
-    if (kinds.includes('charts') && (config.charts.length > 0 || chartPayloads.length > 0)) {
+    if (kinds.includes('charts') && config.charts.length > 0) {
       const { mirrorChart, repos, packages, targets, imageCache } = await chartKitOnce();
       const plan = await planConfigCharts(config, engine, repos, options.dryRun);
       fail(plan.failures, 'chart');
-      retry.chartEntries.push(...plan.retryEntries);
-      chartPayloads.push(...plan.payloads);
       const limit = pLimit(config.concurrency.images);
       const outcomes: ChartOutcome[] = await Promise.all(
-        chartPayloads.map((p: MirrorChartPayload) =>
+        plan.payloads.map((p: MirrorChartPayload) =>
           limit(async () => {
             const t0 = Date.now();
             const source = `${p.source} ${p.chart}@${p.version}`;
@@ -144,7 +132,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
             } catch (e) {
               const error = toAirlockError(e, source);
               errors.push(error);
-              retry.charts.push(p);
               return { source, target: p.target, error, durationMs: Date.now() - t0 };
             }
           }),
@@ -163,11 +150,10 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     if (kinds.includes('images')) {
       const plan = await planConfigImages(config, engine, options.dryRun);
       fail(plan.failures, 'image');
-      retry.imageEntries.push(...plan.retryEntries);
       imagePayloads.push(...plan.payloads);
     }
 
-    const botkubePayloads: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
+    const botkubePayloads: MirrorBotkubePayload[] = [];
     if (kinds.includes('files')) {
       const plan = planConfigFiles(config);
       fail(plan.failures, 'file');
@@ -192,7 +178,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
             } catch (e) {
               const error = toAirlockError(e, f.url);
               errors.push(error);
-              retry.files.push(f);
               addonStatus.failedUrls.add(f.url);
               items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
             }
@@ -205,20 +190,17 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
           for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
           for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
           errors.push(...r.failures);
-          // The whole repository again: files already copied are found unchanged, and the index is written once all are there.
-          if (r.failures.length) retry.botkube.push(repo);
           const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
           items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
         } catch (e) {
           const error = toAirlockError(e, repo.url);
           errors.push(error);
-          retry.botkube.push(repo);
           items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
         }
       }
     }
 
-    // The same copy can come from several places (an addon and images:, a retry and an addon): once.
+    // The same copy can come from several places (an addon and images:, two charts): once.
     const seen = new Set<string>();
     const uniquePayloads = imagePayloads.filter((p) => {
       const key = `${p.source} ${p.target}`;
@@ -230,7 +212,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const outcomes = await runImageJobs(uniquePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
     items.push(...imageItems(outcomes));
     errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
-    retry.images.push(...outcomes.flatMap((o) => (o.error ? [o.payload] : [])));
 
     if (addons) {
       const { publishAddons, payloadImage } = await import('./addon-sync.js');
@@ -238,8 +219,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
       items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
       errors.push(...published.errors);
-      // Addon publishing is idempotent and cheap when nothing changed: a retry runs the whole addon scope again.
-      if (published.errors.length > 0 || addons.failures.length > 0) retry.addons = true;
     }
 
     if (kinds.includes('plugins') && config.plugins) {
@@ -252,7 +231,6 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       const section = config.plugins;
       const { manifests, failures } = await planConfigPlugins(config);
       fail(failures, 'plugin');
-      if (failures.length) retry.plugins = true;
       try {
         if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
         else {
@@ -262,18 +240,16 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
             const outcomes = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
             items.push(...pluginItems(outcomes));
             errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
-            if (outcomes.some((o) => o.error)) retry.plugins = true;
           } finally {
             client.close();
           }
         }
       } catch (e) {
         fail([{ artifact: 'plugins', error: toAirlockError(e, 'plugins') }], 'plugin');
-        retry.plugins = true;
       }
     }
 
-    return { report: buildReport(items, started, new Date()), errors, retry };
+    return { report: buildReport(items, started, new Date()), errors };
   } finally {
     await engine.state?.flush();
   }

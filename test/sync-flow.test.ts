@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { JOB } from '../src/queue/names.js';
 import { retryRun } from '../src/queue/runs.js';
+import { readWorkerMetrics, redisMetricsSink, type MetricsSink } from '../src/queue/worker-metrics.js';
 import { startQueueWorker } from '../workers/worker.js';
 import { buildChart, startChartRepo } from './support/charts.js';
 import { testEngine } from './support/engine.js';
@@ -24,13 +26,13 @@ interface RunValue {
 }
 
 /** A queue, its events and an in-process worker over `config`, closed and emptied after `fn`. */
-async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Queue, events: QueueEvents, queueName: string) => Promise<void>): Promise<void> {
+async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Queue, events: QueueEvents, queueName: string) => Promise<void>, metricsFor?: (queueName: string) => MetricsSink): Promise<void> {
   const queueName = `test-${randomUUID()}`;
   const connection = { url: qe.redis.url };
   const queue = new Queue(queueName, { connection, prefix: qe.prefix });
   const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
   await events.waitUntilReady();
-  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir });
+  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir, ...(metricsFor ? { metrics: metricsFor(queueName) } : {}) });
   try {
     await fn(queue, events, queueName);
   } finally {
@@ -215,6 +217,37 @@ describe('charts in a flow', () => {
       });
     } finally {
       await repo.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('addon metrics in a flow', () => {
+  it('an addon the catalog lacks is one failed addon in the metrics, not one per planning pass', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'counted/app', 'v1', buildManifest({}));
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-metrics-'));
+    writeAddon(path.join(work, 'cat'), 'addons/counted', { 'metadata.yaml': 'name: counted\nversion: 1.0.0\n', 'resources/app.cue': `app: properties: image: "${up}/counted/app:v1"\n` });
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host } },
+      addons: { catalogs: [{ name: 'cat', source: path.join(work, 'cat'), addons: ['counted', 'ghost'] }], publish: { registries: [{ url: path.join(work, 'published', '{registry}') }] } },
+    });
+    const redis = new Redis(qe.redis.url, { maxRetriesPerRequest: null });
+    try {
+      await withWorker(
+        config,
+        path.join(work, 'cache'),
+        async (queue, events, name) => {
+          const value = (await (await queue.add(JOB.sync, { scope: 'addons', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+          expect(value.failures.map((f) => `${f.kind} ${f.source}`)).toEqual(['addon addon ghost']);
+          const metrics = await readWorkerMetrics(redis, qe.prefix, name);
+          const failedAddons = metrics.artifacts.find((c) => c.labels.kind === 'addon' && c.labels.status === 'failed');
+          expect(failedAddons?.value).toBe(1);
+        },
+        (name) => redisMetricsSink(redis, qe.prefix, name),
+      );
+    } finally {
+      await redis.quit();
       fs.rmSync(work, { recursive: true, force: true });
     }
   });

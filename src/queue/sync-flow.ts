@@ -307,7 +307,8 @@ export async function finishAddons(
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
   const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir });
-  const own = [...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
+  // The re-plan at the same commits finds the plan step's addon failures again: each counts once.
+  const own = onePerArtifact([...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)]);
   // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
   const failed = [...items, ...own].some((i) => i.status === 'failed');
   return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { JOB } from '../src/queue/names.js';
-import { retryRun } from '../src/queue/runs.js';
+import { listRuns, retryRun } from '../src/queue/runs.js';
 import { readWorkerMetrics, redisMetricsSink, type MetricsSink } from '../src/queue/worker-metrics.js';
 import { startQueueWorker } from '../workers/worker.js';
 import { buildChart, startChartRepo } from './support/charts.js';
@@ -249,6 +249,26 @@ describe('addon metrics in a flow', () => {
     } finally {
       await redis.quit();
       fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runs list', () => {
+  it('lists a run still waiting for its children, with that state, and not its children', async () => {
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: qe.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+    const flow = new FlowProducer({ connection, prefix: qe.prefix });
+    try {
+      // No worker: the child stays waiting, so its parent run stays in waiting-children.
+      await flow.add({ name: JOB.sync, queueName, data: { scope: 'all', reason: 'test' }, children: [{ name: JOB.mirrorImage, queueName, data: { source: 'docker://x/y:1', target: 'docker://z/y' } }] });
+      await queue.add(JOB.sync, { scope: 'images', reason: 'queued' });
+      const runs = await listRuns(queue);
+      expect(runs.map((r) => `${r.state} ${r.scope}`).sort()).toEqual(['waiting images', 'waiting-children all']);
+    } finally {
+      await flow.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
     }
   });
 });

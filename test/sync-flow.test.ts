@@ -130,6 +130,7 @@ describe('plugins in a flow', () => {
         service: { endpoint: double.address, token: { env: 'FLOW_SPACEONE_TOKEN' } },
       },
     });
+    const redis = new Redis(qe.redis.url, { maxRetriesPerRequest: null });
     try {
       await withWorker(config, path.join(work, 'cache'), async (queue, events, queueName) => {
         const run = await queue.add(JOB.sync, { scope: 'plugins', reason: 'test' }, { attempts: 1 });
@@ -148,8 +149,15 @@ describe('plugins in a flow', () => {
         expect(value.ok).toBe(false);
         expect(value.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual(['plugin plugin-ghost E_NOT_FOUND']);
         expect(value.failures[0]?.error?.message).toMatch(/^not registered: its image copy failed: .*plugin-ghost-inven-collector/);
-      });
+
+        // The failed registration counts once in the metrics, as the plugin that failed.
+        await new Promise((r) => setTimeout(r, 300));
+        const metrics = await readWorkerMetrics(redis, qe.prefix, queueName);
+        expect(metrics.jobs.find((c) => c.labels.kind === JOB.registerPlugin && c.labels.state === 'failed')?.value).toBe(1);
+        expect(metrics.artifacts.find((c) => c.labels.kind === 'plugin' && c.labels.status === 'failed')?.value).toBe(1);
+      }, (name) => redisMetricsSink(redis, qe.prefix, name));
     } finally {
+      await redis.quit();
       await double.stop();
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -136,7 +136,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       // A flow parent waiting for its children, or a job put off: not a failure, no attempt used.
       if (e instanceof WaitingChildrenError || e instanceof DelayedError) throw e;
       if (e instanceof UnrecoverableError) {
-        await record(job, 'failed', []);
+        await record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
         throw e;
       }
       await deferIfRateLimited(job, token, engine.budget, e, log);
@@ -160,8 +160,10 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
   worker.on('failed', (job, e) => {
     logger.warn({ jobId: job?.id, reason: e.message }, 'job failed');
-    // A parent failed by a child (a plugin by its image copy) never reaches the processor: count it here.
-    if (job && /^child \S+ failed/.test(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
+    // A parent failed by a child (a plugin by its image copy) while it waited never reaches the
+    // processor: BullMQ fails it with its deferred failure, exactly `child <key> failed`. The
+    // processor's own `child <key> failed: why` was counted where it was thrown.
+    if (job && /^child \S+ failed$/.test(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
   });
   worker.on('closed', () => {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);

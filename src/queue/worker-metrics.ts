@@ -77,8 +77,8 @@ export function sourceOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
       return item.source;
     }
   }
-  // `URL chart@version` → `URL chart`: one series per chart, not per version.
-  if (item.kind === 'chart') return item.source.replace(/@[^@\s]*$/, '');
+  // `URL chart@version` → `URL chart`, `registry/addon@version` → `registry/addon`: one series per chart or addon, not per version.
+  if (item.kind === 'chart' || item.kind === 'addon') return item.source.replace(/@[^@\s]*$/, '');
   return item.source;
 }
 
@@ -95,6 +95,13 @@ export function counterDeltas(job: string, state: JobState, items: ReportItem[])
   return deltas;
 }
 
+/**
+ * How long a source stays in the last-success gauge after its last success. Sources come and go
+ * with the config (and per-version names did before); without a bound the set only grows. A source
+ * that has not succeeded for this long is gone from the gauge, which alerting on staleness sees too.
+ */
+export const LAST_SUCCESS_RETENTION_SECONDS = 30 * 24 * 3600;
+
 export function redisMetricsSink(redis: Redis, prefix: string, queue: string, onError: (e: unknown) => void = () => undefined): MetricsSink {
   const keys = metricsKeys(prefix, queue);
   return {
@@ -105,6 +112,7 @@ export function redisMetricsSink(redis: Redis, prefix: string, queue: string, on
       const ok = [...new Set(items.filter((i) => i.status === 'copied' || i.status === 'unchanged').map(sourceOf))];
       // GT: a worker finishing an older job later never moves a source's time backwards.
       for (const s of ok) multi.zadd(keys.lastSuccess, 'GT', seconds, s);
+      multi.zremrangebyscore(keys.lastSuccess, '-inf', `(${seconds - LAST_SUCCESS_RETENTION_SECONDS}`);
       try {
         await multi.exec();
       } catch (e) {

@@ -63,10 +63,16 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
   // On disk, not per job: an unchanged chart's images are known without downloading it again.
   const imageCache = chartImageCache(cacheDir);
-  // One Repository service client per worker, opened on the first plugin registration.
+  // One Repository service client per worker, opened on the first plugin registration. A failed
+  // open is forgotten, so the next registration tries again instead of failing for the worker's life.
   let client: Promise<RepositoryClient> | undefined;
   const repositoryClient = () =>
-    (client ??= import('../src/plugins/plugin-sources.js').then(({ repositoryClientFor }) => repositoryClientFor(options.config, 'worker')));
+    (client ??= import('../src/plugins/plugin-sources.js')
+      .then(({ repositoryClientFor }) => repositoryClientFor(options.config, 'worker'))
+      .catch((e: unknown) => {
+        client = undefined;
+        throw e;
+      }));
   /** Inside a flow a child returns its report items to its parent with its value. */
   const asChild = (job: Job, value: unknown, items: ReportItem[], retry?: ChildResult['retry']) => (job.parentKey ? ({ items, value, ...(retry ? { retry } : {}) } satisfies ChildResult) : value);
   /** The images a chart needs, copied right after it (a flow cannot add siblings to its parent). */

@@ -223,7 +223,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
 
     if (kinds.includes('plugins') && config.plugins) {
       // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
-      const [{ repositoryClientFor }, { mirrorAndRegisterPlugin }, { pluginItems }] = await Promise.all([
+      const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }, { pluginItems }] = await Promise.all([
         import('../plugins/plugin-sources.js'),
         import('../jobs/register-plugins.js'),
         import('../report/run-report.js'),
@@ -236,8 +236,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
         else {
           const client = await repositoryClientFor(config, 'plugins');
           try {
-            const limit = pLimit(config.concurrency.images);
-            const outcomes = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
+            const outcomes = await mirrorAndRegisterPlugins(manifests, section, { engine, logger, client, concurrency: config.concurrency.images });
             items.push(...pluginItems(outcomes));
             errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
           } finally {

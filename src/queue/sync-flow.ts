@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FlowProducer, Job, Queue } from 'bullmq';
+import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'bullmq';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import { buildReport, chartItems, failureItems, fileItem, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../runner/addon-sync.js';
 import type { SyncKind } from '../runner/execute-sync.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../runner/config-plans.js';
@@ -278,7 +278,6 @@ export async function finishAddons(
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
   const { planAddonArtifacts, publishAddons, payloadImage } = await import('../runner/addon-sync.js');
-  const { addonItems, gitMirrorItems } = await import('../report/run-report.js');
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
   const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir);
@@ -332,7 +331,6 @@ export interface StepResult {
   items: ReportItem[];
 }
 
-/** Parks the parent until its children settled (no worker slot held); returns once they have. */
 /**
  * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
  * children leaves a mark the next attempt sees (and then adds only the missing ones).
@@ -346,7 +344,7 @@ export async function planStep<T>(job: Job, add: (recovering: boolean) => Promis
   await job.updateData({ ...(job.data as object), ...(extra as object), step: 'wait' });
 }
 
+/** Parks the parent until its children settled (no worker slot held); returns once they have. */
 export async function waitForChildren(job: Job, token: string | undefined): Promise<void> {
-  const { WaitingChildrenError } = await import('bullmq');
   if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
 }

@@ -6,7 +6,7 @@ import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
@@ -62,7 +62,7 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
 /**
  * One sync run over the config, in the calling process: charts first (they name more images),
  * then images, then files and plugin repositories. One failing artifact never stops the others.
- * The one-shot CLI and the queue worker's scheduled `sync` job both run this.
+ * The one-shot CLI runs this; the queue runs the same plans as a flow of jobs (queue/sync-flow.ts).
  */
 export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResult> {
   const { config, kinds, engine, logger } = options;
@@ -79,14 +79,9 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   // copy starts without compiling it. One reader and per-run caches serve every chart.
   let chartKit: ReturnType<typeof loadChartKit> | undefined;
   const loadChartKit = async () => {
-    const [{ mirrorChart, chartImageCache }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
-      import('../jobs/mirror-chart.js'),
-      import('../sources/chart-plan.js'),
-      import('../sources/helm-repo.js'),
-    ]);
+    const [{ mirrorChart, chartImageCache }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')]);
     return {
       mirrorChart,
-      planCharts,
       repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
       packages: new Map<string, Promise<ChartPackage>>(),
       targets: new Map<string, ChartTarget>(),
@@ -222,11 +217,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
 
   if (kinds.includes('plugins') && config.plugins) {
     // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
-    const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }, { pluginItems }] = await Promise.all([
-      import('../plugins/plugin-sources.js'),
-      import('../jobs/register-plugins.js'),
-      import('../report/run-report.js'),
-    ]);
+    const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }] = await Promise.all([import('../plugins/plugin-sources.js'), import('../jobs/register-plugins.js')]);
     const section = config.plugins;
     const { manifests, failures } = await planConfigPlugins(config);
     fail(failures, 'plugin');

@@ -80,10 +80,14 @@ export async function followRun(queue: Queue, events: QueueEvents, job: Job, tim
   return toSummary(fresh ?? job, fresh ? await fresh.getState() : 'unknown');
 }
 
+/** Enqueues a sync run: every producer (CLI, webhooks) keeps the same job options. */
+export function enqueueRun(queue: Queue, scope: string, reason: string): Promise<Job> {
+  return queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
+}
+
 /** Enqueues a sync run and waits for its end through job events. */
 export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope: string, reason: string, timeoutMs: number): Promise<RunSummary> {
-  const job = await queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
-  return followRun(queue, events, job, timeoutMs);
+  return followRun(queue, events, await enqueueRun(queue, scope, reason), timeoutMs);
 }
 
 export interface RetriedRun {

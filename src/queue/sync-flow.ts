@@ -170,6 +170,11 @@ export function failedJobItems(name: string, data: unknown, error: AirlockError)
       const pluginId = (data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
       return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }], 'plugin');
     }
+    case JOB.mirrorAddonChart: {
+      // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
+      const alt = (data as Partial<AddonChartGroup> | undefined)?.alternatives?.[0];
+      return chartItems([{ source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : name, target: '', error, durationMs: 0 }]);
+    }
     case JOB.publishAddons:
       return failureItems([{ artifact: name, error }], 'addon');
     default:
@@ -190,7 +195,7 @@ export function failedChildItems(child: { name: string; data: unknown; reason: s
   if (child.name === JOB.registerPlugin) retry.plugins = true;
   const error = new AirlockError(code, child.name === JOB.registerPlugin && child.byChild ? `not registered: its image copy failed: ${message}` : message);
   const items = failedJobItems(child.name, child.data, error);
-  return items.length ? items : failureItems([{ artifact: child.name, error }], 'image');
+  return items.length ? items : failureItems([{ artifact: child.name, error }], 'job');
 }
 
 const OUTCOME_RANK = { copied: 0, unchanged: 1, planned: 2, failed: 3 } as const;

@@ -6,7 +6,8 @@ import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 
-export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin';
+/** `job`: a queued job of a kind this code does not know (a newer producer's), reported as itself rather than as an artifact it may not be. */
+export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin' | 'job';
 
 export interface ReportItem {
   kind: ItemKind;

@@ -12,7 +12,7 @@ import type { RepositoryClient } from '../src/spaceone/repository-client.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
-import { chartImageCache, mirrorChart } from '../src/jobs/mirror-chart.js';
+import { chartImageCache, chartSource, mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
@@ -21,10 +21,8 @@ import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
 import { deferIfPaused, deferIfRateLimited } from '../src/queue/rate-defer.js';
-import { chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
+import { botkubeItems, chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
 import type { ChartResult } from '../src/jobs/mirror-chart.js';
-import type { MirroredFile } from '../src/files/static-mirror.js';
-import type { BotkubeMirrorResult } from '../src/botkube/mirror-plugin-index.js';
 
 export interface QueueWorkerOptions {
   config: AirlockConfig;
@@ -175,17 +173,6 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
   });
   return worker;
-}
-
-function chartSource(p: { source?: string; chart?: string; version?: string }): string {
-  return `${p.source ?? ''} ${p.chart ?? ''}@${p.version ?? ''}`;
-}
-
-function botkubeItems(r: BotkubeMirrorResult): ReportItem[] {
-  return [
-    ...r.files.map((f: MirroredFile) => fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256)),
-    ...r.failures.map((e) => fileItem('file', e.artifact ?? r.name, '', 'failed', 0, undefined, e)),
-  ];
 }
 
 /** The artifact a job is about, for its error and its upstream. */

@@ -68,6 +68,11 @@ export function chartImageCache(cacheDir: string): JsonCache<ChartImage[]> {
   return jsonFileCache<ChartImage[]>(path.join(cacheDir, '..', 'chart-images'));
 }
 
+/** How a chart version is named in reports, errors and per-run caches: `SOURCE CHART@VERSION`. */
+export function chartSource(p: { source?: string; chart?: string; version?: string }): string {
+  return `${p.source ?? ''} ${p.chart ?? ''}@${p.version ?? ''}`;
+}
+
 function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
@@ -94,7 +99,7 @@ async function refuseDifferentChart(engine: Engine, from: { registry: string; re
 
 /** Fetches a chart package once per run, however many targets it goes to. */
 function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string): Promise<ChartPackage> {
-  const key = `${p.source} ${p.chart}@${p.version}`;
+  const key = chartSource(p);
   const cached = ctx.packages?.get(key);
   if (cached) return cached;
   const load = async (): Promise<ChartPackage> => {
@@ -124,7 +129,7 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
 }
 
 async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<ChartResult> {
-  const source = `${p.source} ${p.chart}@${p.version}`;
+  const source = chartSource(p);
   try {
     const targetKey = JSON.stringify([p.target, p.baseUrl, p.contextPath, p.force]);
     let target = ctx.targets?.get(targetKey);

@@ -3,7 +3,7 @@ import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'b
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
+import { chartSource, type MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
@@ -161,7 +161,7 @@ export function failedJobItems(name: string, data: unknown, error: AirlockError)
     case JOB.mirrorImage:
       return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
     case JOB.mirrorChart:
-      return chartItems([{ source: `${d.source} ${d.chart}@${d.version}`, target: d.target ?? '', error, durationMs: 0 }]);
+      return chartItems([{ source: chartSource(d), target: d.target ?? '', error, durationMs: 0 }]);
     case JOB.mirrorFile:
       return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
     case JOB.mirrorBotkube:

@@ -6,7 +6,7 @@ import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
@@ -79,9 +79,10 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   // copy starts without compiling it. One reader and per-run caches serve every chart.
   let chartKit: ReturnType<typeof loadChartKit> | undefined;
   const loadChartKit = async () => {
-    const [{ mirrorChart, chartImageCache }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')]);
+    const [{ mirrorChart, chartImageCache, chartSource }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')]);
     return {
       mirrorChart,
+      chartSource,
       repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
       packages: new Map<string, Promise<ChartPackage>>(),
       targets: new Map<string, ChartTarget>(),
@@ -112,7 +113,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   }
 
   if (kinds.includes('charts') && config.charts.length > 0) {
-    const { mirrorChart, repos, packages, targets, imageCache } = await chartKitOnce();
+    const { mirrorChart, chartSource, repos, packages, targets, imageCache } = await chartKitOnce();
     const plan = await planConfigCharts(config, engine, repos, options.dryRun);
     fail(plan.failures, 'chart');
     const limit = pLimit(config.concurrency.images);
@@ -120,7 +121,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       plan.payloads.map((p: MirrorChartPayload) =>
         limit(async () => {
           const t0 = Date.now();
-          const source = `${p.source} ${p.chart}@${p.version}`;
+          const source = chartSource(p);
           try {
             return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
           } catch (e) {
@@ -181,8 +182,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     for (const repo of botkubePayloads) {
       try {
         const r = await mirrorBotkubeJob(repo, ctx);
-        for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
-        for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
+        items.push(...botkubeItems(r));
         errors.push(...r.failures);
         const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
         items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));

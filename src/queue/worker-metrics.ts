@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ReportItem } from '../report/run-report.js';
-import { parseImageRef } from '../oci/reference.js';
+import { parseImageRef, repoName, type ImageRef } from '../oci/reference.js';
 
 /**
  * Worker-side metrics. Workers and `airlock serve` are separate processes, so workers add their
@@ -53,15 +53,22 @@ function origin(url: string): string {
   }
 }
 
+/** An image item's reference, or undefined for one that does not parse (it is then labelled by its text). */
+function imageRefOf(source: string): ImageRef | undefined {
+  try {
+    // parseImageRef takes a bare `host/repo` as a registry reference already: no transport to add.
+    return parseImageRef(source, { defaultTag: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where an artifact comes from: a registry host, a chart repository URL, a file server's origin. */
 export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
-    try {
-      const ref = parseImageRef(item.source.includes('://') || item.source.startsWith('oci:') ? item.source : `docker://${item.source}`, { defaultTag: false });
-      return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
-    } catch {
-      return firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source;
-    }
+    const ref = imageRefOf(item.source);
+    if (!ref) return firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source;
+    return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
   }
   if (item.kind === 'chart') return firstToken(item.source);
   return origin(item.source);
@@ -70,12 +77,9 @@ export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
 /** What "a source" is for the last-success gauge: an image repository, a chart in a repository, a file URL. */
 export function sourceOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
-    try {
-      const ref = parseImageRef(item.source.includes('://') || item.source.startsWith('oci:') ? item.source : `docker://${item.source}`, { defaultTag: false });
-      return ref.transport === 'oci' ? `oci:${ref.dir}` : `${ref.registry}/${ref.repository}`;
-    } catch {
-      return item.source;
-    }
+    const ref = imageRefOf(item.source);
+    if (!ref) return item.source;
+    return ref.transport === 'oci' ? `oci:${ref.dir}` : repoName(ref);
   }
   // `URL chart@version` → `URL chart`, `registry/addon@version` → `registry/addon`: one series per chart or addon, not per version.
   if (item.kind === 'chart' || item.kind === 'addon') return item.source.replace(/@[^@\s]*$/, '');

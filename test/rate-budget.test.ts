@@ -13,6 +13,7 @@ import { memoryUpstreamBudget, pauseFromResponse } from '../src/oci/upstream-bud
 import { JOB, mirrorImageJobId } from '../src/queue/names.js';
 import { jobUpstream } from '../src/queue/rate-defer.js';
 import { redisUpstreamBudget } from '../src/queue/rate-budget.js';
+import { redisArtifactLock } from '../src/queue/artifact-lock.js';
 import { redisRegistrySlots } from '../src/queue/registry-slots.js';
 import { memoryMirrorState } from '../src/state/mirror-state.js';
 import { startWorkerProcess } from './support/airlock-processes.js';
@@ -247,6 +248,28 @@ describe('registries[].concurrency across engines (Redis leases)', () => {
     holderConn.disconnect();
     await waiting;
     expect(got - died).toBeLessThan(2500);
+  });
+
+  it('the artifact lock runs one holder of a key at a time and reports a lease lost while held', async () => {
+    const key = `art-${randomUUID().slice(0, 6)}`;
+    const lost: string[] = [];
+    const a = redisArtifactLock(redis(), prefix, { ttlMs: 900, pollMs: 20, onError: (e) => lost.push((e as Error).message) });
+    const b = redisArtifactLock(redis(), prefix, { ttlMs: 900, pollMs: 20 });
+    const order: string[] = [];
+    const hold = (name: string, ms: number) => async () => {
+      order.push(`${name} in`);
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(`${name} out`);
+    };
+    await Promise.all([a.run(key, hold('a', 200)), new Promise((r) => setTimeout(r, 20)).then(() => b.run(key, hold('b', 10)))]);
+    expect(order).toEqual(['a in', 'a out', 'b in', 'b out']);
+
+    // Redis lost the lease (a flush, a failover) while the holder still works: said, not ignored.
+    await a.run(key, async () => {
+      await redis().del(`${prefix}:artifact-lock:${key}`);
+      await new Promise((r) => setTimeout(r, 700));
+    });
+    expect(lost.some((m) => m.includes('expired while in use'))).toBe(true);
   });
 });
 

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { JOB } from '../src/queue/names.js';
-import { retryRun } from '../src/queue/runs.js';
+import { listRuns, retryRun } from '../src/queue/runs.js';
+import { readWorkerMetrics, redisMetricsSink, type MetricsSink } from '../src/queue/worker-metrics.js';
 import { startQueueWorker } from '../workers/worker.js';
 import { buildChart, startChartRepo } from './support/charts.js';
 import { testEngine } from './support/engine.js';
@@ -24,13 +26,13 @@ interface RunValue {
 }
 
 /** A queue, its events and an in-process worker over `config`, closed and emptied after `fn`. */
-async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Queue, events: QueueEvents, queueName: string) => Promise<void>): Promise<void> {
+async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Queue, events: QueueEvents, queueName: string) => Promise<void>, metricsFor?: (queueName: string) => MetricsSink): Promise<void> {
   const queueName = `test-${randomUUID()}`;
   const connection = { url: qe.redis.url };
   const queue = new Queue(queueName, { connection, prefix: qe.prefix });
   const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
   await events.waitUntilReady();
-  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir });
+  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir, ...(metricsFor ? { metrics: metricsFor(queueName) } : {}) });
   try {
     await fn(queue, events, queueName);
   } finally {
@@ -128,6 +130,7 @@ describe('plugins in a flow', () => {
         service: { endpoint: double.address, token: { env: 'FLOW_SPACEONE_TOKEN' } },
       },
     });
+    const redis = new Redis(qe.redis.url, { maxRetriesPerRequest: null });
     try {
       await withWorker(config, path.join(work, 'cache'), async (queue, events, queueName) => {
         const run = await queue.add(JOB.sync, { scope: 'plugins', reason: 'test' }, { attempts: 1 });
@@ -146,8 +149,15 @@ describe('plugins in a flow', () => {
         expect(value.ok).toBe(false);
         expect(value.failures.map((f) => `${f.kind} ${f.source} ${f.error?.code}`)).toEqual(['plugin plugin-ghost E_NOT_FOUND']);
         expect(value.failures[0]?.error?.message).toMatch(/^not registered: its image copy failed: .*plugin-ghost-inven-collector/);
-      });
+
+        // The failed registration counts once in the metrics, as the plugin that failed.
+        await new Promise((r) => setTimeout(r, 300));
+        const metrics = await readWorkerMetrics(redis, qe.prefix, queueName);
+        expect(metrics.jobs.find((c) => c.labels.kind === JOB.registerPlugin && c.labels.state === 'failed')?.value).toBe(1);
+        expect(metrics.artifacts.find((c) => c.labels.kind === 'plugin' && c.labels.status === 'failed')?.value).toBe(1);
+      }, (name) => redisMetricsSink(redis, qe.prefix, name));
     } finally {
+      await redis.quit();
       await double.stop();
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -186,5 +196,87 @@ describe('addon scope in a flow', () => {
       expect(failed.failures.map((f) => `${f.kind} ${f.error?.code}`)).toEqual(['addon E_USAGE']);
     });
     fs.rmSync(work, { recursive: true, force: true });
+  });
+});
+
+describe('charts in a flow', () => {
+  it('a queued chart found unchanged takes its image list from the cache, without downloading the chart again', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'cached/app', 'v1', buildManifest({}));
+    const tgz = buildChart({ name: 'cached-chart', version: '1.0.0', values: { image: { registry: up, repository: 'cached/app', tag: 'v1' } } });
+    const repo = await startChartRepo([{ name: 'cached-chart', version: '1.0.0', tgz }]);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-chart-'));
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host }, charts: [{ url: path.join(work, 'charts') }] },
+      charts: [{ repo: repo.url, name: 'cached-chart', versions: ['1.0.0'] }],
+    });
+    const downloads = () => repo.requests.filter((r) => r.path.endsWith('.tgz')).length;
+    try {
+      await withWorker(config, path.join(work, 'cache'), async (queue, events) => {
+        const first = (await (await queue.add(JOB.sync, { scope: 'charts', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+        expect(first.ok).toBe(true);
+        expect(first.summary.copied).toBe(2); // the chart and the image it needs
+        expect(downloads()).toBe(1);
+
+        const second = (await (await queue.add(JOB.sync, { scope: 'charts', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+        expect(second.ok).toBe(true);
+        expect(second.summary.unchanged).toBe(2);
+        expect(downloads()).toBe(1);
+      });
+    } finally {
+      await repo.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('addon metrics in a flow', () => {
+  it('an addon the catalog lacks is one failed addon in the metrics, not one per planning pass', async () => {
+    const up = qe.upstream.host;
+    await pushImage(qe.upstream.url, 'counted/app', 'v1', buildManifest({}));
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flow-metrics-'));
+    writeAddon(path.join(work, 'cat'), 'addons/counted', { 'metadata.yaml': 'name: counted\nversion: 1.0.0\n', 'resources/app.cue': `app: properties: image: "${up}/counted/app:v1"\n` });
+    const config = parseConfig({
+      targets: { images: { registry: qe.target.host } },
+      addons: { catalogs: [{ name: 'cat', source: path.join(work, 'cat'), addons: ['counted', 'ghost'] }], publish: { registries: [{ url: path.join(work, 'published', '{registry}') }] } },
+    });
+    const redis = new Redis(qe.redis.url, { maxRetriesPerRequest: null });
+    try {
+      await withWorker(
+        config,
+        path.join(work, 'cache'),
+        async (queue, events, name) => {
+          const value = (await (await queue.add(JOB.sync, { scope: 'addons', reason: 'test' }, { attempts: 1 })).waitUntilFinished(events, 60_000)) as RunValue;
+          expect(value.failures.map((f) => `${f.kind} ${f.source}`)).toEqual(['addon addon ghost']);
+          const metrics = await readWorkerMetrics(redis, qe.prefix, name);
+          const failedAddons = metrics.artifacts.find((c) => c.labels.kind === 'addon' && c.labels.status === 'failed');
+          expect(failedAddons?.value).toBe(1);
+        },
+        (name) => redisMetricsSink(redis, qe.prefix, name),
+      );
+    } finally {
+      await redis.quit();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runs list', () => {
+  it('lists a run still waiting for its children, with that state, and not its children', async () => {
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: qe.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: qe.prefix });
+    const flow = new FlowProducer({ connection, prefix: qe.prefix });
+    try {
+      // No worker: the child stays waiting, so its parent run stays in waiting-children.
+      await flow.add({ name: JOB.sync, queueName, data: { scope: 'all', reason: 'test' }, children: [{ name: JOB.mirrorImage, queueName, data: { source: 'docker://x/y:1', target: 'docker://z/y' } }] });
+      await queue.add(JOB.sync, { scope: 'images', reason: 'queued' });
+      const runs = await listRuns(queue);
+      expect(runs.map((r) => `${r.state} ${r.scope}`).sort()).toEqual(['waiting images', 'waiting-children all']);
+    } finally {
+      await flow.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 });

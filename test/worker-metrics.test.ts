@@ -6,7 +6,8 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { JOB } from '../src/queue/names.js';
-import { metricsKeys } from '../src/queue/worker-metrics.js';
+import { LAST_SUCCESS_RETENTION_SECONDS, metricsKeys, readWorkerMetrics, redisMetricsSink } from '../src/queue/worker-metrics.js';
+import type { ReportItem } from '../src/report/run-report.js';
 import { startServeProcess, startWorkerProcess } from './support/airlock-processes.js';
 import { buildManifest, pushImage, randomBlob } from './support/images.js';
 import { useQueueEnv, writeQueueConfig } from './support/queue-env.js';
@@ -88,6 +89,27 @@ describe('worker metrics through Redis', () => {
       await queue.obliterate({ force: true });
       await queue.close();
       const keys = metricsKeys(env.prefix, queueName);
+      await redis.del(keys.counters, keys.lastSuccess);
+      await redis.quit();
+    }
+  });
+});
+
+describe('last-success gauge bounds', () => {
+  it('keeps one series per addon (not per version) and drops sources past the retention', async () => {
+    const redis = new Redis(env.redis.url, { maxRetriesPerRequest: null });
+    const queueName = `bounds-${randomUUID()}`;
+    const prefix = '{bounds}';
+    const sink = redisMetricsSink(redis, prefix, queueName);
+    const item = (kind: ReportItem['kind'], source: string): ReportItem => ({ kind, source, target: 't', status: 'unchanged', bytes: 0, blobs: { copied: 0, skipped: 0, mounted: 0 }, referrers: 0, durationMs: 0, warnings: [] });
+    const now = new Date();
+    try {
+      await sink.record(JOB.mirrorFile, 'completed', [item('file', 'https://old.example/f')], new Date(now.getTime() - (LAST_SUCCESS_RETENTION_SECONDS + 60) * 1000));
+      await sink.record(JOB.publishAddons, 'completed', [item('addon', 'official/velaux@1.0.0'), item('addon', 'official/velaux@1.1.0')], now);
+      const sources = (await readWorkerMetrics(redis, prefix, queueName)).lastSuccess.map((s) => s.labels.source);
+      expect(sources).toEqual(['official/velaux']);
+    } finally {
+      const keys = metricsKeys(prefix, queueName);
       await redis.del(keys.counters, keys.lastSuccess);
       await redis.quit();
     }

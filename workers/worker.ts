@@ -12,7 +12,7 @@ import type { RepositoryClient } from '../src/spaceone/repository-client.js';
 import type { AirlockConfig } from '../src/config/schema.js';
 import type { Engine } from '../src/engine.js';
 import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
-import { mirrorChart } from '../src/jobs/mirror-chart.js';
+import { chartImageCache, chartSource, mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
@@ -21,10 +21,8 @@ import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
 import { redact } from '../src/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
 import { deferIfPaused, deferIfRateLimited } from '../src/queue/rate-defer.js';
-import { chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
+import { botkubeItems, chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
 import type { ChartResult } from '../src/jobs/mirror-chart.js';
-import type { MirroredFile } from '../src/files/static-mirror.js';
-import type { BotkubeMirrorResult } from '../src/botkube/mirror-plugin-index.js';
 
 export interface QueueWorkerOptions {
   config: AirlockConfig;
@@ -61,10 +59,18 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const queue = new Queue(queueName, { connection, prefix });
   const flow = new FlowProducer({ connection, prefix });
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
-  // One Repository service client per worker, opened on the first plugin registration.
+  // On disk, not per job: an unchanged chart's images are known without downloading it again.
+  const imageCache = chartImageCache(cacheDir);
+  // One Repository service client per worker, opened on the first plugin registration. A failed
+  // open is forgotten, so the next registration tries again instead of failing for the worker's life.
   let client: Promise<RepositoryClient> | undefined;
   const repositoryClient = () =>
-    (client ??= import('../src/plugins/plugin-sources.js').then(({ repositoryClientFor }) => repositoryClientFor(options.config, 'worker')));
+    (client ??= import('../src/plugins/plugin-sources.js')
+      .then(({ repositoryClientFor }) => repositoryClientFor(options.config, 'worker'))
+      .catch((e: unknown) => {
+        client = undefined;
+        throw e;
+      }));
   /** Inside a flow a child returns its report items to its parent with its value. */
   const asChild = (job: Job, value: unknown, items: ReportItem[], retry?: ChildResult['retry']) => (job.parentKey ? ({ items, value, ...(retry ? { retry } : {}) } satisfies ChildResult) : value);
   /** The images a chart needs, copied right after it (a flow cannot add siblings to its parent). */
@@ -99,13 +105,13 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     }
     if (job.name === JOB.mirrorAddonChart) {
       const g = job.data as AddonChartGroup;
-      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
       const images = await chartImagesInline(r.outcomes.flatMap((o) => (o.result ? [o.result] : [])), log);
       const items = [...chartItems(r.outcomes), ...images.items];
       return { value: asChild(job, { key: r.key, failed: r.failed }, items), items };
     }
     if (job.name === JOB.mirrorChart) {
-      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }) });
+      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
       const items = chartItems([{ source: chartSource(job.data), target: value.target, result: value, durationMs: 0 }]);
       if (!job.parentKey) return { value, items };
       const images = await chartImagesInline([value], log);
@@ -134,7 +140,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       // A flow parent waiting for its children, or a job put off: not a failure, no attempt used.
       if (e instanceof WaitingChildrenError || e instanceof DelayedError) throw e;
       if (e instanceof UnrecoverableError) {
-        await record(job, 'failed', []);
+        await record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
         throw e;
       }
       await deferIfRateLimited(job, token, engine.budget, e, log);
@@ -158,24 +164,15 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
   worker.on('failed', (job, e) => {
     logger.warn({ jobId: job?.id, reason: e.message }, 'job failed');
-    // A parent failed by a child (a plugin by its image copy) never reaches the processor: count it here.
-    if (job && /^child \S+ failed/.test(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
+    // A parent failed by a child (a plugin by its image copy) while it waited never reaches the
+    // processor: BullMQ fails it with its deferred failure, exactly `child <key> failed`. The
+    // processor's own `child <key> failed: why` was counted where it was thrown.
+    if (job && /^child \S+ failed$/.test(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, artifactOf(job))));
   });
   worker.on('closed', () => {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
   });
   return worker;
-}
-
-function chartSource(p: { source?: string; chart?: string; version?: string }): string {
-  return `${p.source ?? ''} ${p.chart ?? ''}@${p.version ?? ''}`;
-}
-
-function botkubeItems(r: BotkubeMirrorResult): ReportItem[] {
-  return [
-    ...r.files.map((f: MirroredFile) => fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256)),
-    ...r.failures.map((e) => fileItem('file', e.artifact ?? r.name, '', 'failed', 0, undefined, e)),
-  ];
 }
 
 /** The artifact a job is about, for its error and its upstream. */

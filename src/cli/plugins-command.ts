@@ -1,16 +1,15 @@
 import { Command, Option } from 'commander';
-import pLimit from 'p-limit';
 import { loadConfig } from '../config/load.js';
-import { createEngine } from '../engine.js';
 import { AirlockError, exitCodeForErrors } from '../errors.js';
 import { printErrorLines } from './print-errors.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
-import { createLogger } from '../log.js';
 import { loadPluginManifests, repositoryClientFor, type ManifestSource } from '../plugins/plugin-sources.js';
 import { redact } from '../secrets.js';
-import { chooseStateStore } from './state-store.js';
+import { withSyncEngine } from './run-sync.js';
 
 type ManifestOpts = ManifestSource & { config?: string };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function pluginsCommand(): Command {
   const plugins = new Command('plugins').description('mirror plugin images and register them with the SpaceONE / Cloudforet Repository service');
@@ -24,8 +23,11 @@ export function pluginsCommand(): Command {
     .option('--dry-run', 'call nothing; print the requests that would be sent (every valid plugin as a register)')
     .option('--json', 'print JSON')
     .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
+    .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
+    .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .option('--log-level <level>', 'log level on stderr', 'warn')
-    .action(async (opts: ManifestOpts & { dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
+    .action(async (opts: ManifestOpts & { dryRun?: boolean; json?: boolean; state?: string; plainHttp?: string[]; tlsSkipVerify?: string[]; verifyTargets?: boolean; logLevel: string }) => {
       const config = opts.config ? loadConfig(opts.config) : undefined;
       const { manifests, problems } = loadPluginManifests(opts, config?.plugins);
       const problemErrors = problems.map((p) => p.error);
@@ -48,13 +50,10 @@ export function pluginsCommand(): Command {
       if (!section) throw new AirlockError('E_CONFIG', `${opts.config}: plugins: section is missing`);
       // The client first: a config problem there must not leave Redis or files open.
       const client = await repositoryClientFor(config, opts.config);
-      const { mirrorAndRegisterPlugin } = await import('../jobs/register-plugins.js');
-      const logger = createLogger({ level: opts.logLevel });
-      const store = await chooseStateStore(config, { ...(opts.state ? { stateFile: opts.state } : {}) });
-      const engine = createEngine({ config, logger, state: store.state });
+      const { mirrorAndRegisterPlugins } = await import('../jobs/register-plugins.js');
       try {
-        const limit = pLimit(config.concurrency.images);
-        const outcomes: PluginOutcome[] = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
+        const engineSetup = { config, stateFile: opts.state, plainHttp: opts.plainHttp, tlsSkipVerify: opts.tlsSkipVerify, verifyTargets: opts.verifyTargets, logLevel: opts.logLevel };
+        const outcomes: PluginOutcome[] = await withSyncEngine(engineSetup, (engine, logger) => mirrorAndRegisterPlugins(manifests, section, { engine, logger, client, concurrency: config.concurrency.images }));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(outcomes.map((o) => ({ ...o, error: o.error ? { code: o.error.code, message: redact(o.error.message) } : undefined })), null, 2)}\n`);
         } else {
@@ -68,9 +67,6 @@ export function pluginsCommand(): Command {
         if (errors.length > 0) process.exitCode = exitCodeForErrors(errors);
       } finally {
         client.close();
-        await engine.close();
-        await store.close();
-        await logger.flush();
       }
     });
 

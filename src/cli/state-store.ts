@@ -17,6 +17,11 @@ export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(cache, 'airlock', 'mirror-state.json');
 }
 
+/** Chart index validators and image lists live beside the state file the config names (or the default one). */
+export function indexCacheDir(config: AirlockConfig, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(path.dirname(config.state.file ?? defaultStateFile(env)), 'index-cache');
+}
+
 /**
  * Redis when the config has it (shared by every worker), else a file: `--state`, then
  * `state.file`, then beside an `oci:` target store, then the user's cache directory.
@@ -29,7 +34,7 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     const redis = await connectRedis(url, { maxRetriesPerRequest: 3 });
     return {
       state: redisMirrorState(redis, config.redis.prefix),
-      cacheDir: path.join(path.dirname(config.state.file ?? defaultStateFile(env)), 'index-cache'),
+      cacheDir: indexCacheDir(config, env),
       close: async () => {
         await redis.quit().catch(() => redis.disconnect());
       },

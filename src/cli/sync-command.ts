@@ -1,15 +1,14 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../errors.js';
+import { ALL_KINDS, resolveScope } from '../runner/scope.js';
 import { runSync, type SyncKind } from './run-sync.js';
-
-const KINDS: SyncKind[] = ['images', 'charts', 'files', 'addons', 'plugins'];
 
 export function syncCommand(): Command {
   return new Command('sync')
     .description('one-shot, in-process sync of the config: addon catalogs, charts (and the images they need), images, files, Botkube plugin repositories and SpaceONE plugins')
     .requiredOption('-c, --config <file>', 'config file')
-    .option('--only <kinds>', `comma-separated subset of: ${KINDS.join(', ')}`)
+    .option('--only <kinds>', `comma-separated subset of: ${ALL_KINDS.join(', ')}`)
     .option('--source <kind:name>', 'one named source only: addons:CATALOG, botkube:REPO, charts:CHART or images:SOURCE')
     .option('--dry-run', 'resolve and compare; copy nothing')
     .option('--json', 'print the run report as JSON')
@@ -22,15 +21,14 @@ export function syncCommand(): Command {
       let named: SyncKind[] | undefined;
       if (opts.source) {
         if (opts.only) throw new AirlockError('E_USAGE', 'give --only or --source, not both');
-        const { resolveScope } = await import('../runner/scope.js');
         const resolved = opts.source.includes(':') ? resolveScope(config, opts.source) : undefined;
         if (!resolved) throw new AirlockError('E_USAGE', `--source: "${opts.source}" names nothing in ${opts.config} (addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE)`);
         config = resolved.config;
         named = resolved.kinds;
       }
-      const kinds = named ?? (opts.only ? opts.only.split(',').map((k) => k.trim()) : KINDS);
-      const unknown = kinds.filter((k) => !KINDS.includes(k as SyncKind));
-      if (unknown.length) throw new AirlockError('E_USAGE', `--only: unknown kind "${unknown.join(', ')}" (use ${KINDS.join(', ')})`);
+      const kinds = named ?? (opts.only ? opts.only.split(',').map((k) => k.trim()) : ALL_KINDS);
+      const unknown = kinds.filter((k) => !ALL_KINDS.includes(k as SyncKind));
+      if (unknown.length) throw new AirlockError('E_USAGE', `--only: unknown kind "${unknown.join(', ')}" (use ${ALL_KINDS.join(', ')})`);
       if (opts.queue) {
         if (opts.dryRun) throw new AirlockError('E_USAGE', '--dry-run runs in-process only; drop --queue');
         if (opts.verifyTargets) throw new AirlockError('E_USAGE', '--verify-targets runs in-process only; for the workers set state.trustTargetSeconds: 0 in their config');

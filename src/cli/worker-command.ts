@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { Command } from 'commander';
-import { defaultStateFile } from './state-store.js';
+import { indexCacheDir } from './state-store.js';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
-import { DEFAULT_PREFIX } from '../queue/names.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { createEngine } from '../engine.js';
 import { createLogger } from '../log.js';
 import { redisMirrorState } from '../state/mirror-state.js';
@@ -13,7 +12,7 @@ export function workerCommand(): Command {
   return new Command('worker')
     .description('run job processors from the Redis queue (BullMQ) until SIGTERM/SIGINT')
     .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
-    .option('--queue <name>', 'queue name', 'airlock')
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
     .option('--lock-duration <ms>', 'job lock lifetime; a dead worker\'s jobs are taken over after it (default 30000)', (v) => Number.parseInt(v, 10))
     .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) => Number.parseInt(v, 10))
@@ -35,8 +34,7 @@ export function workerCommand(): Command {
       const { startQueueWorker } = await import('../../workers/worker.js');
       const { redisMetricsSink } = await import('../queue/worker-metrics.js');
       const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
-      const cacheDir = path.join(path.dirname(config.state.file ?? defaultStateFile()), 'index-cache');
-      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir, metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
+      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir: indexCacheDir(config), metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
       logger.info({ queue: opts.queue }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 // A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
 // them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
 import * as z from 'zod';
@@ -14,7 +15,7 @@ import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
-import type { JsonCache } from '../util/fs-atomic.js';
+import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
@@ -59,6 +60,19 @@ export interface ChartResult {
   images?: ChartImage[];
 }
 
+/**
+ * Chart image lists kept on disk between runs (keyed by chart digest and values): the one-shot
+ * run and the queue worker share it, so neither downloads an unchanged chart to list its images.
+ */
+export function chartImageCache(cacheDir: string): JsonCache<ChartImage[]> {
+  return jsonFileCache<ChartImage[]>(path.join(cacheDir, '..', 'chart-images'));
+}
+
+/** How a chart version is named in reports, errors and per-run caches: `SOURCE CHART@VERSION`. */
+export function chartSource(p: { source?: string; chart?: string; version?: string }): string {
+  return `${p.source ?? ''} ${p.chart ?? ''}@${p.version ?? ''}`;
+}
+
 function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
@@ -85,7 +99,7 @@ async function refuseDifferentChart(engine: Engine, from: { registry: string; re
 
 /** Fetches a chart package once per run, however many targets it goes to. */
 function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string): Promise<ChartPackage> {
-  const key = `${p.source} ${p.chart}@${p.version}`;
+  const key = chartSource(p);
   const cached = ctx.packages?.get(key);
   if (cached) return cached;
   const load = async (): Promise<ChartPackage> => {
@@ -115,7 +129,7 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
 }
 
 async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<ChartResult> {
-  const source = `${p.source} ${p.chart}@${p.version}`;
+  const source = chartSource(p);
   try {
     const targetKey = JSON.stringify([p.target, p.baseUrl, p.contextPath, p.force]);
     let target = ctx.targets?.get(targetKey);

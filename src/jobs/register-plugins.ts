@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { PluginsConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -79,4 +80,13 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
     outcome.error = pluginError(e, request.plugin_id);
   }
   return outcome;
+}
+
+/**
+ * Every plugin of a run through one Repository client, `concurrency` at a time (the images
+ * limit: each plugin is mostly its image copies). One plugin failing never stops the others.
+ */
+export async function mirrorAndRegisterPlugins(manifests: PluginManifest[], config: PluginsConfig, ctx: { engine: Engine; logger: Logger; client: RepositoryClient; concurrency: number }): Promise<PluginOutcome[]> {
+  const limit = pLimit(ctx.concurrency);
+  return Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, config, ctx))));
 }

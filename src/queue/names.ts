@@ -18,8 +18,6 @@ export const JOB = {
   registerPlugin: 'register-plugin',
 } as const;
 
-export type JobName = (typeof JOB)[keyof typeof JOB];
-
 /** Deterministic job id: BullMQ ignores a second add with the same id, so overlapping triggers copy once. Ids must not contain ':'. */
 export function mirrorImageJobId(source: string, target: string): string {
   return `img|${source}|${target}`.replace(/:/g, '%3A');

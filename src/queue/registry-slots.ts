@@ -15,6 +15,8 @@ export interface RedisSlotsOptions {
   leaseMs?: number;
   pollMs?: number;
   onError?: (e: unknown) => void;
+  /** Key segment after the prefix: other lease pools (the artifact lock) keep their keys apart. */
+  name?: string;
 }
 
 // A sorted set of lease tokens scored by expiry (Redis TIME, so worker clocks do not matter).
@@ -45,9 +47,10 @@ export function redisRegistrySlots(redis: Redis, prefix: string, options: RedisS
   const lease = options.leaseMs ?? 30_000;
   const poll = options.pollMs ?? 100;
   const onError = options.onError ?? (() => undefined);
+  const name = options.name ?? 'slots';
   return {
     async run(registry, max, fn) {
-      const key = `${prefix}:slots:${registry}`;
+      const key = `${prefix}:${name}:${registry}`;
       const token = randomUUID();
       while ((await redis.eval(TAKE, 1, key, String(max), String(lease), token)) !== 1) {
         await new Promise((r) => setTimeout(r, poll + Math.floor(Math.random() * poll)));
@@ -56,8 +59,8 @@ export function redisRegistrySlots(redis: Redis, prefix: string, options: RedisS
         redis
           .eval(RENEW, 1, key, String(lease), token)
           .then((held) => {
-            // Renewal came too late (Redis was away longer than the lease): the transfer goes on, one over the limit for a while.
-            if (held !== 1) onError(new Error(`slot lease for ${registry} expired while in use`));
+            // Renewal came too late (Redis was away longer than the lease): the work goes on, one over the limit for a while.
+            if (held !== 1) onError(new Error(`${name} lease for ${registry} expired while in use`));
           })
           .catch(onError);
       }, Math.max(250, Math.floor(lease / 3)));

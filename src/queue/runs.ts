@@ -35,13 +35,28 @@ function toSummary(job: Job, state: string): RunSummary {
   };
 }
 
+// A run in progress waits for its children (waiting-children), so that state must be listed too.
+const RUN_STATES = ['active', 'waiting-children', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
+// Runs share the queue with their children, thousands of them: read in pages, and stop looking
+// after this many jobs of one state rather than load them all for a listing.
+const RUNS_PAGE = 200;
+const RUNS_SCAN_MAX = 2000;
+
 /** The last sync runs held by the queue (kept by removeOnComplete/removeOnFail bounds), newest first. */
 export async function listRuns(queue: Queue, limit = 20): Promise<RunSummary[]> {
-  const jobs = await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed'], 0, 500, false);
   const runs: RunSummary[] = [];
-  for (const job of jobs) {
-    if (job.name !== JOB.sync) continue;
-    runs.push(toSummary(job, await job.getState()));
+  for (const state of RUN_STATES) {
+    let found = 0;
+    for (let start = 0; start < RUNS_SCAN_MAX && found < limit; start += RUNS_PAGE) {
+      const page = await queue.getJobs([state], start, start + RUNS_PAGE - 1, false);
+      for (const job of page) {
+        // A job removed between listing and reading comes back empty.
+        if (job?.name !== JOB.sync) continue;
+        runs.push(toSummary(job, state));
+        found += 1;
+      }
+      if (page.length < RUNS_PAGE) break;
+    }
   }
   return runs.sort((a, b) => b.enqueuedAt.localeCompare(a.enqueuedAt)).slice(0, limit);
 }
@@ -65,10 +80,14 @@ export async function followRun(queue: Queue, events: QueueEvents, job: Job, tim
   return toSummary(fresh ?? job, fresh ? await fresh.getState() : 'unknown');
 }
 
+/** Enqueues a sync run: every producer (CLI, webhooks) keeps the same job options. */
+export function enqueueRun(queue: Queue, scope: string, reason: string): Promise<Job> {
+  return queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
+}
+
 /** Enqueues a sync run and waits for its end through job events. */
 export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope: string, reason: string, timeoutMs: number): Promise<RunSummary> {
-  const job = await queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
-  return followRun(queue, events, job, timeoutMs);
+  return followRun(queue, events, await enqueueRun(queue, scope, reason), timeoutMs);
 }
 
 export interface RetriedRun {

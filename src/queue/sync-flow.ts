@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FlowProducer, Job, Queue } from 'bullmq';
+import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'bullmq';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
-import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
+import { chartSource, type MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import { buildReport, chartItems, failureItems, fileItem, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../runner/addon-sync.js';
 import type { SyncKind } from '../runner/execute-sync.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../runner/config-plans.js';
@@ -161,7 +161,7 @@ export function failedJobItems(name: string, data: unknown, error: AirlockError)
     case JOB.mirrorImage:
       return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
     case JOB.mirrorChart:
-      return chartItems([{ source: `${d.source} ${d.chart}@${d.version}`, target: d.target ?? '', error, durationMs: 0 }]);
+      return chartItems([{ source: chartSource(d), target: d.target ?? '', error, durationMs: 0 }]);
     case JOB.mirrorFile:
       return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
     case JOB.mirrorBotkube:
@@ -169,6 +169,11 @@ export function failedJobItems(name: string, data: unknown, error: AirlockError)
     case JOB.registerPlugin: {
       const pluginId = (data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
       return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }], 'plugin');
+    }
+    case JOB.mirrorAddonChart: {
+      // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
+      const alt = (data as Partial<AddonChartGroup> | undefined)?.alternatives?.[0];
+      return chartItems([{ source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : name, target: '', error, durationMs: 0 }]);
     }
     case JOB.publishAddons:
       return failureItems([{ artifact: name, error }], 'addon');
@@ -190,7 +195,7 @@ export function failedChildItems(child: { name: string; data: unknown; reason: s
   if (child.name === JOB.registerPlugin) retry.plugins = true;
   const error = new AirlockError(code, child.name === JOB.registerPlugin && child.byChild ? `not registered: its image copy failed: ${message}` : message);
   const items = failedJobItems(child.name, child.data, error);
-  return items.length ? items : failureItems([{ artifact: child.name, error }], 'image');
+  return items.length ? items : failureItems([{ artifact: child.name, error }], 'job');
 }
 
 const OUTCOME_RANK = { copied: 0, unchanged: 1, planned: 2, failed: 3 } as const;
@@ -278,7 +283,6 @@ export async function finishAddons(
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
   const { planAddonArtifacts, publishAddons, payloadImage } = await import('../runner/addon-sync.js');
-  const { addonItems, gitMirrorItems } = await import('../report/run-report.js');
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
   const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir);
@@ -307,7 +311,8 @@ export async function finishAddons(
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
   const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir });
-  const own = [...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)];
+  // The re-plan at the same commits finds the plan step's addon failures again: each counts once.
+  const own = onePerArtifact([...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)]);
   // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
   const failed = [...items, ...own].some((i) => i.status === 'failed');
   return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };
@@ -331,7 +336,6 @@ export interface StepResult {
   items: ReportItem[];
 }
 
-/** Parks the parent until its children settled (no worker slot held); returns once they have. */
 /**
  * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
  * children leaves a mark the next attempt sees (and then adds only the missing ones).
@@ -345,7 +349,7 @@ export async function planStep<T>(job: Job, add: (recovering: boolean) => Promis
   await job.updateData({ ...(job.data as object), ...(extra as object), step: 'wait' });
 }
 
+/** Parks the parent until its children settled (no worker slot held); returns once they have. */
 export async function waitForChildren(job: Job, token: string | undefined): Promise<void> {
-  const { WaitingChildrenError } = await import('bullmq');
   if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
 }

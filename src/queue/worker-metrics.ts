@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ReportItem } from '../report/run-report.js';
-import { parseImageRef } from '../oci/reference.js';
+import { parseImageRef, repoName, type ImageRef } from '../oci/reference.js';
 
 /**
  * Worker-side metrics. Workers and `airlock serve` are separate processes, so workers add their
@@ -53,15 +53,22 @@ function origin(url: string): string {
   }
 }
 
+/** An image item's reference, or undefined for one that does not parse (it is then labelled by its text). */
+function imageRefOf(source: string): ImageRef | undefined {
+  try {
+    // parseImageRef takes a bare `host/repo` as a registry reference already: no transport to add.
+    return parseImageRef(source, { defaultTag: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where an artifact comes from: a registry host, a chart repository URL, a file server's origin. */
 export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
-    try {
-      const ref = parseImageRef(item.source.includes('://') || item.source.startsWith('oci:') ? item.source : `docker://${item.source}`, { defaultTag: false });
-      return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
-    } catch {
-      return firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source;
-    }
+    const ref = imageRefOf(item.source);
+    if (!ref) return firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source;
+    return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
   }
   if (item.kind === 'chart') return firstToken(item.source);
   return origin(item.source);
@@ -70,15 +77,12 @@ export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
 /** What "a source" is for the last-success gauge: an image repository, a chart in a repository, a file URL. */
 export function sourceOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
-    try {
-      const ref = parseImageRef(item.source.includes('://') || item.source.startsWith('oci:') ? item.source : `docker://${item.source}`, { defaultTag: false });
-      return ref.transport === 'oci' ? `oci:${ref.dir}` : `${ref.registry}/${ref.repository}`;
-    } catch {
-      return item.source;
-    }
+    const ref = imageRefOf(item.source);
+    if (!ref) return item.source;
+    return ref.transport === 'oci' ? `oci:${ref.dir}` : repoName(ref);
   }
-  // `URL chart@version` → `URL chart`: one series per chart, not per version.
-  if (item.kind === 'chart') return item.source.replace(/@[^@\s]*$/, '');
+  // `URL chart@version` → `URL chart`, `registry/addon@version` → `registry/addon`: one series per chart or addon, not per version.
+  if (item.kind === 'chart' || item.kind === 'addon') return item.source.replace(/@[^@\s]*$/, '');
   return item.source;
 }
 
@@ -95,6 +99,13 @@ export function counterDeltas(job: string, state: JobState, items: ReportItem[])
   return deltas;
 }
 
+/**
+ * How long a source stays in the last-success gauge after its last success. Sources come and go
+ * with the config (and per-version names did before); without a bound the set only grows. A source
+ * that has not succeeded for this long is gone from the gauge, which alerting on staleness sees too.
+ */
+export const LAST_SUCCESS_RETENTION_SECONDS = 30 * 24 * 3600;
+
 export function redisMetricsSink(redis: Redis, prefix: string, queue: string, onError: (e: unknown) => void = () => undefined): MetricsSink {
   const keys = metricsKeys(prefix, queue);
   return {
@@ -105,6 +116,7 @@ export function redisMetricsSink(redis: Redis, prefix: string, queue: string, on
       const ok = [...new Set(items.filter((i) => i.status === 'copied' || i.status === 'unchanged').map(sourceOf))];
       // GT: a worker finishing an older job later never moves a source's time backwards.
       for (const s of ok) multi.zadd(keys.lastSuccess, 'GT', seconds, s);
+      multi.zremrangebyscore(keys.lastSuccess, '-inf', `(${seconds - LAST_SUCCESS_RETENTION_SECONDS}`);
       try {
         await multi.exec();
       } catch (e) {

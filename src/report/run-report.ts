@@ -2,11 +2,13 @@ import { exitCodeForErrors, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import type { AddonPublishOutcome, GitMirrorOutcome } from '../runner/addon-sync.js';
+import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 
-export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin';
+/** `job`: a queued job of a kind this code does not know (a newer producer's), reported as itself rather than as an artifact it may not be. */
+export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin' | 'job';
 
 export interface ReportItem {
   kind: ItemKind;
@@ -89,6 +91,11 @@ export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
 /** Files and plugin indexes copied to a static target. */
 export function fileItem(kind: 'file' | 'plugin-index', source: string, target: string, status: ReportItem['status'], bytes: number, sha256?: string, error?: AirlockError): ReportItem {
   return { kind, source, target, status, ...(sha256 ? { targetDigest: `sha256:${sha256}` } : {}), bytes, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], ...(error ? { error: errorOf(error) } : {}) };
+}
+
+/** The files of a Botkube plugin repository: those copied and those that failed (its index is the caller's item). */
+export function botkubeItems(r: BotkubeMirrorResult): ReportItem[] {
+  return [...r.files.map((f) => fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256)), ...r.failures.map((e) => fileItem('file', e.artifact ?? r.name, '', 'failed', 0, undefined, e))];
 }
 
 /** An addon packaged and published to one helm-type addon registry (or only rewritten, with no registry configured). */

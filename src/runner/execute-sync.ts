@@ -1,7 +1,4 @@
-import path from 'node:path';
 import pLimit from 'p-limit';
-import type { ChartImage } from '../charts/chart-images.js';
-import { jsonFileCache } from '../util/fs-atomic.js';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -9,9 +6,8 @@ import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import { emptyRetryPlan, runScope, type RetryPlan } from './retry-plan.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
@@ -36,15 +32,11 @@ export interface ExecuteSyncOptions {
   /** Told how many images are about to run, and of each one that settled. */
   onImages?: (total: number) => Promise<void> | void;
   onImageDone?: (o: ImageOutcome) => void;
-  /** Run only what an earlier run failed (`airlock runs retry`); `kinds` is then ignored. */
-  retry?: RetryPlan;
 }
 
 export interface SyncResult {
   report: RunReport;
   errors: AirlockError[];
-  /** What failed, as payloads and config entries to run again. */
-  retry: RetryPlan;
 }
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
@@ -70,214 +62,181 @@ export function chartImagePayloads(results: ChartResult[], config: AirlockConfig
 /**
  * One sync run over the config, in the calling process: charts first (they name more images),
  * then images, then files and plugin repositories. One failing artifact never stops the others.
- * The one-shot CLI and the queue worker's scheduled `sync` job both run this.
+ * The one-shot CLI runs this; the queue runs the same plans as a flow of jobs (queue/sync-flow.ts).
  */
 export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResult> {
-  const { engine, logger } = options;
-  const again = options.retry;
-  // A retry plans only the entries whose planning failed; its payloads come from the earlier run.
-  const { config, kinds } = runScope(options.config, options.kinds, again);
+  const { config, kinds, engine, logger } = options;
   const started = new Date();
   const items: ReportItem[] = [];
   const errors: AirlockError[] = [];
-  const retry = emptyRetryPlan();
   const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') => {
     items.push(...failureItems(failures, kind));
     errors.push(...failures.map((f) => f.error));
   };
-  try {
-    fail(options.failures ?? [], 'image');
-    const imagePayloads = [...(options.images ?? []), ...(again?.images ?? [])];
-    // Chart, file, addon and plan code is loaded only when a run has such work: a one-shot image
-    // copy starts without compiling it. One reader and per-run caches serve every chart.
-    let chartKit: ReturnType<typeof loadChartKit> | undefined;
-    const loadChartKit = async () => {
-      const [{ mirrorChart }, { planCharts }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([
-        import('../jobs/mirror-chart.js'),
-        import('../sources/chart-plan.js'),
-        import('../sources/helm-repo.js'),
-      ]);
-      return {
-        mirrorChart,
-        planCharts,
-        repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
-        packages: new Map<string, Promise<ChartPackage>>(),
-        targets: new Map<string, ChartTarget>(),
-        imageCache: jsonFileCache<ChartImage[]>(path.join(options.cacheDir, '..', 'chart-images')),
-      };
+  fail(options.failures ?? [], 'image');
+  const imagePayloads = [...(options.images ?? [])];
+  // Chart, file, addon and plan code is loaded only when a run has such work: a one-shot image
+  // copy starts without compiling it. One reader and per-run caches serve every chart.
+  let chartKit: ReturnType<typeof loadChartKit> | undefined;
+  const loadChartKit = async () => {
+    const [{ mirrorChart, chartImageCache, chartSource }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')]);
+    return {
+      mirrorChart,
+      chartSource,
+      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
+      packages: new Map<string, Promise<ChartPackage>>(),
+      targets: new Map<string, ChartTarget>(),
+      imageCache: chartImageCache(options.cacheDir),
     };
-    const chartKitOnce = () => (chartKit ??= loadChartKit());
-    const filePayloads: MirrorFilePayload[] = [...(again?.files ?? [])];
-    // Addons first: they name charts, images and files for the mirrors below.
-    let addons: AddonArtifacts | undefined;
-    const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
-    if (kinds.includes('addons') && config.addons) {
-      const { mirrorAddonCharts, planAddonArtifacts, payloadImage } = await import('./addon-sync.js');
-      const { repos, packages, targets, imageCache } = await chartKitOnce();
-      addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
-      fail(addons.failures, 'addon');
-      const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
-      items.push(...chartItems(charts.outcomes));
-      errors.push(...charts.errors);
-      addonStatus.failedCharts = charts.failed;
-      const known = new Set(addons.images.map((p) => payloadImage(p.source)));
-      const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
-      fail(fromCharts.failures, 'image');
-      imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
-      // The files addons fetch at run time go with the files: section below; their mirrored URLs feed the rewrite.
-      const fileTarget = config.targets.files;
-      if (fileTarget) filePayloads.push(...addons.urls.map((url) => ({ url, target: fileTarget })));
-    }
-
-    const chartPayloads: MirrorChartPayload[] = [...(again?.charts ?? [])];
-    if (kinds.includes('charts') && (config.charts.length > 0 || chartPayloads.length > 0)) {
-      const { mirrorChart, repos, packages, targets, imageCache } = await chartKitOnce();
-      const plan = await planConfigCharts(config, engine, repos, options.dryRun);
-      fail(plan.failures, 'chart');
-      retry.chartEntries.push(...plan.retryEntries);
-      chartPayloads.push(...plan.payloads);
-      const limit = pLimit(config.concurrency.images);
-      const outcomes: ChartOutcome[] = await Promise.all(
-        chartPayloads.map((p: MirrorChartPayload) =>
-          limit(async () => {
-            const t0 = Date.now();
-            const source = `${p.source} ${p.chart}@${p.version}`;
-            try {
-              return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
-            } catch (e) {
-              const error = toAirlockError(e, source);
-              errors.push(error);
-              retry.charts.push(p);
-              return { source, target: p.target, error, durationMs: Date.now() - t0 };
-            }
-          }),
-        ),
-      );
-      items.push(...chartItems(outcomes));
-      // The images a chart needs follow the chart, whatever the scope (charts[].images switches it off).
-      {
-        const known = new Set(config.images.map((i) => i.source));
-        const fromCharts = chartImagePayloads(outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
-        fail(fromCharts.failures, 'image');
-        imagePayloads.push(...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
-      }
-    }
-
-    if (kinds.includes('images')) {
-      const plan = await planConfigImages(config, engine, options.dryRun);
-      fail(plan.failures, 'image');
-      retry.imageEntries.push(...plan.retryEntries);
-      imagePayloads.push(...plan.payloads);
-    }
-
-    const botkubePayloads: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
-    if (kinds.includes('files')) {
-      const plan = planConfigFiles(config);
-      fail(plan.failures, 'file');
-      filePayloads.push(...plan.files);
-      botkubePayloads.push(...plan.botkube);
-    }
-    const uniqueFiles = [...new Map(filePayloads.map((f) => [f.url, f])).values()];
-    if (options.dryRun) {
-      // A dry run downloads nothing: files and plugin repositories are only planned.
-      items.push(...uniqueFiles.map((f) => fileItem('file', f.url, '', 'planned', 0)), ...botkubePayloads.map((b) => fileItem('plugin-index', b.url, '', 'planned', 0)));
-    } else if (uniqueFiles.length > 0 || botkubePayloads.length > 0) {
-      const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
-      const ctx = { engine, logger };
-      const limit = pLimit(config.concurrency.blobs);
-      await Promise.all(
-        uniqueFiles.map((f) =>
-          limit(async () => {
-            try {
-              const r = await mirrorFileJob(f, ctx);
-              addonStatus.files.set(f.url, r.url);
-              items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
-            } catch (e) {
-              const error = toAirlockError(e, f.url);
-              errors.push(error);
-              retry.files.push(f);
-              addonStatus.failedUrls.add(f.url);
-              items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
-            }
-          }),
-        ),
-      );
-      for (const repo of botkubePayloads) {
-        try {
-          const r = await mirrorBotkubeJob(repo, ctx);
-          for (const f of r.files) items.push(fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256));
-          for (const e of r.failures) items.push(fileItem('file', e.artifact ?? repo.url, '', 'failed', 0, undefined, e));
-          errors.push(...r.failures);
-          // The whole repository again: files already copied are found unchanged, and the index is written once all are there.
-          if (r.failures.length) retry.botkube.push(repo);
-          const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
-          items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
-        } catch (e) {
-          const error = toAirlockError(e, repo.url);
-          errors.push(error);
-          retry.botkube.push(repo);
-          items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
-        }
-      }
-    }
-
-    // The same copy can come from several places (an addon and images:, a retry and an addon): once.
-    const seen = new Set<string>();
-    const uniquePayloads = imagePayloads.filter((p) => {
-      const key = `${p.source} ${p.target}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    await options.onImages?.(uniquePayloads.length);
-    const outcomes = await runImageJobs(uniquePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
-    items.push(...imageItems(outcomes));
-    errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
-    retry.images.push(...outcomes.flatMap((o) => (o.error ? [o.payload] : [])));
-
-    if (addons) {
-      const { publishAddons, payloadImage } = await import('./addon-sync.js');
-      for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
-      const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
-      items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
-      errors.push(...published.errors);
-      // Addon publishing is idempotent and cheap when nothing changed: a retry runs the whole addon scope again.
-      if (published.errors.length > 0 || addons.failures.length > 0) retry.addons = true;
-    }
-
-    if (kinds.includes('plugins') && config.plugins) {
-      // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
-      const [{ repositoryClientFor }, { mirrorAndRegisterPlugin }, { pluginItems }] = await Promise.all([
-        import('../plugins/plugin-sources.js'),
-        import('../jobs/register-plugins.js'),
-        import('../report/run-report.js'),
-      ]);
-      const section = config.plugins;
-      const { manifests, failures } = await planConfigPlugins(config);
-      fail(failures, 'plugin');
-      if (failures.length) retry.plugins = true;
-      try {
-        if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
-        else {
-          const client = await repositoryClientFor(config, 'plugins');
-          try {
-            const limit = pLimit(config.concurrency.images);
-            const outcomes = await Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, section, { engine, logger, client }))));
-            items.push(...pluginItems(outcomes));
-            errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
-            if (outcomes.some((o) => o.error)) retry.plugins = true;
-          } finally {
-            client.close();
-          }
-        }
-      } catch (e) {
-        fail([{ artifact: 'plugins', error: toAirlockError(e, 'plugins') }], 'plugin');
-        retry.plugins = true;
-      }
-    }
-
-    return { report: buildReport(items, started, new Date()), errors, retry };
-  } finally {
-    await engine.state?.flush();
+  };
+  const chartKitOnce = () => (chartKit ??= loadChartKit());
+  const filePayloads: MirrorFilePayload[] = [];
+  // Addons first: they name charts, images and files for the mirrors below.
+  let addons: AddonArtifacts | undefined;
+  const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
+  if (kinds.includes('addons') && config.addons) {
+    const { mirrorAddonCharts, planAddonArtifacts, payloadImage } = await import('./addon-sync.js');
+    const { repos, packages, targets, imageCache } = await chartKitOnce();
+    addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
+    fail(addons.failures, 'addon');
+    const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
+    items.push(...chartItems(charts.outcomes));
+    errors.push(...charts.errors);
+    addonStatus.failedCharts = charts.failed;
+    const known = new Set(addons.images.map((p) => payloadImage(p.source)));
+    const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+    fail(fromCharts.failures, 'image');
+    imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+    // The files addons fetch at run time go with the files: section below; their mirrored URLs feed the rewrite.
+    const fileTarget = config.targets.files;
+    if (fileTarget) filePayloads.push(...addons.urls.map((url) => ({ url, target: fileTarget })));
   }
+
+  if (kinds.includes('charts') && config.charts.length > 0) {
+    const { mirrorChart, chartSource, repos, packages, targets, imageCache } = await chartKitOnce();
+    const plan = await planConfigCharts(config, engine, repos, options.dryRun);
+    fail(plan.failures, 'chart');
+    const limit = pLimit(config.concurrency.images);
+    const outcomes: ChartOutcome[] = await Promise.all(
+      plan.payloads.map((p: MirrorChartPayload) =>
+        limit(async () => {
+          const t0 = Date.now();
+          const source = chartSource(p);
+          try {
+            return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
+          } catch (e) {
+            const error = toAirlockError(e, source);
+            errors.push(error);
+            return { source, target: p.target, error, durationMs: Date.now() - t0 };
+          }
+        }),
+      ),
+    );
+    items.push(...chartItems(outcomes));
+    // The images a chart needs follow the chart, whatever the scope (charts[].images switches it off).
+    {
+      const known = new Set(config.images.map((i) => i.source));
+      const fromCharts = chartImagePayloads(outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+      fail(fromCharts.failures, 'image');
+      imagePayloads.push(...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+    }
+  }
+
+  if (kinds.includes('images')) {
+    const plan = await planConfigImages(config, engine, options.dryRun);
+    fail(plan.failures, 'image');
+    imagePayloads.push(...plan.payloads);
+  }
+
+  const botkubePayloads: MirrorBotkubePayload[] = [];
+  if (kinds.includes('files')) {
+    const plan = planConfigFiles(config);
+    fail(plan.failures, 'file');
+    filePayloads.push(...plan.files);
+    botkubePayloads.push(...plan.botkube);
+  }
+  const uniqueFiles = [...new Map(filePayloads.map((f) => [f.url, f])).values()];
+  if (options.dryRun) {
+    // A dry run downloads nothing: files and plugin repositories are only planned.
+    items.push(...uniqueFiles.map((f) => fileItem('file', f.url, '', 'planned', 0)), ...botkubePayloads.map((b) => fileItem('plugin-index', b.url, '', 'planned', 0)));
+  } else if (uniqueFiles.length > 0 || botkubePayloads.length > 0) {
+    const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
+    const ctx = { engine, logger };
+    const limit = pLimit(config.concurrency.blobs);
+    await Promise.all(
+      uniqueFiles.map((f) =>
+        limit(async () => {
+          try {
+            const r = await mirrorFileJob(f, ctx);
+            addonStatus.files.set(f.url, r.url);
+            items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
+          } catch (e) {
+            const error = toAirlockError(e, f.url);
+            errors.push(error);
+            addonStatus.failedUrls.add(f.url);
+            items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
+          }
+        }),
+      ),
+    );
+    for (const repo of botkubePayloads) {
+      try {
+        const r = await mirrorBotkubeJob(repo, ctx);
+        items.push(...botkubeItems(r));
+        errors.push(...r.failures);
+        const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
+        items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
+      } catch (e) {
+        const error = toAirlockError(e, repo.url);
+        errors.push(error);
+        items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
+      }
+    }
+  }
+
+  // The same copy can come from several places (an addon and images:, two charts): once.
+  const seen = new Set<string>();
+  const uniquePayloads = imagePayloads.filter((p) => {
+    const key = `${p.source} ${p.target}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  await options.onImages?.(uniquePayloads.length);
+  const outcomes = await runImageJobs(uniquePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
+  items.push(...imageItems(outcomes));
+  errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+
+  if (addons) {
+    const { publishAddons, payloadImage } = await import('./addon-sync.js');
+    for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
+    const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
+    items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
+    errors.push(...published.errors);
+  }
+
+  if (kinds.includes('plugins') && config.plugins) {
+    // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
+    const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }] = await Promise.all([import('../plugins/plugin-sources.js'), import('../jobs/register-plugins.js')]);
+    const section = config.plugins;
+    const { manifests, failures } = await planConfigPlugins(config);
+    fail(failures, 'plugin');
+    try {
+      if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
+      else {
+        const client = await repositoryClientFor(config, 'plugins');
+        try {
+          const outcomes = await mirrorAndRegisterPlugins(manifests, section, { engine, logger, client, concurrency: config.concurrency.images });
+          items.push(...pluginItems(outcomes));
+          errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
+        } finally {
+          client.close();
+        }
+      }
+    } catch (e) {
+      fail([{ artifact: 'plugins', error: toAirlockError(e, 'plugins') }], 'plugin');
+    }
+  }
+
+  return { report: buildReport(items, started, new Date()), errors };
 }

@@ -2,7 +2,6 @@ import type { AirlockConfig } from '../config/schema.js';
 import type { SyncKind } from './execute-sync.js';
 
 export const ALL_KINDS: SyncKind[] = ['addons', 'charts', 'images', 'files', 'plugins'];
-export const SCOPE_KINDS = ['all', ...ALL_KINDS] as const;
 
 /**
  * What a run covers: `all`, one kind, or one named source — `addons:CATALOG`, `botkube:REPO`,

@@ -4,12 +4,13 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { JOB, mirrorImageJobId } from '../queue/names.js';
 import type { Triggers } from './http-server.js';
 import { readWorkerMetrics } from '../queue/worker-metrics.js';
+import { enqueueRun } from '../queue/runs.js';
 
 /** Webhook triggers on a BullMQ queue; delivery ids are remembered in Redis for a day. */
 export function queueTriggers(queue: Queue, redis: Redis, prefix: string): Triggers {
   return {
     async sync(scope, reason) {
-      const job = await queue.add(JOB.sync, { scope, reason }, { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } });
+      const job = await enqueueRun(queue, scope, reason);
       return job.id ?? '';
     },
     async image(payload: MirrorImagePayload) {

@@ -186,6 +186,21 @@ describe('airlock addons sync', () => {
   });
 });
 
+describe('credentials in the git mirror remote', () => {
+  it('a token given as the URL user name never reaches the report or stderr', async () => {
+    const token = 'ghp_userNameT0ken4242';
+    const cfg = path.join(work, 'token-remote.yaml');
+    // A directory catalog: publish.git fails with a config error whose report item names the remote.
+    fs.writeFileSync(cfg, fs.readFileSync(config(catalog()), 'utf8').replace('  publish:', `  publish:\n    git:\n      remote: https://${token}@git.invalid/catalog.git\n      branch: airgap`));
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'token-state.json')]);
+    const report = JSON.parse(r.stdout) as Report;
+    const item = report.items.find((i) => i.kind === 'git-mirror');
+    expect(item).toMatchObject({ status: 'failed', target: 'https://***@git.invalid/catalog.git airgap' });
+    expect(r.stdout).not.toContain(token);
+    expect(r.stderr).not.toContain(token);
+  });
+});
+
 describe('addon catalogs from git, published to a git mirror', () => {
   const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } }).toString().trim();
 

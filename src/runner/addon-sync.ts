@@ -227,6 +227,22 @@ export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus)
   };
 }
 
+/**
+ * The git mirror remote as reports show it. redact() alone is not enough: a token given as the URL
+ * user name is registered as a secret only when the remote is parsed, which happens later (or never,
+ * when publishing fails early).
+ */
+async function gitRemoteDisplay(remote: string): Promise<string> {
+  // Loaded here, as git-mirror below: a run without publish.git never loads simple-git.
+  const { parseGitRemote } = await import('../addons/git-exec.js');
+  try {
+    return parseGitRemote(withGitCredentials(remote)).display;
+  } catch {
+    // An unparseable remote still must not show what sits before an `@`.
+    return redact(remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@'));
+  }
+}
+
 /** What an archive is made of: the addon's name, version and rewritten files (and the packager's format). */
 function contentKey(addon: Addon, files: Map<string, Buffer>): string {
   const h = createHash('sha256').update(`addon-archive-v1\0${addon.metadata.name}\0${addon.metadata.version}\0`);
@@ -339,7 +355,7 @@ export async function publishAddons(
 
     const gitTarget = section.publish.git;
     if (gitTarget) {
-      const base = { catalog: pc.config.name, remote: redact(gitTarget.remote), branch: gitTarget.branch };
+      const base = { catalog: pc.config.name, remote: await gitRemoteDisplay(gitTarget.remote), branch: gitTarget.branch };
       if (!pc.catalog.repoDir || !pc.catalog.commit) {
         const error = new AirlockError('E_CONFIG', 'publish.git needs a git catalog source (source: a git URL)', { artifact: `catalog ${pc.config.name}` });
         errors.push(error);

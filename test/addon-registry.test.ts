@@ -20,6 +20,7 @@ import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 import { directoryChartTarget } from '../src/targets/chart-directory.js';
+import { AirlockError } from '../src/errors.js';
 
 const catalog = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kubevela-catalog');
 
@@ -233,6 +234,31 @@ describe('strict index', () => {
     expect(() => parseIndexStrict(`${ok}extra: 1\n`)).toThrow(/extra: unknown top-level field/);
     expect(() => parseIndexStrict(`${ok}    size: 12\n`)).toThrow(/entries\.a\[0\]\.size: unknown field/);
     expect(() => parseIndexStrict(`${ok}    annotations: {x: 1}\n`)).toThrow(/annotations\.x: must be a string/);
+  });
+
+  it('packs an addon only when the target lacks the archive its known digest names; a failing pack fails that addon alone', async () => {
+    const target = addonRegistryTarget(testEngine(), path.join(work, 'lazy'), 'official');
+    const dex = pkgOf('dex');
+    const flux = pkgOf('fluxcd');
+    expect(statuses(await publishAddonRegistry([dex], target))).toEqual(['copied']);
+    let packed = 0;
+    const entry = (pkg: PackagedAddon, knownDigest: string | undefined, pack: () => PackagedAddon) => ({ addon: pkg.addon, name: pkg.name, version: pkg.version, ...(knownDigest ? { knownDigest } : {}), pack: () => (packed++, pack()) });
+    const refuse = (): PackagedAddon => {
+      throw new AirlockError('E_UNSUPPORTED', 'cannot package');
+    };
+    const results = await publishAddonRegistry(
+      [
+        entry(dex, dex.digest, refuse),
+        // A stale known digest: packed, found there under its real digest.
+        entry({ ...dex, addon: { ...dex.addon } }, 'ab'.repeat(32), () => dex),
+        entry(flux, undefined, refuse),
+      ],
+      target,
+    );
+    expect(results.map((r) => r.status)).toEqual(['unchanged', 'unchanged', 'failed']);
+    expect(results[0]?.digest).toBe(dex.digest);
+    expect(results[2]?.error).toMatchObject({ code: 'E_UNSUPPORTED' });
+    expect(packed).toBe(2);
   });
 
   it('a directory target writes only Helm fields, whatever a Chart.yaml carries', async () => {

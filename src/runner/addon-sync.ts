@@ -5,7 +5,7 @@ import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
 import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
 import { rewriteAddon, type AddonRewrite, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
-import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
+import { addonRegistryTarget, addonRegistryTargetSpec, publishAddonRegistry, type AddonPublishEntry } from '../addons/publish-addon-registry.js';
 import { isSemverVersion, type Addon } from '../addons/addon.js';
 import { createHash } from 'node:crypto';
 import { jsonFileCache } from '../util/fs-atomic.js';
@@ -15,6 +15,7 @@ import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { mirrorChart, type ChartJobContext } from '../jobs/mirror-chart.js';
 import type { ChartOutcome } from '../report/run-report.js';
+import type { ChartTarget } from '../targets/chart-target.js';
 import { planCharts } from '../sources/chart-plan.js';
 import pLimit from 'p-limit';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
@@ -243,6 +244,13 @@ async function gitRemoteDisplay(remote: string): Promise<string> {
   }
 }
 
+/** An addon whose every artifact arrived, rewritten and ready to publish. */
+interface ReadyAddon {
+  scan: AddonScan;
+  rewrite: AddonRewrite;
+  warnings: string[];
+}
+
 /** What an archive is made of: the addon's name, version and rewritten files (and the packager's format). */
 function contentKey(addon: Addon, files: Map<string, Buffer>): string {
   const h = createHash('sha256').update(`addon-archive-v1\0${addon.metadata.name}\0${addon.metadata.version}\0`);
@@ -271,10 +279,26 @@ export async function publishAddons(
     errors.push(new AirlockError('E_CONFIG', 'addons install charts but no chart repository is known: set addons.chartRepository or a targets.charts entry with a baseUrl', { artifact: 'addons.chartRepository' }));
   }
   const specs = section.publish.registries.map((t) => (typeof t === 'string' ? { url: t } : t));
+  // One target per spec and registry for the whole run, however many catalogs publish to it.
+  const chartTargets = new Map<string, ChartTarget | AirlockError>();
+  const reported = new Set<AirlockError>();
+  const targetOf = (specIndex: number, spec: (typeof specs)[number], registry: string): ChartTarget | AirlockError => {
+    const key = `${specIndex}\0${registry}`;
+    let t = chartTargets.get(key);
+    if (!t) {
+      try {
+        t = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
+      } catch (e) {
+        t = toAirlockError(e, addonRegistryTargetSpec(spec.url, registry));
+      }
+      chartTargets.set(key, t);
+    }
+    return t;
+  };
 
   for (const pc of artifacts.catalogs) {
     if (!pc.plan || !pc.catalog) continue;
-    const ready: Array<{ scan: AddonScan; rewrite: AddonRewrite; warnings: string[] }> = [];
+    const ready: ReadyAddon[] = [];
     for (const scan of pc.plan.scans) {
       const p = scan.plan;
       const base = { registry: p.registry, addon: p.addon, version: p.version, rewrites: [] as RewriteChange[] };
@@ -300,21 +324,27 @@ export async function publishAddons(
       return false;
     });
     const packaged = new Map<Addon, PackagedAddon>();
-    const packageOf = async (entry: (typeof ready)[number]): Promise<PackagedAddon> => {
+    const keys = new Map<Addon, string>();
+    const keyOf = (entry: ReadyAddon): string => {
+      let key = keys.get(entry.scan.addon);
+      if (!key) keys.set(entry.scan.addon, (key = contentKey(entry.scan.addon, entry.rewrite.files)));
+      return key;
+    };
+    const packageOf = async (entry: ReadyAddon): Promise<PackagedAddon> => {
       let pkg = packaged.get(entry.scan.addon);
       if (!pkg) {
         pkg = { ...packageAddon(entry.scan.addon, entry.rewrite.files), addon: entry.scan.addon };
         packaged.set(entry.scan.addon, pkg);
-        await archives?.set(contentKey(entry.scan.addon, entry.rewrite.files), pkg.digest).catch(() => undefined);
+        await archives?.set(keyOf(entry), pkg.digest).catch(() => undefined);
       }
       return pkg;
     };
-    for (const spec of specs) {
+    for (const [specIndex, spec] of specs.entries()) {
       const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
       for (const registry of registries) {
         const entries = publishable.filter((e) => e.scan.plan.registry === registry);
         const label = spec.url.split('{registry}').join(registry);
-        const outcome = (e: (typeof ready)[number], status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
+        const outcome = (e: ReadyAddon, status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
           registry,
           addon: e.scan.addon.metadata.name,
           version: e.scan.addon.metadata.version,
@@ -325,28 +355,35 @@ export async function publishAddons(
           warnings: e.warnings,
           ...(error ? { error } : {}),
         });
-        if (ctx.dryRun) {
-          for (const e of entries) addons.push(outcome(e, 'planned', label, (await packageOf(e)).digest));
-          continue;
-        }
-        let target;
-        const toPush: PackagedAddon[] = [];
-        try {
-          target = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
-          for (const e of entries) {
-            const known = await archives?.get(contentKey(e.scan.addon, e.rewrite.files));
-            const there = known ? await target.has(e.scan.addon.metadata.name, e.scan.addon.metadata.version, known) : undefined;
-            if (known && there?.present) addons.push(outcome(e, 'unchanged', there.location, known));
-            else toPush.push(await packageOf(e));
-          }
-        } catch (e) {
-          const error = toAirlockError(e, label);
+        const failed = (e: ReadyAddon, error: AirlockError) => {
           errors.push(error);
-          for (const entry of entries) addons.push(outcome(entry, 'failed', label, undefined, error));
+          addons.push(outcome(e, 'failed', label, undefined, error));
+        };
+        if (ctx.dryRun) {
+          for (const e of entries) {
+            try {
+              addons.push(outcome(e, 'planned', label, (await packageOf(e)).digest));
+            } catch (err) {
+              failed(e, toAirlockError(err, `addon ${registry}/${e.scan.addon.metadata.name}`));
+            }
+          }
           continue;
         }
-        const results = await publishAddonRegistry(toPush, target);
-        for (const r of results) {
+        const target = targetOf(specIndex, spec, registry);
+        if (target instanceof AirlockError) {
+          // The error once per target, each addon that could not go there failed with it.
+          if (!reported.has(target)) errors.push(target);
+          reported.add(target);
+          for (const e of entries) addons.push(outcome(e, 'failed', label, undefined, target));
+          continue;
+        }
+        const publishEntries: AddonPublishEntry[] = [];
+        for (const e of entries) {
+          const knownDigest = await archives?.get(keyOf(e)).catch(() => undefined);
+          const { name, version } = e.scan.addon.metadata;
+          publishEntries.push({ addon: e.scan.addon, name, version, ...(knownDigest ? { knownDigest } : {}), pack: () => packageOf(e) });
+        }
+        for (const r of await publishAddonRegistry(publishEntries, target)) {
           if (r.error) errors.push(r.error);
           addons.push(outcome(entries.find((x) => x.scan.addon === r.addon)!, r.status, r.location, r.digest, r.error));
         }

@@ -21,6 +21,7 @@ import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 import { directoryChartTarget } from '../src/targets/chart-directory.js';
 import { AirlockError } from '../src/errors.js';
+import { planCatalog } from '../src/addons/plan-catalog.js';
 
 const catalog = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kubevela-catalog');
 
@@ -284,6 +285,19 @@ describe('reading a helm-type addon registry as a source', () => {
       // Published again from what was read, the archive is the same bytes.
       expect(packageAddon(a).digest).toBe(pkgOf(a.metadata.name).digest);
     }
+  });
+
+  it('reads the dependencies of a selection too, transitively, so planning the selection finds them', async () => {
+    const url = `${web.url}/static/official`;
+    // flink-kubernetes-operator needs fluxcd and cert-manager; cert-manager needs fluxcd.
+    const contents = await readHelmAddonRegistry(testEngine(), url, 'official', { addons: ['flink-kubernetes-operator'] });
+    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
+    const plan = planCatalog(contents, { addons: ['flink-kubernetes-operator'] });
+    expect(plan.plans.map((p) => p.addon).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
+    expect(plan.plans.flatMap((p) => p.warnings).filter((w) => /dependency/.test(w))).toEqual([]);
+    // A version map pins what it names; a dependency it does not name is read at its newest.
+    const pinned = await readHelmAddonRegistry(testEngine(), url, 'official', { versions: { 'cert-manager': [pkgOf('cert-manager').version] } });
+    expect(pinned.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'fluxcd']);
   });
 
   it('reads catalog-CI archives (./<dir>/, no Chart.yaml), picks versions as KubeVela does, and warns per broken addon', async () => {

@@ -20,10 +20,9 @@ import { planCharts } from '../sources/chart-plan.js';
 import pLimit from 'p-limit';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
-import { parseRegistryRef } from '../oci/reference.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { targetRepository } from '../targets/image-target.js';
+import { imageNeedPayloads, mirroredRepository } from './image-payloads.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
 import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
 
@@ -96,8 +95,7 @@ export function imageTargetFor(config: AirlockConfig): (normalised: string) => s
   const rule = config.targets.images;
   return (normalised) => {
     if (!rule) return undefined;
-    const ref = parseRegistryRef(normalised);
-    const t = targetRepository({ ...ref, tag: undefined, digest: undefined }, rule);
+    const t = mirroredRepository(normalised, rule);
     return t.startsWith('docker://') ? t.slice('docker://'.length) : undefined;
   };
 }
@@ -137,20 +135,10 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
       out.catalogs.push({ config: c, catalog, plan });
       for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });
       for (const p of plan.plans) {
-        for (const img of [...p.images, ...(section.definitionImages ? p.definitionImages : [])]) {
-          if (seenImages.has(img)) continue;
-          seenImages.add(img);
-          if (!config.targets.images) {
-            out.failures.push({ artifact: img, error: new AirlockError('E_CONFIG', `addon ${p.addon} needs this image but targets.images is not set`, { artifact: img }) });
-            continue;
-          }
-          const ref = parseRegistryRef(img);
-          out.images.push({
-            source: `docker://${img}`,
-            target: targetRepository({ ...ref, tag: undefined, digest: undefined }, config.targets.images),
-            ...(options.dryRun ? { dryRun: true } : {}),
-          });
-        }
+        const needs = [...p.images, ...(section.definitionImages ? p.definitionImages : [])].map((image) => ({ image, neededBy: `addon ${p.addon}` }));
+        const copies = imageNeedPayloads(needs, config.targets.images, seenImages);
+        out.failures.push(...copies.failures);
+        out.images.push(...copies.payloads.map((c) => ({ ...c, ...(options.dryRun ? { dryRun: true } : {}) })));
         for (const g of addonChartGroups(p)) if (!charts.has(g.key)) charts.set(g.key, g);
         for (const u of p.urls) urls.add(u);
       }

@@ -24,6 +24,7 @@ import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { imageNeedPayloads, mirroredRepository } from './image-payloads.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
+import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
 
 /** A catalog as this run saw it. */
@@ -80,11 +81,11 @@ export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
   return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
 }
 
-async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string): Promise<ResolvedCatalog & { repoDir?: string }> {
+async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog & { repoDir?: string }> {
   if (c.helm) {
     const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
     const name = c.registries?.[0]?.name ?? 'official';
-    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}) });
+    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}), ...(repos ? { repos } : {}) });
     return { root: c.helm, ...contents };
   }
   return readCatalog({ catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) }, { cacheDir });
@@ -120,7 +121,16 @@ export function addonChartRepository(config: AirlockConfig): { url: string; repo
  * Reads every configured catalog and turns the addons' needs into artifacts for the image,
  * chart and file mirrors. A catalog that cannot be read fails alone.
  */
-export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, cacheDir: string, options: { dryRun?: boolean } = {}): Promise<AddonArtifacts> {
+export async function planAddonArtifacts(
+  config: AirlockConfig,
+  engine: Engine,
+  cacheDir: string,
+  options: {
+    dryRun?: boolean;
+    /** The run's chart repository reader: its index cache makes a helm-type catalog's index a conditional GET. */
+    repos?: HelmRepoReader;
+  } = {},
+): Promise<AddonArtifacts> {
   const out: AddonArtifacts = { catalogs: [], images: [], charts: [], urls: [], failures: [] };
   const section = config.addons;
   if (!section) return out;
@@ -130,7 +140,7 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
   for (const c of section.catalogs) {
     const label = c.source ?? c.helm ?? c.name;
     try {
-      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir));
+      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir), options.repos);
       const plan = planCatalog(catalog, { ...(c.addons ? { addons: c.addons } : {}) });
       out.catalogs.push({ config: c, catalog, plan });
       for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });

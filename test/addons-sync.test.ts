@@ -186,6 +186,16 @@ describe('airlock addons sync', () => {
   });
 });
 
+describe('airlock addons sync --verify-targets', () => {
+  it('is accepted; images already at their targets are found there and copied again by nobody', async () => {
+    const r = await airlock(['addons', 'sync', '--config', path.join(work, 'airlock.yaml'), '--verify-targets', '--json', '--state', path.join(work, 'state.json')]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.items.filter((i) => i.kind === 'image').map((i) => i.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(report.summary.copied ?? 0).toBe(0);
+  });
+});
+
 describe('publishing addons one by one', () => {
   it('an addon that cannot be packaged fails alone, once, in a run and in a dry run', async () => {
     const root = path.join(work, 'packaging-catalog');

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CatalogContents } from '../addons/catalog-dir.js';
+import { DEFAULT_CATALOG_REGISTRIES, type CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
 import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
@@ -337,11 +337,11 @@ export async function publishAddons(
       }
       return pkg;
     };
+    const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
     for (const [specIndex, spec] of specs.entries()) {
-      const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
       for (const registry of registries) {
         const entries = publishable.filter((e) => e.scan.plan.registry === registry);
-        const label = spec.url.split('{registry}').join(registry);
+        const label = addonRegistryTargetSpec(spec.url, registry);
         const outcome = (e: ReadyAddon, status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
           registry,
           addon: e.scan.addon.metadata.name,
@@ -402,7 +402,7 @@ export async function publishAddons(
         continue;
       }
       const rewritten = new Map<string, Buffer>();
-      const folders = new Map((pc.config.registries ?? [{ name: 'official', path: 'addons' }, { name: 'experimental', path: 'experimental/addons' }]).map((r) => [r.name, r.path]));
+      const folders = new Map((pc.config.registries ?? DEFAULT_CATALOG_REGISTRIES).map((r) => [r.name, r.path]));
       for (const { scan, rewrite } of ready) {
         const folder = folders.get(scan.plan.registry);
         if (!folder) continue;

@@ -129,7 +129,7 @@ describe('bad input in addon folders', () => {
   const meta = 'name: broken\nversion: 1.0.0\n';
 
   it('an unparseable CUE file is a warning with the file name; the other files are still scanned', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'broken', metadata: { name: 'broken', version: '1.0.0', raw: {} }, files: files({ 'metadata.yaml': meta, 'resources/bad.cue': 'x: {\n image: "a/b:1"\n', 'resources/good.cue': 'y: image: "nginx:1.25"\n' }) });
+    const scan = discoverAddon({ registry: 'official', dir: 'broken', metadata: { name: 'broken', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'resources/bad.cue': 'x: {\n image: "a/b:1"\n', 'resources/good.cue': 'y: image: "nginx:1.25"\n' }) });
     expect(scan.plan.images).toEqual(['docker.io/library/nginx:1.25']);
     expect(scan.plan.warnings.join('\n')).toMatch(/broken\/resources\/bad\.cue:\d+: cannot read CUE/);
   });
@@ -152,7 +152,7 @@ describe('bad input in addon folders', () => {
   });
 
   it('YAML numbers keep their written form: tag 1.10 is not 1.1', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0', raw: {} }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
+    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
     expect(scan.plan.images).toEqual(['docker.io/acme/app:1.10']);
     expect(scan.plan.charts[0]?.version).toBe('1.10');
   });
@@ -162,7 +162,7 @@ describe('bad input in addon folders', () => {
     const scan = discoverAddon({
       registry: 'experimental',
       dir: 'example',
-      metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' }, raw: {} },
+      metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' } },
       files: files({ 'metadata.yaml': metadata, 'resources/objects.cue': 'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n' }),
     });
     expect(scan.plan.urls).toEqual(['https://example.com/manifest.yaml', 'https://example.com/node.tgz']);

@@ -104,9 +104,10 @@ export function discoverAddon(addon: Addon): AddonScan {
   const scope = buildCueScope(cueFiles, context);
   for (const f of cueFiles) scanCueFile(f, scope, install, { skipParameterBlocks: true });
   scanYamlFiles(addon, (f) => INSTALL_YAML.test(f), install, warnings);
-  // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time.
+  // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time. The parsed metadata says
+  // whether there are any; the file is parsed again only then, for the positions the rewrite edits.
   const meta = addon.files.get('metadata.yaml');
-  if (meta) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
+  if (meta && Object.keys(addon.metadata.uxPlugins ?? {}).length > 0) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
 
   // Definitions are evaluated one file at a time: each carries its own `parameter`.
   const definitions = emptyFindings();

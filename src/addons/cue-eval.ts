@@ -109,7 +109,7 @@ function evalTerm(term: Token[], file: string, scope: CueScope, depth: number): 
 }
 
 /** `a.b["c.d"].e` → ['a', 'b', 'c.d', 'e']; anything else → undefined. */
-export function referencePath(term: Token[]): string[] | undefined {
+function referencePath(term: Token[]): string[] | undefined {
   const first = term[0];
   if (first?.kind !== 'ident') return undefined;
   const path = [first.text];

@@ -93,7 +93,7 @@ function decodeEscape(src: string, i: number): { text: string; next: number } {
 }
 
 /** Tokenises CUE source. `stopAt` lets an interpolation end at its closing parenthesis. */
-export function tokenize(src: string, from = 0, stopAtParen = false): { tokens: Token[]; end: number } {
+function tokenize(src: string, from = 0, stopAtParen = false): { tokens: Token[]; end: number } {
   const tokens: Token[] = [];
   let i = from;
   let parens = 0;

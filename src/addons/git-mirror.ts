@@ -69,7 +69,7 @@ async function indexEntries(git: SimpleGit, paths: string[]): Promise<Map<string
  * Author, committer and dates are fixed (dates from the upstream commit), so the same input
  * gives the same commit id on every run and a re-sync finds nothing to push.
  */
-export async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>): Promise<string> {
+async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>): Promise<string> {
   const { repoDir, upstreamCommit } = options;
   const git = gitIn(repoDir);
   const upstream = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${upstreamCommit}^{commit}`]).catch(() => '')).trim();

@@ -34,7 +34,7 @@ function isPrerelease(version: string): boolean {
 }
 
 /** The versions of one addon to read, newest first. */
-export function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all' | string[]): { picked: ChartVersionEntry[]; missing: string[] } {
+function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all' | string[]): { picked: ChartVersionEntry[]; missing: string[] } {
   const sorted = sortVersions(entries);
   if (mode === 'all') return { picked: sorted, missing: [] };
   if (mode === 'latest') {
@@ -58,7 +58,7 @@ export function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest'
  * refusing absolute paths and `..`; KubeVela's memory reader then takes names with or without an
  * `<addon>/` prefix. Returns the files keyed by path inside the addon.
  */
-export function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Map<string, Buffer> {
+function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Map<string, Buffer> {
   let tar: Buffer;
   try {
     tar = gunzipSync(tgz, { maxOutputLength: MAX_UNPACKED });

@@ -28,7 +28,7 @@ export interface PackagedAddon extends AddonPackage {
  * MakeChartCompatible): a library chart so Helm refuses to install it as an application, and the
  * system requirements as annotations because KubeVela reads them from the index entry.
  */
-export function addonChartMetadata(addon: Addon): ChartMetadata {
+function addonChartMetadata(addon: Addon): ChartMetadata {
   const m = addon.metadata;
   const annotations: Record<string, string> = { 'addon.name': m.name };
   if (m.system?.kubernetes) annotations['system.kubernetes'] = m.system.kubernetes;

@@ -24,7 +24,7 @@ export interface PublishAddonRegistryOptions {
 }
 
 /** The `{registry}` placeholder of a chart target spec, so official and experimental get their own location. */
-export const REGISTRY_PLACEHOLDER = '{registry}';
+const REGISTRY_PLACEHOLDER = '{registry}';
 
 /** Substitutes `{registry}` in a chart target spec (and a directory target's base URL) with an addon registry's name. */
 export function addonRegistryTargetSpec(spec: string, registryName: string): string {

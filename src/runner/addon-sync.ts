@@ -30,7 +30,7 @@ import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
 /** A catalog as this run saw it. */
 export interface PlannedCatalog {
   config: AddonCatalogConfig;
-  catalog?: ResolvedCatalog & { repoDir?: string };
+  catalog?: ResolvedCatalog;
   plan?: CatalogPlan;
   error?: AirlockError;
 }
@@ -57,7 +57,7 @@ const UPSTREAM_HINT = /github\.io|\.dev\/|charts\./;
  * the same chart and version (in `if` branches). Charts of the same name from unrelated
  * repositories, in different addons, stay apart.
  */
-export function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGroup[] {
+function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGroup[] {
   const byChart = new Map<string, PlannedChart[]>();
   for (const ch of plan.charts) {
     if (ch.repoType !== 'helm' && ch.repoType !== 'oci') continue;
@@ -77,11 +77,11 @@ export function payloadImage(source: string): string {
   return source.replace(/^docker:\/\//, '');
 }
 
-export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
+function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
   return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
 }
 
-async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog & { repoDir?: string }> {
+async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
   if (c.helm) {
     const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
     const name = c.registries?.[0]?.name ?? 'official';
@@ -92,7 +92,7 @@ async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cach
 }
 
 /** The mirrored image repository (no transport, no tag) for a normalised source image, or undefined when images go to an oci: store. */
-export function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
+function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
   const rule = config.targets.images;
   return (normalised) => {
     if (!rule) return undefined;
@@ -102,7 +102,7 @@ export function imageTargetFor(config: AirlockConfig): (normalised: string) => s
 }
 
 /** The chart repository rewritten addons point at: addons.chartRepository, else what targets.charts[0] serves. */
-export function addonChartRepository(config: AirlockConfig): { url: string; repoType: 'helm' | 'oci' } | undefined {
+function addonChartRepository(config: AirlockConfig): { url: string; repoType: 'helm' | 'oci' } | undefined {
   const explicit = config.addons?.chartRepository;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), repoType: explicit.startsWith('oci://') ? 'oci' : 'helm' };
   const first = config.targets.charts[0];
@@ -164,7 +164,7 @@ export async function planAddonArtifacts(
 }
 
 /** The `charts:`-style entry for one alternative source of an addon chart. */
-export function chartEntryFor(ch: PlannedChart): ChartEntry {
+function chartEntryFor(ch: PlannedChart): ChartEntry {
   const v = ch.version;
   const exact = v && !/[*^~<>=|x ]/.test(v.replace(/^v/, '')) ? v : undefined;
   return {
@@ -217,7 +217,7 @@ function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: 
   return [...new Set(out)];
 }
 
-export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus): RewriteTargets {
+function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus): RewriteTargets {
   const repo = addonChartRepository(config);
   return {
     image: imageTargetFor(config),

@@ -43,6 +43,11 @@ export interface AddonWarning {
 
 export class AddonMetadataError extends Error {}
 
+/** A path inside an addon that stays inside it: relative, no empty, `.` or `..` segment. */
+export function isPlainRelativePath(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.split('/').some((s) => s === '' || s === '.' || s === '..');
+}
+
 /** KubeVela sorts and selects versions by semver (a `v` prefix tolerated); others cannot be published in a helm-type registry. */
 export function isSemverVersion(version: string): boolean {
   return semver.valid(version.replace(/^v/, '')) !== null;

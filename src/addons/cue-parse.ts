@@ -251,7 +251,7 @@ function skipPreamble(p: Cursor): void {
   }
 }
 
-function isPunct(t: Token | undefined, text: string): boolean {
+export function isPunct(t: Token | undefined, text: string): boolean {
   return t?.kind === 'punct' && t.text === text;
 }
 

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Addon } from '../src/addons/addon.js';
 import { readCatalogDir, type CatalogContents } from '../src/addons/catalog-dir.js';
 import { discoverAddon, normaliseImage, type AddonPlan } from '../src/addons/discover.js';
+import { formatRef, parseRegistryRef } from '../src/oci/reference.js';
 import { planCatalog, selectWithDependencies } from '../src/addons/plan-catalog.js';
 import { rewriteAddon, type RewriteTargets } from '../src/addons/rewrite.js';
 import { airlock } from './support/cli.js';
@@ -121,6 +122,12 @@ describe('addon discovery on the real catalog folders', () => {
   it('normalises references as Docker does', () => {
     expect(normaliseImage('nginx')).toBe('docker.io/library/nginx:latest');
     expect(normaliseImage('quay.io/a/b')).toBe('quay.io/a/b:latest');
+  });
+
+  it('keeps only the digest of a tag@digest reference, as chart image lists do, so both name one copy', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(`docker.io/library/nginx@${digest}`);
+    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(formatRef(parseRegistryRef(`docker.io/library/nginx:1.25@${digest}`)).replace(/^docker:\/\//, ''));
   });
 });
 

@@ -1,4 +1,4 @@
-import { parseRegistryRef } from '../oci/reference.js';
+import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import type { Addon } from './addon.js';
 import { CueSyntaxError, parseCue } from './cue-parse.js';
 import { emptyFindings, type FileFindings } from './findings.js';
@@ -39,10 +39,13 @@ const INSTALL_CUE = /^(template\.cue|parameter\.cue|resources\/.+\.cue)$/;
 const INSTALL_YAML = /^(template\.ya?ml|resources\/.+\.ya?ml)$/;
 const DEFINITION = /^(definitions|config-templates|views)\/.+\.(cue|ya?ml)$/;
 
-/** docker.io/ for Docker Hub, library/ for single names, :latest when neither tag nor digest is given. */
+/**
+ * docker.io/ for Docker Hub, library/ for single names, :latest when neither tag nor digest is
+ * given, and only the digest when both are — the form chart image lists take (formatRef), so an
+ * image an addon and a chart both need is one copy.
+ */
 export function normaliseImage(ref: string): string {
-  const r = parseRegistryRef(ref);
-  return `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  return formatRef(parseRegistryRef(ref)).replace(/^docker:\/\//, '');
 }
 
 function lineOf(src: string, offset: number): number {

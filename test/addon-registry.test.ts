@@ -20,6 +20,8 @@ import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 import { directoryChartTarget } from '../src/targets/chart-directory.js';
+import { AirlockError } from '../src/errors.js';
+import { planCatalog } from '../src/addons/plan-catalog.js';
 
 const catalog = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kubevela-catalog');
 
@@ -235,6 +237,31 @@ describe('strict index', () => {
     expect(() => parseIndexStrict(`${ok}    annotations: {x: 1}\n`)).toThrow(/annotations\.x: must be a string/);
   });
 
+  it('packs an addon only when the target lacks the archive its known digest names; a failing pack fails that addon alone', async () => {
+    const target = addonRegistryTarget(testEngine(), path.join(work, 'lazy'), 'official');
+    const dex = pkgOf('dex');
+    const flux = pkgOf('fluxcd');
+    expect(statuses(await publishAddonRegistry([dex], target))).toEqual(['copied']);
+    let packed = 0;
+    const entry = (pkg: PackagedAddon, knownDigest: string | undefined, pack: () => PackagedAddon) => ({ addon: pkg.addon, name: pkg.name, version: pkg.version, ...(knownDigest ? { knownDigest } : {}), pack: () => (packed++, pack()) });
+    const refuse = (): PackagedAddon => {
+      throw new AirlockError('E_UNSUPPORTED', 'cannot package');
+    };
+    const results = await publishAddonRegistry(
+      [
+        entry(dex, dex.digest, refuse),
+        // A stale known digest: packed, found there under its real digest.
+        entry({ ...dex, addon: { ...dex.addon } }, 'ab'.repeat(32), () => dex),
+        entry(flux, undefined, refuse),
+      ],
+      target,
+    );
+    expect(results.map((r) => r.status)).toEqual(['unchanged', 'unchanged', 'failed']);
+    expect(results[0]?.digest).toBe(dex.digest);
+    expect(results[2]?.error).toMatchObject({ code: 'E_UNSUPPORTED' });
+    expect(packed).toBe(2);
+  });
+
   it('a directory target writes only Helm fields, whatever a Chart.yaml carries', async () => {
     const dir = path.join(work, 'extras');
     const pkg = pkgOf('dex');
@@ -258,6 +285,19 @@ describe('reading a helm-type addon registry as a source', () => {
       // Published again from what was read, the archive is the same bytes.
       expect(packageAddon(a).digest).toBe(pkgOf(a.metadata.name).digest);
     }
+  });
+
+  it('reads the dependencies of a selection too, transitively, so planning the selection finds them', async () => {
+    const url = `${web.url}/static/official`;
+    // flink-kubernetes-operator needs fluxcd and cert-manager; cert-manager needs fluxcd.
+    const contents = await readHelmAddonRegistry(testEngine(), url, 'official', { addons: ['flink-kubernetes-operator'] });
+    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
+    const plan = planCatalog(contents, { addons: ['flink-kubernetes-operator'] });
+    expect(plan.plans.map((p) => p.addon).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
+    expect(plan.plans.flatMap((p) => p.warnings).filter((w) => /dependency/.test(w))).toEqual([]);
+    // A version map pins what it names; a dependency it does not name is read at its newest.
+    const pinned = await readHelmAddonRegistry(testEngine(), url, 'official', { versions: { 'cert-manager': [pkgOf('cert-manager').version] } });
+    expect(pinned.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'fluxcd']);
   });
 
   it('reads catalog-CI archives (./<dir>/, no Chart.yaml), picks versions as KubeVela does, and warns per broken addon', async () => {

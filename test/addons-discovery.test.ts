@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Addon } from '../src/addons/addon.js';
 import { readCatalogDir, type CatalogContents } from '../src/addons/catalog-dir.js';
 import { discoverAddon, normaliseImage, type AddonPlan } from '../src/addons/discover.js';
+import { formatRef, parseRegistryRef } from '../src/oci/reference.js';
 import { planCatalog, selectWithDependencies } from '../src/addons/plan-catalog.js';
 import { rewriteAddon, type RewriteTargets } from '../src/addons/rewrite.js';
 import { airlock } from './support/cli.js';
@@ -122,6 +123,12 @@ describe('addon discovery on the real catalog folders', () => {
     expect(normaliseImage('nginx')).toBe('docker.io/library/nginx:latest');
     expect(normaliseImage('quay.io/a/b')).toBe('quay.io/a/b:latest');
   });
+
+  it('keeps only the digest of a tag@digest reference, as chart image lists do, so both name one copy', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(`docker.io/library/nginx@${digest}`);
+    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(formatRef(parseRegistryRef(`docker.io/library/nginx:1.25@${digest}`)).replace(/^docker:\/\//, ''));
+  });
 });
 
 describe('bad input in addon folders', () => {
@@ -129,7 +136,7 @@ describe('bad input in addon folders', () => {
   const meta = 'name: broken\nversion: 1.0.0\n';
 
   it('an unparseable CUE file is a warning with the file name; the other files are still scanned', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'broken', metadata: { name: 'broken', version: '1.0.0', raw: {} }, files: files({ 'metadata.yaml': meta, 'resources/bad.cue': 'x: {\n image: "a/b:1"\n', 'resources/good.cue': 'y: image: "nginx:1.25"\n' }) });
+    const scan = discoverAddon({ registry: 'official', dir: 'broken', metadata: { name: 'broken', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'resources/bad.cue': 'x: {\n image: "a/b:1"\n', 'resources/good.cue': 'y: image: "nginx:1.25"\n' }) });
     expect(scan.plan.images).toEqual(['docker.io/library/nginx:1.25']);
     expect(scan.plan.warnings.join('\n')).toMatch(/broken\/resources\/bad\.cue:\d+: cannot read CUE/);
   });
@@ -152,7 +159,7 @@ describe('bad input in addon folders', () => {
   });
 
   it('YAML numbers keep their written form: tag 1.10 is not 1.1', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0', raw: {} }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
+    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
     expect(scan.plan.images).toEqual(['docker.io/acme/app:1.10']);
     expect(scan.plan.charts[0]?.version).toBe('1.10');
   });
@@ -162,7 +169,7 @@ describe('bad input in addon folders', () => {
     const scan = discoverAddon({
       registry: 'experimental',
       dir: 'example',
-      metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' }, raw: {} },
+      metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' } },
       files: files({ 'metadata.yaml': metadata, 'resources/objects.cue': 'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n' }),
     });
     expect(scan.plan.urls).toEqual(['https://example.com/manifest.yaml', 'https://example.com/node.tgz']);

@@ -186,6 +186,51 @@ describe('airlock addons sync', () => {
   });
 });
 
+describe('airlock addons sync --verify-targets', () => {
+  it('is accepted; images already at their targets are found there and copied again by nobody', async () => {
+    const r = await airlock(['addons', 'sync', '--config', path.join(work, 'airlock.yaml'), '--verify-targets', '--json', '--state', path.join(work, 'state.json')]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.items.filter((i) => i.kind === 'image').map((i) => i.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(report.summary.copied ?? 0).toBe(0);
+  });
+});
+
+describe('publishing addons one by one', () => {
+  it('an addon that cannot be packaged fails alone, once, in a run and in a dry run', async () => {
+    const root = path.join(work, 'packaging-catalog');
+    writeAddon(root, 'addons/plain', { 'metadata.yaml': 'name: plain\nversion: 1.0.0\n', 'resources/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n' });
+    // A file name longer than ustar's 100 bytes: a real archive the packager refuses.
+    writeAddon(root, 'addons/long-name', { 'metadata.yaml': 'name: long-name\nversion: 1.0.0\n', [`resources/${'x'.repeat(110)}.yaml`]: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long\n' });
+    const cfg = path.join(work, 'packaging.yaml');
+    const out = path.join(work, 'packaging-published');
+    fs.writeFileSync(cfg, ['targets:', '  images:', `    registry: ${target.host}`, 'addons:', '  catalogs:', '    - name: test', `      source: ${root}`, '  publish:', '    registries:', `      - url: ${path.join(out, '{registry}')}`].join('\n'));
+    for (const dryRun of [true, false]) {
+      const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'packaging-state.json'), ...(dryRun ? ['--dry-run'] : [])]);
+      const addonItems = (JSON.parse(r.stdout) as Report).items.filter((i) => i.kind === 'addon');
+      expect(addonItems.map((i) => `${i.source} ${i.status}`).sort()).toEqual(['official/long-name@1.0.0 failed', `official/plain@1.0.0 ${dryRun ? 'planned' : 'copied'}`]);
+      expect(addonItems.find((i) => i.status === 'failed')?.error?.message).toMatch(/path too long/);
+      expect(r.code).not.toBe(0);
+    }
+    expect(fs.existsSync(path.join(out, 'official', 'plain-1.0.0.tgz'))).toBe(true);
+  });
+});
+
+describe('credentials in the git mirror remote', () => {
+  it('a token given as the URL user name never reaches the report or stderr', async () => {
+    const token = 'ghp_userNameT0ken4242';
+    const cfg = path.join(work, 'token-remote.yaml');
+    // A directory catalog: publish.git fails with a config error whose report item names the remote.
+    fs.writeFileSync(cfg, fs.readFileSync(config(catalog()), 'utf8').replace('  publish:', `  publish:\n    git:\n      remote: https://${token}@git.invalid/catalog.git\n      branch: airgap`));
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'token-state.json')]);
+    const report = JSON.parse(r.stdout) as Report;
+    const item = report.items.find((i) => i.kind === 'git-mirror');
+    expect(item).toMatchObject({ status: 'failed', target: 'https://***@git.invalid/catalog.git airgap' });
+    expect(r.stdout).not.toContain(token);
+    expect(r.stderr).not.toContain(token);
+  });
+});
+
 describe('addon catalogs from git, published to a git mirror', () => {
   const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } }).toString().trim();
 

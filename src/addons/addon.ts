@@ -20,7 +20,7 @@ export interface AddonDependency {
   version?: string;
 }
 
-/** metadata.yaml (KubeVela's `Meta`), plus the raw document for fields KubeVela ignores. */
+/** metadata.yaml (KubeVela's `Meta`): the fields airlock reads. */
 export interface AddonMetadata {
   name: string;
   version: string;
@@ -31,8 +31,6 @@ export interface AddonMetadata {
   dependencies?: AddonDependency[];
   system?: { vela?: string; kubernetes?: string };
   uxPlugins?: Record<string, string>;
-  invisible?: boolean;
-  raw: Record<string, unknown>;
 }
 
 /** A problem with one addon: reported, never fatal for the rest of the catalog. */
@@ -44,6 +42,11 @@ export interface AddonWarning {
 }
 
 export class AddonMetadataError extends Error {}
+
+/** A path inside an addon that stays inside it: relative, no empty, `.` or `..` segment. */
+export function isPlainRelativePath(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.split('/').some((s) => s === '' || s === '.' || s === '..');
+}
 
 /** KubeVela sorts and selects versions by semver (a `v` prefix tolerated); others cannot be published in a helm-type registry. */
 export function isSemverVersion(version: string): boolean {
@@ -98,7 +101,5 @@ export function parseAddonMetadata(text: string): AddonMetadata {
     dependencies,
     system: system && (system.vela || system.kubernetes) ? system : undefined,
     uxPlugins,
-    invisible: doc.invisible === true ? true : undefined,
-    raw: doc,
   };
 }

@@ -125,18 +125,19 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
   });
 }
 
+const PRUNE_AFTER_MS = 60 * 60_000;
+
 async function removeOldTemps(treesDir: string): Promise<void> {
   const entries = await fsp.readdir(treesDir).catch(() => [] as string[]);
   for (const name of entries) {
     if (!name.startsWith('.tmp-')) continue;
     const p = path.join(treesDir, name);
     const st = await fsp.stat(p).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs > 60 * 60_000) await fsp.rm(p, { recursive: true, force: true });
+    if (st && Date.now() - st.mtimeMs > PRUNE_AFTER_MS) await fsp.rm(p, { recursive: true, force: true });
   }
 }
 
 const KEEP_TREES = 5;
-const PRUNE_AFTER_MS = 60 * 60_000;
 
 /**
  * A long-running worker materialises a tree per upstream commit: keep the newest few, and never

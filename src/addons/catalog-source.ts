@@ -21,7 +21,7 @@ export interface ResolvedCatalog extends CatalogContents {
   repoDir?: string;
 }
 
-export function isGitUrl(s: string): boolean {
+function isGitUrl(s: string): boolean {
   return /^(https?|ssh|git|file):\/\//.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
 }
 

@@ -1,4 +1,4 @@
-import type { ListNode, StrPart, StructNode, Token, ValueNode } from './cue-parse.js';
+import { isPunct, type ListNode, type StrPart, type StructNode, type Token, type ValueNode } from './cue-parse.js';
 
 /** Where a piece of an evaluated string came from, when it is a literal that can be edited in place. */
 export interface TextSpan {
@@ -31,10 +31,6 @@ const MAX_DEPTH = 12;
 const MAX_TEXT = 2048;
 const MAX_STEPS = 20_000;
 let steps = 0;
-
-function isPunct(t: Token | undefined, text: string): boolean {
-  return t?.kind === 'punct' && t.text === text;
-}
 
 function splitTop(tokens: Token[], sep: string): Token[][] {
   const out: Token[][] = [[]];
@@ -109,7 +105,7 @@ function evalTerm(term: Token[], file: string, scope: CueScope, depth: number): 
 }
 
 /** `a.b["c.d"].e` → ['a', 'b', 'c.d', 'e']; anything else → undefined. */
-export function referencePath(term: Token[]): string[] | undefined {
+function referencePath(term: Token[]): string[] | undefined {
   const first = term[0];
   if (first?.kind !== 'ident') return undefined;
   const path = [first.text];

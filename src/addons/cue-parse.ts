@@ -93,7 +93,7 @@ function decodeEscape(src: string, i: number): { text: string; next: number } {
 }
 
 /** Tokenises CUE source. `stopAt` lets an interpolation end at its closing parenthesis. */
-export function tokenize(src: string, from = 0, stopAtParen = false): { tokens: Token[]; end: number } {
+function tokenize(src: string, from = 0, stopAtParen = false): { tokens: Token[]; end: number } {
   const tokens: Token[] = [];
   let i = from;
   let parens = 0;
@@ -251,7 +251,7 @@ function skipPreamble(p: Cursor): void {
   }
 }
 
-function isPunct(t: Token | undefined, text: string): boolean {
+export function isPunct(t: Token | undefined, text: string): boolean {
   return t?.kind === 'punct' && t.text === text;
 }
 

@@ -1,4 +1,4 @@
-import { parseRegistryRef } from '../oci/reference.js';
+import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import type { Addon } from './addon.js';
 import { CueSyntaxError, parseCue } from './cue-parse.js';
 import { emptyFindings, type FileFindings } from './findings.js';
@@ -39,10 +39,13 @@ const INSTALL_CUE = /^(template\.cue|parameter\.cue|resources\/.+\.cue)$/;
 const INSTALL_YAML = /^(template\.ya?ml|resources\/.+\.ya?ml)$/;
 const DEFINITION = /^(definitions|config-templates|views)\/.+\.(cue|ya?ml)$/;
 
-/** docker.io/ for Docker Hub, library/ for single names, :latest when neither tag nor digest is given. */
+/**
+ * docker.io/ for Docker Hub, library/ for single names, :latest when neither tag nor digest is
+ * given, and only the digest when both are — the form chart image lists take (formatRef), so an
+ * image an addon and a chart both need is one copy.
+ */
 export function normaliseImage(ref: string): string {
-  const r = parseRegistryRef(ref);
-  return `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  return formatRef(parseRegistryRef(ref)).replace(/^docker:\/\//, '');
 }
 
 function lineOf(src: string, offset: number): number {
@@ -104,9 +107,10 @@ export function discoverAddon(addon: Addon): AddonScan {
   const scope = buildCueScope(cueFiles, context);
   for (const f of cueFiles) scanCueFile(f, scope, install, { skipParameterBlocks: true });
   scanYamlFiles(addon, (f) => INSTALL_YAML.test(f), install, warnings);
-  // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time.
+  // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time. The parsed metadata says
+  // whether there are any; the file is parsed again only then, for the positions the rewrite edits.
   const meta = addon.files.get('metadata.yaml');
-  if (meta) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
+  if (meta && Object.keys(addon.metadata.uxPlugins ?? {}).length > 0) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
 
   // Definitions are evaluated one file at a time: each carries its own `parameter`.
   const definitions = emptyFindings();

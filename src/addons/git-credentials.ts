@@ -3,7 +3,7 @@ import { envVarForRegistry } from '../oci/credentials.js';
 import { registerCredentials } from '../secrets.js';
 
 /** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… (named like the registry variables). */
-export function gitAuthEnvVar(host: string): string {
+function gitAuthEnvVar(host: string): string {
   return envVarForRegistry(host, 'GIT_AUTH');
 }
 

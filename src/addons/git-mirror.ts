@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { AirlockError } from '../errors.js';
+import { isPlainRelativePath } from './addon.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
 import { gitIn, gitMessage, localGitError, meaningfulLines, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote } from './git-exec.js';
@@ -39,8 +40,8 @@ const DEFAULT_AUTHOR = { name: 'airlock', email: 'airlock@localhost' };
 const CHUNK = 500;
 
 function checkPath(p: string, artifact: string): void {
-  const parts = p.split('/');
-  if (!p || p.startsWith('/') || p.includes('\\') || parts.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')) {
+  // Beyond an addon's own rule: git would take a backslash or a `.git` segment as its own business.
+  if (!isPlainRelativePath(p) || p.includes('\\') || p.split('/').some((s) => s.toLowerCase() === '.git')) {
     throw new AirlockError('E_USAGE', `"${p}" is not a relative catalog path`, { artifact });
   }
 }
@@ -69,7 +70,7 @@ async function indexEntries(git: SimpleGit, paths: string[]): Promise<Map<string
  * Author, committer and dates are fixed (dates from the upstream commit), so the same input
  * gives the same commit id on every run and a re-sync finds nothing to push.
  */
-export async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>): Promise<string> {
+async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>): Promise<string> {
   const { repoDir, upstreamCommit } = options;
   const git = gitIn(repoDir);
   const upstream = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${upstreamCommit}^{commit}`]).catch(() => '')).trim();

@@ -16,7 +16,7 @@ export interface HelmAddonRegistryOptions {
    * version; a map: exactly the listed versions of the listed addons (`v` prefix ignored).
    */
   versions?: 'latest' | 'all' | Record<string, string[]>;
-  /** Only these addons (all when absent). */
+  /** Only these addons and the dependencies they name, transitively (all when absent). */
   addons?: string[];
   /** Archives downloaded at once (default 4). */
   concurrency?: number;
@@ -34,7 +34,7 @@ function isPrerelease(version: string): boolean {
 }
 
 /** The versions of one addon to read, newest first. */
-export function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all' | string[]): { picked: ChartVersionEntry[]; missing: string[] } {
+function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all' | string[]): { picked: ChartVersionEntry[]; missing: string[] } {
   const sorted = sortVersions(entries);
   if (mode === 'all') return { picked: sorted, missing: [] };
   if (mode === 'latest') {
@@ -58,7 +58,7 @@ export function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest'
  * refusing absolute paths and `..`; KubeVela's memory reader then takes names with or without an
  * `<addon>/` prefix. Returns the files keyed by path inside the addon.
  */
-export function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Map<string, Buffer> {
+function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Map<string, Buffer> {
   let tar: Buffer;
   try {
     tar = gunzipSync(tgz, { maxOutputLength: MAX_UNPACKED });
@@ -106,39 +106,50 @@ export async function readHelmAddonRegistry(engine: Engine, url: string, registr
     }
   }
 
-  const jobs: ChartVersionEntry[] = [];
-  for (const name of names) {
-    const { picked, missing } = selectAddonVersions(index.entries[name] ?? [], typeof mode === 'object' ? (mode[name] ?? []) : mode);
+  const versionsOf = (name: string): ChartVersionEntry[] => {
+    // A dependency outside a version map is read as `vela addon enable` would install it: the newest.
+    const { picked, missing } = selectAddonVersions(index.entries[name] ?? [], typeof mode === 'object' ? (mode[name] ?? 'latest') : mode);
     for (const v of missing) warnings.push({ registry: registryName, addon: name, file: `${url} index.yaml`, message: `version ${v} is not in the registry index` });
-    jobs.push(...picked);
-  }
+    return picked;
+  };
 
   const limit = pLimit(options.concurrency ?? 4);
-  const results = await Promise.all(
-    jobs.map((entry) =>
-      limit(async (): Promise<{ addon?: Addon; warnings: AddonWarning[] }> => {
-        const own: AddonWarning[] = [];
-        const artifact = `${url} ${entry.name}@${entry.version}`;
-        try {
-          const fetched = await repos.fetchChart(url, entry.name, entry.version);
-          const files = addonFilesFromArchive(fetched.tgz, entry.name, artifact);
-          const addon = addonFromFiles(registryName, entry.name, files, own);
-          if (addon && bare(addon.metadata.version) !== bare(entry.version)) {
-            own.push({ registry: registryName, addon: entry.name, file: 'metadata.yaml', message: `metadata.yaml says version ${addon.metadata.version}, the registry index ${entry.version}` });
-          }
-          return { ...(addon ? { addon } : {}), warnings: own };
-        } catch (e) {
-          const err = toAirlockError(e, artifact);
-          own.push({ registry: registryName, addon: entry.name, file: entry.urls[0] ?? `${entry.name}-${entry.version}.tgz`, message: `${entry.version}: ${err.message}; the addon is skipped` });
-          return { warnings: own };
+  const fetchAddon = (entry: ChartVersionEntry) =>
+    limit(async (): Promise<{ addon?: Addon; warnings: AddonWarning[] }> => {
+      const own: AddonWarning[] = [];
+      const artifact = `${url} ${entry.name}@${entry.version}`;
+      try {
+        const fetched = await repos.fetchChart(url, entry.name, entry.version);
+        const files = addonFilesFromArchive(fetched.tgz, entry.name, artifact);
+        const addon = addonFromFiles(registryName, entry.name, files, own);
+        if (addon && bare(addon.metadata.version) !== bare(entry.version)) {
+          own.push({ registry: registryName, addon: entry.name, file: 'metadata.yaml', message: `metadata.yaml says version ${addon.metadata.version}, the registry index ${entry.version}` });
         }
-      }),
-    ),
-  );
+        return { ...(addon ? { addon } : {}), warnings: own };
+      } catch (e) {
+        const err = toAirlockError(e, artifact);
+        own.push({ registry: registryName, addon: entry.name, file: entry.urls[0] ?? `${entry.name}-${entry.version}.tgz`, message: `${entry.version}: ${err.message}; the addon is skipped` });
+        return { warnings: own };
+      }
+    });
+
+  // The selected addons, then the dependencies they name that the index has, until none is new:
+  // planning a selection follows dependencies, and only what was read here can be followed.
   const addons: Addon[] = [];
-  for (const r of results) {
-    if (r.addon) addons.push(r.addon);
-    warnings.push(...r.warnings);
+  const read = new Set(names);
+  let batch = names;
+  while (batch.length > 0) {
+    const results = await Promise.all(batch.flatMap(versionsOf).map(fetchAddon));
+    const next = new Set<string>();
+    for (const r of results) {
+      if (r.addon) addons.push(r.addon);
+      warnings.push(...r.warnings);
+      for (const dep of r.addon?.metadata.dependencies ?? []) {
+        if (!read.has(dep.name) && index.entries[dep.name]?.length) next.add(dep.name);
+      }
+    }
+    for (const n of next) read.add(n);
+    batch = [...next].sort();
   }
   return { addons, warnings };
 }

@@ -4,7 +4,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import type { ChartMetadata } from '../charts/chart-archive.js';
 import { TarError, writeTar, type TarEntry } from '../charts/tar.js';
 import { AirlockError } from '../errors.js';
-import type { Addon } from './addon.js';
+import { isPlainRelativePath, type Addon } from './addon.js';
 
 /** An addon packaged as a Helm library chart, ready for a chart target. */
 export interface AddonPackage {
@@ -28,7 +28,7 @@ export interface PackagedAddon extends AddonPackage {
  * MakeChartCompatible): a library chart so Helm refuses to install it as an application, and the
  * system requirements as annotations because KubeVela reads them from the index entry.
  */
-export function addonChartMetadata(addon: Addon): ChartMetadata {
+function addonChartMetadata(addon: Addon): ChartMetadata {
   const m = addon.metadata;
   const annotations: Record<string, string> = { 'addon.name': m.name };
   if (m.system?.kubernetes) annotations['system.kubernetes'] = m.system.kubernetes;
@@ -68,7 +68,7 @@ export function packageAddon(addon: Addon, files: Map<string, Buffer> = addon.fi
   const entries: TarEntry[] = [{ path: `${name}/Chart.yaml`, data: Buffer.from(stringifyYaml(metadata, { lineWidth: 0 })) }];
   const paths = [...files.keys()].filter((p) => p !== 'Chart.yaml').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const p of paths) {
-    if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    if (!isPlainRelativePath(p)) {
       throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" is not a plain relative path`, { artifact: `${addon.registry}/${name}` });
     }
     entries.push({ path: `${name}/${p}`, data: files.get(p) as Buffer });

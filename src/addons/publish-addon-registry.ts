@@ -12,7 +12,8 @@ export interface AddonPublishResult {
   status: 'copied' | 'unchanged' | 'failed';
   /** Where the archive is (or would be): a file, a ChartMuseum URL, `oci://…:tag`. */
   location: string;
-  digest: string;
+  /** Absent when the addon failed before its archive was made. */
+  digest?: string;
   error?: AirlockError;
 }
 
@@ -23,7 +24,7 @@ export interface PublishAddonRegistryOptions {
 }
 
 /** The `{registry}` placeholder of a chart target spec, so official and experimental get their own location. */
-export const REGISTRY_PLACEHOLDER = '{registry}';
+const REGISTRY_PLACEHOLDER = '{registry}';
 
 /** Substitutes `{registry}` in a chart target spec (and a directory target's base URL) with an addon registry's name. */
 export function addonRegistryTargetSpec(spec: string, registryName: string): string {
@@ -40,33 +41,65 @@ export function addonRegistryTarget(engine: Engine, spec: string, registryName: 
 }
 
 /**
- * Publishes packaged addons to one chart target (one addon registry). An addon whose archive is
- * already there with the same digest is `unchanged` and nothing is uploaded; a failure is reported
- * for that addon and the others go on.
+ * An addon to publish that is packaged only when needed: when the target already holds the
+ * archive `knownDigest` names (what the same files packaged to last time), nothing is packaged.
  */
-export async function publishAddonRegistry(packages: PackagedAddon[], target: ChartTarget, options: PublishAddonRegistryOptions = {}): Promise<AddonPublishResult[]> {
+export interface AddonPublishEntry {
+  addon: Addon;
+  name: string;
+  version: string;
+  knownDigest?: string;
+  pack: () => PackagedAddon | Promise<PackagedAddon>;
+}
+
+function asEntry(item: PackagedAddon | AddonPublishEntry): AddonPublishEntry {
+  if ('pack' in item) return item;
+  return { addon: item.addon, name: item.name, version: item.version, knownDigest: item.digest, pack: () => item };
+}
+
+/**
+ * Publishes addons to one chart target (one addon registry). An addon whose archive is already
+ * there with the same digest is `unchanged` and nothing is uploaded; a failure (packaging
+ * included) is reported for that addon and the others go on.
+ */
+export async function publishAddonRegistry(items: Array<PackagedAddon | AddonPublishEntry>, target: ChartTarget, options: PublishAddonRegistryOptions = {}): Promise<AddonPublishResult[]> {
   const limit = pLimit(options.concurrency ?? 4);
   return Promise.all(
-    packages.map((pkg) =>
+    items.map((item) =>
       limit(async () => {
-        const base = { addon: pkg.addon, version: pkg.version, digest: pkg.digest };
+        const entry = asEntry(item);
+        let digest = entry.knownDigest;
         let result: AddonPublishResult;
-        let location = `${target.label} ${pkg.fileName}`;
+        let location = `${target.label} ${entry.name}-${entry.version}.tgz`;
         try {
-          const there = await target.has(pkg.name, pkg.version, pkg.digest);
-          location = there.location;
-          if (there.present) {
-            result = { ...base, status: 'unchanged', location };
+          // One has() per addon: for the known digest when there is one, else for the fresh package's.
+          let checked: string | undefined;
+          if (entry.knownDigest) {
+            const there = await target.has(entry.name, entry.version, entry.knownDigest);
+            location = there.location;
+            checked = entry.knownDigest;
+            if (there.present) return done({ addon: entry.addon, version: entry.version, digest: entry.knownDigest, status: 'unchanged', location });
+          }
+          const pkg = await entry.pack();
+          digest = pkg.digest;
+          const there = checked === pkg.digest ? undefined : await target.has(pkg.name, pkg.version, pkg.digest);
+          if (there) location = there.location;
+          if (there?.present) {
+            result = { addon: entry.addon, version: entry.version, digest: pkg.digest, status: 'unchanged', location };
           } else {
             const pushed = await target.push({ name: pkg.name, version: pkg.version, tgz: pkg.tgz, metadata: pkg.metadata });
-            result = { ...base, status: pushed.status, location: pushed.location };
+            result = { addon: entry.addon, version: entry.version, digest: pkg.digest, status: pushed.status, location: pushed.location };
           }
         } catch (e) {
-          result = { ...base, status: 'failed', location, error: toAirlockError(e, `${pkg.addon.registry}/${pkg.name}@${pkg.version}`) };
+          result = { addon: entry.addon, version: entry.version, ...(digest ? { digest } : {}), status: 'failed', location, error: toAirlockError(e, `${entry.addon.registry}/${entry.name}@${entry.version}`) };
         }
-        options.onResult?.(result);
-        return result;
+        return done(result);
       }),
     ),
   );
+
+  function done(result: AddonPublishResult): AddonPublishResult {
+    options.onResult?.(result);
+    return result;
+  }
 }

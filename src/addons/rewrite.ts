@@ -32,7 +32,7 @@ interface Edit {
   what: string;
 }
 
-export function formatLiteral(value: string, style: ValueStyle): string {
+function formatLiteral(value: string, style: ValueStyle): string {
   if (style === 'yaml-single') return `'${value.replace(/'/g, "''")}'`;
   if (style === 'yaml-plain' && /^[A-Za-z0-9_./][A-Za-z0-9_./:@+~=-]*$/.test(value) && !/: |:$/.test(value)) return value;
   return JSON.stringify(value);

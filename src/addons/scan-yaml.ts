@@ -30,11 +30,9 @@ function get(map: YAMLMap, key: string): Node | undefined {
   return (pair?.value ?? undefined) as Node | undefined;
 }
 
-function getString(map: YAMLMap, key: string, src?: string): string | undefined {
+function getString(map: YAMLMap, key: string, src: string): string | undefined {
   const v = get(map, key);
-  if (!isScalar(v) || (typeof v.value !== 'string' && typeof v.value !== 'number')) return undefined;
-  if (typeof v.value === 'number' && src && v.range && styleOf(v) === 'yaml-plain') return src.slice(v.range[0], v.range[1]);
-  return String(v.value);
+  return isScalar(v) ? scalarSegment(v, '', src)?.text : undefined;
 }
 
 const HELM_TEMPLATE_IMAGE = /^([ \t]*-?[ \t]*image:[ \t]*"?)([^"\s{]+)/gm;
@@ -62,8 +60,8 @@ export function scanYamlFile(file: string, src: string, findings: FileFindings):
   for (const doc of docs) {
     const root = doc.contents;
     if (!isMap(root)) continue;
-    if (getString(root, 'kind') === 'CustomResourceDefinition') continue;
-    if ((getString(root, 'apiVersion') ?? '').startsWith('pkg.crossplane.io/')) {
+    if (getString(root, 'kind', src) === 'CustomResourceDefinition') continue;
+    if ((getString(root, 'apiVersion', src) ?? '').startsWith('pkg.crossplane.io/')) {
       const spec = get(root, 'spec');
       const pkg = isMap(spec) ? get(spec, 'package') : undefined;
       if (isScalar(pkg)) {
@@ -111,18 +109,18 @@ function imageMap(map: YAMLMap, file: string, src: string, findings: FileFinding
 }
 
 function chartMap(map: YAMLMap, file: string, src: string, findings: FileFindings): void {
-  if (getString(map, 'type') !== 'helm') return;
+  if (getString(map, 'type', src) !== 'helm') return;
   const props = get(map, 'properties');
   if (!isMap(props)) return;
   const urlNode = get(props, 'url');
-  const chart = getString(props, 'chart');
+  const chart = getString(props, 'chart', src);
   if (!isScalar(urlNode) || !chart) return;
   const repoTypeNode = get(props, 'repoType');
   const urlPair = props.items.find((p: Pair) => isScalar(p.key) && p.key.value === 'url')!;
   const keyStart = (urlPair.key as Scalar).range?.[0] ?? 0;
   const lineStart = src.lastIndexOf('\n', keyStart - 1) + 1;
   findings.charts.push({
-    repoType: getString(props, 'repoType') ?? 'helm',
+    repoType: getString(props, 'repoType', src) ?? 'helm',
     url: String(urlNode.value),
     chart,
     version: getString(props, 'version', src),

@@ -82,13 +82,14 @@ export function addonsCommand(): Command {
     .option('--dry-run', 'resolve and compare; copy and publish nothing')
     .option('--json', 'print the run report as JSON')
     .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .option('--log-level <level>', 'log level on stderr', 'warn')
-    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean; state?: string; logLevel: string }) => {
+    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean; state?: string; verifyTargets?: boolean; logLevel: string }) => {
       const { loadConfig } = await import('../config/load.js');
       const { runSync } = await import('./run-sync.js');
       const config = loadConfig(opts.config);
       if (!config.addons) throw new AirlockError('E_CONFIG', 'the config has no addons: section', { artifact: opts.config });
-      process.exitCode = await runSync({ config, kinds: ['addons'], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, logLevel: opts.logLevel });
+      process.exitCode = await runSync({ config, kinds: ['addons'], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, verifyTargets: opts.verifyTargets, logLevel: opts.logLevel });
     });
 
   return addons;

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import type { CatalogContents } from '../addons/catalog-dir.js';
+import { DEFAULT_CATALOG_REGISTRIES, type CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
 import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
 import { rewriteAddon, type AddonRewrite, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
-import { addonRegistryTarget, publishAddonRegistry } from '../addons/publish-addon-registry.js';
+import { addonRegistryTarget, addonRegistryTargetSpec, publishAddonRegistry, type AddonPublishEntry } from '../addons/publish-addon-registry.js';
 import { isSemverVersion, type Addon } from '../addons/addon.js';
 import { createHash } from 'node:crypto';
 import { jsonFileCache } from '../util/fs-atomic.js';
@@ -15,21 +15,22 @@ import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { mirrorChart, type ChartJobContext } from '../jobs/mirror-chart.js';
 import type { ChartOutcome } from '../report/run-report.js';
+import type { ChartTarget } from '../targets/chart-target.js';
 import { planCharts } from '../sources/chart-plan.js';
 import pLimit from 'p-limit';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
-import { parseRegistryRef } from '../oci/reference.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { targetRepository } from '../targets/image-target.js';
+import { imageNeedPayloads, mirroredRepository } from './image-payloads.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
+import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
 
 /** A catalog as this run saw it. */
 export interface PlannedCatalog {
   config: AddonCatalogConfig;
-  catalog?: ResolvedCatalog & { repoDir?: string };
+  catalog?: ResolvedCatalog;
   plan?: CatalogPlan;
   error?: AirlockError;
 }
@@ -56,7 +57,7 @@ const UPSTREAM_HINT = /github\.io|\.dev\/|charts\./;
  * the same chart and version (in `if` branches). Charts of the same name from unrelated
  * repositories, in different addons, stay apart.
  */
-export function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGroup[] {
+function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGroup[] {
   const byChart = new Map<string, PlannedChart[]>();
   for (const ch of plan.charts) {
     if (ch.repoType !== 'helm' && ch.repoType !== 'oci') continue;
@@ -76,33 +77,32 @@ export function payloadImage(source: string): string {
   return source.replace(/^docker:\/\//, '');
 }
 
-export function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
+function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
   return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
 }
 
-async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string): Promise<ResolvedCatalog & { repoDir?: string }> {
+async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
   if (c.helm) {
     const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
     const name = c.registries?.[0]?.name ?? 'official';
-    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}) });
+    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}), ...(repos ? { repos } : {}) });
     return { root: c.helm, ...contents };
   }
   return readCatalog({ catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) }, { cacheDir });
 }
 
 /** The mirrored image repository (no transport, no tag) for a normalised source image, or undefined when images go to an oci: store. */
-export function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
+function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
   const rule = config.targets.images;
   return (normalised) => {
     if (!rule) return undefined;
-    const ref = parseRegistryRef(normalised);
-    const t = targetRepository({ ...ref, tag: undefined, digest: undefined }, rule);
+    const t = mirroredRepository(normalised, rule);
     return t.startsWith('docker://') ? t.slice('docker://'.length) : undefined;
   };
 }
 
 /** The chart repository rewritten addons point at: addons.chartRepository, else what targets.charts[0] serves. */
-export function addonChartRepository(config: AirlockConfig): { url: string; repoType: 'helm' | 'oci' } | undefined {
+function addonChartRepository(config: AirlockConfig): { url: string; repoType: 'helm' | 'oci' } | undefined {
   const explicit = config.addons?.chartRepository;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), repoType: explicit.startsWith('oci://') ? 'oci' : 'helm' };
   const first = config.targets.charts[0];
@@ -121,7 +121,16 @@ export function addonChartRepository(config: AirlockConfig): { url: string; repo
  * Reads every configured catalog and turns the addons' needs into artifacts for the image,
  * chart and file mirrors. A catalog that cannot be read fails alone.
  */
-export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, cacheDir: string, options: { dryRun?: boolean } = {}): Promise<AddonArtifacts> {
+export async function planAddonArtifacts(
+  config: AirlockConfig,
+  engine: Engine,
+  cacheDir: string,
+  options: {
+    dryRun?: boolean;
+    /** The run's chart repository reader: its index cache makes a helm-type catalog's index a conditional GET. */
+    repos?: HelmRepoReader;
+  } = {},
+): Promise<AddonArtifacts> {
   const out: AddonArtifacts = { catalogs: [], images: [], charts: [], urls: [], failures: [] };
   const section = config.addons;
   if (!section) return out;
@@ -131,25 +140,15 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
   for (const c of section.catalogs) {
     const label = c.source ?? c.helm ?? c.name;
     try {
-      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir));
+      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir), options.repos);
       const plan = planCatalog(catalog, { ...(c.addons ? { addons: c.addons } : {}) });
       out.catalogs.push({ config: c, catalog, plan });
       for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });
       for (const p of plan.plans) {
-        for (const img of [...p.images, ...(section.definitionImages ? p.definitionImages : [])]) {
-          if (seenImages.has(img)) continue;
-          seenImages.add(img);
-          if (!config.targets.images) {
-            out.failures.push({ artifact: img, error: new AirlockError('E_CONFIG', `addon ${p.addon} needs this image but targets.images is not set`, { artifact: img }) });
-            continue;
-          }
-          const ref = parseRegistryRef(img);
-          out.images.push({
-            source: `docker://${img}`,
-            target: targetRepository({ ...ref, tag: undefined, digest: undefined }, config.targets.images),
-            ...(options.dryRun ? { dryRun: true } : {}),
-          });
-        }
+        const needs = [...p.images, ...(section.definitionImages ? p.definitionImages : [])].map((image) => ({ image, neededBy: `addon ${p.addon}` }));
+        const copies = imageNeedPayloads(needs, config.targets.images, seenImages);
+        out.failures.push(...copies.failures);
+        out.images.push(...copies.payloads.map((c) => ({ ...c, ...(options.dryRun ? { dryRun: true } : {}) })));
         for (const g of addonChartGroups(p)) if (!charts.has(g.key)) charts.set(g.key, g);
         for (const u of p.urls) urls.add(u);
       }
@@ -165,7 +164,7 @@ export async function planAddonArtifacts(config: AirlockConfig, engine: Engine, 
 }
 
 /** The `charts:`-style entry for one alternative source of an addon chart. */
-export function chartEntryFor(ch: PlannedChart): ChartEntry {
+function chartEntryFor(ch: PlannedChart): ChartEntry {
   const v = ch.version;
   const exact = v && !/[*^~<>=|x ]/.test(v.replace(/^v/, '')) ? v : undefined;
   return {
@@ -218,13 +217,36 @@ function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: 
   return [...new Set(out)];
 }
 
-export function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus): RewriteTargets {
+function rewriteTargets(config: AirlockConfig, status: AddonMirrorStatus): RewriteTargets {
   const repo = addonChartRepository(config);
   return {
     image: imageTargetFor(config),
     chart: () => repo,
     url: (u) => status.files.get(u),
   };
+}
+
+/**
+ * The git mirror remote as reports show it. redact() alone is not enough: a token given as the URL
+ * user name is registered as a secret only when the remote is parsed, which happens later (or never,
+ * when publishing fails early).
+ */
+async function gitRemoteDisplay(remote: string): Promise<string> {
+  // Loaded here, as git-mirror below: a run without publish.git never loads simple-git.
+  const { parseGitRemote } = await import('../addons/git-exec.js');
+  try {
+    return parseGitRemote(withGitCredentials(remote)).display;
+  } catch {
+    // An unparseable remote still must not show what sits before an `@`.
+    return redact(remote.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@'));
+  }
+}
+
+/** An addon whose every artifact arrived, rewritten and ready to publish. */
+interface ReadyAddon {
+  scan: AddonScan;
+  rewrite: AddonRewrite;
+  warnings: string[];
 }
 
 /** What an archive is made of: the addon's name, version and rewritten files (and the packager's format). */
@@ -255,10 +277,26 @@ export async function publishAddons(
     errors.push(new AirlockError('E_CONFIG', 'addons install charts but no chart repository is known: set addons.chartRepository or a targets.charts entry with a baseUrl', { artifact: 'addons.chartRepository' }));
   }
   const specs = section.publish.registries.map((t) => (typeof t === 'string' ? { url: t } : t));
+  // One target per spec and registry for the whole run, however many catalogs publish to it.
+  const chartTargets = new Map<string, ChartTarget | AirlockError>();
+  const reported = new Set<AirlockError>();
+  const targetOf = (specIndex: number, spec: (typeof specs)[number], registry: string): ChartTarget | AirlockError => {
+    const key = `${specIndex}\0${registry}`;
+    let t = chartTargets.get(key);
+    if (!t) {
+      try {
+        t = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
+      } catch (e) {
+        t = toAirlockError(e, addonRegistryTargetSpec(spec.url, registry));
+      }
+      chartTargets.set(key, t);
+    }
+    return t;
+  };
 
   for (const pc of artifacts.catalogs) {
     if (!pc.plan || !pc.catalog) continue;
-    const ready: Array<{ scan: AddonScan; rewrite: AddonRewrite; warnings: string[] }> = [];
+    const ready: ReadyAddon[] = [];
     for (const scan of pc.plan.scans) {
       const p = scan.plan;
       const base = { registry: p.registry, addon: p.addon, version: p.version, rewrites: [] as RewriteChange[] };
@@ -284,21 +322,27 @@ export async function publishAddons(
       return false;
     });
     const packaged = new Map<Addon, PackagedAddon>();
-    const packageOf = async (entry: (typeof ready)[number]): Promise<PackagedAddon> => {
+    const keys = new Map<Addon, string>();
+    const keyOf = (entry: ReadyAddon): string => {
+      let key = keys.get(entry.scan.addon);
+      if (!key) keys.set(entry.scan.addon, (key = contentKey(entry.scan.addon, entry.rewrite.files)));
+      return key;
+    };
+    const packageOf = async (entry: ReadyAddon): Promise<PackagedAddon> => {
       let pkg = packaged.get(entry.scan.addon);
       if (!pkg) {
         pkg = { ...packageAddon(entry.scan.addon, entry.rewrite.files), addon: entry.scan.addon };
         packaged.set(entry.scan.addon, pkg);
-        await archives?.set(contentKey(entry.scan.addon, entry.rewrite.files), pkg.digest).catch(() => undefined);
+        await archives?.set(keyOf(entry), pkg.digest).catch(() => undefined);
       }
       return pkg;
     };
-    for (const spec of specs) {
-      const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
+    const registries = [...new Set(publishable.map((e) => e.scan.plan.registry))];
+    for (const [specIndex, spec] of specs.entries()) {
       for (const registry of registries) {
         const entries = publishable.filter((e) => e.scan.plan.registry === registry);
-        const label = spec.url.split('{registry}').join(registry);
-        const outcome = (e: (typeof ready)[number], status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
+        const label = addonRegistryTargetSpec(spec.url, registry);
+        const outcome = (e: ReadyAddon, status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
           registry,
           addon: e.scan.addon.metadata.name,
           version: e.scan.addon.metadata.version,
@@ -309,28 +353,35 @@ export async function publishAddons(
           warnings: e.warnings,
           ...(error ? { error } : {}),
         });
-        if (ctx.dryRun) {
-          for (const e of entries) addons.push(outcome(e, 'planned', label, (await packageOf(e)).digest));
-          continue;
-        }
-        let target;
-        const toPush: PackagedAddon[] = [];
-        try {
-          target = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
-          for (const e of entries) {
-            const known = await archives?.get(contentKey(e.scan.addon, e.rewrite.files));
-            const there = known ? await target.has(e.scan.addon.metadata.name, e.scan.addon.metadata.version, known) : undefined;
-            if (known && there?.present) addons.push(outcome(e, 'unchanged', there.location, known));
-            else toPush.push(await packageOf(e));
-          }
-        } catch (e) {
-          const error = toAirlockError(e, label);
+        const failed = (e: ReadyAddon, error: AirlockError) => {
           errors.push(error);
-          for (const entry of entries) addons.push(outcome(entry, 'failed', label, undefined, error));
+          addons.push(outcome(e, 'failed', label, undefined, error));
+        };
+        if (ctx.dryRun) {
+          for (const e of entries) {
+            try {
+              addons.push(outcome(e, 'planned', label, (await packageOf(e)).digest));
+            } catch (err) {
+              failed(e, toAirlockError(err, `addon ${registry}/${e.scan.addon.metadata.name}`));
+            }
+          }
           continue;
         }
-        const results = await publishAddonRegistry(toPush, target);
-        for (const r of results) {
+        const target = targetOf(specIndex, spec, registry);
+        if (target instanceof AirlockError) {
+          // The error once per target, each addon that could not go there failed with it.
+          if (!reported.has(target)) errors.push(target);
+          reported.add(target);
+          for (const e of entries) addons.push(outcome(e, 'failed', label, undefined, target));
+          continue;
+        }
+        const publishEntries: AddonPublishEntry[] = [];
+        for (const e of entries) {
+          const knownDigest = await archives?.get(keyOf(e)).catch(() => undefined);
+          const { name, version } = e.scan.addon.metadata;
+          publishEntries.push({ addon: e.scan.addon, name, version, ...(knownDigest ? { knownDigest } : {}), pack: () => packageOf(e) });
+        }
+        for (const r of await publishAddonRegistry(publishEntries, target)) {
           if (r.error) errors.push(r.error);
           addons.push(outcome(entries.find((x) => x.scan.addon === r.addon)!, r.status, r.location, r.digest, r.error));
         }
@@ -339,7 +390,7 @@ export async function publishAddons(
 
     const gitTarget = section.publish.git;
     if (gitTarget) {
-      const base = { catalog: pc.config.name, remote: redact(gitTarget.remote), branch: gitTarget.branch };
+      const base = { catalog: pc.config.name, remote: await gitRemoteDisplay(gitTarget.remote), branch: gitTarget.branch };
       if (!pc.catalog.repoDir || !pc.catalog.commit) {
         const error = new AirlockError('E_CONFIG', 'publish.git needs a git catalog source (source: a git URL)', { artifact: `catalog ${pc.config.name}` });
         errors.push(error);
@@ -351,7 +402,7 @@ export async function publishAddons(
         continue;
       }
       const rewritten = new Map<string, Buffer>();
-      const folders = new Map((pc.config.registries ?? [{ name: 'official', path: 'addons' }, { name: 'experimental', path: 'experimental/addons' }]).map((r) => [r.name, r.path]));
+      const folders = new Map((pc.config.registries ?? DEFAULT_CATALOG_REGISTRIES).map((r) => [r.name, r.path]));
       for (const { scan, rewrite } of ready) {
         const folder = folders.get(scan.plan.registry);
         if (!folder) continue;

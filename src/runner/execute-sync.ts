@@ -5,13 +5,12 @@ import { AirlockError, toAirlockError } from '../errors.js';
 import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
-import { parseRegistryRef } from '../oci/reference.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { targetRepository } from '../targets/image-target.js';
+import { imageNeedPayloads } from './image-payloads.js';
 import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
@@ -41,22 +40,8 @@ export interface SyncResult {
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
 export function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
-  const payloads: MirrorImagePayload[] = [];
-  const failures: PlanFailure[] = [];
-  const rule = config.targets.images;
-  for (const r of results) {
-    for (const img of r.images ?? []) {
-      if (known.has(img.image)) continue;
-      known.add(img.image);
-      if (!rule) {
-        failures.push({ artifact: img.image, error: new AirlockError('E_CONFIG', `chart ${r.source} needs this image but targets.images is not set`, { artifact: img.image }) });
-        continue;
-      }
-      const ref = parseRegistryRef(img.image);
-      payloads.push({ source: `docker://${img.image}`, target: targetRepository({ ...ref, tag: undefined, digest: undefined }, rule) });
-    }
-  }
-  return { payloads, failures };
+  const needs = results.flatMap((r) => (r.images ?? []).map((img) => ({ image: img.image, neededBy: `chart ${r.source}` })));
+  return imageNeedPayloads(needs, config.targets.images, known);
 }
 
 /**
@@ -97,7 +82,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   if (kinds.includes('addons') && config.addons) {
     const { mirrorAddonCharts, planAddonArtifacts, payloadImage } = await import('./addon-sync.js');
     const { repos, packages, targets, imageCache } = await chartKitOnce();
-    addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun });
+    addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun, repos });
     fail(addons.failures, 'addon');
     const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
     items.push(...chartItems(charts.outcomes));

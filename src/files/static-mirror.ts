@@ -197,5 +197,7 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');
   await writeSidecar(sidecar, file, { sha256: hashed.sha256(), ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+  // An upstream without validators answers in full every time: the same bytes are no new copy.
+  if (known?.sha256 === hashed.sha256()) return unchanged(known.sha256);
   return { source, path: relPath, url: publicUrl(target, relPath), sha256: hashed.sha256(), status: 'copied', bytes: hashed.bytes() };
 }

@@ -24,5 +24,5 @@ COPY --from=build /src/dist ./dist
 COPY proto ./proto
 COPY config ./config
 USER node
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/cli/airlock.cjs"]
 CMD ["--help"]

@@ -41,7 +41,7 @@ async function inProcessResync(listFile: string, stateFile: string): Promise<{ s
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'airlock.cjs');
 const MiB = 1024 * 1024;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const LAYERS = 3;

@@ -1,17 +1,37 @@
-// Bundles the CLI into dist/cli/ so `airlock` starts fast: resolving and compiling hundreds of
-// separate module files costs more than the work of a no-op re-sync.
-import { rmSync } from 'node:fs';
+// Bundles the CLI into dist/cli/ so `airlock` starts fast. A one-shot no-op re-sync does a few
+// milliseconds of work; what it would otherwise spend is start-up: resolving, reading and
+// compiling module files. So the CLI is one CommonJS file (main.cjs) that Node reads and compiles
+// in one go (CommonJS loads synchronously; Node 20's ES module loader reads every chunk through
+// fs/promises and resolves it by URL, a cost per file), started by a small launcher (airlock.cjs)
+// that keeps V8's compiled code between runs.
+//
+// What goes where:
+// - bundled into main.cjs: our code and the small libraries a command needs before it does any
+//   work (commander, p-limit, the config reader's yaml and zod, semver);
+// - bundled on their own, loaded on first use: undici's client (only requests with a body need
+//   it) and pino (a quiet run never logs);
+// - everything else (queue, server, gRPC, git, metrics) is required from node_modules when a
+//   command that needs it runs; no one-shot copy pays for compiling it.
+import { createHash } from 'node:crypto';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// Chunk names carry content hashes; stale ones from earlier builds would pile up.
-rmSync('dist/cli', { recursive: true, force: true });
+const OUT = 'dist/cli';
+// Chunk names of earlier builds, stale vendor files: start clean.
+rmSync(OUT, { recursive: true, force: true });
 
-await build({
-  entryPoints: { main: 'dist/src/cli/main.js' },
-  outdir: 'dist/cli',
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const BUNDLED = new Set(['commander', 'p-limit', 'yaml', 'zod', 'semver']);
+/** Loaded lazily from files of their own: specifier → output file next to main.cjs. */
+const VENDOR = [
+  { name: 'undici-core', entry: 'dist/src/oci/undici-core.js', matches: (spec) => /(^|\/)undici-core\.js$/.test(spec) },
+  { name: 'pino', entry: 'pino', matches: (spec) => spec === 'pino' },
+];
+const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d) && d !== 'pino');
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   minifyWhitespace: true,
@@ -19,6 +39,55 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
-  // Some dependencies are CommonJS and call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __airlockCreateRequire } from 'node:module'; const require = __airlockCreateRequire(import.meta.url);" },
+  // import() of our own modules and of packages becomes require() behind a promise: the lazy
+  // loading stays, and no module goes through the ES module loader.
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': '__airlockImportMetaUrl' },
+  banner: { js: "const __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+/** The vendor files are required from main.cjs, not bundled into it. */
+const vendorFiles = {
+  name: 'vendor-files',
+  setup(b) {
+    b.onResolve({ filter: /./ }, (args) => {
+      const vendor = VENDOR.find((v) => v.matches(args.path));
+      return vendor && args.kind !== 'entry-point' ? { path: `./${vendor.name}.cjs`, external: true } : undefined;
+    });
+  },
+};
+
+/**
+ * commander requires child_process at load (5 ms on Node 20) for executable subcommands, which
+ * airlock does not have; hand it a stand-in that loads the module if spawn is ever called.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
+await build({
+  ...common,
+  entryPoints: { main: 'dist/src/cli/main.js' },
+  outfile: `${OUT}/main.cjs`,
+  external: external.flatMap((d) => [d, `${d}/*`]),
+  plugins: [vendorFiles, lazyChildProcess],
 });
+for (const vendor of VENDOR) {
+  await build({ ...common, entryPoints: [vendor.entry], outfile: `${OUT}/${vendor.name}.cjs` });
+}
+
+// The launcher names its code cache after the bundle's content: a cache from another build is
+// never offered to V8 (which checks only the source length, version and flags).
+const hash = createHash('sha256').update(readFileSync(`${OUT}/main.cjs`)).digest('hex').slice(0, 16);
+const launcher = readFileSync('scripts/launcher.cjs', 'utf8').replace('__BUNDLE_HASH__', hash);
+writeFileSync(`${OUT}/airlock.cjs`, launcher);
+chmodSync(`${OUT}/airlock.cjs`, 0o755);

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'airlock.cjs');
 if (!fs.existsSync(CLI)) {
-  console.error('demo: run `npm run build` first (dist/cli/main.js is missing)');
+  console.error('demo: run `npm run build` first (dist/cli/airlock.cjs is missing)');
   process.exit(2);
 }
 const { writeTar } = await import(path.join(ROOT, 'dist', 'src', 'charts', 'tar.js'));

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import Module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,5 +138,63 @@ describe('airlock CLI', () => {
     expect(second.summary).toMatchObject({ copied: 0, unchanged: 3, blobsCopied: 0 });
     const kinds = new Set(proxy.log.map((e) => `${e.method} ${e.path.replace(/\/(manifests|tags)\/.*/, '/$1')}`));
     expect([...kinds].sort()).toEqual(['GET /v2/team/app/tags', 'GET /v2/team/missing/tags', 'HEAD /v2/team/app/manifests']);
+  });
+});
+
+describe('the airlock launcher', () => {
+  // Node 22.1+ keeps the compiled code itself (module.enableCompileCache); the launcher's own
+  // cache is for Node 20, where these tests look at its files.
+  const nodeCaches = typeof (Module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+  const cacheFiles = (home: string) => {
+    const dir = path.join(home, 'airlock', 'compile-cache');
+    return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
+  };
+  const snapshot = (files: string[]) => files.map((f) => `${path.basename(f)} ${fs.statSync(f).mtimeMs} ${fs.readFileSync(f).length}`);
+
+  it('keeps one compiled-code cache per command, used as it is by later runs, also after a run that uploaded', async () => {
+    const home = fs.mkdtempSync(path.join(work, 'cache-'));
+    const env = { XDG_CACHE_HOME: home };
+    const copy = (repo: string) => airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.2.0`, `docker://${target.host}/launcher/${repo}`, '--json', ...state()], env);
+    const first = await copy('a');
+    expect(first.code, first.stderr).toBe(0);
+    expect((JSON.parse(first.stdout) as { summary: { copied: number } }).summary.copied).toBe(1);
+    const files = cacheFiles(home);
+    expect(files.length).toBeGreaterThan(0);
+    if (nodeCaches) return;
+    expect(files.map((f) => path.basename(f))).toEqual([expect.stringMatching(/^[0-9a-f]{16}-.+-image\.bin$/)]);
+    const before = snapshot(files);
+    // The uploads' client changes a V8 flag as it loads; a cache V8 refused for that would be
+    // written again by every run.
+    const noop = await copy('a');
+    expect((JSON.parse(noop.stdout) as { summary: { unchanged: number } }).summary.unchanged).toBe(1);
+    expect((await copy('b')).code).toBe(0);
+    expect(snapshot(cacheFiles(home))).toEqual(before);
+
+    const help = await airlock(['config', '--help'], env);
+    expect(help.code).toBe(0);
+    expect(cacheFiles(home).map((f) => path.basename(f).replace(/^.*-/, ''))).toEqual(['config.bin', 'image.bin']);
+  });
+
+  it('replaces a damaged cache and runs without a usable cache location', async () => {
+    const home = fs.mkdtempSync(path.join(work, 'cache-'));
+    const good = await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
+    expect(good.code).toBe(0);
+    if (!nodeCaches) {
+      const [file] = cacheFiles(home);
+      fs.writeFileSync(file!, Buffer.alloc(4096, 7));
+      const again = await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
+      expect(again).toEqual(good);
+      expect(fs.readFileSync(file!).equals(Buffer.alloc(4096, 7))).toBe(false);
+      const rewritten = snapshot([file!]);
+      await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
+      expect(snapshot([file!])).toEqual(rewritten);
+    }
+    // A file where the cache directory should be: no cache, same command.
+    const blocked = path.join(work, 'not-a-dir');
+    fs.writeFileSync(blocked, '');
+    expect(await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: blocked })).toEqual(good);
+    const off = fs.mkdtempSync(path.join(work, 'cache-'));
+    expect(await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' })).toEqual(good);
+    expect(cacheFiles(off)).toEqual([]);
   });
 });

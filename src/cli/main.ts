@@ -1,13 +1,7 @@
-#!/usr/bin/env node
-import module from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { redact } from '../secrets.js';
 import { printErrorLines } from './print-errors.js';
-
-// Node 22.1+ keeps V8's compiled code of the modules loaded from here on between runs (in the
-// system temp directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no such cache.
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type CommandFactory = () => Command;
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/lazy-crypto.js';
 import { AirlockError } from '../errors.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MT, SCHEMA1_TYPES } from './media-types.js';
 

@@ -1,4 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createHash } from '../util/lazy-crypto.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AirlockError } from '../errors.js';
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { FormData } from 'undici';
 import type { Engine } from '../engine.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../errors.js';
@@ -77,6 +76,8 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
       if (stored === digest) return { status: 'unchanged', location, digest };
       if (stored !== undefined && !options.force) throw conflict(stored);
 
+      // undici's own FormData: its request code encodes only that class as multipart.
+      const { FormData } = await import('../oci/undici-core.js');
       const form = new FormData();
       form.append('chart', new Blob([new Uint8Array(chart.tgz)]), `${chart.name}-${chart.version}.tgz`);
       if (chart.prov) form.append('prov', new Blob([new Uint8Array(chart.prov)]), `${chart.name}-${chart.version}.tgz.prov`);

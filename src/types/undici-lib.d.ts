@@ -14,3 +14,9 @@ declare module 'undici/lib/core/util.js' {
   const util: { parseURL(url: string | URL): URL };
   export default util;
 }
+
+declare module 'undici/lib/web/fetch/formdata.js' {
+  import type { FormData } from 'undici';
+  const formdata: { FormData: typeof FormData };
+  export default formdata;
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-export const CLI = path.resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+export const CLI = path.resolve(import.meta.dirname, '..', '..', 'dist', 'cli', 'airlock.cjs');
 
 export interface CliResult {
   code: number;

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+'use strict';
+// The `airlock` command (copied to dist/cli/airlock.cjs by scripts/bundle.mjs): runs the CLI
+// bundle with V8's compiled code kept between runs, so a one-shot command does not compile the
+// same functions again on every start. Node 22.1+ does this itself (module.enableCompileCache);
+// on Node 20 the launcher does it with vm.Script's cachedData, one cache file per subcommand so
+// each holds the functions that command runs. NODE_DISABLE_COMPILE_CACHE=1 turns it off, as it
+// does Node's own cache.
+const Module = require('node:module');
+const path = require('node:path');
+
+const BUNDLE = path.join(__dirname, 'main.cjs');
+const BUNDLE_HASH = '__BUNDLE_HASH__';
+
+function cacheDir() {
+  const base = process.env.XDG_CACHE_HOME || path.join(require('node:os').homedir(), '.cache');
+  return path.join(base, 'airlock', 'compile-cache');
+}
+
+/** Writes the cache whole or not at all; a read-only home only means no cache. */
+function saveCache(script, dir, file) {
+  const fs = require('node:fs');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, script.createCachedData());
+    fs.renameSync(tmp, file);
+    // Caches of other builds are dead weight once a day old (a day, so two installed versions
+    // used side by side do not delete each other's on every run).
+    const dayAgo = Date.now() - 24 * 3600_000;
+    for (const name of fs.readdirSync(dir)) {
+      if (name.startsWith(`${BUNDLE_HASH}-`)) continue;
+      const other = path.join(dir, name);
+      if (fs.statSync(other).mtimeMs < dayAgo) fs.rmSync(other, { force: true });
+    }
+  } catch {
+    // best effort
+  }
+}
+
+function runWithCodeCache() {
+  const fs = require('node:fs');
+  const vm = require('node:vm');
+  const command = /^[a-z][a-z-]{0,31}$/.test(process.argv[2] || '') ? process.argv[2] : 'other';
+  const dir = cacheDir();
+  const file = path.join(dir, `${BUNDLE_HASH}-${process.versions.v8}-${process.arch}-${command}.bin`);
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(file);
+  } catch {
+    // first run of this command with this build
+  }
+  // The same wrapper Node puts around a CommonJS file.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(BUNDLE, 'utf8')}\n})`;
+  const script = new vm.Script(source, {
+    filename: BUNDLE,
+    cachedData,
+    importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  // Written at exit, so it holds the functions this run compiled, not only the top level.
+  if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => saveCache(script, dir, file));
+  const mod = new Module(BUNDLE, module);
+  mod.filename = BUNDLE;
+  script.runInThisContext()(mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, __dirname);
+}
+
+if (process.env.NODE_DISABLE_COMPILE_CACHE) {
+  require(BUNDLE);
+  return;
+}
+// V8 refuses a code cache made under other flags. The client for requests with a body turns on
+// --liftoff-only when it loads (src/oci/transport.ts says why); set from the start, every run
+// compiles, and caches, under the same flags.
+require('node:v8').setFlagsFromString('--liftoff-only');
+if (typeof Module.enableCompileCache === 'function') {
+  Module.enableCompileCache(cacheDir());
+  require(BUNDLE);
+} else {
+  runWithCodeCache();
+}

@@ -13,7 +13,7 @@ const BUNDLE = path.join(__dirname, 'main.cjs');
 const BUNDLE_HASH = '__BUNDLE_HASH__';
 
 function cacheDir() {
-  const base = process.env.XDG_CACHE_HOME || path.join(require('node:os').homedir(), '.cache');
+  const base = process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache');
   return path.join(base, 'airlock', 'compile-cache');
 }
 

@@ -12,6 +12,11 @@ const path = require('node:path');
 const BUNDLE = path.join(__dirname, 'main.cjs');
 const BUNDLE_HASH = '__BUNDLE_HASH__';
 
+/** The subcommand: each has its own cache, holding the functions that command runs. */
+function commandName() {
+  return /^[a-z][a-z-]{0,31}$/.test(process.argv[2] || '') ? process.argv[2] : 'other';
+}
+
 function cacheDir() {
   const base = process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache');
   return path.join(base, 'airlock', 'compile-cache');
@@ -41,9 +46,8 @@ function saveCache(script, dir, file) {
 function runWithCodeCache() {
   const fs = require('node:fs');
   const vm = require('node:vm');
-  const command = /^[a-z][a-z-]{0,31}$/.test(process.argv[2] || '') ? process.argv[2] : 'other';
   const dir = cacheDir();
-  const file = path.join(dir, `${BUNDLE_HASH}-${process.versions.v8}-${process.arch}-${command}.bin`);
+  const file = path.join(dir, `${BUNDLE_HASH}-${process.versions.v8}-${process.arch}-${commandName()}.bin`);
   let cachedData;
   try {
     cachedData = fs.readFileSync(file);
@@ -57,8 +61,13 @@ function runWithCodeCache() {
     cachedData,
     importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  // Written at exit, so it holds the functions this run compiled, not only the top level.
-  if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => saveCache(script, dir, file));
+  // Written at exit, so it holds the functions this run compiled, not only the top level; and
+  // only after a run that did the command's work: help or a failure would leave a cache that
+  // lacks most of it, used as it is by every later run.
+  if (cachedData === undefined || script.cachedDataRejected) {
+    const helpOnly = process.argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
+    if (!helpOnly) process.once('exit', (code) => code === 0 && saveCache(script, dir, file));
+  }
   const mod = new Module(BUNDLE, module);
   mod.filename = BUNDLE;
   script.runInThisContext()(mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, __dirname);
@@ -68,10 +77,16 @@ if (process.env.NODE_DISABLE_COMPILE_CACHE) {
   require(BUNDLE);
   return;
 }
-// V8 refuses a code cache made under other flags. The client for requests with a body turns on
-// --liftoff-only when it loads (src/oci/transport.ts says why); set from the start, every run
-// compiles, and caches, under the same flags.
-require('node:v8').setFlagsFromString('--liftoff-only');
+// V8 refuses a code cache made under other flags, so the flags a run may change are set here,
+// before anything compiles, the same for every run of a command:
+// - the client for requests with a body turns on --liftoff-only when it loads (src/oci/transport.ts
+//   says why);
+// - a run that copies for seconds lets V8 drop the bytecode of functions that ran only at start,
+//   and the cache written at its exit would lack just what the next start needs. The long-running
+//   processes keep V8's default: they start once, and their memory matters more.
+const flags = ['--liftoff-only'];
+if (!['worker', 'serve', 'scheduler'].includes(commandName())) flags.push('--no-flush-bytecode');
+require('node:v8').setFlagsFromString(flags.join(' '));
 if (typeof Module.enableCompileCache === 'function') {
   Module.enableCompileCache(cacheDir());
   require(BUNDLE);

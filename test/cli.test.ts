@@ -170,31 +170,40 @@ describe('the airlock launcher', () => {
     expect((await copy('b')).code).toBe(0);
     expect(snapshot(cacheFiles(home))).toEqual(before);
 
-    const help = await airlock(['config', '--help'], env);
-    expect(help.code).toBe(0);
+    const check = await airlock(['config', 'check', path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml')], env);
+    expect(check.code, check.stderr).toBe(0);
     expect(cacheFiles(home).map((f) => path.basename(f).replace(/^.*-/, ''))).toEqual(['config.bin', 'image.bin']);
   });
 
-  it('replaces a damaged cache and runs without a usable cache location', async () => {
+  it('replaces a damaged cache, writes none after help or a failure, and runs without a usable cache location', async () => {
+    const dryRun = (env: Record<string, string>) => airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/launcher/dry`, '--dry-run', ...state()], env);
+    const expectPlanned = (r: { code: number; stdout: string; stderr: string }) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^planned .*launcher\/dry:1\.1\.0/m);
+    };
     const home = fs.mkdtempSync(path.join(work, 'cache-'));
-    const good = await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
-    expect(good.code).toBe(0);
+    expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
     if (!nodeCaches) {
       const [file] = cacheFiles(home);
       fs.writeFileSync(file!, Buffer.alloc(4096, 7));
-      const again = await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
-      expect(again).toEqual(good);
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
       expect(fs.readFileSync(file!).equals(Buffer.alloc(4096, 7))).toBe(false);
       const rewritten = snapshot([file!]);
-      await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: home });
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
       expect(snapshot([file!])).toEqual(rewritten);
+
+      const other = fs.mkdtempSync(path.join(work, 'cache-'));
+      expect((await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: other })).code).toBe(0);
+      const failed = await airlock(['image', 'copy', `docker://${upstream.host}/team/nothing:1`, `docker://${target.host}/launcher/none`, ...state()], { XDG_CACHE_HOME: other });
+      expect(failed.code).toBe(5);
+      expect(cacheFiles(other)).toEqual([]);
     }
     // A file where the cache directory should be: no cache, same command.
     const blocked = path.join(work, 'not-a-dir');
     fs.writeFileSync(blocked, '');
-    expect(await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: blocked })).toEqual(good);
+    expectPlanned(await dryRun({ XDG_CACHE_HOME: blocked }));
     const off = fs.mkdtempSync(path.join(work, 'cache-'));
-    expect(await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' })).toEqual(good);
+    expectPlanned(await dryRun({ XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' }));
     expect(cacheFiles(off)).toEqual([]);
   });
 });

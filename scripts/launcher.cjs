@@ -22,13 +22,30 @@ function cacheDir() {
   return path.join(base, 'airlock', 'compile-cache');
 }
 
-/** Writes the cache whole or not at all; a read-only home only means no cache. */
+/**
+ * A code cache is code V8 runs: it is used only when this user wrote it and no one else can
+ * change it, as the launcher writes them (a cache directory shared through XDG_CACHE_HOME must
+ * not let another account run code as this one).
+ */
+function readTrusted(fs, file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+    if (!mine || (st.mode & 0o022) !== 0) return undefined;
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes the cache whole or not at all, readable by this user only; a read-only home only means no cache. */
 function saveCache(script, dir, file) {
   const fs = require('node:fs');
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, script.createCachedData());
+    fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     fs.renameSync(tmp, file);
     // Caches of other builds are dead weight once a day old (a day, so two installed versions
     // used side by side do not delete each other's on every run).
@@ -50,7 +67,7 @@ function runWithCodeCache() {
   const file = path.join(dir, `${BUNDLE_HASH}-${process.versions.v8}-${process.arch}-${commandName()}.bin`);
   let cachedData;
   try {
-    cachedData = fs.readFileSync(file);
+    cachedData = readTrusted(fs, file);
   } catch {
     // first run of this command with this build
   }
@@ -88,6 +105,11 @@ const flags = ['--liftoff-only'];
 if (!['worker', 'serve', 'scheduler'].includes(commandName())) flags.push('--no-flush-bytecode');
 require('node:v8').setFlagsFromString(flags.join(' '));
 if (typeof Module.enableCompileCache === 'function') {
+  try {
+    require('node:fs').mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+  } catch {
+    // Node then runs without its cache
+  }
   Module.enableCompileCache(cacheDir());
   require(BUNDLE);
 } else {

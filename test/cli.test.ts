@@ -191,6 +191,12 @@ describe('the airlock launcher', () => {
       const rewritten = snapshot([file!]);
       expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
       expect(snapshot([file!])).toEqual(rewritten);
+      expect(fs.statSync(file!).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.dirname(file!)).mode & 0o777).toBe(0o700);
+      // A cache others could have written is not run, and is replaced by one of this user's.
+      fs.chmodSync(file!, 0o666);
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
+      expect(fs.statSync(file!).mode & 0o777).toBe(0o600);
 
       const other = fs.mkdtempSync(path.join(work, 'cache-'));
       expect((await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: other })).code).toBe(0);

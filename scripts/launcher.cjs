@@ -10,7 +10,8 @@ const Module = require('node:module');
 const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, 'main.cjs');
-const BUNDLE_HASH = '__BUNDLE_HASH__';
+// The build's files, hashed: a cache from another build is never offered to V8.
+const BUILD_HASH = '__BUILD_HASH__';
 
 /** The subcommand: each has its own cache, holding the functions that command runs. */
 function commandName() {
@@ -39,19 +40,21 @@ function readTrusted(fs, file) {
   }
 }
 
-/** Writes the cache whole or not at all, readable by this user only; a read-only home only means no cache. */
-function saveCache(script, dir, file) {
+/** Writes each cache whole or not at all, readable by this user only; a read-only home only means no cache. */
+function saveCaches(compiled, dir) {
   const fs = require('node:fs');
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    for (const { script, file } of compiled) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    }
     // Caches of other builds are dead weight once a day old (a day, so two installed versions
     // used side by side do not delete each other's on every run).
     const dayAgo = Date.now() - 24 * 3600_000;
     for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(`${BUNDLE_HASH}-`)) continue;
+      if (name.startsWith(`${BUILD_HASH}-`)) continue;
       const other = path.join(dir, name);
       if (fs.statSync(other).mtimeMs < dayAgo) fs.rmSync(other, { force: true });
     }
@@ -60,34 +63,51 @@ function saveCache(script, dir, file) {
   }
 }
 
+/**
+ * Loads the bundle, and the files it requires from this directory, through vm.Script with a
+ * code cache per file and command: a library split off the bundle to keep a run that does not
+ * need it from reading it is still compiled only once when a run does.
+ */
 function runWithCodeCache() {
   const fs = require('node:fs');
   const vm = require('node:vm');
   const dir = cacheDir();
-  const file = path.join(dir, `${BUNDLE_HASH}-${process.versions.v8}-${process.arch}-${commandName()}.bin`);
-  let cachedData;
-  try {
-    cachedData = readTrusted(fs, file);
-  } catch {
-    // first run of this command with this build
-  }
-  // The same wrapper Node puts around a CommonJS file.
-  const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(BUNDLE, 'utf8')}\n})`;
-  const script = new vm.Script(source, {
-    filename: BUNDLE,
-    cachedData,
-    importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  // Written at exit, so it holds the functions this run compiled, not only the top level; and
+  const prefix = `${BUILD_HASH}-${process.versions.v8}-${process.arch}-${commandName()}`;
+  const fresh = [];
+  const compile = (filename) => {
+    const file = path.join(dir, `${prefix}.${path.basename(filename, '.cjs')}.bin`);
+    let cachedData;
+    try {
+      cachedData = readTrusted(fs, file);
+    } catch {
+      // first run of this command with this build
+    }
+    // The same wrapper Node puts around a CommonJS file.
+    const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(filename, 'utf8')}\n})`;
+    const script = new vm.Script(source, {
+      filename,
+      cachedData,
+      importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    });
+    if (cachedData === undefined || script.cachedDataRejected) fresh.push({ script, file });
+    return script;
+  };
+  const loadJs = Module._extensions['.js'];
+  Module._extensions['.cjs'] = (mod, filename) => {
+    if (path.dirname(filename) !== __dirname) return loadJs(mod, filename);
+    const wrapper = compile(filename).runInThisContext();
+    wrapper.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, __dirname);
+  };
+  // Written at exit, so each holds the functions this run compiled, not only the top level; and
   // only after a run that did the command's work: help or a failure would leave a cache that
   // lacks most of it, used as it is by every later run.
-  if (cachedData === undefined || script.cachedDataRejected) {
-    const helpOnly = process.argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
-    if (!helpOnly) process.once('exit', (code) => code === 0 && saveCache(script, dir, file));
+  const helpOnly = process.argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
+  if (!helpOnly) {
+    process.once('exit', (code) => {
+      if (code === 0 && fresh.length > 0) saveCaches(fresh, dir);
+    });
   }
-  const mod = new Module(BUNDLE, module);
-  mod.filename = BUNDLE;
-  script.runInThisContext()(mod.exports, Module.createRequire(BUNDLE), mod, BUNDLE, __dirname);
+  require(BUNDLE);
 }
 
 if (process.env.NODE_DISABLE_COMPILE_CACHE) {

@@ -3,9 +3,9 @@
 // The `airlock` command (copied to dist/cli/airlock.cjs by scripts/bundle.mjs): runs the CLI
 // bundle with V8's compiled code kept between runs, so a one-shot command does not compile the
 // same functions again on every start. Node 22.1+ does this itself (module.enableCompileCache);
-// on Node 20 the launcher does it with vm.Script's cachedData, one cache file per subcommand so
-// each holds the functions that command runs. NODE_DISABLE_COMPILE_CACHE=1 turns it off, as it
-// does Node's own cache.
+// on Node 20 the launcher does it with vm.Script's cachedData, one cache file per subcommand and
+// bundle file, so each holds the functions that command runs. NODE_DISABLE_COMPILE_CACHE=1 turns
+// it off, as it does Node's own cache.
 const Module = require('node:module');
 const path = require('node:path');
 

@@ -17,7 +17,10 @@
 //   command that needs it runs; no one-shot copy pays for compiling it.
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+
+const require = createRequire(import.meta.url);
 
 const OUT = 'dist/cli';
 // Chunk names of earlier builds, stale vendor files: start clean.
@@ -77,12 +80,39 @@ const lazyChildProcess = {
   },
 };
 
+/**
+ * node:fs, node:fs/promises and node:os, as our modules import them (`import fs from 'node:fs'`):
+ * esbuild would copy each built-in's properties into a wrapper in every importing module (fs has
+ * a hundred) and require fs/promises and os at start-up, which an image copy's no-op re-sync
+ * never calls (a few ms each). Instead each is one module of the bundle whose default export
+ * reads the built-in's properties on first use. Only the default import exists: a named import
+ * fails the build rather than bundling differently.
+ */
+const LAZY_BUILTINS = /^node:(fs|fs\/promises|os)$/;
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: LAZY_BUILTINS }, (args) => (args.namespace === 'lazy-builtin' ? undefined : { path: args.path, namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: [
+        'let real;',
+        'const builtin = {};',
+        `for (const key of ${JSON.stringify(Object.keys(require(args.path)))}) {`,
+        `  Object.defineProperty(builtin, key, { enumerable: true, get: () => (real ??= require(${JSON.stringify(args.path)}))[key] });`,
+        '}',
+        'export default builtin;',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   ...common,
   entryPoints: { main: 'dist/src/cli/main.js' },
   outfile: `${OUT}/main.cjs`,
   external: external.flatMap((d) => [d, `${d}/*`]),
-  plugins: [vendorFiles, lazyChildProcess],
+  plugins: [vendorFiles, lazyChildProcess, lazyBuiltins],
 });
 /**
  * zod's package exports every locale (half of it once bundled); airlock's messages are English,

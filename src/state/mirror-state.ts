@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -52,7 +53,10 @@ export function fileMirrorState(file: string): MirrorState {
 
   async function read(): Promise<Record<string, MirrorRecord>> {
     try {
-      const parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { records?: Record<string, MirrorRecord> };
+      // node:fs, not fs/promises: a no-op re-sync reads this file and writes nothing, and the CLI
+      // bundle loads fs/promises on first use (scripts/bundle.mjs), a few ms of its start-up.
+      const text = await new Promise<string>((resolve, reject) => fs.readFile(file, 'utf8', (err, t) => (err ? reject(err) : resolve(t))));
+      const parsed = JSON.parse(text) as { records?: Record<string, MirrorRecord> };
       data = parsed.records ?? {};
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {

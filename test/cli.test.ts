@@ -39,6 +39,11 @@ describe('airlock CLI', () => {
     expect(r.stdout).toContain('image');
     const c = await airlock(['image', 'copy', '--help']);
     expect(c.stdout).toContain('--from-file');
+    const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const v = await airlock([flag]);
+      expect([v.code, v.stdout.trim()]).toEqual([0, version]);
+    }
   });
 
   it('copies one image and prints a JSON report', async () => {

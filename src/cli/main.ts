@@ -26,8 +26,8 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<CommandFactory>
 ];
 
 /**
- * The program with the subcommand named in `argv` only, or with all of them when none is named
- * (help, version, a typo that commander should answer with its suggestions).
+ * The program with the subcommand named in `argv` only, none for `--version`, or all of them
+ * when none is named (help, a typo that commander should answer with its suggestions).
  */
 export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('airlock')
@@ -36,7 +36,10 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const named = COMMANDS.find(([name]) => name === argv[2]);
-  const factories = await Promise.all((named ? [named] : COMMANDS).map(([, load]) => load()));
+  // The version needs no subcommand, and scripts ask for it: it should not load all of them.
+  const versionOnly = argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V');
+  const wanted = named ? [named] : versionOnly ? [] : COMMANDS;
+  const factories = await Promise.all(wanted.map(([, load]) => load()));
   for (const make of factories) program.addCommand(make());
   return program;
 }

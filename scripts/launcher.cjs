@@ -10,6 +10,10 @@ const Module = require('node:module');
 const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, 'main.cjs');
+// V8 takes a code cache only under the flags it was made with, and the client for requests with
+// a body changes one as it loads (src/oci/transport.ts): it calls this first, and the caches are
+// taken then, before the change, and written at exit.
+const BEFORE_V8_FLAGS = Symbol.for('airlock.compileCache.beforeV8Flags');
 // The build's files, hashed: a cache from another build is never offered to V8.
 const BUILD_HASH = '__BUILD_HASH__';
 
@@ -41,13 +45,13 @@ function readTrusted(fs, file) {
 }
 
 /** Writes each cache whole or not at all, readable by this user only; a read-only home only means no cache. */
-function saveCaches(compiled, dir) {
+function saveCaches(taken, dir) {
   const fs = require('node:fs');
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const { script, file } of compiled) {
+    for (const { data, file } of taken) {
       const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      fs.writeFileSync(tmp, data, { mode: 0o600 });
       fs.renameSync(tmp, file);
     }
     // Caches of other builds are dead weight once a day old (a day, so two installed versions
@@ -74,6 +78,14 @@ function runWithCodeCache() {
   const dir = cacheDir();
   const prefix = `${BUILD_HASH}-${process.versions.v8}-${process.arch}-${commandName()}`;
   const fresh = [];
+  let flagsChanged = false;
+  const take = () => {
+    for (const f of fresh) f.data ??= f.script.createCachedData();
+  };
+  globalThis[BEFORE_V8_FLAGS] = () => {
+    take();
+    flagsChanged = true;
+  };
   const compile = (filename) => {
     const file = path.join(dir, `${prefix}.${path.basename(filename, '.cjs')}.bin`);
     let cachedData;
@@ -89,7 +101,9 @@ function runWithCodeCache() {
       cachedData,
       importModuleDynamically: vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
-    if (cachedData === undefined || script.cachedDataRejected) fresh.push({ script, file });
+    // A file first loaded after the flags changed is compiled under flags the next run starts
+    // without: a cache of it would be refused.
+    if ((cachedData === undefined || script.cachedDataRejected) && !flagsChanged) fresh.push({ script, file, data: undefined });
     return script;
   };
   const loadJs = Module._extensions['.js'];
@@ -98,13 +112,17 @@ function runWithCodeCache() {
     const wrapper = compile(filename).runInThisContext();
     wrapper.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, __dirname);
   };
-  // Written at exit, so each holds the functions this run compiled, not only the top level; and
-  // only after a run that did the command's work: help or a failure would leave a cache that
-  // lacks most of it, used as it is by every later run.
+  // Taken at exit (or before the flags change), so each holds the functions this run compiled,
+  // not only the top level; written only after a run that did the command's work: help or a
+  // failure would leave a cache that lacks most of it, used as it is by every later run. (A run
+  // that goes on for minutes without uploading may have let V8 drop the bytecode of start-up
+  // functions by then; later runs compile those as they go, as without a cache.)
   const helpOnly = process.argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
   if (!helpOnly) {
     process.once('exit', (code) => {
-      if (code === 0 && fresh.length > 0) saveCaches(fresh, dir);
+      if (code !== 0 || fresh.length === 0) return;
+      take();
+      saveCaches(fresh, dir);
     });
   }
   require(BUNDLE);
@@ -114,17 +132,14 @@ if (process.env.NODE_DISABLE_COMPILE_CACHE) {
   require(BUNDLE);
   return;
 }
-// V8 refuses a code cache made under other flags, so the flags a run may change are set here,
-// before anything compiles, the same for every run of a command:
-// - the client for requests with a body turns on --liftoff-only when it loads (src/oci/transport.ts
-//   says why);
-// - a run that copies for seconds lets V8 drop the bytecode of functions that ran only at start,
-//   and the cache written at its exit would lack just what the next start needs. The long-running
-//   processes keep V8's default: they start once, and their memory matters more.
-const flags = ['--liftoff-only'];
-if (!['worker', 'serve', 'scheduler'].includes(commandName())) flags.push('--no-flush-bytecode');
-require('node:v8').setFlagsFromString(flags.join(' '));
 if (typeof Module.enableCompileCache === 'function') {
+  // Node writes its cache at exit, under the flags of the moment, so the flags a run may change
+  // are set before anything compiles, the same for every run of a command: --liftoff-only (see
+  // src/oci/transport.ts) and, except for the long-running processes, --no-flush-bytecode (a copy
+  // that runs for minutes would otherwise drop the start-up code before the cache is written).
+  const flags = ['--liftoff-only'];
+  if (!['worker', 'serve', 'scheduler'].includes(commandName())) flags.push('--no-flush-bytecode');
+  require('node:v8').setFlagsFromString(flags.join(' '));
   try {
     require('node:fs').mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
   } catch {

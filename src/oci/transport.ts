@@ -43,12 +43,15 @@ export function createTransport(options: TransportOptions = {}): Transport {
   return {
     pool() {
       pool ??= (async () => {
-        // undici parses HTTP with a WebAssembly module. V8 compiles it twice, quickly and then
-        // optimised on a background thread, and a process does not exit before that second
-        // compilation ends: on a busy machine that held a finished run for 50-300 ms. The first
-        // compilation parses headers just as well.
-        (await import('node:v8')).setFlagsFromString('--liftoff-only');
         const { Agent } = await import('./undici-core.js');
+        // undici parses HTTP with a WebAssembly module, compiled with its first connection. V8
+        // compiles it twice, quickly and then optimised on a background thread, and a process
+        // does not exit before that second compilation ends: on a busy machine that held a
+        // finished run for 50-300 ms. The first compilation parses headers just as well. The CLI
+        // launcher takes its code caches first: V8 refuses a cache made under other flags.
+        const beforeV8Flags = (globalThis as { [key: symbol]: unknown })[Symbol.for('airlock.compileCache.beforeV8Flags')];
+        if (typeof beforeV8Flags === 'function') beforeV8Flags();
+        (await import('node:v8')).setFlagsFromString('--liftoff-only');
         return new Agent({
           connections,
           keepAliveTimeout: 30_000,

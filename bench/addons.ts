@@ -8,14 +8,8 @@ import path from 'node:path';
 import { buildChart, startChartRepo } from '../test/support/charts.js';
 import { buildManifest, pushImage } from '../test/support/images.js';
 import type { TestRegistry } from '../test/support/registry.js';
+import type { Measured } from './timed-run.js';
 
-export interface Measured {
-  seconds: number;
-  peakRssMiB: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface BenchTools {
   cli: string;

@@ -2,13 +2,14 @@
  * `npm run bench`: airlock side by side with skopeo, in one run, on loopback between local
  * distribution registries. Writes bench/RESULTS.md.
  */
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildManifest, pushBlob, pushManifest, randomBlob, type BuiltManifest } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 import { addonScenario } from './addons.js';
+import { timeInHelper, type Measured } from './timed-run.js';
 import { randomBytes } from 'node:crypto';
 import { buildChart, startChartRepo } from '../test/support/charts.js';
 import { parseConfig } from '../src/config/load.js';
@@ -60,42 +61,9 @@ const ONLY = process.env.BENCH_ONLY; // 'images', 'charts' or 'addons' while ite
  */
 const CHILD_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
-interface Measured {
-  seconds: number;
-  peakRssMiB: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command, timing it and sampling its peak RSS (VmHWM) from /proc until it exits. */
+/** Runs a command and measures its wall time and peak RSS, timed from a small process (bench/timed-run.ts says why). */
 function measure(cmd: string, args: string[], timeoutMs = 30 * 60_000, env = CHILD_ENV): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    let peak = 0;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
-    const sample = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        // exited between samples
-      }
-    }, 50);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} timed out`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearInterval(sample);
-      clearTimeout(timer);
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMiB: peak, code: code ?? -1, stdout, stderr });
-    });
-  });
+  return timeInHelper({ cmd, args, timeoutMs }, env);
 }
 
 /** The fastest of `n` runs (no-op re-syncs are short enough for machine noise to matter); applied to both tools alike. */
@@ -231,6 +199,9 @@ async function main(): Promise<void> {
     if (r1.summary.copied !== IMAGES) throw new Error(`airlock copied ${r1.summary.copied} of ${IMAGES}`);
 
     process.stderr.write('2. no-op re-sync\n');
+    // Row 1 left about a GiB of written layers in the page cache; the kernel writing them out
+    // during the tenth-of-a-second runs below would time the disk, not the tools.
+    spawnSync('sync');
     // Runs of a tenth of a second: a busy neighbour on the machine moves single runs by half
     // that. The two tools take turns, so a busy spell falls on both, and each one's fastest of
     // five is compared.
@@ -277,7 +248,7 @@ async function main(): Promise<void> {
       '# Benchmark results',
       '',
       `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${cpu}, Node ${process.version}, ${skopeoVersion || /skopeo version [^,]+/.exec(current)?.[0] || 'skopeo not run'}, Docker distribution registry (Debian docker-registry) ×3 on loopback, filesystem storage.`,
-      'Both tools copy from the same upstream into their own fresh target registry in the same run. Wall time includes process start. Peak RSS is VmHWM of the tool process, sampled every 50 ms.',
+      'Both tools copy from the same upstream into their own fresh target registry in the same run. Wall time includes process start, timed by a small helper process that starts the tool (`bench/timed-run.ts`: started from the bench process, which holds the seeded images, every run took 20-40 ms longer, the cost of forking a large process). Peak RSS is VmHWM of the tool process, sampled every 50 ms.',
       '',
       '| scenario | airlock | skopeo | ratio | goal | |',
       '|---|---|---|---|---|---|',

@@ -32,8 +32,9 @@ export function timeHere({ cmd, args, timeoutMs }: TimedRequest): Promise<Measur
     let stdout = '';
     let stderr = '';
     let peak = 0;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    // Decoded as streams, so a character split between chunks stays whole.
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-8000)));
     const sample = setInterval(() => {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -60,11 +61,15 @@ export function timeInHelper(request: TimedRequest, env: NodeJS.ProcessEnv): Pro
   return new Promise((resolve, reject) => {
     const helper = spawn(process.execPath, [import.meta.filename, JSON.stringify(request)], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
-    helper.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    helper.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     helper.on('error', reject);
     helper.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`timing ${request.cmd} failed (helper exit ${code})`));
-      resolve(JSON.parse(out) as Measured);
+      try {
+        if (code !== 0) throw new Error(`helper exit ${code}`);
+        resolve(JSON.parse(out) as Measured);
+      } catch (e) {
+        reject(new Error(`timing ${request.cmd} failed: ${(e as Error).message}`));
+      }
     });
   });
 }

@@ -45,6 +45,9 @@ const common = {
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
+  // An import of a name a module does not export would be undefined at run time (say, a named or
+  // namespace import of a built-in the lazy-builtins plugin stands in for): fail the build instead.
+  logOverride: { 'import-is-undefined': 'error' },
   // import() of our own modules and of packages becomes require() behind a promise: the lazy
   // loading stays, and no module goes through the ES module loader.
   supported: { 'dynamic-import': false },
@@ -85,14 +88,17 @@ const lazyChildProcess = {
  * esbuild would copy each built-in's properties into a wrapper in every importing module (fs has
  * a hundred) and require fs/promises and os at start-up, which an image copy's no-op re-sync
  * never calls (a few ms each). Instead each is one module of the bundle whose default export
- * reads the built-in's properties on first use. Only the default import exists: a named import
- * fails the build rather than bundling differently.
+ * reads the built-in's properties on first use. Only the default import exists: a named or
+ * namespace import fails the build (import-is-undefined is an error above) rather than bundling
+ * differently.
  */
 const LAZY_BUILTINS = /^node:(fs|fs\/promises|os)$/;
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: LAZY_BUILTINS }, (args) => (args.namespace === 'lazy-builtin' ? undefined : { path: args.path, namespace: 'lazy-builtin' }));
+    // Only ES imports: a bundled CommonJS library's require('node:fs') (commander has one) gets
+    // the built-in itself, not a module namespace with a default export.
+    b.onResolve({ filter: LAZY_BUILTINS }, (args) => (args.kind === 'import-statement' && args.namespace !== 'lazy-builtin' ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
       contents: [
         'let real;',

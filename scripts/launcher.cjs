@@ -27,18 +27,34 @@ function cacheDir() {
   return path.join(base, 'airlock', 'compile-cache');
 }
 
+/** Owned by this user and writable by no one else. */
+function private_(st) {
+  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+  return mine && (st.mode & 0o022) === 0;
+}
+
 /**
- * A code cache is code V8 runs: it is used only when this user wrote it and no one else can
- * change it, as the launcher writes them (a cache directory shared through XDG_CACHE_HOME must
- * not let another account run code as this one).
+ * A code cache is code V8 runs, and V8 here does not checksum it: a cache is used only from a
+ * directory of this user's that no one else can write (so no one else can have put, swapped or
+ * linked a file in it, as they could in a shared XDG_CACHE_HOME), and only when it is a regular
+ * file of this user's, not a link, that no one else can write either, as the launcher writes them.
  */
+function trustedDir(fs, dir) {
+  try {
+    const st = fs.lstatSync(dir);
+    return st.isDirectory() && private_(st);
+  } catch {
+    return false;
+  }
+}
+
 function readTrusted(fs, file) {
-  const fd = fs.openSync(file, 'r');
+  // O_NONBLOCK: a FIFO in the cache's place must not hold the command up.
+  const c = fs.constants;
+  const fd = fs.openSync(file, c.O_RDONLY | (c.O_NOFOLLOW || 0) | (c.O_NONBLOCK || 0));
   try {
     const st = fs.fstatSync(fd);
-    const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
-    if (!mine || (st.mode & 0o022) !== 0) return undefined;
-    return fs.readFileSync(fd);
+    return st.isFile() && st.nlink === 1 && private_(st) ? fs.readFileSync(fd) : undefined;
   } finally {
     fs.closeSync(fd);
   }
@@ -49,21 +65,33 @@ function saveCaches(taken, dir) {
   const fs = require('node:fs');
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const { data, file } of taken) {
-      const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, data, { mode: 0o600 });
-      fs.renameSync(tmp, file);
-    }
-    // Caches of other builds are dead weight once a day old (a day, so two installed versions
-    // used side by side do not delete each other's on every run).
-    const dayAgo = Date.now() - 24 * 3600_000;
-    for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(`${BUILD_HASH}-`)) continue;
-      const other = path.join(dir, name);
-      if (fs.statSync(other).mtimeMs < dayAgo) fs.rmSync(other, { force: true });
-    }
   } catch {
-    // best effort
+    return;
+  }
+  if (!trustedDir(fs, dir)) return;
+  for (const { data, file } of taken) {
+    // A name no other process picks, created anew ('wx' neither follows a link nor reuses a file):
+    // processes sharing the directory (containers whose airlock is pid 1) write side by side.
+    const tmp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      fs.writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+      fs.renameSync(tmp, file);
+    } catch {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  // Caches of other builds are dead weight once a day old (a day, so two installed versions used
+  // side by side do not delete each other's on every run), as are files left by a write cut off.
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(`${BUILD_HASH}-`) && !name.endsWith('.tmp')) continue;
+    try {
+      const st = fs.lstatSync(path.join(dir, name));
+      // Node 22's own compile cache keeps a directory here: not ours to prune.
+      if (!st.isDirectory() && st.mtimeMs < dayAgo) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
@@ -76,6 +104,7 @@ function runWithCodeCache() {
   const fs = require('node:fs');
   const vm = require('node:vm');
   const dir = cacheDir();
+  const readable = trustedDir(fs, dir);
   const prefix = `${BUILD_HASH}-${process.versions.v8}-${process.arch}-${commandName()}`;
   const fresh = [];
   let flagsChanged = false;
@@ -90,7 +119,7 @@ function runWithCodeCache() {
     const file = path.join(dir, `${prefix}.${path.basename(filename, '.cjs')}.bin`);
     let cachedData;
     try {
-      cachedData = readTrusted(fs, file);
+      if (readable) cachedData = readTrusted(fs, file);
     } catch {
       // first run of this command with this build
     }
@@ -106,9 +135,11 @@ function runWithCodeCache() {
     if ((cachedData === undefined || script.cachedDataRejected) && !flagsChanged) fresh.push({ script, file, data: undefined });
     return script;
   };
+  // Node loads a .cjs file with the .js loader; registering a .cjs loader instead would change how
+  // extensionless requires resolve (Node tries every registered extension).
   const loadJs = Module._extensions['.js'];
-  Module._extensions['.cjs'] = (mod, filename) => {
-    if (path.dirname(filename) !== __dirname) return loadJs(mod, filename);
+  Module._extensions['.js'] = function (mod, filename) {
+    if (!filename.endsWith('.cjs') || path.dirname(filename) !== __dirname) return loadJs.call(this, mod, filename);
     const wrapper = compile(filename).runInThisContext();
     wrapper.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, __dirname);
   };

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import Module from 'node:module';
 import os from 'node:os';
@@ -207,6 +208,24 @@ describe('the airlock launcher', () => {
       fs.chmodSync(file!, 0o666);
       expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
       expect(fs.statSync(file!).mode & 0o777).toBe(0o600);
+      // Nor is a link in its place (it may point anywhere), nor a FIFO (which must not hold the
+      // command up): each is replaced by a cache file.
+      const elsewhere = path.join(work, 'elsewhere.bin');
+      fs.copyFileSync(file!, elsewhere);
+      fs.rmSync(file!);
+      fs.symlinkSync(elsewhere, file!);
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
+      expect(fs.lstatSync(file!).isFile()).toBe(true);
+      fs.rmSync(file!);
+      execFileSync('mkfifo', [file!]);
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: home }));
+      expect(fs.lstatSync(file!).isFile()).toBe(true);
+      // A cache directory others can write is neither read nor written.
+      const shared = fs.mkdtempSync(path.join(work, 'cache-'));
+      fs.mkdirSync(path.join(shared, 'airlock', 'compile-cache'), { recursive: true });
+      fs.chmodSync(path.join(shared, 'airlock', 'compile-cache'), 0o777);
+      expectPlanned(await dryRun({ XDG_CACHE_HOME: shared }));
+      expect(cacheFiles(shared)).toEqual([]);
 
       const other = fs.mkdtempSync(path.join(work, 'cache-'));
       expect((await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: other })).code).toBe(0);

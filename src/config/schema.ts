@@ -1,5 +1,3 @@
-// A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
-// them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
 import * as z from 'zod';
 import { ALL_KINDS, resolveScope } from '../runner/scope.js';
 

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-// A namespace import lets the bundler drop the parts of zod not used here (its ~40 locales among
-// them); `import { z }` keeps all of it, several hundred KB to compile at every CLI start.
 import * as z from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';

@@ -10,7 +10,6 @@ import { buildManifest, pushImage } from '../test/support/images.js';
 import type { TestRegistry } from '../test/support/registry.js';
 import type { Measured } from './timed-run.js';
 
-
 export interface BenchTools {
   cli: string;
   measure(cmd: string, args: string[]): Promise<Measured>;

@@ -83,7 +83,14 @@ function saveCaches(taken, dir) {
   // Caches of other builds are dead weight once a day old (a day, so two installed versions used
   // side by side do not delete each other's on every run), as are files left by a write cut off.
   const dayAgo = Date.now() - 24 * 3600_000;
-  for (const name of fs.readdirSync(dir)) {
+  let names = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    // removed meanwhile: nothing to prune (this runs in an exit handler, where a throw would
+    // change the command's exit status)
+  }
+  for (const name of names) {
     if (name.startsWith(`${BUILD_HASH}-`) && !name.endsWith('.tmp')) continue;
     try {
       const st = fs.lstatSync(path.join(dir, name));

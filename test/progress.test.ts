@@ -46,6 +46,8 @@ describe('the progress display (units)', () => {
     expect(lines[2]).toBe('  docker://r/b:2  10.0 MiB of 40.0 MiB');
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(59);
     expect(fit('abcdef', 4)).toBe('…def');
+    // HEAD requests only: no bytes, no speed to speak of.
+    expect(renderLive({ done: 0, failed: 0, total: 2, moved: 0, toMove: 0, speed: 0, inFlight: [] }, 80)).toEqual(['0/2 done']);
   });
 
   it('keeps count of bytes planned, moved and skipped, prints each artifact as it settles, and says what was not done', () => {
@@ -97,6 +99,10 @@ describe('the progress display (units)', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('says when a run was interrupted before anything started', () => {
+    expect(createRunTracker().interrupted('SIGINT', 0)).toEqual(['airlock: interrupted (SIGINT) while planning, before any artifact started']);
   });
 
   it('draws nothing without a terminal, and still knows what was done', () => {

@@ -73,7 +73,8 @@ export function renderLive(s: Snapshot, columns: number): string[] {
   } else if (s.moved > 0) {
     parts.push(formatBytes(s.moved));
   }
-  if (s.speed !== undefined) {
+  // No speed before there are bytes to speak of (a run of HEAD requests moves none).
+  if (s.speed !== undefined && (s.moved > 0 || s.toMove > 0)) {
     parts.push(`${formatBytes(s.speed)}/s`);
     const left = s.toMove - s.moved;
     if (s.toMove > 0 && left > 0 && s.speed > 0) parts.push(`ETA ${duration(left / s.speed)}`);
@@ -223,6 +224,7 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
       const total = settled.length + inFlight.size + waiting.length;
       const notDone = inFlight.size + waiting.length;
       const capped = (rows: string[]) => (rows.length > MAX_SUMMARY_LINES ? [...rows.slice(0, MAX_SUMMARY_LINES), `  … and ${rows.length - MAX_SUMMARY_LINES} more`] : rows);
+      if (total === 0) return [`airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'partly written file')}` : ''}`];
       const lines = [`airlock: interrupted (${signal}): ${settled.length} of ${plural(total, 'artifact')} done (${count('copied')} copied, ${count('unchanged')} unchanged, ${count('planned')} planned, ${count('failed')} failed), ${notDone} not done`];
       // With the live display each finished artifact's line is on screen already.
       if (!terminal) lines.push(...capped(settled.map((i) => `  ${i.status.padEnd(11)}  ${printable(i.source)}`)));

@@ -208,6 +208,8 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     { engine, logger },
     {
       concurrency: config.concurrency.images,
+      // The run's report shows each failure: logged at the default level too, a terminal would show it twice.
+      failureLevel: 'info',
       ...(progress
         ? {
             onStart: (p: MirrorImagePayload) => {

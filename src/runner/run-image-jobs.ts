@@ -18,7 +18,13 @@ export interface ImageOutcome {
 export async function runImageJobs(
   payloads: MirrorImagePayload[],
   ctx: ImageJobContext,
-  options: { concurrency: number; onStart?: (p: MirrorImagePayload) => CopyProgress | undefined; onSettled?: (o: ImageOutcome) => void },
+  options: {
+    concurrency: number;
+    onStart?: (p: MirrorImagePayload) => CopyProgress | undefined;
+    onSettled?: (o: ImageOutcome) => void;
+    /** The level a failure is logged at (default error); `info` where a report shows each failure anyway. */
+    failureLevel?: 'error' | 'info';
+  },
 ): Promise<ImageOutcome[]> {
   const limit = pLimit(options.concurrency);
   return Promise.all(
@@ -31,8 +37,7 @@ export async function runImageJobs(
           outcome = { payload, result: await mirrorImage(payload, progress ? { ...ctx, progress } : ctx), durationMs: Date.now() - started };
         } catch (e) {
           outcome = { payload, error: toAirlockError(e, payload.source), durationMs: Date.now() - started };
-          // Info, not error: the run report carries the failure, and a terminal should show it once.
-          ctx.logger.info({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
+          ctx.logger[options.failureLevel ?? 'error']({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
         }
         options.onSettled?.(outcome);
         return outcome;

@@ -27,7 +27,6 @@ export interface EngineOptions {
   tlsSkipVerify?: string[];
   state?: MirrorState;
   dockerConfigPath?: string | false;
-  onBytes?: (n: number) => void;
   /** Waits between retries (tests pass a recorder). */
   sleep?: (ms: number) => Promise<void>;
   /** Serialises copies of one artifact across processes (workers on one Redis). */
@@ -156,7 +155,6 @@ export function createEngine(options: EngineOptions): Engine {
         state: options.state,
         trustTargetMs: config.state.trustTargetSeconds * 1000,
         verifyTargets: options.verifyTargets ?? false,
-        onBytes: options.onBytes,
       });
     },
     async close() {

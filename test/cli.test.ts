@@ -63,6 +63,39 @@ describe('airlock CLI', () => {
     expect((await getManifest(target.url, 'cli/dry', '1.1.0')).status).toBe(404);
   });
 
+  it('reports on a dry run what the target holds, not the source digest', async () => {
+    const st = state();
+    const dry = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', '--json', ...st]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const [planned] = (JSON.parse(dry.stdout) as { items: Array<Record<string, unknown>> }).items;
+    expect(planned).toMatchObject({ status: 'planned', sourceDigest: images['1.1.0']!.digest });
+    expect(planned).not.toHaveProperty('targetDigest');
+    // The target's tag holds another image: that is what the dry run reports for it.
+    expect((await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.0.0`, `docker://${target.host}/cli/dry-json:1.1.0`, ...st])).code).toBe(0);
+    const other = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', '--json', ...st]);
+    expect((JSON.parse(other.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({ status: 'planned', sourceDigest: images['1.1.0']!.digest, targetDigest: images['1.0.0']!.digest });
+    const text = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', ...st]);
+    expect(text.stdout).toContain(`${images['1.1.0']!.digest.slice(0, 19)} (target has ${images['1.0.0']!.digest.slice(0, 19)})`);
+    expect(text.stdout).toMatch(/^1 image: 0 copied, 0 unchanged, 1 planned, 0 failed;/m);
+  });
+
+  it('says unchanged (trusted) for a target it did not check, and checks it with --verify-targets', async () => {
+    const st = state();
+    const args = ['image', 'copy', `docker://${upstream.host}/team/app:1.2.0`, `docker://${target.host}/cli/trusted`, ...st];
+    expect((await airlock(args)).code).toBe(0);
+    const again = await airlock(args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^unchanged \(trusted\) docker:\/\/.*team\/app:1\.2\.0 -> /m);
+    expect(again.stdout).toMatch(/^1 image: 0 copied, 1 unchanged \(1 trusted\), 0 planned, 0 failed;/m);
+    expect(again.stdout).toMatch(/^1 target was not checked: .*--verify-targets checks every target$/m);
+    const json = await airlock([...args, '--json']);
+    expect((JSON.parse(json.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({ status: 'unchanged', trusted: true });
+    const verified = await airlock([...args, '--verify-targets', '--json']);
+    const item = (JSON.parse(verified.stdout) as { items: Array<Record<string, unknown>> }).items[0];
+    expect(item).toMatchObject({ status: 'unchanged', targetDigest: images['1.2.0']!.digest });
+    expect(item).not.toHaveProperty('trusted');
+  });
+
   it.each([
     [['image', 'copy', 'docker://UPPER/x', 'oci:/tmp/x'], 2, /\[E_REFERENCE\] docker:\/\/UPPER\/x: invalid image reference/],
     [['image', 'copy', 'dir:/tmp/x', 'oci:/tmp/y'], 2, /\[E_TRANSPORT\]/],

@@ -6,6 +6,7 @@ import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import { AirlockError } from '../errors.js';
 import { defaultStateFile } from './state-store.js';
+import { STATE_OPTION_HELP } from './state-store.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -81,7 +82,7 @@ export function addonsCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file with an addons: section')
     .option('--dry-run', 'resolve and compare; copy and publish nothing')
     .option('--json', 'print the run report as JSON')
-    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--state <file>', STATE_OPTION_HELP)
     .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: { config: string; dryRun?: boolean; json?: boolean; state?: string; verifyTargets?: boolean; logLevel: string }) => {

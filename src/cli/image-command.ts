@@ -8,6 +8,7 @@ import { parseImageRef } from '../oci/reference.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { readCopyList } from './from-file.js';
 import { runSync } from './run-sync.js';
+import { STATE_OPTION_HELP } from './state-store.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -39,7 +40,7 @@ function configFrom(file: string | undefined): Promise<AirlockConfig> {
 function commonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'print the run report as JSON')
-    .option('--state <file>', 'mirror state file (default: Redis from config, else a file in ~/.cache/airlock)')
+    .option('--state <file>', STATE_OPTION_HELP)
     .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
     .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
     .option('--verify-targets', 'check every target, even where the mirror state vouches for it (repairs targets changed outside airlock)')
@@ -77,7 +78,6 @@ export function imageCommand(): Command {
     };
     const payloads: MirrorImagePayload[] = [];
     const failures: PlanFailure[] = [];
-    let ociTargetDir: string | undefined;
     if (opts.fromFile) {
       if (src || dst) throw new AirlockError('E_USAGE', 'give either SRC DST or --from-file, not both');
       const list = readCopyList(opts.fromFile);
@@ -95,8 +95,7 @@ export function imageCommand(): Command {
       if (!src || !dst) throw new AirlockError('E_USAGE', 'image copy needs SRC and DST (or --from-file LIST)');
       // Bad references end the command here, before any connection is made.
       parseImageRef(src);
-      const target = parseImageRef(dst, { defaultTag: false });
-      if (target.transport === 'oci') ociTargetDir = target.dir;
+      parseImageRef(dst, { defaultTag: false });
       payloads.push({ source: src, target: dst, ...common });
     }
     process.exitCode = await runSync({
@@ -107,7 +106,6 @@ export function imageCommand(): Command {
       json: opts.json,
       dryRun: opts.dryRun,
       stateFile: opts.state,
-      ociTargetDir,
       plainHttp: opts.plainHttp,
       tlsSkipVerify: opts.tlsSkipVerify,
       verifyTargets: opts.verifyTargets,

@@ -6,6 +6,7 @@ import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { loadPluginManifests, repositoryClientFor, type ManifestSource } from '../plugins/plugin-sources.js';
 import { redact } from '../secrets.js';
 import { withSyncEngine } from './run-sync.js';
+import { STATE_OPTION_HELP } from './state-store.js';
 
 type ManifestOpts = ManifestSource & { config?: string };
 
@@ -22,7 +23,7 @@ export function pluginsCommand(): Command {
     .addOption(new Option('--registry-type <type>', 'registry_type for the requests').choices(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']))
     .option('--dry-run', 'call nothing; print the requests that would be sent (every valid plugin as a register)')
     .option('--json', 'print JSON')
-    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--state <file>', STATE_OPTION_HELP)
     .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
     .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
     .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')

@@ -2,10 +2,11 @@ import type { AirlockConfig } from '../config/schema.js';
 import { createEngine, type Engine } from '../engine.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger, type Logger } from '../log.js';
-import { exitCodeFor, formatReport } from '../report/run-report.js';
+import { exitCodeFor, formatReport, formatTotals, showsKinds } from '../report/run-report.js';
 import { executeSync, type SyncKind } from '../runner/execute-sync.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { createProgress, NO_PROGRESS, type Progress } from './progress.js';
+import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
+import { removeTemporaryFilesSync } from '../util/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
@@ -30,17 +31,26 @@ export interface SyncOptions extends EngineSetup {
   dryRun?: boolean;
 }
 
+/** What `withSyncEngine` hands the command besides the engine. */
+export interface SyncSession {
+  logger: Logger;
+  /** Where chart index validators and chart image lists are cached. */
+  cacheDir: string;
+  /** Writes the mirror state's pending records at once: for a process about to exit on a signal. */
+  flushStateSync(): void;
+}
+
 /**
  * A one-shot command's logger, state store and engine, closed in order whatever `fn` does: every
  * command honours the same --state, --plain-http, --tls-skip-verify and --verify-targets.
  */
-export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engine, logger: Logger, cacheDir: string) => Promise<T>, onBytes?: (n: number) => void): Promise<T> {
+export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engine, logger: Logger, cacheDir: string, session: SyncSession) => Promise<T>, logDestination?: { write(line: string): void }): Promise<T> {
   const { config } = options;
-  const logger = createLogger({ level: options.logLevel ?? 'warn' });
-  const store = await chooseStateStore(config, { stateFile: options.stateFile, ociTargetDir: options.ociTargetDir });
-  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, verifyTargets: options.verifyTargets, ...(onBytes ? { onBytes } : {}) });
+  const logger = createLogger({ level: options.logLevel ?? 'warn', ...(logDestination ? { destination: logDestination } : {}) });
+  const store = await chooseStateStore(config, { stateFile: options.stateFile });
+  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, verifyTargets: options.verifyTargets });
   try {
-    return await fn(engine, logger, store.cacheDir);
+    return await fn(engine, logger, store.cacheDir, { logger, cacheDir: store.cacheDir, flushStateSync: () => store.flushSync?.() });
   } finally {
     await engine.close();
     await store.close();
@@ -48,12 +58,43 @@ export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engin
   }
 }
 
-/** The one-shot run from the CLI: prints the report (a progress bar on a terminal) and returns the exit code. */
+/**
+ * Until the returned function is called, SIGINT and SIGTERM end the run tidily: the files half
+ * written are removed, the state of what finished is kept, and what was done and what was not is
+ * printed; exit 130 (SIGINT) or 143 (SIGTERM).
+ */
+function exitTidilyOnSignals(tracker: RunTracker, session: SyncSession): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    const removed = removeTemporaryFilesSync();
+    tracker.stop();
+    try {
+      session.flushStateSync();
+    } catch {
+      // The state only saves requests next time; the way out must not fail on it.
+    }
+    for (const line of tracker.interrupted(signal, removed)) process.stderr.write(`${line}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/**
+ * The one-shot run from the CLI: prints the report and returns the exit code. On a terminal
+ * (stderr, without --json) a live display shows bytes, speed, ETA and what is in flight, and
+ * each artifact's line as it settles; the failures are then not repeated as `airlock:` lines.
+ */
 export async function runSync(options: SyncOptions): Promise<number> {
-  let progress: Progress = NO_PROGRESS;
+  const terminal = options.json ? undefined : stderrTerminal();
+  const tracker = createRunTracker(terminal ? { terminal } : {});
   return withSyncEngine(
     options,
-    async (engine, logger, cacheDir) => {
+    async (engine, logger, cacheDir, session) => {
+      const release = exitTidilyOnSignals(tracker, session);
       try {
         const { report, errors } = await executeSync({
           config: options.config,
@@ -64,20 +105,29 @@ export async function runSync(options: SyncOptions): Promise<number> {
           ...(options.images ? { images: options.images } : {}),
           ...(options.failures ? { failures: options.failures } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),
-          onImages: async (total) => {
-            progress = await createProgress(total, !options.json);
-          },
-          onImageDone: () => progress.imageDone(),
+          progress: tracker,
         });
-        progress.stop();
-        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-        // Each failure once more on stderr, one line each, so scripts and operators see why without the report.
-        printErrorLines(errors);
+        if (options.json) {
+          tracker.stop();
+          process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          // Each failure once more on stderr, one line each, so scripts see why without parsing the report.
+          printErrorLines(errors);
+        } else if (terminal) {
+          // What did not settle through the display (plan failures, addons, plugins) is shown there too.
+          tracker.showRest(report.items, showsKinds(report));
+          tracker.stop();
+          // On one terminal the lines are already on screen: the totals are what is left to say.
+          process.stdout.write(`${(process.stdout.isTTY ? formatTotals(report) : [formatReport(report)]).join('\n')}\n`);
+        } else {
+          process.stdout.write(`${formatReport(report)}\n`);
+          printErrorLines(errors);
+        }
         return exitCodeFor(report, errors);
       } finally {
-        progress.stop();
+        tracker.stop();
+        release();
       }
     },
-    (n) => progress.bytes(n),
+    terminal ? tracker.log : undefined,
   );
 }

@@ -7,7 +7,7 @@ import { AirlockError } from '../errors.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueAndFollow, followRun, listRuns, retryRun, showRun, type RunSummary } from '../queue/runs.js';
-import { formatBytes } from '../report/run-report.js';
+import { formatRunDetail, formatRunTable } from './run-table.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
   const url = redisUrlOf(config, file);
@@ -60,17 +60,14 @@ export function schedulesCommand(): Command {
 }
 
 function printRun(r: RunSummary): void {
-  const s = r.summary;
-  const counts = s ? `${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}` : '';
-  process.stdout.write(`${r.id.padEnd(8)} ${r.state.padEnd(9)} ${r.scope.padEnd(7)} ${r.enqueuedAt} ${r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : ''} ${counts} ${r.reason}${r.retryOf ? ` (retries run ${r.retryOf})` : ''}\n`);
-  for (const f of r.failures ?? []) process.stdout.write(`         failed ${f.kind} ${f.source}: ${f.error ? `[${f.error.code}] ${f.error.message}` : ''}\n`);
-  if (r.error) process.stdout.write(`         error: ${r.error}\n`);
+  process.stdout.write(`${formatRunDetail(r).join('\n')}\n`);
 }
 
 export function runsCommand(): Command {
   const runs = new Command('runs').description('sync runs held by the queue: counts, durations and every failure with its cause');
   runs
     .command('list')
+    .description('the sync runs the queue holds, newest first: trigger, scope, state, start, duration and counts (schedules that have not fired are in schedules list)')
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
@@ -79,10 +76,12 @@ export function runsCommand(): Command {
       const config = loadConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listRuns(q, opts.limit));
       if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      else list.forEach(printRun);
+      else if (list.length === 0) process.stdout.write(`no sync runs in queue ${opts.queue}\n`);
+      else process.stdout.write(`${formatRunTable(list).join('\n')}\n`);
     });
   runs
     .command('show')
+    .description('one run: trigger, scope, state, times, counts, and every failure with its cause')
     .argument('<run>', 'run id (from runs list or sync --queue)')
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)

@@ -10,12 +10,19 @@ export interface StateChoice {
   /** Where chart repository indexes are cached between runs (conditional GETs). */
   cacheDir: string;
   close: () => Promise<void>;
+  /** Writes what a batching store holds, synchronously: for a process about to exit on a signal. */
+  flushSync?: () => void;
 }
 
+/** `$XDG_CACHE_HOME/airlock/mirror-state.json`, else `~/.cache/airlock/mirror-state.json` (a relative XDG_CACHE_HOME is ignored, as the spec says). */
 export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
+  const xdg = env.XDG_CACHE_HOME;
+  const cache = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
   return path.join(cache, 'airlock', 'mirror-state.json');
 }
+
+/** What `--state` says in every command's help. */
+export const STATE_OPTION_HELP = 'mirror state file (default: Redis when the config has redis:, else state.file, else $XDG_CACHE_HOME/airlock/mirror-state.json or ~/.cache/airlock/mirror-state.json)';
 
 /** Chart index validators and image lists live beside the state file the config names (or the default one). */
 export function indexCacheDir(config: AirlockConfig, env: NodeJS.ProcessEnv = process.env): string {
@@ -24,9 +31,10 @@ export function indexCacheDir(config: AirlockConfig, env: NodeJS.ProcessEnv = pr
 
 /**
  * Redis when the config has it (shared by every worker), else a file: `--state`, then
- * `state.file`, then beside an `oci:` target store, then the user's cache directory.
+ * `state.file`, then the user's cache directory — never the working directory, whatever the
+ * target (an `oci:` layout is checked on every run anyway: reading it costs no request).
  */
-export async function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; ociTargetDir?: string; env?: NodeJS.ProcessEnv }): Promise<StateChoice> {
+export async function chooseStateStore(config: AirlockConfig, options: { stateFile?: string; env?: NodeJS.ProcessEnv }): Promise<StateChoice> {
   const env = options.env ?? process.env;
   if (!options.stateFile && config.redis) {
     const url = redisUrlOf(config, 'config', env);
@@ -40,10 +48,7 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
       },
     };
   }
-  const file =
-    options.stateFile ??
-    config.state.file ??
-    (options.ociTargetDir ? path.join(path.dirname(options.ociTargetDir), `.${path.basename(options.ociTargetDir)}.airlock-state.json`) : defaultStateFile(env));
+  const file = options.stateFile ?? config.state.file ?? defaultStateFile(env);
   const state = fileMirrorState(file);
-  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), close: () => state.flush() };
+  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), close: () => state.flush(), flushSync: () => state.flushSync?.() };
 }

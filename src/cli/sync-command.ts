@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../errors.js';
 import { ALL_KINDS, resolveScope } from '../config/scope.js';
 import { runSync, type SyncKind } from './run-sync.js';
+import { STATE_OPTION_HELP } from './state-store.js';
 
 export function syncCommand(): Command {
   return new Command('sync')
@@ -13,7 +14,7 @@ export function syncCommand(): Command {
     .option('--dry-run', 'resolve and compare; copy nothing')
     .option('--json', 'print the run report as JSON')
     .option('--queue [name]', 'enqueue the run for the workers (Redis) and follow it to the end')
-    .option('--state <file>', 'mirror state file (default: Redis from config, else ~/.cache/airlock)')
+    .option('--state <file>', STATE_OPTION_HELP)
     .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'))
     .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; verifyTargets?: boolean; logLevel: string }) => {

@@ -5,18 +5,20 @@ import { registerSecret } from '../secrets.js';
 /** A secret is never written in the config: it names an environment variable or a file. */
 export type SecretRef = { env: string } | { file: string };
 
+// The messages keep "KEY reads …" rather than "KEY: …": the redactor takes the word after
+// "password:" or "token:" for a secret, and the operator would read "*** variable … is not set".
 export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): string {
   let value: string | undefined;
   if ('env' in ref) {
     value = env[ref.env];
-    if (value === undefined || value === '') throw new AirlockError('E_CONFIG', `${keyPath}: environment variable ${ref.env} is not set`);
+    if (value === undefined || value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads environment variable ${ref.env}, which is not set`);
   } else {
     try {
       value = fs.readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {
-      throw new AirlockError('E_CONFIG', `${keyPath}: cannot read secret file ${ref.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    if (value === '') throw new AirlockError('E_CONFIG', `${keyPath}: secret file ${ref.file} is empty`);
+    if (value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which is empty`);
   }
   registerSecret(value);
   return value;

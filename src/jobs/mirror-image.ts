@@ -1,6 +1,7 @@
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CopyProgress } from '../progress.js';
 import type { CopyResult } from '../oci/copy-image.js';
 import { formatRef, parseImageRef } from '../oci/reference.js';
 import { mirrorImageJobId } from '../queue/names.js';
@@ -45,6 +46,8 @@ export function parseMirrorImagePayload(payload: unknown): MirrorImagePayload {
 export interface ImageJobContext {
   engine: Engine;
   logger: Logger;
+  /** This image's bytes, for a progress display. */
+  progress?: CopyProgress;
 }
 
 /** The processor for one image copy, called the same way by the in-process runner and the queue worker. */
@@ -68,6 +71,7 @@ export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promi
     immutable: p.immutable ?? false,
     digestExact: p.digestExact ?? false,
     dryRun: p.dryRun ?? false,
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
   // Another worker copying the same image to the same place: wait for it, then find it unchanged.
   const result = ctx.engine.lock && !p.dryRun ? await ctx.engine.lock.run(mirrorImageJobId(formatRef(source), p.target), copy) : await copy();

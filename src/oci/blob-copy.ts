@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { CopyProgress } from '../progress.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import type { Descriptor } from './manifest.js';
 
@@ -45,8 +46,11 @@ export interface BlobCopyDeps {
   /** Per-registry limits (source and target), taken before the global one so a task waiting for its registry holds no global slot. */
   registryLimit?: (registry: string) => Limit | undefined;
   logger: Logger;
-  onBytes?: (n: number) => void;
+  /** The image's progress: bytes as they move, and blobs that need not. */
+  progress?: CopyProgress;
 }
+
+const sizeOf = (desc: Descriptor) => (desc.size > 0 ? desc.size : 0);
 
 /**
  * Copies one blob unless the target has it: HEAD first, then a cross-repository mount when a
@@ -56,6 +60,8 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
   const key = `${target.label}|${desc.digest}`;
   const running = deps.ledger.inflight.get(key);
   if (running) {
+    // Another image's copy carries these bytes: they count once, there.
+    deps.progress?.skipped(sizeOf(desc));
     await running;
     stats.blobsSkipped += 1;
     return 'skipped';
@@ -78,6 +84,7 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
 async function transfer(desc: Descriptor, source: ImageEndpoint, target: ImageEndpoint, deps: BlobCopyDeps, stats: TransferStats): Promise<BlobOutcome> {
   if (await target.hasBlob(desc)) {
     stats.blobsSkipped += 1;
+    deps.progress?.skipped(sizeOf(desc));
     return 'skipped';
   }
   let location: string | undefined;
@@ -88,6 +95,7 @@ async function transfer(desc: Descriptor, source: ImageEndpoint, target: ImageEn
       const r = await target.mountBlob(desc, from);
       if (r.mounted) {
         stats.blobsMounted += 1;
+        deps.progress?.skipped(sizeOf(desc));
         return 'mounted';
       }
       location = r.location;
@@ -97,7 +105,7 @@ async function transfer(desc: Descriptor, source: ImageEndpoint, target: ImageEn
     ...(location ? { location } : {}),
     onProgress: (n) => {
       stats.bytes += n;
-      deps.onBytes?.(n);
+      deps.progress?.moved(n);
     },
   });
   stats.blobsCopied += 1;

@@ -1,5 +1,6 @@
 import { AirlockError, toAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CopyProgress } from '../progress.js';
 import type { MirrorState } from '../state/mirror-state.js';
 import { copyBlob, emptyStats, type BlobLedger, type Limit, type TransferStats } from './blob-copy.js';
 import type { ImageEndpoint } from './image-endpoint.js';
@@ -22,6 +23,8 @@ export interface CopyRequest {
   dryRun?: boolean;
   /** The source tag never moves: a recorded copy is trusted without asking any registry. */
   immutable?: boolean;
+  /** Told the blob bytes of each manifest before they move, then as they move. */
+  progress?: CopyProgress;
 }
 
 export interface CopyResult {
@@ -29,7 +32,10 @@ export interface CopyResult {
   target: string;
   status: 'copied' | 'unchanged' | 'planned';
   sourceDigest: string;
+  /** What the target holds: for `planned` (a dry run) its digest now, empty when it has nothing. */
   targetDigest: string;
+  /** `unchanged` on the mirror state's word alone: the target was not asked (`--verify-targets` asks it). */
+  trusted?: boolean;
   manifests: number;
   referrers: number;
   warnings: string[];
@@ -50,7 +56,6 @@ export interface CopyDeps {
   trustTargetMs?: number;
   /** Check every target, even where the state vouches for it (repairs targets changed behind our back). */
   verifyTargets?: boolean;
-  onBytes?: (n: number) => void;
   now?: () => Date;
 }
 
@@ -98,14 +103,19 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     const trust = deps.trustTargetMs ?? 0;
     const recent = !!remembered && now().getTime() - Date.parse(remembered.at) < trust;
     const vouched = !!remembered && !req.referrers && !deps.verifyTargets;
-    if (pinned && vouched) {
-      return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
+    // A local layout is checked for the cost of reading a file: the record's word is not taken for
+    // it, so a layout removed or emptied since is copied again.
+    if (pinned && vouched && req.target.local) {
+      const there = await req.target.resolve(req.targetTag ?? remembered.targetDigest);
+      if (there?.digest === remembered.targetDigest) return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
+    } else if (pinned && vouched) {
+      return { ...result('unchanged', remembered.sourceDigest, remembered.targetDigest), trusted: true };
     }
     // A recent record vouches for the target: only the source is asked whether the tag moved.
     let asked: ManifestHead | null | undefined;
-    if (vouched && recent) {
+    if (vouched && recent && !req.target.local) {
       asked = await req.source.resolve(req.sourceRef);
-      if (asked?.digest === remembered.sourceDigest) return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
+      if (asked?.digest === remembered.sourceDigest) return { ...result('unchanged', remembered.sourceDigest, remembered.targetDigest), trusted: true };
     }
 
     // With a target tag both HEADs go out at once: a no-op re-sync costs one round trip.
@@ -127,7 +137,8 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
       }
       return result('unchanged', head.digest, expectedTarget, 0, referrers);
     }
-    if (req.dryRun) return result('planned', head.digest, expectedTarget ?? head.digest);
+    // A dry run reports what the target holds now (nothing, or another digest), not what it would hold.
+    if (req.dryRun) return result('planned', head.digest, existing?.digest ?? '');
 
     const raw = await req.source.getManifest(head.digest);
     const parsed = parseManifest(raw, sourceName);
@@ -191,7 +202,9 @@ function filteredIndex(raw: RawManifest, chosen: Descriptor[]): RawManifest {
 async function copyContent(manifest: ParsedManifest, req: CopyRequest, deps: CopyDeps, stats: TransferStats): Promise<void> {
   if (manifest.kind !== 'manifest') return;
   const blobs = [manifest.config, ...manifest.layers].filter((d) => !isForeign(d));
-  await Promise.all(blobs.map((d) => copyBlob(d, req.source, req.target, { ledger: deps.ledger, limit: deps.blobLimit, registryLimit: deps.registryLimit, logger: deps.logger, onBytes: deps.onBytes }, stats)));
+  req.progress?.planned(blobs.reduce((sum, d) => sum + (d.size > 0 ? d.size : 0), 0));
+  const blobDeps = { ledger: deps.ledger, limit: deps.blobLimit, registryLimit: deps.registryLimit, logger: deps.logger, ...(req.progress ? { progress: req.progress } : {}) };
+  await Promise.all(blobs.map((d) => copyBlob(d, req.source, req.target, blobDeps, stats)));
 }
 
 /** Copies a manifest by digest with everything below it (nested indexes included). */

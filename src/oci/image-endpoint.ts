@@ -11,6 +11,8 @@ export interface ImageEndpoint {
   readonly label: string;
   /** Set for registry endpoints; mounts only happen between repositories of one registry. */
   readonly repo?: Repo;
+  /** A directory on this machine (an OCI layout): checking it costs no request. */
+  readonly local?: boolean;
   resolve(reference: string): Promise<ManifestHead | null>;
   getManifest(reference: string): Promise<RawManifest>;
   /** `child`: a manifest reachable only through an index being copied (no layout index entry). */

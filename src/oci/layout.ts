@@ -76,6 +76,7 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
 
   return {
     label,
+    local: true,
     async resolve(reference) {
       if (reference.includes(':')) {
         if (!(await exists(blobPath(reference)))) return null;

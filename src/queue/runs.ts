@@ -52,13 +52,18 @@ export async function listRuns(queue: Queue, limit = 20): Promise<RunSummary[]> 
       for (const job of page) {
         // A job removed between listing and reading comes back empty.
         if (job?.name !== JOB.sync) continue;
+        // A job scheduler's next run waits as a delayed job until it fires: a schedule, not a run
+        // (`schedules list` shows it with its next time).
+        if (state === 'delayed' && job.repeatJobKey) continue;
         runs.push(toSummary(job, state));
         found += 1;
       }
       if (page.length < RUNS_PAGE) break;
     }
   }
-  return runs.sort((a, b) => b.enqueuedAt.localeCompare(a.enqueuedAt)).slice(0, limit);
+  // Newest first; runs queued in the same millisecond by their ids, which grow (a numeric id is compared as a number).
+  const byId = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(b) - Number(a) : b.localeCompare(a));
+  return runs.sort((a, b) => b.enqueuedAt.localeCompare(a.enqueuedAt) || byId(a.id, b.id)).slice(0, limit);
 }
 
 export async function showRun(queue: Queue, id: string): Promise<RunSummary> {

@@ -6,6 +6,7 @@ import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
+import type { SettledArtifact } from '../progress.js';
 
 /** `job`: a queued job of a kind this code does not know (a newer producer's), reported as itself rather than as an artifact it may not be. */
 export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin' | 'job';
@@ -15,6 +16,8 @@ export interface ReportItem {
   source: string;
   target: string;
   status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  /** `unchanged` on the mirror state's word: the target was not asked (`--verify-targets` asks it). */
+  trusted?: boolean;
   sourceDigest?: string;
   targetDigest?: string;
   bytes: number;
@@ -61,7 +64,9 @@ export function imageItems(outcomes: ImageOutcome[]): ReportItem[] {
       source: r?.source ?? o.payload.source,
       target: r?.target ?? o.payload.target,
       status: r ? r.status : 'failed',
-      ...(r ? { sourceDigest: r.sourceDigest, targetDigest: r.targetDigest } : {}),
+      ...(r?.trusted ? { trusted: true } : {}),
+      ...(r ? { sourceDigest: r.sourceDigest } : {}),
+      ...(r?.targetDigest ? { targetDigest: r.targetDigest } : {}),
       bytes: r?.stats.bytes ?? 0,
       blobs: { copied: r?.stats.blobsCopied ?? 0, skipped: r?.stats.blobsSkipped ?? 0, mounted: r?.stats.blobsMounted ?? 0 },
       referrers: r?.referrers ?? 0,
@@ -171,27 +176,55 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-/** The human summary: one line per artifact, failures with their code, then totals. */
-export function formatReport(report: RunReport): string {
+/** `1 image`, `2 images`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** One artifact's lines in the human report: status, names, digest and cause, then its warnings and rewrites. */
+export function formatItem(i: SettledArtifact, withKind: boolean): string[] {
   const lines: string[] = [];
-  const kinds = new Set(report.items.map((i) => i.kind));
-  for (const i of report.items) {
-    const digest = i.targetDigest ? ` ${i.targetDigest.slice(0, 19)}` : '';
-    const detail = i.error
-      ? ` [${i.error.code}] ${i.error.message}`
-      : i.status === 'copied' && i.kind === 'image'
-        ? ` ${formatBytes(i.bytes)}, ${i.blobs.copied} blobs copied, ${i.blobs.skipped} present, ${i.blobs.mounted} mounted`
+  // A planned copy shows the digest it would write; the others what the target holds.
+  const shown = i.status === 'planned' ? i.sourceDigest : i.targetDigest;
+  const digest = shown ? ` ${shown.slice(0, 19)}` : '';
+  const detail = i.error
+    ? ` [${i.error.code}] ${i.error.message}`
+    : i.status === 'copied' && i.kind === 'image' && i.blobs
+      ? ` ${formatBytes(i.bytes)}, ${i.blobs.copied} blobs copied, ${i.blobs.skipped} present, ${i.blobs.mounted} mounted`
+      : i.status === 'planned' && i.targetDigest
+        ? ` (target has ${i.targetDigest.slice(0, 19)})`
         : '';
-    const prefix = kinds.size > 1 ? `${i.kind.padEnd(6)} ` : '';
-    lines.push(`${prefix}${i.status.padEnd(9)} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
-    for (const w of i.warnings) lines.push(`          warning: ${w}`);
-    for (const r of i.rewrites ?? []) lines.push(`          ${r.file}: ${r.from} -> ${r.to}`);
-  }
+  const prefix = withKind ? `${i.kind.padEnd(6)} ` : '';
+  const status = i.trusted ? `${i.status} (trusted)` : i.status.padEnd(9);
+  lines.push(`${prefix}${status} ${i.source}${i.target ? ` -> ${i.target}` : ''}${digest}${detail}`);
+  for (const w of i.warnings) lines.push(`          warning: ${w}`);
+  for (const r of i.rewrites ?? []) lines.push(`          ${r.file}: ${r.from} -> ${r.to}`);
+  return lines;
+}
+
+/** The totals line (and a hint when targets were taken on trust). */
+export function formatTotals(report: RunReport): string[] {
+  const kinds = new Set(report.items.map((i) => i.kind));
   const s = report.summary;
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
-  const noun = kinds.size === 1 && kinds.has('image') ? 'images' : 'artifacts';
-  lines.push(`${report.items.length} ${noun}: ${s.copied} copied, ${s.unchanged} unchanged, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`);
-  return lines.join('\n');
+  const noun = kinds.size === 1 && kinds.has('image') ? 'image' : 'artifact';
+  const trusted = report.items.filter((i) => i.trusted).length;
+  const lines = [`${plural(report.items.length, noun)}: ${s.copied} copied, ${s.unchanged} unchanged${trusted ? ` (${trusted} trusted)` : ''}, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`];
+  if (trusted) {
+    lines.push(`${trusted === 1 ? '1 target was' : `${trusted} targets were`} not checked: the mirror state vouched for ${trusted === 1 ? 'it' : 'them'} (state.trustTargetSeconds); --verify-targets checks every target`);
+  }
+  return lines;
+}
+
+/** Whether the report prefixes each line with its kind (a run of more than one kind). */
+export function showsKinds(report: RunReport): boolean {
+  return new Set(report.items.map((i) => i.kind)).size > 1;
+}
+
+/** The human summary: one line per artifact, failures with their code, then totals. */
+export function formatReport(report: RunReport): string {
+  const withKind = showsKinds(report);
+  return [...report.items.flatMap((i) => formatItem(i, withKind)), ...formatTotals(report)].join('\n');
 }
 
 /** 0 when all went well; a failure's own exit code when all failures agree; else 1. */

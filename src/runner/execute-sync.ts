@@ -13,6 +13,7 @@ import type { PlanFailure } from '../sources/image-plan.js';
 import { imageNeedPayloads } from './image-payloads.js';
 import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
+import type { ArtifactProgress, RunProgress } from '../progress.js';
 
 import type { SyncKind } from '../config/scope.js';
 export type { SyncKind };
@@ -29,9 +30,8 @@ export interface ExecuteSyncOptions {
   images?: MirrorImagePayload[];
   failures?: PlanFailure[];
   dryRun?: boolean;
-  /** Told how many images are about to run, and of each one that settled. */
-  onImages?: (total: number) => Promise<void> | void;
-  onImageDone?: (o: ImageOutcome) => void;
+  /** Told of the charts, files and images as they are queued, start, move bytes and settle. */
+  progress?: RunProgress;
 }
 
 export interface SyncResult {
@@ -103,18 +103,23 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const plan = await planConfigCharts(config, engine, repos, options.dryRun);
     fail(plan.failures, 'chart');
     const limit = pLimit(config.concurrency.images);
+    options.progress?.queued(plan.payloads.map(chartSource));
     const outcomes: ChartOutcome[] = await Promise.all(
       plan.payloads.map((p: MirrorChartPayload) =>
         limit(async () => {
           const t0 = Date.now();
           const source = chartSource(p);
+          const track = options.progress?.start(source);
+          let outcome: ChartOutcome;
           try {
-            return { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
+            outcome = { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
           } catch (e) {
             const error = toAirlockError(e, source);
             errors.push(error);
-            return { source, target: p.target, error, durationMs: Date.now() - t0 };
+            outcome = { source, target: p.target, error, durationMs: Date.now() - t0 };
           }
+          track?.done(chartItems([outcome])[0]!);
+          return outcome;
         }),
       ),
     );
@@ -149,33 +154,41 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
     const ctx = { engine, logger };
     const limit = pLimit(config.concurrency.blobs);
+    options.progress?.queued([...uniqueFiles.map((f) => f.url), ...botkubePayloads.map((b) => b.url)]);
+    // Each file's and plugin index's line, also told to the progress display as it settles.
+    const settle = (track: ArtifactProgress | undefined, item: ReportItem) => {
+      items.push(item);
+      track?.done(item);
+    };
     await Promise.all(
       uniqueFiles.map((f) =>
         limit(async () => {
+          const track = options.progress?.start(f.url);
           try {
             const r = await mirrorFileJob(f, ctx);
             addonStatus.files.set(f.url, r.url);
-            items.push(fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
+            settle(track, fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
           } catch (e) {
             const error = toAirlockError(e, f.url);
             errors.push(error);
             addonStatus.failedUrls.add(f.url);
-            items.push(fileItem('file', f.url, '', 'failed', 0, undefined, error));
+            settle(track, fileItem('file', f.url, '', 'failed', 0, undefined, error));
           }
         }),
       ),
     );
     for (const repo of botkubePayloads) {
+      const track = options.progress?.start(repo.url);
       try {
         const r = await mirrorBotkubeJob(repo, ctx);
         items.push(...botkubeItems(r));
         errors.push(...r.failures);
         const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
-        items.push(fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
+        settle(track, fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
       } catch (e) {
         const error = toAirlockError(e, repo.url);
         errors.push(error);
-        items.push(fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
+        settle(track, fileItem('plugin-index', repo.url, '', 'failed', 0, undefined, error));
       }
     }
   }
@@ -188,8 +201,28 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     seen.add(key);
     return true;
   });
-  await options.onImages?.(uniquePayloads.length);
-  const outcomes = await runImageJobs(uniquePayloads, { engine, logger }, { concurrency: config.concurrency.images, ...(options.onImageDone ? { onSettled: options.onImageDone } : {}) });
+  const { progress } = options;
+  progress?.queued(uniquePayloads.map((p) => p.source));
+  const tracks = new Map<MirrorImagePayload, ArtifactProgress>();
+  const outcomes = await runImageJobs(
+    uniquePayloads,
+    { engine, logger },
+    {
+      concurrency: config.concurrency.images,
+      // The run's report shows each failure: logged at the default level too, a terminal would show it twice.
+      failureLevel: 'info',
+      ...(progress
+        ? {
+            onStart: (p: MirrorImagePayload) => {
+              const track = progress.start(p.source);
+              tracks.set(p, track);
+              return track;
+            },
+            onSettled: (o: ImageOutcome) => tracks.get(o.payload)?.done(imageItems([o])[0]!),
+          }
+        : {}),
+    },
+  );
   items.push(...imageItems(outcomes));
   errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
 

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import { toAirlockError, type AirlockError } from '../errors.js';
 import { mirrorImage, type ImageJobContext, type MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { CopyResult } from '../oci/copy-image.js';
+import type { CopyProgress } from '../progress.js';
 
 export interface ImageOutcome {
   payload: MirrorImagePayload;
@@ -17,19 +18,26 @@ export interface ImageOutcome {
 export async function runImageJobs(
   payloads: MirrorImagePayload[],
   ctx: ImageJobContext,
-  options: { concurrency: number; onSettled?: (o: ImageOutcome) => void },
+  options: {
+    concurrency: number;
+    onStart?: (p: MirrorImagePayload) => CopyProgress | undefined;
+    onSettled?: (o: ImageOutcome) => void;
+    /** The level a failure is logged at (default error); `info` where a report shows each failure anyway. */
+    failureLevel?: 'error' | 'info';
+  },
 ): Promise<ImageOutcome[]> {
   const limit = pLimit(options.concurrency);
   return Promise.all(
     payloads.map((payload) =>
       limit(async () => {
         const started = Date.now();
+        const progress = options.onStart?.(payload);
         let outcome: ImageOutcome;
         try {
-          outcome = { payload, result: await mirrorImage(payload, ctx), durationMs: Date.now() - started };
+          outcome = { payload, result: await mirrorImage(payload, progress ? { ...ctx, progress } : ctx), durationMs: Date.now() - started };
         } catch (e) {
           outcome = { payload, error: toAirlockError(e, payload.source), durationMs: Date.now() - started };
-          ctx.logger.error({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
+          ctx.logger[options.failureLevel ?? 'error']({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
         }
         options.onSettled?.(outcome);
         return outcome;

@@ -23,6 +23,8 @@ export interface MirrorState {
   set(key: string, record: MirrorRecord): Promise<void>;
   /** Persists pending writes (the file store batches them). */
   flush(): Promise<void>;
+  /** The same, synchronously, for a process about to exit on a signal (stores that batch writes). */
+  flushSync?(): void;
 }
 
 export function memoryMirrorState(): MirrorState {
@@ -95,6 +97,21 @@ export function fileMirrorState(file: string): MirrorState {
       if (timer) clearTimeout(timer);
       timer = undefined;
       await write();
+    },
+    flushSync() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (!dirty || !data) return;
+      dirty = false;
+      // What the copies that finished recorded, so the next run does not ask about them again.
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.interrupted.tmp`;
+      try {
+        fs.writeFileSync(tmp, JSON.stringify({ version: 1, records: data }));
+        fs.renameSync(tmp, file);
+      } catch {
+        fs.rmSync(tmp, { force: true });
+      }
     },
   };
 }

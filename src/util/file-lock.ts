@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { AirlockError } from '../errors.js';
+import { trackTemporary, untrackTemporary } from './exit-cleanup.js';
 
 export interface FileLockOptions {
   /** Give up waiting after this long. */
@@ -72,6 +73,7 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, option
   for (;;) {
     try {
       await fsp.writeFile(file, me, { flag: 'wx' });
+      trackTemporary(file);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -90,5 +92,6 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, option
   } finally {
     clearInterval(beat);
     await fsp.rm(file, { force: true });
+    untrackTemporary(file);
   }
 }

@@ -5,16 +5,20 @@ import { createHash, randomUUID } from './lazy-crypto.js';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withFileLock } from './file-lock.js';
+import { trackTemporary, untrackTemporary } from './exit-cleanup.js';
 
 /** Writes a file by temp file + rename, so readers never see half of it. */
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
   const tmp = `${file}.${randomUUID()}.tmp`;
+  trackTemporary(tmp);
   try {
     await fsp.writeFile(tmp, data);
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     throw e;
+  } finally {
+    untrackTemporary(tmp);
   }
 }
 
@@ -24,12 +28,15 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
  */
 export async function writeStreamAtomic(file: string, source: Readable, ...transforms: Transform[]): Promise<void> {
   const tmp = `${file}.${randomUUID()}.tmp`;
+  trackTemporary(tmp);
   try {
     await pipeline([source, ...transforms, fs.createWriteStream(tmp)]);
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     throw e;
+  } finally {
+    untrackTemporary(tmp);
   }
 }
 

@@ -27,6 +27,8 @@ export interface RegistryOptions {
   token?: TokenIssuer;
   /** Serve HTTPS with this certificate (see selfSignedCertificate). */
   tls?: { certFile: string; keyFile: string };
+  /** A fixed loopback port (README examples name one); default a free one. */
+  port?: number;
 }
 
 /** A self-signed certificate for 127.0.0.1 (openssl), for registries served over TLS. */
@@ -100,7 +102,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-registry-'));
   const storage = path.join(work, 'storage');
   fs.mkdirSync(storage);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const configFile = path.join(work, 'config.yml');
   fs.writeFileSync(configFile, configYaml(storage, `127.0.0.1:${port}`, opts, work));
   const child: ChildProcess = spawn(bin, ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });

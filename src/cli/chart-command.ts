@@ -11,6 +11,7 @@ import { mirrorChart } from '../jobs/mirror-chart.js';
 import { createLogger } from '../log.js';
 import { createHelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart } from '../sources/oci-chart.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -93,7 +94,7 @@ export function chartCommand(): Command {
         for (const f of opts.values ?? []) {
           let doc: unknown;
           try {
-            doc = parseYaml(fs.readFileSync(f, 'utf8'));
+            doc = parseYaml(readTextBounded(f, CONFIG_FILE_LIMIT));
           } catch (e) {
             throw new AirlockError('E_USAGE', `values file ${f}: ${(e as Error).message.split('\n')[0]}`);
           }

@@ -42,7 +42,7 @@ export function botkubeCommand(): Command {
       for (const h of opts.headerEnv ?? []) {
         const [name, variable] = h.split('=');
         if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
-        headers[name] = resolveSecret({ env: variable }, `--header-env ${name}`);
+        headers[name] = resolveSecret({ env: variable }, `header ${name} (--header-env)`);
       }
       const engine = createEngine({ config: defaultConfig(), logger: createLogger({ level: opts.logLevel }) });
       try {

@@ -1,13 +1,14 @@
-import fs from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { AirlockError } from '../errors.js';
+import { CONFIG_FILE_LIMIT, FileTooLargeError, readTextBounded } from '../util/bounded-read.js';
 import { configSchema, type AirlockConfig } from './schema.js';
 
 export function loadConfig(file: string): AirlockConfig {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextBounded(file, CONFIG_FILE_LIMIT);
   } catch (e) {
+    if (e instanceof FileTooLargeError) throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${e.message}, too large for a config file`);
     throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   let doc: unknown;

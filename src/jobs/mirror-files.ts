@@ -43,7 +43,7 @@ export async function mirrorFileJob(payload: unknown, ctx: FileJobContext): Prom
 /** One Botkube plugin repository; per-file failures make the job fail after everything else was copied. */
 export async function mirrorBotkubeJob(payload: unknown, ctx: FileJobContext): Promise<BotkubeMirrorResult> {
   const p = check(mirrorBotkubePayload, payload, 'mirror-botkube');
-  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube ${p.name} header ${k}`)]));
+  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${p.name}].headers.${k}`)]));
   const r = await mirrorBotkubeRepository(ctx.engine, p.target, { name: p.name, indexUrl: p.url, headers, ...(p.plugins ? { plugins: p.plugins } : {}), ...(p.versions ? { versions: p.versions } : {}) });
   ctx.logger.info({ repository: p.name, files: r.files.length, failures: r.failures.length }, 'botkube repository mirrored');
   return r;

@@ -9,6 +9,7 @@ import { AirlockError, exitCodeForErrors } from '../errors.js';
 import { printErrorLines } from './print-errors.js';
 import { createLogger } from '../log.js';
 import { redact } from '../secrets.js';
+import { refuseUrlCredentials } from '../util/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -38,6 +39,8 @@ export function botkubeCommand(): Command {
     .option('--json', 'print the result as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (indexUrl: string, opts: { to: string; baseUrl: string; name: string; plugin?: string[]; version?: string[]; headerEnv?: string[]; json?: boolean; logLevel: string }) => {
+      refuseUrlCredentials(indexUrl, 'INDEX_URL');
+      refuseUrlCredentials(opts.baseUrl, '--base-url');
       const headers: Record<string, string> = {};
       for (const h of opts.headerEnv ?? []) {
         const [name, variable] = h.split('=');

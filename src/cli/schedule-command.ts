@@ -8,6 +8,7 @@ import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueAndFollow, followRun, listRuns, retryRun, showRun, type RunSummary } from '../queue/runs.js';
 import { formatBytes } from '../report/run-report.js';
+import { terminalJson, terminalSafe } from '../util/terminal.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
   const url = redisUrlOf(config, file);
@@ -59,7 +60,9 @@ export function schedulesCommand(): Command {
   return schedules;
 }
 
-function printRun(r: RunSummary): void {
+function printRun(run: RunSummary): void {
+  // A run's reason comes from a webhook and its failures from upstreams: no raw control characters.
+  const r = terminalSafe(run);
   const s = r.summary;
   const counts = s ? `${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}` : '';
   process.stdout.write(`${r.id.padEnd(8)} ${r.state.padEnd(9)} ${r.scope.padEnd(7)} ${r.enqueuedAt} ${r.durationMs !== undefined ? `${(r.durationMs / 1000).toFixed(1)} s` : ''} ${counts} ${r.reason}${r.retryOf ? ` (retries run ${r.retryOf})` : ''}\n`);
@@ -78,7 +81,7 @@ export function runsCommand(): Command {
     .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
       const config = loadConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listRuns(q, opts.limit));
-      if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${terminalJson(list, 2)}\n`);
       else list.forEach(printRun);
     });
   runs
@@ -90,7 +93,7 @@ export function runsCommand(): Command {
     .action(async (id: string, opts: { config: string; queue: string; json?: boolean }) => {
       const config = loadConfig(opts.config);
       const run = await withQueue(config, opts.config, opts.queue, (q) => showRun(q, id));
-      if (opts.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
       else printRun(run);
     });
   runs
@@ -125,7 +128,7 @@ async function followed(config: AirlockConfig, file: string, name: string, json:
   try {
     await events.waitUntilReady();
     const run = await withQueue(config, file, name, (q) => start(q, events));
-    if (json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    if (json) process.stdout.write(`${terminalJson(run, 2)}\n`);
     else printRun(run);
     return run.state === 'completed' && (run.summary?.failed ?? 0) === 0 ? 0 : 1;
   } finally {

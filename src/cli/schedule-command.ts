@@ -36,7 +36,7 @@ export function schedulerCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (redis.url, schedules:)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .action(async (opts: { config: string; queue: string }) => {
-      const config = loadConfig(opts.config);
+      const config = loadConfig(opts.config, { checkSchedules: true });
       const r = await withQueue(config, opts.config, opts.queue, (q) => applySchedules(q, config.schedules));
       for (const n of r.upserted) process.stdout.write(`scheduled ${n}\n`);
       for (const n of r.removed) process.stdout.write(`removed   ${n}\n`);

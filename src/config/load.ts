@@ -1,9 +1,19 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { AirlockError } from '../errors.js';
 import { CONFIG_FILE_LIMIT, FileTooLargeError, readTextBounded } from '../util/bounded-read.js';
+import { checkSchedules } from './schedule-check.js';
 import { configSchema, type AirlockConfig } from './schema.js';
 
-export function loadConfig(file: string): AirlockConfig {
+export interface LoadOptions {
+  /**
+   * Also check every schedule's cron pattern and time zone with the scheduler's own parser
+   * (`config check`, `scheduler`). Off elsewhere: loading that parser costs more than a one-shot
+   * command's whole start-up, and no other command reads schedules.
+   */
+  checkSchedules?: boolean;
+}
+
+export function loadConfig(file: string, options: LoadOptions = {}): AirlockConfig {
   let text: string;
   try {
     text = readTextBounded(file, CONFIG_FILE_LIMIT);
@@ -18,7 +28,9 @@ export function loadConfig(file: string): AirlockConfig {
     const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
     throw new AirlockError('E_CONFIG', `${file}: not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`);
   }
-  return parseConfig(doc, file);
+  const config = parseConfig(doc, file);
+  if (options.checkSchedules && config.schedules.length > 0) checkSchedules(config.schedules, file);
+  return config;
 }
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {

@@ -9,6 +9,7 @@ import { AirlockError, exitCodeForErrors } from '../errors.js';
 import { printErrorLines } from './print-errors.js';
 import { createLogger } from '../log.js';
 import { redact } from '../secrets.js';
+import { checkName } from '../util/names.js';
 import { refuseUrlCredentials } from '../util/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -39,6 +40,9 @@ export function botkubeCommand(): Command {
     .option('--json', 'print the result as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (indexUrl: string, opts: { to: string; baseUrl: string; name: string; plugin?: string[]; version?: string[]; headerEnv?: string[]; json?: boolean; logLevel: string }) => {
+      // The name is a directory under --to: one path segment, and the config's rule for botkube[].name.
+      checkName('path-segment', opts.name, { field: '--name', code: 'E_USAGE' });
+      if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) throw new AirlockError('E_USAGE', `--name "${opts.name}" may hold letters, digits, - and _ only (as botkube[].name)`);
       refuseUrlCredentials(indexUrl, 'INDEX_URL');
       refuseUrlCredentials(opts.baseUrl, '--base-url');
       const headers: Record<string, string> = {};

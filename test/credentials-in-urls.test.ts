@@ -115,6 +115,8 @@ describe('credentials written inside URLs are refused where they enter', () => {
       [['botkube', 'mirror', 'https://x.io/index.yaml?token=pw-in-url-2', '--to', path.join(work, 'bk'), '--base-url', 'https://files.example'], 'INDEX_URL carries a credential'],
       [['addons', 'plan', '--helm', 'https://bot:pw-in-url-2@addons.example'], '--helm carries credentials'],
       [['addons', 'plan', '--catalog', 'https://bot:pw-in-url-2@git.example/catalog.git'], 'AIRLOCK_GIT_AUTH_GIT_EXAMPLE'],
+      [['image', 'copy', 'robot:pw-in-url-2@127.0.0.1:9/acme/app:1', `oci:${path.join(work, 'store')}`], 'SRC carries credentials before the registry'],
+      [['image', 'copy', '127.0.0.1:9/acme/app:1', 'docker://robot:pw-in-url-2@127.0.0.1:9/mirror/app'], 'DST carries credentials'],
     ];
     for (const [args, expected] of cases) {
       const r = await airlock(args);

@@ -68,7 +68,7 @@ export function urlCredentialProblem(value: string, use: UrlUse = 'http'): strin
     // An image reference's registry part: `user:pass@host/repo` is no reference but would be printed as one.
     if (use === 'image') {
       const registry = value.replace(/^docker:\/\//, '').split('/')[0] ?? '';
-      if (registry.includes('@') && value.includes('/')) return `carries credentials before the registry (user:password@); ${instead('http', registry.split('@').pop() ?? '')}`;
+      if (registry.includes('@') && value.includes('/')) return `carries credentials before the registry (user:password@); ${instead('image', registry.split('@').pop() ?? '')}`;
     }
     return undefined;
   }

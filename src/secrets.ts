@@ -20,21 +20,31 @@ export function registerCredentials(username: string, password: string): void {
   registerSecret(`${username}:${password}`);
 }
 
-const PATTERNS: RegExp[] = [
-  /((?:authorization|proxy-authorization)["']?\s*[:=]\s*["']?(?:basic|bearer)\s+)[^\s"',}]+/gi,
-  /((?:access_token|refresh_token|token|password|secret)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
-  /(\/\/[^/\s:@]+:)[^/\s@]+(@)/g,
-];
+const AUTHORIZATION = /((?:authorization|proxy-authorization)["']?\s*[:=]\s*["']?(?:basic|bearer)\s+)[^\s"',}]+/gi;
+const SECRET_FIELD = /((?:access_token|refresh_token|token|password|secret)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi;
+const URL_USERINFO = /(\/\/[^/\s:@]+:)[^/\s@]+(@)/g;
+
+/**
+ * Whether a `password: …` match is airlock naming a config key in a message
+ * (`registries[0].password: environment variable X is not set`) rather than a value: the name is
+ * the last segment of a key path (a `.` or `[…]` in the run of key characters before it) and is
+ * followed by a colon and a space, not `=` or quotes. Key paths are how airlock's config errors
+ * begin; a secret written as `a.b.password: value` in free text is the price of not garbling them.
+ */
+function namesConfigKey(text: string, offset: number, pre: string): boolean {
+  if (!/^[A-Za-z_]+:\s+$/.test(pre)) return false;
+  const run = /[\w.[\]-]*$/.exec(text.slice(Math.max(0, offset - 200), offset))?.[0] ?? '';
+  return /[.[\]]/.test(run);
+}
 
 export function redact(text: string): string {
   let out = text;
   for (const secret of known) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  for (const re of PATTERNS) {
-    // Patterns with a second group keep what follows the secret; for the others the third argument is an offset.
-    out = out.replace(re, (_m, pre: string, post: unknown) => `${pre}${REDACTED}${typeof post === 'string' ? post : ''}`);
-  }
+  out = out.replace(AUTHORIZATION, (_m, pre: string) => `${pre}${REDACTED}`);
+  out = out.replace(SECRET_FIELD, (m: string, pre: string, offset: number, whole: string) => (namesConfigKey(whole, offset, pre) ? m : `${pre}${REDACTED}`));
+  out = out.replace(URL_USERINFO, (_m, pre: string, post: string) => `${pre}${REDACTED}${post}`);
   return out;
 }
 

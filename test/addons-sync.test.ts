@@ -217,16 +217,14 @@ describe('publishing addons one by one', () => {
 });
 
 describe('credentials in the git mirror remote', () => {
-  it('a token given as the URL user name never reaches the report or stderr', async () => {
+  it('a token given as the URL user name is refused at load, pointing at AIRLOCK_GIT_AUTH_<HOST>, and never printed', async () => {
     const token = 'ghp_userNameT0ken4242';
     const cfg = path.join(work, 'token-remote.yaml');
-    // A directory catalog: publish.git fails with a config error whose report item names the remote.
     fs.writeFileSync(cfg, fs.readFileSync(config(catalog()), 'utf8').replace('  publish:', `  publish:\n    git:\n      remote: https://${token}@git.invalid/catalog.git\n      branch: airgap`));
     const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'token-state.json')]);
-    const report = JSON.parse(r.stdout) as Report;
-    const item = report.items.find((i) => i.kind === 'git-mirror');
-    expect(item).toMatchObject({ status: 'failed', target: 'https://***@git.invalid/catalog.git airgap' });
-    expect(r.stdout).not.toContain(token);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toMatch(/^airlock: \[E_CONFIG\] .*: addons\.publish\.git\.remote: carries credentials in the URL .*set AIRLOCK_GIT_AUTH_GIT_INVALID=user:token instead$/);
     expect(r.stderr).not.toContain(token);
   });
 });

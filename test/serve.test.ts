@@ -1,6 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -13,7 +14,7 @@ import { queueTriggers } from '../src/server/queue-triggers.js';
 import { mirrorImageJobId } from '../src/queue/names.js';
 import { planImages } from '../src/sources/image-plan.js';
 import { testEngine } from './support/engine.js';
-import { CLI } from './support/cli.js';
+import { CLI, airlock } from './support/cli.js';
 import { freePort, waitFor } from './support/ports.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 
@@ -293,5 +294,90 @@ describe('airlock serve', () => {
     const open = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }), { board });
     expect((await open.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(404);
     await open.close();
+  });
+});
+
+describe('airlock serve against replays and bad listen options (issue 16)', () => {
+  it('takes the same signed GitHub body once, whatever X-GitHub-Delivery says, for a day', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    try {
+      const push = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' }, after: randomUUID() });
+      const headers = (delivery?: string) => ({ 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': sign(push), ...(delivery ? { 'x-github-delivery': delivery } : {}) });
+      const before = await count();
+      const first = await app.inject({ method: 'POST', url: '/webhooks/github', payload: push, headers: headers(`replay-${randomUUID()}`) });
+      expect(first.statusCode).toBe(202);
+      // The signature does not cover the header: a captured delivery replayed under another id, or none.
+      for (const delivery of [`replay-${randomUUID()}`, undefined]) {
+        const again = await app.inject({ method: 'POST', url: '/webhooks/github', payload: push, headers: headers(delivery) });
+        expect(again.statusCode).toBe(200);
+        expect(JSON.parse(again.body)).toEqual({ duplicate: true });
+      }
+      expect(await count()).toBe(before + 1);
+      const ttl = await redis.ttl(`${prefix}:delivery:github:body-sha256-${createHash('sha256').update(push).digest('hex')}`);
+      expect(ttl).toBeGreaterThan(23 * 3600);
+      // Another push (another body) is a new delivery.
+      const next = JSON.stringify({ ref: 'refs/heads/master', repository: { full_name: 'kubevela/catalog' }, after: randomUUID() });
+      const other = await app.inject({ method: 'POST', url: '/webhooks/github', payload: next, headers: { ...headers(`replay-${randomUUID()}`), 'x-hub-signature-256': sign(next) } });
+      expect(other.statusCode).toBe(202);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('exits 2 with one line when it cannot listen (port in use, a port that is none, an address not on this host)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-listen-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    // The board's own queue connection is what kept a failed server up.
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nserve:\n  adminToken: { env: ADMIN_TOKEN }\n`);
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const cases: Array<[string[], RegExp]> = [
+        [['--host', '127.0.0.1', '--port', String(port)], /^airlock: \[E_USAGE\] cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/],
+        [['--host', '127.0.0.1', '--port', 'abc'], /^airlock: \[E_USAGE\] --port "abc" is not a port number \(0-65535\)$/],
+        [['--host', '127.0.0.1', '--port', '65536'], /^airlock: \[E_USAGE\] --port "65536" is not a port number/],
+        [['--host', '192.0.2.1', '--port', '0'], /^airlock: \[E_USAGE\] cannot listen on 192\.0\.2\.1:0: .*EADDRNOTAVAIL/],
+      ];
+      for (const [args, expected] of cases) {
+        const r = await airlock(['serve', '--config', cfg, '--queue', `listen-${randomUUID()}`, ...args], { TEST_REDIS_URL: redisServer.url, ADMIN_TOKEN: 'adm-123456' }, 30_000);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr.trim()).toMatch(expected);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
+  });
+
+  it('runs list and runs show escape control characters a webhook put in the reason', async () => {
+    const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), await createPinoLogger({ level: 'silent' }));
+    const reason = 'release \u001b]0;owned\u0007\u001b[2J\u001b[1A\r\u009b31mdone';
+    let run = '';
+    try {
+      const res = await app.inject({ method: 'POST', url: '/webhooks/generic', payload: JSON.stringify({ scope: 'images', reason }), headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.generic}` } });
+      expect(res.statusCode).toBe(202);
+      run = (JSON.parse(res.body) as { run: string }).run;
+    } finally {
+      await app.close();
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-runs-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\n`);
+    const env = { TEST_REDIS_URL: redisServer.url };
+    // eslint-disable-next-line no-control-regex
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    const listed = await airlock(['runs', 'list', '--config', cfg, '--queue', queue.name], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const line = listed.stdout.split('\n').find((l) => l.startsWith(run));
+    expect(line).toContain('release \\x1b]0;owned\\x07\\x1b[2J\\x1b[1A\\x0d\\x9b31mdone');
+    expect(listed.stdout).not.toMatch(raw);
+    const shown = await airlock(['runs', 'show', run, '--config', cfg, '--queue', queue.name], env);
+    expect(shown.stdout).toContain('\\x1b]0;owned');
+    expect(shown.stdout).not.toMatch(raw);
+    // JSON keeps the data as it is, every control character written as an escape.
+    const json = await airlock(['runs', 'show', run, '--config', cfg, '--queue', queue.name, '--json'], env);
+    expect(json.stdout).not.toMatch(raw);
+    expect((JSON.parse(json.stdout) as { reason: string }).reason).toBe(reason);
   });
 });

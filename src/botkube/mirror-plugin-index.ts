@@ -6,6 +6,7 @@ import { errorFromResponse, getFollowingRedirects, readBuffer } from '../oci/htt
 import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
 import { registerSecret } from '../secrets.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
+import { checkName } from '../util/names.js';
 import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
 import fsp from 'node:fs/promises';
 import pLimit from 'p-limit';
@@ -49,6 +50,8 @@ function registerHeaderTokens(headers: Record<string, string> | undefined): void
  */
 export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
+  // The name is the index's directory under the target: checked here too, for payloads from the queue.
+  checkName('path-segment', options.name, { field: 'Botkube repository name', artifact, code: 'E_USAGE' });
   registerHeaderTokens(options.headers);
   const res = await getFollowingRedirects(engine.http.send, engine.http.transport, options.indexUrl, options.headers ?? {}, artifact);
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);

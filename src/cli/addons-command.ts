@@ -5,6 +5,7 @@ import { readCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import { AirlockError } from '../errors.js';
+import { refuseUrlCredentials } from '../util/url-credentials.js';
 import { defaultStateFile } from './state-store.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 
@@ -53,6 +54,8 @@ export function addonsCommand(): Command {
     .option('--json', 'print one JSON array, one object per addon')
     .action(async (opts: { catalog?: string; helm?: string; helmName: string; ref?: string; addon?: string[]; registry?: string[]; cacheDir?: string; json?: boolean }) => {
       if (!opts.catalog === !opts.helm) throw new AirlockError('E_USAGE', 'give one of --catalog DIR|GIT_URL and --helm URL');
+      if (opts.helm) refuseUrlCredentials(opts.helm, '--helm');
+      if (opts.catalog) refuseUrlCredentials(opts.catalog, '--catalog', 'git');
       const registries = parseRegistryOption(opts.registry);
       let catalog: CatalogContents;
       if (opts.helm) {

@@ -11,6 +11,8 @@ import { mirrorChart } from '../jobs/mirror-chart.js';
 import { createLogger } from '../log.js';
 import { createHelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart } from '../sources/oci-chart.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
+import { refuseUrlCredentials } from '../util/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -29,6 +31,7 @@ function engineFor(configFile: string | undefined, logLevel: string): Engine {
 async function loadArchive(engine: Engine, args: string[]): Promise<{ tgz: Buffer; artifact: string }> {
   const [first, second] = args;
   if (!first) throw new AirlockError('E_USAGE', 'chart images needs CHART.tgz, REPO_URL CHART@VERSION, or oci://HOST/PATH/CHART:VERSION');
+  refuseUrlCredentials(first, 'REPO_URL');
   if (first.startsWith('oci://')) {
     const m = /^(oci:\/\/.+)\/([^/:]+):([^/]+)$/.exec(first);
     if (!m?.[1] || !m[2] || !m[3]) throw new AirlockError('E_USAGE', 'expected oci://HOST/PATH/CHART:VERSION', { artifact: first });
@@ -66,6 +69,9 @@ export function chartCommand(): Command {
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (source: string, spec: string, target: string, opts: { baseUrl?: string; contextPath?: string; force?: boolean; dryRun?: boolean; config?: string; json?: boolean; logLevel: string }) => {
       const { chart: name, version } = parseChartSpec(spec);
+      refuseUrlCredentials(source, 'SOURCE');
+      refuseUrlCredentials(target, 'TARGET');
+      if (opts.baseUrl) refuseUrlCredentials(opts.baseUrl, '--base-url');
       const engine = engineFor(opts.config, opts.logLevel);
       try {
         const r = await mirrorChart(
@@ -93,7 +99,7 @@ export function chartCommand(): Command {
         for (const f of opts.values ?? []) {
           let doc: unknown;
           try {
-            doc = parseYaml(fs.readFileSync(f, 'utf8'));
+            doc = parseYaml(readTextBounded(f, CONFIG_FILE_LIMIT));
           } catch (e) {
             throw new AirlockError('E_USAGE', `values file ${f}: ${(e as Error).message.split('\n')[0]}`);
           }

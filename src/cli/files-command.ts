@@ -9,6 +9,8 @@ import { AirlockError, exitCodeForErrors } from '../errors.js';
 import { printErrorLines } from './print-errors.js';
 import { createLogger } from '../log.js';
 import { redact } from '../secrets.js';
+import { checkName } from '../util/names.js';
+import { refuseUrlCredentials } from '../util/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -38,11 +40,16 @@ export function botkubeCommand(): Command {
     .option('--json', 'print the result as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (indexUrl: string, opts: { to: string; baseUrl: string; name: string; plugin?: string[]; version?: string[]; headerEnv?: string[]; json?: boolean; logLevel: string }) => {
+      // The name is a directory under --to: one path segment, and the config's rule for botkube[].name.
+      checkName('path-segment', opts.name, { field: '--name', code: 'E_USAGE' });
+      if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) throw new AirlockError('E_USAGE', `--name "${opts.name}" may hold letters, digits, - and _ only (as botkube[].name)`);
+      refuseUrlCredentials(indexUrl, 'INDEX_URL');
+      refuseUrlCredentials(opts.baseUrl, '--base-url');
       const headers: Record<string, string> = {};
       for (const h of opts.headerEnv ?? []) {
         const [name, variable] = h.split('=');
         if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
-        headers[name] = resolveSecret({ env: variable }, `--header-env ${name}`);
+        headers[name] = resolveSecret({ env: variable }, `header ${name} (--header-env)`);
       }
       const engine = createEngine({ config: defaultConfig(), logger: createLogger({ level: opts.logLevel }) });
       try {

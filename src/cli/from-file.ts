@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { AirlockError } from '../errors.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
 
 export interface CopyPair {
   line: number;
@@ -11,7 +11,7 @@ export interface CopyPair {
 export function readCopyList(file: string): { pairs: CopyPair[]; errors: AirlockError[] } {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextBounded(file, CONFIG_FILE_LIMIT);
   } catch (e) {
     throw new AirlockError('E_USAGE', `cannot read copy list ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

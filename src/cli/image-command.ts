@@ -7,6 +7,7 @@ import { parsePlatform } from '../oci/manifest.js';
 import { parseImageRef } from '../oci/reference.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { readCopyList } from './from-file.js';
+import { refuseUrlCredentials } from '../util/url-credentials.js';
 import { runSync } from './run-sync.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 
@@ -84,6 +85,8 @@ export function imageCommand(): Command {
       failures.push(...list.errors.map((error) => ({ artifact: error.artifact ?? opts.fromFile ?? '', error })));
       for (const p of list.pairs) {
         try {
+          refuseUrlCredentials(p.source, 'SRC', 'image');
+          refuseUrlCredentials(p.target, 'DST', 'image');
           parseImageRef(p.source);
           parseImageRef(p.target, { defaultTag: false });
           payloads.push({ source: p.source, target: p.target, ...common });
@@ -94,6 +97,8 @@ export function imageCommand(): Command {
     } else {
       if (!src || !dst) throw new AirlockError('E_USAGE', 'image copy needs SRC and DST (or --from-file LIST)');
       // Bad references end the command here, before any connection is made.
+      refuseUrlCredentials(src, 'SRC', 'image');
+      refuseUrlCredentials(dst, 'DST', 'image');
       parseImageRef(src);
       parseImageRef(dst, { defaultTag: false });
       payloads.push({ source: src, target: dst, ...common });

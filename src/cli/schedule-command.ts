@@ -8,6 +8,7 @@ import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueAndFollow, followRun, listRuns, retryRun, showRun, type RunSummary } from '../queue/runs.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
+import { terminalJson, terminalSafe } from '../util/terminal.js';
 
 async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
   const url = redisUrlOf(config, file);
@@ -35,7 +36,7 @@ export function schedulerCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (redis.url, schedules:)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .action(async (opts: { config: string; queue: string }) => {
-      const config = loadConfig(opts.config);
+      const config = loadConfig(opts.config, { checkSchedules: true });
       const r = await withQueue(config, opts.config, opts.queue, (q) => applySchedules(q, config.schedules));
       for (const n of r.upserted) process.stdout.write(`scheduled ${n}\n`);
       for (const n of r.removed) process.stdout.write(`removed   ${n}\n`);
@@ -60,7 +61,8 @@ export function schedulesCommand(): Command {
 }
 
 function printRun(r: RunSummary): void {
-  process.stdout.write(`${formatRunDetail(r).join('\n')}\n`);
+  // A run's reason comes from a webhook and its failures from upstreams: no raw control characters.
+  process.stdout.write(`${formatRunDetail(terminalSafe(r)).join('\n')}\n`);
 }
 
 export function runsCommand(): Command {
@@ -75,9 +77,9 @@ export function runsCommand(): Command {
     .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
       const config = loadConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listRuns(q, opts.limit));
-      if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${terminalJson(list, 2)}\n`);
       else if (list.length === 0) process.stdout.write(`no sync runs in queue ${opts.queue}\n`);
-      else process.stdout.write(`${formatRunTable(list).join('\n')}\n`);
+      else process.stdout.write(`${formatRunTable(terminalSafe(list)).join('\n')}\n`);
     });
   runs
     .command('show')
@@ -89,7 +91,7 @@ export function runsCommand(): Command {
     .action(async (id: string, opts: { config: string; queue: string; json?: boolean }) => {
       const config = loadConfig(opts.config);
       const run = await withQueue(config, opts.config, opts.queue, (q) => showRun(q, id));
-      if (opts.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
       else printRun(run);
     });
   runs
@@ -124,7 +126,7 @@ async function followed(config: AirlockConfig, file: string, name: string, json:
   try {
     await events.waitUntilReady();
     const run = await withQueue(config, file, name, (q) => start(q, events));
-    if (json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    if (json) process.stdout.write(`${terminalJson(run, 2)}\n`);
     else printRun(run);
     return run.state === 'completed' && (run.summary?.failed ?? 0) === 0 ? 0 : 1;
   } finally {

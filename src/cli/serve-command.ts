@@ -6,12 +6,19 @@ import { createPinoLogger } from '../log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { connectRedis } from '../state/redis-connect.js';
 
+/** `--port`: a whole number from 0 (any free port) to 65535, checked before anything starts. */
+export function parsePort(value: string): number {
+  const port = /^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new AirlockError('E_USAGE', `--port "${value}" is not a port number (0-65535)`);
+  return port;
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('HTTP server: webhooks (GitHub, registries, generic) that queue runs, /healthz, /metrics and Bull Board at /admin/queues')
     .requiredOption('-c, --config <file>', 'config file (redis.url, serve:)')
     .option('--host <host>', 'listen address', '0.0.0.0')
-    .option('--port <port>', 'listen port', (v) => Number.parseInt(v, 10), 8080)
+    .option('--port <port>', 'listen port', parsePort, 8080)
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--log-level <level>', 'log level', 'info')
     .action(async (opts: { config: string; host: string; port: number; queue: string; logLevel: string }) => {
@@ -37,8 +44,13 @@ export function serveCommand(): Command {
       try {
         await app.listen({ host: opts.host, port: opts.port });
       } catch (e) {
+        // Everything the server opened (the board's own queue connection too) is closed, so the
+        // process exits with the error instead of staying up without a socket.
+        await app.close().catch(() => undefined);
         await queue.close().catch(() => undefined);
         redis.disconnect();
+        // Should a library still hold a handle, the failed server ends anyway (the timer itself holds nothing).
+        setTimeout(() => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 2), 5000).unref();
         throw new AirlockError('E_USAGE', `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
       }
       logger.info({ port: opts.port }, 'serving');

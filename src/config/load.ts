@@ -1,14 +1,25 @@
-import fs from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { AirlockError } from '../errors.js';
+import { CONFIG_FILE_LIMIT, FileTooLargeError, readTextBounded } from '../util/bounded-read.js';
+import { checkSchedules } from './schedule-check.js';
 import { configSchema, type AirlockConfig } from './schema.js';
 import { unknownScopes } from './scope.js';
 
-export function loadConfig(file: string): AirlockConfig {
+export interface LoadOptions {
+  /**
+   * Also check every schedule's cron pattern and time zone with the scheduler's own parser
+   * (`config check`, `scheduler`). Off elsewhere: loading that parser costs more than a one-shot
+   * command's whole start-up, and no other command reads schedules.
+   */
+  checkSchedules?: boolean;
+}
+
+export function loadConfig(file: string, options: LoadOptions = {}): AirlockConfig {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextBounded(file, CONFIG_FILE_LIMIT);
   } catch (e) {
+    if (e instanceof FileTooLargeError) throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${e.message}, too large for a config file`);
     throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   let doc: unknown;
@@ -18,7 +29,9 @@ export function loadConfig(file: string): AirlockConfig {
     const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
     throw new AirlockError('E_CONFIG', `${file}: not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`);
   }
-  return parseConfig(doc, file);
+  const config = parseConfig(doc, file);
+  if (options.checkSchedules && config.schedules.length > 0) checkSchedules(config.schedules, file);
+  return config;
 }
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {

@@ -1,4 +1,13 @@
 import * as z from 'zod';
+import { urlCredentialProblem, type UrlUse } from '../util/url-credentials.js';
+
+/** A URL or reference that must not carry credentials (they would land in reports, keys and labels). */
+function noCredentials<T extends z.ZodType<string>>(schema: T, use: UrlUse = 'http'): T {
+  return schema.superRefine((value, ctx) => {
+    const problem = urlCredentialProblem(value, use);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }) as unknown as T;
+}
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
@@ -24,7 +33,7 @@ const registry = z.strictObject({
 const imageEntry = z
   .strictObject({
     /** `[host/]repository` without tag, or a full reference with a tag or digest. */
-    source: z.string().min(1),
+    source: noCredentials(z.string().min(1), 'image'),
     tags: z.array(z.string().min(1)).optional(),
     semver: z.string().min(1).optional(),
     regex: z.string().min(1).optional(),
@@ -34,7 +43,7 @@ const imageEntry = z
     /** Tags never move upstream: a recorded copy is not checked again. */
     immutable: z.boolean().optional(),
     /** Target repository (`host/path` or `oci:DIR`) instead of the path rule. */
-    target: z.string().min(1).optional(),
+    target: noCredentials(z.string().min(1), 'image').optional(),
   })
   .superRefine((e, ctx) => {
     if (e.regex) {
@@ -48,7 +57,7 @@ const imageEntry = z
 
 const chartEntry = z.strictObject({
   /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
-  repo: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL'),
+  repo: noCredentials(z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL')),
   name: z.string().min(1),
   versions: z.array(z.string().min(1)).optional(),
   semver: z.string().min(1).optional(),
@@ -60,12 +69,12 @@ const chartEntry = z.strictObject({
 });
 
 const chartTarget = z.union([
-  z.string().min(1),
+  noCredentials(z.string().min(1)),
   z.strictObject({
     /** `oci://HOST/PATH`, `cm+http(s)://HOST[/TENANT]`, or a directory. */
-    url: z.string().min(1),
+    url: noCredentials(z.string().min(1)),
     /** Directory targets: public base URL written into index.yaml (default: relative URLs). */
-    baseUrl: z.string().optional(),
+    baseUrl: noCredentials(z.string()).optional(),
     /** ChartMuseum `--context-path`. */
     contextPath: z.string().optional(),
     /** ChartMuseum: overwrite a different chart of the same version. */
@@ -77,11 +86,11 @@ const staticTarget = z.strictObject({
   /** Directory served by a web server (or synced to a bucket). */
   dir: z.string().min(1),
   /** Its public URL, written into mirrored indexes. */
-  baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+  baseUrl: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')),
 });
 
 const fileEntry = z.strictObject({
-  url: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+  url: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')),
   /** sha256 hex the download must match. */
   checksum: z.string().regex(/^(sha256:)?[a-fA-F0-9]{64}$/, 'must be a sha256 hex digest').optional(),
 });
@@ -89,7 +98,7 @@ const fileEntry = z.strictObject({
 const botkubeRepo = z.strictObject({
   /** The key under Botkube's plugins.repositories. */
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
-  url: z.string().regex(/^https?:\/\//, 'must be an http(s) URL'),
+  url: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')),
   /** Request headers for the index (e.g. a token), values from env or files. */
   headers: z.record(z.string(), secretRef).optional(),
   /** `name` or `type/name`; default every plugin. */
@@ -114,18 +123,18 @@ const pluginsSection = z.strictObject({
   /** Files or directories of plugin manifests (managed-plugin YAML, spacectl register YAML, 1.x). */
   manifests: z.array(z.string().min(1)).default([]),
   /** Where plugin images come from: `<source>/<image>` (default Docker Hub's cloudforet namespace). */
-  source: z.string().min(1).default('docker.io/cloudforet'),
+  source: noCredentials(z.string().min(1), 'image').default('docker.io/cloudforet'),
   /** Versions (tags) to mirror: exact list, semver range, newest N (default: newest 1). */
   tags: z.array(z.string().min(1)).optional(),
   semver: z.string().optional(),
   newest: z.number().int().positive().optional(),
   /** The registry the Repository service knows (REGISTRY_INFO.HARBOR.url) and the path below it. */
-  target: z.strictObject({ registry: z.string().min(1), path: z.string().default('cloudforet') }),
+  target: z.strictObject({ registry: noCredentials(z.string().min(1), 'image'), path: z.string().default('cloudforet') }),
   registryType: z.enum(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']).default('HARBOR'),
   service: z
     .strictObject({
       /** grpc://HOST:PORT or grpc+ssl://HOST:PORT */
-      endpoint: z.string().regex(/^grpc(\+ssl)?:\/\/[^/]+\/?$/, 'must be grpc://HOST:PORT or grpc+ssl://HOST:PORT'),
+      endpoint: noCredentials(z.string().regex(/^grpc(\+ssl)?:\/\/[^/]+\/?$/, 'must be grpc://HOST:PORT or grpc+ssl://HOST:PORT'), 'service'),
       /** A DOMAIN_ADMIN client secret, or a system token with domainId. */
       token: secretRef,
       domainId: z.string().optional(),
@@ -142,11 +151,11 @@ const addonCatalog = z
     /** Label in reports, the git cache and the git mirror. */
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ., - and _ only'),
     /** A catalog checkout directory or a git URL (https://, ssh://, git://, file://). */
-    source: z.string().min(1).optional(),
+    source: noCredentials(z.string().min(1), 'git').optional(),
     /** Git branch, tag or commit (default: the remote's default branch). */
     ref: z.string().min(1).optional(),
     /** Alternatively a helm-type addon registry URL (index.yaml + addon .tgz), read as one registry. */
-    helm: z.string().regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
+    helm: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).optional(),
     /** Folder → addon registry (default official=addons, experimental=experimental/addons); for `helm`, the one registry's name. */
     registries: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), path: z.string().min(1) })).optional(),
     /** Only these addons and their dependencies (default: all). */
@@ -162,7 +171,7 @@ const addonsSection = z.strictObject({
   /** Where git catalogs are cloned (default: `catalogs/` beside the mirror state file, e.g. ~/.cache/airlock/catalogs). */
   cacheDir: z.string().min(1).optional(),
   /** The chart repository the rewritten addons point at (default: derived from targets.charts[0]). */
-  chartRepository: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL').optional(),
+  chartRepository: noCredentials(z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL')).optional(),
   /** Also mirror and rewrite the default images of addon definitions (runtime defaults for user apps). */
   definitionImages: z.boolean().default(false),
   publish: z
@@ -172,7 +181,7 @@ const addonsSection = z.strictObject({
       /** Push the catalog's branches and tags unchanged, plus a branch with the rewritten catalog. */
       git: z
         .strictObject({
-          remote: z.string().min(1),
+          remote: noCredentials(z.string().min(1), 'git'),
           branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'a branch name').default('airgap'),
         })
         .optional(),
@@ -240,7 +249,7 @@ export const configSchema = z.strictObject({
       images: z
         .strictObject({
           /** `host[:port][/prefix]` of the private registry, or `oci:DIR` for a local OCI layout store. */
-          registry: z.string().min(1),
+          registry: noCredentials(z.string().min(1), 'image'),
           /** Path below the registry; `{host}` = source registry (`:` → `-`), `{repository}`, `{name}` = last component. */
           path: z.string().min(1).default('{host}/{repository}'),
         })

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import { AirlockError } from '../errors.js';
 import { registerSecret } from '../secrets.js';
+import { FileTooLargeError, readTextBounded, SECRET_FILE_LIMIT } from '../util/bounded-read.js';
 
 /** A secret is never written in the config: it names an environment variable or a file. */
 export type SecretRef = { env: string } | { file: string };
@@ -14,8 +14,9 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
     if (value === undefined || value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads environment variable ${ref.env}, which is not set`);
   } else {
     try {
-      value = fs.readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+      value = readTextBounded(ref.file, SECRET_FILE_LIMIT).replace(/\r?\n$/, '');
     } catch (e) {
+      if (e instanceof FileTooLargeError) throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which is ${e.message}, too large for a secret`);
       throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     if (value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which is empty`);

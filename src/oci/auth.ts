@@ -36,6 +36,18 @@ export function basicAuthorization(creds: Credentials): string {
   return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
 }
 
+/**
+ * The Authorization header for a host that is not spoken to as a registry (a chart repository, a
+ * ChartMuseum, a file server): a bearer token from `AIRLOCK_TOKEN_<HOST>`, else basic credentials
+ * as a registry's (`registries[]`, `AIRLOCK_AUTH_<HOST>`, docker config). Sent to that host only.
+ */
+export function hostAuthorization(source: { token(host: string): string | undefined; credentials: CredentialLookup }, host: string): Record<string, string> {
+  const token = source.token(host);
+  if (token) return { authorization: `Bearer ${token}` };
+  const creds = source.credentials(host);
+  return creds ? { authorization: basicAuthorization(creds) } : {};
+}
+
 export interface Authenticator {
   /** Authorization header value for a request we are about to send, if we already know how. */
   authorization(registry: string, scopes: string[]): Promise<string | undefined>;

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
 import { registerCredentials } from '../secrets.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
 import type { CredentialLookup, Credentials } from './auth.js';
 import { DOCKER_HUB } from './reference.js';
 
@@ -29,7 +29,7 @@ export function readDockerConfig(file: string): Map<string, Credentials> {
   const out = new Map<string, Credentials>();
   let parsed: { auths?: Record<string, { auth?: string; username?: string; password?: string }> };
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof parsed;
+    parsed = JSON.parse(readTextBounded(file, CONFIG_FILE_LIMIT)) as typeof parsed;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw new AirlockError('E_CONFIG', `cannot read docker config ${file}: ${(e as Error).message}`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { AirlockError } from '../errors.js';
 import { checkName, printable } from '../util/names.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
 
 /** The 2.x `RegisterPluginRequest` fields (spaceone-repository.md 1.3), as airlock sends them. */
 export interface RegisterPluginRequest {
@@ -138,7 +139,7 @@ export function readPluginManifests(target: string, options: ManifestOptions = {
   for (const file of files) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readTextBounded(file, CONFIG_FILE_LIMIT);
     } catch (e) {
       problems.push({ file, error: new AirlockError('E_USAGE', `cannot read plugin manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { artifact: file }) });
       continue;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ReportItem } from '../report/run-report.js';
 import { parseImageRef, repoName, type ImageRef } from '../oci/reference.js';
+import { displayUrl } from '../util/url-credentials.js';
 
 /**
  * Worker-side metrics. Workers and `airlock serve` are separate processes, so workers add their
@@ -45,6 +46,12 @@ function firstToken(source: string): string {
   return source.split(' ')[0] ?? source;
 }
 
+/** `URL rest…` with the URL in its display form (no credentials). */
+function withDisplayUrl(source: string): string {
+  const space = source.indexOf(' ');
+  return space < 0 ? displayUrl(source) : `${displayUrl(source.slice(0, space))}${source.slice(space)}`;
+}
+
 function origin(url: string): string {
   try {
     return new URL(url).origin;
@@ -67,10 +74,12 @@ function imageRefOf(source: string): ImageRef | undefined {
 export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
     const ref = imageRefOf(item.source);
-    if (!ref) return firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source;
+    // Not a reference: its registry part, without anything before an `@` (a user name is no label).
+    if (!ref) return (firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source).replace(/^.*@/, '');
     return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
   }
-  if (item.kind === 'chart') return firstToken(item.source);
+  // Labels are stored and scraped: URLs from upstream content never checked at the door lose any credentials.
+  if (item.kind === 'chart') return displayUrl(firstToken(item.source));
   return origin(item.source);
 }
 
@@ -82,8 +91,8 @@ export function sourceOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
     return ref.transport === 'oci' ? `oci:${ref.dir}` : repoName(ref);
   }
   // `URL chart@version` → `URL chart`, `registry/addon@version` → `registry/addon`: one series per chart or addon, not per version.
-  if (item.kind === 'chart' || item.kind === 'addon') return item.source.replace(/@[^@\s]*$/, '');
-  return item.source;
+  if (item.kind === 'chart' || item.kind === 'addon') return withDisplayUrl(item.source.replace(/@[^@\s]*$/, ''));
+  return withDisplayUrl(item.source);
 }
 
 /** The hash increments one finished job stands for. */

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AirlockConfig } from '../config/schema.js';
@@ -117,20 +117,22 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     return value as Record<string, unknown>;
   }
 
-  async function replayed(id: string | undefined, kind: string, reply: FastifyReply): Promise<boolean> {
-    if (!id) return false;
-    if (await triggers.firstDelivery(`${kind}:${id}`)) return false;
+  /** A delivery is new only when each of its ids (delivery id, body hash) is seen for the first time. */
+  async function replayed(ids: Array<string | undefined>, kind: string, reply: FastifyReply): Promise<boolean> {
+    let first = true;
+    for (const id of ids) if (id && !(await triggers.firstDelivery(`${kind}:${id}`))) first = false;
+    if (first) return false;
     webhooks.inc({ kind, result: 'duplicate' });
     await reply.code(200).send({ duplicate: true });
     return true;
   }
 
   /** Queues, and un-remembers the delivery when queueing fails, so a retry of it is honoured. */
-  async function queued<T>(id: string | undefined, kind: string, fn: () => Promise<T>): Promise<T> {
+  async function queued<T>(ids: Array<string | undefined>, kind: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (id) await triggers.forgetDelivery(`${kind}:${id}`).catch(() => undefined);
+      for (const id of ids) if (id) await triggers.forgetDelivery(`${kind}:${id}`).catch(() => undefined);
       throw e;
     }
   }
@@ -157,8 +159,10 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     if (event === 'ping') return reply.code(200).send({ pong: true });
     const body = parseJson(req, reply, 'github', githubPayload(req)) as { ref?: string; repository?: { full_name?: string } } | undefined;
     if (body === undefined) return reply;
-    const delivery = String(req.headers['x-github-delivery'] ?? '') || undefined;
-    if (await replayed(delivery, 'github', reply)) return reply;
+    // X-GitHub-Delivery is not covered by the signature: the same signed body sent again under
+    // another delivery id (or none) is the same delivery, so the body's hash is remembered as well.
+    const ids = [String(req.headers['x-github-delivery'] ?? '') || undefined, `body-sha256-${createHash('sha256').update(raw).digest('hex')}`];
+    if (await replayed(ids, 'github', reply)) return reply;
     if (event !== 'push') return reply.code(200).send({ ignored: `event ${event}` });
     const branch = body.ref?.replace(/^refs\/heads\//, '');
     const watched = (config.serve?.github?.repositories ?? []).find((r) => r.repo === body.repository?.full_name && r.branch === branch);
@@ -166,7 +170,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
       webhooks.inc({ kind: 'github', result: 'ignored' });
       return reply.code(200).send({ ignored: 'repository or branch not watched' });
     }
-    const id = await queued(delivery, 'github', () => triggers.sync(watched.scope, `github push ${watched.repo}@${branch}`));
+    const id = await queued(ids, 'github', () => triggers.sync(watched.scope, `github push ${watched.repo}@${branch}`));
     webhooks.inc({ kind: 'github', result: 'queued' });
     runs.inc({ trigger: 'github' });
     return reply.code(202).send({ run: id });
@@ -181,9 +185,9 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const body = parseJson(req, reply, 'registry');
     if (body === undefined) return reply;
     const delivery = String(req.headers['x-request-id'] ?? (body as { id?: string }).id ?? '') || undefined;
-    if (await replayed(delivery, 'registry', reply)) return reply;
+    if (await replayed([delivery], 'registry', reply)) return reply;
     const jobs: string[] = [];
-    await queued(delivery, 'registry', async () => {
+    await queued([delivery], 'registry', async () => {
       for (const pushed of pushedImages(body)) {
         for (const payload of webhookCopies(config, pushed)) jobs.push(await triggers.image(payload));
       }
@@ -203,8 +207,8 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const scope = body.scope ?? 'all';
     if (!resolveScope(config, scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
     const delivery = String(req.headers['x-request-id'] ?? body.id ?? '') || undefined;
-    if (await replayed(delivery, 'generic', reply)) return reply;
-    const id = await queued(delivery, 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));
+    if (await replayed([delivery], 'generic', reply)) return reply;
+    const id = await queued([delivery], 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));
     webhooks.inc({ kind: 'generic', result: 'queued' });
     runs.inc({ trigger: 'generic' });
     return reply.code(202).send({ run: id });

@@ -35,11 +35,11 @@ function caught(fn: () => unknown): AirlockError {
 describe('the secret redactor and config errors (item 10)', () => {
   it('keeps the words of a config error that names a secret key', () => {
     const unset = caught(() => resolveSecret({ env: 'AIRLOCK_TEST_UNSET_VAR' }, 'registries[0].password', {}));
-    expect(redact(formatErrorLine(unset))).toBe('[E_CONFIG] registries[0].password: environment variable AIRLOCK_TEST_UNSET_VAR is not set');
+    expect(redact(formatErrorLine(unset))).toBe('[E_CONFIG] registries[0].password reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set');
     const shape = caught(() => parseConfig({ serve: { registry: { token: 'in-clear-123' } } }, 'airlock.yaml'));
     expect(redact(shape.message)).toBe('airlock.yaml: serve.registry.token: must be { env: VAR } or { file: PATH } (secrets are never written in the config)');
     const header = caught(() => resolveSecret({ env: 'AIRLOCK_TEST_UNSET_VAR' }, 'botkube[repo].headers.X-Auth-Token', {}));
-    expect(redact(header.message)).toBe('botkube[repo].headers.X-Auth-Token: environment variable AIRLOCK_TEST_UNSET_VAR is not set');
+    expect(redact(header.message)).toBe('botkube[repo].headers.X-Auth-Token reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set');
   });
 
   it('still redacts secrets written as values, in every form it did', () => {
@@ -128,7 +128,7 @@ describe('botkube mirror --name (item 13)', () => {
 describe('secret and config files are read with a bound (item 14)', () => {
   it('refuses /dev/zero as a secret or a config, at once, with a clear message', async () => {
     const secret = caught(() => resolveSecret({ file: '/dev/zero' }, 'registries[0].password'));
-    expect(secret).toMatchObject({ code: 'E_CONFIG', message: 'registries[0].password: secret file /dev/zero is larger than 64 KiB, too large for a secret' });
+    expect(secret).toMatchObject({ code: 'E_CONFIG', message: 'registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret' });
     const config = caught(() => loadConfig('/dev/zero'));
     expect(config).toMatchObject({ code: 'E_CONFIG', message: 'cannot read config /dev/zero: larger than 16 MiB, too large for a config file' });
 
@@ -136,7 +136,7 @@ describe('secret and config files are read with a bound (item 14)', () => {
     fs.writeFileSync(cfg, 'registries:\n  - host: 127.0.0.1:9\n    username: u\n    password: { file: /dev/zero }\nimages:\n  - source: 127.0.0.1:9/a/b:1\ntargets:\n  images:\n    registry: 127.0.0.1:9\n');
     const r = await airlock(['image', 'sync', '--config', cfg], {}, 30_000);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('airlock: [E_CONFIG] registries[0].password: secret file /dev/zero is larger than 64 KiB, too large for a secret');
+    expect(r.stderr.trim()).toBe('airlock: [E_CONFIG] registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret');
     const c = await airlock(['config', 'check', '/dev/zero'], {}, 30_000);
     expect(c.code).toBe(2);
     expect(c.stderr.trim()).toBe('airlock: [E_CONFIG] cannot read config /dev/zero: larger than 16 MiB, too large for a config file');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
+import { checkName } from '../util/names.js';
 import { serializedAcrossProcesses, writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
@@ -24,9 +25,12 @@ interface LayoutIndex {
  */
 export function layoutImageEndpoint(dir: string): ImageEndpoint {
   const label = `oci:${dir}`;
+  // Every blob path is built here, and only from a digest that passes the digest grammar: a
+  // digest read from a manifest or index.json (`sha256:../../x`) never names a file outside blobs/.
   const blobPath = (digest: string) => {
-    const [alg, hex] = digest.split(':');
-    return path.join(dir, 'blobs', alg ?? 'sha256', hex ?? '');
+    checkName('digest', digest, { field: 'digest', artifact: label });
+    const [alg = '', hex = ''] = digest.split(':');
+    return path.join(dir, 'blobs', alg, hex);
   };
 
   async function ensureLayout(): Promise<void> {
@@ -52,9 +56,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
   }
 
   async function readManifestBlob(digest: string, artifact: string): Promise<RawManifest> {
+    const file = blobPath(digest);
     let bytes: Buffer;
     try {
-      bytes = await fsp.readFile(blobPath(digest));
+      bytes = await fsp.readFile(file);
     } catch {
       throw new AirlockError('E_NOT_FOUND', `manifest ${digest} not in layout`, { artifact });
     }
@@ -102,7 +107,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
     async putManifest(reference, manifest, options) {
       await ensureLayout();
       const file = blobPath(manifest.digest);
-      if (!(await exists(file, manifest.bytes.length))) await writeFileAtomic(file, manifest.bytes);
+      if (!(await exists(file, manifest.bytes.length))) {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await writeFileAtomic(file, manifest.bytes);
+      }
       const isTag = !reference.includes(':');
       const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { artifactType?: string; config?: { mediaType?: string } };
       const desc: Descriptor = {

@@ -50,7 +50,7 @@ function registerHeaderTokens(headers: Record<string, string> | undefined): void
 export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
   registerHeaderTokens(options.headers);
-  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, options.indexUrl, options.headers ?? {}, artifact);
+  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, options.indexUrl, options.headers ?? {}, artifact, { kind: 'index' });
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
   const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
   const problems = validatePluginIndex(index);

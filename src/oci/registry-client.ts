@@ -187,6 +187,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         body,
         replayable: false,
         artifact,
+        kind: 'blob',
+        size: desc.size,
       });
     } catch (e) {
       source.destroy();
@@ -271,6 +273,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
               body: part,
               replayable: false,
               artifact,
+              kind: 'blob',
+              size: part.length,
             });
             if (res.statusCode !== 202 && res.statusCode !== 204) {
               if (res.statusCode === 416 || res.statusCode >= 500) throw await errorFromResponse(res, 'chunk upload failed', artifact);
@@ -322,7 +326,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     const ep = deps.endpoint(repo.registry);
     const origin = new URL(ep.baseUrl).origin;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    let res = await call(repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${pathDigest(desc.digest, artifact)}`, headers, artifact });
+    let res = await call(repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${pathDigest(desc.digest, artifact)}`, headers, artifact, kind: 'blob' });
     // Redirects (to object storage) are followed by hand: credentials never go to another origin.
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
       if (hops >= 5) throw new AirlockError('E_REGISTRY', 'too many redirects fetching blob', { artifact });
@@ -331,9 +335,9 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location fetching blob', { artifact });
       const next = new URL(location, ep.baseUrl);
       if (next.origin === origin) {
-        res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact });
+        res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
       } else {
-        res = await send(deps.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact });
+        res = await send(deps.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
       }
     }
     if (res.statusCode === 206 || (res.statusCode === 200 && offset === 0)) return res.body;

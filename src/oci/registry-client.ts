@@ -109,11 +109,17 @@ function pushScope(repo: Repo): string {
 export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const { send, auth, logger } = deps;
 
-  /** Sends with auth: pre-emptively when the registry's challenge is known, else after its 401. */
+  /**
+   * Sends with auth: pre-emptively when the registry's challenge is known, else after its 401.
+   * A URL the registry handed out (an upload Location) on another origin gets no credentials: the
+   * target's Authorization never leaves the target's origin, as with blob redirects.
+   */
   async function call(repo: Repo, scopes: string[], req: Omit<HttpRequest, 'url'> & { path?: string; url?: string }): Promise<HttpResponse> {
     const ep = deps.endpoint(repo.registry);
     const url = req.url ?? `${ep.baseUrl}${req.path ?? ''}`;
     const artifact = req.artifact ?? refName(repo);
+    const target = new URL(url);
+    if (target.origin !== new URL(ep.baseUrl).origin) return send(deps.transportFor(target), { ...req, url, artifact });
     const withAuth = (authorization: string | undefined): HttpRequest => ({
       ...req,
       url,

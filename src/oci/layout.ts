@@ -3,14 +3,17 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
 import { checkName } from '../util/names.js';
-import { serializedAcrossProcesses, writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
 import type { ManifestHead } from './registry-client.js';
-import { createVerifyingStream } from './verify-stream.js';
+import { sweepStaleTemporaries, writeBlobResumable } from './layout-blobs.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Layouts this process has swept of stale temporaries already. */
+const swept = new Set<string>();
 
 interface LayoutIndex {
   schemaVersion: 2;
@@ -37,6 +40,11 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
     await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
     const marker = path.join(dir, 'oci-layout');
     if (!fs.existsSync(marker)) await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    // Once per process and layout, on the write path only: a no-op re-sync never lists blobs/.
+    if (!swept.has(dir)) {
+      swept.add(dir);
+      await sweepStaleTemporaries(dir).catch(() => undefined);
+    }
   }
 
   async function readIndex(): Promise<LayoutIndex> {
@@ -145,13 +153,9 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
     },
 
     async putBlob(desc, open, options) {
+      const file = blobPath(desc.digest);
       await ensureLayout();
-      const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`, options?.onProgress);
-      try {
-        await writeStreamAtomic(blobPath(desc.digest), await open(0), verifier);
-      } catch (e) {
-        throw verifier.failure ?? e;
-      }
+      await writeBlobResumable({ layout: dir, file, desc, open, artifact: `${label}@${desc.digest}`, ...(options?.onProgress ? { onProgress: options.onProgress } : {}) });
     },
 
     async listTags() {

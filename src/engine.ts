@@ -43,7 +43,7 @@ export interface EngineOptions {
 export interface Engine {
   client: RegistryClient;
   /** The process's HTTP client for non-registry sources (chart repositories, ChartMuseum, files). */
-  http: { send: Send; transport: Transport };
+  http: { send: Send; transport: Transport; limits: { fileBytes: number } };
   credentials: CredentialLookup;
   /** A bearer token for a non-registry host (`AIRLOCK_TOKEN_<HOST>`), e.g. ChartMuseum with --bearer-auth. */
   token(host: string): string | undefined;
@@ -84,6 +84,12 @@ export function createEngine(options: EngineOptions): Engine {
   const send: Send = createSend({
     logger,
     retry: config.retry,
+    deadlines: {
+      manifestMs: config.timeouts.manifest * 1000,
+      indexMs: config.timeouts.index * 1000,
+      blobMs: config.timeouts.blob * 1000,
+      blobPerMiBMs: config.timeouts.blobPerMiB * 1000,
+    },
     budget,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     onResponse(url, res) {
@@ -131,7 +137,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     client,
-    http: { send, transport },
+    http: { send, transport, limits: { fileBytes: config.limits.fileBytes } },
     credentials,
     token(host) {
       const value = env[envVarForRegistry(host, 'TOKEN')];

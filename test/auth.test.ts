@@ -98,3 +98,34 @@ describe('registry authentication', () => {
     await engine.close();
   });
 });
+
+describe('credentials and upload Locations', () => {
+  it('never sends the target credentials to another origin an upload POST points at', async () => {
+    const { startProxy } = await import('./support/proxy.js');
+    // A is the target as configured; B is another origin (another port) in front of the same registry.
+    const [a, b] = await Promise.all([startProxy(tokenRegistry.url), startProxy(tokenRegistry.url)]);
+    try {
+      a.rules.push({
+        match: (method, p) => method === 'POST' && /\/blobs\/uploads\/$/.test(p.split('?')[0] ?? ''),
+        action: {
+          type: 'rewriteHeaders',
+          rewrite: (h) => ({ ...h, location: `${b.url}${new URL(String(h.location), a.url).pathname}${new URL(String(h.location), a.url).search}` }),
+        },
+      });
+      const m = buildManifest({ layers: [randomBlob(20_000)] });
+      await pushImage(plain.url, 'src/elsewhere', 'v1', m);
+      const engine = testEngine({ env: envFor(a.host) });
+      const err = await mirrorImage({ source: `docker://${plain.host}/src/elsewhere:v1`, target: `docker://${a.host}/mirrored/elsewhere` }, { engine, logger: silentLogger() }).catch((e: unknown) => e);
+      await engine.close();
+      // The upload could not complete without credentials, so the copy failed; what matters is who saw them.
+      expect(err).toMatchObject({ code: 'E_UNAUTHORIZED' });
+      expect(a.log.some((e) => e.method === 'POST' && e.authorization)).toBe(true);
+      const elsewhere = b.log.filter((e) => ['PUT', 'PATCH', 'DELETE', 'GET'].includes(e.method));
+      expect(elsewhere.length).toBeGreaterThan(0);
+      expect(elsewhere.filter((e) => e.authorization)).toEqual([]);
+      expect((await getManifest(tokenRegistry.url, 'mirrored/elsewhere', 'v1', user)).status).toBe(404);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});

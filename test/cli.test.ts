@@ -97,7 +97,7 @@ describe('airlock CLI', () => {
   });
 
   it.each([
-    [['image', 'copy', 'docker://UPPER/x', 'oci:/tmp/x'], 2, /\[E_REFERENCE\] docker:\/\/UPPER\/x: invalid image reference/],
+    [['image', 'copy', 'docker://upper/X', 'oci:/tmp/x'], 2, /\[E_REFERENCE\] docker:\/\/upper\/X: invalid image reference/],
     [['image', 'copy', 'dir:/tmp/x', 'oci:/tmp/y'], 2, /\[E_TRANSPORT\]/],
     [['image', 'copy', 'docker://127.0.0.1:1/x:1', 'oci:/tmp/y'], 3, /\[E_UNREACHABLE\] docker:\/\/127\.0\.0\.1:1\/x:1: cannot reach 127\.0\.0\.1:1/],
     [['image', 'copy', 'only-one-arg'], 2, /needs SRC and DST/],

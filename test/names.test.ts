@@ -29,6 +29,13 @@ describe('name grammars', () => {
     ['version', '1.2.3-rc.1+build.5', true],
     ['version', 'v0.36.0', true],
     ['version', '1.0.0/../../x', false],
+    ['registry-host', 'LOCALDOMAIN', true],
+    ['registry-host', '[fc00::1]:5000', true],
+    ['registry-host', '127.0.0.1:5000', true],
+    ['registry-host', '-docker.io', false],
+    ['registry-host', 'a_b.com', false],
+    ['registry-host', '[fe80::1%eth0]:5000', false],
+    ['registry-host', 'host:65536', false],
   ] as const)('%s %j valid: %s', (kind, value, valid) => {
     expect(isValidName(kind, value)).toBe(valid);
   });

@@ -45,7 +45,8 @@ describe('image references', () => {
   });
 
   it.each([
-    ['docker://Foo/bar', /lowercase/],
+    ['docker://foo/Bar', /lowercase/],
+    ['1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a', /image id/],
     ['docker://ghcr.io/', /missing repository/],
     ['docker://ghcr.io/x:bad tag', /whitespace/],
     ['ghcr.io/x@sha256:abc', /digest/],

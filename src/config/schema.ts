@@ -226,6 +226,28 @@ export const configSchema = z.strictObject({
       maxRetryAfterMs: z.number().int().min(0).default(120_000),
     })
     .prefault({}),
+  /**
+   * Overall deadlines in seconds, from the request to the last byte of its body; past one the
+   * request fails with E_UNREACHABLE naming the URL.
+   */
+  timeouts: z
+    .strictObject({
+      /** Registry API calls: manifests, tags, referrers, tokens, upload sessions, chart lookups. */
+      manifest: z.number().positive().max(86_400).default(60),
+      /** Repository indexes: a chart repository's index.yaml, a Botkube plugin index. */
+      index: z.number().positive().max(86_400).default(300),
+      /** Blobs, chart archives, files: this long before the first byte counts... */
+      blob: z.number().positive().max(86_400).default(120),
+      /** ...plus this much per MiB transferred (so a transfer averaging under 1 MiB per this long is cut). */
+      blobPerMiB: z.number().positive().max(3_600).default(20),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest file `files:`, Botkube plugins and addon URLs may download (bytes). */
+      fileBytes: z.number().int().positive().default(4 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
   registries: z.array(registry).default([]),
   redis: z
     .strictObject({

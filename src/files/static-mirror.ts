@@ -131,7 +131,7 @@ interface HashingStream {
  * never renamed into place. Not createVerifyingStream: a file without a checksum still needs its
  * sha256 (Botkube's index records it), which that stream never hands out.
  */
-function sha256Stream(expected: string | undefined, artifact: string): HashingStream {
+function sha256Stream(expected: string | undefined, artifact: string, maxBytes: number): HashingStream {
   const hash = createHash('sha256');
   let bytes = 0;
   let hex = '';
@@ -139,6 +139,10 @@ function sha256Stream(expected: string | undefined, artifact: string): HashingSt
     transform(c: Buffer, _e, cb) {
       hash.update(c);
       bytes += c.length;
+      if (bytes > maxBytes) {
+        cb(tooLarge(maxBytes, artifact));
+        return;
+      }
       cb(null, c);
     },
     flush(cb) {
@@ -151,6 +155,10 @@ function sha256Stream(expected: string | undefined, artifact: string): HashingSt
     },
   });
   return { stream, sha256: () => hex, bytes: () => bytes };
+}
+
+function tooLarge(maxBytes: number, artifact: string): AirlockError {
+  return new AirlockError('E_UNSUPPORTED', `file is larger than limits.fileBytes (${maxBytes} bytes)`, { artifact });
 }
 
 export interface MirrorFileOptions {
@@ -191,8 +199,13 @@ export async function mirrorFile(engine: Engine, source: string, target: StaticT
     return unchanged(known.sha256);
   }
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
+  const maxBytes = engine.http.limits.fileBytes;
+  if (Number(header(res, 'content-length') ?? 0) > maxBytes) {
+    res.body.destroy();
+    throw tooLarge(maxBytes, artifact);
+  }
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const hashed = sha256Stream(expected, artifact);
+  const hashed = sha256Stream(expected, artifact, maxBytes);
   await writeStreamAtomic(file, res.body, hashed.stream);
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');

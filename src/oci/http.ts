@@ -1,5 +1,5 @@
 import type { FormData } from 'undici';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
@@ -10,6 +10,12 @@ export type { HttpResponse };
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/**
+ * What a request fetches or sends, for its overall deadline: registry API calls and manifests,
+ * repository indexes, or blobs (layers, chart archives, files) whose time grows with their size.
+ */
+export type RequestKind = 'manifest' | 'index' | 'blob';
+
 export interface HttpRequest {
   method: HttpMethod;
   url: string;
@@ -19,6 +25,23 @@ export interface HttpRequest {
   replayable?: boolean;
   /** For messages. */
   artifact?: string;
+  /** Default `manifest`. */
+  kind?: RequestKind;
+  /**
+   * Bytes a `blob` request sends (an upload): its deadline is set by them. Without it a blob's
+   * deadline grows with the bytes received, so a body that trickles is cut however large it claims to be.
+   */
+  size?: number;
+}
+
+/** Overall deadlines, from the first byte sent to the last byte of the body read (config `timeouts:`). */
+export interface Deadlines {
+  manifestMs: number;
+  indexMs: number;
+  /** A blob's allowance before any byte counts... */
+  blobMs: number;
+  /** ...and what each MiB adds. */
+  blobPerMiBMs: number;
 }
 
 export interface RetryPolicy {
@@ -38,15 +61,95 @@ export interface HttpDeps {
   onResponse?: (url: URL, res: HttpResponse) => void;
   /** Taken before every request (retries included) and told about every response, per host. */
   budget?: UpstreamBudget;
+  /** From the config (`timeouts:`), where its defaults live. */
+  deadlines: Deadlines;
 }
 
 export type Send = (transport: Transport, req: HttpRequest) => Promise<HttpResponse>;
 
 /** One request on the wire: without a body over Node's agents, with one through undici's pool. */
-async function request(transport: Transport, url: URL, req: HttpRequest): Promise<HttpResponse> {
-  if (req.body === undefined || req.body === null) return requestWithoutBody(transport, req.method, url, req.headers);
+async function request(transport: Transport, url: URL, req: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+  if (req.body === undefined || req.body === null) return requestWithoutBody(transport, req.method, url, req.headers, signal);
   const [{ request: undiciRequest }, dispatcher] = await Promise.all([import('./undici-core.js'), transport.pool()]);
-  return undiciRequest(url, { method: req.method, headers: req.headers, body: req.body ?? null, dispatcher });
+  return undiciRequest(url, { method: req.method, headers: req.headers, body: req.body ?? null, dispatcher, signal });
+}
+
+const MiB = 1024 * 1024;
+
+/** A URL as messages show it: no credentials, no query (tokens ride there). */
+export function displayUrl(url: URL): string {
+  return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.origin}${url.pathname}` : `${url.protocol}${url.pathname}`;
+}
+
+/**
+ * Runs one attempt under its overall deadline: from the request until its body has been read to
+ * the end. Past it the request is aborted, or the body destroyed with an E_UNREACHABLE error naming
+ * the URL, so a server that answers a byte every few seconds holds nothing for longer than allowed.
+ * A blob's deadline moves with the bytes that arrived (or is set by the size it sends), so slow but
+ * steady transfers finish and trickles do not.
+ */
+async function requestWithDeadline(transport: Transport, url: URL, req: HttpRequest, deadlines: Deadlines): Promise<HttpResponse> {
+  const kind = req.kind ?? 'manifest';
+  const started = Date.now();
+  let received = 0;
+  const allowed = (): number => {
+    if (kind === 'index') return deadlines.indexMs;
+    if (kind === 'manifest') return deadlines.manifestMs;
+    return deadlines.blobMs + (deadlines.blobPerMiBMs * Math.max(req.size ?? 0, received)) / MiB;
+  };
+  const controller = new AbortController();
+  let body: HttpResponse['body'] | undefined;
+  let expired: AirlockError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    const left = started + allowed() - Date.now();
+    if (left > 0) {
+      timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
+      timer.unref();
+      return;
+    }
+    const seconds = Math.round(allowed() / 1000);
+    const read = kind === 'blob' ? ` (${received} bytes read)` : '';
+    expired = new AirlockError('E_UNREACHABLE', `${req.method} ${displayUrl(url)} timed out: not complete within ${seconds} s${read}, the ${kind} deadline (timeouts.${kind})`, {
+      artifact: req.artifact,
+    });
+    if (body) body.destroy(expired);
+    else controller.abort(expired);
+  };
+  check();
+  let res: HttpResponse;
+  try {
+    res = await request(transport, url, req, controller.signal);
+  } catch (e) {
+    clearTimeout(timer);
+    throw expired ?? e;
+  }
+  body = kind === 'blob' && req.size === undefined ? counted(res.body, (n) => (received += n)) : res.body;
+  const done = () => clearTimeout(timer);
+  body.once('end', done).once('close', done).once('error', done);
+  return body === res.body ? res : { ...res, body };
+}
+
+/** The body as a stream that counts what passes; destroying either end destroys both. */
+function counted(source: HttpResponse['body'], onBytes: (n: number) => void): HttpResponse['body'] {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  source.on('error', (e) => counter.destroy(e));
+  counter.on('close', () => {
+    if (!source.destroyed && !source.readableEnded) source.destroy();
+  });
+  source.pipe(counter);
+  // A counted body is a blob's: discarding it drops the connection rather than reading it out.
+  return Object.assign(counter, {
+    dump: () => {
+      counter.destroy();
+      return Promise.resolve();
+    },
+  });
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -92,6 +195,10 @@ export function createSend(deps: HttpDeps): Send {
   const sleep = deps.sleep ?? defaultSleep;
   return async function send(transport, req) {
     const url = new URL(req.url);
+    // Nothing but HTTP is fetched, whoever named the URL (a config, an index entry, a redirect).
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new AirlockError('E_UNSUPPORTED', `${displayUrl(url)}: ${url.protocol} URLs are not fetched (only http and https)`, { artifact: req.artifact });
+    }
     const isStream = !!req.body && typeof (req.body as Readable).pipe === 'function';
     const canRetry = req.replayable !== false && !isStream;
     let attempt = 0;
@@ -100,7 +207,7 @@ export function createSend(deps: HttpDeps): Send {
       let res: HttpResponse;
       await deps.budget?.acquire(url.host, req.artifact);
       try {
-        res = await request(transport, url, req);
+        res = await requestWithDeadline(transport, url, req, deps.deadlines);
       } catch (e) {
         if (canRetry && isNetworkError(e) && attempt < policy.attempts) {
           const wait = backoff(policy, attempt);
@@ -207,13 +314,23 @@ export async function errorFromResponse(res: HttpResponse, what: string, artifac
 
 /**
  * GET that follows redirects (GitHub release assets, object storage) by hand: the given headers
- * (credentials) go to the first origin only, never to the one a redirect points at.
+ * (credentials) go to the first origin only, never to the one a redirect points at. A redirect's
+ * own body is discarded within a bound (an endless one drops the connection). Downloads are `blob`
+ * requests unless `kind` says otherwise (an index).
  */
-export async function getFollowingRedirects(send: Send, transport: Transport, url: string, headers: Record<string, string>, artifact: string): Promise<HttpResponse> {
+export async function getFollowingRedirects(
+  send: Send,
+  transport: Transport,
+  url: string,
+  headers: Record<string, string>,
+  artifact: string,
+  options: { kind?: RequestKind } = {},
+): Promise<HttpResponse> {
   let current = new URL(url);
   const origin = current.origin;
+  const kind = options.kind ?? 'blob';
   for (let hops = 0; hops < 6; hops++) {
-    const res = await send(transport, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact });
+    const res = await send(transport, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact, kind });
     if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
     const location = header(res, 'location');
     await res.body.dump();

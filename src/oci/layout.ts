@@ -2,14 +2,18 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
-import { serializedAcrossProcesses, writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
+import { checkName } from '../util/names.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
 import type { ManifestHead } from './registry-client.js';
-import { createVerifyingStream } from './verify-stream.js';
+import { sweepStaleTemporaries, writeBlobResumable } from './layout-blobs.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Layouts this process has swept of stale temporaries already. */
+const swept = new Set<string>();
 
 interface LayoutIndex {
   schemaVersion: 2;
@@ -24,15 +28,23 @@ interface LayoutIndex {
  */
 export function layoutImageEndpoint(dir: string): ImageEndpoint {
   const label = `oci:${dir}`;
+  // Every blob path is built here, and only from a digest that passes the digest grammar: a
+  // digest read from a manifest or index.json (`sha256:../../x`) never names a file outside blobs/.
   const blobPath = (digest: string) => {
-    const [alg, hex] = digest.split(':');
-    return path.join(dir, 'blobs', alg ?? 'sha256', hex ?? '');
+    checkName('digest', digest, { field: 'digest', artifact: label });
+    const [alg = '', hex = ''] = digest.split(':');
+    return path.join(dir, 'blobs', alg, hex);
   };
 
   async function ensureLayout(): Promise<void> {
     await fsp.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
     const marker = path.join(dir, 'oci-layout');
     if (!fs.existsSync(marker)) await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    // Once per process and layout, on the write path only: a no-op re-sync never lists blobs/.
+    if (!swept.has(dir)) {
+      swept.add(dir);
+      await sweepStaleTemporaries(dir).catch(() => undefined);
+    }
   }
 
   async function readIndex(): Promise<LayoutIndex> {
@@ -52,9 +64,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
   }
 
   async function readManifestBlob(digest: string, artifact: string): Promise<RawManifest> {
+    const file = blobPath(digest);
     let bytes: Buffer;
     try {
-      bytes = await fsp.readFile(blobPath(digest));
+      bytes = await fsp.readFile(file);
     } catch {
       throw new AirlockError('E_NOT_FOUND', `manifest ${digest} not in layout`, { artifact });
     }
@@ -103,7 +116,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
     async putManifest(reference, manifest, options) {
       await ensureLayout();
       const file = blobPath(manifest.digest);
-      if (!(await exists(file, manifest.bytes.length))) await writeFileAtomic(file, manifest.bytes);
+      if (!(await exists(file, manifest.bytes.length))) {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await writeFileAtomic(file, manifest.bytes);
+      }
       const isTag = !reference.includes(':');
       const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { artifactType?: string; config?: { mediaType?: string } };
       const desc: Descriptor = {
@@ -138,13 +154,9 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
     },
 
     async putBlob(desc, open, options) {
+      const file = blobPath(desc.digest);
       await ensureLayout();
-      const verifier = createVerifyingStream(desc, `${label}@${desc.digest}`, options?.onProgress);
-      try {
-        await writeStreamAtomic(blobPath(desc.digest), await open(0), verifier);
-      } catch (e) {
-        throw verifier.failure ?? e;
-      }
+      await writeBlobResumable({ layout: dir, file, desc, open, artifact: `${label}@${desc.digest}`, ...(options?.onProgress ? { onProgress: options.onProgress } : {}) });
     },
 
     async listTags() {

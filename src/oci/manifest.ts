@@ -1,5 +1,6 @@
 import { createHash } from '../util/lazy-crypto.js';
 import { AirlockError } from '../errors.js';
+import { checkName } from '../util/names.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MT, SCHEMA1_TYPES } from './media-types.js';
 
 export interface Platform {
@@ -60,6 +61,17 @@ function isDescriptor(d: unknown): d is Descriptor {
 }
 
 /**
+ * A descriptor's digest names a blob path in a layout and a URL path at a registry: it is checked
+ * against the digest grammar (a known algorithm, its exact hex length) before anything uses it,
+ * and its size must be a byte count.
+ */
+export function checkDescriptor(d: Descriptor, field: string, artifact: string): Descriptor {
+  checkName('digest', d.digest, { field: `${field} digest`, artifact });
+  if (!Number.isSafeInteger(d.size) || d.size < 0) throw new AirlockError('E_UNSUPPORTED', `${field} ${d.digest} has an invalid size ${String(d.size)}`, { artifact });
+  return d;
+}
+
+/**
  * Reads the parts of a manifest the copier needs; the bytes themselves are never re-serialised.
  * The media type comes from the body when present, else from the Content-Type the registry sent.
  */
@@ -85,10 +97,11 @@ export function parseManifest(raw: RawManifest, artifact: string): ParsedManifes
     if (Array.isArray(body.manifests)) mediaType = MT.ociIndex;
     else if (body.config) mediaType = MT.ociManifest;
   }
-  const subject = isDescriptor(body.subject) ? body.subject : undefined;
+  const subject = isDescriptor(body.subject) ? checkDescriptor(body.subject, 'subject', artifact) : undefined;
   if (INDEX_TYPES.has(mediaType)) {
     const manifests = Array.isArray(body.manifests) ? body.manifests : [];
     if (!manifests.every(isDescriptor)) throw new AirlockError('E_REGISTRY', 'index has a malformed descriptor', { artifact });
+    for (const m of manifests) checkDescriptor(m, 'index child', artifact);
     return { kind: 'index', mediaType, manifests, ...(subject ? { subject } : {}) };
   }
   if (MANIFEST_TYPES.has(mediaType)) {
@@ -96,6 +109,8 @@ export function parseManifest(raw: RawManifest, artifact: string): ParsedManifes
     if (!isDescriptor(body.config) || !layers.every(isDescriptor)) {
       throw new AirlockError('E_REGISTRY', 'manifest has a malformed config or layer descriptor', { artifact });
     }
+    checkDescriptor(body.config, 'config', artifact);
+    for (const l of layers) checkDescriptor(l, 'layer', artifact);
     return {
       kind: 'manifest',
       mediaType,
@@ -111,6 +126,7 @@ export function parseManifest(raw: RawManifest, artifact: string): ParsedManifes
 /** Checks served bytes against the digest we asked for or the registry announced. */
 export function verifyManifestDigest(raw: RawManifest, expected: string | undefined, artifact: string): void {
   if (!expected) return;
+  checkName('digest', expected, { field: 'manifest digest', artifact });
   const algorithm = expected.split(':')[0] ?? 'sha256';
   const actual = digestOf(raw.bytes, algorithm);
   if (actual !== expected) {

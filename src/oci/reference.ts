@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
+import { isValidName, nameProblem, printable } from '../util/names.js';
 
 /** An image in a registry: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`. */
 export interface RegistryImageRef {
@@ -21,20 +22,19 @@ export interface LayoutImageRef {
 
 export type ImageRef = RegistryImageRef | LayoutImageRef;
 
-const NAME_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
-const HOST = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?$/;
-
 export const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+// Docker's legacy name for the Hub; airlock also folds in the host the Hub is served at, so
+// `registry-1.docker.io/x` and `x` name one repository (and one state key).
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
+// distribution/reference `identifier`: a bare image id, which Docker refuses as a name.
+const IMAGE_ID = /^[a-f0-9]{64}$/;
 
 export function isDigest(s: string): boolean {
-  return DIGEST.test(s);
+  return isValidName('digest', s);
 }
 
 export function isValidTag(s: string): boolean {
-  return TAG.test(s);
+  return isValidName('tag', s);
 }
 
 function bad(input: string, why: string): AirlockError {
@@ -42,49 +42,70 @@ function bad(input: string, why: string): AirlockError {
 }
 
 /**
- * Parses an image reference the way Docker does: no host means Docker Hub, a single-component
- * name on Docker Hub gets `library/`, and no tag or digest means `latest` (unless `defaultTag`
- * is false, for callers that select tags themselves).
+ * Docker's splitDockerDomain (distribution/reference normalize.go): the first component names a
+ * registry when it is `localhost`, holds a `.` or `:`, or has an uppercase letter (repository
+ * names are lowercase, so `Foo/bar` can only mean a host `Foo`); otherwise the name is on the Hub.
+ */
+function splitDomain(name: string): { registry: string; remainder: string } {
+  const slash = name.indexOf('/');
+  if (slash < 0) return { registry: DOCKER_HUB, remainder: `library/${name}` };
+  const first = name.slice(0, slash);
+  const rest = name.slice(slash + 1);
+  let registry: string;
+  let remainder: string;
+  if (first === 'localhost' || /[.:]/.test(first) || first.toLowerCase() !== first) {
+    registry = DOCKER_HUB_ALIASES.has(first) ? DOCKER_HUB : first;
+    remainder = rest;
+  } else {
+    registry = DOCKER_HUB;
+    remainder = name;
+  }
+  if (registry === DOCKER_HUB && !remainder.includes('/')) remainder = `library/${remainder}`;
+  return { registry, remainder };
+}
+
+/**
+ * Parses an image reference the way Docker does (distribution/reference ParseNormalizedNamed):
+ * no host means Docker Hub, a single-component name on Docker Hub gets `library/`, and no tag or
+ * digest means `latest` (unless `defaultTag` is false, for callers that select tags themselves).
+ * Stricter than Docker where airlock must be: digests only of the algorithms airlock verifies,
+ * ports that can be dialled.
  */
 export function parseRegistryRef(input: string, opts: { defaultTag?: boolean } = {}): RegistryImageRef {
   const raw = input.startsWith('docker://') ? input.slice('docker://'.length) : input;
   if (raw === '') throw bad(input, 'empty reference');
   if (/\s/.test(raw)) throw bad(input, 'contains whitespace');
+  if (IMAGE_ID.test(raw)) throw bad(input, `"${raw}" is a 64-hex image id, not a repository name (write a repository, or name@sha256:…)`);
 
-  let rest = raw;
+  const { registry, remainder } = splitDomain(raw);
+  // A name holds no `@` or `:`: the first `@` starts the digest, the first `:` before it the tag.
+  let rest = remainder;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw bad(input, `"${digest}" is not a sha256/sha512 digest`);
   }
-
   let tag: string | undefined;
-  const lastSlash = rest.lastIndexOf('/');
-  const lastColon = rest.lastIndexOf(':');
-  if (lastColon > lastSlash) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) throw bad(input, `"${tag}" is not a valid tag`);
+  const colon = rest.indexOf(':');
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
   }
-
-  const parts = rest.split('/');
-  let registry = DOCKER_HUB;
-  const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
-    registry = first;
-    parts.shift();
-    if (!HOST.test(registry)) throw bad(input, `"${registry}" is not a valid registry host`);
+  const repository = rest;
+  if (repository.toLowerCase() !== repository) throw bad(input, `repository name "${printable(repository)}" must be lowercase`);
+  if (registry !== DOCKER_HUB) {
+    const hostProblem = nameProblem('registry-host', registry);
+    if (hostProblem) throw bad(input, `"${printable(registry)}" ${hostProblem}`);
   }
-  if (DOCKER_HUB_ALIASES.has(registry.toLowerCase())) registry = DOCKER_HUB;
-  if (parts.length === 0 || parts.some((p) => p === '')) throw bad(input, 'missing repository name');
-  for (const p of parts) {
-    if (!NAME_COMPONENT.test(p)) throw bad(input, `repository component "${p}" must be lowercase letters, digits and separators`);
+  if (repository === '' || repository.split('/').includes('')) throw bad(input, 'missing repository name');
+  const repoProblem = nameProblem('repository', repository);
+  if (repoProblem) throw bad(input, `repository name "${printable(repository)}" ${repoProblem}`);
+  if (tag !== undefined && !isValidName('tag', tag)) throw bad(input, `"${printable(tag)}" is not a valid tag`);
+  if (digest !== undefined) {
+    const digestProblem = nameProblem('digest', digest);
+    if (digestProblem) throw bad(input, `digest "${printable(digest)}" ${digestProblem}`);
   }
-  if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
-  const repository = parts.join('/');
-  if (repository.length > 255) throw bad(input, 'repository name longer than 255 characters');
 
   if (!tag && !digest && opts.defaultTag !== false) tag = 'latest';
   return { transport: 'docker', registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
@@ -97,7 +118,7 @@ export function parseLayoutRef(input: string): LayoutImageRef {
   let digest: string | undefined;
   let tag: string | undefined;
   const at = rest.lastIndexOf('@');
-  if (at >= 0 && DIGEST.test(rest.slice(at + 1))) {
+  if (at >= 0 && isDigest(rest.slice(at + 1))) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
   } else {
@@ -105,7 +126,7 @@ export function parseLayoutRef(input: string): LayoutImageRef {
     if (colon > 0) {
       const candidate = rest.slice(colon + 1);
       if (!candidate.includes('/') && candidate !== '') {
-        if (!TAG.test(candidate)) throw bad(input, `"${candidate}" is not a valid tag`);
+        if (!isValidTag(candidate)) throw bad(input, `"${printable(candidate)}" is not a valid tag`);
         tag = candidate;
         rest = rest.slice(0, colon);
       }
@@ -145,6 +166,7 @@ export function registryEndpointHost(registry: string): string {
 
 /** Loopback registries are plain HTTP unless configured otherwise. */
 export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : (registry.split(':')[0] ?? '');
+  const name = registry.toLowerCase();
+  const host = name.startsWith('[') ? name.slice(0, name.indexOf(']') + 1) : (name.split(':')[0] ?? '');
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -4,9 +4,14 @@ import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { parseManifest, sha256Digest, type Descriptor, type RawManifest } from './manifest.js';
 
-/** The referrers tag schema: `sha256-<hex>` holds an index of the manifests that refer to a digest. */
+/**
+ * The referrers tag schema: `<alg>-<hex>` holds an index of the manifests that refer to a digest.
+ * The distribution spec truncates the algorithm to 32 and the hex to 64 characters, which keeps a
+ * sha512 subject's tag within the tag grammar's 128.
+ */
 export function referrersTag(digest: string): string {
-  return digest.replace(':', '-');
+  const [alg = '', hex = ''] = digest.split(':');
+  return `${alg.slice(0, 32)}-${hex.slice(0, 64)}`;
 }
 
 /** cosign's own scheme: signatures, attestations and SBOMs under `sha256-<hex>.sig|.att|.sbom`. */

@@ -6,7 +6,8 @@ import type { Authenticator } from './auth.js';
 import { errorFromResponse, header, readBuffer, type HttpRequest, type HttpResponse, type Send } from './http.js';
 import { MANIFEST_ACCEPT, MT } from './media-types.js';
 import type { Transport } from './transport.js';
-import { MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
+import { checkDescriptor, MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
+import { checkName } from '../util/names.js';
 import { createVerifyingStream } from './verify-stream.js';
 
 /** How to reach one registry. */
@@ -87,6 +88,16 @@ function refName(repo: Repo, reference?: string): string {
   return `docker://${repo.registry}/${repo.repository}${reference ? `${sep}${reference}` : ''}`;
 }
 
+/** A digest about to name a URL path: checked here too, whatever checked it where it entered. */
+function pathDigest(digest: string, artifact: string): string {
+  return checkName('digest', digest, { field: 'digest', artifact });
+}
+
+/** A manifest reference about to name a URL path: a digest or a tag. */
+function pathReference(reference: string, artifact: string): string {
+  return reference.includes(':') ? pathDigest(reference, artifact) : checkName('tag', reference, { field: 'tag', artifact, code: 'E_REFERENCE' });
+}
+
 function pullScope(repo: Repo): string {
   return `repository:${repo.repository}:pull`;
 }
@@ -98,11 +109,17 @@ function pushScope(repo: Repo): string {
 export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   const { send, auth, logger } = deps;
 
-  /** Sends with auth: pre-emptively when the registry's challenge is known, else after its 401. */
+  /**
+   * Sends with auth: pre-emptively when the registry's challenge is known, else after its 401.
+   * A URL the registry handed out (an upload Location) on another origin gets no credentials: the
+   * target's Authorization never leaves the target's origin, as with blob redirects.
+   */
   async function call(repo: Repo, scopes: string[], req: Omit<HttpRequest, 'url'> & { path?: string; url?: string }): Promise<HttpResponse> {
     const ep = deps.endpoint(repo.registry);
     const url = req.url ?? `${ep.baseUrl}${req.path ?? ''}`;
     const artifact = req.artifact ?? refName(repo);
+    const target = new URL(url);
+    if (target.origin !== new URL(ep.baseUrl).origin) return send(deps.transportFor(target), { ...req, url, artifact });
     const withAuth = (authorization: string | undefined): HttpRequest => ({
       ...req,
       url,
@@ -126,7 +143,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
   }
 
   function manifestRequest(method: 'GET' | 'HEAD', repo: Repo, reference: string, artifact: string): Promise<HttpResponse> {
-    return call(repo, [pullScope(repo)], { method, path: `/v2/${repo.repository}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT }, artifact });
+    return call(repo, [pullScope(repo)], { method, path: `/v2/${repo.repository}/manifests/${pathReference(reference, artifact)}`, headers: { accept: MANIFEST_ACCEPT }, artifact });
   }
 
   function resolveLocation(repo: Repo, location: string | undefined, artifact: string): string {
@@ -176,6 +193,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         body,
         replayable: false,
         artifact,
+        kind: 'blob',
+        size: desc.size,
       });
     } catch (e) {
       source.destroy();
@@ -260,6 +279,8 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
               body: part,
               replayable: false,
               artifact,
+              kind: 'blob',
+              size: part.length,
             });
             if (res.statusCode !== 202 && res.statusCode !== 204) {
               if (res.statusCode === 416 || res.statusCode >= 500) throw await errorFromResponse(res, 'chunk upload failed', artifact);
@@ -311,7 +332,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     const ep = deps.endpoint(repo.registry);
     const origin = new URL(ep.baseUrl).origin;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    let res = await call(repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${desc.digest}`, headers, artifact });
+    let res = await call(repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${pathDigest(desc.digest, artifact)}`, headers, artifact, kind: 'blob' });
     // Redirects (to object storage) are followed by hand: credentials never go to another origin.
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
       if (hops >= 5) throw new AirlockError('E_REGISTRY', 'too many redirects fetching blob', { artifact });
@@ -320,9 +341,9 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location fetching blob', { artifact });
       const next = new URL(location, ep.baseUrl);
       if (next.origin === origin) {
-        res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact });
+        res = await call(repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
       } else {
-        res = await send(deps.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact });
+        res = await send(deps.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
       }
     }
     if (res.statusCode === 206 || (res.statusCode === 200 && offset === 0)) return res.body;
@@ -341,6 +362,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       if (res.statusCode !== 200) return fail(res, 'manifest HEAD failed', artifact);
       await res.body.dump();
       const digest = header(res, 'docker-content-digest');
+      if (digest) checkName('digest', digest, { field: 'Docker-Content-Digest', artifact });
       const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
       if (!digest) {
         // Some registries omit the digest on HEAD; only then is a GET needed.
@@ -362,6 +384,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
       const announced = header(res, 'docker-content-digest');
       const expected = reference.includes(':') ? reference : announced;
+      if (expected) checkName('digest', expected, { field: reference.includes(':') ? 'manifest digest' : 'Docker-Content-Digest', artifact });
       const algorithm = expected?.split(':')[0] ?? 'sha256';
       const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
       const raw: RawManifest = { bytes, mediaType, digest };
@@ -377,7 +400,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const artifact = refName(repo, reference);
       const res = await call(repo, [pushScope(repo)], {
         method: 'PUT',
-        path: `/v2/${repo.repository}/manifests/${reference}`,
+        path: `/v2/${repo.repository}/manifests/${pathReference(reference, artifact)}`,
         headers: { 'content-type': manifest.mediaType || MT.ociManifest },
         body: manifest.bytes,
         artifact,
@@ -391,7 +414,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
 
     async hasBlob(repo, digest) {
       const artifact = refName(repo, digest);
-      const res = await call(repo, [pullScope(repo)], { method: 'HEAD', path: `/v2/${repo.repository}/blobs/${digest}`, artifact });
+      const res = await call(repo, [pullScope(repo)], { method: 'HEAD', path: `/v2/${repo.repository}/blobs/${pathDigest(digest, artifact)}`, artifact });
       await res.body.dump();
       if (res.statusCode === 200) return true;
       if (res.statusCode === 404) return false;
@@ -407,7 +430,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
     async mountBlob(repo, digest, from) {
       const artifact = refName(repo, digest);
       const scopes = [pushScope(repo), `repository:${from}:pull`];
-      const q = new URLSearchParams({ mount: digest, from });
+      const q = new URLSearchParams({ mount: pathDigest(digest, artifact), from });
       const res = await call(repo, scopes, {
         method: 'POST',
         path: `/v2/${repo.repository}/blobs/uploads/?${q.toString()}`,
@@ -470,7 +493,7 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
       const artifact = refName(repo, digest);
       const ep = deps.endpoint(repo.registry);
       const out: Descriptor[] = [];
-      let url: string | undefined = `${ep.baseUrl}/v2/${repo.repository}/referrers/${digest}`;
+      let url: string | undefined = `${ep.baseUrl}/v2/${repo.repository}/referrers/${pathDigest(digest, artifact)}`;
       for (let page = 0; url && page < 100; page++) {
         const res: HttpResponse = await call(repo, [pullScope(repo)], { method: 'GET', url, headers: { accept: MT.ociIndex }, artifact });
         if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 400) {
@@ -481,8 +504,15 @@ export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
         const ct = header(res, 'content-type') ?? '';
         const text = (await readBuffer(res, MAX_MANIFEST_BYTES, artifact)).toString("utf8");
         if (!ct.includes('json')) return page === 0 ? null : out;
-        const body = JSON.parse(text) as { manifests?: Descriptor[] };
-        out.push(...(body.manifests ?? []));
+        const body = JSON.parse(text) as { manifests?: unknown };
+        const found = body.manifests ?? [];
+        if (!Array.isArray(found)) throw new AirlockError('E_REGISTRY', 'referrers response has no manifests list', { artifact });
+        for (const d of found) {
+          if (!d || typeof (d as Descriptor).digest !== 'string' || typeof (d as Descriptor).mediaType !== 'string' || typeof (d as Descriptor).size !== 'number') {
+            throw new AirlockError('E_REGISTRY', 'referrers response has a malformed descriptor', { artifact });
+          }
+          out.push(checkDescriptor(d as Descriptor, 'referrer', artifact));
+        }
         url = nextLink(header(res, 'link'), url);
       }
       return out;

@@ -78,16 +78,17 @@ export function createTransport(options: TransportOptions = {}): Transport {
 }
 
 // A response body being discarded is read to its end (the connection goes back to the pool) unless
-// it is larger than this; then the connection is dropped instead.
+// it is larger than this, declared or counted (a chunked body may never end); then the connection
+// is dropped instead.
 const DUMP_LIMIT = 256 * 1024;
 
 /** A request without a body over Node's http client, answered in the shape undici's responses have. */
-export async function requestWithoutBody(transport: Transport, method: string, url: URL, headers: Record<string, string> | undefined): Promise<HttpResponse> {
+export async function requestWithoutBody(transport: Transport, method: string, url: URL, headers: Record<string, string> | undefined, signal?: AbortSignal): Promise<HttpResponse> {
   const [client, agent] = await Promise.all([url.protocol === 'https:' ? import('node:https') : http, transport.agent(url.protocol)]);
   return new Promise((resolve, reject) => {
     let waiting = 'no response';
     let limit = HEADERS_TIMEOUT_MS;
-    const req = client.request(url, { method, headers, agent }, (res) => {
+    const req = client.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
       // From here on the socket may only go quiet for as long as a busy peer's body may pause.
       waiting = 'the body stalled';
       limit = BODY_TIMEOUT_MS;
@@ -103,6 +104,11 @@ export async function requestWithoutBody(transport: Transport, method: string, u
               res.destroy();
               return Promise.resolve();
             }
+            let read = 0;
+            res.on('data', (chunk: Buffer) => {
+              read += chunk.length;
+              if (read > DUMP_LIMIT) res.destroy();
+            });
             res.resume();
             return finished(res).then(
               () => undefined,

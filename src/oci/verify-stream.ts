@@ -8,6 +8,11 @@ export interface VerifyingStream extends Transform {
   readonly bytes: number;
   /** The verification failure, if the stream failed because of one. */
   readonly failure: AirlockError | undefined;
+  /**
+   * Counts and hashes bytes that are already where the stream's output goes (the start of a
+   * partial download being resumed) without passing them on: the check still covers the whole.
+   */
+  seed(chunk: Buffer): void;
 }
 
 /**
@@ -55,6 +60,12 @@ export function createVerifyingStream(
     },
   });
   Object.defineProperty(t, 'bytes', { get: () => bytes });
+  Object.defineProperty(t, 'seed', {
+    value: (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    },
+  });
   Object.defineProperty(t, 'failure', { get: () => failure });
   return t as VerifyingStream;
 }

@@ -3,7 +3,7 @@ import { jsonFileCache, memoryCache, type JsonCache } from '../util/fs-atomic.js
 import type { Engine } from '../engine.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../errors.js';
-import { errorFromResponse, getFollowingRedirects, header, readBuffer } from '../oci/http.js';
+import { errorFromResponse, getFollowingRedirects, header, readBuffer, type RequestKind } from '../oci/http.js';
 import { registerSecret } from '../secrets.js';
 import { findVersion, parseIndex, resolveChartUrl, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 
@@ -63,8 +63,8 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
   }
 
   // Chart URLs often redirect (GitHub release assets); credentials stay with the repository's host.
-  async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string) {
-    return getFollowingRedirects(engine.http.send, engine.http.transport, url, { ...authHeaders(repoUrl, url), ...extra }, artifact);
+  async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string, kind: RequestKind = 'blob') {
+    return getFollowingRedirects(engine.http.send, engine.http.transport, url, { ...authHeaders(repoUrl, url), ...extra }, artifact, { kind });
   }
 
   async function loadIndex(repoUrl: string): Promise<IndexFile> {
@@ -74,7 +74,7 @@ export function createHelmRepoReader(engine: Engine, options: { cache?: IndexCac
     const conditional: Record<string, string> = {};
     if (cached?.etag) conditional['if-none-match'] = cached.etag;
     if (cached?.lastModified) conditional['if-modified-since'] = cached.lastModified;
-    const res = await get(repoUrl, url, conditional, artifact);
+    const res = await get(repoUrl, url, conditional, artifact, 'index');
     if (res.statusCode === 304 && cached?.index) {
       await res.body.dump();
       return cached.index;

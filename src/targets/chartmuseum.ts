@@ -174,6 +174,8 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
         headers: headers(),
         body: form,
         artifact,
+        kind: 'blob',
+        size: chart.tgz.length + (chart.prov?.length ?? 0),
       });
       if (res.statusCode === 201 || res.statusCode === 200) {
         await res.body.dump();

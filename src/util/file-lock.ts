@@ -60,6 +60,25 @@ async function tryBreakStale(file: string, staleMs: number): Promise<void> {
 }
 
 /**
+ * Whether a lock file belongs to a holder that may still be working: alive on this host and, on a
+ * shared filesystem, touched within `staleMs` (holders touch their lock while they work).
+ */
+export async function lockIsLive(file: string, staleMs = 2 * 60_000): Promise<boolean> {
+  try {
+    const handle = await fsp.open(file, 'r');
+    try {
+      const text = await handle.readFile('utf8');
+      const st = await handle.stat();
+      return !holderIsGone(text) && Date.now() - st.mtimeMs <= staleMs;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Runs `fn` while holding an exclusive lock file, across processes on one host (and, by the age
  * rule, on a shared filesystem). The holder touches the file while it works so a long fetch is
  * not mistaken for a dead holder.

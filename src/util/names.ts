@@ -6,7 +6,7 @@ import { AirlockError, type ErrorCode } from '../errors.js';
  * here where it enters, before it names anything, because a name that reaches `path.join`, a URL
  * path or a Redis key unchecked can point outside what it was meant to name (`../`, `/`, NUL).
  */
-export type NameKind = 'digest' | 'repository' | 'tag' | 'path-segment' | 'chart-name' | 'version';
+export type NameKind = 'digest' | 'repository' | 'tag' | 'path-segment' | 'chart-name' | 'version' | 'registry-host';
 
 /** Digest algorithms airlock verifies, with the length of their lowercase hex encoding. */
 export const DIGEST_ALGORITHMS: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
@@ -14,6 +14,9 @@ export const DIGEST_ALGORITHMS: Readonly<Record<string, number>> = { sha256: 64,
 // OCI distribution spec: path components joined by `/`, the whole at most 255 characters (ours).
 const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+// Docker's `domainAndPort` (distribution/reference regexp.go): DNS-like labels (any case, IPv4
+// included) or a bracketed IPv6 address without zone, then an optional port.
+const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::([0-9]+))?$/;
 // Helm's own rule for chart names in metadata (letters, digits, `.`, `_`, `-`), one path segment.
 const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
 // Versions name files (`chart-1.0.0.tgz`) and tags: SemVer's characters only, `v` prefix allowed.
@@ -39,6 +42,12 @@ export function nameProblem(kind: NameKind, value: unknown): string | undefined 
       return segmentProblem(value) ?? (CHART_NAME.test(value) ? undefined : 'is not a chart name (letters, digits, ".", "_", "-")');
     case 'version':
       return segmentProblem(value) ?? (VERSION.test(value) ? undefined : 'is not a version (letters, digits, ".", "+", "_", "-")');
+    case 'registry-host': {
+      const m = REGISTRY_HOST.exec(value);
+      if (!m) return 'is not a registry host (host name, IPv4 or [IPv6] address, optional :port)';
+      // Docker's grammar takes any digits; a port past 65535 could never be dialled.
+      return m[1] !== undefined && Number(m[1]) > 65535 ? 'has a port above 65535' : undefined;
+    }
   }
 }
 

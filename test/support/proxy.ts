@@ -21,6 +21,8 @@ export type ProxyAction =
   | { type: 'cutRequest'; afterBytes: number }
   | { type: 'cutResponse'; afterBytes: number }
   | { type: 'headers'; headers: Record<string, string> }
+  /** The upstream's response headers, changed by a function (an upload Location sent elsewhere). */
+  | { type: 'rewriteHeaders'; rewrite: (headers: http.IncomingHttpHeaders) => http.IncomingHttpHeaders }
   | { type: 'redirect'; location: (path: string) => string }
   | { type: 'throttle'; bytesPerSecond: number }
   /** The connection is dropped before any answer, as when the upstream process is gone. */
@@ -123,7 +125,8 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
       { host: upstream.hostname, port: upstream.port, method, path, headers: req.headers, agent: false },
       (up) => {
         entry.status = up.statusCode ?? 0;
-        const headers = { ...up.headers, ...(action?.type === 'headers' ? action.headers : {}) };
+        const given = { ...up.headers, ...(action?.type === 'headers' ? action.headers : {}) };
+        const headers = action?.type === 'rewriteHeaders' ? action.rewrite(given) : given;
         res.writeHead(up.statusCode ?? 502, headers);
         up.on('data', (chunk: Buffer) => {
           entry.responseBytes += chunk.length;

@@ -197,6 +197,7 @@ describe('addon rewrite', () => {
       const scan = discoverAddon(a);
       const rw = rewriteAddon(scan, targets);
       expect(rw.warnings, a.dir).toEqual([]);
+      expect(rw.errors, a.dir).toEqual([]);
       const again = discoverAddon({ ...a, files: rw.files }).plan;
       expect(again.images, a.dir).toEqual(scan.plan.images.map(mirrored).sort());
       for (const c of again.charts) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { airlock } from './support/cli.js';
 import { buildChart, startChartRepo, type ChartRepoServer } from './support/charts.js';
 import { buildManifest, getManifest, pushImage } from './support/images.js';
-import { readAddonRegistry } from './support/kubevela-reader.js';
+import { readAddonArchive, readAddonRegistry } from './support/kubevela-reader.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 
@@ -284,5 +284,83 @@ describe('addon catalogs from git, published to a git mirror', () => {
     const r = await airlock(['addons', 'sync', '--config', cfg, '--state', path.join(work, 'state2.json')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/airlock: \[E_UNREACHABLE\] git:\/\/127\.0\.0\.1:9\/catalog\.git/);
+  });
+});
+
+describe('an image split over Helm values, with a path rule that does not keep the written name', () => {
+  it('each value points at its part of the mirror and the addon is published; a reference that cannot be rewritten fails its addon', async () => {
+    // The scenario of issue 15 part 6: `image: {registry: <source host>, repository: team/demo-server, tag}`
+    // and `targets.images.path: "mirror/{repository}"`.
+    await pushImage(upstream.url, 'team/demo-server', '1.4.2', buildManifest({}));
+    await pushImage(upstream.url, 'demo-computed', '1.4.2', buildManifest({}));
+    const root = path.join(work, 'split-catalog');
+    const helmAddon = (name: string, repository: string) => ({
+      'metadata.yaml': `name: ${name}\nversion: 1.0.0\n`,
+      'template.cue': [
+        'output: {',
+        '\tapiVersion: "core.oam.dev/v1beta1"',
+        '\tkind:       "Application"',
+        '\tspec: components: [{',
+        `\t\tname: "${name}"`,
+        '\t\ttype: "helm"',
+        '\t\tproperties: {',
+        `\t\t\turl:     "${charts.url}"`,
+        '\t\t\tchart:   "acme-operator"',
+        '\t\t\tversion: "0.4.0"',
+        '\t\t\tvalues: image: {',
+        `\t\t\t\tregistry:   "${upstream.host}"`,
+        `\t\t\t\trepository: ${repository}`,
+        '\t\t\t\ttag:        "1.4.2"',
+        '\t\t\t}',
+        '\t\t}',
+        '\t}]',
+        '}',
+        '',
+      ].join('\n'),
+    });
+    writeAddon(root, 'addons/demo', helmAddon('demo', '"team/demo-server"'));
+    // The repository is the addon's own name: no literal in the addon holds it, so no rewrite can move it under mirror/.
+    writeAddon(root, 'addons/demo-computed', helmAddon('demo-computed', 'context.metadata.name'));
+    const out = path.join(work, 'split-published');
+    const cfg = path.join(work, 'split.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        '  images:',
+        `    registry: ${target.host}`,
+        '    path: "mirror/{repository}"',
+        '  charts:',
+        `    - url: ${path.join(work, 'split-charts')}`,
+        '      baseUrl: https://charts.airgap/stable',
+        'addons:',
+        '  catalogs:',
+        '    - name: split',
+        `      source: ${root}`,
+        '  publish:',
+        '    registries:',
+        `      - url: ${path.join(out, '{registry}')}`,
+      ].join('\n'),
+    );
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'split-state.json')]);
+    const report = JSON.parse(r.stdout) as Report;
+    const demo = report.items.find((i) => i.kind === 'addon' && i.source === 'official/demo@1.0.0');
+    expect(demo).toMatchObject({ status: 'copied' });
+    expect(demo?.warnings).toEqual([]);
+    expect(demo?.rewrites).toContainEqual({ kind: 'image', file: 'template.cue', from: `${upstream.host}/team/demo-server:1.4.2`, to: `${target.host}/mirror/team/demo-server:1.4.2` });
+
+    // What the published addon deploys: its values, joined as the chart joins them, name the mirrored image.
+    const tgz = fs.readFileSync(path.join(out, 'official', 'demo-1.0.0.tgz'));
+    const published = readAddonArchive(tgz, 'demo').get('template.cue')!.toString();
+    const value = (key: string) => new RegExp(`${key}:\\s+"([^"]+)"`).exec(published)?.[1];
+    expect([value('registry'), value('repository'), value('tag')]).toEqual([target.host, 'mirror/team/demo-server', '1.4.2']);
+    expect((await getManifest(target.url, `${value('repository')}`, value('tag')!)).status).toBe(200);
+    expect(published).toContain('url:     "https://charts.airgap/stable"');
+
+    const computed = report.items.find((i) => i.kind === 'addon' && i.source === 'official/demo-computed@1.0.0');
+    expect(computed?.status).toBe('failed');
+    expect(computed?.error?.message).toMatch(/not published: a reference it needs cannot point at the mirror: demo-computed\/template\.cue: image .*demo-computed:1\.4\.2 cannot point at its mirror/);
+    expect(fs.existsSync(path.join(out, 'official', 'demo-computed-1.0.0.tgz'))).toBe(false);
+    expect(r.code).not.toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { AddonMetadataError, isSemverVersion, parseAddonMetadata, type Addon, type AddonWarning } from './addon.js';
+import { AddonMetadataError, isSemverVersion, readAddonMetadata, type Addon, type AddonWarning } from './addon.js';
 
 /** A catalog folder served as one addon registry (`addons` → `official`). */
 export interface CatalogRegistry {
@@ -45,7 +45,9 @@ export function addonFromFiles(registry: string, dir: string, files: Map<string,
     return undefined;
   }
   try {
-    const metadata = parseAddonMetadata(meta.toString('utf8'));
+    const { metadata, notes } = readAddonMetadata(meta.toString('utf8'));
+    // Where KubeVela's lenient reading decides (a repeated key), the addon is kept, as KubeVela keeps it.
+    for (const note of notes) warnings.push({ registry, addon: metadata.name, file: `${dir}/metadata.yaml`, message: `${note} (as KubeVela reads it)` });
     if (metadata.name !== dir) {
       warnings.push({ registry, addon: metadata.name, file: `${dir}/metadata.yaml`, message: `folder "${dir}" differs from metadata name "${metadata.name}"; the addon is published as "${metadata.name}"` });
     }

@@ -72,8 +72,9 @@ function parseCueFiles(addon: Addon, pick: (f: string) => boolean, warnings: str
 function scanYamlFiles(addon: Addon, pick: (f: string) => boolean, findings: FileFindings, warnings: string[]): void {
   for (const [file, data] of addon.files) {
     if (!/\.ya?ml$/.test(file) || !pick(file)) continue;
-    const { fallback } = scanYamlFile(file, data.toString('utf8'), findings);
-    if (fallback) warnings.push(`${addon.dir}/${file}: not plain YAML (a Helm template?); images read from image: lines only`);
+    const { fallback, notes } = scanYamlFile(file, data.toString('utf8'), findings);
+    if (fallback) warnings.push(`${addon.dir}/${file}: not plain YAML (a Helm template?): KubeVela cannot read it (${fallback}); images read from image: lines only`);
+    for (const note of notes) warnings.push(`${addon.dir}/${file}: ${note} (as KubeVela reads it)`);
   }
 }
 

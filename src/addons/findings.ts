@@ -17,6 +17,11 @@ export interface ImageFinding {
   /** The literal pieces it is made of, for an in-place rewrite. */
   segments: Segment[];
   file: string;
+  /**
+   * For a reference split over Helm values (`image: {registry, repository, tag}`): the pieces of
+   * each value, so a rewrite can give each value its own part of the mirrored name.
+   */
+  parts?: { registry?: Segment[]; repository: Segment[] };
 }
 
 export interface ChartFinding {

@@ -85,7 +85,8 @@ export function scanCueFile(cue: CueFile, scope: CueScope, findings: FileFinding
     }
     const segments = [...name, { text: ':' }, ...tagSegs];
     const ref = joinSegments(segments);
-    if (looksLikeImage(ref)) findings.images.push({ ref, segments, file });
+    const registry = regSegs && joinSegments(regSegs) ? { registry: regSegs } : {};
+    if (looksLikeImage(ref)) findings.images.push({ ref, segments, file, parts: { ...registry, repository: repoSegs } });
   };
 
   const chartOf = (s: StructNode) => {

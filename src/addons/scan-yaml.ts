@@ -1,4 +1,5 @@
-import { isMap, isScalar, isSeq, parseAllDocuments, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { readGoYaml, type GoYamlDocument } from '../util/go-yaml.js';
 import type { Segment } from './cue-eval.js';
 import { isImageLabel, looksLikeImage, type FileFindings, type ValueSpan, type ValueStyle } from './findings.js';
 
@@ -25,77 +26,86 @@ function valueSpan(s: Scalar, file: string): ValueSpan | undefined {
   return { file, start: s.range[0], end: s.range[1], style: styleOf(s) };
 }
 
-function get(map: YAMLMap, key: string): Node | undefined {
-  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
-  return (pair?.value ?? undefined) as Node | undefined;
-}
-
-function getString(map: YAMLMap, key: string, src: string): string | undefined {
-  const v = get(map, key);
-  return isScalar(v) ? scalarSegment(v, '', src)?.text : undefined;
-}
-
 const HELM_TEMPLATE_IMAGE = /^([ \t]*-?[ \t]*image:[ \t]*"?)([^"\s{]+)/gm;
 
-/** Images, helm charts, remote URLs and Crossplane packages in a YAML file of an addon (every document). */
 const CRD_DOC = /^kind:\s*["']?CustomResourceDefinition["']?\s*$/m;
 const RELEVANT = /image|ImagePullSpec|helm|urls|pkg\.crossplane\.io/;
 
-export function scanYamlFile(file: string, src: string, findings: FileFindings): { fallback: boolean } {
+/** What reading one YAML file gave besides findings: a fallback to `image:` lines, and KubeVela's choices. */
+export interface YamlScanResult {
+  /** The file is not YAML KubeVela reads (a Helm template, a tab it refuses): images were read from `image:` lines. */
+  fallback?: string;
+  /** Repeated keys and merges resolved as KubeVela does, each once. */
+  notes: string[];
+}
+
+/**
+ * Images, helm charts, remote URLs and Crossplane packages in a YAML file of an addon. Read as
+ * KubeVela renders it (pkg/addon/addon.go renderObject / readTemplate: apimachinery's YAML
+ * decoding serializer, i.e. sigs.k8s.io/yaml `YAMLToJSON`, JSON as it is): the first document
+ * only, the last of repeated keys, merge keys, aliases followed.
+ */
+export function scanYamlFile(file: string, src: string, findings: FileFindings): YamlScanResult {
   // Most YAML bytes in a catalog are CRDs (their schemas mention image: but hold none): skip
-  // files that are only CRDs, or that name nothing discovery looks for, without parsing them.
-  if (!RELEVANT.test(src)) return { fallback: false };
-  if (src.split(/^---[ \t]*$/m).every((doc) => !doc.trim() || CRD_DOC.test(doc))) return { fallback: false };
-  const docs = parseAllDocuments(src);
-  const broken = docs.some((d) => d.errors.length > 0);
-  if (broken) {
+  // a file whose document is a CRD, or that names nothing discovery looks for, without parsing it.
+  if (!RELEVANT.test(src)) return { notes: [] };
+  // The first document: what precedes a leading `---` is only comments and directives.
+  const chunks = src.split(/^---(?=[ \t\r\n]|$)/m);
+  const first = chunks.length > 1 && /^(\s*([#%][^\n]*)?\n)*\s*$/.test(chunks[0]!) ? chunks[1]! : chunks[0]!;
+  if (CRD_DOC.test(first)) return { notes: [] };
+  const doc = readGoYaml(src, { jsonPrefix: true });
+  if (doc.error) {
     // Helm-template YAML (`{{ }}`) does not parse: read plain `image:` lines.
     for (const m of src.matchAll(HELM_TEMPLATE_IMAGE)) {
       const start = m.index + m[1]!.length;
       const text = m[2]!;
       if (looksLikeImage(text)) findings.images.push({ ref: text, segments: [{ text, span: { file, start, end: start + text.length } }], file });
     }
-    return { fallback: true };
+    return { fallback: doc.error, notes: [] };
   }
-  for (const doc of docs) {
-    const root = doc.contents;
-    if (!isMap(root)) continue;
-    if (getString(root, 'kind', src) === 'CustomResourceDefinition') continue;
-    if ((getString(root, 'apiVersion', src) ?? '').startsWith('pkg.crossplane.io/')) {
-      const spec = get(root, 'spec');
-      const pkg = isMap(spec) ? get(spec, 'package') : undefined;
-      if (isScalar(pkg)) {
-        const seg = scalarSegment(pkg, file, src);
-        if (seg && looksLikeImage(seg.text)) findings.images.push({ ref: seg.text, segments: [seg], file });
-      }
+  const root = doc.root;
+  if (!isMap(root)) return { notes: doc.notes };
+  if (getString(doc, root, 'kind', src) === 'CustomResourceDefinition') return { notes: doc.notes };
+  if ((getString(doc, root, 'apiVersion', src) ?? '').startsWith('pkg.crossplane.io/')) {
+    const spec = doc.get(root, 'spec');
+    const pkg = isMap(spec) ? doc.get(spec, 'package') : undefined;
+    if (isScalar(pkg)) {
+      const seg = scalarSegment(pkg, file, src);
+      if (seg && looksLikeImage(seg.text)) findings.images.push({ ref: seg.text, segments: [seg], file });
     }
-    walk(root, file, src, findings);
   }
-  return { fallback: false };
+  walk(doc, root, file, src, findings, new Set());
+  return { notes: doc.notes };
+}
+
+function getString(doc: GoYamlDocument, map: YAMLMap, key: string, src: string): string | undefined {
+  const v = doc.get(map, key);
+  return isScalar(v) ? scalarSegment(v, '', src)?.text : undefined;
 }
 
 /** `uxPlugins: {name: URL}` in metadata.yaml: tarballs VelaUX fetches at run time. */
 export function scanUxPlugins(file: string, src: string, findings: FileFindings): void {
-  const doc = parseAllDocuments(src)[0];
-  const root = doc && doc.errors.length === 0 ? doc.contents : undefined;
+  const doc = readGoYaml(src);
+  const root = doc.root;
   if (!isMap(root)) return;
-  const ux = get(root, 'uxPlugins');
+  const ux = doc.get(root, 'uxPlugins');
   if (!isMap(ux)) return;
-  for (const pair of ux.items) {
-    if (!isScalar(pair.value)) continue;
-    const seg = scalarSegment(pair.value, file, src);
+  for (const { value } of doc.entries(ux)) {
+    if (!isScalar(value)) continue;
+    const seg = scalarSegment(value, file, src);
     if (seg && /^https?:\/\//.test(seg.text)) findings.urls.push({ url: seg.text, segments: [seg], file });
   }
 }
 
-function imageMap(map: YAMLMap, file: string, src: string, findings: FileFindings): void {
-  const repo = get(map, 'repository');
+function imageMap(doc: GoYamlDocument, map: YAMLMap, file: string, src: string, findings: FileFindings): void {
+  const get = (k: string) => doc.get(map, k);
+  const repo = get('repository');
   if (!isScalar(repo)) return;
   const repoSeg = scalarSegment(repo, file, src);
   if (!repoSeg) return;
-  const reg = get(map, 'registry');
+  const reg = get('registry');
   const regSeg = isScalar(reg) ? scalarSegment(reg, file, src) : undefined;
-  const tag = get(map, 'tag');
+  const tag = get('tag');
   const tagSeg = isScalar(tag) ? scalarSegment(tag, file, src) : undefined;
   const name: Segment[] = regSeg?.text ? [regSeg, { text: '/' }, repoSeg] : [repoSeg];
   const nameText = name.map((s) => s.text).join('');
@@ -105,25 +115,25 @@ function imageMap(map: YAMLMap, file: string, src: string, findings: FileFinding
   }
   const segments = [...name, { text: ':' }, tagSeg];
   const ref = segments.map((s) => s.text).join('');
-  if (looksLikeImage(ref)) findings.images.push({ ref, segments, file });
+  if (looksLikeImage(ref)) findings.images.push({ ref, segments, file, parts: { ...(regSeg?.text ? { registry: [regSeg] } : {}), repository: [repoSeg] } });
 }
 
-function chartMap(map: YAMLMap, file: string, src: string, findings: FileFindings): void {
-  if (getString(map, 'type', src) !== 'helm') return;
-  const props = get(map, 'properties');
+function chartMap(doc: GoYamlDocument, map: YAMLMap, file: string, src: string, findings: FileFindings): void {
+  if (getString(doc, map, 'type', src) !== 'helm') return;
+  const props = doc.get(map, 'properties');
   if (!isMap(props)) return;
-  const urlNode = get(props, 'url');
-  const chart = getString(props, 'chart', src);
+  const urlEntry = doc.entries(props).find((e) => e.key === 'url');
+  const urlNode = urlEntry?.value;
+  const chart = getString(doc, props, 'chart', src);
   if (!isScalar(urlNode) || !chart) return;
-  const repoTypeNode = get(props, 'repoType');
-  const urlPair = props.items.find((p: Pair) => isScalar(p.key) && p.key.value === 'url')!;
-  const keyStart = (urlPair.key as Scalar).range?.[0] ?? 0;
+  const repoTypeNode = doc.get(props, 'repoType');
+  const keyStart = (urlEntry!.keyNode as Scalar).range?.[0] ?? 0;
   const lineStart = src.lastIndexOf('\n', keyStart - 1) + 1;
   findings.charts.push({
-    repoType: getString(props, 'repoType', src) ?? 'helm',
+    repoType: getString(doc, props, 'repoType', src) ?? 'helm',
     url: String(urlNode.value),
     chart,
-    version: getString(props, 'version', src),
+    version: getString(doc, props, 'version', src),
     file,
     urlSpan: valueSpan(urlNode, file),
     urlSegments: [scalarSegment(urlNode, file, src) ?? { text: String(urlNode.value) }],
@@ -132,29 +142,31 @@ function chartMap(map: YAMLMap, file: string, src: string, findings: FileFinding
   });
 }
 
-function walk(node: unknown, file: string, src: string, findings: FileFindings): void {
+function walk(doc: GoYamlDocument, node: unknown, file: string, src: string, findings: FileFindings, seen: Set<unknown>): void {
+  // An anchored node reached again through an alias holds the same findings at the same place.
+  if (seen.has(node)) return;
+  seen.add(node);
   if (isSeq(node)) {
-    for (const item of node.items) walk(item, file, src, findings);
+    for (const item of node.items) walk(doc, doc.toNode(item), file, src, findings, seen);
     return;
   }
   if (!isMap(node)) return;
-  chartMap(node, file, src, findings);
-  for (const pair of node.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-    const value = pair.value;
-    if (key && isImageLabel(key)) {
+  chartMap(doc, node, file, src, findings);
+  for (const { key, value } of doc.entries(node)) {
+    if (isImageLabel(key)) {
       if (isScalar(value)) {
         const seg = scalarSegment(value, file, src);
         if (seg && looksLikeImage(seg.text)) findings.images.push({ ref: seg.text, segments: [seg], file });
-      } else if (isMap(value)) imageMap(value, file, src, findings);
+      } else if (isMap(value)) imageMap(doc, value, file, src, findings);
     }
     if (key === 'urls' && isSeq(value)) {
-      for (const item of value.items) {
+      for (const raw of value.items) {
+        const item = doc.toNode(raw);
         if (!isScalar(item)) continue;
         const seg = scalarSegment(item, file, src);
         if (seg && /^https?:\/\//.test(seg.text)) findings.urls.push({ url: seg.text, segments: [seg], file });
       }
     }
-    walk(value, file, src, findings);
+    walk(doc, value, file, src, findings, seen);
   }
 }

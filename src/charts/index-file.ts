@@ -1,5 +1,6 @@
 import semver from 'semver';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
+import { readGoYaml } from '../util/go-yaml.js';
 import { AirlockError } from '../errors.js';
 
 /** One chart version of a classic repository's index.yaml: Chart.yaml fields plus urls, digest, created. */
@@ -38,16 +39,20 @@ function helmVersionFields<T extends Record<string, unknown>>(entry: T): Partial
 
 /**
  * Parses index.yaml as Helm does (apiVersion required, entries per chart). Entries without a name
- * or version are dropped; a bad entry never makes the whole index unusable.
+ * or version are dropped; a bad entry never makes the whole index unusable. The YAML is read as
+ * KubeVela (pkg/utils/helm/helm_helper.go GetIndexInfo) and Helm read it, sigs.k8s.io/yaml
+ * `UnmarshalStrict`: the first document, merge keys, YAML 1.1 scalars, go-yaml v2's tab rules,
+ * and a repeated key refused.
  */
 export function parseIndex(text: string, artifact: string): IndexFile {
-  let doc: unknown;
+  const read = readGoYaml(text, { strict: true, maxAliasExpansions: 1000 });
+  if (read.error) throw new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${read.error}`, { artifact });
+  let index: IndexFile | null;
   try {
-    doc = parseYaml(text, { maxAliasCount: 1000 });
+    index = read.toValue() as IndexFile | null;
   } catch (e) {
-    throw new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { artifact });
+    throw new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${(e as Error).message}`, { artifact });
   }
-  const index = doc as IndexFile | null;
   if (!index || typeof index !== 'object') throw new AirlockError('E_REGISTRY', 'index.yaml is empty or not a mapping', { artifact });
   if (!index.apiVersion) throw new AirlockError('E_REGISTRY', 'index.yaml has no apiVersion (truncated or not a chart repository index)', { artifact });
   const entries: Record<string, ChartVersionEntry[]> = {};

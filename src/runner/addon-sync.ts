@@ -3,7 +3,7 @@ import { DEFAULT_CATALOG_REGISTRIES, type CatalogContents } from '../addons/cata
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan, AddonScan, PlannedChart } from '../addons/discover.js';
 import { planCatalog, type CatalogPlan } from '../addons/plan-catalog.js';
-import { rewriteAddon, type AddonRewrite, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
+import { rewriteAddon, type AddonRewrite, type ImageTarget, type RewriteChange, type RewriteTargets } from '../addons/rewrite.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
 import { addonRegistryTarget, addonRegistryTargetSpec, publishAddonRegistry, type AddonPublishEntry } from '../addons/publish-addon-registry.js';
 import { isSemverVersion, type Addon } from '../addons/addon.js';
@@ -22,7 +22,9 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../log.js';
 import { redact } from '../secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { imageNeedPayloads, mirroredRepository } from './image-payloads.js';
+import { imageNeedPayloads } from './image-payloads.js';
+import { parseRegistryRef } from '../oci/reference.js';
+import { targetParts } from '../targets/image-target.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { chartMuseumRepoUrl } from '../targets/chartmuseum.js';
@@ -91,13 +93,17 @@ async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cach
   return readCatalog({ catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) }, { cacheDir });
 }
 
-/** The mirrored image repository (no transport, no tag) for a normalised source image, or undefined when images go to an oci: store. */
-function imageTargetFor(config: AirlockConfig): (normalised: string) => string | undefined {
+/**
+ * The mirrored image repository (no transport, no tag) for a normalised source image, in its two
+ * parts — the target registry with its path prefix, and the path the rule renders — or undefined
+ * when images go to an oci: store.
+ */
+function imageTargetFor(config: AirlockConfig): (normalised: string) => ImageTarget | undefined {
   const rule = config.targets.images;
   return (normalised) => {
     if (!rule) return undefined;
-    const t = mirroredRepository(normalised, rule);
-    return t.startsWith('docker://') ? t.slice('docker://'.length) : undefined;
+    const t = targetParts(parseRegistryRef(normalised), rule);
+    return t.registry.startsWith('oci:') ? undefined : t;
   };
 }
 
@@ -309,6 +315,15 @@ export async function publishAddons(
       }
       const rewrite = rewriteAddon(scan, targets, { definitions: section.definitionImages });
       const warnings = [...rewrite.warnings, ...(status.filesUnmirrored && p.urls.length ? [`${p.urls.length} runtime URL(s) left upstream: targets.files is not set`] : [])];
+      if (rewrite.errors.length) {
+        // Published, it would pull from upstream in the air gap: it fails, the previous version stays.
+        const [firstError] = rewrite.errors;
+        const more = rewrite.errors.length > 1 ? ` (and ${rewrite.errors.length - 1} more)` : '';
+        const error = new AirlockError('E_UNSUPPORTED', `not published: a reference it needs cannot point at the mirror: ${firstError}${more}`, { artifact: `addon ${p.registry}/${p.addon}@${p.version}` });
+        addons.push({ ...base, target: '', status: 'failed', warnings: [...warnings, ...rewrite.errors.slice(1)], error });
+        errors.push(error);
+        continue;
+      }
       ready.push({ scan, rewrite, warnings });
       if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', rewrites: rewrite.changes, warnings });
     }

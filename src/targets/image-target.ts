@@ -16,16 +16,27 @@ export function hostComponent(registry: string): string {
 }
 
 /**
- * Where a source repository lands: `docker://` + the target registry + the path rule, or a
- * directory per repository below an `oci:` store. Returns a reference without tag.
+ * The two parts of where a source repository lands in a registry: the registry as configured
+ * (`host[:port][/prefix]`) and the path the rule renders below it. A reference split over
+ * several values (Helm's `image: {registry, repository}`) gets one part in each; joined with `/`
+ * they are the mirrored repository (for an `oci:` store, the registry part is `oci:DIR`).
  */
-export function targetRepository(source: RegistryImageRef, rule: TargetRule): string {
+export function targetParts(source: RegistryImageRef, rule: TargetRule): { registry: string; repository: string } {
   const name = source.repository.split('/').pop() ?? source.repository;
   const rendered = rule.path.replace(/\{(host|repository|name)\}/g, (_m, k: string) =>
     k === 'host' ? hostComponent(source.registry) : k === 'repository' ? source.repository : name,
   );
   if (/[{}]/.test(rendered)) throw new AirlockError('E_CONFIG', `targets.images.path: unknown placeholder in "${rule.path}"`);
   const base = rule.registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
-  if (base.startsWith('oci:')) return `${base}/${rendered}`;
-  return `docker://${base}/${rendered}`;
+  return { registry: base, repository: rendered };
+}
+
+/**
+ * Where a source repository lands: `docker://` + the target registry + the path rule, or a
+ * directory per repository below an `oci:` store. Returns a reference without tag.
+ */
+export function targetRepository(source: RegistryImageRef, rule: TargetRule): string {
+  const { registry, repository } = targetParts(source, rule);
+  if (registry.startsWith('oci:')) return `${registry}/${repository}`;
+  return `docker://${registry}/${repository}`;
 }

@@ -1,5 +1,5 @@
 import type { TransferStats } from './blob-copy.js';
-import { copyTree, type CopyDeps, type CopyRequest } from './copy-image.js';
+import { copyTree, type CopyDeps, type CopyRequest } from './copy-tree.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { parseManifest, sha256Digest, type Descriptor, type RawManifest } from './manifest.js';

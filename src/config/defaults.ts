@@ -10,6 +10,7 @@ export function defaultConfig(): AirlockConfig {
     concurrency: { images: 8, blobs: 8 },
     retry: { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 },
     registries: [],
+    limits: { chartIndexBytes: 256 * 1024 * 1024 },
     state: { trustTargetSeconds: 3600 },
     targets: { charts: [] },
     images: [],

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ALL_KINDS, resolveScope } from '../runner/scope.js';
+import { nameProblem, printable, type NameKind } from '../util/names.js';
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
@@ -47,11 +48,18 @@ const imageEntry = z
     }
   });
 
+/** A value that will name a file, an OCI repository or tag: checked against that grammar at load. */
+const namedAs = (kind: NameKind, what: string) =>
+  z.string().min(1).superRefine((value, ctx) => {
+    const problem = nameProblem(kind, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
+  });
+
 const chartEntry = z.strictObject({
   /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
   repo: z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL'),
-  name: z.string().min(1),
-  versions: z.array(z.string().min(1)).optional(),
+  name: namedAs('chart-name', 'chart name'),
+  versions: z.array(namedAs('version', 'version')).optional(),
   semver: z.string().min(1).optional(),
   newest: z.number().int().positive().optional(),
   /** Mirror the images the chart needs to targets.images (default true). */
@@ -219,6 +227,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   registries: z.array(registry).default([]),
+  limits: z
+    .strictObject({
+      /** Largest chart repository index.yaml read, in bytes; a larger one fails with E_TOO_LARGE. */
+      chartIndexBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    })
+    .prefault({}),
   redis: z
     .strictObject({
       url: z.union([z.string().regex(/^rediss?:\/\/[^:@/]*@?[^@]*$/, 'a Redis URL with a password must come from { env } or { file }'), secretRef]),

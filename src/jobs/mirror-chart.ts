@@ -14,12 +14,20 @@ import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
+import { nameProblem, printable } from '../util/names.js';
+
+/** A chart name or version names files, OCI repositories and tags: checked before anything is named by it. */
+const named = (kind: 'chart-name' | 'version', field: string) =>
+  z.string().min(1).superRefine((value, ctx) => {
+    const problem = nameProblem(kind, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${field} "${printable(value)}" ${problem}` });
+  });
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
   source: z.string().min(1),
-  chart: z.string().min(1),
-  version: z.string().min(1),
+  chart: named('chart-name', 'chart name'),
+  version: named('version', 'version'),
   /** `oci://…`, `cm+http(s)://…` or a directory. */
   target: z.string().min(1),
   baseUrl: z.string().optional(),
@@ -101,14 +109,15 @@ function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string
   const cached = ctx.packages?.get(key);
   if (cached) return cached;
   const load = async (): Promise<ChartPackage> => {
+    // Named by the chart asked for (checked with the payload); the archive must agree (below).
     if (p.source.startsWith('oci://')) {
       const fetched = await fetchOciChart(ctx.engine, p.source, p.chart, p.version);
-      const archive = openChartArchive(fetched.tgz, source);
-      return { name: archive.metadata.name, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
+      const archive = await openChartArchive(fetched.tgz, source);
+      return { name: p.chart, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
     }
     const fetched = await ctx.repos.fetchChart(p.source, p.chart, p.version);
-    const archive = openChartArchive(fetched.tgz, source);
-    return { name: fetched.name, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
+    const archive = await openChartArchive(fetched.tgz, source);
+    return { name: p.chart, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
   };
   const promise = load();
   ctx.packages?.set(key, promise);
@@ -138,7 +147,7 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     const stateKey = `chart ${source} -> ${targetKey}`;
     const imagesKey = (digest: string) => `${digest} ${JSON.stringify(p.values ?? {})}`;
     const findImages = async (pkg: ChartPackage): Promise<ChartImage[]> => {
-      const images = chartImages(openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
+      const images = chartImages(await openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
       await ctx.imageCache?.set(imagesKey(sha256Hex(pkg.tgz)), images);
       return images;
     };
@@ -146,11 +155,12 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     // Re-sync fast path: the index digest says which archive the version is; the target says whether it has it.
     if (!p.source.startsWith('oci://')) {
       const entry = await ctx.repos.entry(p.source, p.chart, p.version);
-      const digest = entry.digest?.replace(/^sha256:/, '');
+      // Lowercase hex, checked by the index parser.
+      const digest = entry.digest;
       if (digest) {
         // A chart version with a known digest does not change: a copy recorded in the state needs no request.
         const remembered = await ctx.engine.state?.get(stateKey);
-        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(entry.name, entry.version, digest);
+        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(p.chart, entry.version, digest);
         const { present, location } = known;
         if (present) {
           if (!remembered && !p.dryRun) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });

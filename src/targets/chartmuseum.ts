@@ -3,7 +3,7 @@ import type { Engine } from '../engine.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../errors.js';
 import { errorFromResponse, readBuffer } from '../oci/http.js';
-import type { ChartPackage, ChartTarget } from './chart-target.js';
+import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 export interface ChartMuseumOptions {
   /** `--context-path` of the server, e.g. `/museum`. */
@@ -63,9 +63,11 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
   return {
     label,
     async has(name, version, digest) {
+      checkChartNames(name, version, label);
       return { present: (await storedDigest(name, version, `${label} ${name}@${version}`)) === digest, location: locationOf(name, version) };
     },
     async push(chart: ChartPackage) {
+      checkChartNames(chart.name, chart.version, label);
       const artifact = `${label} ${chart.name}@${chart.version}`;
       const location = locationOf(chart.name, chart.version);
       const digest = createHash('sha256').update(chart.tgz).digest('hex');

@@ -87,7 +87,7 @@ async function open(tgz: Buffer, artifact: string, budget: TarBudget, depth: num
       subcharts.set(file, await open(data, `${artifact} ${file}`, budget, depth + 1));
     } catch (e) {
       // A subchart past the budget is the chart past it; an unreadable one only adds nothing.
-      if (e instanceof AirlockError && e.code === 'E_TOO_LARGE') throw e.about(artifact);
+      if (e instanceof AirlockError && e.code === 'E_TOO_LARGE') throw new AirlockError('E_TOO_LARGE', e.message, { artifact });
     }
   }
   return { metadata, files, subcharts };

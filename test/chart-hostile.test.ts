@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findVersion, parseIndex } from '../src/charts/index-file.js';
-import { createHelmRepoReader, type CachedIndex } from '../src/sources/helm-repo.js';
+import { createHelmRepoReader, fileIndexCache, type CachedIndex } from '../src/sources/helm-repo.js';
 import { airlock } from './support/cli.js';
 import { startChartMuseumDouble, type ChartMuseumDouble } from './support/chartmuseum-double.js';
 import { buildChart, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';
@@ -376,5 +376,23 @@ describe('index entries as Helm reads them', () => {
     edited.charts!.victim!.entries[0]!.version = '../../x';
     cacheMap.set(key, edited);
     await expect(createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0')).rejects.toThrow(/has no version 2\.0\.0 \(no valid entry; 4 invalid entries skipped/);
+  });
+
+  it('on disk, the index text lies beside its JSON record, one file per index, named by its validators', async () => {
+    const dir = path.join(work, 'index-cache');
+    const cache = fileIndexCache(dir);
+    const key = 'https://charts.example/index.yaml';
+    await cache.set(key, { etag: '"a"', text: 'apiVersion: v1\nentries: {}\n' });
+    expect(await cache.get(key)).toEqual({ etag: '"a"', text: 'apiVersion: v1\nentries: {}\n' });
+    await cache.set(key, { etag: '"b"', text: 'apiVersion: v1\nentries:\n  a: []\n' });
+    await cache.set(`${key}#charts`, { etag: '"b"', charts: { a: { entries: [], rejected: [] } } });
+    expect((await cache.get(key))?.text).toBe('apiVersion: v1\nentries:\n  a: []\n');
+    expect((await cache.get(`${key}#charts`))?.charts).toEqual({ a: { entries: [], rejected: [] } });
+    const files = fs.readdirSync(dir);
+    expect(files.filter((f) => f.endsWith('.yaml'))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith('.json'))).toHaveLength(2);
+    // A record whose text is gone is no record: the next run downloads the index.
+    for (const f of files.filter((x) => x.endsWith('.yaml'))) fs.rmSync(path.join(dir, f));
+    expect(await cache.get(key)).toBeUndefined();
   });
 });

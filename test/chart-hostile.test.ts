@@ -194,6 +194,36 @@ describe('a chart name from index.yaml that is a path (issue 16 item 1)', () => 
   });
 });
 
+describe('the charts addons need (issue 16 item 1, the addon path)', () => {
+  it('a lying index entry or a chart name that is a path in a catalog fails that chart alone, with one line, writing nothing outside', async () => {
+    const root = path.join(work, 'catalog');
+    const helm = (chart: string, version: string) => `operator: {\n\tname: "op"\n\ttype: "helm"\n\tproperties: {\n\t\trepoType: "helm"\n\t\turl:      "${repo.url}"\n\t\tchart:    "${chart}"\n\t\tversion:  "${version}"\n\t}\n}\n`;
+    const addon = (name: string, chart: string, version: string) => {
+      fs.mkdirSync(path.join(root, 'addons', name, 'resources'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'addons', name, 'metadata.yaml'), `name: ${name}\nversion: 1.0.0\n`);
+      fs.writeFileSync(path.join(root, 'addons', name, 'resources', 'operator.cue'), helm(chart, version));
+    };
+    addon('lied-to', 'victim', '1.0.0');
+    addon('pathy', '../outside/evil', '1.0.0');
+    addon('honest', 'victim', '2.0.0');
+    const dir = path.join(work, 't', 'addon-charts');
+    const cfg = path.join(work, 'addons.yaml');
+    fs.writeFileSync(cfg, ['targets:', '  images:', `    registry: ${registry.host}`, '  charts:', `    - url: ${dir}`, 'addons:', '  catalogs:', '    - name: test', `      source: ${root}`].join('\n'));
+    const before = tree(work, dir);
+    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'addon-state', 'state.json')]);
+    const report = JSON.parse(r.stdout) as { items: Array<{ kind: string; source: string; status: string; error?: { code: string; message: string } }> };
+    const charts = report.items.filter((i) => i.kind === 'chart');
+    expect(charts.filter((i) => i.status === 'copied').map((i) => i.source)).toEqual([`${repo.url} victim@2.0.0`]);
+    const failed = charts.filter((i) => i.status === 'failed').map((i) => i.error?.message);
+    expect(failed).toContain(`index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`);
+    expect(failed).toContain('chart name "../outside/evil" contains a path separator');
+    expect(r.code).not.toBe(0);
+    expect(fs.existsSync(escapeFile)).toBe(false);
+    expect(tree(work, dir).filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f))).toEqual(before.filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f)));
+    expect(tree(dir).map((f) => f.split(' ')[0])).toEqual(['index.yaml', 'victim-2.0.0.tgz']);
+  });
+});
+
 describe('an OCI chart source whose manifest names a path as a layer digest', () => {
   it('is refused before any blob request leaves /v2/', async () => {
     const config = blob(Buffer.from('{"name":"victim","version":"1.0.0"}'), 'application/vnd.cncf.helm.config.v1+json');

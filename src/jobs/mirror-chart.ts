@@ -14,20 +14,13 @@ import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
-import { nameProblem, printable } from '../util/names.js';
-
-/** A chart name or version names files, OCI repositories and tags: checked before anything is named by it. */
-const named = (kind: 'chart-name' | 'version', field: string) =>
-  z.string().min(1).superRefine((value, ctx) => {
-    const problem = nameProblem(kind, value);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${field} "${printable(value)}" ${problem}` });
-  });
+import { checkName, printable } from '../util/names.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
   source: z.string().min(1),
-  chart: named('chart-name', 'chart name'),
-  version: named('version', 'version'),
+  chart: z.string().min(1),
+  version: z.string().min(1),
   /** `oci://…`, `cm+http(s)://…` or a directory. */
   target: z.string().min(1),
   baseUrl: z.string().optional(),
@@ -129,6 +122,11 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
   const parsed = mirrorChartPayload.safeParse(payload);
   if (!parsed.success) throw new AirlockError('E_USAGE', `mirror-chart payload invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
   const p = parsed.data;
+  // They name files, OCI repositories and tags, locks and state keys. The operator's are checked
+  // where they are typed (CHART@VERSION, config); what is left comes from catalogs, upstream content.
+  const artifact = printable(chartSource(p));
+  checkName('chart-name', p.chart, { field: 'chart name', artifact });
+  checkName('version', p.version, { field: 'chart version', artifact });
   // Another worker copying the same chart version to the same target: wait, then find it unchanged.
   const lock = ctx.engine.lock;
   if (lock && !p.dryRun) return lock.run(mirrorChartJobId(p.source, p.chart, p.version, p.target), () => copyChart(p, ctx));

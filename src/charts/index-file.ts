@@ -226,8 +226,8 @@ function splitIndex(text: string): SplitText | undefined {
   return { header, entriesAt, charts };
 }
 
-function notYaml(e: { message: string }, artifact: string, where = 'index.yaml'): AirlockError {
-  return new AirlockError('E_REGISTRY', `${where} is not valid YAML: ${e.message.split('\n')[0]}`, { artifact });
+function notYaml(e: { message: string }, artifact: string): AirlockError {
+  return new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${e.message.split('\n')[0]}`, { artifact });
 }
 
 /** The top-level fields other than entries; apiVersion is what tells an index from any YAML file. */

@@ -9,8 +9,8 @@
 // - bundled into main.cjs: our code and the small libraries every command needs (commander,
 //   p-limit);
 // - bundled on their own, loaded on first use: undici's client (only requests with a body need
-//   it), pino (a quiet run never logs), and the libraries of config files and chart indexes
-//   (yaml, zod, semver). Inside main.cjs those three were half its size and zod's module set-up
+//   it), pino (a quiet run never logs), the libraries of config files and chart indexes
+//   (yaml, zod, semver), and tar-stream (only chart and addon archives need it). Inside main.cjs those three were half its size and zod's module set-up
 //   ran on every start, 10 ms of an image copy's no-op re-sync that reads no config. The launcher
 //   caches each file's compiled code, so a command that does load them compiles them once;
 // - everything else (queue, server, gRPC, git, metrics) is required from node_modules when a
@@ -31,7 +31,7 @@ const BUNDLED = new Set(['commander', 'p-limit']);
 /** Loaded lazily from files of their own: specifier → output file next to main.cjs. */
 const VENDOR = [
   { name: 'undici-core', entry: 'dist/src/oci/undici-core.js', matches: (spec) => /(^|\/)undici-core\.js$/.test(spec) },
-  ...['pino', 'yaml', 'zod', 'semver'].map((name) => ({ name, entry: name, matches: (spec) => spec === name })),
+  ...['pino', 'yaml', 'zod', 'semver', 'tar-stream'].map((name) => ({ name, entry: name, matches: (spec) => spec === name })),
 ];
 const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d) && !VENDOR.some((v) => v.name === d));
 

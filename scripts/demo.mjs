@@ -29,7 +29,7 @@ async function airlock(title, args) {
 }
 
 /** A small image in an OCI image layout: a config, one layer, a manifest, tagged 1.0. */
-function sampleLayout(dir) {
+async function sampleLayout(dir) {
   const blobs = path.join(dir, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const put = (bytes) => {
@@ -37,7 +37,7 @@ function sampleLayout(dir) {
     fs.writeFileSync(path.join(blobs, hex), bytes);
     return { digest: `sha256:${hex}`, size: bytes.length };
   };
-  const layer = gzipSync(writeTar([{ path: 'hello.txt', data: Buffer.from('hello from the air gap\n') }]));
+  const layer = gzipSync(await writeTar([{ path: 'hello.txt', data: Buffer.from('hello from the air gap\n') }]));
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   const manifest = Buffer.from(
     JSON.stringify({
@@ -56,7 +56,7 @@ function sampleLayout(dir) {
 async function chartRepo() {
   const chartYaml = 'apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: "1.0"\ndescription: airlock demo chart\n';
   const values = 'image:\n  repository: docker.io/library/nginx\n  tag: "1.27"\n';
-  const tgz = gzipSync(writeTar([{ path: 'demo/Chart.yaml', data: Buffer.from(chartYaml) }, { path: 'demo/values.yaml', data: Buffer.from(values) }]));
+  const tgz = gzipSync(await writeTar([{ path: 'demo/Chart.yaml', data: Buffer.from(chartYaml) }, { path: 'demo/values.yaml', data: Buffer.from(values) }]));
   const index = `apiVersion: v1\nentries:\n  demo:\n    - apiVersion: v2\n      name: demo\n      version: 0.1.0\n      appVersion: "1.0"\n      digest: ${sha256(tgz)}\n      urls: [demo-0.1.0.tgz]\n      created: "2026-01-01T00:00:00Z"\ngenerated: "2026-01-01T00:00:00Z"\n`;
   const server = http.createServer((req, res) => {
     if (req.url === '/index.yaml') res.writeHead(200, { 'content-type': 'application/x-yaml' }).end(index);
@@ -72,7 +72,7 @@ try {
   const source = path.join(work, 'sample');
   const store = path.join(work, 'store');
   const state = path.join(work, 'state.json');
-  sampleLayout(source);
+  await sampleLayout(source);
   await airlock('copy an image between OCI layout stores, byte-exact', ['image', 'copy', `oci:${source}:1.0`, `oci:${store}:1.0`, '--state', state]);
   await airlock('re-sync: already there, nothing moves', ['image', 'copy', `oci:${source}:1.0`, `oci:${store}:1.0`, '--state', state]);
 

@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'E_UPLOAD'
   | 'E_LAYOUT'
   | 'E_STATE'
-  | 'E_CONFLICT';
+  | 'E_CONFLICT'
+  /** Content past a size or count limit (an index, an archive that expands too far). */
+  | 'E_TOO_LARGE';
 
 /** Exit codes the CLI maps error codes to (documented in the README). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -42,6 +44,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_LAYOUT: 1,
   E_STATE: 1,
   E_CONFLICT: 8,
+  E_TOO_LARGE: 7,
 };
 
 /** Codes for which a retry cannot help (no backoff, no second attempt). */
@@ -58,6 +61,7 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_UNSUPPORTED',
   'E_PLATFORM',
   'E_CONFLICT',
+  'E_TOO_LARGE',
 ]);
 
 export interface ErrorDetails {

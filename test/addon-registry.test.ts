@@ -64,7 +64,7 @@ beforeAll(async () => {
   // A non-semver addon (spark-kubernetes-operator) is discovered with a warning but never published.
   expect(read.warnings.map((w) => w.addon)).toContain('spark-kubernetes-operator');
   addons = read.addons.filter((a) => isSemverVersion(a.metadata.version));
-  packages = addons.map((addon) => ({ addon, ...packageAddon(addon) }));
+  packages = await Promise.all(addons.map(async (addon) => ({ addon, ...(await packageAddon(addon)) })));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-addons-'));
   registry = await startRegistry();
   proxy = await startProxy(registry.url);
@@ -78,14 +78,14 @@ afterAll(async () => {
 });
 
 describe('addon packaging', () => {
-  it('packages every fixture addon as a library chart with one top directory, Chart.yaml first, reproducibly', () => {
+  it('packages every fixture addon as a library chart with one top directory, Chart.yaml first, reproducibly', async () => {
     expect(packages.length).toBeGreaterThanOrEqual(24);
     for (const pkg of packages) {
       const name = pkg.addon.metadata.name;
       expect(pkg.fileName).toBe(`${name}-${pkg.addon.metadata.version}.tgz`);
       expect(pkg.digest).toBe(sha256hex(pkg.tgz));
       // The same addon packaged again (another run, another process) is the same bytes.
-      expect(packageAddon(pkg.addon).digest).toBe(pkg.digest);
+      expect((await packageAddon(pkg.addon)).digest).toBe(pkg.digest);
       // GNU tar sees exactly one top directory and Chart.yaml first.
       const file = path.join(work, pkg.fileName);
       fs.writeFileSync(file, pkg.tgz);
@@ -120,12 +120,12 @@ describe('addon packaging', () => {
     expect(pkgOf('chartmuseum').metadata.annotations).toEqual({ 'addon.name': 'chartmuseum' });
   });
 
-  it('replaces a Chart.yaml the folder already has and packages rewritten files when given', () => {
+  it('replaces a Chart.yaml the folder already has and packages rewritten files when given', async () => {
     const base = pkgOf('dex').addon;
     const files = new Map(base.files);
     files.set('Chart.yaml', Buffer.from('apiVersion: v1\nname: something-else\nversion: 9.9.9\n'));
     files.set('resources/extra.yaml', Buffer.from('kind: ConfigMap\n'));
-    const pkg = packageAddon(base, files);
+    const pkg = await packageAddon(base, files);
     const read = readAddonArchive(pkg.tgz, 'dex');
     expect(parse(read.get('Chart.yaml')?.toString() ?? '')).toMatchObject({ name: 'dex', version: base.metadata.version, type: 'library' });
     expect(read.get('resources/extra.yaml')?.toString()).toBe('kind: ConfigMap\n');
@@ -161,7 +161,7 @@ describe('publishing addon registries', () => {
     const stamp = (reg: string) => fs.readdirSync(path.join(work, 'static', reg)).map((f) => `${f}@${fs.statSync(path.join(work, 'static', reg, f)).mtimeMs}`).sort();
     const before = [stamp('official'), stamp('experimental')];
     for (const reg of ['official', 'experimental']) {
-      const again = await publishAddonRegistry(byRegistry(reg).map((p) => ({ ...p, ...packageAddon(p.addon) })), addonRegistryTarget(engine, spec, reg));
+      const again = await publishAddonRegistry(await Promise.all(byRegistry(reg).map(async (p) => ({ ...p, ...(await packageAddon(p.addon)) }))), addonRegistryTarget(engine, spec, reg));
       expect(statuses(again)).toEqual(['unchanged']);
     }
     expect([stamp('official'), stamp('experimental')]).toEqual(before);
@@ -283,7 +283,7 @@ describe('reading a helm-type addon registry as a source', () => {
       expect(a.metadata).toEqual(original.metadata);
       expectSameFiles(a.files, original);
       // Published again from what was read, the archive is the same bytes.
-      expect(packageAddon(a).digest).toBe(pkgOf(a.metadata.name).digest);
+      expect((await packageAddon(a)).digest).toBe(pkgOf(a.metadata.name).digest);
     }
   });
 

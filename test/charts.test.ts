@@ -161,7 +161,7 @@ describe('chart targets', () => {
     fs.mkdirSync(dir, { recursive: true });
     // Written by another tool: fields Helm's ChartVersion does not have, in an entry airlock never pushed.
     fs.writeFileSync(path.join(dir, 'index.yaml'), 'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n    customField: x\n    description: null\n');
-    const archive = openChartArchive(podinfoOld, 'podinfo-6.4.0.tgz');
+    const archive = await openChartArchive(podinfoOld, 'podinfo-6.4.0.tgz');
     await directoryChartTarget(dir).push({ name: 'podinfo', version: '6.4.0', tgz: podinfoOld, metadata: { ...archive.metadata, extra: 'y' } as typeof archive.metadata });
     const index = parseIndexStrict(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8'));
     expect(index.entries.other?.[0]).toEqual({ name: 'other', version: '0.1.0', urls: ['https://charts.internal/other-0.1.0.tgz'], digest: '00' });
@@ -218,7 +218,7 @@ describe('bad chart input', () => {
 });
 
 describe('images inside charts', () => {
-  it('finds images in annotations, .relok8s-images.yaml, values maps and strings, and subcharts', () => {
+  it('finds images in annotations, .relok8s-images.yaml, values maps and strings, and subcharts', async () => {
     const sub = { name: 'redis', version: '17.0.0', appVersion: '7.0.5', values: { image: { registry: 'docker.io', repository: 'bitnami/redis', tag: '' } } };
     const packed = { name: 'pg', version: '12.0.0', values: { image: { repository: 'postgres', tag: '15.2' } } };
     const tgz = buildChart({
@@ -237,7 +237,7 @@ describe('images inside charts', () => {
       subcharts: [sub],
       packedSubcharts: [packed],
     });
-    const images = chartImages(openChartArchive(tgz, 'app'), { relok: { registry: 'gcr.io', repository: 'acme/relok', tag: '1.0' } });
+    const images = chartImages(await openChartArchive(tgz, 'app'), { relok: { registry: 'gcr.io', repository: 'acme/relok', tag: '1.0' } });
     const byImage = Object.fromEntries(images.map((i) => [i.image, i.foundIn]));
     expect(byImage).toMatchObject({
       'ghcr.io/acme/app:2.3.4': 'annotation artifacthub.io/images',

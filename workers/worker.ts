@@ -105,13 +105,13 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     }
     if (job.name === JOB.mirrorAddonChart) {
       const g = job.data as AddonChartGroup;
-      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
+      const r = await mirrorAddonChartJob(g, { config: options.config, engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache, maxIndexBytes: options.config.limits.chartIndexBytes }), imageCache });
       const images = await chartImagesInline(r.outcomes.flatMap((o) => (o.result ? [o.result] : [])), log);
       const items = [...chartItems(r.outcomes), ...images.items];
       return { value: asChild(job, { key: r.key, failed: r.failed }, items), items };
     }
     if (job.name === JOB.mirrorChart) {
-      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache }), imageCache });
+      const value = await mirrorChart(job.data, { engine, logger: log, repos: createHelmRepoReader(engine, { cache: indexCache, maxIndexBytes: options.config.limits.chartIndexBytes }), imageCache });
       const items = chartItems([{ source: chartSource(job.data), target: value.target, result: value, durationMs: 0 }]);
       if (!job.parentKey) return { value, items };
       const images = await chartImagesInline([value], log);

@@ -1,7 +1,6 @@
-import { gunzipSync } from 'node:zlib';
 import pLimit from 'p-limit';
 import semver from 'semver';
-import { readTar, TarError } from '../charts/tar.js';
+import { archiveError, readTarGz, type TarEntry } from '../charts/tar.js';
 import { sortVersions, type ChartVersionEntry } from '../charts/index-file.js';
 import type { Engine } from '../engine.js';
 import { AirlockError, toAirlockError } from '../errors.js';
@@ -23,8 +22,6 @@ export interface HelmAddonRegistryOptions {
   /** A chart repository reader to share (index cache, credentials); one is made from the engine otherwise. */
   repos?: HelmRepoReader;
 }
-
-const MAX_UNPACKED = 256 * 1024 * 1024;
 
 const bare = (v: string) => v.replace(/^v/, '');
 
@@ -58,18 +55,13 @@ function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all
  * refusing absolute paths and `..`; KubeVela's memory reader then takes names with or without an
  * `<addon>/` prefix. Returns the files keyed by path inside the addon.
  */
-function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Map<string, Buffer> {
-  let tar: Buffer;
+async function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: string): Promise<Map<string, Buffer>> {
+  let entries: TarEntry[];
   try {
-    tar = gunzipSync(tgz, { maxOutputLength: MAX_UNPACKED });
+    // Read as a stream within Helm's caps (100 MiB expanded, 10,000 entries), as KubeVela reads it with Helm's loader.
+    entries = await readTarGz(tgz);
   } catch (e) {
-    throw new AirlockError('E_UNSUPPORTED', `addon archive is not gzip data (${(e as Error).message})`, { artifact });
-  }
-  let entries;
-  try {
-    entries = readTar(tar);
-  } catch (e) {
-    throw new AirlockError('E_UNSUPPORTED', `addon archive is not a valid tar: ${e instanceof TarError ? e.message : String(e)}`, { artifact });
+    throw archiveError(e, 'addon archive', artifact);
   }
   const files = new Map<string, Buffer>();
   for (const entry of entries) {
@@ -120,7 +112,7 @@ export async function readHelmAddonRegistry(engine: Engine, url: string, registr
       const artifact = `${url} ${entry.name}@${entry.version}`;
       try {
         const fetched = await repos.fetchChart(url, entry.name, entry.version);
-        const files = addonFilesFromArchive(fetched.tgz, entry.name, artifact);
+        const files = await addonFilesFromArchive(fetched.tgz, entry.name, artifact);
         const addon = addonFromFiles(registryName, entry.name, files, own);
         if (addon && bare(addon.metadata.version) !== bare(entry.version)) {
           own.push({ registry: registryName, addon: entry.name, file: 'metadata.yaml', message: `metadata.yaml says version ${addon.metadata.version}, the registry index ${entry.version}` });

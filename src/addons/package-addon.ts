@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { stringify as stringifyYaml } from 'yaml';
 import type { ChartMetadata } from '../charts/chart-archive.js';
-import { TarError, writeTar, type TarEntry } from '../charts/tar.js';
+import { writeTar, type TarEntry } from '../charts/tar.js';
 import { AirlockError } from '../errors.js';
 import { isPlainRelativePath, type Addon } from './addon.js';
 
@@ -61,7 +61,7 @@ const GZIP_OS_UNKNOWN = 255;
  * digest on every run and targets can skip it. `files` defaults to the addon's own; pass rewritten
  * files to package the mirrored copy.
  */
-export function packageAddon(addon: Addon, files: Map<string, Buffer> = addon.files): AddonPackage {
+export async function packageAddon(addon: Addon, files: Map<string, Buffer> = addon.files): Promise<AddonPackage> {
   const metadata = addonChartMetadata(addon);
   const { name, version } = metadata;
   const fileName = `${name}-${version}.tgz`;
@@ -71,16 +71,14 @@ export function packageAddon(addon: Addon, files: Map<string, Buffer> = addon.fi
     if (!isPlainRelativePath(p)) {
       throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" is not a plain relative path`, { artifact: `${addon.registry}/${name}` });
     }
+    // Helm's archive loader, which KubeVela uses, splits a member name that holds a backslash on
+    // backslashes (a Windows archive): the file would arrive under another name, or outside.
+    if (p.includes('\\')) {
+      throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" contains a backslash, which Helm's archive loader reads as a path separator`, { artifact: `${addon.registry}/${name}` });
+    }
     entries.push({ path: `${name}/${p}`, data: files.get(p) as Buffer });
   }
-  let tar: Buffer;
-  try {
-    tar = writeTar(entries);
-  } catch (e) {
-    if (e instanceof TarError) throw new AirlockError('E_UNSUPPORTED', `cannot package addon: ${e.message}`, { artifact: `${addon.registry}/${name}` });
-    throw e;
-  }
-  const tgz = gzipSync(tar, { level: 9 });
+  const tgz = gzipSync(await writeTar(entries), { level: 9 });
   // The header's OS byte is the only platform-dependent part zlib writes; mtime is already zero.
   tgz[9] = GZIP_OS_UNKNOWN;
   const digest = createHash('sha256').update(tgz).digest('hex');

@@ -1,7 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { parseRegistryRef, formatRef, isDigest } from '../oci/reference.js';
 import type { ChartArchive } from './chart-archive.js';
-import { openChartArchive } from './chart-archive.js';
 
 export interface ChartImage {
   /** Normalised: `docker.io/library/redis:7.2`, `ghcr.io/x/y@sha256:…`. */
@@ -145,14 +144,10 @@ export function chartImages(archive: ChartArchive, overrides: Values = {}, artif
       found.push({ image: img.image, foundIn: `charts/${dir}/ ${img.foundIn}` });
     }
   }
-  for (const [file, tgz] of archive.archives) {
-    try {
-      const sub = openChartArchive(tgz, `${artifact} ${file}`);
-      const subOverrides = isObject(values[sub.metadata.name]) ? (values[sub.metadata.name] as Values) : {};
-      for (const img of chartImages(sub, subOverrides, `${artifact} ${file}`)) found.push({ image: img.image, foundIn: `${file} ${img.foundIn}` });
-    } catch {
-      // An unreadable subchart archive adds nothing; the parent's images stand.
-    }
+  // Packed subcharts were opened with the chart (an unreadable one is not there and adds nothing).
+  for (const [file, sub] of archive.subcharts) {
+    const subOverrides = isObject(values[sub.metadata.name]) ? (values[sub.metadata.name] as Values) : {};
+    for (const img of chartImages(sub, subOverrides, `${artifact} ${file}`)) found.push({ image: img.image, foundIn: `${file} ${img.foundIn}` });
   }
   const seen = new Set<string>();
   return found.filter((f) => (seen.has(f.image) ? false : (seen.add(f.image), true)));

@@ -9,39 +9,48 @@ import { createEngine, type Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { mirrorChart } from '../jobs/mirror-chart.js';
 import { createLogger } from '../log.js';
-import { createHelmRepoReader } from '../sources/helm-repo.js';
+import { createHelmRepoReader, type HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart } from '../sources/oci-chart.js';
 import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
 import { refuseUrlCredentials } from '../util/url-credentials.js';
+import { checkName } from '../util/names.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** `CHART@VERSION` → parts; the version may itself contain `@`-free build metadata (`1.0.0+abc`). */
+/**
+ * `CHART@VERSION` → parts; the version may itself contain `@`-free build metadata (`1.0.0+abc`).
+ * Both name files and OCI repositories and tags at the target, so they are checked here.
+ */
 export function parseChartSpec(spec: string): { chart: string; version: string } {
   const at = spec.lastIndexOf('@');
   if (at <= 0 || at === spec.length - 1) throw new AirlockError('E_USAGE', `expected CHART@VERSION, got "${spec}"`);
-  return { chart: spec.slice(0, at), version: spec.slice(at + 1) };
+  const chart = checkName('chart-name', spec.slice(0, at), { field: 'chart name in CHART@VERSION', code: 'E_USAGE' });
+  const version = checkName('version', spec.slice(at + 1), { field: 'version in CHART@VERSION', code: 'E_USAGE' });
+  return { chart, version };
 }
 
-function engineFor(configFile: string | undefined, logLevel: string): Engine {
+function engineFor(configFile: string | undefined, logLevel: string): { engine: Engine; repos: () => HelmRepoReader } {
   const config = configFile ? loadConfig(configFile) : defaultConfig();
-  return createEngine({ config, logger: createLogger({ level: logLevel }) });
+  const engine = createEngine({ config, logger: createLogger({ level: logLevel }) });
+  return { engine, repos: () => createHelmRepoReader(engine, { maxIndexBytes: config.limits.chartIndexBytes }) };
 }
 
-async function loadArchive(engine: Engine, args: string[]): Promise<{ tgz: Buffer; artifact: string }> {
+async function loadArchive(engine: Engine, repos: () => HelmRepoReader, args: string[]): Promise<{ tgz: Buffer; artifact: string }> {
   const [first, second] = args;
   if (!first) throw new AirlockError('E_USAGE', 'chart images needs CHART.tgz, REPO_URL CHART@VERSION, or oci://HOST/PATH/CHART:VERSION');
   refuseUrlCredentials(first, 'REPO_URL');
   if (first.startsWith('oci://')) {
     const m = /^(oci:\/\/.+)\/([^/:]+):([^/]+)$/.exec(first);
     if (!m?.[1] || !m[2] || !m[3]) throw new AirlockError('E_USAGE', 'expected oci://HOST/PATH/CHART:VERSION', { artifact: first });
-    const r = await fetchOciChart(engine, m[1], m[2], m[3].replace(/_/g, '+'));
+    const chart = checkName('chart-name', m[2], { field: 'chart name', artifact: first, code: 'E_USAGE' });
+    const version = checkName('version', m[3].replace(/_/g, '+'), { field: 'version', artifact: first, code: 'E_USAGE' });
+    const r = await fetchOciChart(engine, m[1], chart, version);
     return { tgz: r.tgz, artifact: first };
   }
   if (/^https?:\/\//.test(first)) {
     if (!second) throw new AirlockError('E_USAGE', 'REPO_URL needs CHART@VERSION');
     const { chart, version } = parseChartSpec(second);
-    const r = await createHelmRepoReader(engine).fetchChart(first, chart, version);
+    const r = await repos().fetchChart(first, chart, version);
     return { tgz: r.tgz, artifact: `${first} ${second}` };
   }
   try {
@@ -72,11 +81,11 @@ export function chartCommand(): Command {
       refuseUrlCredentials(source, 'SOURCE');
       refuseUrlCredentials(target, 'TARGET');
       if (opts.baseUrl) refuseUrlCredentials(opts.baseUrl, '--base-url');
-      const engine = engineFor(opts.config, opts.logLevel);
+      const { engine, repos } = engineFor(opts.config, opts.logLevel);
       try {
         const r = await mirrorChart(
           { source, chart: name, version, target, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}), ...(opts.contextPath ? { contextPath: opts.contextPath } : {}), ...(opts.force ? { force: true } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
-          { engine, logger: engine.logger, repos: createHelmRepoReader(engine) },
+          { engine, logger: engine.logger, repos: repos() },
         );
         process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.status.padEnd(9)} ${r.source} -> ${r.target}${r.digest ? ` sha256:${r.digest.slice(0, 12)}` : ''}\n`);
       } finally {
@@ -93,7 +102,7 @@ export function chartCommand(): Command {
     .option('--json', 'print a JSON array')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (args: string[], opts: { values?: string[]; config?: string; json?: boolean; logLevel: string }) => {
-      const engine = engineFor(opts.config, opts.logLevel);
+      const { engine, repos } = engineFor(opts.config, opts.logLevel);
       try {
         let overrides: Record<string, unknown> = {};
         for (const f of opts.values ?? []) {
@@ -105,8 +114,8 @@ export function chartCommand(): Command {
           }
           overrides = mergeValues(overrides, (doc ?? {}) as Record<string, unknown>);
         }
-        const { tgz, artifact } = await loadArchive(engine, args);
-        const images = chartImages(openChartArchive(tgz, artifact), overrides, artifact);
+        const { tgz, artifact } = await loadArchive(engine, repos, args);
+        const images = chartImages(await openChartArchive(tgz, artifact), overrides, artifact);
         process.stdout.write(opts.json ? `${JSON.stringify(images, null, 2)}\n` : images.map((i) => `${i.image}\t${i.foundIn}`).join('\n') + (images.length ? '\n' : ''));
       } catch (e) {
         if (e instanceof AirlockError) throw e.artifact ? e : e.about(args.join(' '));

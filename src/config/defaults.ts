@@ -10,7 +10,7 @@ export function defaultConfig(): AirlockConfig {
     concurrency: { images: 8, blobs: 8 },
     retry: { attempts: 4, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 },
     timeouts: { manifest: 60, index: 300, blob: 120, blobPerMiB: 20 },
-    limits: { fileBytes: 4 * 1024 * 1024 * 1024 },
+    limits: { fileBytes: 4 * 1024 * 1024 * 1024, chartIndexBytes: 256 * 1024 * 1024 },
     registries: [],
     state: { trustTargetSeconds: 3600 },
     targets: { charts: [] },

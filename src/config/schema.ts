@@ -8,6 +8,7 @@ function noCredentials<T extends z.ZodType<string>>(schema: T, use: UrlUse = 'ht
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }) as unknown as T;
 }
+import { nameProblem, printable, type NameKind } from '../util/names.js';
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
@@ -55,11 +56,18 @@ const imageEntry = z
     }
   });
 
+/** A value that will name a file, an OCI repository or tag: checked against that grammar at load. */
+const namedAs = (kind: NameKind, what: string) =>
+  z.string().min(1).superRefine((value, ctx) => {
+    const problem = nameProblem(kind, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
+  });
+
 const chartEntry = z.strictObject({
   /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
   repo: noCredentials(z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL')),
-  name: z.string().min(1),
-  versions: z.array(z.string().min(1)).optional(),
+  name: namedAs('chart-name', 'chart name'),
+  versions: z.array(namedAs('version', 'version')).optional(),
   semver: z.string().min(1).optional(),
   newest: z.number().int().positive().optional(),
   /** Mirror the images the chart needs to targets.images (default true). */
@@ -246,6 +254,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Largest file `files:`, Botkube plugins and addon URLs may download (bytes). */
       fileBytes: z.number().int().positive().default(4 * 1024 * 1024 * 1024),
+      /** Largest chart repository index.yaml read, in bytes; a larger one fails with E_TOO_LARGE. */
+      chartIndexBytes: z.number().int().positive().default(256 * 1024 * 1024),
     })
     .prefault({}),
   registries: z.array(registry).default([]),

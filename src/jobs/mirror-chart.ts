@@ -14,6 +14,7 @@ import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
+import { checkName, printable } from '../util/names.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */
@@ -101,14 +102,15 @@ function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string
   const cached = ctx.packages?.get(key);
   if (cached) return cached;
   const load = async (): Promise<ChartPackage> => {
+    // Named by the chart asked for (checked with the payload); the archive must agree (below).
     if (p.source.startsWith('oci://')) {
       const fetched = await fetchOciChart(ctx.engine, p.source, p.chart, p.version);
-      const archive = openChartArchive(fetched.tgz, source);
-      return { name: archive.metadata.name, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
+      const archive = await openChartArchive(fetched.tgz, source);
+      return { name: p.chart, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
     }
     const fetched = await ctx.repos.fetchChart(p.source, p.chart, p.version);
-    const archive = openChartArchive(fetched.tgz, source);
-    return { name: fetched.name, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
+    const archive = await openChartArchive(fetched.tgz, source);
+    return { name: p.chart, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
   };
   const promise = load();
   ctx.packages?.set(key, promise);
@@ -120,6 +122,11 @@ export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promi
   const parsed = mirrorChartPayload.safeParse(payload);
   if (!parsed.success) throw new AirlockError('E_USAGE', `mirror-chart payload invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
   const p = parsed.data;
+  // They name files, OCI repositories and tags, locks and state keys. The operator's are checked
+  // where they are typed (CHART@VERSION, config); what is left comes from catalogs, upstream content.
+  const artifact = printable(chartSource(p));
+  checkName('chart-name', p.chart, { field: 'chart name', artifact });
+  checkName('version', p.version, { field: 'chart version', artifact });
   // Another worker copying the same chart version to the same target: wait, then find it unchanged.
   const lock = ctx.engine.lock;
   if (lock && !p.dryRun) return lock.run(mirrorChartJobId(p.source, p.chart, p.version, p.target), () => copyChart(p, ctx));
@@ -138,7 +145,7 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     const stateKey = `chart ${source} -> ${targetKey}`;
     const imagesKey = (digest: string) => `${digest} ${JSON.stringify(p.values ?? {})}`;
     const findImages = async (pkg: ChartPackage): Promise<ChartImage[]> => {
-      const images = chartImages(openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
+      const images = chartImages(await openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
       await ctx.imageCache?.set(imagesKey(sha256Hex(pkg.tgz)), images);
       return images;
     };
@@ -146,11 +153,12 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     // Re-sync fast path: the index digest says which archive the version is; the target says whether it has it.
     if (!p.source.startsWith('oci://')) {
       const entry = await ctx.repos.entry(p.source, p.chart, p.version);
-      const digest = entry.digest?.replace(/^sha256:/, '');
+      // Lowercase hex, checked by the index parser.
+      const digest = entry.digest;
       if (digest) {
         // A chart version with a known digest does not change: a copy recorded in the state needs no request.
         const remembered = await ctx.engine.state?.get(stateKey);
-        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(entry.name, entry.version, digest);
+        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(p.chart, entry.version, digest);
         const { present, location } = known;
         if (present) {
           if (!remembered && !p.dryRun) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });

@@ -71,7 +71,7 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
   const botkube: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
 
   if (kinds.includes('charts') && config.charts.length > 0) {
-    const plan = await planConfigCharts(config, options.engine, await cachedRepos(options.engine, options.cacheDir));
+    const plan = await planConfigCharts(config, options.engine, await cachedRepos(options.engine, options.cacheDir, config));
     fail(plan.failures, 'chart');
     retryEntries.chartEntries.push(...plan.retryEntries);
     charts.push(...plan.payloads);
@@ -261,15 +261,15 @@ export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: stri
 }
 
 /** A chart repository reader whose index validators outlive the step (conditional GETs next time). */
-async function cachedRepos(engine: Engine, cacheDir: string) {
+async function cachedRepos(engine: Engine, cacheDir: string, config: AirlockConfig) {
   const { createHelmRepoReader, fileIndexCache } = await import('../sources/helm-repo.js');
-  return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDir) });
+  return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDir), maxIndexBytes: config.limits.chartIndexBytes });
 }
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
 export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
   const { planAddonArtifacts, payloadImage } = await import('../runner/addon-sync.js');
-  const artifacts = await planAddonArtifacts(config, engine, cacheDir, { repos: await cachedRepos(engine, cacheDir) });
+  const artifacts = await planAddonArtifacts(config, engine, cacheDir, { repos: await cachedRepos(engine, cacheDir, config) });
   const plan: AddonFlowPlan = {
     catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
     failures: failureItems(artifacts.failures, 'addon'),
@@ -290,7 +290,7 @@ export async function finishAddons(
   const { planAddonArtifacts, publishAddons, payloadImage } = await import('../runner/addon-sync.js');
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
-  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir, { repos: await cachedRepos(ctx.engine, ctx.cacheDir) });
+  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir, { repos: await cachedRepos(ctx.engine, ctx.cacheDir, same) });
   const status = { failedImages: new Set<string>(), failedCharts: new Set<string>(), files: new Map<string, string>(), failedUrls: new Set<string>(), filesUnmirrored: !config.targets.files };
   // Whatever the catalogs name now but the children were not asked to mirror did not arrive.
   const planned = { images: new Set(plan.images), charts: new Set(plan.charts), urls: new Set(plan.urls) };

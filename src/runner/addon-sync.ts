@@ -346,7 +346,7 @@ export async function publishAddons(
     const packageOf = async (entry: ReadyAddon): Promise<PackagedAddon> => {
       let pkg = packaged.get(entry.scan.addon);
       if (!pkg) {
-        pkg = { ...packageAddon(entry.scan.addon, entry.rewrite.files), addon: entry.scan.addon };
+        pkg = { ...(await packageAddon(entry.scan.addon, entry.rewrite.files)), addon: entry.scan.addon };
         packaged.set(entry.scan.addon, pkg);
         await archives?.set(keyOf(entry), pkg.digest).catch(() => undefined);
       }

@@ -69,7 +69,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     return {
       mirrorChart,
       chartSource,
-      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir) }),
+      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir), maxIndexBytes: config.limits.chartIndexBytes }),
       packages: new Map<string, Promise<ChartPackage>>(),
       targets: new Map<string, ChartTarget>(),
       imageCache: chartImageCache(options.cacheDir),

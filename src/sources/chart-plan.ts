@@ -6,6 +6,7 @@ import type { HelmRepoReader } from './helm-repo.js';
 import type { PlanFailure } from './image-plan.js';
 import { parseOciChartUrl } from './oci-chart.js';
 import { needsTagList, selectTags } from './tag-selection.js';
+import { isValidName } from '../util/names.js';
 
 export interface ChartPlan {
   payloads: MirrorChartPayload[];
@@ -16,7 +17,8 @@ async function availableVersions(entry: ChartEntry, engine: Engine, repos: HelmR
   if (entry.repo.startsWith('oci://')) {
     const { registry, path } = parseOciChartUrl(entry.repo);
     const tags = await engine.client.listTags({ registry, repository: path ? `${path}/${entry.name}` : entry.name });
-    return tags.map((t) => t.replace(/_/g, '+'));
+    // A tag list is the registry's word: only what could be a version names anything here.
+    return tags.map((t) => t.replace(/_/g, '+')).filter((v) => isValidName('version', v));
   }
   const index = await repos.index(entry.repo);
   return (index.entries[entry.name] ?? []).map((v) => v.version);

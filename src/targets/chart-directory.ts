@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
 import { AirlockError } from '../errors.js';
 import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
-import type { ChartPackage, ChartTarget } from './chart-target.js';
+import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 /**
  * A static chart repository in a directory: `<name>-<version>.tgz` (+ `.prov`) and an index.yaml
@@ -31,7 +31,7 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
       throw e;
     }
     // A broken index here is not overwritten: the charts it lists would vanish from the repository.
-    const index = parseIndex(text, indexFile);
+    const index = parseIndex(text, indexFile, { own: true });
     cached = { mtimeMs, index };
     return copy ? structuredClone(index) : index;
   }
@@ -39,12 +39,14 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
   return {
     label: dir,
     async has(name, version, digest) {
+      checkChartNames(name, version, dir);
       const location = path.join(dir, `${name}-${version}.tgz`);
       const index = await readExisting();
       const entry = index.entries[name]?.find((v) => v.version === version);
       return { present: entry?.digest === digest && (await exists(location)), location };
     },
     async push(chart: ChartPackage) {
+      checkChartNames(chart.name, chart.version, dir);
       const file = `${chart.name}-${chart.version}.tgz`;
       const digest = createHash('sha256').update(chart.tgz).digest('hex');
       const location = path.join(dir, file);

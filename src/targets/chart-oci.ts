@@ -3,7 +3,8 @@ import { buildChartArtifact, chartTag, HELM } from '../charts/helm-oci.js';
 import type { Engine } from '../engine.js';
 import { AirlockError } from '../errors.js';
 import { parseManifest } from '../oci/manifest.js';
-import type { ChartPackage, ChartTarget } from './chart-target.js';
+import { checkName } from '../util/names.js';
+import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 /**
  * Pushes charts as Helm OCI artifacts to `oci://HOST/PATH`: the chart lands at `PATH/NAME:TAG`
@@ -11,20 +12,24 @@ import type { ChartPackage, ChartTarget } from './chart-target.js';
  */
 export function ociChartTarget(engine: Engine, registry: string, basePath: string): ChartTarget {
   const label = `oci://${registry}${basePath ? `/${basePath}` : ''}`;
+  /** The chart's repository and tag, checked as OCI names: a request never leaves /v2/<repository>. */
+  const place = (name: string, version: string) => {
+    checkChartNames(name, version, label);
+    const repo = { registry, repository: checkName('repository', basePath ? `${basePath}/${name}` : name, { field: 'OCI repository', artifact: label }) };
+    const tag = checkName('tag', chartTag(version), { field: 'OCI tag', artifact: label });
+    return { repo, tag, location: `oci://${registry}/${repo.repository}:${tag}` };
+  };
   return {
     label,
     async has(name, version, digest) {
-      const repo = { registry, repository: basePath ? `${basePath}/${name}` : name };
-      const location = `oci://${registry}/${repo.repository}:${chartTag(version)}`;
-      const head = await engine.client.headManifest(repo, chartTag(version));
+      const { repo, tag, location } = place(name, version);
+      const head = await engine.client.headManifest(repo, tag);
       if (!head) return { present: false, location };
       const parsed = parseManifest(await engine.client.getManifest(repo, head.digest), location);
       return { present: parsed.kind === 'manifest' && parsed.layers.some((l) => l.digest === `sha256:${digest}`), location };
     },
     async push(chart: ChartPackage) {
-      const repo = { registry, repository: basePath ? `${basePath}/${chart.name}` : chart.name };
-      const tag = chartTag(chart.version);
-      const location = `oci://${registry}/${repo.repository}:${tag}`;
+      const { repo, tag, location } = place(chart.name, chart.version);
       const built = buildChartArtifact(chart.metadata, chart.tgz, chart.prov);
       const chartLayer = built.layers.find((l) => l.mediaType === HELM.chart);
       const digest = chartLayer?.digest.replace(/^sha256:/, '') ?? '';

@@ -1,5 +1,16 @@
 import type { ChartMetadata } from '../charts/chart-archive.js';
 import type { ChartVersionEntry } from '../charts/index-file.js';
+import { checkName } from '../util/names.js';
+
+/**
+ * A chart's name and version name what a target writes or asks for (`<name>-<version>.tgz`, a
+ * ChartMuseum URL, an OCI repository and tag), so every target checks them itself, whatever the
+ * source: nothing is written outside the target and no request leaves its API.
+ */
+export function checkChartNames(name: string, version: string, artifact: string): void {
+  checkName('chart-name', name, { field: 'chart name', artifact });
+  checkName('version', version, { field: 'chart version', artifact });
+}
 
 /** A chart version as it travels: the archive bytes unchanged, its provenance, its metadata. */
 export interface ChartPackage {

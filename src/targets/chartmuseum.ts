@@ -5,7 +5,7 @@ import { AirlockError, type ErrorCode } from '../errors.js';
 import { readBuffer, readText } from '../oci/http.js';
 import type { HttpResponse } from '../oci/transport.js';
 import { redact } from '../secrets.js';
-import type { ChartPackage, ChartTarget } from './chart-target.js';
+import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 export interface ChartMuseumOptions {
   /** `--context-path` of the server, e.g. `/museum`. */
@@ -142,12 +142,14 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
   return {
     label,
     async has(name, version, digest) {
+      checkChartNames(name, version, label);
       return { present: (await listedDigest(name, version, `${label} ${name}@${version}`)) === digest, location: locationOf(name, version) };
     },
     async push(chart: ChartPackage) {
       // The server names the file after the Chart.yaml inside (pkg/repo/chart.go ChartPackageFilenameFromContent).
       const name = chart.metadata.name || chart.name;
       const version = String(chart.metadata.version || chart.version);
+      checkChartNames(name, version, label);
       const file = `${name}-${version}.tgz`;
       const artifact = `${label} ${name}@${version}`;
       const location = locationOf(name, version);

@@ -197,10 +197,10 @@ describe('airlock serve', () => {
       { connection: { url: redisServer.url }, prefix },
     );
     try {
-      const first = await triggers.image(payload);
+      const [first] = await triggers.images([payload]);
       await waitFor(async () => ran.length === 1, 'the first copy to run');
-      await triggers.image(payload);
-      await triggers.image(payload);
+      await triggers.images([payload]);
+      await triggers.images([payload]);
       release();
       await waitFor(async () => ran.length === 2 && (await own.getJobCounts('waiting', 'active')).active === 0, 'the kept push to run');
       expect(ran[0]).toBe(first);

@@ -260,6 +260,34 @@ describe('mirrorCatalogGit', () => {
     ]);
   }
 
+  /**
+   * What a user of the mirror does: a plain `git clone` into a fresh directory (no cache, no config
+   * of ours), then `git checkout airgap`. The working tree must be the upstream commit's files with
+   * the rewrites applied, modes kept, the removed file gone, and nothing left modified.
+   */
+  function expectFreshClone(remote: string, branchCommit: string, rewritten: Map<string, Buffer>, removed: string[] = []): void {
+    const clone = path.join(fs.mkdtempSync(path.join(work, 'fresh-')), 'catalog');
+    execFileSync('git', ['clone', '--quiet', remote, clone], { cwd: work, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(git(clone, 'rev-parse', 'HEAD')).toBe(c2);
+    git(clone, 'checkout', '--quiet', 'airgap');
+    expect(git(clone, 'symbolic-ref', '--short', 'HEAD')).toBe('airgap');
+    expect(git(clone, 'rev-parse', 'HEAD')).toBe(branchCommit);
+    expect(git(clone, 'rev-parse', 'origin/main')).toBe(c2);
+    expect(git(clone, 'rev-parse', 'v1.0.0^{commit}')).toBe(c1);
+    // path → "mode blob" of the upstream commit and of the clone's index; a clean status then ties the files on disk to them.
+    const entries = (out: string, re: RegExp) => new Map(out.split('\n').filter(Boolean).map((l) => re.exec(l)).map((m) => [m?.[3] ?? '', `${m?.[1]} ${m?.[2]}`]));
+    const upstreamTree = entries(git(upstream, 'ls-tree', '-r', c2), /^(\d+) blob ([0-9a-f]+)\t(.+)$/);
+    const cloneIndex = entries(git(clone, 'ls-files', '-s'), /^(\d+) ([0-9a-f]+) \d\t(.+)$/);
+    const expected = [...new Set([...[...upstreamTree.keys()].filter((f) => !removed.includes(f)), ...rewritten.keys()])].sort();
+    expect([...cloneIndex.keys()].sort()).toEqual(expected);
+    for (const [f, entry] of upstreamTree) if (!rewritten.has(f) && !removed.includes(f)) expect(cloneIndex.get(f), f).toBe(entry);
+    expect(git(clone, 'status', '--porcelain', '--untracked-files=all')).toBe('');
+    for (const [p, bytes] of rewritten) expect(fs.readFileSync(path.join(clone, p)).equals(bytes), p).toBe(true);
+    for (const f of removed) expect(fs.existsSync(path.join(clone, f)), f).toBe(false);
+    expect(fs.statSync(path.join(clone, 'hack/sync.sh')).mode & 0o111).not.toBe(0);
+    git(clone, 'fsck', '--no-progress');
+  }
+
   it('pushes branches and tags unchanged plus the rewritten branch; an identical re-run pushes nothing', async () => {
     const co = await checkout('cache-mirror');
     const remoteDir = bare(path.join(work, 'private.git'));
@@ -287,6 +315,7 @@ describe('mirrorCatalogGit', () => {
     expect(git(remoteDir, 'ls-tree', 'airgap', addedFile).split(' ')[0]).toBe('100644');
     // Committed with the upstream commit's date, so the id is reproducible.
     expect(git(remoteDir, 'log', '-1', '--format=%ct|%an', 'airgap')).toBe(`${git(upstream, 'log', '-1', '--format=%ct', c2)}|airlock`);
+    expectFreshClone(remote, r.branchCommit, rewrites(), [removedFile]);
 
     const again = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites(), removed: [removedFile] });
     expect(again).toEqual({ status: 'unchanged', pushedRefs: 0, branchCommit: r.branchCommit });
@@ -332,6 +361,7 @@ describe('mirrorCatalogGit', () => {
     expect(mine['refs/heads/main']).toBe(c2);
     expect(mine['refs/heads/release-1.0']).toBe(releaseTip);
     expect(mine['refs/heads/airgap']).toBe(r.branchCommit);
+    expectFreshClone(remote, r.branchCommit, rewrites());
     expect((await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites() })).status).toBe('unchanged');
   });
 

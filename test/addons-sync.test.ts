@@ -266,6 +266,13 @@ describe('addon catalogs from git, published to a git mirror', () => {
     const changed = git(remote, 'diff', '--name-only', 'master', 'airgap').split('\n').sort();
     expect(changed).toEqual(['addons/acme/resources/controller.cue', 'addons/acme/resources/dashboards.cue', 'addons/acme/resources/operator.cue', 'experimental/addons/acme-extra/resources/extra.yaml']);
     expect(git(remote, 'show', 'airgap:addons/acme/resources/controller.cue')).toContain(`"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`);
+    // Read back as its users do: a plain clone into a fresh directory, then the airgap branch.
+    const clone = path.join(fs.mkdtempSync(path.join(work, 'fresh-clone-')), 'catalog');
+    git(work, 'clone', '-q', remote, clone);
+    git(clone, 'checkout', '-q', 'airgap');
+    expect(git(clone, 'rev-parse', 'HEAD')).toBe(git(remote, 'rev-parse', 'airgap'));
+    expect(git(clone, 'status', '--porcelain', '--untracked-files=all')).toBe('');
+    expect(fs.readFileSync(path.join(clone, 'addons/acme/resources/controller.cue'), 'utf8')).toContain(`"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`);
 
     const again = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
     const r2 = JSON.parse(again.stdout) as Report;

@@ -12,7 +12,6 @@ import { silentLogger } from '../src/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { airlock } from './support/cli.js';
 import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';
-import { startChartMuseumDouble } from './support/chartmuseum-double.js';
 import { testEngine } from './support/engine.js';
 import { getBlob, getManifest } from './support/images.js';
 import { parseIndexStrict } from './support/kubevela-reader.js';
@@ -167,50 +166,6 @@ describe('chart targets', () => {
     const index = parseIndexStrict(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8'));
     expect(index.entries.other?.[0]).toEqual({ name: 'other', version: '0.1.0', urls: ['https://charts.internal/other-0.1.0.tgz'], digest: '00' });
     expect(index.entries.podinfo?.[0]).not.toHaveProperty('extra');
-  });
-
-  it('uploads to ChartMuseum with provenance, skips what is there, and never overwrites a different chart silently', async () => {
-    const cm = await startChartMuseumDouble({ contextPath: '/museum', depth: 2, basicAuth: { username: 'cm', password: 'cm-pass-1234' } });
-    const env = { [`AIRLOCK_AUTH_${new URL(cm.url).host.replace(/[^0-9A-Za-z]/g, '_').toUpperCase()}`]: 'cm:cm-pass-1234' };
-    const target = `cm+${cm.url.replace('/museum', '')}/org/team`;
-    try {
-      const r = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env }));
-      expect(r.status).toBe('copied');
-      const stored = cm.stored.get('org/team|podinfo|6.5.0');
-      expect(stored?.tgz.equals(podinfo)).toBe(true);
-      expect(stored?.prov?.equals(prov)).toBe(true);
-      cm.requests.length = 0;
-      const again = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env }));
-      expect(again.status).toBe('unchanged');
-      expect(cm.requests.filter((q) => q.method === 'POST')).toEqual([]);
-      // A different archive under the same name and version.
-      const impostor = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { x: 1 } }) }]);
-      try {
-        const err = await run({ source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env })).catch((e: unknown) => e);
-        expect(err).toMatchObject({ code: 'E_CONFLICT' });
-        const forced = await run({ source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum', force: true }, testEngine({ env }));
-        expect(forced.status).toBe('copied');
-        expect(cm.requests.some((q) => q.method === 'POST' && q.path.endsWith('?force'))).toBe(true);
-      } finally {
-        await impostor.stop();
-      }
-      const denied = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target, contextPath: '/museum' }).catch((e: unknown) => e);
-      expect(denied).toMatchObject({ code: 'E_UNAUTHORIZED' });
-    } finally {
-      await cm.stop();
-    }
-  });
-
-  it('reports a full ChartMuseum (507) for that chart only', async () => {
-    const cm = await startChartMuseumDouble({ storageLimit: podinfo.length + 10 });
-    try {
-      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` })).status).toBe('copied');
-      const err = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${cm.url}` }).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'E_REGISTRY', status: 507 });
-      expect(String((err as Error).message)).toMatch(/storage is full/);
-    } finally {
-      await cm.stop();
-    }
   });
 
   it('copies OCI charts: byte-exact to OCI, unpacked to a directory', async () => {

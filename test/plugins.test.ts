@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
+import type { AirlockError } from '../src/errors.js';
 import { checkImageName, readPluginManifests, toRegisterRequest } from '../src/plugins/plugin-manifest.js';
 import { loadPluginManifests } from '../src/plugins/plugin-sources.js';
 import { airlock } from './support/cli.js';
@@ -37,6 +38,51 @@ describe('plugin manifests', () => {
     expect(() => toRegisterRequest({ name: 'n', image: 'plugin-x' }, 'f.yaml')).toThrow(/resource_type is required/);
   });
 
+  it('refuses an image that is not an OCI repository name below the target, naming the plugin and the field', () => {
+    const doc = (image: string, extra: Record<string, unknown> = {}) => ({ plugin_id: 'plugin-evil', name: 'Evil', resource_type: 'inventory.Collector', image, ...extra });
+    const problem = (image: string, options = {}) => {
+      try {
+        toRegisterRequest(doc(image), 'evil.yaml', options);
+      } catch (e) {
+        return [(e as AirlockError).code, (e as AirlockError).artifact, (e as AirlockError).message];
+      }
+      return undefined;
+    };
+    // Each would name a repository outside the prefix, or a URL path outside /v2/<name>/, at the target.
+    expect(problem('../../etc/passwd')).toEqual(['E_USAGE', 'evil.yaml (plugin-evil)', 'image "../../etc/passwd" is not an OCI repository name (lowercase components joined by /)']);
+    expect(problem('/plugin-x')).toEqual(['E_USAGE', 'evil.yaml (plugin-evil)', 'image "/plugin-x" is not an OCI repository name (lowercase components joined by /)']);
+    expect(problem('cloudforet//plugin-x')?.[2]).toMatch(/^image "cloudforet\/\/plugin-x" is not an OCI repository name/);
+    expect(problem('cloudforet/./plugin-x')?.[2]).toMatch(/^image "cloudforet\/\.\/plugin-x" is not an OCI repository name/);
+    expect(problem('Team/Plugin-X')?.[2]).toMatch(/^image "Team\/Plugin-X" is not an OCI repository name/);
+    expect(problem('cloudforet/plugin-x/')?.[2]).toBe('image "cloudforet/plugin-x/" is empty or ends in /');
+    expect(problem('team\nx/plugin-x')?.[2]).toBe('image "team\\x0ax/plugin-x" is not an OCI repository name (lowercase components joined by /)');
+    // The prefix is an operator value too; a bare image below it is checked with it.
+    expect(problem('plugin-x', { imagePrefix: '../..' })).toEqual(['E_USAGE', 'evil.yaml (plugin-evil)', 'image prefix (plugins.target.path or --image-prefix) "../.." is not an OCI repository name (lowercase components joined by /)']);
+    expect(problem('plugin-x', { imagePrefix: 'mirror/cloudforet' })).toBeUndefined();
+    expect(toRegisterRequest(doc('plugin-x'), 'ok.yaml', { imagePrefix: '/mirror/cloudforet/' }).request.image).toBe('mirror/cloudforet/plugin-x');
+    // Without a plugin_id the display name says which plugin it is.
+    expect(() => toRegisterRequest({ name: 'Nameless', resource_type: 'r', image: '../x' }, 'n.yaml')).toThrow(expect.objectContaining({ artifact: 'n.yaml (Nameless)' }));
+  });
+
+  it('airlock plugins sync --dry-run refuses image: ../../etc/passwd in a manifest with one line and registers the rest', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plugins-evil-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'evil.yaml'), 'plugin_id: plugin-evil\nname: Evil\nresource_type: inventory.Collector\nimage: ../../etc/passwd\n');
+      fs.writeFileSync(path.join(dir, 'good.yaml'), 'plugin_id: plugin-good\nname: Good\nresource_type: inventory.Collector\nimage: plugin-good\n');
+      const r = await airlock(['plugins', 'sync', '--manifests', dir, '--dry-run', '--json', '--image-prefix', 'cloudforet']);
+      expect(r.code).toBe(2);
+      expect((JSON.parse(r.stdout) as Array<{ request: { plugin_id: string; image: string } }>).map((c) => [c.request.plugin_id, c.request.image])).toEqual([['plugin-good', 'cloudforet/plugin-good']]);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toEqual([`airlock: [E_USAGE] ${path.join(dir, 'evil.yaml')} (plugin-evil): image "../../etc/passwd" is not an OCI repository name (lowercase components joined by /)`]);
+      const prefixed = await airlock(['plugins', 'sync', '--manifests', dir, '--dry-run', '--image-prefix', '../../tmp']);
+      expect(prefixed.code).toBe(2);
+      expect(prefixed.stdout).toMatch(/^0 plugins valid, 2 invalid$/m);
+      expect(prefixed.stderr).toContain(`${path.join(dir, 'good.yaml')} (plugin-good): image prefix (plugins.target.path or --image-prefix) "../../tmp" is not an OCI repository name`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('warns about a plugin_id defined in two configured paths, and reports an unreadable manifest without dropping the rest', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plugin-paths-'));
     try {
@@ -69,7 +115,7 @@ describe('plugin manifests', () => {
     const calls = JSON.parse(r.stdout) as Array<{ method: string; request: { plugin_id: string; image: string } }>;
     expect(calls).toHaveLength(35);
     expect(calls.every((c) => c.method === 'register')).toBe(true);
-    expect(r.stderr).toMatch(/\[E_USAGE\] .*zz-bad-image\.yaml: image "plugin_bad:latest" must not carry a tag or digest/);
+    expect(r.stderr).toMatch(/\[E_USAGE\] .*zz-bad-image\.yaml \(Bad\): image "plugin_bad:latest" must not carry a tag or digest/);
     expect(r.stderr).toMatch(/zz-not-yaml\.yaml: not valid YAML/);
     const live = await airlock(['plugins', 'sync', '--manifests', dir]);
     expect(live.code).toBe(2);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { resolveScope } from '../src/runner/scope.js';
+import { resolveScope } from '../src/config/scope.js';
 import { airlock } from './support/cli.js';
 import { buildManifest, pushImage } from './support/images.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';

@@ -72,6 +72,24 @@ describe('Repository service double follows the documented 2.x behaviour', () =>
     expect((await c.listRepositories()).map((r) => r.repository_type)).toEqual(['LOCAL', 'MANAGED']);
     await c.deregister('plugin-slack-noti-protocol');
   });
+  it('pages list through PluginQuery.query.page until every plugin is read, with and without repository_id', async () => {
+    const seeded = Array.from({ length: 23 }, (_, i) => `plugin-page-${String(i).padStart(2, '0')}`);
+    for (const id of seeded) double.plugins.set(`domain-1|${id}`, { plugin_id: id, name: id, state: 'ENABLED', resource_type: 'inventory.Collector', image: `cloudforet/${id}`, registry_type: 'HARBOR' });
+    try {
+      const c = createRepositoryClient({ endpoint: double.address, token: admin, attempts: 1, pageSize: 5 });
+      double.calls.length = 0;
+      const local = await c.list({ repository_id: 'repo-local' });
+      expect(local.map((p) => p.plugin_id)).toEqual(seeded);
+      expect(double.calls.map((x) => (x.request.query as { page: { start: number; limit: number } }).page)).toEqual([1, 6, 11, 16, 21].map((start) => ({ start, limit: 5 })));
+      // Over all repositories the managed catalog comes first, and the same id may appear in both.
+      const everything = await c.list({});
+      expect(everything.map((p) => `${p.repository_info?.repository_id} ${p.plugin_id}`)).toEqual(['repo-managed plugin-slack-noti-protocol', ...seeded.map((id) => `repo-local ${id}`)]);
+      expect((await c.list({ plugin_id: 'plugin-page-07' })).map((p) => p.plugin_id)).toEqual(['plugin-page-07']);
+      c.close();
+    } finally {
+      for (const id of seeded) double.plugins.delete(`domain-1|${id}`);
+    }
+  });
 });
 
 describe('airlock plugins sync against the double', () => {
@@ -164,6 +182,23 @@ describe('airlock plugins sync against the double', () => {
     const down = await airlock(['plugins', 'sync', '--config', path.join(work, 'down.yaml'), '--state', path.join(work, 'state.json')], { SPACEONE_TOKEN: admin });
     expect(down.code).toBe(3);
     expect(down.stderr).toMatch(/\[E_UNREACHABLE\] plugin-demo: Repository get: UNAVAILABLE/);
+  });
+
+  it('airlock plugins list reads every page of a service holding more plugins than one page', async () => {
+    write('', base);
+    const seeded = Array.from({ length: 230 }, (_, i) => `plugin-many-${String(i).padStart(3, '0')}`);
+    for (const id of seeded) double.plugins.set(`domain-1|${id}`, { plugin_id: id, name: id, state: 'ENABLED', resource_type: 'inventory.Collector', image: `cloudforet/${id}`, registry_type: 'HARBOR' });
+    try {
+      double.calls.length = 0;
+      const list = await airlock(['plugins', 'list', '--config', path.join(work, 'airlock.yaml'), '--json'], { SPACEONE_TOKEN: admin });
+      expect(list.code, list.stderr).toBe(0);
+      const rows = JSON.parse(list.stdout) as Array<{ plugin_id: string; state: string }>;
+      expect(rows.filter((r) => r.state === 'not in config').map((r) => r.plugin_id)).toEqual(seeded);
+      expect(rows.find((r) => r.plugin_id === 'plugin-demo')?.state).toBe('registered');
+      expect(double.calls.filter((c) => c.method === 'list').map((c) => c.request)).toEqual([1, 101, 201].map((start) => ({ repository_id: 'repo-local', query: { page: { start, limit: 100 } } })));
+    } finally {
+      for (const id of seeded) double.plugins.delete(`domain-1|${id}`);
+    }
   });
 });
 

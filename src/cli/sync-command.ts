@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../errors.js';
-import { ALL_KINDS, resolveScope } from '../runner/scope.js';
+import { ALL_KINDS, resolveScope } from '../config/scope.js';
 import { runSync, type SyncKind } from './run-sync.js';
 
 export function syncCommand(): Command {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { AirlockError } from '../errors.js';
 import { configSchema, type AirlockConfig } from './schema.js';
+import { unknownScopes } from './scope.js';
 
 export function loadConfig(file: string): AirlockConfig {
   let text: string;
@@ -27,10 +28,11 @@ function keyPath(path: ReadonlyArray<PropertyKey>): string {
 /** Validates a parsed document; the first problem is reported with its key path. */
 export function parseConfig(doc: unknown, file = 'config'): AirlockConfig {
   const r = configSchema.safeParse(doc ?? {});
-  if (!r.success) {
-    const issues = r.error.issues.slice(0, 3).map((i) => `${keyPath(i.path)}: ${i.message}`);
-    const more = r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : '';
+  const problems = r.success ? unknownScopes(r.data) : r.error.issues;
+  if (problems.length > 0) {
+    const issues = problems.slice(0, 3).map((i) => `${keyPath(i.path)}: ${i.message}`);
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new AirlockError('E_CONFIG', `${file}: ${issues.join('; ')}${more}`);
   }
-  return r.data;
+  return r.data as AirlockConfig;
 }

@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { ALL_KINDS, resolveScope } from '../runner/scope.js';
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
@@ -264,13 +263,6 @@ export const configSchema = z.strictObject({
   plugins: pluginsSection.optional(),
   addons: addonsSection.optional(),
   serve: serveSection.optional(),
-}).superRefine((c, ctx) => {
-  // A scope names what the config holds: checked here so a typo fails at start, not at the first tick.
-  const check = (scope: string, path: (string | number)[]) => {
-    if (!resolveScope(c as AirlockConfig, scope)) ctx.addIssue({ code: 'custom', path, message: `unknown scope "${scope}": use all, ${ALL_KINDS.join(', ')}, or addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE naming an entry of this config` });
-  };
-  c.schedules.forEach((s, i) => check(s.scope, ['schedules', i, 'scope']));
-  c.serve?.github?.repositories.forEach((r, i) => check(r.scope, ['serve', 'github', 'repositories', i, 'scope']));
 });
 
 export type AirlockConfig = z.infer<typeof configSchema>;

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ReportItem } from '../report/run-report.js';
 import type { RetryPlan } from '../runner/retry-plan.js';
-import { resolveScope } from '../runner/scope.js';
+import { resolveScope } from '../config/scope.js';
 import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../queue/sync-flow.js';
 
 interface SyncRunData {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { AirlockError } from '../errors.js';
+import { checkName, printable } from '../util/names.js';
 
 /** The 2.x `RegisterPluginRequest` fields (spaceone-repository.md 1.3), as airlock sends them. */
 export interface RegisterPluginRequest {
@@ -44,13 +45,14 @@ const MAX_IMAGE_NAME_LENGTH = 48;
 
 /**
  * The service's own image rule (1.4), applied before any call: the last path segment only
- * `[a-zA-Z0-9-]`, at most 48 characters, so no tag or digest.
+ * `[a-zA-Z0-9-]`, at most 48 characters, so no tag or digest. The whole image must also be an OCI
+ * repository name (checked by toRegisterRequest once the prefix is on).
  */
 export function checkImageName(image: string, artifact: string): void {
   const last = image.split('/').pop() ?? '';
-  if (!last) throw new AirlockError('E_USAGE', 'image is empty', { artifact });
-  if (/[:@]/.test(image)) throw new AirlockError('E_USAGE', `image "${image}" must not carry a tag or digest (the service lists versions itself)`, { artifact });
-  if (!/^[a-zA-Z0-9-]+$/.test(last)) throw new AirlockError('E_USAGE', `image name "${last}" must match [a-zA-Z0-9-]+ (ERROR_INVALID_IMAGE_NAME_FORMAT)`, { artifact });
+  if (!last) throw new AirlockError('E_USAGE', `image "${printable(image)}" is empty or ends in /`, { artifact });
+  if (/[:@]/.test(image)) throw new AirlockError('E_USAGE', `image "${printable(image)}" must not carry a tag or digest (the service lists versions itself)`, { artifact });
+  if (!/^[a-zA-Z0-9-]+$/.test(last)) throw new AirlockError('E_USAGE', `image name "${printable(last)}" must match [a-zA-Z0-9-]+ (ERROR_INVALID_IMAGE_NAME_FORMAT)`, { artifact });
   if (last.length > MAX_IMAGE_NAME_LENGTH) throw new AirlockError('E_USAGE', `image name "${last}" is ${last.length} characters, the service allows ${MAX_IMAGE_NAME_LENGTH} (ERROR_INVALID_IMAGE_LENGTH)`, { artifact });
 }
 
@@ -66,7 +68,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function toRegisterRequest(doc: Record<string, unknown>, file: string, options: ManifestOptions = {}): PluginManifest {
   const warnings: string[] = [];
-  const artifact = `${file}${typeof doc.plugin_id === 'string' ? ` (${doc.plugin_id})` : ''}`;
+  // The plugin as the operator knows it: its plugin_id, else its display name (the id would come from the image).
+  const label = typeof doc.plugin_id === 'string' && doc.plugin_id ? doc.plugin_id : typeof doc.name === 'string' && doc.name ? doc.name : undefined;
+  const artifact = `${file}${label ? ` (${printable(label, 80)})` : ''}`;
   const body: Record<string, unknown> = { ...doc };
   if (body.resource_type === undefined && typeof body.service_type === 'string') {
     body.resource_type = body.service_type;
@@ -85,8 +89,12 @@ export function toRegisterRequest(doc: Record<string, unknown>, file: string, op
   const sourceImage = String(body.image);
   checkImageName(sourceImage, artifact);
   const prefix = (options.imagePrefix ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix) checkName('repository', prefix, { field: 'image prefix (plugins.target.path or --image-prefix)', artifact, code: 'E_USAGE' });
   // Managed manifests name the bare image; spacectl ones may already carry a namespace.
   const image = prefix && !sourceImage.includes('/') ? `${prefix}/${sourceImage}` : sourceImage;
+  // The image names a repository in the target registry (and a path below /v2/ there): the OCI
+  // grammar keeps `../`, empty segments and upper case out; the service's rule above only sees the last segment.
+  checkName('repository', image, { field: 'image', artifact, code: 'E_USAGE' });
   const registryType = String(body.registry_type ?? options.registryType ?? 'HARBOR');
   if (!REGISTRY_TYPES.has(registryType)) throw new AirlockError('E_USAGE', `registry_type "${registryType}" is not one of ${[...REGISTRY_TYPES].join(', ')}`, { artifact });
   if (body.registry_config !== undefined) {

@@ -14,7 +14,8 @@ import { imageNeedPayloads } from './image-payloads.js';
 import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 
-export type SyncKind = 'images' | 'charts' | 'files' | 'addons' | 'plugins';
+import type { SyncKind } from '../config/scope.js';
+export type { SyncKind };
 
 export interface ExecuteSyncOptions {
   config: AirlockConfig;

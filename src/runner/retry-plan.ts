@@ -1,5 +1,5 @@
 import type { AirlockConfig } from '../config/schema.js';
-import type { SyncKind } from './execute-sync.js';
+import type { SyncKind } from '../config/scope.js';
 import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';

@@ -7,7 +7,7 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { PinoLogger } from '../log.js';
 import { formatRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { pushedImages } from './webhook-payloads.js';
-import { resolveScope } from '../runner/scope.js';
+import { resolveScope } from '../config/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
 import { BOARD_PATH, mountBullBoard, type BoardQueue } from './bull-board.js';
 import { AirlockError } from '../errors.js';

@@ -21,7 +21,10 @@ export interface RepositoryProtos {
 
 let loaded: RepositoryProtos | undefined;
 
-/** The Repository service's 2.x API from the project's own .proto files (field names kept snake_case). */
+/**
+ * The Repository service's 2.x API from proto/, which follows cloudforet-io/api's own files field
+ * for field (the commits are at the top of each file); field names kept snake_case.
+ */
 export function repositoryProtos(): RepositoryProtos {
   if (loaded) return loaded;
   const root = protoRoot();

@@ -4,6 +4,14 @@ import { registerSecret } from '../secrets.js';
 import { repositoryProtos } from './protos.js';
 import { fromListValue, fromStruct, toListValue, toStruct, type ProtoListValue, type ProtoStruct } from './struct.js';
 
+/** RepositoryInfo (repository.proto); `endpoint` is filled for REMOTE repositories only. */
+export interface RepositoryInfo {
+  repository_id: string;
+  name: string;
+  repository_type: string;
+  endpoint?: string;
+}
+
 /** A plugin as the service returns it, with Struct/ListValue fields back to plain JSON. */
 export interface PluginInfo {
   plugin_id: string;
@@ -20,7 +28,7 @@ export interface PluginInfo {
   tags: Record<string, unknown>;
   docs: Record<string, unknown>;
   domain_id?: string;
-  repository_info?: { repository_id: string; name: string; repository_type: string };
+  repository_info?: RepositoryInfo;
   created_at?: string;
   updated_at?: string;
 }
@@ -34,6 +42,8 @@ export interface RepositoryEndpoint {
   deadlineMs?: number;
   /** Attempts for UNAVAILABLE / DEADLINE_EXCEEDED (the service may be restarting). */
   attempts?: number;
+  /** Plugins asked for per `list` call (query.page.limit); `list` pages until it has them all. */
+  pageSize?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -92,14 +102,30 @@ function encodeRequest(req: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** PluginQuery's filter fields (core.v2.Query in field 1 is the client's: it pages with it). */
+export interface PluginFilter {
+  plugin_id?: string;
+  name?: string;
+  state?: 'ENABLED' | 'DISABLED';
+  resource_type?: string;
+  provider?: string;
+  registry_type?: string;
+  repository_id?: string;
+}
+
+const DEFAULT_PAGE_SIZE = 100;
+/** A service that keeps answering full pages is not believed past this many plugins. */
+const MAX_LISTED = 100_000;
+
 export interface RepositoryClient {
   register(req: Record<string, unknown>): Promise<PluginInfo>;
   update(req: Record<string, unknown>): Promise<PluginInfo>;
   deregister(pluginId: string): Promise<void>;
   get(pluginId: string, repositoryId?: string): Promise<PluginInfo>;
   getVersions(pluginId: string, repositoryId?: string): Promise<string[]>;
-  list(filter: { plugin_id?: string; repository_id?: string }): Promise<PluginInfo[]>;
-  listRepositories(): Promise<Array<{ repository_id: string; name: string; repository_type: string }>>;
+  /** Every plugin matching, page by page (PluginQuery.query.page), in the service's order. */
+  list(filter: PluginFilter): Promise<PluginInfo[]>;
+  listRepositories(): Promise<RepositoryInfo[]>;
   close(): void;
 }
 
@@ -163,12 +189,29 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
       return (r.results as string[] | undefined) ?? [];
     },
     async list(filter) {
-      const r = await call(plugin, 'list', filter);
-      return ((r.results as Record<string, unknown>[] | undefined) ?? []).map(toPluginInfo);
+      const limit = options.pageSize ?? DEFAULT_PAGE_SIZE;
+      const all: PluginInfo[] = [];
+      const seen = new Set<string>();
+      for (let start = 1; ; start += limit) {
+        const r = await call(plugin, 'list', { ...filter, query: { page: { start, limit } } });
+        const results = ((r.results as Record<string, unknown>[] | undefined) ?? []).map(toPluginInfo);
+        // The same id can be listed twice over all repositories (managed and local): key by both.
+        const fresh = results.filter((p) => !seen.has(`${p.repository_info?.repository_id ?? ''}|${p.plugin_id}`));
+        if (results.length > 0 && fresh.length === 0) {
+          throw new AirlockError('E_REGISTRY', `Repository list: page starting at ${start} repeats plugins already listed: the service does not page by query.page`);
+        }
+        for (const p of fresh) seen.add(`${p.repository_info?.repository_id ?? ''}|${p.plugin_id}`);
+        all.push(...fresh);
+        const total = Number(r.total_count ?? 0);
+        // A short page is the last; so is reaching total_count (0 when the service leaves it out).
+        // A page longer than asked means the service ignored the limit and sent everything.
+        if (results.length < limit || results.length > limit || (total > 0 && all.length >= total)) return all;
+        if (all.length >= MAX_LISTED) throw new AirlockError('E_REGISTRY', `Repository list: more than ${MAX_LISTED} plugins, not reading further`);
+      }
     },
     async listRepositories() {
       const r = await call(repository, 'list', {});
-      return (r.results as Array<{ repository_id: string; name: string; repository_type: string }> | undefined) ?? [];
+      return (r.results as RepositoryInfo[] | undefined) ?? [];
     },
     close() {
       plugin.close();

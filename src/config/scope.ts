@@ -1,5 +1,7 @@
-import type { AirlockConfig } from '../config/schema.js';
-import type { SyncKind } from './execute-sync.js';
+import type { AirlockConfig } from './schema.js';
+
+/** The kinds of artifact a run covers, in the order a one-shot run takes them. */
+export type SyncKind = 'images' | 'charts' | 'files' | 'addons' | 'plugins';
 
 export const ALL_KINDS: SyncKind[] = ['addons', 'charts', 'images', 'files', 'plugins'];
 
@@ -8,6 +10,20 @@ export const ALL_KINDS: SyncKind[] = ['addons', 'charts', 'images', 'files', 'pl
  * `charts:CHART`, `images:SOURCE` — with the config narrowed to it (a push to a watched catalog
  * repository syncs that catalog only). Undefined for a scope the config does not know.
  */
+/**
+ * Scopes of schedules and watched repositories that name nothing in this config, with their key
+ * paths: checked at load so a typo fails at start, not at the first tick.
+ */
+export function unknownScopes(config: AirlockConfig): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const check = (scope: string, path: (string | number)[]) => {
+    if (!resolveScope(config, scope)) problems.push({ path, message: `unknown scope "${scope}": use all, ${ALL_KINDS.join(', ')}, or addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE naming an entry of this config` });
+  };
+  config.schedules.forEach((s, i) => check(s.scope, ['schedules', i, 'scope']));
+  config.serve?.github?.repositories.forEach((r, i) => check(r.scope, ['serve', 'github', 'repositories', i, 'scope']));
+  return problems;
+}
+
 export function resolveScope(config: AirlockConfig, scope: string): { kinds: SyncKind[]; config: AirlockConfig } | undefined {
   if (scope === 'all') return { kinds: ALL_KINDS, config };
   if ((ALL_KINDS as string[]).includes(scope)) return { kinds: [scope as SyncKind], config };

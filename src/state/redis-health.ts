@@ -44,9 +44,10 @@ export async function watchRedis(url: string, options: { policy: RedisPolicy; lo
   };
   // Fails fast: a ping while the connection is down is an answer ("down"), not a wait.
   const client: Redis = await connectRedis(url, { ...serviceRedisOptions(policy, { failFast: true }), socketTimeout: policy.connectTimeoutMs, connectionName: 'airlock-health' }, (e) => set(false, e));
-  // Not 'close': a connection that closes and comes straight back was never away; one that does
-  // not come back says why with the error of its next attempt (refused, timed out…).
   client.on('ready', () => set(true));
+  // A closed connection is Redis away until the next attempt succeeds, however soon: what serve
+  // answers (503) follows its connection, and the log says the same.
+  client.on('close', () => set(false, new Error('Connection is closed.')));
   const probe = async () => {
     if (client.status !== 'ready') return;
     try {

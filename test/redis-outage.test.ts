@@ -95,6 +95,31 @@ describe('CLI commands while Redis is away', () => {
     }
   });
 
+  it('sync --queue that loses Redis while it follows the run says so in one line, with the run id, exit 3', async () => {
+    const cfg = writeConfig('follow.yaml', ['images:', '  - source: 127.0.0.1:9/outage/app:v1', `    target: ${target.host}/outage/app`]);
+    const queueName = `outage-${randomUUID()}`;
+    // No worker: the run waits, and the command follows it until Redis goes.
+    const following = airlock(['sync', '--config', cfg, '--queue', queueName, '--unclaimed-after', '600'], env(), 60_000);
+    const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
+    try {
+      await waitFor(async () => (await queue.count()) === 1, 'the run to be queued', 300);
+    } finally {
+      await queue.close();
+    }
+    await redis.stop();
+    try {
+      const r = await following;
+      expect(r.code).toBe(3);
+      const err = lines(r.stderr);
+      expect(err[0]).toMatch(new RegExp(`^run (\\d+) queued on ${queueName}: `));
+      const id = /^run (\d+) /.exec(err[0] ?? '')?.[1];
+      expect(err.slice(1)).toEqual([`airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (connection lost); run ${id} goes on in the workers: airlock runs show ${id}`]);
+      expectClean(r.stdout + r.stderr);
+    } finally {
+      await redis.start();
+    }
+  });
+
   it('says so when Redis refuses the credentials (exit 4), without showing them', async () => {
     const cfg = writeConfig('wrong.yaml', []);
     const wrong = redis.url.replace(encodeURIComponent(PASSWORD), 'not-the-password');
@@ -213,7 +238,9 @@ describe('airlock worker while Redis is away', () => {
 describe('airlock serve while Redis is away', () => {
   it('answers /metrics with airlock_redis_up 0 and webhooks with 503 at once, queues nothing, and exits 0 on SIGTERM', async () => {
     const queueName = `outage-${randomUUID()}`;
-    const cfg = writeConfig('serve.yaml', ['serve:', '  generic:', '    token: { env: GEN_TOKEN }']);
+    const cfg = writeConfig('serve.yaml', ['serve:', '  adminToken: { env: GEN_TOKEN }', '  generic:', '    token: { env: GEN_TOKEN }']);
+    const admin = { authorization: 'Bearer gen-token-outage' };
+    const scrape = () => fetch(`${serve.url}/metrics`, { headers: admin, signal: AbortSignal.timeout(2000) });
     const serve = await startServeProcess(cfg, queueName, env(), ['--log-level', 'info']);
     const hook = (id: string) =>
       fetch(`${serve.url}/webhooks/generic`, {
@@ -225,12 +252,12 @@ describe('airlock serve while Redis is away', () => {
     const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
     queue.on('error', () => undefined);
     try {
-      expect(await (await fetch(`${serve.url}/metrics`)).text()).toMatch(/^airlock_redis_up 1$/m);
+      expect(await (await scrape()).text()).toMatch(/^airlock_redis_up 1$/m);
       await redis.stop();
       await waitFor(async () => (await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(2000) })).status === 503, '/healthz to say 503', 200);
 
       // Bounded well below the 20 s a scrape took before: nothing in the answer waits for Redis.
-      const metrics = await fetch(`${serve.url}/metrics`, { signal: AbortSignal.timeout(2000) });
+      const metrics = await scrape();
       expect(metrics.status).toBe(200);
       const text = await metrics.text();
       expect(text).toMatch(/^airlock_redis_up 0$/m);
@@ -240,7 +267,9 @@ describe('airlock serve while Redis is away', () => {
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('30');
       expect(await refused.json()).toEqual({ error: 'queue unavailable: Redis is unreachable' });
-      expect(await (await fetch(`${serve.url}/metrics`)).text()).toMatch(/^airlock_webhooks_total\{kind="generic",result="unavailable"\} 1$/m);
+      expect(await (await scrape()).text()).toMatch(/^airlock_webhooks_total\{kind="generic",result="unavailable"\} 1$/m);
+      // Bull Board's page loads; its queue API answers 503 rather than wait for Redis.
+      expect((await fetch(`${serve.url}/admin/queues/api/queues`, { headers: admin, signal: AbortSignal.timeout(2000) })).status).toBe(503);
 
       await redis.start();
       await waitFor(async () => (await fetch(`${serve.url}/healthz`)).status === 200, '/healthz back to 200', 300);
@@ -249,7 +278,8 @@ describe('airlock serve while Redis is away', () => {
       const retried = await hook('delivery-during-outage');
       expect(retried.status).toBe(202);
       expect(await queue.count()).toBe(1);
-      const back = await (await fetch(`${serve.url}/metrics`)).text();
+      const back = await (await scrape()).text();
+      expect((await fetch(`${serve.url}/admin/queues/api/queues`, { headers: admin })).status).toBe(200);
       expect(back).toMatch(/^airlock_redis_up 1$/m);
       expect(back).toMatch(/^airlock_queue_jobs\{state="waiting"\} 1$/m);
 

@@ -250,7 +250,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     return reply.code(202).send({ run: id });
   });
 
-  if (secrets.admin && options.board) mountAdmin(app, secrets.admin, options.board);
+  if (secrets.admin && options.board) mountAdmin(app, secrets.admin, options.board, redisUp);
 
   return app;
 }
@@ -262,11 +262,15 @@ const SESSION_COOKIE = 'airlock_admin';
  * answered with a session cookie and a redirect to the same page without the token. The cookie
  * holds an HMAC of the token, never the token, and is SameSite=Strict against cross-site posts.
  */
-function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): void {
+function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue, redisUp: () => boolean): void {
   const session = createHmac('sha256', admin).update('airlock admin session').digest('hex');
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
-      if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) return;
+      if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) {
+        // The page loads; what it asks of the queue would wait for Redis: 503 while Redis is away.
+        if (!redisUp() && new URL(req.url, 'http://serve').pathname.startsWith(`${BOARD_PATH}/api/`)) return reply.code(503).send({ error: 'queue unavailable: Redis is unreachable' });
+        return;
+      }
       const url = new URL(req.url, 'http://serve');
       if (sameSecret(url.searchParams.get('token') ?? undefined, admin)) {
         url.searchParams.delete('token');

@@ -56,7 +56,8 @@ export interface Engine {
   /** Pauses and request budgets per upstream host, as every request of this engine sees them. */
   budget: UpstreamBudget;
   endpoint(ref: ImageRef): ImageEndpoint;
-  copy(req: CopyRequest): Promise<CopyResult>;
+  /** `hooks.onBytes` hears the bytes of this copy only (a queued job reports them as its progress). */
+  copy(req: CopyRequest, hooks?: { onBytes?: (n: number) => void }): Promise<CopyResult>;
   close(): Promise<void>;
 }
 
@@ -147,7 +148,9 @@ export function createEngine(options: EngineOptions): Engine {
       if (ref.transport === 'oci') return layoutImageEndpoint(ref.dir);
       return registryImageEndpoint(client, { registry: ref.registry, repository: ref.repository });
     },
-    copy(req) {
+    copy(req, hooks = {}) {
+      const own = hooks.onBytes;
+      const all = options.onBytes;
       return copyImage(req, {
         logger,
         ledger,
@@ -156,7 +159,7 @@ export function createEngine(options: EngineOptions): Engine {
         state: options.state,
         trustTargetMs: config.state.trustTargetSeconds * 1000,
         verifyTargets: options.verifyTargets ?? false,
-        onBytes: options.onBytes,
+        onBytes: own && all ? (n) => (all(n), own(n)) : (own ?? all),
       });
     },
     async close() {

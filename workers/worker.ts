@@ -95,7 +95,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   };
   const run = async (job: Job, log: Logger, token: string | undefined): Promise<{ value: unknown; items: ReportItem[]; failure?: AirlockError }> => {
     if (job.name === JOB.mirrorImage) {
-      const value = await mirrorImage(job.data, { engine, logger: log });
+      const moved = byteProgress(job);
+      const value = await mirrorImage(job.data, { engine, logger: log, onBytes: moved.add }).finally(moved.stop);
       const items = imageItems([{ payload: job.data, result: value, durationMs: 0 }]);
       return { value: asChild(job, value, items), items };
     }
@@ -196,6 +197,28 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
   });
   return worker;
+}
+
+/**
+ * The bytes a copy has written so far, as the job's progress (`{bytes}`), at most once a second:
+ * what `sync --queue` shows while a large image is still on its way. A progress that cannot be
+ * written (Redis away) is skipped; the job does not wait for it.
+ */
+function byteProgress(job: Job): { add: (n: number) => void; stop: () => void } {
+  let bytes = 0;
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (bytes === sent) return;
+    sent = bytes;
+    void job.updateProgress({ bytes }).catch(() => undefined);
+  }, 1000);
+  timer.unref();
+  return {
+    add: (n) => {
+      bytes += n;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** A lost connection is logged at debug (the health watch says it once); anything else is an error. */

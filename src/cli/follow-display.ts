@@ -29,10 +29,11 @@ export function followDisplay(runId: string, queue: string, options: { json?: bo
         barShown = p !== NO_PROGRESS;
       });
     },
-    settled(items: ReportItem[]) {
-      const bytes = items.reduce((n, i) => n + (i.bytes ?? 0), 0);
-      if (bytes) progress.bytes(bytes);
+    settled() {
       progress.imageDone();
+    },
+    bytes(n) {
+      progress.bytes(n);
     },
     failed(item: ReportItem) {
       // A worker's reason names the artifact already (`ARTIFACT: why`): name it once.

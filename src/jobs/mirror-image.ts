@@ -45,6 +45,8 @@ export function parseMirrorImagePayload(payload: unknown): MirrorImagePayload {
 export interface ImageJobContext {
   engine: Engine;
   logger: Logger;
+  /** Bytes this copy writes, as they go (a queued job reports them as its progress). */
+  onBytes?: (n: number) => void;
 }
 
 /** The processor for one image copy, called the same way by the in-process runner and the queue worker. */
@@ -68,7 +70,7 @@ export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promi
     immutable: p.immutable ?? false,
     digestExact: p.digestExact ?? false,
     dryRun: p.dryRun ?? false,
-  });
+  }, ctx.onBytes ? { onBytes: ctx.onBytes } : {});
   // Another worker copying the same image to the same place: wait for it, then find it unchanged.
   const result = ctx.engine.lock && !p.dryRun ? await ctx.engine.lock.run(mirrorImageJobId(formatRef(source), p.target), copy) : await copy();
   ctx.logger.info(

@@ -13,6 +13,8 @@ export interface FollowListener {
   planned?(total: number): void;
   /** One of them settled; `items` are the artifacts it settled (a chart and its images, a plugin index and its files). */
   settled?(items: ReportItem[], done: number, total: number | undefined): void;
+  /** Bytes written since the last call: while an image copies (its job's progress), and the rest when a job ends. */
+  bytes?(n: number): void;
   /** An artifact failed for good (also inside a child that otherwise completed). */
   failed?(item: ReportItem): void;
   /** Nobody took the run within the wait; `workers` is how many BullMQ workers Redis lists on the queue, when it says. */
@@ -63,6 +65,15 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
   let done = 0;
   let saidUnclaimed = false;
   let current: Job | undefined = job;
+  // Bytes each job under the run reported so far, so its final count adds only the rest.
+  const seen = new Map<string, number>();
+  const moved = (jobId: string, bytes: number) => {
+    const before = seen.get(jobId) ?? 0;
+    if (bytes > before) {
+      seen.set(jobId, bytes);
+      listener.bytes?.(bytes - before);
+    }
+  };
   let state = 'waiting';
   for (;;) {
     const entries = (await redis.xrange(queue.toKey('events'), `(${cursor}`, '+', 'COUNT', 1000)) as Array<[string, string[]]>;
@@ -78,9 +89,14 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
         continue;
       }
       if (!jobId.startsWith(`${id}-`)) continue;
-      if (e.event === 'completed') {
+      if (e.event === 'progress') {
+        const p = parseJson(e.data) as { bytes?: unknown } | undefined;
+        if (typeof p?.bytes === 'number') moved(jobId, p.bytes);
+      } else if (e.event === 'completed') {
         const value = parseJson(e.returnvalue) as ChildResult | undefined;
         const items = Array.isArray(value?.items) ? value.items : [];
+        moved(jobId, items.reduce((n, i) => n + (typeof i.bytes === 'number' ? i.bytes : 0), 0));
+        seen.delete(jobId);
         for (const item of items) if (item.status === 'failed') listener.failed?.(item);
         if (direct.test(jobId)) listener.settled?.(items, ++done, total);
       } else if (e.event === 'failed') {

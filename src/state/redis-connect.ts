@@ -101,6 +101,8 @@ export function commandRedisOptions(policy: RedisPolicy): PolicyRedisOptions {
   return {
     connectTimeout: policy.connectTimeoutMs,
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
+    // A Redis that stops answering in the middle of a command (no blocking commands here) is away too.
+    socketTimeout: Math.max(policy.connectTimeoutMs, 10_000),
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => (times > 3 ? null : 200 * times),
   };

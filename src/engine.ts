@@ -55,6 +55,7 @@ export interface Engine {
   /** Pauses and request budgets per upstream host, as every request of this engine sees them. */
   budget: UpstreamBudget;
   endpoint(ref: ImageRef): ImageEndpoint;
+  /** `req.progress` hears the bytes of this copy only (a display, or a queued job's progress). */
   copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
 }

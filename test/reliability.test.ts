@@ -9,7 +9,7 @@ import { JOB, mirrorImageJobId } from '../src/queue/names.js';
 import { CLI } from './support/cli.js';
 import { buildManifest, digest, getBlob, getManifest, pushImage, randomBlob } from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
-import { startRedis, type TestRedis } from './support/redis.js';
+import { startOwnRedis, startRedis, type TestRedis } from './support/redis.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
 let redis: TestRedis;
@@ -84,35 +84,14 @@ describe('worker reliability', () => {
   });
 });
 
-async function startOwnRedis(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
-  const { waitFor } = await import('./support/ports.js');
-  const net = await import('node:net');
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const s = net.connect({ host: '127.0.0.1', port }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      }),
-    'redis-server',
-  );
-  return child;
-}
-
 describe('Redis restart', () => {
   it('workers reconnect after Redis restarts and go on with the queue', async () => {
-    const { freePort } = await import('./support/ports.js');
     const { startQueueWorker } = await import('../workers/worker.js');
     const { parseConfig } = await import('../src/config/load.js');
     const { silentLogger } = await import('../src/log.js');
     const { testEngine } = await import('./support/engine.js');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-restart-'));
-    const port = await freePort();
-    const url = `redis://127.0.0.1:${port}`;
-    let server = await startOwnRedis(dir, port);
+    const server = await startOwnRedis();
+    const url = server.url;
     const queueName = `test-${randomUUID()}`;
     const worker = startQueueWorker({ config: parseConfig({}), engine: testEngine(), logger: silentLogger(), redisUrl: url, queue: queueName, prefix });
     const queue = new Queue(queueName, { connection: { url }, prefix });
@@ -125,10 +104,9 @@ describe('Redis restart', () => {
       await before.waitUntilFinished(events, 30_000);
       await events.close();
 
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
+      await server.stop();
       await new Promise((r) => setTimeout(r, 1000));
-      server = await startOwnRedis(dir, port);
+      await server.start();
 
       const events2 = new QueueEvents(queueName, { connection: { url }, prefix });
       events2.on('error', () => undefined);
@@ -141,7 +119,7 @@ describe('Redis restart', () => {
     } finally {
       await worker.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
-      server.kill('SIGKILL');
+      await server.stop();
     }
   });
 });

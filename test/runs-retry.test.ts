@@ -38,14 +38,15 @@ describe('airlock runs retry', () => {
     const queue = new Queue(queueName, { connection: { url: env.redis.url }, prefix: env.prefix });
     try {
       const first = await airlock(['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'], processEnv);
-      expect(first.code, first.stderr).toBe(1);
+      // Both failures are E_NOT_FOUND (a missing manifest, a missing repository): exit 5, as the one-shot sync.
+      expect(first.code, first.stderr).toBe(5);
       const run = JSON.parse(first.stdout) as RunSummary;
       expect(run.summary).toMatchObject({ copied: 1, failed: 2 });
       expect(run.failures?.map((f) => f.source).sort()).toEqual([`${env.upstream.host}/${ns}/ranged`, `docker://${env.upstream.host}/${ns}/late:v1`]);
 
       // Still failing upstream: the retry fails the same two, and copies nothing else.
       const early = await airlock(['runs', 'retry', run.id, '--config', cfg, '--queue', queueName, '--follow', '--json'], processEnv);
-      expect(early.code).toBe(1);
+      expect(early.code).toBe(5);
       expect((JSON.parse(early.stdout) as RunSummary).summary).toMatchObject({ copied: 0, unchanged: 0, failed: 2 });
 
       // The upstream is fixed.

@@ -105,7 +105,18 @@ describe('schedules', () => {
       const run = JSON.parse(r.stdout) as { id: string; state: string; scope: string; summary: Record<string, number>; failures: Array<{ source: string; error: { code: string } }> };
       expect(run).toMatchObject({ state: 'completed', scope: 'images', summary: expect.objectContaining({ copied: 1, failed: 1 }) });
       expect(run.failures).toEqual([expect.objectContaining({ source: `docker://${qe.upstream.host}/queued/missing:v1`, error: expect.objectContaining({ code: 'E_NOT_FOUND' }) })]);
-      expect(r.code).toBe(1);
+      // One E_NOT_FOUND: exit 5, as the one-shot sync gives for the same failure.
+      expect(r.code).toBe(5);
+      // The run lasts from its start to after its last child, not the few milliseconds of its final step.
+      const timed = JSON.parse(r.stdout) as { enqueuedAt: string; startedAt: string; finishedAt: string; durationMs: number };
+      const q = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
+      const children = (await q.getJobs(['completed', 'failed'])).filter((j) => j.id?.startsWith(`${run.id}-`));
+      await q.close();
+      expect(children).toHaveLength(2);
+      const lastChild = Math.max(...children.map((j) => j.finishedOn ?? 0));
+      expect(Date.parse(timed.startedAt)).toBeGreaterThanOrEqual(Date.parse(timed.enqueuedAt));
+      expect(timed.durationMs).toBe(Date.parse(timed.finishedAt) - Date.parse(timed.startedAt));
+      expect(Date.parse(timed.startedAt) + timed.durationMs).toBeGreaterThanOrEqual(lastChild);
       const list = JSON.parse((await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--json'], env)).stdout) as Array<{ id: string }>;
       expect(list.map((x) => x.id)).toContain(run.id);
       const show = await airlock(['runs', 'show', run.id, '--config', cfg, '--queue', queueName], env);

@@ -146,6 +146,18 @@ describe('airlock serve', () => {
     fail = false;
     expect((await app2.inject({ method: 'POST', url: '/webhooks/generic', payload: body, headers })).statusCode).toBe(202);
     await app2.close();
+
+    // Redis lost in the middle of a delivery: 503 (the sender retries), and the retry is not taken for a replay.
+    let lost = true;
+    const dropping = { ...real, sync: async (scope: string, reason: string) => (lost ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })) : real.sync(scope, reason)) };
+    const app3 = buildServer(config, secrets, dropping, await createPinoLogger({ level: 'silent' }));
+    const lostBody = '{"scope":"images","id":"lost-mid-delivery"}';
+    const refused = await app3.inject({ method: 'POST', url: '/webhooks/generic', payload: lostBody, headers });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toEqual({ error: 'queue unavailable: Redis is unreachable' });
+    lost = false;
+    expect((await app3.inject({ method: 'POST', url: '/webhooks/generic', payload: lostBody, headers })).statusCode).toBe(202);
+    await app3.close();
   });
 
   it('queues what a sync of the entry would copy: no tag of a digest-pinned entry, the pinned tag and its tags, under the same target and job id', async () => {
@@ -198,10 +210,10 @@ describe('airlock serve', () => {
       { connection: { url: redisServer.url }, prefix },
     );
     try {
-      const first = await triggers.image(payload);
+      const [first] = await triggers.images([payload]);
       await waitFor(async () => ran.length === 1, 'the first copy to run');
-      await triggers.image(payload);
-      await triggers.image(payload);
+      await triggers.images([payload]);
+      await triggers.images([payload]);
       release();
       await waitFor(async () => ran.length === 2 && (await own.getJobCounts('waiting', 'active')).active === 0, 'the kept push to run');
       expect(ran[0]).toBe(first);

@@ -23,6 +23,9 @@ import type { MetricsSink } from '../src/queue/worker-metrics.js';
 import { deferIfPaused, deferIfRateLimited } from '../src/queue/rate-defer.js';
 import { botkubeItems, chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
 import type { ChartResult } from '../src/jobs/mirror-chart.js';
+import { DEFAULT_REDIS_POLICY, isRedisConnectionError, serviceRedisOptions, type RedisPolicy } from '../src/state/redis-connect.js';
+import { configDigest } from '../src/queue/worker-config.js';
+import type { Redis } from 'ioredis';
 
 export interface QueueWorkerOptions {
   config: AirlockConfig;
@@ -40,6 +43,12 @@ export interface QueueWorkerOptions {
   stalledIntervalMs?: number;
   /** Where finished jobs are counted for `airlock serve`'s /metrics. */
   metrics?: MetricsSink;
+  /** Connect timeout and reconnect backoff (default: DEFAULT_REDIS_POLICY). */
+  policy?: RedisPolicy;
+  /** A client the queue and flow handles share (the caller closes it); default: their own. */
+  connection?: Redis;
+  /** Counts the jobs inside the processor now, for a shutdown that knows whether it waits for anything. */
+  inFlight?: { count: number };
 }
 
 
@@ -54,10 +63,15 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const indexCache = memoryIndexCache();
   const prefix = options.prefix ?? options.config.redis?.prefix ?? DEFAULT_PREFIX;
   const queueName = options.queue ?? DEFAULT_QUEUE;
-  const connection = { url: options.redisUrl, maxRetriesPerRequest: null };
+  // Reconnects for ever with backoff; commands wait for the connection rather than fail the job.
+  const connection = { url: options.redisUrl, ...serviceRedisOptions(options.policy ?? DEFAULT_REDIS_POLICY) };
   // Flow parents add their children through the FlowProducer and read failed ones through the queue.
-  const queue = new Queue(queueName, { connection, prefix });
-  const flow = new FlowProducer({ connection, prefix });
+  const queue = new Queue(queueName, { connection: options.connection ?? connection, prefix });
+  const flow = new FlowProducer({ connection: options.connection ?? connection, prefix });
+  // Their connection errors are the health watch's to report, once (src/state/redis-health.ts).
+  queue.on('error', (e) => logConnectionError(logger, e, 'queue error'));
+  flow.on('error', (e) => logConnectionError(logger, e, 'flow producer error'));
+  const digest = configDigest(options.config);
   const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
   // On disk, not per job: an unchanged chart's images are known without downloading it again.
   const imageCache = chartImageCache(cacheDir);
@@ -81,7 +95,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   };
   const run = async (job: Job, log: Logger, token: string | undefined): Promise<{ value: unknown; items: ReportItem[]; failure?: AirlockError }> => {
     if (job.name === JOB.mirrorImage) {
-      const value = await mirrorImage(job.data, { engine, logger: log });
+      const moved = byteProgress(job);
+      const value = await mirrorImage(job.data, { engine, logger: log, progress: { planned: () => undefined, moved: moved.add, skipped: () => undefined } }).finally(moved.stop);
       const items = imageItems([{ payload: job.data, result: value, durationMs: 0 }]);
       return { value: asChild(job, value, items), items };
     }
@@ -96,7 +111,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       const items = botkubeItems(r);
       return { value: asChild(job, { ...r, failures: [] }, items), items, ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
     }
-    const flowCtx = { config: options.config, engine, logger: log, cacheDir, queue, flow, token };
+    const flowCtx = { config: options.config, engine, logger: log, cacheDir, queue, flow, token, configDigest: digest };
     if (job.name === JOB.sync) return syncRunStep(job, flowCtx);
     if (job.name === JOB.publishAddons) return publishAddonsStep(job, flowCtx);
     if (job.name === JOB.registerPlugin) {
@@ -123,7 +138,16 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     // Metrics never fail a job: a Redis hiccup here costs a count, not a copy.
     await options.metrics?.record(job.name, state, items).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
   };
+  const inFlight = options.inFlight ?? { count: 0 };
   const processor = async (job: Job, token?: string) => {
+    inFlight.count += 1;
+    try {
+      return await handle(job, token);
+    } finally {
+      inFlight.count -= 1;
+    }
+  };
+  const handle = async (job: Job, token?: string) => {
     const log = logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
     // A paused upstream's jobs wait in the queue, not in a worker slot, and keep their attempts.
     await deferIfPaused(job, token, engine.budget, log);
@@ -161,7 +185,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     removeOnComplete: { count: 1000, age: 24 * 3600 },
     removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
   });
-  worker.on('error', (e) => logger.error({ err: e }, 'worker error'));
+  worker.on('error', (e) => logConnectionError(logger, e, 'worker error'));
   worker.on('failed', (job, e) => {
     logger.warn({ jobId: job?.id, reason: e.message }, 'job failed');
     // A parent failed by a child (a plugin by its image copy) while it waited never reaches the
@@ -173,6 +197,34 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);
   });
   return worker;
+}
+
+/**
+ * The bytes a copy has written so far, as the job's progress (`{bytes}`), at most once a second:
+ * what `sync --queue` shows while a large image is still on its way. A progress that cannot be
+ * written (Redis away) is skipped; the job does not wait for it.
+ */
+function byteProgress(job: Job): { add: (n: number) => void; stop: () => void } {
+  let bytes = 0;
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (bytes === sent) return;
+    sent = bytes;
+    void job.updateProgress({ bytes }).catch(() => undefined);
+  }, 1000);
+  timer.unref();
+  return {
+    add: (n) => {
+      bytes += n;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** A lost connection is logged at debug (the health watch says it once); anything else is an error. */
+function logConnectionError(logger: Logger, e: Error, what: string): void {
+  if (isRedisConnectionError(e)) logger.debug({ err: e.message }, what);
+  else logger.error({ err: e }, what);
 }
 
 /** The artifact a job is about, for its error and its upstream. */

@@ -1,32 +1,33 @@
+import path from 'node:path';
 import { Command } from 'commander';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
-import { enqueueAndFollow, followRun, listRuns, retryRun, showRun, type RunSummary } from '../queue/runs.js';
+import { enqueueRun, listRuns, retryRun, runExitCode, showRun, type RunSummary } from '../queue/runs.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
 import { terminalJson, terminalSafe } from '../util/terminal.js';
+import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 
-async function openQueue(config: AirlockConfig, file: string, name: string): Promise<Queue> {
+/**
+ * Runs `fn` on the queue, Redis answering within `redis.connectTimeoutMs` or the command ends with
+ * one line, `[E_UNREACHABLE] cannot reach Redis at HOST:PORT (…)`, exit 3; the same when the
+ * connection is lost on the way.
+ */
+export async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue, redis: Redis) => Promise<T>): Promise<T> {
   const url = redisUrlOf(config, file);
+  const policy = redisPolicyOf(config);
   // BullMQ is loaded only by the commands that use it: the CLI's start-up stays small.
-  const { openCommandQueue } = await import('../queue/open-queue.js');
-  const queue = openCommandQueue(name, url, config.redis?.prefix ?? DEFAULT_PREFIX);
-  return queue;
-}
-
-export async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
-  const queue = await openQueue(config, file, name);
+  const { openCommandQueue, commandRedisStep } = await import('../queue/open-queue.js');
+  const cq = await openCommandQueue(name, url, config.redis?.prefix ?? DEFAULT_PREFIX, policy);
   try {
-    await queue.waitUntilReady().catch((e: unknown) => {
-      throw new AirlockError('E_UNREACHABLE', `cannot reach Redis: ${(e as Error).message}`);
-    });
-    return await fn(queue);
+    return await commandRedisStep(url, policy, () => fn(cq.queue, cq.redis));
   } finally {
-    await queue.close();
+    await cq.close();
   }
 }
 
@@ -101,40 +102,95 @@ export function runsCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--follow', 'wait for the new run to end and print it, like sync --queue')
+    .option('--unclaimed-after <seconds>', 'with --follow: say when no worker has taken the run after this long', seconds, DEFAULT_UNCLAIMED_S)
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { config: string; queue: string; follow?: boolean; json?: boolean }) => {
+    .action(async (id: string, opts: { config: string; queue: string; follow?: boolean; unclaimedAfter: number; json?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!opts.follow) {
         const r = await withQueue(config, opts.config, opts.queue, (q) => retryRun(q, id));
         process.stdout.write(opts.json ? `${JSON.stringify({ id: r.job.id, retryOf: r.retryOf, artifacts: r.artifacts })}\n` : `${r.job.id}\n`);
         return;
       }
-      process.exitCode = await followed(config, opts.config, opts.queue, opts.json, async (q, events) => {
+      process.exitCode = await followed(config, opts.config, opts.queue, { json: opts.json, unclaimedAfterMs: opts.unclaimedAfter * 1000 }, async (q) => {
         const r = await retryRun(q, id);
-        if (!opts.json) process.stdout.write(`run ${r.job.id ?? ''}: retrying ${r.artifacts} failed artifact(s) of run ${id}\n`);
-        return followRun(q, events, r.job, 6 * 3600_000);
+        return { job: r.job, what: `retrying ${r.artifacts} failed artifact(s) of run ${id}` };
       });
     });
   return runs;
 }
 
-/** Opens job events, runs `start` (which queues and follows a run), prints the run; 0 only for a clean run. */
-async function followed(config: AirlockConfig, file: string, name: string, json: boolean | undefined, start: (q: Queue, events: QueueEvents) => Promise<RunSummary>): Promise<number> {
-  const url = redisUrlOf(config, file);
-  const { openCommandEvents } = await import('../queue/open-queue.js');
-  const events = openCommandEvents(name, url, config.redis?.prefix ?? DEFAULT_PREFIX);
-  try {
-    await events.waitUntilReady();
-    const run = await withQueue(config, file, name, (q) => start(q, events));
-    if (json) process.stdout.write(`${terminalJson(run, 2)}\n`);
-    else printRun(run);
-    return run.state === 'completed' && (run.summary?.failed ?? 0) === 0 ? 0 : 1;
-  } finally {
-    await events.close();
-  }
+const DEFAULT_UNCLAIMED_S = 30;
+const FOLLOW_TIMEOUT_MS = 6 * 3600_000;
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new AirlockError('E_USAGE', `not a number of seconds: "${v}"`);
+  return n;
 }
 
-/** `airlock sync --queue`: the run goes to the workers; this command follows it to the end. */
-export async function syncThroughQueue(config: AirlockConfig, file: string, scope: string, options: { queue?: string; json?: boolean; timeoutMs?: number }): Promise<number> {
-  return followed(config, file, options.queue ?? DEFAULT_QUEUE, options.json, (q, events) => enqueueAndFollow(q, events, scope, 'airlock sync --queue', options.timeoutMs ?? 6 * 3600_000));
+export interface FollowOptions {
+  json?: boolean | undefined;
+  /** Say that no worker has taken the run after this long (default 30 s). */
+  unclaimedAfterMs?: number | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/**
+ * Queues a run (`start`), says its id on stderr at once, follows it with progress on stderr, then
+ * prints it; the exit status is what the one-shot `sync` gives for the same failures.
+ */
+async function followed(config: AirlockConfig, file: string, name: string, options: FollowOptions, start: (q: Queue, redis: Redis) => Promise<{ job: Job; what: string }>): Promise<number> {
+  const { followRun, lastEventId } = await import('../queue/follow-run.js');
+  const { followDisplay } = await import('./follow-display.js');
+  const url = redisUrlOf(config, file);
+  const policy = redisPolicyOf(config);
+  return withQueue(config, file, name, async (q, redis) => {
+    // Read from where the events stream stands before the run exists: none of its events is missed.
+    const from = await lastEventId(redis, q);
+    const { job, what } = await start(q, redis);
+    const id = job.id ?? '';
+    process.stderr.write(`run ${id} queued on ${name}: ${what}; following it (Ctrl-C stops following, not the run)\n`);
+    const display = followDisplay(id, name, { json: options.json });
+    let run: RunSummary;
+    try {
+      run = await followRun(q, redis, job, { timeoutMs: options.timeoutMs ?? FOLLOW_TIMEOUT_MS, unclaimedAfterMs: options.unclaimedAfterMs ?? DEFAULT_UNCLAIMED_S * 1000, fromEventId: from, listener: display.listener });
+    } catch (e) {
+      throw isRedisConnectionError(e) ? redisUnreachable(url, e, policy, `; run ${id} goes on in the workers: airlock runs show ${id}`) : e;
+    } finally {
+      display.stop();
+    }
+    if (options.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
+    else printRun(run);
+    return runExitCode(run);
+  });
+}
+
+/**
+ * `airlock sync --queue`: the run goes to the workers; this command follows it to the end. The
+ * workers plan it from their own config, so `file` must be that config: a run is refused when the
+ * workers say they run another one (src/queue/worker-config.ts), and carries the digest of `file`
+ * so a worker that runs another config refuses it too, unless `useWorkerConfig`.
+ */
+export async function syncThroughQueue(
+  config: AirlockConfig,
+  file: string,
+  scope: string,
+  options: FollowOptions & { queue?: string | undefined; useWorkerConfig?: boolean | undefined },
+): Promise<number> {
+  const { configDigest, liveWorkerConfigs } = await import('../queue/worker-config.js');
+  const digest = configDigest(config);
+  const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
+  return followed(config, file, options.queue ?? DEFAULT_QUEUE, options, async (q, redis) => {
+    if (options.useWorkerConfig) return { job: await enqueueRun(q, scope, 'airlock sync --queue'), what: `scope ${scope}, with the workers' config` };
+    const live = await liveWorkerConfigs(redis, prefix, q.name);
+    if (live.length > 0 && !live.includes(digest)) {
+      throw new AirlockError(
+        'E_CONFIG',
+        `${file} (config ${digest.slice(0, 12)}) is not the config the workers on queue ${q.name} run (${live.map((d) => d.slice(0, 12)).join(', ')}): deploy it to the workers, run it in-process with airlock sync --config ${file}, or pass --use-worker-config to run theirs`,
+      );
+    }
+    if (live.length > 1) process.stderr.write(`airlock: workers on queue ${q.name} run ${live.length} different configs (a deploy in progress?); one with another config than ${file} refuses the run\n`);
+    const job = await enqueueRun(q, scope, 'airlock sync --queue', { configDigest: digest, configFile: path.basename(file) });
+    return { job, what: `scope ${scope}, config ${digest.slice(0, 12)}` };
+  });
 }

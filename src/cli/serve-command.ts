@@ -4,7 +4,8 @@ import { redisUrlOf, resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../errors.js';
 import { createPinoLogger } from '../log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
-import { connectRedis } from '../state/redis-connect.js';
+import { isRedisConnectionError, redisPolicyOf } from '../state/redis-connect.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 
 /** `--port`: a whole number from 0 (any free port) to 65535, checked before anything starts. */
 export function parsePort(value: string): number {
@@ -20,10 +21,14 @@ export function serveCommand(): Command {
     .option('--host <host>', 'listen address', '0.0.0.0')
     .option('--port <port>', 'listen port', parsePort, 8080)
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+    .option('--shutdown-grace <ms>', 'after SIGTERM/SIGINT, how long requests in flight may take before serve exits 0', (v) => Number.parseInt(v, 10), DEFAULT_SHUTDOWN_GRACE_MS)
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (opts: { config: string; host: string; port: number; queue: string; logLevel: string }) => {
+    .action(async (opts: { config: string; host: string; port: number; queue: string; shutdownGrace: number; logLevel: string }) => {
+      // From the start: serve answers a stop at once, also while Redis is away.
+      const signal = stopSignal();
       const config = loadConfig(opts.config);
       const url = redisUrlOf(config, opts.config);
+      const policy = redisPolicyOf(config);
       const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
       const s = config.serve;
       const secrets = {
@@ -34,33 +39,42 @@ export function serveCommand(): Command {
       };
       // Fastify logs through pino itself: this logger is pino from the start.
       const logger = await createPinoLogger({ level: opts.logLevel });
-      const { openCommandQueue } = await import('../queue/open-queue.js');
+      const { openServiceQueue } = await import('../queue/open-queue.js');
+      const { watchRedis } = await import('../state/redis-health.js');
       const { buildServer } = await import('../server/http-server.js');
       const { queueTriggers } = await import('../server/queue-triggers.js');
-      const queue = openCommandQueue(opts.queue, url, prefix);
-      const redis = await connectRedis(url, { maxRetriesPerRequest: 1 });
-      redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
-      const app = buildServer(config, secrets, queueTriggers(queue, redis, prefix), logger, { board: { name: opts.queue, url, prefix } });
+      // Says once that Redis went away and once that it is back; the queue's own reconnects stay quiet.
+      const health = await watchRedis(url, { policy, logger });
+      const quiet = (e: Error) => (isRedisConnectionError(e) ? logger.debug({ err: e.message }, 'redis connection') : logger.warn({ err: e.message }, 'redis error'));
+      const service = await openServiceQueue(opts.queue, url, prefix, policy, quiet);
+      const triggers = queueTriggers(service.queue, service.redis, prefix, { available: () => health.up && service.ready, timeoutMs: policy.connectTimeoutMs });
+      const app = buildServer(config, secrets, triggers, logger, { board: { name: opts.queue, url, prefix, connection: service.redis } });
+      const closeAll = async () => {
+        await service.close();
+        health.close();
+      };
       try {
         await app.listen({ host: opts.host, port: opts.port });
       } catch (e) {
         // Everything the server opened (the board's own queue connection too) is closed, so the
         // process exits with the error instead of staying up without a socket.
         await app.close().catch(() => undefined);
-        await queue.close().catch(() => undefined);
-        redis.disconnect();
+        await closeAll().catch(() => undefined);
         // Should a library still hold a handle, the failed server ends anyway (the timer itself holds nothing).
         setTimeout(() => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 2), 5000).unref();
         throw new AirlockError('E_USAGE', `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
       }
       logger.info({ port: opts.port }, 'serving');
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', () => resolve());
-        process.once('SIGINT', () => resolve());
-      });
-      await app.close();
-      await queue.close();
-      await redis.quit().catch(() => redis.disconnect());
-      logger.flush();
+      const received = await signal;
+      logger.info({ signal: received }, 'stopping');
+      const flush = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+      await stopWithin(
+        opts.shutdownGrace,
+        { warn: (obj, msg) => logger.warn(obj, msg), flush },
+        (async () => {
+          await app.close();
+          await closeAll();
+        })(),
+      );
     });
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AirlockConfig } from '../config/schema.js';
 import { redisUrlOf } from '../config/secret-ref.js';
-import { connectRedis } from '../state/redis-connect.js';
+import { closeRedis, connectCommandRedis, isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mirror-state.js';
 
 export interface StateChoice {
@@ -38,14 +38,17 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
   const env = options.env ?? process.env;
   if (!options.stateFile && config.redis) {
     const url = redisUrlOf(config, 'config', env);
+    const policy = redisPolicyOf(config);
     // Loaded only when used: a one-shot copy should not pay for the Redis client at start-up.
-    const redis = await connectRedis(url, { maxRetriesPerRequest: 3 });
+    // Reachable within the connect timeout, or the command stops here with one E_UNREACHABLE line.
+    const redis = await connectCommandRedis(url, policy);
+    const state = redisMirrorState(redis, config.redis.prefix);
+    // Redis lost in the middle of the run: each artifact says so in those words, not in the client's.
+    const said = <T>(p: Promise<T>) => p.catch((e: unknown) => Promise.reject(isRedisConnectionError(e) ? redisUnreachable(url, e, policy) : e));
     return {
-      state: redisMirrorState(redis, config.redis.prefix),
+      state: { get: (k) => said(state.get(k)), set: (k, r) => said(state.set(k, r)), flush: () => state.flush() },
       cacheDir: indexCacheDir(config, env),
-      close: async () => {
-        await redis.quit().catch(() => redis.disconnect());
-      },
+      close: () => closeRedis(redis),
     };
   }
   const file = options.stateFile ?? config.state.file ?? defaultStateFile(env);

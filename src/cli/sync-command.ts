@@ -13,12 +13,15 @@ export function syncCommand(): Command {
     .option('--source <kind:name>', 'one named source only: addons:CATALOG, botkube:REPO, charts:CHART or images:SOURCE')
     .option('--dry-run', 'resolve and compare; copy nothing')
     .option('--json', 'print the run report as JSON')
-    .option('--queue [name]', 'enqueue the run for the workers (Redis) and follow it to the end')
+    .option('--queue [name]', 'enqueue the run for the workers (Redis) and follow it to the end; --config must be the config the workers run')
+    .option('--use-worker-config', 'with --queue: run the workers\' config even when it differs from --config')
+    .option('--unclaimed-after <seconds>', 'with --queue: say when no worker has taken the run after this long', (v) => Number(v), 30)
     .option('--state <file>', STATE_OPTION_HELP)
     .option('--verify-targets', 'check every image at its target, even where the mirror state vouches for it')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'))
-    .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; verifyTargets?: boolean; logLevel: string }) => {
-      let config = loadConfig(opts.config);
+    .action(async (opts: { config: string; only?: string; source?: string; dryRun?: boolean; json?: boolean; state?: string; queue?: string | boolean; useWorkerConfig?: boolean; unclaimedAfter: number; verifyTargets?: boolean; logLevel: string }) => {
+      const loaded = loadConfig(opts.config);
+      let config = loaded;
       let named: SyncKind[] | undefined;
       if (opts.source) {
         if (opts.only) throw new AirlockError('E_USAGE', 'give --only or --source, not both');
@@ -38,7 +41,14 @@ export function syncCommand(): Command {
         // A queued run covers one scope; a mix of kinds runs everything.
         const scope = opts.source ?? single ?? 'all';
         const { syncThroughQueue } = await import('./schedule-command.js');
-        process.exitCode = await syncThroughQueue(config, opts.config, scope, { ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}), json: opts.json });
+        if (!Number.isFinite(opts.unclaimedAfter) || opts.unclaimedAfter < 0) throw new AirlockError('E_USAGE', '--unclaimed-after: a number of seconds');
+        // The whole config, not the part --source picked: the workers compare it with their own.
+        process.exitCode = await syncThroughQueue(loaded, opts.config, scope, {
+          ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}),
+          json: opts.json,
+          useWorkerConfig: opts.useWorkerConfig,
+          unclaimedAfterMs: opts.unclaimedAfter * 1000,
+        });
         return;
       }
       process.exitCode = await runSync({ config, kinds: kinds as SyncKind[], json: opts.json, dryRun: opts.dryRun, stateFile: opts.state, verifyTargets: opts.verifyTargets, logLevel: opts.logLevel });

@@ -1,27 +1,37 @@
 import { Command } from 'commander';
 import { indexCacheDir } from './state-store.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
 import { createEngine } from '../engine.js';
 import { createLogger } from '../log.js';
 import { redisMirrorState } from '../state/mirror-state.js';
-import { connectRedis } from '../state/redis-connect.js';
+import { connectRedis, redisPolicyOf, serviceRedisOptions } from '../state/redis-connect.js';
 
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('run job processors from the Redis queue (BullMQ) until SIGTERM/SIGINT')
+    .description('run job processors from the Redis queue (BullMQ) until SIGTERM/SIGINT; rides out Redis outages')
     .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
     .option('--lock-duration <ms>', 'job lock lifetime; a dead worker\'s jobs are taken over after it (default 30000)', (v) => Number.parseInt(v, 10))
     .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) => Number.parseInt(v, 10))
+    .option('--shutdown-grace <ms>', 'after SIGTERM/SIGINT, how long running jobs may take to finish before the worker exits 0', (v) => Number.parseInt(v, 10), DEFAULT_SHUTDOWN_GRACE_MS)
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (opts: { config: string; queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; logLevel: string }) => {
+    .action(async (opts: { config: string; queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; shutdownGrace: number; logLevel: string }) => {
+      // From the start: a worker that cannot reach Redis still answers a stop at once.
+      const signal = stopSignal();
       const config = loadConfig(opts.config);
       const redisUrl = redisUrlOf(config, opts.config);
+      const policy = redisPolicyOf(config);
       const logger = createLogger({ level: opts.logLevel });
-      const stateRedis = await connectRedis(redisUrl, { maxRetriesPerRequest: null });
+      const { watchRedis } = await import('../state/redis-health.js');
+      // Says once that Redis went away and once that it is back; the other connections stay quiet.
+      const health = await watchRedis(redisUrl, { policy, logger });
+      // Shared by the mirror state, locks, budgets, metrics and the queue handles: waits for Redis
+      // while it is away instead of failing the jobs that need it.
+      const stateRedis = await connectRedis(redisUrl, { ...serviceRedisOptions(policy), connectionName: 'airlock-worker' });
       const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
       const { redisArtifactLock } = await import('../queue/artifact-lock.js');
       const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
@@ -33,21 +43,38 @@ export function workerCommand(): Command {
       const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock, budget, slots });
       const { startQueueWorker } = await import('../../workers/worker.js');
       const { redisMetricsSink } = await import('../queue/worker-metrics.js');
+      const { configDigest, keepPublishingWorkerConfig } = await import('../queue/worker-config.js');
       const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
-      const worker = startQueueWorker({ config, engine, logger, redisUrl, queue: opts.queue, cacheDir: indexCacheDir(config), metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}), ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}) });
-      logger.info({ queue: opts.queue }, 'worker started');
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'stopping: no new jobs, finishing the current ones');
-          resolve();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      const inFlight = { count: 0 };
+      const worker = startQueueWorker({
+        config,
+        engine,
+        logger,
+        redisUrl,
+        queue: opts.queue,
+        cacheDir: indexCacheDir(config),
+        metrics,
+        policy,
+        connection: stateRedis,
+        inFlight,
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}),
+        ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}),
       });
-      // close() waits for running jobs; a job cut off by a kill is recovered as stalled by another worker.
-      await worker.close();
-      await engine.close();
-      await stateRedis.quit();
-      await logger.flush();
+      // `sync --queue --config F` compares F with this before it queues a run.
+      const stopPublishing = keepPublishingWorkerConfig(stateRedis, prefix, opts.queue, configDigest(config));
+      logger.info({ queue: opts.queue }, 'worker started');
+      const received = await signal;
+      logger.info({ signal: received, graceMs: opts.shutdownGrace }, 'stopping: no new jobs, finishing the current ones');
+      stopPublishing();
+      // close() stops fetching at once and then waits for running jobs; a job cut off by the exit
+      // is recovered as stalled by another worker.
+      const graceful = (async () => {
+        await worker.close();
+        await engine.close();
+        health.close();
+        stateRedis.disconnect();
+      })();
+      await stopWithin(opts.shutdownGrace, logger, graceful, () => !health.up && inFlight.count === 0);
     });
 }

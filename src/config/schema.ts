@@ -263,6 +263,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z.union([z.string().regex(/^rediss?:\/\/[^:@/]*@?[^@]*$/, 'a Redis URL with a password must come from { env } or { file }'), secretRef]),
       prefix: z.string().min(1).default('{airlock}'),
+      /** One connection attempt gives up after this: commands then fail with E_UNREACHABLE, workers and serve retry. */
+      connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
+      /** Workers and serve reconnect with a backoff growing to this. */
+      maxBackoffMs: z.number().int().min(100).max(300_000).default(10_000),
     })
     .optional(),
   state: z

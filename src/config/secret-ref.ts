@@ -28,5 +28,13 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
 /** The Redis URL of a config: a plain `redis://` URL (no password) or a secret reference. */
 export function redisUrlOf(config: { redis?: { url: string | SecretRef } }, file = 'config', env: NodeJS.ProcessEnv = process.env): string {
   if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required for this command`);
-  return typeof config.redis.url === 'string' ? config.redis.url : resolveSecret(config.redis.url, 'redis.url', env);
+  if (typeof config.redis.url === 'string') return config.redis.url;
+  const url = resolveSecret(config.redis.url, 'redis.url', env);
+  // The password alone may turn up in a message (a client echoing its AUTH): redact it too.
+  try {
+    registerSecret(decodeURIComponent(new URL(url).password));
+  } catch {
+    // Not a URL: the client will say so; the whole value is registered already.
+  }
+  return url;
 }

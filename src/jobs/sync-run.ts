@@ -11,7 +11,13 @@ interface SyncRunData {
   step?: string;
   planned?: ReportItem[];
   retryEntries?: PlannedRun['retryEntries'];
+  /** When a worker first took the run: its duration counts from here. */
   startedAt?: number;
+  /** How many artifacts (direct children) the run planned, for whoever follows it. */
+  total?: number;
+  /** The config the run was queued for (`sync --queue --config F`); absent: the worker's own. */
+  configDigest?: string;
+  configFile?: string;
 }
 
 /**
@@ -23,12 +29,22 @@ export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResul
   const scope = String(data.scope ?? 'all');
   const resolved = resolveScope(ctx.config, scope);
   if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
-  await planStep(job, async (recovering) => {
-    const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDir: ctx.cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
-    await addChildren(ctx.flow, job, plan.children, recovering ? { skipExistingIn: ctx.queue } : {});
-    ctx.logger.info({ children: plan.children.length }, 'sync run planned');
-    return { planned: plan.planned, retryEntries: plan.retryEntries, startedAt: Date.now() };
-  });
+  if (data.step !== 'wait' && data.configDigest && ctx.configDigest && data.configDigest !== ctx.configDigest) {
+    // The run was queued for a config this worker does not run: planning it from this one would
+    // silently mirror something else than the operator asked for.
+    const file = data.configFile ? ` (${data.configFile})` : '';
+    throw new UnrecoverableError(`[E_CONFIG] run ${job.id ?? ''} was queued for config ${data.configDigest.slice(0, 12)}${file}, but this worker runs config ${ctx.configDigest.slice(0, 12)}: deploy that config to the workers, or run it in-process with airlock sync --config`);
+  }
+  await planStep(
+    job,
+    async (recovering) => {
+      const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDir: ctx.cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
+      await addChildren(ctx.flow, job, plan.children, recovering ? { skipExistingIn: ctx.queue } : {});
+      ctx.logger.info({ children: plan.children.length }, 'sync run planned');
+      return { planned: plan.planned, retryEntries: plan.retryEntries, total: plan.children.length };
+    },
+    { startedAt: data.startedAt ?? Date.now() },
+  );
   await waitForChildren(job, ctx.token);
   const d = job.data as SyncRunData;
   const { report, retry } = flowReport(d.planned ?? [], await settledChildren(ctx.queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });

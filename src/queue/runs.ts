@@ -1,5 +1,5 @@
-import type { Job, Queue, QueueEvents } from 'bullmq';
-import { AirlockError } from '../errors.js';
+import type { Job, Queue } from 'bullmq';
+import { AirlockError, EXIT_CODES, exitCodeForErrors, type ErrorCode } from '../errors.js';
 import { JOB } from './names.js';
 import { retryPlanSize, type RetryPlan } from '../runner/retry-plan.js';
 
@@ -11,16 +11,22 @@ export interface RunSummary {
   /** The run this one retries the failures of. */
   retryOf?: string;
   enqueuedAt: string;
+  /** When a worker took the run (it then planned it). */
+  startedAt?: string;
   finishedAt?: string;
+  /** From the start (else the enqueue) to the end of the run, which is after its last child. */
   durationMs?: number;
   summary?: Record<string, number>;
   failures?: Array<{ kind: string; source: string; error?: { code: string; message: string } }>;
   error?: string;
 }
 
-function toSummary(job: Job, state: string): RunSummary {
-  const data = job.data as { scope?: string; reason?: string; retryOf?: string };
+export function toSummary(job: Job, state: string): RunSummary {
+  const data = job.data as { scope?: string; reason?: string; retryOf?: string; startedAt?: number };
   const rv = job.returnvalue as { summary?: Record<string, number>; failures?: RunSummary['failures'] } | null;
+  // Not processedOn: a flow parent is processed again when its children have settled, and BullMQ
+  // overwrites processedOn then, so it would measure only the last few milliseconds of the run.
+  const startedAt = typeof data.startedAt === 'number' ? data.startedAt : undefined;
   return {
     id: job.id ?? '',
     state,
@@ -28,7 +34,8 @@ function toSummary(job: Job, state: string): RunSummary {
     scope: data.scope ?? 'all',
     ...(data.retryOf ? { retryOf: data.retryOf } : {}),
     enqueuedAt: new Date(job.timestamp).toISOString(),
-    ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString(), durationMs: job.finishedOn - (job.processedOn ?? job.timestamp) } : {}),
+    ...(startedAt ? { startedAt: new Date(startedAt).toISOString() } : {}),
+    ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString(), durationMs: job.finishedOn - (startedAt ?? job.timestamp) } : {}),
     ...(rv?.summary ? { summary: rv.summary } : {}),
     ...(rv?.failures ? { failures: rv.failures } : {}),
     ...(job.failedReason ? { error: job.failedReason } : {}),
@@ -74,25 +81,28 @@ export async function showRun(queue: Queue, id: string): Promise<RunSummary> {
 
 const RUN_OPTIONS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } };
 
-/** Waits for a run's end through job events, then reads it back. */
-export async function followRun(queue: Queue, events: QueueEvents, job: Job, timeoutMs: number): Promise<RunSummary> {
-  try {
-    await job.waitUntilFinished(events, timeoutMs);
-  } catch {
-    // A failed or timed-out run is still reported below with its state.
-  }
-  const fresh = await queue.getJob(job.id ?? '');
-  return toSummary(fresh ?? job, fresh ? await fresh.getState() : 'unknown');
-}
-
 /** Enqueues a sync run: every producer (CLI, webhooks) keeps the same job options. */
-export function enqueueRun(queue: Queue, scope: string, reason: string): Promise<Job> {
-  return queue.add(JOB.sync, { scope, reason }, RUN_OPTIONS);
+export function enqueueRun(queue: Queue, scope: string, reason: string, extra: { configDigest?: string; configFile?: string } = {}): Promise<Job> {
+  return queue.add(JOB.sync, { scope, reason, ...extra }, RUN_OPTIONS);
 }
 
-/** Enqueues a sync run and waits for its end through job events. */
-export async function enqueueAndFollow(queue: Queue, events: QueueEvents, scope: string, reason: string, timeoutMs: number): Promise<RunSummary> {
-  return followRun(queue, events, await enqueueRun(queue, scope, reason), timeoutMs);
+/**
+ * The exit status of a followed run, as the one-shot `sync` would give for the same failures: 0
+ * for a clean run, the failures' own code when they agree (a lone E_NOT_FOUND is 5), else 1; a run
+ * that failed as a whole takes the code of its reason (`[E_CONFIG] …` is 2).
+ */
+export function runExitCode(run: RunSummary): number {
+  if (run.state === 'completed') {
+    const failures = run.failures ?? [];
+    if (failures.length === 0) return (run.summary?.failed ?? 0) === 0 ? 0 : 1;
+    return exitCodeForErrors(failures.map((f) => new AirlockError(codeOf(f.error?.code), f.error?.message ?? ''))) || 1;
+  }
+  if (run.state === 'failed') return EXIT_CODES[codeOf(/^\[([A-Z0-9_]+)\]/.exec(run.error ?? '')?.[1])] ?? 1;
+  return 1;
+}
+
+function codeOf(code: string | undefined): ErrorCode {
+  return code && code in EXIT_CODES ? (code as ErrorCode) : 'E_REGISTRY';
 }
 
 export interface RetriedRun {

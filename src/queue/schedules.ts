@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ScheduleConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { JOB } from './names.js';
+import { isRedisConnectionError } from '../state/redis-connect.js';
 
 export interface ScheduleState {
   name: string;
@@ -22,6 +23,8 @@ export async function applySchedules(queue: Queue, schedules: ScheduleConfig[]):
     try {
       await queue.upsertJobScheduler(s.name, { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) }, { name: JOB.sync, data: { scope: s.scope, reason: `schedule ${s.name}` } });
     } catch (e) {
+      // Redis going away is not a config error: the command says so as it says it elsewhere.
+      if (isRedisConnectionError(e)) throw e;
       throw new AirlockError('E_CONFIG', `schedules: ${s.name}: ${(e as Error).message}`);
     }
   }

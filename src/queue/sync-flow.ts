@@ -333,6 +333,8 @@ export interface FlowContext {
   flow: FlowProducer;
   /** The job's lock token (the processor's second argument). */
   token?: string;
+  /** The digest of the worker's config (src/queue/worker-config.ts): a run queued for another config is refused. */
+  configDigest?: string;
 }
 
 /** A flow step's result: the job's return value, and the items it counts in the metrics itself. */
@@ -345,11 +347,11 @@ export interface StepResult {
  * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
  * children leaves a mark the next attempt sees (and then adds only the missing ones).
  */
-export async function planStep<T>(job: Job, add: (recovering: boolean) => Promise<T>): Promise<void> {
+export async function planStep<T>(job: Job, add: (recovering: boolean) => Promise<T>, first: object = {}): Promise<void> {
   const data = job.data as { step?: string };
   if (data.step === 'wait') return;
   const recovering = data.step === 'adding';
-  if (!recovering) await job.updateData({ ...data, step: 'adding' });
+  if (!recovering) await job.updateData({ ...data, ...first, step: 'adding' });
   const extra = await add(recovering);
   await job.updateData({ ...(job.data as object), ...(extra as object), step: 'wait' });
 }

@@ -6,6 +6,8 @@ export interface BoardQueue {
   name: string;
   url: string;
   prefix: string;
+  /** A client to share (serve's, which fails fast while Redis is away); the board then never waits on a QUIT. */
+  connection?: import('ioredis').Redis;
 }
 
 export const BOARD_PATH = '/admin/queues';
@@ -21,7 +23,7 @@ export async function mountBullBoard(scope: FastifyInstance, queue: BoardQueue):
   const { BullMQAdapter } = load('@bull-board/api/bullMQAdapter') as typeof import('@bull-board/api/bullMQAdapter');
   const { FastifyAdapter } = load('@bull-board/fastify') as typeof import('@bull-board/fastify');
   const { Queue } = load('bullmq') as typeof import('bullmq');
-  const q = new Queue(queue.name, { connection: { url: queue.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix: queue.prefix });
+  const q = new Queue(queue.name, { connection: queue.connection ?? { url: queue.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix: queue.prefix });
   q.on('error', () => undefined);
   scope.addHook('onClose', async () => {
     await q.close();

@@ -10,13 +10,18 @@ import { pushedImages } from './webhook-payloads.js';
 import { resolveScope } from '../config/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
 import { BOARD_PATH, mountBullBoard, type BoardQueue } from './bull-board.js';
+import { AirlockError } from '../errors.js';
+import { isRedisConnectionError, withDeadline } from '../state/redis-connect.js';
+
+/** A scrape waits this long at most for what Redis holds, then goes without it. */
+const SCRAPE_REDIS_MS = 800;
 
 /** What the server asks of the queue side; the serve command wires BullMQ, tests wire the same. */
 export interface Triggers {
   /** Enqueue a sync run; returns the run (job) id. */
   sync(scope: string, reason: string): Promise<string>;
-  /** Enqueue one image copy under a deterministic id; returns the job id. */
-  image(payload: MirrorImagePayload): Promise<string>;
+  /** Enqueue image copies under deterministic ids, in one pipeline (a lost connection sends none); returns the job ids. */
+  images(payloads: MirrorImagePayload[]): Promise<string[]>;
   /** True the first time a delivery id is seen within a day (replay protection). */
   firstDelivery(id: string): Promise<boolean>;
   /** Forgets a delivery whose run could not be queued, so the sender's retry is not taken for a replay. */
@@ -25,6 +30,12 @@ export interface Triggers {
   /** What the workers counted in Redis (bytes, artifacts, errors, jobs, last successes). */
   workerMetrics?(): Promise<WorkerMetrics>;
   healthy(): Promise<boolean>;
+  /**
+   * Whether Redis answers now, known without asking it (serve's health watch). While it does not,
+   * webhooks answer 503 at once with nothing queued, and /metrics serves what the server knows
+   * with `airlock_redis_up 0`. Absent: taken as always.
+   */
+  available?(): boolean;
 }
 
 export interface ServerSecrets {
@@ -85,18 +96,48 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   const registry = new Registry();
   const webhooks = new Counter({ name: 'airlock_webhooks_total', help: 'Webhook deliveries by kind and result', labelNames: ['kind', 'result'], registers: [registry] });
   const runs = new Counter({ name: 'airlock_runs_enqueued_total', help: 'Runs and jobs enqueued by trigger', labelNames: ['trigger'], registers: [registry] });
+  const redisUp = () => triggers.available?.() ?? true;
+  new Gauge({
+    name: 'airlock_redis_up',
+    help: 'Whether Redis (the queue, the mirror state) answers: 1, or 0 while it is away',
+    registers: [registry],
+    collect() {
+      this.set(redisUp() ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'airlock_queue_jobs',
     help: 'Jobs in the queue by state',
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const counts = await unlessDown(triggers.jobCounts(), app.log);
+      const counts = redisUp() ? await unlessDown(triggers.jobCounts(), app.log) : undefined;
       this.reset();
       for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
     },
   });
-  registerWorkerMetrics(registry, triggers, app.log);
+  registerWorkerMetrics(registry, triggers, app.log, redisUp);
+
+  /**
+   * While Redis is away a webhook is answered 503 before anything touches Redis (the sender
+   * retries later); nothing is queued, and the delivery is not remembered.
+   */
+  function unavailable(reply: FastifyReply, kind: string): boolean {
+    if (redisUp()) return false;
+    webhooks.inc({ kind, result: 'unavailable' });
+    void reply.code(503).header('retry-after', '30').send({ error: 'queue unavailable: Redis is unreachable' });
+    return true;
+  }
+
+  // Redis lost in the middle of a delivery: 503 as well, and the delivery was forgotten (queued()).
+  app.setErrorHandler(async (e, _req, reply) => {
+    if ((e instanceof AirlockError && e.code === 'E_UNREACHABLE') || isRedisConnectionError(e)) {
+      app.log.warn({ err: (e as Error).message }, 'webhook: Redis unreachable');
+      return reply.code(503).header('retry-after', '30').send({ error: 'queue unavailable: Redis is unreachable' });
+    }
+    // Anything else goes on to Fastify's own handler, as before.
+    throw e;
+  });
 
   // Raw bodies: signatures are computed over the exact bytes; JSON is parsed afterwards.
   app.removeAllContentTypeParsers();
@@ -138,7 +179,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   }
 
   app.get('/healthz', async (_req, reply) => {
-    const ok = await triggers.healthy().catch(() => false);
+    const ok = redisUp() && (await triggers.healthy().catch(() => false));
     return reply.code(ok ? 200 : 503).send({ ok });
   });
 
@@ -162,6 +203,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     // X-GitHub-Delivery is not covered by the signature: the same signed body sent again under
     // another delivery id (or none) is the same delivery, so the body's hash is remembered as well.
     const ids = [String(req.headers['x-github-delivery'] ?? '') || undefined, `body-sha256-${createHash('sha256').update(raw).digest('hex')}`];
+    if (unavailable(reply, 'github')) return reply;
     if (await replayed(ids, 'github', reply)) return reply;
     if (event !== 'push') return reply.code(200).send({ ignored: `event ${event}` });
     const branch = body.ref?.replace(/^refs\/heads\//, '');
@@ -185,13 +227,10 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const body = parseJson(req, reply, 'registry');
     if (body === undefined) return reply;
     const delivery = String(req.headers['x-request-id'] ?? (body as { id?: string }).id ?? '') || undefined;
+    if (unavailable(reply, 'registry')) return reply;
     if (await replayed([delivery], 'registry', reply)) return reply;
-    const jobs: string[] = [];
-    await queued([delivery], 'registry', async () => {
-      for (const pushed of pushedImages(body)) {
-        for (const payload of webhookCopies(config, pushed)) jobs.push(await triggers.image(payload));
-      }
-    });
+    const payloads = pushedImages(body).flatMap((pushed) => webhookCopies(config, pushed));
+    const jobs = await queued([delivery], 'registry', () => triggers.images(payloads));
     webhooks.inc({ kind: 'registry', result: jobs.length ? 'queued' : 'ignored' });
     runs.inc({ trigger: 'registry' }, jobs.length);
     return reply.code(jobs.length ? 202 : 200).send({ jobs });
@@ -207,6 +246,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     const scope = body.scope ?? 'all';
     if (!resolveScope(config, scope)) return reply.code(400).send({ error: `unknown scope ${scope}` });
     const delivery = String(req.headers['x-request-id'] ?? body.id ?? '') || undefined;
+    if (unavailable(reply, 'generic')) return reply;
     if (await replayed([delivery], 'generic', reply)) return reply;
     const id = await queued([delivery], 'generic', () => triggers.sync(scope, body.reason ?? 'generic webhook'));
     webhooks.inc({ kind: 'generic', result: 'queued' });
@@ -214,7 +254,7 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
     return reply.code(202).send({ run: id });
   });
 
-  if (secrets.admin && options.board) mountAdmin(app, secrets.admin, options.board);
+  if (secrets.admin && options.board) mountAdmin(app, secrets.admin, options.board, redisUp);
 
   return app;
 }
@@ -226,11 +266,15 @@ const SESSION_COOKIE = 'airlock_admin';
  * answered with a session cookie and a redirect to the same page without the token. The cookie
  * holds an HMAC of the token, never the token, and is SameSite=Strict against cross-site posts.
  */
-function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): void {
+function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue, redisUp: () => boolean): void {
   const session = createHmac('sha256', admin).update('airlock admin session').digest('hex');
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
-      if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) return;
+      if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) {
+        // The page loads; what it asks of the queue would wait for Redis: 503 while Redis is away.
+        if (!redisUp() && new URL(req.url, 'http://serve').pathname.startsWith(`${BOARD_PATH}/api/`)) return reply.code(503).send({ error: 'queue unavailable: Redis is unreachable' });
+        return;
+      }
       const url = new URL(req.url, 'http://serve');
       if (sameSecret(url.searchParams.get('token') ?? undefined, admin)) {
         url.searchParams.delete('token');
@@ -258,11 +302,12 @@ function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue): voi
  * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
  * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
  */
-function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: FastifyBaseLogger): void {
+function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: FastifyBaseLogger, redisUp: () => boolean): void {
   const read = triggers.workerMetrics?.bind(triggers);
   if (!read) return;
   let pending: Promise<WorkerMetrics | undefined> | undefined;
   const snapshot = () => {
+    if (!redisUp()) return Promise.resolve(undefined);
     pending ??= unlessDown(read(), log).finally(() => {
       pending = undefined;
     });
@@ -298,13 +343,13 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: Fast
 }
 
 /**
- * A Redis read for a scrape, or undefined when it fails: the metric goes without samples and the
- * rest of the scrape (the server's own counters) is still served; the error goes to the log, not
- * to the scraper.
+ * A Redis read for a scrape, or undefined when it fails or takes longer than SCRAPE_REDIS_MS: the
+ * metric goes without samples and the rest of the scrape (the server's own counters) is still
+ * served; the error goes to the log, not to the scraper.
  */
 async function unlessDown<T>(read: Promise<T>, log: FastifyBaseLogger): Promise<T | undefined> {
   try {
-    return await read;
+    return await withDeadline(read, SCRAPE_REDIS_MS, () => new Error(`no answer within ${SCRAPE_REDIS_MS} ms`));
   } catch (e) {
     log.warn({ err: e }, 'metrics: cannot read the queue state');
     return undefined;

@@ -14,7 +14,7 @@ function start(args: string[], env: NodeJS.ProcessEnv): AirlockProcess {
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-20_000);
+    stderr = (stderr + d.toString()).slice(-500_000);
   });
   return {
     child,
@@ -42,9 +42,9 @@ export async function startWorkerProcess(config: string, queue: string, env: Nod
 }
 
 /** `airlock serve` on a free loopback port; resolves once /healthz answers. */
-export async function startServeProcess(config: string, queue: string, env: NodeJS.ProcessEnv): Promise<AirlockProcess & { url: string }> {
+export async function startServeProcess(config: string, queue: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<AirlockProcess & { url: string }> {
   const port = await freePort();
-  const p = start(['serve', '--config', config, '--queue', queue, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], env);
+  const p = start(['serve', '--config', config, '--queue', queue, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...extra], env);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
     if (p.child.exitCode !== null) throw new Error(`serve exited: ${p.stderr()}`);

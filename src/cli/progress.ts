@@ -127,7 +127,8 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
       failed: settled.filter((i) => i.status === 'failed').length,
       total: settled.length + inFlight.size + waiting.length,
       moved,
-      toMove: Math.max(moved, planned - skipped - dropped),
+      // Without sizes told in advance (a followed run's workers report bytes only) there is no total.
+      toMove: planned > 0 ? Math.max(moved, planned - skipped - dropped) : 0,
       speed: first && span >= 1 ? Math.max(0, (moved - first.moved) / span) : undefined,
       inFlight: [...inFlight],
     };

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findVersion, parseIndex } from '../src/charts/index-file.js';
+import { findVersion, parseIndex, stringifyIndex } from '../src/charts/index-file.js';
 import { createHelmRepoReader, fileIndexCache, type CachedIndex } from '../src/sources/helm-repo.js';
 import { airlock } from './support/cli.js';
 import { startChartMuseumDouble, type ChartMuseumDouble } from './support/chartmuseum-double.js';
@@ -385,6 +385,29 @@ describe('index entries as Helm reads them', () => {
     expect(() => findVersion(index, 'b', '1.0.0', 'repo')).toThrow(/no version 1\.0\.0 .*an entry is not valid YAML/);
     // sha256: prefix and upper case are Helm-compatible spellings of the same digest.
     expect(index.entries.c?.[0]?.digest).toBe('abcdef0123456789'.repeat(4));
+  });
+
+  it('are read in the block layout as UnmarshalStrict reads the whole text: first document, merge keys, a repeated key refused with its line', () => {
+    const a = ['apiVersion: v1', 'entries:', '  a:', '  - name: a', '    version: 1.0.0', '    urls: [a.tgz]', ''].join('\n');
+    // A second document is never read, whatever it holds.
+    expect(Object.keys(parseIndex(`${a}---\napiVersion: x\nentries:\n  z: []\n`, 'repo').entries)).toEqual(['a']);
+    expect(parseIndex(`${a}...\n%not yaml\n`, 'repo').apiVersion).toBe('v1');
+    // A chart key twice under entries:, a header key twice, entries: twice: the whole index is refused.
+    expect(() => parseIndex(`${a}  b:\n  - version: 1.0.0\n  a:\n  - version: 2.0.0\n`, 'repo')).toThrow(/^index\.yaml is not valid YAML: line 9: key "a" already set in map$/);
+    expect(() => parseIndex(`x: 1\n${a}x: 2\n`, 'repo')).toThrow(/^index\.yaml is not valid YAML: line 8: key "x" already set in map$/);
+    expect(() => parseIndex(`${a}entries:\n  b: []\n`, 'repo')).toThrow(/line 7: key "entries" already set in map/);
+    // A key twice within one entry spoils that entry, named with its line in the index.
+    const twice = parseIndex(`${a}  - name: a\n    version: 2.0.0\n    version: 3.0.0\n`, 'repo');
+    expect(twice.entries.a?.map((e) => e.version)).toEqual(['1.0.0']);
+    expect(() => findVersion(twice, 'a', '3.0.0', 'repo')).toThrow(/an entry is not valid YAML \(line 9: key "version" already set in map\)/);
+    // A merge key applies where it stands, and a merged string field keeps its text.
+    const merged = parseIndex(`${a}  - <<: {name: a, version: 1.10, urls: [m.tgz]}\n    digest: ${'1'.repeat(64)}\n`, 'repo');
+    expect(merged.entries.a?.map((e) => [e.version, e.urls, e.digest])).toEqual([['1.0.0', ['a.tgz'], undefined], ['1.10', ['m.tgz'], '1'.repeat(64)]]);
+    // YAML 1.1: `yes` is a boolean to go-yaml, so an index airlock writes quotes such a string.
+    const written = stringifyIndex({ apiVersion: 'v1', entries: { a: [{ name: 'a', version: '1.0.0', urls: ['a.tgz'], description: 'yes', annotations: { on: 'on' } }] } });
+    expect(findVersion(parseIndex(written, 'repo'), 'a', '1.0.0', 'repo')).toMatchObject({ description: 'yes', annotations: { on: 'on' } });
+    expect(parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    description: yes\n`, 'repo').entries.a?.[1]?.description).toBe('yes');
+    expect(parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    deprecated: yes\n`, 'repo').entries.a?.[1]?.deprecated).toBe(true);
   });
 
   it('a re-sync takes the charts it parsed before from the cache, checked again', async () => {

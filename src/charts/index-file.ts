@@ -1,8 +1,9 @@
 import semver from 'semver';
-import { isMap, isNode, isScalar, isSeq, parse as parseYaml, parseDocument, stringify as stringifyYaml, type Document } from 'yaml';
+import { isMap, isSeq, stringify as stringifyYaml } from 'yaml';
 import { AirlockError } from '../errors.js';
+import { readGoYaml, resolvePlain, type GoYamlDocument } from '../util/go-yaml.js';
 import { nameProblem, printable } from '../util/names.js';
-import { helmObject, MAX_ALIASES } from './helm-yaml.js';
+import { helmField, helmGoObject, MAX_ALIASES } from './helm-yaml.js';
 
 /** One chart version of a classic repository's index.yaml: Chart.yaml fields plus urls, digest, created. */
 export interface ChartVersionEntry {
@@ -79,12 +80,30 @@ const rejections = new WeakMap<IndexFile, Map<string, Rejected[]>>();
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 /**
+ * How index.yaml is read: as KubeVela (pkg/utils/helm/helm_helper.go GetIndexInfo) and Helm
+ * (pkg/repo/index.go loadIndex) read it, sigs.k8s.io/yaml `UnmarshalStrict`: the first document,
+ * merge keys where they stand, YAML 1.1 scalars, go-yaml v2's tab rules, a repeated key refused.
+ */
+const GO_YAML = { strict: true, maxAliasExpansions: MAX_ALIASES } as const;
+
+/** An anchor and an alias, each where a node may start: the cut into charts could separate them. */
+const ANCHOR = /(?:^|[\s[{,])&[^\s[\]{},]/m;
+const ALIAS = /(?:^|[\s[{,])\*[^\s[\]{},]/m;
+
+/**
  * Parses index.yaml as Helm does (apiVersion required, entries per chart), within bounded memory:
  * the text is cut at its chart boundaries first (Helm writes indexes in block style, one key per
  * chart under `entries:`), and a chart's versions are parsed only when that chart is asked for,
  * one entry at a time. A YAML parser holds dozens of times the text in memory for a whole
  * document; 50 MB of index took 2.4 GB that way. Other layouts (flow style, JSON) are parsed
- * whole up to WHOLE_PARSE_BYTES.
+ * whole up to WHOLE_PARSE_BYTES, and so is a text up to that size using anchors and aliases,
+ * since an alias may point across the cut (above it, an entry whose alias points outside its
+ * own item is left out, as one that cannot be read).
+ *
+ * Each part is read as UnmarshalStrict reads the whole (GO_YAML): the cut stops at the end of
+ * the first document, and a key repeated in the header, within an entry or among the charts
+ * under `entries:` is refused as Helm and KubeVela refuse it: the whole index for the header
+ * and the charts, which are read up front, the entry alone when it is read.
  *
  * Every entry is checked against the grammar of what it will name: the chart name (its key, and
  * `name:` when given) a file name and an OCI repository, the version a file name and a tag, the
@@ -94,21 +113,29 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 export function parseIndex(text: string, artifact: string, options: ParseIndexOptions = {}): IndexFile {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const split = splitIndex(body);
-  if (split) return fromSplit(split, artifact, options);
+  if (split && 'duplicate' in split) throw notYaml(`line ${split.duplicate.line}: key "${split.duplicate.key}" already set in map`, artifact);
+  const crossRefs = () => body.length <= WHOLE_PARSE_BYTES && ANCHOR.test(body) && ALIAS.test(body);
+  if (split && !crossRefs()) return fromSplit(split, artifact, options);
   if (body.length > WHOLE_PARSE_BYTES) {
     throw new AirlockError('E_TOO_LARGE', `index.yaml of ${mib(body.length)} is not in the block layout Helm writes (one key per chart under entries:); other layouts are read up to ${WHOLE_PARSE_BYTES / MiB} MiB`, { artifact });
   }
   return fromWhole(body, artifact, options);
 }
 
+/** A piece of the index text and the line of the whole text it starts on. */
+interface Piece {
+  text: string;
+  line: number;
+}
+
 interface SplitChart {
   key: string;
   /** YAML texts that each hold a sequence of version entries (one per block item, or the inline value). */
-  texts: string[];
+  texts: Piece[];
 }
 
 interface SplitText {
-  header: string[];
+  header: Piece[];
   /** How many top-level keys came before `entries:` (-1: none there), so a rewrite keeps the order. */
   entriesAt: number;
   charts: SplitChart[];
@@ -116,7 +143,11 @@ interface SplitText {
 
 const KEY_LINE = [/^"((?:[^"\\]|\\.)*)"[ \t]*:(?:[ \t]+(.*))?$/, /^'((?:[^']|'')*)'[ \t]*:(?:[ \t]+(.*))?$/, /^([^\s:#"'][^:]*?)[ \t]*:(?:[ \t]+(.*))?$/];
 
-/** A mapping key on one line and the inline value after it (undefined: none, or only a comment). */
+/**
+ * A mapping key on one line and the inline value after it (undefined: none, or only a comment).
+ * Undefined for a plain key go-yaml would not read as that text (`<<`, `yes`, `1.0`, `~`): the
+ * caller leaves such an index to the whole-document reader.
+ */
 function keyLine(line: string): { key: string; inline?: string } | undefined {
   for (const [i, re] of KEY_LINE.entries()) {
     const m = re.exec(line);
@@ -129,6 +160,7 @@ function keyLine(line: string): { key: string; inline?: string } | undefined {
         // An escape JSON does not know: the raw text, which then fails as a chart name.
       }
     } else if (i === 1) key = key.replace(/''/g, "'");
+    else if (key === '<<' || typeof resolvePlain(key) !== 'string') return undefined;
     const inline = m[2]?.trim();
     return inline && !inline.startsWith('#') ? { key, inline } : { key };
   }
@@ -139,33 +171,42 @@ const SPACE = 32;
 const DASH = 45;
 const HASH = 35;
 const CR = 13;
+/** A document start or end marker: the first document ends there (go-yaml never reads on). */
+const DOCUMENT_MARKER = /^(?:---|\.\.\.)(?:[ \t]|$)/;
 
 /**
  * Cuts an index at its chart boundaries without parsing it: the lines outside `entries:`, and per
- * chart key the text of each version item. Undefined when the text is not in the block layout
- * this recognises (the caller then parses it whole, if it is small enough).
+ * chart key the text of each version item, up to the end of the first document. Undefined when
+ * the text is not in the block layout this recognises (the caller then parses it whole, if it is
+ * small enough); `duplicate` for a top-level or chart key written twice, which the cut is where
+ * to see.
  */
-function splitIndex(text: string): SplitText | undefined {
-  const header: string[] = [];
+function splitIndex(text: string): SplitText | { duplicate: { key: string; line: number } } | undefined {
+  const header: Piece[] = [];
   const charts: SplitChart[] = [];
+  const chartKeys = new Set<string>();
   let mode: 'start' | 'header' | 'entries' = 'start';
   let headerStart = -1;
+  let headerLine = 0;
   let chartIndent = -1;
   let itemIndent = -1;
   let itemStart = -1;
+  let itemLine = 0;
   let chart: (SplitChart & { inline: boolean }) | undefined;
   const closeItem = (at: number) => {
-    if (chart && itemStart >= 0) chart.texts.push(text.slice(itemStart, at));
+    if (chart && itemStart >= 0) chart.texts.push({ text: text.slice(itemStart, at), line: itemLine });
     itemStart = -1;
   };
   const closeHeader = (at: number) => {
-    if (headerStart >= 0) header.push(text.slice(headerStart, at));
+    if (headerStart >= 0) header.push({ text: text.slice(headerStart, at), line: headerLine });
     headerStart = -1;
   };
   let seenContent = false;
   let entriesAt = -1;
   let pos = 0;
+  let line = 0;
   while (pos < text.length) {
+    line++;
     let end = text.indexOf('\n', pos);
     if (end === -1) end = text.length;
     let i = pos;
@@ -178,23 +219,27 @@ function splitIndex(text: string): SplitText | undefined {
       closeItem(pos);
       closeHeader(pos);
       chart = undefined;
-      const line = text.slice(pos, end).replace(/\r$/, '');
-      if (line === '---' && !seenContent) {
+      const lineText = text.slice(pos, end).replace(/\r$/, '');
+      if (DOCUMENT_MARKER.test(lineText)) {
+        if (seenContent) break;
+        if (!/^---[ \t]*(?:#.*)?$/.test(lineText)) return undefined;
         pos = end + 1;
         continue;
       }
       seenContent = true;
-      if (c === DASH || line.startsWith('...') || line.startsWith('%')) return undefined;
-      const key = keyLine(line);
+      if (c === DASH || lineText.startsWith('...') || lineText.startsWith('%')) return undefined;
+      const key = keyLine(lineText);
       if (!key) return undefined;
       if (key.key === 'entries') {
-        if (key.inline !== undefined || entriesAt >= 0) return undefined;
+        if (entriesAt >= 0) return { duplicate: { key: 'entries', line } };
+        if (key.inline !== undefined) return undefined;
         entriesAt = header.length;
         mode = 'entries';
         chartIndent = -1;
       } else {
         mode = 'header';
         headerStart = pos;
+        headerLine = line;
       }
     } else if (mode === 'entries' && !blank) {
       if (chartIndent === -1) chartIndent = indent;
@@ -203,7 +248,9 @@ function splitIndex(text: string): SplitText | undefined {
         closeItem(pos);
         const key = keyLine(text.slice(i, end).replace(/\r$/, ''));
         if (!key) return undefined;
-        chart = { key: key.key, texts: key.inline !== undefined ? [key.inline] : [], inline: key.inline !== undefined };
+        if (chartKeys.has(key.key)) return { duplicate: { key: key.key, line } };
+        chartKeys.add(key.key);
+        chart = { key: key.key, texts: key.inline !== undefined ? [{ text: key.inline, line }] : [], inline: key.inline !== undefined };
         charts.push(chart);
         itemIndent = -1;
       } else {
@@ -214,6 +261,7 @@ function splitIndex(text: string): SplitText | undefined {
         if (item) {
           closeItem(pos);
           itemStart = pos;
+          itemLine = line;
         } else if (indent <= itemIndent || itemStart === -1) return undefined;
       }
     } else if (mode === 'start' && !blank) {
@@ -221,13 +269,29 @@ function splitIndex(text: string): SplitText | undefined {
     }
     pos = end + 1;
   }
-  closeItem(text.length);
-  closeHeader(text.length);
+  closeItem(Math.min(pos, text.length));
+  closeHeader(Math.min(pos, text.length));
   return { header, entriesAt, charts };
 }
 
-function notYaml(e: { message: string }, artifact: string): AirlockError {
-  return new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${e.message.split('\n')[0]}`, { artifact });
+function notYaml(message: string, artifact: string): AirlockError {
+  return new AirlockError('E_REGISTRY', `index.yaml is not valid YAML: ${message.split('\n')[0]}`, { artifact });
+}
+
+/** A message about line n of a piece, about the line of the whole text instead. */
+function atLine(message: string, lineOf: (n: number) => number): string {
+  return message.replace(/^line (\d+)/, (_, n: string) => `line ${lineOf(Number(n))}`);
+}
+
+/** Line n of the header pieces joined, as a line of the whole text. */
+function headerLineOf(header: Piece[], n: number): number {
+  let left = n;
+  for (const piece of header) {
+    const lines = piece.text.split('\n').length - (piece.text.endsWith('\n') ? 1 : 0);
+    if (left <= lines) return piece.line + left - 1;
+    left -= lines;
+  }
+  return n;
 }
 
 /** The top-level fields other than entries; apiVersion is what tells an index from any YAML file. */
@@ -244,31 +308,32 @@ interface ReadContext {
 }
 
 function fromSplit(split: SplitText, artifact: string, options: ParseIndexOptions): IndexFile {
-  const headerText = split.header.join('');
+  const headerText = split.header.map((p) => p.text).join('');
   if (headerText.length > HEADER_BYTES) throw new AirlockError('E_TOO_LARGE', `index.yaml has ${mib(headerText.length)} outside entries: (at most ${HEADER_BYTES / MiB} MiB)`, { artifact });
+  const read = readGoYaml(headerText, GO_YAML);
+  if (read.error) throw notYaml(atLine(read.error, (n) => headerLineOf(split.header, n)), artifact);
   let head: unknown;
   try {
-    head = parseYaml(headerText, { maxAliasCount: MAX_ALIASES });
+    head = read.root === null ? null : (helmGoObject(read, read.root) ?? read.toValue());
   } catch (e) {
-    throw notYaml(e as Error, artifact);
+    // toValue refusing an alias bomb.
+    throw notYaml((e as Error).message, artifact);
   }
   // A document of entries alone is an index without its apiVersion; an empty one is no index.
   const fields = Object.entries(checkHeader(head ?? (split.entriesAt >= 0 ? {} : null), artifact));
   const { ctx, rejected } = readContext(artifact, options);
   const entries: Record<string, ChartVersionEntry[]> = {};
-  const counted = new Map<string, number>();
-  for (const c of split.charts) counted.set(c.key, (counted.get(c.key) ?? 0) + 1);
   for (const c of split.charts) {
-    if (!admitChart(c.key, counted.get(c.key) ?? 0, ctx)) continue;
-    const read = () => c.texts.flatMap((t) => readVersions(c.key, t, ctx));
+    if (!admitChart(c.key, ctx)) continue;
+    const readChart = () => c.texts.flatMap((t) => readVersions(c.key, t, ctx));
     if (options.own) {
-      entries[c.key] = read();
+      entries[c.key] = readChart();
       continue;
     }
     lazyProperty(entries, c.key, () => {
       const before = options.parsed?.[c.key];
       if (before) return fromCache(c.key, before, ctx);
-      const versions = read();
+      const versions = readChart();
       options.onParsed?.(c.key, { entries: versions, rejected: rejected.get(c.key) ?? [] });
       return versions;
     });
@@ -280,39 +345,32 @@ function fromSplit(split: SplitText, artifact: string, options: ParseIndexOption
 }
 
 function fromWhole(text: string, artifact: string, options: ParseIndexOptions): IndexFile {
-  const doc = parseDocument(text);
-  const error = doc.errors[0];
-  if (error) throw notYaml(error, artifact);
+  const read = readGoYaml(text, GO_YAML);
+  if (read.error) throw notYaml(read.error, artifact);
   try {
-    return wholeIndex(doc, artifact, options);
+    return wholeIndex(read, artifact, options);
   } catch (e) {
-    // toJS refusing an alias bomb.
+    // toValue refusing an alias bomb.
     if (e instanceof AirlockError) throw e;
-    throw notYaml(e as Error, artifact);
+    throw notYaml((e as Error).message, artifact);
   }
 }
 
-function wholeIndex(doc: Document, artifact: string, options: ParseIndexOptions): IndexFile {
-  const root = doc.contents;
+function wholeIndex(read: GoYamlDocument, artifact: string, options: ParseIndexOptions): IndexFile {
+  const root = read.root;
   if (!isMap(root)) checkHeader(null, artifact);
   const { ctx, rejected } = readContext(artifact, options);
   const head: Record<string, unknown> = {};
   const entries: Record<string, ChartVersionEntry[]> = {};
-  for (const pair of isMap(root) ? root.items : []) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    if (key !== 'entries') {
-      head[key] = isNode(pair.value) ? pair.value.toJS(doc, { maxAliasCount: MAX_ALIASES }) : pair.value;
+  for (const field of isMap(root) ? read.entries(root) : []) {
+    if (field.key !== 'entries') {
+      head[field.key] = helmField(read, field.key, field.value);
       continue;
     }
     head.entries = entries;
-    const charts = isMap(pair.value) ? pair.value.items : [];
-    const counted = new Map<string, number>();
-    const keyOf = (p: (typeof charts)[number]) => (isScalar(p.key) ? String(p.key.value) : String(p.key));
-    for (const p of charts) counted.set(keyOf(p), (counted.get(keyOf(p)) ?? 0) + 1);
-    for (const p of charts) {
-      const chart = keyOf(p);
-      if (admitChart(chart, counted.get(chart) ?? 0, ctx)) entries[chart] = versionsOf(chart, doc, p.value, ctx);
-    }
+    // A chart key written twice was refused by the strict reading already.
+    const charts = isMap(field.value) ? read.entries(field.value) : [];
+    for (const c of charts) if (admitChart(c.key, ctx)) entries[c.key] = versionsOf(c.key, read, c.value, ctx);
   }
   const index = checkHeader(head, artifact) as IndexFile;
   index.entries = entries;
@@ -338,12 +396,8 @@ function readContext(artifact: string, options: ParseIndexOptions): { ctx: ReadC
   };
 }
 
-/** A chart key may name things: it must be a chart name, once. Our own index keeps whatever it holds. */
-function admitChart(chart: string, count: number, ctx: ReadContext): boolean {
-  if (count > 1 && !ctx.own) {
-    ctx.reject(chart, { problem: 'is listed more than once under entries:' });
-    return false;
-  }
+/** A chart key may name things: it must be a chart name. Our own index keeps whatever it holds. */
+function admitChart(chart: string, ctx: ReadContext): boolean {
   const problem = nameProblem('chart-name', chart);
   if (problem && !ctx.own) {
     ctx.reject(chart, { problem: `chart name "${printable(chart)}" ${problem}` });
@@ -353,30 +407,32 @@ function admitChart(chart: string, count: number, ctx: ReadContext): boolean {
 }
 
 /** The version entries of one YAML text (a block item of a chart, or its inline value). */
-function readVersions(chart: string, text: string, ctx: ReadContext): ChartVersionEntry[] {
+function readVersions(chart: string, piece: Piece, ctx: ReadContext): ChartVersionEntry[] {
+  const { text } = piece;
   if (text.length > ENTRY_BYTES) {
     if (ctx.own) throw new AirlockError('E_TOO_LARGE', `index.yaml: an entry of chart ${chart} has ${mib(text.length)} (at most ${ENTRY_BYTES / MiB} MiB)`, { artifact: ctx.artifact });
     ctx.reject(chart, { problem: `an entry of ${mib(text.length)} was skipped (at most ${ENTRY_BYTES / MiB} MiB)` });
     return [];
   }
-  const doc = parseDocument(text);
-  const error = doc.errors[0];
-  if (error) {
+  const read = readGoYaml(text, GO_YAML);
+  if (read.error) {
+    const error = atLine(read.error, (n) => piece.line + n - 1);
     if (ctx.own) throw notYaml(error, ctx.artifact);
-    ctx.reject(chart, { problem: `an entry is not valid YAML (${error.message.split('\n')[0]})` });
+    ctx.reject(chart, { problem: `an entry is not valid YAML (${error.split('\n')[0]})` });
     return [];
   }
-  return versionsOf(chart, doc, doc.contents, ctx);
+  return versionsOf(chart, read, read.root, ctx);
 }
 
-function versionsOf(chart: string, doc: Document, node: unknown, ctx: ReadContext): ChartVersionEntry[] {
+function versionsOf(chart: string, read: GoYamlDocument, node: unknown, ctx: ReadContext): ChartVersionEntry[] {
   // Helm skips a chart whose value is not a list; so do we.
-  if (!isSeq(node)) return [];
+  const seq = read.toNode(node);
+  if (!isSeq(seq)) return [];
   const out: ChartVersionEntry[] = [];
-  for (const item of node.items) {
+  for (const item of seq.items) {
     let value: Record<string, unknown> | undefined;
     try {
-      value = helmObject(doc, item);
+      value = helmGoObject(read, item);
     } catch (e) {
       ctx.reject(chart, { problem: `an entry could not be read (${(e as Error).message.split('\n')[0]})` });
       continue;
@@ -490,7 +546,8 @@ export function sortVersions(entries: ChartVersionEntry[]): ChartVersionEntry[] 
   });
 }
 
-const YAML_OUT = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+// YAML 1.1 quoting: a string such as `yes`, `on` or `1_000` is quoted, or KubeVela's go-yaml (and parseIndex) would read it back as a boolean or a number.
+const YAML_OUT = { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' } as const;
 
 /**
  * Every version keeps only Helm's fields, the ones already in the index as much as the new one:

@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI } from './support/cli.js';
+import { CLI, runProcess } from './support/cli.js';
 import { buildManifest, pushImage, randomBlob } from './support/images.js';
 import { registryBinary, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -82,21 +82,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${argv.join(' ')} timed out\n${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runProcess(argv, { cwd, env });
 }
 
 const NEEDS_LOCAL_REGISTRY = /needs a registry at 127\.0\.0\.1:5000 holding team\/app:1\.0/;

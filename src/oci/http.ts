@@ -1,3 +1,4 @@
+import { parseRetryAfter } from './retry-after.js';
 import type { FormData } from 'undici';
 import { Transform, type Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
@@ -154,14 +155,6 @@ function counted(source: HttpResponse['body'], onBytes: (n: number) => void): Ht
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 export function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
@@ -339,3 +332,5 @@ export async function getFollowingRedirects(
   }
   throw new AirlockError('E_REGISTRY', 'too many redirects', { artifact });
 }
+
+export { parseRetryAfter };

@@ -1,7 +1,7 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../errors.js';
 import { registryEndpointHost } from './reference.js';
-import { parseRetryAfter } from './http.js';
+import { parseRetryAfter } from './retry-after.js';
 
 /**
  * What an upstream allows, shared by everything that talks to it: a request budget per window

@@ -1,7 +1,7 @@
 import { exitCodeForErrors, type AirlockError } from '../errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
-import type { AddonPublishOutcome, GitMirrorOutcome } from '../runner/addon-sync.js';
+import type { RewriteChange } from '../addons/rewrite.js';
 import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../secrets.js';
@@ -232,3 +232,25 @@ export function exitCodeFor(report: RunReport, errors: AirlockError[]): number {
   return report.ok ? 0 : exitCodeForErrors(errors) || 1;
 }
 
+/** One addon published to one registry, as the report shows it. */
+export interface AddonPublishOutcome {
+  registry: string;
+  addon: string;
+  version: string;
+  target: string;
+  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  digest?: string;
+  /** Each reference rewritten to its mirror (old → new). */
+  rewrites: RewriteChange[];
+  warnings: string[];
+  error?: AirlockError;
+}
+
+export interface GitMirrorOutcome {
+  catalog: string;
+  remote: string;
+  branch: string;
+  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  commit?: string;
+  error?: AirlockError;
+}

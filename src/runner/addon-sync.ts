@@ -1,3 +1,4 @@
+import type { AddonPublishOutcome, GitMirrorOutcome } from '../report/run-report.js';
 import path from 'node:path';
 import { DEFAULT_CATALOG_REGISTRIES, type CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
@@ -191,28 +192,6 @@ export interface AddonMirrorStatus {
   failedUrls: Set<string>;
   /** True when there is no static target: URLs stay upstream. */
   filesUnmirrored: boolean;
-}
-
-export interface AddonPublishOutcome {
-  registry: string;
-  addon: string;
-  version: string;
-  target: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
-  digest?: string;
-  /** Each reference rewritten to its mirror (old → new). */
-  rewrites: RewriteChange[];
-  warnings: string[];
-  error?: AirlockError;
-}
-
-export interface GitMirrorOutcome {
-  catalog: string;
-  remote: string;
-  branch: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
-  commit?: string;
-  error?: AirlockError;
 }
 
 function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: boolean): string[] {
@@ -479,3 +458,5 @@ export async function mirrorAddonCharts(
   );
   return { outcomes, failed, errors };
 }
+
+export type { AddonPublishOutcome, GitMirrorOutcome };

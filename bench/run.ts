@@ -14,8 +14,8 @@ import { timeInHelper, type Measured } from './timed-run.js';
 import { randomBytes } from 'node:crypto';
 import { buildChart, startChartRepo } from '../test/support/charts.js';
 import { parseConfig } from '../src/config/load.js';
-import { createEngine } from '../src/engine.js';
-import { silentLogger } from '../src/log.js';
+import { createEngine } from '../src/app/engine.js';
+import { silentLogger } from '../src/core/log.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';
 

@@ -30,7 +30,7 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const BUNDLED = new Set(['commander', 'p-limit']);
 /** Loaded lazily from files of their own: specifier → output file next to main.cjs. */
 const VENDOR = [
-  { name: 'undici-core', entry: 'dist/src/oci/undici-core.js', matches: (spec) => /(^|\/)undici-core\.js$/.test(spec) },
+  { name: 'undici-core', entry: 'dist/src/http/undici-core.js', matches: (spec) => /(^|\/)undici-core\.js$/.test(spec) },
   ...['pino', 'yaml', 'zod', 'semver', 'tar-stream'].map((name) => ({ name, entry: name, matches: (spec) => spec === name })),
 ];
 const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d) && !VENDOR.some((v) => v.name === d));

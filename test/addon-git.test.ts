@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutCatalog } from '../src/addons/catalog-git.js';
 import { readCatalogDir } from '../src/addons/catalog-dir.js';
 import { mirrorCatalogGit } from '../src/addons/git-mirror.js';
-import { AirlockError, formatErrorLine } from '../src/errors.js';
+import { AirlockError, formatErrorLine } from '../src/core/errors.js';
 import { startGitHttpServer, type GitHttpServer } from './support/git-http.js';
 import { freePort, waitFor } from './support/ports.js';
 

@@ -20,7 +20,7 @@ import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
 import { directoryChartTarget } from '../src/targets/chart-directory.js';
-import { AirlockError } from '../src/errors.js';
+import { AirlockError } from '../src/core/errors.js';
 import { planCatalog } from '../src/addons/plan-catalog.js';
 
 const catalog = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kubevela-catalog');

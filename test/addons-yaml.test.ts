@@ -8,7 +8,7 @@ import { readAddonMetadata, type Addon } from '../src/addons/addon.js';
 import { discoverAddon, type AddonPlan } from '../src/addons/discover.js';
 import { readHelmAddonRegistry } from '../src/addons/helm-addon-registry.js';
 import { rewriteAddon } from '../src/addons/rewrite.js';
-import { formatGoFloat32, readGoYaml, resolvePlain } from '../src/util/go-yaml.js';
+import { formatGoFloat32, readGoYaml, resolvePlain } from '../src/core/go-yaml.js';
 import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';

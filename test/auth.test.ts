@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
-import { createLogger, silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/core/log.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, digest, getManifest, pushImage, randomBlob } from './support/images.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
@@ -90,7 +90,7 @@ describe('registry authentication', () => {
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ auths: { [basicRegistry.host]: { auth: Buffer.from(`${user.username}:${user.password}`).toString('base64') } } }));
     const m = buildManifest({});
     await pushImage(plain.url, 'src/dockercfg', 'v1', m);
-    const { createEngine } = await import('../src/engine.js');
+    const { createEngine } = await import('../src/app/engine.js');
     const { parseConfig } = await import('../src/config/load.js');
     const engine = createEngine({ config: parseConfig({}), logger: silentLogger(), env: {}, dockerConfigPath: path.join(dir, 'config.json') });
     const r = await mirrorImage({ source: `docker://${plain.host}/src/dockercfg:v1`, target: `docker://${basicRegistry.host}/x/dockercfg` }, { engine, logger: silentLogger() });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorBotkubeRepository } from '../src/botkube/mirror-plugin-index.js';
 import { parsePluginIndex, validatePluginIndex, type PluginIndex } from '../src/botkube/plugin-index.js';
 import { mirrorFile, staticPathFor } from '../src/files/static-mirror.js';
-import { REDACTED, redact } from '../src/secrets.js';
+import { REDACTED, redact } from '../src/core/secrets.js';
 import { airlock } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';

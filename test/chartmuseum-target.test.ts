@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorChart, type MirrorChartPayload } from '../src/jobs/mirror-chart.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';
 import { startChartMuseumDouble, type ChartMuseumDouble, type ChartMuseumOptions } from './support/chartmuseum-double.js';

@@ -8,7 +8,7 @@ import { openChartArchive } from '../src/charts/chart-archive.js';
 import { chartImages } from '../src/charts/chart-images.js';
 import { resolveChartUrl } from '../src/charts/index-file.js';
 import { mirrorChart, type MirrorChartPayload } from '../src/jobs/mirror-chart.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { airlock } from './support/cli.js';
 import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';

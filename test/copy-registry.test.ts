@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { memoryMirrorState } from '../src/state/mirror-state.js';
 import { testEngine } from './support/engine.js';
 import { MT, blob, buildIndex, buildManifest, digest, getBlob, getManifest, pushImage, pushManifest, randomBlob } from './support/images.js';

@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { displayUrl, urlCredentialProblem } from '../src/util/url-credentials.js';
+import { displayUrl, urlCredentialProblem } from '../src/core/url-credentials.js';
 import { startServeProcess, startWorkerProcess, type AirlockProcess } from './support/airlock-processes.js';
 import { buildChart, startChartRepo, type ChartRepoServer } from './support/charts.js';
 import { airlock } from './support/cli.js';

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getFollowingRedirects } from '../src/oci/http.js';
+import { getFollowingRedirects } from '../src/http/client.js';
 import { mirrorFile } from '../src/files/static-mirror.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import type { Descriptor } from '../src/oci/manifest.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { testEngine } from './support/engine.js';
 import { MT, blob, buildIndex, buildManifest, digest, getManifest, pushImage, pushManifest, randomBlob } from './support/images.js';
 import { startProxy } from './support/proxy.js';

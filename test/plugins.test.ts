@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { AirlockError } from '../src/errors.js';
+import type { AirlockError } from '../src/core/errors.js';
 import { checkImageName, readPluginManifests, toRegisterRequest } from '../src/plugins/plugin-manifest.js';
 import { loadPluginManifests } from '../src/plugins/plugin-sources.js';
 import { airlock } from './support/cli.js';

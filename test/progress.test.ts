@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRunTracker, fit, renderLive, type Terminal } from '../src/cli/progress.js';
-import type { SettledArtifact } from '../src/progress.js';
+import type { SettledArtifact } from '../src/model/progress.js';
 import { CLI } from './support/cli.js';
 import { buildManifest, pushImage, randomBlob, type BuiltManifest } from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';

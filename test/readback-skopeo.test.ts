@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { buildChart, startChartRepo } from './support/charts.js';
 import { testEngine } from './support/engine.js';

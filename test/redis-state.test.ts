@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { redisMirrorState } from '../src/state/mirror-state.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, pushImage } from './support/images.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB } from '../src/queue/names.js';
+import { JOB } from '../src/model/job-names.js';
 import type { RunSummary } from '../src/queue/runs.js';
 import { startServeProcess, startWorkerProcess, type AirlockProcess } from './support/airlock-processes.js';
 import { airlock } from './support/cli.js';

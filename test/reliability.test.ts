@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB, mirrorImageJobId } from '../src/queue/names.js';
+import { JOB, mirrorImageJobId } from '../src/model/job-names.js';
 import { CLI } from './support/cli.js';
 import { buildManifest, digest, getBlob, getManifest, pushImage, randomBlob } from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
@@ -88,7 +88,7 @@ describe('Redis restart', () => {
   it('workers reconnect after Redis restarts and go on with the queue', async () => {
     const { startQueueWorker } = await import('../workers/worker.js');
     const { parseConfig } = await import('../src/config/load.js');
-    const { silentLogger } = await import('../src/log.js');
+    const { silentLogger } = await import('../src/core/log.js');
     const { testEngine } = await import('./support/engine.js');
     const server = await startOwnRedis();
     const url = server.url;

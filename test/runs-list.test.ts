@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration, formatRunDetail, formatRunTable, formatWhen, runTrigger } from '../src/cli/run-table.js';
-import { JOB } from '../src/queue/names.js';
+import { JOB } from '../src/model/job-names.js';
 import { listRuns, type RunSummary } from '../src/queue/runs.js';
 import { airlock } from './support/cli.js';
 import { startRedis, type TestRedis } from './support/redis.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { applySchedules, listSchedules } from '../src/queue/schedules.js';
 import { startQueueWorker } from '../workers/worker.js';
 import { airlock } from './support/cli.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/core/log.js';
 import { memoryMirrorState } from '../src/state/mirror-state.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage, randomBlob } from './support/images.js';

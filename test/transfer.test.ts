@@ -3,7 +3,7 @@ import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
 import { Writable } from 'node:stream';
-import { createLogger, silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/core/log.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, digest, getBlob, getManifest, pushImage, randomBlob } from './support/images.js';
 import { freePort } from './support/ports.js';

@@ -6,23 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
 import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { createLogger, createPinoLogger } from '../src/log.js';
+import { createLogger, createPinoLogger } from '../src/core/log.js';
 import { Readable, Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
-import { parseRetryAfter } from '../src/oci/http.js';
+import { parseRetryAfter } from '../src/http/client.js';
 import { formatRef, isLoopbackRegistry, parseImageRef, parseRegistryRef } from '../src/oci/reference.js';
 import { nextLink } from '../src/oci/registry-client.js';
-import { clearSecrets, redact, redactValue, registerSecret } from '../src/secrets.js';
+import { clearSecrets, redact, redactValue, registerSecret } from '../src/core/secrets.js';
 import { selectTags } from '../src/sources/tag-selection.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';
 import { targetRepository } from '../src/targets/image-target.js';
 import { createVerifyingStream } from '../src/oci/verify-stream.js';
-import { writeStreamAtomic } from '../src/util/fs-atomic.js';
+import { writeStreamAtomic } from '../src/core/fs-atomic.js';
 import { failedChildItems } from '../src/queue/sync-flow.js';
-import { JOB } from '../src/queue/names.js';
-import { emptyRetryPlan } from '../src/runner/retry-plan.js';
+import { JOB } from '../src/model/job-names.js';
+import { emptyRetryPlan } from '../src/plan/retry-plan.js';
 
 describe('image references', () => {
   it.each([

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { JOB } from '../src/queue/names.js';
+import { JOB } from '../src/model/job-names.js';
 import { LAST_SUCCESS_RETENTION_SECONDS, metricsKeys, readWorkerMetrics, redisMetricsSink } from '../src/queue/worker-metrics.js';
 import type { ReportItem } from '../src/report/run-report.js';
 import { startServeProcess, startWorkerProcess } from './support/airlock-processes.js';

@@ -5,20 +5,20 @@ import { chartImagePayloads } from '../src/runner/execute-sync.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import type { AddonChartGroup } from '../src/runner/addon-sync.js';
 import { failedJobItems, type ChildResult } from '../src/queue/sync-flow.js';
-import { syncRunStep } from '../src/jobs/sync-run.js';
-import { publishAddonsStep } from '../src/jobs/publish-addons.js';
+import { syncRunStep } from '../src/queue/steps/sync-run.js';
+import { publishAddonsStep } from '../src/queue/steps/publish-addons.js';
 import { mirrorAddonChartJob } from '../src/jobs/mirror-addon-chart.js';
 import type { RepositoryClient } from '../src/spaceone/repository-client.js';
 import type { AirlockConfig } from '../src/config/schema.js';
-import type { Engine } from '../src/engine.js';
-import { formatErrorLine, toAirlockError, type AirlockError } from '../src/errors.js';
+import type { Engine } from '../src/app/engine.js';
+import { formatErrorLine, toAirlockError, type AirlockError } from '../src/core/errors.js';
 import { chartImageCache, chartSource, mirrorChart } from '../src/jobs/mirror-chart.js';
 import { mirrorBotkubeJob, mirrorFileJob } from '../src/jobs/mirror-files.js';
 import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { createHelmRepoReader, memoryIndexCache } from '../src/sources/helm-repo.js';
-import type { Logger } from '../src/log.js';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/queue/names.js';
-import { redact } from '../src/secrets.js';
+import type { Logger } from '../src/core/log.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, JOB } from '../src/model/job-names.js';
+import { redact } from '../src/core/secrets.js';
 import type { MetricsSink } from '../src/queue/worker-metrics.js';
 import { deferIfPaused, deferIfRateLimited } from '../src/queue/rate-defer.js';
 import { botkubeItems, chartItems, failureItems, fileItem, imageItems, type ReportItem } from '../src/report/run-report.js';
@@ -115,7 +115,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     if (job.name === JOB.sync) return syncRunStep(job, flowCtx);
     if (job.name === JOB.publishAddons) return publishAddonsStep(job, flowCtx);
     if (job.name === JOB.registerPlugin) {
-      const { registerPluginStep } = await import('../src/jobs/register-plugin.js');
+      const { registerPluginStep } = await import('../src/queue/steps/register-plugin.js');
       return registerPluginStep(job, { ...flowCtx, repositoryClient });
     }
     if (job.name === JOB.mirrorAddonChart) {

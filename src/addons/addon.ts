@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { formatGoFloat32, GoFloat, readGoYaml } from '../util/go-yaml.js';
+import { formatGoFloat32, GoFloat, readGoYaml } from '../core/go-yaml.js';
 
 /**
  * One addon as airlock handles it, whatever it came from (a catalog folder, a git checkout,

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { AirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { withFileLock } from '../util/file-lock.js';
+import { AirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { withFileLock } from '../core/file-lock.js';
 import { gitIn, localGitError, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote, type RemoteRefs } from './git-exec.js';
 
 export interface CheckoutCatalogOptions {

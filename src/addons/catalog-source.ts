@@ -1,6 +1,6 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { withGitCredentials } from './git-credentials.js';
 import { DEFAULT_CATALOG_REGISTRIES, readCatalogDir, type CatalogContents, type CatalogRegistry } from './catalog-dir.js';
 

@@ -1,6 +1,6 @@
-import { AirlockError } from '../errors.js';
-import { envVarForRegistry } from '../oci/credentials.js';
-import { registerCredentials } from '../secrets.js';
+import { AirlockError } from '../core/errors.js';
+import { envVarForRegistry } from '../http/credentials.js';
+import { registerCredentials } from '../core/secrets.js';
 
 /** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… (named like the registry variables). */
 function gitAuthEnvVar(host: string): string {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { AirlockError, type ErrorCode } from '../errors.js';
-import { redact, registerCredentials, registerSecret } from '../secrets.js';
+import { AirlockError, type ErrorCode } from '../core/errors.js';
+import { redact, registerCredentials, registerSecret } from '../core/secrets.js';
 
 /**
  * A git remote as airlock hands it to git: credentials taken out of the URL and passed as an

@@ -2,10 +2,10 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { isPlainRelativePath } from './addon.js';
-import type { Logger } from '../log.js';
-import { redact } from '../secrets.js';
+import type { Logger } from '../core/log.js';
+import { redact } from '../core/secrets.js';
 import { gitIn, gitMessage, localGitError, meaningfulLines, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote } from './git-exec.js';
 
 export interface MirrorCatalogGitOptions {

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { stringify as stringifyYaml } from 'yaml';
 import type { ChartMetadata } from '../charts/chart-archive.js';
 import { writeTar, type TarEntry } from '../charts/tar.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { isPlainRelativePath, type Addon } from './addon.js';
 
 /** An addon packaged as a Helm library chart, ready for a chart target. */

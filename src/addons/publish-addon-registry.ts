@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import type { Engine } from '../engine.js';
-import { toAirlockError, type AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { toAirlockError, type AirlockError } from '../core/errors.js';
 import type { ChartTarget } from '../targets/chart-target.js';
 import { parseChartTarget, type ChartTargetOptions } from '../targets/parse-chart-target.js';
 import type { Addon } from './addon.js';

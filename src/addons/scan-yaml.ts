@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
-import { readGoYaml, type GoYamlDocument } from '../util/go-yaml.js';
+import { readGoYaml, type GoYamlDocument } from '../core/go-yaml.js';
 import type { Segment } from './cue-eval.js';
 import { isImageLabel, looksLikeImage, type FileFindings, type ValueSpan, type ValueStyle } from './findings.js';
 

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
-import { errorFromResponse, getFollowingRedirects, readBuffer } from '../oci/http.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
+import { errorFromResponse, getFollowingRedirects, readBuffer } from '../http/client.js';
 import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
-import { registerSecret } from '../secrets.js';
-import { writeFileAtomic } from '../util/fs-atomic.js';
-import { checkName } from '../util/names.js';
+import { registerSecret } from '../core/secrets.js';
+import { writeFileAtomic } from '../core/fs-atomic.js';
+import { checkName } from '../core/names.js';
 import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
 import fsp from 'node:fs/promises';
 import pLimit from 'p-limit';

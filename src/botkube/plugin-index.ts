@@ -1,6 +1,6 @@
 import semver from 'semver';
 import { parse as parseYaml } from 'yaml';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 
 /** kubeshop/botkube pkg/plugin/index.go, as far as a mirror needs it; unknown fields are kept. */
 export interface PluginUrl {

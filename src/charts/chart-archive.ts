@@ -1,6 +1,6 @@
 import { parseDocument } from 'yaml';
-import { AirlockError } from '../errors.js';
-import { checkName } from '../util/names.js';
+import { AirlockError } from '../core/errors.js';
+import { checkName } from '../core/names.js';
 import { helmObject } from './helm-yaml.js';
 import { archiveError, readTarGz, tarBudget, type TarBudget } from './tar.js';
 

@@ -1,5 +1,5 @@
 import { isMap, isScalar, type Document, type Node } from 'yaml';
-import type { GoYamlDocument } from '../util/go-yaml.js';
+import type { GoYamlDocument } from '../core/go-yaml.js';
 
 /** Aliases one small document (an index entry, a Chart.yaml) may expand; more is an alias bomb. */
 export const MAX_ALIASES = 1000;

@@ -1,8 +1,8 @@
 import semver from 'semver';
 import { isMap, isSeq, stringify as stringifyYaml } from 'yaml';
-import { AirlockError } from '../errors.js';
-import { readGoYaml, resolvePlain, type GoYamlDocument } from '../util/go-yaml.js';
-import { nameProblem, printable } from '../util/names.js';
+import { AirlockError } from '../core/errors.js';
+import { readGoYaml, resolvePlain, type GoYamlDocument } from '../core/go-yaml.js';
+import { nameProblem, printable } from '../core/names.js';
 import { helmField, helmGoObject, MAX_ALIASES } from './helm-yaml.js';
 
 /** One chart version of a classic repository's index.yaml: Chart.yaml fields plus urls, digest, created. */

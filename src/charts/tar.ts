@@ -1,6 +1,6 @@
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 
 /**
  * Gzipped tar archives (charts, addon packages) on tar-stream: read as a stream with caps on the

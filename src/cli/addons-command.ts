@@ -4,8 +4,8 @@ import type { CatalogContents, CatalogRegistry } from '../addons/catalog-dir.js'
 import { readCatalog } from '../addons/catalog-source.js';
 import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
-import { AirlockError } from '../errors.js';
-import { refuseUrlCredentials } from '../util/url-credentials.js';
+import { AirlockError } from '../core/errors.js';
+import { refuseUrlCredentials } from '../core/url-credentials.js';
 import { defaultStateFile } from './state-store.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 
@@ -59,9 +59,9 @@ export function addonsCommand(): Command {
       const registries = parseRegistryOption(opts.registry);
       let catalog: CatalogContents;
       if (opts.helm) {
-        const { createEngine } = await import('../engine.js');
+        const { createEngine } = await import('../app/engine.js');
         const { defaultConfig } = await import('../config/defaults.js');
-        const { silentLogger } = await import('../log.js');
+        const { silentLogger } = await import('../core/log.js');
         const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
         const engine = createEngine({ config: defaultConfig(), logger: silentLogger() });
         try {

@@ -5,15 +5,15 @@ import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, mergeValues } from '../charts/chart-images.js';
 import { defaultConfig } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
-import { createEngine, type Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import { createEngine, type Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { mirrorChart } from '../jobs/mirror-chart.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
 import { createHelmRepoReader, type HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart } from '../sources/oci-chart.js';
-import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
-import { refuseUrlCredentials } from '../util/url-credentials.js';
-import { checkName } from '../util/names.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../core/bounded-read.js';
+import { refuseUrlCredentials } from '../core/url-credentials.js';
+import { checkName } from '../core/names.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

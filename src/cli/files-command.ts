@@ -4,13 +4,13 @@ import { defaultConfig } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
 import { runSync } from './run-sync.js';
 import { resolveSecret } from '../config/secret-ref.js';
-import { createEngine } from '../engine.js';
-import { AirlockError, exitCodeForErrors } from '../errors.js';
+import { createEngine } from '../app/engine.js';
+import { AirlockError, exitCodeForErrors } from '../core/errors.js';
 import { printErrorLines } from './print-errors.js';
-import { createLogger } from '../log.js';
-import { redact } from '../secrets.js';
-import { checkName } from '../util/names.js';
-import { refuseUrlCredentials } from '../util/url-credentials.js';
+import { createLogger } from '../core/log.js';
+import { redact } from '../core/secrets.js';
+import { checkName } from '../core/names.js';
+import { refuseUrlCredentials } from '../core/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

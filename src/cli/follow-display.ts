@@ -1,8 +1,8 @@
-import { AirlockError, formatErrorLine } from '../errors.js';
-import type { ArtifactProgress } from '../progress.js';
+import { AirlockError, formatErrorLine } from '../core/errors.js';
+import type { ArtifactProgress } from '../model/progress.js';
 import type { FollowListener } from '../queue/follow-run.js';
 import type { ReportItem } from '../report/run-report.js';
-import { redact } from '../secrets.js';
+import { redact } from '../core/secrets.js';
 import { createRunTracker, stderrTerminal, type RunTracker, type Terminal } from './progress.js';
 
 /**

@@ -1,5 +1,5 @@
-import { AirlockError } from '../errors.js';
-import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
+import { AirlockError } from '../core/errors.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../core/bounded-read.js';
 
 export interface CopyPair {
   line: number;

@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
 import type { AirlockConfig } from '../config/schema.js';
 import { defaultConfig } from '../config/defaults.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parsePlatform } from '../oci/manifest.js';
 import { parseImageRef } from '../oci/reference.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { readCopyList } from './from-file.js';
-import { refuseUrlCredentials } from '../util/url-credentials.js';
+import { refuseUrlCredentials } from '../core/url-credentials.js';
 import { runSync } from './run-sync.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { AirlockError, toAirlockError } from '../errors.js';
-import { redact } from '../secrets.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
 import { printErrorLines } from './print-errors.js';
 
 type CommandFactory = () => Command;

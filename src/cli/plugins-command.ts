@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { AirlockError, exitCodeForErrors } from '../errors.js';
+import { AirlockError, exitCodeForErrors } from '../core/errors.js';
 import { printErrorLines } from './print-errors.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { loadPluginManifests, repositoryClientFor, type ManifestSource } from '../plugins/plugin-sources.js';
-import { redact } from '../secrets.js';
+import { redact } from '../core/secrets.js';
 import { withSyncEngine } from './run-sync.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 

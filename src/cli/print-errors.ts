@@ -1,6 +1,6 @@
-import { formatErrorLine, type AirlockError } from '../errors.js';
-import { redact } from '../secrets.js';
-import { terminalText } from '../util/terminal.js';
+import { formatErrorLine, type AirlockError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import { terminalText } from '../core/terminal.js';
 
 /** Each failure as one line on stderr, secrets redacted: what scripts and operators read. */
 export function printErrorLines(errors: AirlockError[]): void {

@@ -1,6 +1,6 @@
-import type { ArtifactProgress, RunProgress, SettledArtifact } from '../progress.js';
+import type { ArtifactProgress, RunProgress, SettledArtifact } from '../model/progress.js';
 import { formatBytes, formatItem, plural } from '../report/run-report.js';
-import { printable } from '../util/printable.js';
+import { printable } from '../core/printable.js';
 
 /** Where the live display draws: a terminal's stream and its width. */
 export interface Terminal {

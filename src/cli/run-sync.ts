@@ -1,12 +1,12 @@
 import type { AirlockConfig } from '../config/schema.js';
-import { createEngine, type Engine } from '../engine.js';
+import { createEngine, type Engine } from '../app/engine.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { exitCodeFor, formatReport, formatTotals, showsKinds } from '../report/run-report.js';
 import { executeSync, type SyncKind } from '../runner/execute-sync.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
-import { removeTemporaryFilesSync } from '../util/exit-cleanup.js';
+import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 

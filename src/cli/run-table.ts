@@ -1,6 +1,6 @@
 import type { RunSummary } from '../queue/runs.js';
 import { formatBytes } from '../report/run-report.js';
-import { printable } from '../util/printable.js';
+import { printable } from '../core/printable.js';
 
 const TRIGGER_WIDTH = 32;
 

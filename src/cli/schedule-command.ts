@@ -5,12 +5,12 @@ import type { Redis } from 'ioredis';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import type { AirlockConfig } from '../config/schema.js';
-import { AirlockError } from '../errors.js';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
+import { AirlockError } from '../core/errors.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueRun, listRuns, retryRun, runExitCode, showRun, type RunSummary } from '../queue/runs.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
-import { terminalJson, terminalSafe } from '../util/terminal.js';
+import { terminalJson, terminalSafe } from '../core/terminal.js';
 import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 
 /**

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf, resolveSecret } from '../config/secret-ref.js';
-import { AirlockError } from '../errors.js';
-import { createPinoLogger } from '../log.js';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
+import { AirlockError } from '../core/errors.js';
+import { createPinoLogger } from '../core/log.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { isRedisConnectionError, redisPolicyOf } from '../state/redis-connect.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 

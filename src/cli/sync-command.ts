@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { ALL_KINDS, resolveScope } from '../config/scope.js';
 import { runSync, type SyncKind } from './run-sync.js';
 import { STATE_OPTION_HELP } from './state-store.js';

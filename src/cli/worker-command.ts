@@ -3,9 +3,9 @@ import { indexCacheDir } from './state-store.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../queue/names.js';
-import { createEngine } from '../engine.js';
-import { createLogger } from '../log.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
+import { createEngine } from '../app/engine.js';
+import { createLogger } from '../core/log.js';
 import { redisMirrorState } from '../state/mirror-state.js';
 import { connectRedis, redisPolicyOf, serviceRedisOptions } from '../state/redis-connect.js';
 

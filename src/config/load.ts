@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { AirlockError } from '../errors.js';
-import { CONFIG_FILE_LIMIT, FileTooLargeError, readTextBounded } from '../util/bounded-read.js';
+import { AirlockError } from '../core/errors.js';
+import { CONFIG_FILE_LIMIT, FileTooLargeError, readTextBounded } from '../core/bounded-read.js';
 import { checkSchedules } from './schedule-check.js';
 import { configSchema, type AirlockConfig } from './schema.js';
 import { unknownScopes } from './scope.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { CronExpressionParser } from 'cron-parser';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { ScheduleConfig } from './schema.js';
 
 let parser: typeof CronExpressionParser | undefined;

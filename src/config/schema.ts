@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { urlCredentialProblem, type UrlUse } from '../util/url-credentials.js';
+import { urlCredentialProblem, type UrlUse } from '../core/url-credentials.js';
 
 /** A URL or reference that must not carry credentials (they would land in reports, keys and labels). */
 function noCredentials<T extends z.ZodType<string>>(schema: T, use: UrlUse = 'http'): T {
@@ -8,7 +8,7 @@ function noCredentials<T extends z.ZodType<string>>(schema: T, use: UrlUse = 'ht
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }) as unknown as T;
 }
-import { nameProblem, printable, type NameKind } from '../util/names.js';
+import { nameProblem, printable, type NameKind } from '../core/names.js';
 
 const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',

@@ -1,6 +1,6 @@
-import { AirlockError } from '../errors.js';
-import { registerSecret } from '../secrets.js';
-import { FileTooLargeError, readTextBounded, SECRET_FILE_LIMIT } from '../util/bounded-read.js';
+import { AirlockError } from '../core/errors.js';
+import { registerSecret } from '../core/secrets.js';
+import { FileTooLargeError, readTextBounded, SECRET_FILE_LIMIT } from '../core/bounded-read.js';
 
 /** A secret is never written in the config: it names an environment variable or a file. */
 export type SecretRef = { env: string } | { file: string };

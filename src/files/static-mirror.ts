@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
-import { errorFromResponse, getFollowingRedirects, header } from '../oci/http.js';
-import { writeFileAtomic, writeStreamAtomic } from '../util/fs-atomic.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
+import { errorFromResponse, getFollowingRedirects, header } from '../http/client.js';
+import { writeFileAtomic, writeStreamAtomic } from '../core/fs-atomic.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
 export interface StaticTarget {

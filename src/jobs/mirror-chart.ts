@@ -5,16 +5,16 @@ import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
 import { chartTag, HELM } from '../charts/helm-oci.js';
 import { parseManifest } from '../oci/manifest.js';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { mirrorChartJobId } from '../queue/names.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { mirrorChartJobId } from '../model/job-names.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
 import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
-import { jsonFileCache, type JsonCache } from '../util/fs-atomic.js';
-import { checkName, printable } from '../util/names.js';
+import { jsonFileCache, type JsonCache } from '../core/fs-atomic.js';
+import { checkName, printable } from '../core/names.js';
 
 export const mirrorChartPayload = z.strictObject({
   /** Classic repository URL or `oci://HOST/PATH`. */

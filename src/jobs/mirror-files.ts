@@ -1,11 +1,11 @@
 import * as z from 'zod';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { resolveSecret } from '../config/secret-ref.js';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { mirrorFile, type MirroredFile } from '../files/static-mirror.js';
 import { hostAuthorization } from '../oci/auth.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 const staticTarget = z.strictObject({ dir: z.string().min(1), baseUrl: z.string().min(1) });
 const secretRef = z.union([z.strictObject({ env: z.string() }), z.strictObject({ file: z.string() })]);

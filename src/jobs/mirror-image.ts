@@ -1,10 +1,10 @@
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { CopyProgress } from '../progress.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { CopyResult } from '../oci/copy-image.js';
 import { formatRef, parseImageRef } from '../oci/reference.js';
-import { mirrorImageJobId } from '../queue/names.js';
+import { mirrorImageJobId } from '../model/job-names.js';
 
 export interface MirrorImagePayload {
   /** `docker://…` or `oci:…` with a tag or digest. */

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import type { PluginsConfig } from '../config/schema.js';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import type { PluginManifest } from '../plugins/plugin-manifest.js';
 import { isPep440 } from '../spaceone/pep440.js';

@@ -1,7 +1,7 @@
-import { AirlockError } from '../errors.js';
-import { redact, registerCredentials, registerSecret } from '../secrets.js';
-import { describeErrorBody, readBuffer, type Send } from './http.js';
-import type { Transport } from './transport.js';
+import { AirlockError } from '../core/errors.js';
+import { redact, registerCredentials, registerSecret } from '../core/secrets.js';
+import { describeErrorBody, readBuffer, type Send } from '../http/client.js';
+import type { Transport } from '../http/transport.js';
 
 export interface Credentials {
   username: string;

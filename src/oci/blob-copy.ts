@@ -1,5 +1,5 @@
-import type { Logger } from '../log.js';
-import type { CopyProgress } from '../progress.js';
+import type { Logger } from '../core/log.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import type { Descriptor } from './manifest.js';
 

@@ -1,4 +1,4 @@
-import { AirlockError, toAirlockError } from '../errors.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
 import { emptyStats, type TransferStats } from './blob-copy.js';
 import type { ManifestHead } from './registry-client.js';
 import { formatPlatform, parseManifest, platformMatches, sha256Digest, type Descriptor, type ImageIndex, type RawManifest } from './manifest.js';

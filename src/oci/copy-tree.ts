@@ -1,5 +1,5 @@
-import type { Logger } from '../log.js';
-import type { CopyProgress } from '../progress.js';
+import type { Logger } from '../core/log.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { MirrorState } from '../state/mirror-state.js';
 import { copyBlob, type BlobLedger, type Limit, type TransferStats } from './blob-copy.js';
 import type { ImageEndpoint } from './image-endpoint.js';

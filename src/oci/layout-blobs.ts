@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { lockIsLive, withFileLock } from '../util/file-lock.js';
+import { lockIsLive, withFileLock } from '../core/file-lock.js';
 import type { Descriptor } from './manifest.js';
 import type { Readable } from 'node:stream';
 import { createVerifyingStream } from './verify-stream.js';

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { AirlockError } from '../errors.js';
-import { checkName } from '../util/names.js';
-import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
+import { AirlockError } from '../core/errors.js';
+import { checkName } from '../core/names.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../core/fs-atomic.js';
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';

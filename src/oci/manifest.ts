@@ -1,6 +1,6 @@
-import { createHash } from '../util/lazy-crypto.js';
-import { AirlockError } from '../errors.js';
-import { checkName } from '../util/names.js';
+import { createHash } from '../core/lazy-crypto.js';
+import { AirlockError } from '../core/errors.js';
+import { checkName } from '../core/names.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MT, SCHEMA1_TYPES } from './media-types.js';
 
 export interface Platform {

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { AirlockError } from '../errors.js';
-import { isValidName, nameProblem, printable } from '../util/names.js';
+import { AirlockError } from '../core/errors.js';
+import { isValidName, nameProblem, printable } from '../core/names.js';
 
 /** An image in a registry: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`. */
 export interface RegistryImageRef {

@@ -1,13 +1,13 @@
-import { createHash } from '../util/lazy-crypto.js';
+import { createHash } from '../core/lazy-crypto.js';
 import { Readable } from 'node:stream';
-import { AirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { AirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { Authenticator } from './auth.js';
-import { errorFromResponse, header, readBuffer, type HttpRequest, type HttpResponse, type Send } from './http.js';
+import { errorFromResponse, header, readBuffer, type HttpRequest, type HttpResponse, type Send } from '../http/client.js';
 import { MANIFEST_ACCEPT, MT } from './media-types.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../http/transport.js';
 import { checkDescriptor, MAX_MANIFEST_BYTES, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
-import { checkName } from '../util/names.js';
+import { checkName } from '../core/names.js';
 import { createVerifyingStream } from './verify-stream.js';
 
 /** How to reach one registry. */

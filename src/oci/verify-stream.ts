@@ -1,7 +1,7 @@
 import type { Hash } from 'node:crypto';
-import { createHash } from '../util/lazy-crypto.js';
+import { createHash } from '../core/lazy-crypto.js';
 import { Transform, type TransformCallback } from 'node:stream';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 
 export interface VerifyingStream extends Transform {
   /** Bytes that went through so far. */

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { AirlockError } from '../errors.js';
-import { checkName, printable } from '../util/names.js';
-import { CONFIG_FILE_LIMIT, readTextBounded } from '../util/bounded-read.js';
+import { AirlockError } from '../core/errors.js';
+import { checkName, printable } from '../core/names.js';
+import { CONFIG_FILE_LIMIT, readTextBounded } from '../core/bounded-read.js';
 
 /** The 2.x `RegisterPluginRequest` fields (spaceone-repository.md 1.3), as airlock sends them. */
 export interface RegisterPluginRequest {

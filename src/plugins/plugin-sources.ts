@@ -1,6 +1,6 @@
 import type { AirlockConfig, PluginsConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { MANAGED_PLUGIN_IDS } from './managed-catalog.js';
 import { readPluginManifests, type PluginManifest, type RegisterPluginRequest } from './plugin-manifest.js';

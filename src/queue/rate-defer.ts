@@ -1,9 +1,9 @@
 import { DelayedError, type Job } from 'bullmq';
-import { toAirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { toAirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { parseImageRef, registryEndpointHost } from '../oci/reference.js';
-import type { UpstreamBudget } from '../oci/upstream-budget.js';
-import { JOB } from './names.js';
+import type { UpstreamBudget } from '../http/upstream-budget.js';
+import { JOB } from '../model/job-names.js';
 
 /** A pause shorter than this is waited out inside the job; a longer one hands the job back to the queue. */
 export const DEFER_AFTER_MS = 3_000;

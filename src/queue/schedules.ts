@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { ScheduleConfig } from '../config/schema.js';
-import { AirlockError } from '../errors.js';
-import { JOB } from './names.js';
+import { AirlockError } from '../core/errors.js';
+import { JOB } from '../model/job-names.js';
 import { isRedisConnectionError } from '../state/redis-connect.js';
 
 export interface ScheduleState {

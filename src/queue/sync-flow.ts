@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
 import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'bullmq';
 import type { AirlockConfig } from '../config/schema.js';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { chartSource, type MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../runner/addon-sync.js';
 import type { SyncKind } from '../runner/execute-sync.js';
-import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../runner/config-plans.js';
-import { emptyRetryPlan, runScope, type RetryPlan } from '../runner/retry-plan.js';
+import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
+import { emptyRetryPlan, runScope, type RetryPlan } from '../plan/retry-plan.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { JOB } from './names.js';
+import { JOB } from '../model/job-names.js';
 
 /**
  * A sync run as a BullMQ flow: the `sync` job plans and adds one child job per artifact, waits
@@ -283,7 +283,7 @@ export async function planAddonChildren(config: AirlockConfig, engine: Engine, c
 /** The publish-addons finish step: what arrived decides which addons are rewritten and published. */
 export async function finishAddons(
   config: AirlockConfig,
-  ctx: { engine: Engine; logger: import('../log.js').Logger; cacheDir: string },
+  ctx: { engine: Engine; logger: import('../core/log.js').Logger; cacheDir: string },
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
@@ -327,7 +327,7 @@ export async function finishAddons(
 export interface FlowContext {
   config: AirlockConfig;
   engine: Engine;
-  logger: import('../log.js').Logger;
+  logger: import('../core/log.js').Logger;
   cacheDir: string;
   queue: Queue;
   flow: FlowProducer;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ReportItem } from '../report/run-report.js';
 import { parseImageRef, repoName, type ImageRef } from '../oci/reference.js';
-import { displayUrl } from '../util/url-credentials.js';
+import { displayUrl } from '../core/url-credentials.js';
 
 /**
  * Worker-side metrics. Workers and `airlock serve` are separate processes, so workers add their

@@ -1,12 +1,12 @@
-import { exitCodeForErrors, type AirlockError } from '../errors.js';
+import { exitCodeForErrors, type AirlockError } from '../core/errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { ImageOutcome } from '../runner/run-image-jobs.js';
 import type { RewriteChange } from '../addons/rewrite.js';
 import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
-import { redact } from '../secrets.js';
+import { redact } from '../core/secrets.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import type { SettledArtifact } from '../progress.js';
+import type { SettledArtifact } from '../model/progress.js';
 
 /** `job`: a queued job of a kind this code does not know (a newer producer's), reported as itself rather than as an artifact it may not be. */
 export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin' | 'job';

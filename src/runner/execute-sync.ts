@@ -1,19 +1,19 @@
 import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from './config-plans.js';
+import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { imageNeedPayloads } from './image-payloads.js';
+import { imageNeedPayloads } from '../plan/image-payloads.js';
 import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
-import type { ArtifactProgress, RunProgress } from '../progress.js';
+import type { ArtifactProgress, RunProgress } from '../model/progress.js';
 
 import type { SyncKind } from '../config/scope.js';
 export type { SyncKind };

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
-import { toAirlockError, type AirlockError } from '../errors.js';
+import { toAirlockError, type AirlockError } from '../core/errors.js';
 import { mirrorImage, type ImageJobContext, type MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { CopyResult } from '../oci/copy-image.js';
-import type { CopyProgress } from '../progress.js';
+import type { CopyProgress } from '../model/progress.js';
 
 export interface ImageOutcome {
   payload: MirrorImagePayload;

@@ -4,13 +4,13 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { AirlockConfig } from '../config/schema.js';
 import { entryCopyOptions, entryTarget, entryWantsTag } from '../sources/image-plan.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import type { PinoLogger } from '../log.js';
+import type { PinoLogger } from '../core/log.js';
 import { formatRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { pushedImages } from './webhook-payloads.js';
 import { resolveScope } from '../config/scope.js';
 import type { CounterSample, WorkerMetrics } from '../queue/worker-metrics.js';
 import { BOARD_PATH, mountBullBoard, type BoardQueue } from './bull-board.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { isRedisConnectionError, withDeadline } from '../state/redis-connect.js';
 
 /** A scrape waits this long at most for what Redis holds, then goes without it. */

@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import { JOB, mirrorImageJobId } from '../queue/names.js';
+import { JOB, mirrorImageJobId } from '../model/job-names.js';
 import type { Triggers } from './http-server.js';
 import { readWorkerMetrics } from '../queue/worker-metrics.js';
 import { enqueueRun } from '../queue/runs.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import { withDeadline } from '../state/redis-connect.js';
 
 export interface QueueTriggerOptions {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { jsonFileCache, memoryCache, writeFileAtomic, type JsonCache } from '../util/fs-atomic.js';
-import type { Engine } from '../engine.js';
+import { jsonFileCache, memoryCache, writeFileAtomic, type JsonCache } from '../core/fs-atomic.js';
+import type { Engine } from '../app/engine.js';
 import { basicAuthorization } from '../oci/auth.js';
-import { AirlockError } from '../errors.js';
-import { errorFromResponse, getFollowingRedirects, header, readBuffer, type HttpResponse, type RequestKind } from '../oci/http.js';
-import { registerSecret } from '../secrets.js';
+import { AirlockError } from '../core/errors.js';
+import { errorFromResponse, getFollowingRedirects, header, readBuffer, type HttpResponse, type RequestKind } from '../http/client.js';
+import { registerSecret } from '../core/secrets.js';
 import { MAX_CHART_ARCHIVE_BYTES } from '../charts/chart-archive.js';
 import { findVersion, parseIndex, resolveChartUrl, type ChartVersionEntry, type IndexFile, type ParsedChart, type ParseIndexOptions } from '../charts/index-file.js';
 

@@ -1,6 +1,6 @@
 import type { AirlockConfig, ImageEntry } from '../config/schema.js';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { formatRef, parseImageRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import { HELM, chartTag } from '../charts/helm-oci.js';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { parseManifest, type Descriptor } from '../oci/manifest.js';
 import { createVerifyingStream } from '../oci/verify-stream.js';
 import { MAX_CHART_ARCHIVE_BYTES } from '../charts/chart-archive.js';
-import { checkName } from '../util/names.js';
+import { checkName } from '../core/names.js';
 
 /**
  * `oci://host[:port]/path` → registry and repository path (the chart name is appended by callers).

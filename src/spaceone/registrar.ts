@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { RegisterPluginRequest } from '../plugins/plugin-manifest.js';
 import { RepositoryCallError, type PluginInfo, type RepositoryClient } from './repository-client.js';
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { AirlockError, type ErrorCode } from '../errors.js';
-import { registerSecret } from '../secrets.js';
+import { AirlockError, type ErrorCode } from '../core/errors.js';
+import { registerSecret } from '../core/secrets.js';
 import { repositoryProtos } from './protos.js';
 import { fromListValue, fromStruct, toListValue, toStruct, type ProtoListValue, type ProtoStruct } from './struct.js';
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { AirlockError } from '../errors.js';
-import { writeFileAtomic } from '../util/fs-atomic.js';
+import { AirlockError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs-atomic.js';
 
 /** What was mirrored: a source reference resolved to a digest, and the digest now at the target. */
 export interface MirrorRecord {

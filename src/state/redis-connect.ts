@@ -1,6 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { AirlockError } from '../errors.js';
-import { redact } from '../secrets.js';
+import { AirlockError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
 
 /**
  * One connection policy for every process that uses Redis. Commands (`runs list`, `sync --queue`,

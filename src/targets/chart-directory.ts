@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { parseIndex, stringifyIndex, type ChartVersionEntry, type IndexFile } from '../charts/index-file.js';
-import { AirlockError } from '../errors.js';
-import { serializedAcrossProcesses, writeFileAtomic } from '../util/fs-atomic.js';
+import { AirlockError } from '../core/errors.js';
+import { serializedAcrossProcesses, writeFileAtomic } from '../core/fs-atomic.js';
 import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 /**

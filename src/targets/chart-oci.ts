@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { buildChartArtifact, chartTag, HELM } from '../charts/helm-oci.js';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { parseManifest } from '../oci/manifest.js';
-import { checkName } from '../util/names.js';
+import { checkName } from '../core/names.js';
 import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ChartMetadata } from '../charts/chart-archive.js';
 import type { ChartVersionEntry } from '../charts/index-file.js';
-import { checkName } from '../util/names.js';
+import { checkName } from '../core/names.js';
 
 /**
  * A chart's name and version name what a target writes or asks for (`<name>-<version>.tgz`, a

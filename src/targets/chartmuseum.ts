@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../app/engine.js';
 import { basicAuthorization } from '../oci/auth.js';
-import { AirlockError, type ErrorCode } from '../errors.js';
-import { readBuffer, readText } from '../oci/http.js';
-import type { HttpResponse } from '../oci/transport.js';
-import { redact } from '../secrets.js';
+import { AirlockError, type ErrorCode } from '../core/errors.js';
+import { readBuffer, readText } from '../http/client.js';
+import type { HttpResponse } from '../http/transport.js';
+import { redact } from '../core/secrets.js';
 import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-target.js';
 
 export interface ChartMuseumOptions {
@@ -166,7 +166,7 @@ export function chartMuseumTarget(engine: Engine, url: string, options: ChartMus
 
       // undici's own FormData: its request code encodes only that class as multipart. Field names
       // `chart` and `prov` are the ones the server always reads (handlers.go getChartAndProvFiles).
-      const { FormData } = await import('../oci/undici-core.js');
+      const { FormData } = await import('../http/undici-core.js');
       const form = new FormData();
       form.append('chart', new Blob([new Uint8Array(chart.tgz)]), file);
       if (chart.prov) form.append('prov', new Blob([new Uint8Array(chart.prov)]), `${file}.prov`);

@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { RegistryImageRef } from '../oci/reference.js';
 
 export interface TargetRule {

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Engine } from '../engine.js';
-import { AirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError } from '../core/errors.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
 import { chartMuseumTarget, type ChartMuseumOptions } from './chartmuseum.js';
 import { directoryChartTarget } from './chart-directory.js';

@@ -1,4 +1,4 @@
-// Types for the files of undici that src/oci/undici-core.ts imports directly (the package types
+// Types for the files of undici that src/http/undici-core.ts imports directly (the package types
 // describe only its entry).
 declare module 'undici/lib/dispatcher/agent.js' {
   import { Agent } from 'undici';

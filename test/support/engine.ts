@@ -1,6 +1,6 @@
 import { parseConfig } from '../../src/config/load.js';
-import { createEngine, type Engine } from '../../src/engine.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { createEngine, type Engine } from '../../src/app/engine.js';
+import { silentLogger, type Logger } from '../../src/core/log.js';
 import { memoryMirrorState, type MirrorState } from '../../src/state/mirror-state.js';
 
 /** A real engine for tests: no docker config from the machine, fast retries. */

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { addChildren, finishAddons, planAddonChildren, planStep, settledChildren, waitForChildren, withCatalogs, type AddonFlowPlan, type FlowContext, type StepResult } from '../queue/sync-flow.js';
+import { addChildren, finishAddons, planAddonChildren, planStep, settledChildren, waitForChildren, withCatalogs, type AddonFlowPlan, type FlowContext, type StepResult } from '../sync-flow.js';
 
 /**
  * The addon registries of a run, as a flow parent of the charts, images and files its addons

@@ -1,10 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { PluginManifest } from '../plugins/plugin-manifest.js';
-import { JOB } from '../queue/names.js';
-import { addChildren, keyOf, planStep, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../queue/sync-flow.js';
-import { pluginItems } from '../report/run-report.js';
-import type { RepositoryClient } from '../spaceone/repository-client.js';
-import { planPluginImages, pluginError } from './register-plugins.js';
+import type { PluginManifest } from '../../plugins/plugin-manifest.js';
+import { JOB } from '../../model/job-names.js';
+import { addChildren, keyOf, planStep, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../sync-flow.js';
+import { pluginItems } from '../../report/run-report.js';
+import type { RepositoryClient } from '../../spaceone/repository-client.js';
+import { planPluginImages, pluginError } from '../../jobs/register-plugins.js';
 
 interface RegisterPluginData {
   manifest: PluginManifest;
@@ -44,7 +44,7 @@ export async function registerPluginStep(job: Job, ctx: FlowContext & { reposito
   }
   const d = job.data as RegisterPluginData;
   const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
-  const { syncRegistration } = await import('../spaceone/registrar.js');
+  const { syncRegistration } = await import('../../spaceone/registrar.js');
   let registration;
   try {
     registration = await syncRegistration(await ctx.repositoryClient(), data.manifest.request, { allowRecreate: section.allowRecreate, expectedTags: d.tags ?? [], nothingNew: copied === 0 });

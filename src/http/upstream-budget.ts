@@ -1,6 +1,6 @@
 import type { AirlockConfig } from '../config/schema.js';
-import { AirlockError } from '../errors.js';
-import { registryEndpointHost } from './reference.js';
+import { AirlockError } from '../core/errors.js';
+import { registryEndpointHost } from '../oci/reference.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { AirlockConfig } from '../config/schema.js';
-import type { Engine } from '../engine.js';
-import { AirlockError, toAirlockError } from '../errors.js';
+import type { Engine } from '../app/engine.js';
+import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';

@@ -1,6 +1,6 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import { AirlockError } from '../errors.js';
+import { AirlockError } from './errors.js';
 import { trackTemporary, untrackTemporary } from './exit-cleanup.js';
 
 export interface FileLockOptions {

@@ -1,8 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { ReportItem } from '../report/run-report.js';
-import type { RetryPlan } from '../runner/retry-plan.js';
-import { resolveScope } from '../config/scope.js';
-import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../queue/sync-flow.js';
+import type { ReportItem } from '../../report/run-report.js';
+import type { RetryPlan } from '../../plan/retry-plan.js';
+import { resolveScope } from '../../config/scope.js';
+import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../sync-flow.js';
 
 interface SyncRunData {
   scope?: string;

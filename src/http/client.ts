@@ -1,9 +1,9 @@
 import { parseRetryAfter } from './retry-after.js';
 import type { FormData } from 'undici';
 import { Transform, type Readable } from 'node:stream';
-import { AirlockError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { redact } from '../secrets.js';
+import { AirlockError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { redact } from '../core/secrets.js';
 import { requestWithoutBody, type HttpResponse, type Transport } from './transport.js';
 import type { UpstreamBudget } from './upstream-budget.js';
 

@@ -1,4 +1,4 @@
-import { AirlockError, type ErrorCode } from '../errors.js';
+import { AirlockError, type ErrorCode } from './errors.js';
 
 /**
  * The grammars of everything a value from an upstream or an operator may come to name: a file or

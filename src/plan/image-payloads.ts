@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.js';
+import { AirlockError } from '../core/errors.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import type { PlanFailure } from '../sources/image-plan.js';

@@ -1,4 +1,4 @@
-import { AirlockError, type ErrorCode } from '../errors.js';
+import { AirlockError, type ErrorCode } from './errors.js';
 
 /**
  * Credentials are never written inside a URL that airlock is given. A URL becomes a report line,

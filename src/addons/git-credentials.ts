@@ -1,5 +1,5 @@
 import { AirlockError } from '../core/errors.js';
-import { envVarForRegistry } from '../http/credentials.js';
+import { envVarForRegistry } from '../oci/credentials.js';
 import { registerCredentials } from '../core/secrets.js';
 
 /** `AIRLOCK_GIT_AUTH_GIT_INTERNAL=user:token` → credentials for https://git.internal/… (named like the registry variables). */

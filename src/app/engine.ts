@@ -7,14 +7,15 @@ import type { Logger } from '../core/log.js';
 import { createAuthenticator, type CredentialLookup, type Credentials } from '../oci/auth.js';
 import { createBlobLedger, type Limit } from '../oci/blob-copy.js';
 import { copyImage, type CopyRequest, type CopyResult } from '../oci/copy-image.js';
-import { createCredentialLookup, envVarForRegistry } from '../http/credentials.js';
+import { createCredentialLookup, envVarForRegistry } from '../oci/credentials.js';
 import { registerSecret } from '../core/secrets.js';
 import { createSend, header, type Send } from '../http/client.js';
 import { createTransport, type Transport } from '../http/transport.js';
 import { registryImageEndpoint, type ImageEndpoint } from '../oci/image-endpoint.js';
 import { memoryUpstreamBudget, type UpstreamBudget } from '../http/upstream-budget.js';
 import { layoutImageEndpoint } from '../oci/layout.js';
-import { isLoopbackRegistry, registryEndpointHost, type ImageRef } from '../oci/reference.js';
+import { isLoopbackRegistry, type ImageRef } from '../oci/reference.js';
+import { registryEndpointHost } from '../http/registry-host.js';
 import { createRegistryClient, type RegistryClient, type RegistryEndpoint } from '../oci/registry-client.js';
 import type { MirrorState } from '../state/mirror-state.js';
 

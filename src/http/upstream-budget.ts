@@ -1,6 +1,6 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../core/errors.js';
-import { registryEndpointHost } from '../oci/reference.js';
+import { registryEndpointHost } from './registry-host.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { AirlockError } from '../core/errors.js';
 import { isValidName, nameProblem, printable } from '../core/names.js';
+import { DOCKER_HUB } from '../http/registry-host.js';
 
 /** An image in a registry: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`. */
 export interface RegistryImageRef {
@@ -22,7 +23,6 @@ export interface LayoutImageRef {
 
 export type ImageRef = RegistryImageRef | LayoutImageRef;
 
-export const DOCKER_HUB = 'docker.io';
 // Docker's legacy name for the Hub; airlock also folds in the host the Hub is served at, so
 // `registry-1.docker.io/x` and `x` name one repository (and one state key).
 const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
@@ -157,11 +157,6 @@ export function formatRef(ref: ImageRef): string {
 /** `registry/repository` without transport, tag or digest. */
 export function repoName(ref: RegistryImageRef): string {
   return `${ref.registry}/${ref.repository}`;
-}
-
-/** The host actually contacted for a registry name (Docker Hub is served elsewhere). */
-export function registryEndpointHost(registry: string): string {
-  return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
 }
 
 /** Loopback registries are plain HTTP unless configured otherwise. */

@@ -4,21 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { AirlockError } from '../core/errors.js';
 import { checkName, printable } from '../core/names.js';
 import { CONFIG_FILE_LIMIT, readTextBounded } from '../core/bounded-read.js';
-
-/** The 2.x `RegisterPluginRequest` fields (spaceone-repository.md 1.3), as airlock sends them. */
-export interface RegisterPluginRequest {
-  name: string;
-  resource_type: string;
-  /** Repository path below the registry host, without tag or digest. */
-  image: string;
-  provider?: string;
-  registry_type: 'DOCKER_HUB' | 'AWS_PRIVATE_ECR' | 'HARBOR' | 'GITHUB' | 'GCP_PRIVATE_GCR';
-  capability?: Record<string, unknown>;
-  labels?: string[];
-  tags?: Record<string, unknown>;
-  plugin_id: string;
-  docs?: Record<string, unknown>;
-}
+import type { RegisterPluginRequest } from '../spaceone/registrar.js';
 
 export interface PluginManifest {
   file: string;

@@ -3,7 +3,8 @@ import { resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../core/errors.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { MANAGED_PLUGIN_IDS } from './managed-catalog.js';
-import { readPluginManifests, type PluginManifest, type RegisterPluginRequest } from './plugin-manifest.js';
+import { readPluginManifests, type PluginManifest } from './plugin-manifest.js';
+import type { RegisterPluginRequest } from '../spaceone/registrar.js';
 
 export interface ManifestSource {
   /** A file or directory instead of plugins.manifests. */

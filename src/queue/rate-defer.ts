@@ -1,7 +1,8 @@
 import { DelayedError, type Job } from 'bullmq';
 import { toAirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { parseImageRef, registryEndpointHost } from '../oci/reference.js';
+import { parseImageRef } from '../oci/reference.js';
+import { registryEndpointHost } from '../http/registry-host.js';
 import type { UpstreamBudget } from '../http/upstream-budget.js';
 import { JOB } from '../model/job-names.js';
 

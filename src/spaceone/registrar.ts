@@ -1,6 +1,20 @@
 import { AirlockError } from '../core/errors.js';
-import type { RegisterPluginRequest } from '../plugins/plugin-manifest.js';
 import { RepositoryCallError, type PluginInfo, type RepositoryClient } from './repository-client.js';
+
+/** The 2.x `RegisterPluginRequest` fields (spaceone-repository.md 1.3), as airlock sends them. */
+export interface RegisterPluginRequest {
+  name: string;
+  resource_type: string;
+  /** Repository path below the registry host, without tag or digest. */
+  image: string;
+  provider?: string;
+  registry_type: 'DOCKER_HUB' | 'AWS_PRIVATE_ECR' | 'HARBOR' | 'GITHUB' | 'GCP_PRIVATE_GCR';
+  capability?: Record<string, unknown>;
+  labels?: string[];
+  tags?: Record<string, unknown>;
+  plugin_id: string;
+  docs?: Record<string, unknown>;
+}
 
 export const LOCAL_REPOSITORY = 'repo-local';
 

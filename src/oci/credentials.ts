@@ -3,8 +3,8 @@ import path from 'node:path';
 import { AirlockError } from '../core/errors.js';
 import { registerCredentials } from '../core/secrets.js';
 import { CONFIG_FILE_LIMIT, readTextBounded } from '../core/bounded-read.js';
-import type { CredentialLookup, Credentials } from '../oci/auth.js';
-import { DOCKER_HUB } from '../oci/reference.js';
+import type { CredentialLookup, Credentials } from './auth.js';
+import { DOCKER_HUB } from '../http/registry-host.js';
 
 /** `AIRLOCK_AUTH_127_0_0_1_5000=user:password` (or `AIRLOCK_TOKEN_…`) → registry `127.0.0.1:5000`. */
 export function envVarForRegistry(registry: string, kind: 'AUTH' | 'TOKEN' | 'GIT_AUTH' = 'AUTH'): string {

@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
-import { chartImagePayloads } from '../src/runner/execute-sync.js';
+import { chartImagePayloads } from '../src/plan/image-payloads.js';
 import { runImageJobs } from '../src/runner/run-image-jobs.js';
-import type { AddonChartGroup } from '../src/runner/addon-sync.js';
+import type { AddonChartGroup } from '../src/addons/artifacts.js';
 import { failedJobItems, type ChildResult } from '../src/queue/sync-flow.js';
 import { syncRunStep } from '../src/queue/steps/sync-run.js';
 import { publishAddonsStep } from '../src/queue/steps/publish-addons.js';

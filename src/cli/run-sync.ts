@@ -3,14 +3,14 @@ import { createEngine, type Engine } from '../app/engine.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { exitCodeFor, formatReport, formatTotals, showsKinds } from '../report/run-report.js';
-import { executeSync, type SyncKind } from '../runner/execute-sync.js';
+import { executeSync } from '../runner/execute-sync.js';
+import type { SyncKind } from '../config/scope.js';
 import type { PlanFailure } from '../sources/image-plan.js';
 import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
 import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
-export type { SyncKind };
 
 /** What a one-shot command's engine is built from. */
 export interface EngineSetup {

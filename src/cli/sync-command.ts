@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { AirlockError } from '../core/errors.js';
 import { ALL_KINDS, resolveScope } from '../config/scope.js';
-import { runSync, type SyncKind } from './run-sync.js';
+import { runSync } from './run-sync.js';
+import type { SyncKind } from '../config/scope.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 
 export function syncCommand(): Command {

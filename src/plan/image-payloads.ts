@@ -1,4 +1,6 @@
+import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../core/errors.js';
+import type { ChartResult } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { parseRegistryRef } from '../oci/reference.js';
 import type { PlanFailure } from '../sources/image-plan.js';
@@ -32,4 +34,10 @@ export function imageNeedPayloads(needs: Iterable<ImageNeed>, rule: TargetRule |
     payloads.push({ source: `docker://${image}`, target: mirroredRepository(image, rule) });
   }
   return { payloads, failures };
+}
+
+/** Images that charts need, as copies to `targets.images`; each image once. */
+export function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
+  const needs = results.flatMap((r) => (r.images ?? []).map((img) => ({ image: img.image, neededBy: `chart ${r.source}` })));
+  return imageNeedPayloads(needs, config.targets.images, known);
 }

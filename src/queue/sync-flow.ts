@@ -7,8 +7,8 @@ import { chartSource, type MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
-import type { AddonChartGroup } from '../runner/addon-sync.js';
-import type { SyncKind } from '../runner/execute-sync.js';
+import type { AddonChartGroup } from '../addons/artifacts.js';
+import type { SyncKind } from '../config/scope.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
 import { emptyRetryPlan, runScope, type RetryPlan } from '../plan/retry-plan.js';
 import type { PlanFailure } from '../sources/image-plan.js';
@@ -268,7 +268,7 @@ async function cachedRepos(engine: Engine, cacheDir: string, config: AirlockConf
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
 export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
-  const { planAddonArtifacts, payloadImage } = await import('../runner/addon-sync.js');
+  const [{ planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
   const artifacts = await planAddonArtifacts(config, engine, cacheDir, { repos: await cachedRepos(engine, cacheDir, config) });
   const plan: AddonFlowPlan = {
     catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
@@ -287,7 +287,7 @@ export async function finishAddons(
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
-  const { planAddonArtifacts, publishAddons, payloadImage } = await import('../runner/addon-sync.js');
+  const [{ planAddonArtifacts }, { publishAddons }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
   const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir, { repos: await cachedRepos(ctx.engine, ctx.cacheDir, same) });

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
-import type { ChartResult, MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import type { Logger } from '../core/log.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems, type ChartOutcome, type ReportItem, type RunReport } from '../report/run-report.js';
@@ -10,13 +10,12 @@ import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-fil
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
 import { runImageJobs, type ImageOutcome } from './run-image-jobs.js';
 import type { PlanFailure } from '../sources/image-plan.js';
-import { imageNeedPayloads } from '../plan/image-payloads.js';
-import type { AddonArtifacts, AddonMirrorStatus } from './addon-sync.js';
+import { chartImagePayloads } from '../plan/image-payloads.js';
+import type { AddonArtifacts, AddonMirrorStatus } from '../addons/artifacts.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import type { ArtifactProgress, RunProgress } from '../model/progress.js';
 
 import type { SyncKind } from '../config/scope.js';
-export type { SyncKind };
 
 export interface ExecuteSyncOptions {
   config: AirlockConfig;
@@ -37,12 +36,6 @@ export interface ExecuteSyncOptions {
 export interface SyncResult {
   report: RunReport;
   errors: AirlockError[];
-}
-
-/** Images that charts need, as copies to `targets.images`; each image once. */
-export function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
-  const needs = results.flatMap((r) => (r.images ?? []).map((img) => ({ image: img.image, neededBy: `chart ${r.source}` })));
-  return imageNeedPayloads(needs, config.targets.images, known);
 }
 
 /**
@@ -81,7 +74,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   let addons: AddonArtifacts | undefined;
   const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
   if (kinds.includes('addons') && config.addons) {
-    const { mirrorAddonCharts, planAddonArtifacts, payloadImage } = await import('./addon-sync.js');
+    const [{ mirrorAddonCharts }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../jobs/mirror-addon-chart.js'), import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
     const { repos, packages, targets, imageCache } = await chartKitOnce();
     addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun, repos });
     fail(addons.failures, 'addon');
@@ -227,7 +220,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
 
   if (addons) {
-    const { publishAddons, payloadImage } = await import('./addon-sync.js');
+    const [{ publishAddons }, { payloadImage }] = await Promise.all([import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
     for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
     const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
     items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));

@@ -11,7 +11,7 @@ const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, 'main.cjs');
 // V8 takes a code cache only under the flags it was made with, and the client for requests with
-// a body changes one as it loads (src/oci/transport.ts): it calls this first, and the caches are
+// a body changes one as it loads (src/http/transport.ts): it calls this first, and the caches are
 // taken then, before the change, and written at exit.
 const BEFORE_V8_FLAGS = Symbol.for('airlock.compileCache.beforeV8Flags');
 // The build's files, hashed: a cache from another build is never offered to V8.
@@ -173,7 +173,7 @@ if (process.env.NODE_DISABLE_COMPILE_CACHE) {
 if (typeof Module.enableCompileCache === 'function') {
   // Node writes its cache at exit, under the flags of the moment, so the flags a run may change
   // are set before anything compiles, the same for every run of a command: --liftoff-only (see
-  // src/oci/transport.ts) and, except for the long-running processes, --no-flush-bytecode (a copy
+  // src/http/transport.ts) and, except for the long-running processes, --no-flush-bytecode (a copy
   // that runs for minutes would otherwise drop the start-up code before the cache is written).
   const flags = ['--liftoff-only'];
   if (!['worker', 'serve', 'scheduler'].includes(commandName())) flags.push('--no-flush-bytecode');

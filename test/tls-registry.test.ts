@@ -9,7 +9,7 @@ import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage, randomBlob } from './support/images.js';
 import { selfSignedCertificate, startRegistry, type TestRegistry } from './support/registry.js';
 
-// HEAD probes and requests with bodies take different HTTP clients (src/oci/transport.ts): both
+// HEAD probes and requests with bodies take different HTTP clients (src/http/transport.ts): both
 // must honour a registry's TLS settings.
 
 let upstream: TestRegistry;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { cacheDirsIn } from '../src/config/cache-dirs.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,7 +63,7 @@ describe('schedules', () => {
     const queue = new Queue(queueName, { connection, prefix: qe.prefix });
     const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
     await events.waitUntilReady();
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDirs: cacheDirsIn(fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'))) });
     try {
       // The run's own completion, not its children's (a run is a flow of one job per artifact).
       const done = new Promise<{ returnvalue: string }>((resolve) =>
@@ -98,7 +99,7 @@ describe('schedules', () => {
     const yaml = `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${qe.prefix}"\nimages:\n  - source: ${qe.upstream.host}/queued/app:v1\n    target: ${qe.target.host}/queued/app\n  - source: ${qe.upstream.host}/queued/missing:v1\n    target: ${qe.target.host}/queued/missing\n`;
     fs.writeFileSync(cfg, yaml);
     const config = parseConfig({ images: [{ source: `${qe.upstream.host}/queued/app:v1`, target: `${qe.target.host}/queued/app` }, { source: `${qe.upstream.host}/queued/missing:v1`, target: `${qe.target.host}/queued/missing` }] });
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cache-')) });
+    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, cacheDirs: cacheDirsIn(fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'))) });
     const env = { TEST_REDIS_URL: qe.redis.url };
     try {
       const r = await airlock(['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'], env);

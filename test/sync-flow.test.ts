@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { cacheDirsIn } from '../src/config/cache-dirs.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +33,7 @@ async function withWorker(config: AirlockConfig, cacheDir: string, fn: (queue: Q
   const queue = new Queue(queueName, { connection, prefix: qe.prefix });
   const events = new QueueEvents(queueName, { connection, prefix: qe.prefix });
   await events.waitUntilReady();
-  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDir, ...(metricsFor ? { metrics: metricsFor(queueName) } : {}) });
+  const worker = startQueueWorker({ config, engine: testEngine({ config }), logger: silentLogger(), redisUrl: qe.redis.url, queue: queueName, prefix: qe.prefix, concurrency: 4, cacheDirs: cacheDirsIn(cacheDir), ...(metricsFor ? { metrics: metricsFor(queueName) } : {}) });
   try {
     await fn(queue, events, queueName);
   } finally {

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { cacheDirsIn, type CacheDirs } from '../src/config/cache-dirs.js';
 import path from 'node:path';
 import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
 import { chartImagePayloads } from '../src/plan/image-payloads.js';
@@ -36,8 +37,8 @@ export interface QueueWorkerOptions {
   queue?: string;
   prefix?: string;
   concurrency?: number;
-  /** Where scheduled sync runs keep chart index validators and chart image lists. */
-  cacheDir?: string;
+  /** Where scheduled sync runs keep chart index validators, chart image lists, addon archives and catalogs. */
+  cacheDirs?: CacheDirs;
   /** Job lock lifetime: a worker that dies holds its jobs this long before another takes them. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -72,9 +73,9 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   queue.on('error', (e) => logConnectionError(logger, e, 'queue error'));
   flow.on('error', (e) => logConnectionError(logger, e, 'flow producer error'));
   const digest = configDigest(options.config);
-  const cacheDir = options.cacheDir ?? path.join(os.tmpdir(), 'airlock-cache');
+  const cacheDirs = options.cacheDirs ?? cacheDirsIn(path.join(os.tmpdir(), 'airlock-cache'), options.config);
   // On disk, not per job: an unchanged chart's images are known without downloading it again.
-  const imageCache = chartImageCache(cacheDir);
+  const imageCache = chartImageCache(cacheDirs.chartImages);
   // One Repository service client per worker, opened on the first plugin registration. A failed
   // open is forgotten, so the next registration tries again instead of failing for the worker's life.
   let client: Promise<RepositoryClient> | undefined;
@@ -111,7 +112,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       const items = botkubeItems(r);
       return { value: asChild(job, { ...r, failures: [] }, items), items, ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
     }
-    const flowCtx = { config: options.config, engine, logger: log, cacheDir, queue, flow, token, configDigest: digest };
+    const flowCtx = { config: options.config, engine, logger: log, cacheDirs, queue, flow, token, configDigest: digest };
     if (job.name === JOB.sync) return syncRunStep(job, flowCtx);
     if (job.name === JOB.publishAddons) return publishAddonsStep(job, flowCtx);
     if (job.name === JOB.registerPlugin) {

@@ -6,7 +6,7 @@ import type { AddonPlan } from '../addons/discover.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import { AirlockError } from '../core/errors.js';
 import { refuseUrlCredentials } from '../core/url-credentials.js';
-import { defaultStateFile } from './state-store.js';
+import { cacheDirsIn, defaultStateFile } from '../config/cache-dirs.js';
 import { STATE_OPTION_HELP } from './state-store.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -22,7 +22,7 @@ export function parseRegistryOption(values: string[] | undefined): CatalogRegist
 
 /** The same place `addons sync` uses without a config: beside the default mirror state. */
 function defaultCatalogCache(): string {
-  return path.join(path.dirname(defaultStateFile()), 'catalogs');
+  return cacheDirsIn(path.dirname(defaultStateFile())).catalogs;
 }
 
 function printPlan(plans: AddonPlan[]): void {

@@ -1,4 +1,5 @@
 import type { AirlockConfig } from '../config/schema.js';
+import type { CacheDirs } from '../config/cache-dirs.js';
 import { createEngine, type Engine } from '../app/engine.js';
 import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -34,8 +35,7 @@ export interface SyncOptions extends EngineSetup {
 /** What `withSyncEngine` hands the command besides the engine. */
 export interface SyncSession {
   logger: Logger;
-  /** Where chart index validators and chart image lists are cached. */
-  cacheDir: string;
+  cacheDirs: CacheDirs;
   /** Writes the mirror state's pending records at once: for a process about to exit on a signal. */
   flushStateSync(): void;
 }
@@ -44,13 +44,13 @@ export interface SyncSession {
  * A one-shot command's logger, state store and engine, closed in order whatever `fn` does: every
  * command honours the same --state, --plain-http, --tls-skip-verify and --verify-targets.
  */
-export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engine, logger: Logger, cacheDir: string, session: SyncSession) => Promise<T>, logDestination?: { write(line: string): void }): Promise<T> {
+export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engine, logger: Logger, cacheDirs: CacheDirs, session: SyncSession) => Promise<T>, logDestination?: { write(line: string): void }): Promise<T> {
   const { config } = options;
   const logger = createLogger({ level: options.logLevel ?? 'warn', ...(logDestination ? { destination: logDestination } : {}) });
   const store = await chooseStateStore(config, { stateFile: options.stateFile });
   const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, verifyTargets: options.verifyTargets });
   try {
-    return await fn(engine, logger, store.cacheDir, { logger, cacheDir: store.cacheDir, flushStateSync: () => store.flushSync?.() });
+    return await fn(engine, logger, store.cacheDirs, { logger, cacheDirs: store.cacheDirs, flushStateSync: () => store.flushSync?.() });
   } finally {
     await engine.close();
     await store.close();
@@ -93,7 +93,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
   const tracker = createRunTracker(terminal ? { terminal } : {});
   return withSyncEngine(
     options,
-    async (engine, logger, cacheDir, session) => {
+    async (engine, logger, cacheDirs, session) => {
       const release = exitTidilyOnSignals(tracker, session);
       try {
         const { report, errors } = await executeSync({
@@ -101,7 +101,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
           kinds: options.kinds,
           engine,
           logger,
-          cacheDir,
+          cacheDirs,
           ...(options.images ? { images: options.images } : {}),
           ...(options.failures ? { failures: options.failures } : {}),
           ...(options.dryRun ? { dryRun: true } : {}),

@@ -1,33 +1,20 @@
-import os from 'node:os';
-import path from 'node:path';
 import type { AirlockConfig } from '../config/schema.js';
+import { cacheDirsFor, defaultStateFile, type CacheDirs } from '../config/cache-dirs.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import { closeRedis, connectCommandRedis, isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 import { fileMirrorState, redisMirrorState, type MirrorState } from '../state/mirror-state.js';
 
 export interface StateChoice {
   state: MirrorState;
-  /** Where chart repository indexes are cached between runs (conditional GETs). */
-  cacheDir: string;
+  /** The caches beside the state file (chart indexes, chart images, addon archives, catalogs). */
+  cacheDirs: CacheDirs;
   close: () => Promise<void>;
   /** Writes what a batching store holds, synchronously: for a process about to exit on a signal. */
   flushSync?: () => void;
 }
 
-/** `$XDG_CACHE_HOME/airlock/mirror-state.json`, else `~/.cache/airlock/mirror-state.json` (a relative XDG_CACHE_HOME is ignored, as the spec says). */
-export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const cache = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
-  return path.join(cache, 'airlock', 'mirror-state.json');
-}
-
 /** What `--state` says in every command's help. */
 export const STATE_OPTION_HELP = 'mirror state file (default: Redis when the config has redis:, else state.file, else $XDG_CACHE_HOME/airlock/mirror-state.json or ~/.cache/airlock/mirror-state.json)';
-
-/** Chart index validators and image lists live beside the state file the config names (or the default one). */
-export function indexCacheDir(config: AirlockConfig, env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(path.dirname(config.state.file ?? defaultStateFile(env)), 'index-cache');
-}
 
 /**
  * Redis when the config has it (shared by every worker), else a file: `--state`, then
@@ -47,11 +34,11 @@ export async function chooseStateStore(config: AirlockConfig, options: { stateFi
     const said = <T>(p: Promise<T>) => p.catch((e: unknown) => Promise.reject(isRedisConnectionError(e) ? redisUnreachable(url, e, policy) : e));
     return {
       state: { get: (k) => said(state.get(k)), set: (k, r) => said(state.set(k, r)), flush: () => state.flush() },
-      cacheDir: indexCacheDir(config, env),
+      cacheDirs: cacheDirsFor(config, { env }),
       close: () => closeRedis(redis),
     };
   }
   const file = options.stateFile ?? config.state.file ?? defaultStateFile(env);
   const state = fileMirrorState(file);
-  return { state, cacheDir: path.join(path.dirname(file), 'index-cache'), close: () => state.flush(), flushSync: () => state.flushSync?.() };
+  return { state, cacheDirs: cacheDirsFor(config, { stateFile: file, env }), close: () => state.flush(), flushSync: () => state.flushSync?.() };
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { indexCacheDir } from './state-store.js';
+import { cacheDirsFor } from '../config/cache-dirs.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 import { loadConfig } from '../config/load.js';
 import { redisUrlOf } from '../config/secret-ref.js';
@@ -52,7 +52,7 @@ export function workerCommand(): Command {
         logger,
         redisUrl,
         queue: opts.queue,
-        cacheDir: indexCacheDir(config),
+        cacheDirs: cacheDirsFor(config),
         metrics,
         policy,
         connection: stateRedis,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import * as z from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
@@ -63,8 +62,8 @@ export interface ChartResult {
  * Chart image lists kept on disk between runs (keyed by chart digest and values): the one-shot
  * run and the queue worker share it, so neither downloads an unchanged chart to list its images.
  */
-export function chartImageCache(cacheDir: string): JsonCache<ChartImage[]> {
-  return jsonFileCache<ChartImage[]>(path.join(cacheDir, '..', 'chart-images'));
+export function chartImageCache(dir: string): JsonCache<ChartImage[]> {
+  return jsonFileCache<ChartImage[]>(dir);
 }
 
 /** How a chart version is named in reports, errors and per-run caches: `SOURCE CHART@VERSION`. */

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { isSemverVersion, type Addon } from '../addons/addon.js';
 import { blockers, type AddonArtifacts, type AddonMirrorStatus } from '../addons/artifacts.js';
 import { DEFAULT_CATALOG_REGISTRIES } from '../addons/catalog-dir.js';
@@ -11,6 +10,7 @@ import { rewriteAddon, type AddonRewrite, type RewriteChange } from '../addons/r
 import { addonChartRepository, rewriteTargets } from '../addons/rewrite-targets.js';
 import type { Engine } from '../app/engine.js';
 import type { AirlockConfig } from '../config/schema.js';
+import type { CacheDirs } from '../config/cache-dirs.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { jsonFileCache } from '../core/fs-atomic.js';
 import type { Logger } from '../core/log.js';
@@ -56,10 +56,10 @@ function contentKey(addon: Addon, files: Map<string, Buffer>): string {
 export async function publishAddons(
   artifacts: AddonArtifacts,
   status: AddonMirrorStatus,
-  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean; cacheDir?: string },
+  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean; cacheDirs?: Pick<CacheDirs, 'addonArchives'> },
 ): Promise<{ addons: AddonPublishOutcome[]; git: GitMirrorOutcome[]; errors: AirlockError[] }> {
   const { config, engine } = ctx;
-  const archives = ctx.cacheDir ? jsonFileCache<string>(path.join(ctx.cacheDir, '..', 'addon-archives')) : undefined;
+  const archives = ctx.cacheDirs ? jsonFileCache<string>(ctx.cacheDirs.addonArchives) : undefined;
   const section = config.addons!;
   const addons: AddonPublishOutcome[] = [];
   const git: GitMirrorOutcome[] = [];

@@ -1,17 +1,13 @@
-import path from 'node:path';
 import type { CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import { addonChartGroups, type AddonArtifacts, type AddonChartGroup } from '../addons/artifacts.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import type { Engine } from '../app/engine.js';
 import type { AddonCatalogConfig, AirlockConfig } from '../config/schema.js';
+import type { CacheDirs } from '../config/cache-dirs.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { imageNeedPayloads } from './image-payloads.js';
-
-function addonCacheDir(config: AirlockConfig, cacheDir: string): string {
-  return config.addons?.cacheDir ?? path.join(cacheDir, '..', 'catalogs');
-}
 
 async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
   if (c.helm) {
@@ -30,7 +26,7 @@ async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cach
 export async function planAddonArtifacts(
   config: AirlockConfig,
   engine: Engine,
-  cacheDir: string,
+  cacheDirs: Pick<CacheDirs, 'catalogs'>,
   options: {
     dryRun?: boolean;
     /** The run's chart repository reader: its index cache makes a helm-type catalog's index a conditional GET. */
@@ -46,7 +42,7 @@ export async function planAddonArtifacts(
   for (const c of section.catalogs) {
     const label = c.source ?? c.helm ?? c.name;
     try {
-      const catalog = await readConfiguredCatalog(c, engine, addonCacheDir(config, cacheDir), options.repos);
+      const catalog = await readConfiguredCatalog(c, engine, cacheDirs.catalogs, options.repos);
       const plan = planCatalog(catalog, { ...(c.addons ? { addons: c.addons } : {}) });
       out.catalogs.push({ config: c, catalog, plan });
       for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });

@@ -9,6 +9,7 @@ import type { MirrorImagePayload } from '../jobs/mirror-image.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
 import type { AddonChartGroup } from '../addons/artifacts.js';
 import type { SyncKind } from '../config/scope.js';
+import type { CacheDirs } from '../config/cache-dirs.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
 import { emptyRetryPlan, runScope, type RetryPlan } from '../plan/retry-plan.js';
 import type { PlanFailure } from '../sources/image-plan.js';
@@ -58,7 +59,7 @@ export interface PlannedRun {
 
 
 /** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
-export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDir: string; retry?: RetryPlan }): Promise<PlannedRun> {
+export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDirs: CacheDirs; retry?: RetryPlan }): Promise<PlannedRun> {
   const again = options.retry;
   const { config, kinds } = runScope(options.config, options.kinds, again);
   const children: FlowChild[] = [];
@@ -71,7 +72,7 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
   const botkube: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
 
   if (kinds.includes('charts') && config.charts.length > 0) {
-    const plan = await planConfigCharts(config, options.engine, await cachedRepos(options.engine, options.cacheDir, config));
+    const plan = await planConfigCharts(config, options.engine, await cachedRepos(options.engine, options.cacheDirs, config));
     fail(plan.failures, 'chart');
     retryEntries.chartEntries.push(...plan.retryEntries);
     charts.push(...plan.payloads);
@@ -261,15 +262,15 @@ export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: stri
 }
 
 /** A chart repository reader whose index validators outlive the step (conditional GETs next time). */
-async function cachedRepos(engine: Engine, cacheDir: string, config: AirlockConfig) {
+async function cachedRepos(engine: Engine, cacheDirs: CacheDirs, config: AirlockConfig) {
   const { createHelmRepoReader, fileIndexCache } = await import('../sources/helm-repo.js');
-  return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDir), maxIndexBytes: config.limits.chartIndexBytes });
+  return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDirs.chartIndexes), maxIndexBytes: config.limits.chartIndexBytes });
 }
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
-export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDir: string): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
+export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDirs: CacheDirs): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
   const [{ planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
-  const artifacts = await planAddonArtifacts(config, engine, cacheDir, { repos: await cachedRepos(engine, cacheDir, config) });
+  const artifacts = await planAddonArtifacts(config, engine, cacheDirs, { repos: await cachedRepos(engine, cacheDirs, config) });
   const plan: AddonFlowPlan = {
     catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
     failures: failureItems(artifacts.failures, 'addon'),
@@ -283,14 +284,14 @@ export async function planAddonChildren(config: AirlockConfig, engine: Engine, c
 /** The publish-addons finish step: what arrived decides which addons are rewritten and published. */
 export async function finishAddons(
   config: AirlockConfig,
-  ctx: { engine: Engine; logger: import('../core/log.js').Logger; cacheDir: string },
+  ctx: { engine: Engine; logger: import('../core/log.js').Logger; cacheDirs: CacheDirs },
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
   const [{ planAddonArtifacts }, { publishAddons }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
-  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDir, { repos: await cachedRepos(ctx.engine, ctx.cacheDir, same) });
+  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDirs, { repos: await cachedRepos(ctx.engine, ctx.cacheDirs, same) });
   const status = { failedImages: new Set<string>(), failedCharts: new Set<string>(), files: new Map<string, string>(), failedUrls: new Set<string>(), filesUnmirrored: !config.targets.files };
   // Whatever the catalogs name now but the children were not asked to mirror did not arrive.
   const planned = { images: new Set(plan.images), charts: new Set(plan.charts), urls: new Set(plan.urls) };
@@ -315,7 +316,7 @@ export async function finishAddons(
     if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
-  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir });
+  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDirs: ctx.cacheDirs });
   // The re-plan at the same commits finds the plan step's addon failures again: each counts once.
   const own = onePerArtifact([...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)]);
   // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
@@ -328,7 +329,7 @@ export interface FlowContext {
   config: AirlockConfig;
   engine: Engine;
   logger: import('../core/log.js').Logger;
-  cacheDir: string;
+  cacheDirs: CacheDirs;
   queue: Queue;
   flow: FlowProducer;
   /** The job's lock token (the processor's second argument). */

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
+import type { CacheDirs } from '../config/cache-dirs.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
@@ -24,7 +25,7 @@ export interface ExecuteSyncOptions {
   engine: Engine;
   logger: Logger;
   /** Where chart index validators and chart image lists are cached between runs. */
-  cacheDir: string;
+  cacheDirs: CacheDirs;
   /** Image copies given directly (image copy, --from-file). */
   images?: MirrorImagePayload[];
   failures?: PlanFailure[];
@@ -62,10 +63,10 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     return {
       mirrorChart,
       chartSource,
-      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDir), maxIndexBytes: config.limits.chartIndexBytes }),
+      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDirs.chartIndexes), maxIndexBytes: config.limits.chartIndexBytes }),
       packages: new Map<string, Promise<ChartPackage>>(),
       targets: new Map<string, ChartTarget>(),
-      imageCache: chartImageCache(options.cacheDir),
+      imageCache: chartImageCache(options.cacheDirs.chartImages),
     };
   };
   const chartKitOnce = () => (chartKit ??= loadChartKit());
@@ -76,7 +77,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   if (kinds.includes('addons') && config.addons) {
     const [{ mirrorAddonCharts }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../jobs/mirror-addon-chart.js'), import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
     const { repos, packages, targets, imageCache } = await chartKitOnce();
-    addons = await planAddonArtifacts(config, engine, options.cacheDir, { dryRun: options.dryRun, repos });
+    addons = await planAddonArtifacts(config, engine, options.cacheDirs, { dryRun: options.dryRun, repos });
     fail(addons.failures, 'addon');
     const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
     items.push(...chartItems(charts.outcomes));
@@ -222,7 +223,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   if (addons) {
     const [{ publishAddons }, { payloadImage }] = await Promise.all([import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
     for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
-    const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDir: options.cacheDir });
+    const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDirs: options.cacheDirs });
     items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
     errors.push(...published.errors);
   }

@@ -10,12 +10,12 @@ export async function publishAddonsStep(job: Job, ctx: FlowContext): Promise<Ste
   // The run's scope: the catalogs the sync job named (all of them for an older job without the list).
   const config = data.catalogs ? withCatalogs(ctx.config, data.catalogs.map((name) => ({ name }))) : ctx.config;
   await planStep(job, async (recovering) => {
-    const planned = await planAddonChildren(config, ctx.engine, ctx.cacheDir);
+    const planned = await planAddonChildren(config, ctx.engine, ctx.cacheDirs);
     await addChildren(ctx.flow, job, planned.children, recovering ? { skipExistingIn: ctx.queue } : {});
     return { plan: planned.plan };
   });
   await waitForChildren(job, ctx.token);
   const plan = (job.data as typeof data).plan ?? { catalogs: [], failures: [], images: [], charts: [], urls: [] };
-  const { result, own } = await finishAddons(config, { engine: ctx.engine, logger: ctx.logger, cacheDir: ctx.cacheDir }, plan, await settledChildren(ctx.queue, job));
+  const { result, own } = await finishAddons(config, { engine: ctx.engine, logger: ctx.logger, cacheDirs: ctx.cacheDirs }, plan, await settledChildren(ctx.queue, job));
   return { value: result, items: own };
 }

@@ -38,7 +38,7 @@ export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResul
   await planStep(
     job,
     async (recovering) => {
-      const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDir: ctx.cacheDir, ...(data.retry ? { retry: data.retry } : {}) });
+      const plan = await planRunChildren({ config: resolved.config, kinds: resolved.kinds, engine: ctx.engine, cacheDirs: ctx.cacheDirs, ...(data.retry ? { retry: data.retry } : {}) });
       await addChildren(ctx.flow, job, plan.children, recovering ? { skipExistingIn: ctx.queue } : {});
       ctx.logger.info({ children: plan.children.length }, 'sync run planned');
       return { planned: plan.planned, retryEntries: plan.retryEntries, total: plan.children.length };

@@ -1,6 +1,6 @@
 import type { ArtifactProgress, RunProgress, SettledArtifact } from '../model/progress.js';
 import { formatBytes, formatItem, plural } from '../report/run-report.js';
-import { printable } from '../core/printable.js';
+import { terminalCell } from '../core/terminal.js';
 
 /** Where the live display draws: a terminal's stream and its width. */
 export interface Terminal {
@@ -86,7 +86,7 @@ export function renderLive(s: Snapshot, columns: number): string[] {
   const lines = [head.length <= width ? head : `${head.slice(0, width - 1)}…`];
   for (const a of s.inFlight.slice(0, MAX_IN_FLIGHT_LINES)) {
     const bytes = a.planned > 0 ? `  ${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))}` : '';
-    lines.push(`  ${fit(printable(a.name), width - 2 - bytes.length)}${bytes}`);
+    lines.push(`  ${fit(terminalCell(a.name), width - 2 - bytes.length)}${bytes}`);
   }
   if (s.inFlight.length > MAX_IN_FLIGHT_LINES) lines.push(`  … and ${s.inFlight.length - MAX_IN_FLIGHT_LINES} more in flight`);
   return lines;
@@ -194,7 +194,7 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
           dropped += Math.max(0, a.planned - a.skipped - a.moved);
           settled.push(item);
           shown.set(keyOf(item), (shown.get(keyOf(item)) ?? 0) + 1);
-          above(formatItem(item, false).map(printable).join('\n'));
+          above(formatItem(item, false).map(terminalCell).join('\n'));
         },
       };
     },
@@ -210,7 +210,7 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
         if (n > 0) shown.set(keyOf(i), n - 1);
         return n === 0;
       });
-      const lines = rest.flatMap((i) => formatItem(i, withKind)).map(printable);
+      const lines = rest.flatMap((i) => formatItem(i, withKind)).map(terminalCell);
       if (lines.length) above(lines.join('\n'));
     },
     snapshot,
@@ -228,11 +228,11 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
       if (total === 0) return [`airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'partly written file')}` : ''}`];
       const lines = [`airlock: interrupted (${signal}): ${settled.length} of ${plural(total, 'artifact')} done (${count('copied')} copied, ${count('unchanged')} unchanged, ${count('planned')} planned, ${count('failed')} failed), ${notDone} not done`];
       // With the live display each finished artifact's line is on screen already.
-      if (!terminal) lines.push(...capped(settled.map((i) => `  ${i.status.padEnd(11)}  ${printable(i.source)}`)));
+      if (!terminal) lines.push(...capped(settled.map((i) => `  ${i.status.padEnd(11)}  ${terminalCell(i.source)}`)));
       lines.push(
         ...capped([
-          ...[...inFlight].map((a) => `  in flight    ${printable(a.name)}${a.planned > 0 ? ` (${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))} moved)` : ''}`),
-          ...waiting.map((name) => `  not started  ${printable(name)}`),
+          ...[...inFlight].map((a) => `  in flight    ${terminalCell(a.name)}${a.planned > 0 ? ` (${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))} moved)` : ''}`),
+          ...waiting.map((name) => `  not started  ${terminalCell(name)}`),
         ]),
       );
       lines.push(`airlock: ${removedFiles ? `removed ${plural(removedFiles, 'partly written file')}; ` : ''}nothing half-written is left (tags are written last); the next run copies what is missing`);

@@ -1,6 +1,6 @@
 import type { RunSummary } from '../queue/runs.js';
 import { formatBytes } from '../report/run-report.js';
-import { printable } from '../core/printable.js';
+import { terminalCell } from '../core/terminal.js';
 
 const TRIGGER_WIDTH = 32;
 
@@ -10,8 +10,8 @@ const TRIGGER_WIDTH = 32;
  * own text, shown without control characters.
  */
 export function runTrigger(r: Pick<RunSummary, 'reason' | 'retryOf'>): string {
-  if (r.retryOf) return `retry of ${printable(r.retryOf)}`;
-  const reason = printable(r.reason.trim());
+  if (r.retryOf) return `retry of ${terminalCell(r.retryOf)}`;
+  const reason = terminalCell(r.reason.trim());
   if (reason === 'airlock sync --queue') return 'sync --queue';
   return reason || '-';
 }
@@ -46,7 +46,7 @@ const COLUMNS = ['RUN', 'TRIGGER', 'SCOPE', 'STATE', 'STARTED', 'DURATION', 'COP
 
 /** `runs list`: a header, then one row per run in the order given (newest first from listRuns). */
 export function formatRunTable(runs: RunSummary[]): string[] {
-  const rows = runs.map((r) => [printable(r.id), clip(runTrigger(r), TRIGGER_WIDTH), printable(r.scope), r.state, formatWhen(r.enqueuedAt), formatDuration(r.durationMs), counts(r)]);
+  const rows = runs.map((r) => [terminalCell(r.id), clip(runTrigger(r), TRIGGER_WIDTH), terminalCell(r.scope), r.state, formatWhen(r.enqueuedAt), formatDuration(r.durationMs), counts(r)]);
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -60,16 +60,16 @@ export function formatRunTable(runs: RunSummary[]): string[] {
 export function formatRunDetail(r: RunSummary): string[] {
   const s = r.summary;
   const lines = [
-    `run       ${printable(r.id)}`,
+    `run       ${terminalCell(r.id)}`,
     `trigger   ${runTrigger(r)}`,
-    `scope     ${printable(r.scope)}`,
+    `scope     ${terminalCell(r.scope)}`,
     `state     ${r.state}`,
     `started   ${formatWhen(r.enqueuedAt)}`,
     ...(r.finishedAt ? [`finished  ${formatWhen(r.finishedAt)}`] : []),
     `duration  ${formatDuration(r.durationMs)}`,
   ];
   if (s) lines.push(`artifacts ${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}`);
-  for (const f of r.failures ?? []) lines.push(`  failed ${printable(f.kind)} ${printable(f.source)}: ${f.error ? printable(`[${f.error.code}] ${f.error.message}`) : ''}`);
-  if (r.error) lines.push(`error     ${printable(r.error)}`);
+  for (const f of r.failures ?? []) lines.push(`  failed ${terminalCell(f.kind)} ${terminalCell(f.source)}: ${f.error ? terminalCell(`[${f.error.code}] ${f.error.message}`) : ''}`);
+  if (r.error) lines.push(`error     ${terminalCell(r.error)}`);
   return lines;
 }

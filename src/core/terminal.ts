@@ -9,6 +9,15 @@ export function terminalText(value: string): string {
   return printable(value, Number.POSITIVE_INFINITY);
 }
 
+/**
+ * Text for a fixed-width cell (the runs table, the live progress display): each control character
+ * becomes one `?`, so the text keeps the width it will be padded and cut to; an escape would not.
+ */
+export function terminalCell(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** Every string of a plain value escaped by terminalText, for printing as text lines. */
 export function terminalSafe<T>(value: T): T {
   if (typeof value === 'string') return terminalText(value) as T;

@@ -1,5 +1,4 @@
-import type { ArtifactLock } from '../queue/artifact-lock.js';
-import type { RegistrySlots } from '../queue/registry-slots.js';
+import type { ArtifactLock, RegistrySlots } from '../http/ports.js';
 import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';

@@ -33,10 +33,10 @@ export function workerCommand(): Command {
       // while it is away instead of failing the jobs that need it.
       const stateRedis = await connectRedis(redisUrl, { ...serviceRedisOptions(policy), connectionName: 'airlock-worker' });
       const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
-      const { redisArtifactLock } = await import('../queue/artifact-lock.js');
+      const { redisArtifactLock } = await import('../queue/redis/artifact-lock.js');
       const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
-      const { redisUpstreamBudget } = await import('../queue/rate-budget.js');
-      const { redisRegistrySlots } = await import('../queue/registry-slots.js');
+      const { redisUpstreamBudget } = await import('../queue/redis/rate-budget.js');
+      const { redisRegistrySlots } = await import('../queue/redis/registry-slots.js');
       // Shared by every worker on this Redis: request budgets and 429 pauses per upstream, registry concurrency.
       const budget = redisUpstreamBudget(stateRedis, prefix, config, { onError: (e) => logger.warn({ err: (e as Error).message }, 'upstream budget') });
       const slots = redisRegistrySlots(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'registry slots') });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AirlockConfig } from '../config/schema.js';
-import { createUpstreamBudget, rateLimitsOf, type BudgetOptions, type BudgetStore, type UpstreamBudget } from '../http/upstream-budget.js';
+import type { AirlockConfig } from '../../config/schema.js';
+import { createUpstreamBudget, rateLimitsOf, type BudgetOptions, type BudgetStore, type UpstreamBudget } from '../../http/upstream-budget.js';
 
 // Times come from Redis (TIME) and pauses are key lifetimes (PTTL), so workers with skewed clocks
 // still agree on windows and pauses. Both keys of a call share the prefix's hash tag (one slot).

@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-
-/**
- * Blob transfers from or to one registry at once across every worker (`registries[].concurrency`).
- * A slot is a lease that the holder renews; a worker killed mid-transfer stops renewing and its
- * slot frees itself when the lease runs out.
- */
-export interface RegistrySlots {
-  run<T>(registry: string, max: number, fn: () => Promise<T>): Promise<T>;
-}
+import type { RegistrySlots } from '../../http/ports.js';
 
 export interface RedisSlotsOptions {
   /** How long a dead holder keeps its slot. */

@@ -1,14 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { ArtifactLock } from '../../http/ports.js';
 import { redisRegistrySlots } from './registry-slots.js';
-
-/**
- * One copy of an artifact at a time across every worker. Overlapping runs (a webhook, a schedule
- * tick, a push notification) can each plan the same image; the second waits here and then finds
- * the copy done (unchanged) instead of writing the same blobs and manifest again.
- */
-export interface ArtifactLock {
-  run<T>(key: string, fn: () => Promise<T>): Promise<T>;
-}
 
 export interface RedisLockOptions {
   /** How long a lock outlives a worker that died holding it. */

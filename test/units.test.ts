@@ -182,7 +182,7 @@ describe('logger', () => {
   });
 
   it('writes plain JSON lines to stderr when pino cannot start, instead of keeping them', () => {
-    const log = path.resolve(import.meta.dirname, '../dist/src/log.js');
+    const log = path.resolve(import.meta.dirname, '../dist/src/core/log.js');
     // A destination pino cannot even inspect makes starting pino fail in the child process.
     const script = `
       const { createLogger } = await import(${JSON.stringify(log)});

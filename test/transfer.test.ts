@@ -79,38 +79,8 @@ describe('blob transfer', () => {
     expect((await getBlob(target.url, 'corrupt/app', bad.digest)).status).toBe(404);
   });
 
-  it('uploads in chunks when the registry asks for a minimum chunk length', async () => {
-    const big = randomBlob(12 * MiB);
-    const m = buildManifest({ layers: [big] });
-    await pushImage(upstream.url, 'chunk/asked', 'v1', m);
-    down.rules.push({ match: (method, p) => method === 'POST' && p.endsWith('/blobs/uploads/'), action: { type: 'headers', headers: { 'oci-chunk-min-length': String(5 * MiB) } } });
-    const r = await copy({ source: `docker://${upstream.host}/chunk/asked:v1`, target: `docker://${down.host}/chunk/asked` });
-    expect(r.targetDigest).toBe(m.digest);
-    const patches = down.log.filter((e) => e.method === 'PATCH');
-    expect(patches.length).toBe(3);
-    expect(patches.every((p) => p.requestBytes <= 5 * MiB)).toBe(true);
-    expect(digest((await getBlob(target.url, 'chunk/asked', big.digest)).bytes)).toBe(big.digest);
-  });
-
-  it('resumes a chunk the registry did not take from the offset it reports, re-sending nothing else', async () => {
-    const big = randomBlob(12 * MiB);
-    const m = buildManifest({ layers: [big] });
-    await pushImage(upstream.url, 'chunk/resume', 'v1', m);
-    let patches = 0;
-    down.rules.push(
-      { match: (method, p) => method === 'POST' && p.endsWith('/blobs/uploads/'), action: { type: 'headers', headers: { 'oci-chunk-min-length': String(5 * MiB) } } },
-      // The second chunk meets a load balancer hiccup before reaching the registry.
-      { match: (method) => method === 'PATCH' && ++patches === 2, times: 1, action: { type: 'status', status: 503, body: 'upstream busy' } },
-    );
-    const r = await copy({ source: `docker://${upstream.host}/chunk/resume:v1`, target: `docker://${down.host}/chunk/resume` });
-    expect(r.targetDigest).toBe(m.digest);
-    expect(down.log.filter((e) => e.method === 'GET' && e.path.includes('/blobs/uploads/')).map((e) => e.status)).toEqual([204]);
-    const forwarded = down.log.filter((e) => e.method === 'PATCH' && e.status === 202);
-    expect(forwarded.reduce((n, e) => n + e.requestBytes, 0)).toBe(big.bytes.length);
-    expect(down.count('POST', /\/blobs\/uploads\/$/)).toBe(2); // config + layer: no new session
-    expect(digest((await getBlob(target.url, 'chunk/resume', big.digest)).bytes)).toBe(big.digest);
-  });
-
+  // Chunks asked for by OCI-Chunk-Min-Length and a chunk resumed from the registry's offset are rows
+  // of the upload protocol table in test/registry-upload.test.ts; here, what a whole image copy adds.
   it('falls back to chunks when a monolithic upload breaks, and starts a new session when the registry lost the old one', async () => {
     const big = randomBlob(11 * MiB);
     const m = buildManifest({ layers: [big] });

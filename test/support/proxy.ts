@@ -26,7 +26,9 @@ export type ProxyAction =
   | { type: 'redirect'; location: (path: string) => string }
   | { type: 'throttle'; bytesPerSecond: number }
   /** The connection is dropped before any answer, as when the upstream process is gone. */
-  | { type: 'reset' };
+  | { type: 'reset' }
+  /** The upstream gets the whole request and answers; the connection drops before the answer reaches the client. */
+  | { type: 'dropResponse' };
 
 export interface ProxyRule {
   match: (method: string, path: string) => boolean;
@@ -125,6 +127,11 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
       { host: upstream.hostname, port: upstream.port, method, path, headers: req.headers, agent: false },
       (up) => {
         entry.status = up.statusCode ?? 0;
+        if (action?.type === 'dropResponse') {
+          up.resume();
+          res.destroy();
+          return;
+        }
         const given = { ...up.headers, ...(action?.type === 'headers' ? action.headers : {}) };
         const headers = action?.type === 'rewriteHeaders' ? action.rewrite(given) : given;
         res.writeHead(up.statusCode ?? 502, headers);

@@ -13,7 +13,7 @@ import { loadConfig, parseConfig } from '../src/config/load.js';
 import { parseChallenge } from '../src/oci/auth.js';
 import { parseRetryAfter } from '../src/http/client.js';
 import { formatRef, isLoopbackRegistry, parseImageRef, parseRegistryRef } from '../src/oci/reference.js';
-import { nextLink } from '../src/oci/registry-client.js';
+import { nextLink } from '../src/oci/registry/tags.js';
 import { clearSecrets, redact, redactValue, registerSecret } from '../src/core/secrets.js';
 import { selectTags } from '../src/sources/tag-selection.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';

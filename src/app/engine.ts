@@ -15,7 +15,8 @@ import { memoryUpstreamBudget, type UpstreamBudget } from '../http/upstream-budg
 import { layoutImageEndpoint } from '../oci/layout.js';
 import { isLoopbackRegistry, type ImageRef } from '../oci/reference.js';
 import { registryEndpointHost } from '../http/registry-host.js';
-import { createRegistryClient, type RegistryClient, type RegistryEndpoint } from '../oci/registry-client.js';
+import { createRegistryClient } from '../oci/registry/client.js';
+import type { RegistryClient, RegistryEndpoint } from '../oci/registry/types.js';
 import type { MirrorState } from '../state/mirror-state.js';
 
 export interface EngineOptions {

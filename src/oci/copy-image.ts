@@ -1,6 +1,6 @@
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { emptyStats, type TransferStats } from './blob-copy.js';
-import type { ManifestHead } from './registry-client.js';
+import type { ManifestHead } from './registry/types.js';
 import { formatPlatform, parseManifest, platformMatches, sha256Digest, type Descriptor, type ImageIndex, type RawManifest } from './manifest.js';
 import { copyReferrers } from './referrers.js';
 import { at, copyContent, copyTree, type CopyDeps, type CopyRequest } from './copy-tree.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor, RawManifest } from './manifest.js';
-import type { ManifestHead, OpenSource, PutManifestResult, RegistryClient, Repo, UploadOptions } from './registry-client.js';
+import type { ManifestHead, OpenSource, PutManifestResult, RegistryClient, Repo, UploadOptions } from './registry/types.js';
 
 /**
  * One repository the copier reads from or writes to: a repository in a registry, or an OCI image

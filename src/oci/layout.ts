@@ -7,7 +7,7 @@ import { serializedAcrossProcesses, writeFileAtomic } from '../core/fs-atomic.js
 import type { ImageEndpoint } from './image-endpoint.js';
 import { MT } from './media-types.js';
 import { digestOf, parseManifest, verifyManifestDigest, type Descriptor, type RawManifest } from './manifest.js';
-import type { ManifestHead } from './registry-client.js';
+import type { ManifestHead } from './registry/types.js';
 import { sweepStaleTemporaries, writeBlobResumable } from './layout-blobs.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mirrorImage, type MirrorImagePayload } from '../src/jobs/mirror-image.js';
+import { mirrorImage } from '../src/jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../src/model/image-payload.js';
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger } from '../src/core/log.js';
 import { testEngine } from './support/engine.js';

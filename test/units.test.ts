@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/defaults.js';
-import { parseMirrorImagePayload } from '../src/jobs/mirror-image.js';
+import { parseMirrorImagePayload } from '../src/model/image-payload.js';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { createLogger, createPinoLogger } from '../src/core/log.js';
 import { Readable, Writable } from 'node:stream';
@@ -22,7 +22,7 @@ import { createVerifyingStream } from '../src/oci/verify-stream.js';
 import { writeStreamAtomic } from '../src/core/fs-atomic.js';
 import { failedChildItems } from '../src/queue/sync-flow.js';
 import { JOB } from '../src/model/job-names.js';
-import { emptyRetryPlan } from '../src/plan/retry-plan.js';
+import { emptyRetryPlan } from '../src/model/retry-plan.js';
 
 describe('image references', () => {
   it.each([

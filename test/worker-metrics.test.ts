@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { JOB } from '../src/model/job-names.js';
 import { LAST_SUCCESS_RETENTION_SECONDS, metricsKeys, readWorkerMetrics, redisMetricsSink } from '../src/queue/worker-metrics.js';
-import type { ReportItem } from '../src/report/run-report.js';
+import type { ReportItem } from '../src/model/report.js';
 import { startServeProcess, startWorkerProcess } from './support/airlock-processes.js';
 import { buildManifest, pushImage, randomBlob } from './support/images.js';
 import { useQueueEnv, writeQueueConfig } from './support/queue-env.js';

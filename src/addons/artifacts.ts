@@ -1,7 +1,7 @@
 import type { AddonCatalogConfig, ChartEntry } from '../config/schema.js';
 import type { AirlockError } from '../core/errors.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import type { ResolvedCatalog } from './catalog-source.js';
 import type { AddonPlan, PlannedChart } from './discover.js';
 import type { CatalogPlan } from './plan-catalog.js';

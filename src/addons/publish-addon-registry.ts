@@ -5,11 +5,12 @@ import type { ChartTarget } from '../targets/chart-target.js';
 import { parseChartTarget, type ChartTargetOptions } from '../targets/parse-chart-target.js';
 import type { Addon } from './addon.js';
 import type { PackagedAddon } from './package-addon.js';
+import type { ItemStatus } from '../model/report.js';
 
 export interface AddonPublishResult {
   addon: Addon;
   version: string;
-  status: 'copied' | 'unchanged' | 'failed';
+  status: Exclude<ItemStatus, 'planned'>;
   /** Where the archive is (or would be): a file, a ChartMuseum URL, `oci://…:tag`. */
   location: string;
   /** Absent when the addon failed before its archive was made. */

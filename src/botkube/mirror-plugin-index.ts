@@ -10,6 +10,7 @@ import { checkName } from '../core/names.js';
 import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
 import fsp from 'node:fs/promises';
 import pLimit from 'p-limit';
+import type { ItemStatus } from '../model/report.js';
 
 export interface BotkubeMirrorOptions {
   /** Repository name in Botkube's `plugins.repositories` (also the directory of the mirrored index). */
@@ -26,7 +27,7 @@ export interface BotkubeMirrorResult {
   /** Public URL of the mirrored index (null when it was not written). */
   indexUrl: string | null;
   /** `copied` when the index file changed, `unchanged` when it already said the same. */
-  indexStatus: 'copied' | 'unchanged' | 'failed';
+  indexStatus: Exclude<ItemStatus, 'planned'>;
   files: MirroredFile[];
   failures: AirlockError[];
   /** The Botkube values.yaml snippet that uses the mirror. */

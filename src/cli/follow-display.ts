@@ -1,7 +1,7 @@
 import { AirlockError, formatErrorLine } from '../core/errors.js';
 import type { ArtifactProgress } from '../model/progress.js';
 import type { FollowListener } from '../queue/follow-run.js';
-import type { ReportItem } from '../report/run-report.js';
+import type { ReportItem } from '../model/report.js';
 import { redact } from '../core/secrets.js';
 import { createRunTracker, stderrTerminal, type RunTracker, type Terminal } from './progress.js';
 

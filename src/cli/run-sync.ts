@@ -1,12 +1,12 @@
 import type { AirlockConfig } from '../config/schema.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
 import { createEngine, type Engine } from '../app/engine.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { exitCodeFor, formatReport, formatTotals, showsKinds } from '../report/run-report.js';
 import { executeSync } from '../runner/execute-sync.js';
 import type { SyncKind } from '../config/scope.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
 import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';

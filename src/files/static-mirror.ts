@@ -7,6 +7,7 @@ import type { Engine } from '../app/engine.js';
 import { AirlockError } from '../core/errors.js';
 import { errorFromResponse, getFollowingRedirects, header } from '../http/client.js';
 import { writeFileAtomic, writeStreamAtomic } from '../core/fs-atomic.js';
+import type { ItemStatus } from '../model/report.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
 export interface StaticTarget {
@@ -21,7 +22,7 @@ export interface MirroredFile {
   /** Public URL of the copy. */
   url: string;
   sha256: string;
-  status: 'copied' | 'unchanged';
+  status: Extract<ItemStatus, 'copied' | 'unchanged'>;
   bytes: number;
 }
 

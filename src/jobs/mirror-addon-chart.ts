@@ -4,7 +4,7 @@ import { toAirlockError, type AirlockError } from '../core/errors.js';
 import { planCharts } from '../sources/chart-plan.js';
 import { mirrorChart, type ChartJobContext } from './mirror-chart.js';
 import type { AirlockConfig } from '../config/schema.js';
-import type { ChartOutcome } from '../report/run-report.js';
+import type { ChartOutcome } from './mirror-chart.js';
 
 /**
  * One chart version an addon needs, to every chart target, from the first of its sources that

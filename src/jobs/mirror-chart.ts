@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
 import { chartTag, HELM } from '../charts/helm-oci.js';
@@ -14,25 +13,8 @@ import { parseChartTarget } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../core/fs-atomic.js';
 import { checkName, printable } from '../core/names.js';
-
-export const mirrorChartPayload = z.strictObject({
-  /** Classic repository URL or `oci://HOST/PATH`. */
-  source: z.string().min(1),
-  chart: z.string().min(1),
-  version: z.string().min(1),
-  /** `oci://…`, `cm+http(s)://…` or a directory. */
-  target: z.string().min(1),
-  baseUrl: z.string().optional(),
-  contextPath: z.string().optional(),
-  force: z.boolean().optional(),
-  dryRun: z.boolean().optional(),
-  /** Also report the images the chart needs (from annotations, .relok8s-images.yaml, values). */
-  images: z.boolean().optional(),
-  /** Values overrides for finding images (the addon catalog passes its own). */
-  values: z.record(z.string(), z.unknown()).optional(),
-});
-
-export type MirrorChartPayload = z.infer<typeof mirrorChartPayload>;
+import { mirrorChartPayload, type MirrorChartPayload } from '../model/chart-payload.js';
+import type { ItemStatus } from '../model/report.js';
 
 export interface ChartJobContext {
   engine: Engine;
@@ -50,12 +32,21 @@ export interface ChartJobContext {
 export interface ChartResult {
   source: string;
   target: string;
-  status: 'copied' | 'unchanged' | 'planned';
+  status: Exclude<ItemStatus, 'failed'>;
   digest: string;
   /** Bytes written to the target (0 when unchanged). */
   bytes: number;
   /** The images the chart needs, when asked for (`images: true`). */
   images?: ChartImage[];
+}
+
+/** One chart version's copy to one target, as the run reports it. */
+export interface ChartOutcome {
+  source: string;
+  target: string;
+  result?: ChartResult;
+  error?: AirlockError;
+  durationMs: number;
 }
 
 /**

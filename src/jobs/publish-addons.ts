@@ -15,8 +15,32 @@ import { AirlockError, toAirlockError } from '../core/errors.js';
 import { jsonFileCache } from '../core/fs-atomic.js';
 import type { Logger } from '../core/log.js';
 import { redact } from '../core/secrets.js';
-import type { AddonPublishOutcome, GitMirrorOutcome } from '../report/run-report.js';
+
 import type { ChartTarget } from '../targets/chart-target.js';
+import type { ItemStatus } from '../model/report.js';
+
+/** One addon published to one registry, as the report shows it. */
+export interface AddonPublishOutcome {
+  registry: string;
+  addon: string;
+  version: string;
+  target: string;
+  status: ItemStatus;
+  digest?: string;
+  /** Each reference rewritten to its mirror (old → new). */
+  rewrites: RewriteChange[];
+  warnings: string[];
+  error?: AirlockError;
+}
+
+export interface GitMirrorOutcome {
+  catalog: string;
+  remote: string;
+  branch: string;
+  status: ItemStatus;
+  commit?: string;
+  error?: AirlockError;
+}
 
 /**
  * The git mirror remote as reports show it. redact() alone is not enough: a token given as the URL

@@ -9,7 +9,8 @@ import { isPep440 } from '../spaceone/pep440.js';
 import { syncRegistration, type RegistrationResult } from '../spaceone/registrar.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { needsTagList, selectTags } from '../sources/tag-selection.js';
-import { mirrorImage, type MirrorImagePayload } from './mirror-image.js';
+import { mirrorImage } from './mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 
 export interface PluginOutcome {
   plugin_id: string;

@@ -1,3 +1,5 @@
+import type { ItemStatus } from './report.js';
+
 /**
  * What a run tells whoever watches it (the CLI's progress display and its summary on Ctrl-C).
  * Types only, and no imports: the copier, the runner and the CLI all speak it.
@@ -18,7 +20,7 @@ export interface SettledArtifact {
   kind: string;
   source: string;
   target: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
+  status: ItemStatus;
   bytes: number;
   durationMs: number;
   trusted?: boolean;

@@ -4,13 +4,14 @@ import type { ManifestHead } from './registry/types.js';
 import { formatPlatform, parseManifest, platformMatches, sha256Digest, type Descriptor, type ImageIndex, type RawManifest } from './manifest.js';
 import { copyReferrers } from './referrers.js';
 import { at, copyContent, copyTree, type CopyDeps, type CopyRequest } from './copy-tree.js';
+import type { ItemStatus } from '../model/report.js';
 
 export type { CopyDeps, CopyRequest };
 
 export interface CopyResult {
   source: string;
   target: string;
-  status: 'copied' | 'unchanged' | 'planned';
+  status: Exclude<ItemStatus, 'failed'>;
   sourceDigest: string;
   /** What the target holds: for `planned` (a dry run) its digest now, empty when it has nothing. */
   targetDigest: string;

@@ -1,12 +1,12 @@
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
-import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
-import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorChartPayload } from '../model/chart-payload.js';
+import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { PluginManifest } from '../plugins/plugin-manifest.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import { chartEntryKey } from './retry-plan.js';
 
 /**

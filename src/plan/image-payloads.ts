@@ -1,9 +1,9 @@
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../core/errors.js';
 import type { ChartResult } from '../jobs/mirror-chart.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import { parseRegistryRef } from '../oci/reference.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import { targetRepository, type TargetRule } from '../targets/image-target.js';
 
 /** An image something needs, and who needs it (`addon fluxcd`, `chart <repo> <name>@<version>`) for the failure message. */

@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ReportItem } from '../report/run-report.js';
-import { emptyRetryPlan } from '../plan/retry-plan.js';
+import type { ReportItem } from '../model/report.js';
+import { emptyRetryPlan } from '../model/retry-plan.js';
 import { toSummary, type RunSummary } from './runs.js';
 import { failedChildItems, type ChildResult } from './sync-flow.js';
 

@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { AirlockError, EXIT_CODES, exitCodeForErrors, type ErrorCode } from '../core/errors.js';
 import { JOB } from '../model/job-names.js';
-import { retryPlanSize, type RetryPlan } from '../plan/retry-plan.js';
+import { retryPlanSize, type RetryPlan } from '../model/retry-plan.js';
 
 export interface RunSummary {
   id: string;

@@ -3,16 +3,19 @@ import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'b
 import type { AirlockConfig } from '../config/schema.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError } from '../core/errors.js';
-import { chartSource, type MirrorChartPayload } from '../jobs/mirror-chart.js';
-import type { MirrorBotkubePayload, MirrorFilePayload } from '../jobs/mirror-files.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
-import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, type ReportItem, type RunReport } from '../report/run-report.js';
+import { chartSource } from '../jobs/mirror-chart.js';
+import type { MirrorChartPayload } from '../model/chart-payload.js';
+import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
+import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems } from '../report/run-report.js';
+import { type ReportItem, type RunReport } from '../model/report.js';
 import type { AddonChartGroup } from '../addons/artifacts.js';
 import type { SyncKind } from '../config/scope.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
-import { emptyRetryPlan, runScope, type RetryPlan } from '../plan/retry-plan.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import { runScope } from '../plan/retry-plan.js';
+import { emptyRetryPlan, type RetryPlan } from '../model/retry-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import { JOB } from '../model/job-names.js';
 
 /**

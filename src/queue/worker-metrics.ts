@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ReportItem } from '../report/run-report.js';
+import type { ReportItem } from '../model/report.js';
 import { parseImageRef, repoName, type ImageRef } from '../oci/reference.js';
 import { displayUrl } from '../core/url-credentials.js';
 

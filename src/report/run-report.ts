@@ -1,50 +1,13 @@
 import { exitCodeForErrors, type AirlockError } from '../core/errors.js';
-import type { ChartResult } from '../jobs/mirror-chart.js';
-import type { ImageOutcome } from '../runner/run-image-jobs.js';
-import type { RewriteChange } from '../addons/rewrite.js';
+import type { ChartOutcome } from '../jobs/mirror-chart.js';
+import type { AddonPublishOutcome, GitMirrorOutcome } from '../jobs/publish-addons.js';
+import type { ImageOutcome } from '../jobs/mirror-image.js';
 import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
 import { redact } from '../core/secrets.js';
-import type { PlanFailure } from '../sources/image-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import type { SettledArtifact } from '../model/progress.js';
-
-/** `job`: a queued job of a kind this code does not know (a newer producer's), reported as itself rather than as an artifact it may not be. */
-export type ItemKind = 'image' | 'chart' | 'file' | 'plugin-index' | 'addon' | 'git-mirror' | 'plugin' | 'job';
-
-export interface ReportItem {
-  kind: ItemKind;
-  source: string;
-  target: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
-  /** `unchanged` on the mirror state's word: the target was not asked (`--verify-targets` asks it). */
-  trusted?: boolean;
-  sourceDigest?: string;
-  targetDigest?: string;
-  bytes: number;
-  blobs: { copied: number; skipped: number; mounted: number };
-  referrers: number;
-  durationMs: number;
-  warnings: string[];
-  /** Addons: each reference rewritten to its mirror. */
-  rewrites?: Array<{ kind: string; file: string; from: string; to: string }>;
-  error?: { code: string; message: string };
-}
-
-export interface RunReport {
-  startedAt: string;
-  finishedAt: string;
-  ok: boolean;
-  summary: Record<ReportItem['status'], number> & { bytes: number; blobsCopied: number; blobsSkipped: number; blobsMounted: number };
-  items: ReportItem[];
-}
-
-export interface ChartOutcome {
-  source: string;
-  target: string;
-  result?: ChartResult;
-  error?: AirlockError;
-  durationMs: number;
-}
+import type { ItemKind, ReportItem, RunReport } from '../model/report.js';
 
 function errorOf(e: AirlockError): { code: string; message: string } {
   return { code: e.code, message: redact(e.message) };
@@ -230,27 +193,4 @@ export function formatReport(report: RunReport): string {
 /** 0 when all went well; a failure's own exit code when all failures agree; else 1. */
 export function exitCodeFor(report: RunReport, errors: AirlockError[]): number {
   return report.ok ? 0 : exitCodeForErrors(errors) || 1;
-}
-
-/** One addon published to one registry, as the report shows it. */
-export interface AddonPublishOutcome {
-  registry: string;
-  addon: string;
-  version: string;
-  target: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
-  digest?: string;
-  /** Each reference rewritten to its mirror (old → new). */
-  rewrites: RewriteChange[];
-  warnings: string[];
-  error?: AirlockError;
-}
-
-export interface GitMirrorOutcome {
-  catalog: string;
-  remote: string;
-  branch: string;
-  status: 'copied' | 'unchanged' | 'planned' | 'failed';
-  commit?: string;
-  error?: AirlockError;
 }

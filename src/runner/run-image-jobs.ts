@@ -1,15 +1,8 @@
 import pLimit from 'p-limit';
-import { toAirlockError, type AirlockError } from '../core/errors.js';
-import { mirrorImage, type ImageJobContext, type MirrorImagePayload } from '../jobs/mirror-image.js';
-import type { CopyResult } from '../oci/copy-image.js';
+import { toAirlockError } from '../core/errors.js';
+import { mirrorImage, type ImageJobContext, type ImageOutcome } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { CopyProgress } from '../model/progress.js';
-
-export interface ImageOutcome {
-  payload: MirrorImagePayload;
-  result?: CopyResult;
-  error?: AirlockError;
-  durationMs: number;
-}
 
 /**
  * The in-process runner: every payload through the same processor the queue worker uses, at most

@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AirlockConfig } from '../config/schema.js';
 import { entryCopyOptions, entryTarget, entryWantsTag } from '../sources/image-plan.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { PinoLogger } from '../core/log.js';
 import { formatRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { pushedImages } from './webhook-payloads.js';

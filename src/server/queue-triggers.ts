@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import { JOB, mirrorImageJobId } from '../model/job-names.js';
 import type { Triggers } from './http-server.js';
 import { readWorkerMetrics } from '../queue/worker-metrics.js';

@@ -1,9 +1,9 @@
 import type { AirlockConfig, ChartEntry } from '../config/schema.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
-import type { MirrorChartPayload } from '../jobs/mirror-chart.js';
+import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { HelmRepoReader } from './helm-repo.js';
-import type { PlanFailure } from './image-plan.js';
+import type { PlanFailure } from '../model/plan-failure.js';
 import { parseOciChartUrl } from './oci-chart.js';
 import { needsTagList, selectTags } from './tag-selection.js';
 import { isValidName } from '../core/names.js';

@@ -1,15 +1,11 @@
 import type { AirlockConfig, ImageEntry } from '../config/schema.js';
 import type { Engine } from '../app/engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
-import type { MirrorImagePayload } from '../jobs/mirror-image.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 import { formatRef, parseImageRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
 import { targetRepository } from '../targets/image-target.js';
 import { needsTagList, selectTags } from './tag-selection.js';
-
-export interface PlanFailure {
-  artifact: string;
-  error: AirlockError;
-}
+import type { PlanFailure } from '../model/plan-failure.js';
 
 export interface ImagePlan {
   payloads: MirrorImagePayload[];

@@ -1,6 +1,7 @@
 import type { ChartMetadata } from '../charts/chart-archive.js';
 import type { ChartVersionEntry } from '../charts/index-file.js';
 import { checkName } from '../core/names.js';
+import type { ItemStatus } from '../model/report.js';
 
 /**
  * A chart's name and version name what a target writes or asks for (`<name>-<version>.tgz`, a
@@ -24,7 +25,7 @@ export interface ChartPackage {
 }
 
 export interface ChartPushResult {
-  status: 'copied' | 'unchanged';
+  status: Extract<ItemStatus, 'copied' | 'unchanged'>;
   /** Where the chart now is: `oci://…:tag`, a ChartMuseum URL, a file path. */
   location: string;
   /** sha256 of the .tgz (what Helm indexes call `digest`). */

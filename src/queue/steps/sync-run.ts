@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { ReportItem } from '../../report/run-report.js';
-import type { RetryPlan } from '../../plan/retry-plan.js';
+import type { ReportItem } from '../../model/report.js';
+import type { RetryPlan } from '../../model/retry-plan.js';
 import { resolveScope } from '../../config/scope.js';
 import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../sync-flow.js';
 

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import semver from 'semver';
 import { archiveError, readTarGz, type TarEntry } from '../charts/tar.js';
 import { sortVersions, type ChartVersionEntry } from '../charts/index-file.js';
-import type { Engine } from '../app/engine.js';
+import type { HostAccess } from '../oci/auth.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { createHelmRepoReader, type HelmRepoReader } from '../sources/helm-repo.js';
 import type { Addon, AddonWarning } from './addon.js';
@@ -82,7 +82,7 @@ async function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: s
  * `https://kubevela.github.io/catalog/official`) as a catalog source. An unreachable or broken
  * index is an error; an addon whose archive cannot be fetched or read is a warning and is skipped.
  */
-export async function readHelmAddonRegistry(engine: Engine, url: string, registryName: string, options: HelmAddonRegistryOptions = {}): Promise<CatalogContents> {
+export async function readHelmAddonRegistry(engine: HostAccess, url: string, registryName: string, options: HelmAddonRegistryOptions = {}): Promise<CatalogContents> {
   const repos = options.repos ?? createHelmRepoReader(engine);
   const index = await repos.index(url);
   const warnings: AddonWarning[] = [];

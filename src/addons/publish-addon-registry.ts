@@ -1,8 +1,7 @@
 import pLimit from 'p-limit';
-import type { Engine } from '../app/engine.js';
 import { toAirlockError, type AirlockError } from '../core/errors.js';
 import type { ChartTarget } from '../targets/chart-target.js';
-import { parseChartTarget, type ChartTargetOptions } from '../targets/parse-chart-target.js';
+import { parseChartTarget, type ChartTargetAccess, type ChartTargetOptions } from '../targets/parse-chart-target.js';
 import type { Addon } from './addon.js';
 import type { PackagedAddon } from './package-addon.js';
 import type { ItemStatus } from '../model/report.js';
@@ -33,7 +32,7 @@ export function addonRegistryTargetSpec(spec: string, registryName: string): str
 }
 
 /** The chart target one addon registry is published to; without `{registry}` in the spec, every registry shares it. */
-export function addonRegistryTarget(engine: Engine, spec: string, registryName: string, options: ChartTargetOptions = {}): ChartTarget {
+export function addonRegistryTarget(engine: ChartTargetAccess, spec: string, registryName: string, options: ChartTargetOptions = {}): ChartTarget {
   const { baseUrl, ...rest } = options;
   return parseChartTarget(engine, addonRegistryTargetSpec(spec, registryName), {
     ...rest,

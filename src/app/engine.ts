@@ -3,20 +3,21 @@ import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import type { Logger } from '../core/log.js';
-import { createAuthenticator, type CredentialLookup, type Credentials } from '../oci/auth.js';
+import type { JobEngine } from '../jobs/job-engine.js';
+import { createAuthenticator, type Credentials } from '../oci/auth.js';
 import { createBlobLedger, type Limit } from '../oci/blob-copy.js';
-import { copyImage, type CopyRequest, type CopyResult } from '../oci/copy-image.js';
+import { copyImage } from '../oci/copy-image.js';
 import { createCredentialLookup, envVarForRegistry } from '../oci/credentials.js';
 import { registerSecret } from '../core/secrets.js';
 import { createSend, header, type Send } from '../http/client.js';
 import { createTransport, type Transport } from '../http/transport.js';
-import { registryImageEndpoint, type ImageEndpoint } from '../oci/image-endpoint.js';
+import { registryImageEndpoint } from '../oci/image-endpoint.js';
 import { memoryUpstreamBudget, type UpstreamBudget } from '../http/upstream-budget.js';
 import { layoutImageEndpoint } from '../oci/layout.js';
-import { isLoopbackRegistry, type ImageRef } from '../oci/reference.js';
+import { isLoopbackRegistry } from '../oci/reference.js';
 import { registryEndpointHost } from '../http/registry-host.js';
 import { createRegistryClient } from '../oci/registry/client.js';
-import type { RegistryClient, RegistryEndpoint } from '../oci/registry/types.js';
+import type { RegistryEndpoint } from '../oci/registry/types.js';
 import type { MirrorState } from '../state/mirror-state.js';
 
 export interface EngineOptions {
@@ -40,24 +41,14 @@ export interface EngineOptions {
   verifyTargets?: boolean;
 }
 
-/** The image engine of one process: one connection pool, one token cache, one blob ledger. */
-export interface Engine {
-  client: RegistryClient;
-  /** The process's HTTP client for non-registry sources (chart repositories, ChartMuseum, files). */
-  http: { send: Send; transport: Transport; limits: { fileBytes: number } };
-  credentials: CredentialLookup;
-  /** A bearer token for a non-registry host (`AIRLOCK_TOKEN_<HOST>`), e.g. ChartMuseum with --bearer-auth. */
-  token(host: string): string | undefined;
+/**
+ * The image engine of one process: one connection pool, one token cache, one blob ledger. It is the
+ * one object that provides every narrow port the layers below take (`JobEngine` and its parts).
+ */
+export interface Engine extends JobEngine {
   logger: Logger;
-  /** What was mirrored before (shared by every job of the process). */
-  state?: MirrorState;
-  /** Held around each image and chart copy when workers share a queue; absent in one-shot runs. */
-  lock?: ArtifactLock;
   /** Pauses and request budgets per upstream host, as every request of this engine sees them. */
   budget: UpstreamBudget;
-  endpoint(ref: ImageRef): ImageEndpoint;
-  /** `req.progress` hears the bytes of this copy only (a display, or a queued job's progress). */
-  copy(req: CopyRequest): Promise<CopyResult>;
   close(): Promise<void>;
 }
 

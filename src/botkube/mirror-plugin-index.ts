@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import type { Engine } from '../app/engine.js';
+import type { HttpClient } from '../http/client.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { errorFromResponse, getFollowingRedirects, readBuffer } from '../http/client.js';
 import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../files/static-mirror.js';
@@ -49,7 +49,7 @@ function registerHeaderTokens(headers: Record<string, string> | undefined): void
  * the index has them, recorded where it does not), and writes the rewritten index only when every
  * file arrived, so the previous index stays served until a complete one replaces it.
  */
-export async function mirrorBotkubeRepository(engine: Engine, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
+export async function mirrorBotkubeRepository(engine: { http: HttpClient }, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
   // The name is the index's directory under the target: checked here too, for payloads from the queue.
   checkName('path-segment', options.name, { field: 'Botkube repository name', artifact, code: 'E_USAGE' });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
-import type { Engine } from '../app/engine.js';
+import type { HttpClient } from '../http/client.js';
 import { AirlockError } from '../core/errors.js';
 import { errorFromResponse, getFollowingRedirects, header } from '../http/client.js';
 import { writeFileAtomic, writeStreamAtomic } from '../core/fs-atomic.js';
@@ -179,7 +179,7 @@ export interface MirrorFileOptions {
  * (sha256 hex) when one is given, renamed into place. A copy already there with that checksum is
  * kept without a request; one without a checksum is revalidated with a conditional GET.
  */
-export async function mirrorFile(engine: Engine, source: string, target: StaticTarget, options: MirrorFileOptions = {}): Promise<MirroredFile> {
+export async function mirrorFile(engine: { http: HttpClient }, source: string, target: StaticTarget, options: MirrorFileOptions = {}): Promise<MirroredFile> {
   const artifact = source;
   let relPath: string;
   try {

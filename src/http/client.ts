@@ -68,6 +68,13 @@ export interface HttpDeps {
 
 export type Send = (transport: Transport, req: HttpRequest) => Promise<HttpResponse>;
 
+/** The process's HTTP client for hosts that are not registries (chart repositories, ChartMuseum, files). */
+export interface HttpClient {
+  send: Send;
+  transport: Transport;
+  limits: { fileBytes: number };
+}
+
 /** One request on the wire: without a body over Node's agents, with one through undici's pool. */
 async function request(transport: Transport, url: URL, req: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
   if (req.body === undefined || req.body === null) return requestWithoutBody(transport, req.method, url, req.headers, signal);

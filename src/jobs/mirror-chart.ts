@@ -3,21 +3,28 @@ import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, type ChartImage } from '../charts/chart-images.js';
 import { chartTag, HELM } from '../charts/helm-oci.js';
 import { parseManifest } from '../oci/manifest.js';
-import type { Engine } from '../app/engine.js';
+import type { MirrorState } from '../state/mirror-state.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
+import type { ImageJobEngine } from './mirror-image.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { mirrorChartJobId } from '../model/job-names.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { fetchOciChart, parseOciChartUrl } from '../sources/oci-chart.js';
-import { parseChartTarget } from '../targets/parse-chart-target.js';
+import { parseChartTarget, type ChartTargetAccess } from '../targets/parse-chart-target.js';
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../core/fs-atomic.js';
 import { checkName, printable } from '../core/names.js';
 import { mirrorChartPayload, type MirrorChartPayload } from '../model/chart-payload.js';
 import type { ItemStatus } from '../model/report.js';
 
+/** What a chart copy needs of the engine: chart targets and sources, the image copier for OCI charts, the mirror state. */
+export interface ChartJobEngine extends ImageJobEngine, ChartTargetAccess {
+  state?: MirrorState;
+}
+
 export interface ChartJobContext {
-  engine: Engine;
+  engine: ChartJobEngine;
   logger: Logger;
   /** One reader per run: each index is fetched once. */
   repos: HelmRepoReader;
@@ -67,7 +74,7 @@ function sha256Hex(b: Buffer): string {
 }
 
 /** The chart layer's digest of a Helm OCI manifest. */
-async function chartLayerDigest(engine: Engine, repo: { registry: string; repository: string }, digest: string, artifact: string): Promise<string | undefined> {
+async function chartLayerDigest(engine: RegistryAccess, repo: { registry: string; repository: string }, digest: string, artifact: string): Promise<string | undefined> {
   const parsed = parseManifest(await engine.client.getManifest(repo, digest), artifact);
   return parsed.kind === 'manifest' ? (parsed.layers.find((l) => l.mediaType === HELM.chart) ?? parsed.layers.find((l) => l.mediaType === HELM.legacyChart))?.digest : undefined;
 }
@@ -76,7 +83,7 @@ async function chartLayerDigest(engine: Engine, repo: { registry: string; reposi
  * OCI to OCI: a tag already at the target with another manifest is the same chart only when its
  * chart layer is the same archive (helm push adds a timestamp); otherwise it is a conflict.
  */
-async function refuseDifferentChart(engine: Engine, from: { registry: string; repository: string }, to: { registry: string; repository: string }, tag: string, force: boolean, artifact: string): Promise<void> {
+async function refuseDifferentChart(engine: RegistryAccess, from: { registry: string; repository: string }, to: { registry: string; repository: string }, tag: string, force: boolean, artifact: string): Promise<void> {
   const there = await engine.client.headManifest(to, tag);
   if (!there || force) return;
   const source = await engine.client.headManifest(from, tag);

@@ -1,15 +1,14 @@
 import * as z from 'zod';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { resolveSecret } from '../config/secret-ref.js';
-import type { Engine } from '../app/engine.js';
 import { AirlockError } from '../core/errors.js';
 import { mirrorFile, type MirroredFile } from '../files/static-mirror.js';
-import { hostAuthorization } from '../oci/auth.js';
+import { hostAuthorization, type HostAccess } from '../oci/auth.js';
 import type { Logger } from '../core/log.js';
 import { mirrorBotkubePayload, mirrorFilePayload } from '../model/file-payloads.js';
 
 export interface FileJobContext {
-  engine: Engine;
+  engine: HostAccess;
   logger: Logger;
 }
 

@@ -1,4 +1,5 @@
-import type { Engine } from '../app/engine.js';
+import type { ArtifactLock } from '../http/ports.js';
+import type { ImageCopier } from '../oci/image-copier.js';
 import { AirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { CopyProgress } from '../model/progress.js';
@@ -15,8 +16,13 @@ export interface ImageOutcome {
   durationMs: number;
 }
 
+/** What an image copy needs of the engine: the copier and, on a queue, the lock that keeps one copy per artifact. */
+export interface ImageJobEngine extends ImageCopier {
+  lock?: ArtifactLock;
+}
+
 export interface ImageJobContext {
-  engine: Engine;
+  engine: ImageJobEngine;
   logger: Logger;
   /** This image's bytes, for a progress display. */
   progress?: CopyProgress;

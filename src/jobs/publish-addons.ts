@@ -8,7 +8,6 @@ import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
 import { addonRegistryTarget, addonRegistryTargetSpec, publishAddonRegistry, type AddonPublishEntry } from '../addons/publish-addon-registry.js';
 import { rewriteAddon, type AddonRewrite, type RewriteChange } from '../addons/rewrite.js';
 import { addonChartRepository, rewriteTargets } from '../addons/rewrite-targets.js';
-import type { Engine } from '../app/engine.js';
 import type { AirlockConfig } from '../config/schema.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
@@ -18,6 +17,7 @@ import { redact } from '../core/secrets.js';
 
 import type { ChartTarget } from '../targets/chart-target.js';
 import type { ItemStatus } from '../model/report.js';
+import type { ChartTargetAccess } from '../targets/parse-chart-target.js';
 
 /** One addon published to one registry, as the report shows it. */
 export interface AddonPublishOutcome {
@@ -80,7 +80,7 @@ function contentKey(addon: Addon, files: Map<string, Buffer>): string {
 export async function publishAddons(
   artifacts: AddonArtifacts,
   status: AddonMirrorStatus,
-  ctx: { config: AirlockConfig; engine: Engine; logger: Logger; dryRun?: boolean; cacheDirs?: Pick<CacheDirs, 'addonArchives'> },
+  ctx: { config: AirlockConfig; engine: ChartTargetAccess; logger: Logger; dryRun?: boolean; cacheDirs?: Pick<CacheDirs, 'addonArchives'> },
 ): Promise<{ addons: AddonPublishOutcome[]; git: GitMirrorOutcome[]; errors: AirlockError[] }> {
   const { config, engine } = ctx;
   const archives = ctx.cacheDirs ? jsonFileCache<string>(ctx.cacheDirs.addonArchives) : undefined;

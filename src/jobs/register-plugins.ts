@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { PluginsConfig } from '../config/schema.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseRegistryRef } from '../oci/reference.js';
@@ -9,7 +9,7 @@ import { isPep440 } from '../spaceone/pep440.js';
 import { syncRegistration, type RegistrationResult } from '../spaceone/registrar.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
 import { needsTagList, selectTags } from '../sources/tag-selection.js';
-import { mirrorImage } from './mirror-image.js';
+import { mirrorImage, type ImageJobEngine } from './mirror-image.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 
 export interface PluginOutcome {
@@ -22,6 +22,9 @@ export interface PluginOutcome {
   warnings: string[];
 }
 
+/** A plugin's images are listed at the source and copied like any image. */
+export type PluginJobEngine = RegistryAccess & ImageJobEngine;
+
 /** The image copies a plugin needs: its selected tags into the registry the Repository service knows. */
 export interface PluginImagePlan {
   copies: MirrorImagePayload[];
@@ -29,7 +32,7 @@ export interface PluginImagePlan {
   warnings: string[];
 }
 
-export async function planPluginImages(manifest: PluginManifest, config: PluginsConfig, engine: Engine): Promise<PluginImagePlan> {
+export async function planPluginImages(manifest: PluginManifest, config: PluginsConfig, engine: RegistryAccess): Promise<PluginImagePlan> {
   const { request } = manifest;
   const warnings: string[] = [];
   const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, { defaultTag: false });
@@ -62,7 +65,7 @@ export function pluginError(e: unknown, pluginId: string): AirlockError {
  * One plugin: mirror its image tags into the registry the Repository service knows, then register
  * or update it. Nothing is registered unless its image is there with a tag the service can sort.
  */
-export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: PluginsConfig, ctx: { engine: Engine; logger: Logger; client: RepositoryClient }): Promise<PluginOutcome> {
+export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: PluginsConfig, ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient }): Promise<PluginOutcome> {
   const { request } = manifest;
   const warnings = [...manifest.warnings];
   const outcome: PluginOutcome = { plugin_id: request.plugin_id, image: request.image, mirrored: [], warnings };
@@ -87,7 +90,7 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
  * Every plugin of a run through one Repository client, `concurrency` at a time (the images
  * limit: each plugin is mostly its image copies). One plugin failing never stops the others.
  */
-export async function mirrorAndRegisterPlugins(manifests: PluginManifest[], config: PluginsConfig, ctx: { engine: Engine; logger: Logger; client: RepositoryClient; concurrency: number }): Promise<PluginOutcome[]> {
+export async function mirrorAndRegisterPlugins(manifests: PluginManifest[], config: PluginsConfig, ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient; concurrency: number }): Promise<PluginOutcome[]> {
   const limit = pLimit(ctx.concurrency);
   return Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, config, ctx))));
 }

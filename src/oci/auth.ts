@@ -2,6 +2,7 @@ import { AirlockError } from '../core/errors.js';
 import { redact, registerCredentials, registerSecret } from '../core/secrets.js';
 import { describeErrorBody, readBuffer, type Send } from '../http/client.js';
 import type { Transport } from '../http/transport.js';
+import type { HttpClient } from '../http/client.js';
 
 export interface Credentials {
   username: string;
@@ -41,7 +42,18 @@ export function basicAuthorization(creds: Credentials): string {
  * ChartMuseum, a file server): a bearer token from `AIRLOCK_TOKEN_<HOST>`, else basic credentials
  * as a registry's (`registries[]`, `AIRLOCK_AUTH_<HOST>`, docker config). Sent to that host only.
  */
-export function hostAuthorization(source: { token(host: string): string | undefined; credentials: CredentialLookup }, host: string): Record<string, string> {
+/** A non-registry host's credentials: a bearer token (`AIRLOCK_TOKEN_<HOST>`), else basic credentials from the config or Docker's. */
+export interface HostCredentials {
+  token(host: string): string | undefined;
+  credentials: CredentialLookup;
+}
+
+/** What a request to a non-registry host needs: the HTTP client and the host's credentials. */
+export interface HostAccess extends HostCredentials {
+  http: HttpClient;
+}
+
+export function hostAuthorization(source: HostCredentials, host: string): Record<string, string> {
   const token = source.token(host);
   if (token) return { authorization: `Bearer ${token}` };
   const creds = source.credentials(host);

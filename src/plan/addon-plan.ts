@@ -2,14 +2,14 @@ import type { CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
 import { addonChartGroups, type AddonArtifacts, type AddonChartGroup } from '../addons/artifacts.js';
 import { planCatalog } from '../addons/plan-catalog.js';
-import type { Engine } from '../app/engine.js';
+import type { HostAccess } from '../oci/auth.js';
 import type { AddonCatalogConfig, AirlockConfig } from '../config/schema.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { imageNeedPayloads } from './image-payloads.js';
 
-async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
+async function readConfiguredCatalog(c: AddonCatalogConfig, engine: HostAccess, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
   if (c.helm) {
     const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
     const name = c.registries?.[0]?.name ?? 'official';
@@ -25,7 +25,7 @@ async function readConfiguredCatalog(c: AddonCatalogConfig, engine: Engine, cach
  */
 export async function planAddonArtifacts(
   config: AirlockConfig,
-  engine: Engine,
+  engine: HostAccess,
   cacheDirs: Pick<CacheDirs, 'catalogs'>,
   options: {
     dryRun?: boolean;

@@ -1,5 +1,5 @@
 import type { AirlockConfig } from '../config/schema.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
@@ -27,14 +27,14 @@ const entriesThatFailed = (failures: PlanFailure[], keys: string[]) => {
   return failures.map((f) => f.artifact).filter((a) => entries.has(a));
 };
 
-export async function planConfigCharts(config: AirlockConfig, engine: Engine, repos: HelmRepoReader, dryRun?: boolean): Promise<SectionPlan<MirrorChartPayload>> {
+export async function planConfigCharts(config: AirlockConfig, engine: RegistryAccess, repos: HelmRepoReader, dryRun?: boolean): Promise<SectionPlan<MirrorChartPayload>> {
   if (config.charts.length === 0) return { payloads: [], failures: [], retryEntries: [] };
   const { planCharts } = await import('../sources/chart-plan.js');
   const plan = await planCharts(config, engine, repos, { dryRun });
   return { ...plan, retryEntries: entriesThatFailed(plan.failures, config.charts.map(chartEntryKey)) };
 }
 
-export async function planConfigImages(config: AirlockConfig, engine: Engine, dryRun?: boolean): Promise<SectionPlan<MirrorImagePayload>> {
+export async function planConfigImages(config: AirlockConfig, engine: RegistryAccess, dryRun?: boolean): Promise<SectionPlan<MirrorImagePayload>> {
   if (config.images.length === 0) return { payloads: [], failures: [], retryEntries: [] };
   const { planImages } = await import('../sources/image-plan.js');
   const plan = await planImages(config, engine, { dryRun });

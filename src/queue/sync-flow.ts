@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WaitingChildrenError, type FlowProducer, type Job, type Queue } from 'bullmq';
 import type { AirlockConfig } from '../config/schema.js';
-import type { Engine } from '../app/engine.js';
+import type { JobEngine } from '../jobs/job-engine.js';
 import { AirlockError } from '../core/errors.js';
 import { chartSource } from '../jobs/mirror-chart.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
@@ -62,7 +62,7 @@ export interface PlannedRun {
 
 
 /** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
-export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: Engine; cacheDirs: CacheDirs; retry?: RetryPlan }): Promise<PlannedRun> {
+export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: JobEngine; cacheDirs: CacheDirs; retry?: RetryPlan }): Promise<PlannedRun> {
   const again = options.retry;
   const { config, kinds } = runScope(options.config, options.kinds, again);
   const children: FlowChild[] = [];
@@ -265,13 +265,13 @@ export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: stri
 }
 
 /** A chart repository reader whose index validators outlive the step (conditional GETs next time). */
-async function cachedRepos(engine: Engine, cacheDirs: CacheDirs, config: AirlockConfig) {
+async function cachedRepos(engine: JobEngine, cacheDirs: CacheDirs, config: AirlockConfig) {
   const { createHelmRepoReader, fileIndexCache } = await import('../sources/helm-repo.js');
   return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDirs.chartIndexes), maxIndexBytes: config.limits.chartIndexBytes });
 }
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
-export async function planAddonChildren(config: AirlockConfig, engine: Engine, cacheDirs: CacheDirs): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
+export async function planAddonChildren(config: AirlockConfig, engine: JobEngine, cacheDirs: CacheDirs): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
   const [{ planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
   const artifacts = await planAddonArtifacts(config, engine, cacheDirs, { repos: await cachedRepos(engine, cacheDirs, config) });
   const plan: AddonFlowPlan = {
@@ -287,7 +287,7 @@ export async function planAddonChildren(config: AirlockConfig, engine: Engine, c
 /** The publish-addons finish step: what arrived decides which addons are rewritten and published. */
 export async function finishAddons(
   config: AirlockConfig,
-  ctx: { engine: Engine; logger: import('../core/log.js').Logger; cacheDirs: CacheDirs },
+  ctx: { engine: JobEngine; logger: import('../core/log.js').Logger; cacheDirs: CacheDirs },
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
@@ -330,7 +330,7 @@ export async function finishAddons(
 /** What a flow step needs besides its job: the worker's config, engine and queue handles. */
 export interface FlowContext {
   config: AirlockConfig;
-  engine: Engine;
+  engine: JobEngine;
   logger: import('../core/log.js').Logger;
   cacheDirs: CacheDirs;
   queue: Queue;

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
-import type { Engine } from '../app/engine.js';
+import type { JobEngine } from '../jobs/job-engine.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
@@ -25,7 +25,7 @@ export interface ExecuteSyncOptions {
   config: AirlockConfig;
   /** What the config sections contribute; nothing when only direct payloads are given. */
   kinds: SyncKind[];
-  engine: Engine;
+  engine: JobEngine;
   logger: Logger;
   /** Where chart index validators and chart image lists are cached between runs. */
   cacheDirs: CacheDirs;

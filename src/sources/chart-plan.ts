@@ -1,5 +1,5 @@
 import type { AirlockConfig, ChartEntry } from '../config/schema.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { HelmRepoReader } from './helm-repo.js';
@@ -13,7 +13,7 @@ export interface ChartPlan {
   failures: PlanFailure[];
 }
 
-async function availableVersions(entry: ChartEntry, engine: Engine, repos: HelmRepoReader): Promise<string[]> {
+async function availableVersions(entry: ChartEntry, engine: RegistryAccess, repos: HelmRepoReader): Promise<string[]> {
   if (entry.repo.startsWith('oci://')) {
     const { registry, path } = parseOciChartUrl(entry.repo);
     const tags = await engine.client.listTags({ registry, repository: path ? `${path}/${entry.name}` : entry.name });
@@ -25,7 +25,7 @@ async function availableVersions(entry: ChartEntry, engine: Engine, repos: HelmR
 }
 
 /** Expands `charts:` into one copy per version and target; a repository that cannot be read fails alone. */
-export async function planCharts(config: AirlockConfig, engine: Engine, repos: HelmRepoReader, options: { dryRun?: boolean } = {}): Promise<ChartPlan> {
+export async function planCharts(config: AirlockConfig, engine: RegistryAccess, repos: HelmRepoReader, options: { dryRun?: boolean } = {}): Promise<ChartPlan> {
   const payloads: MirrorChartPayload[] = [];
   const failures: PlanFailure[] = [];
   if (config.charts.length > 0 && config.targets.charts.length === 0) {

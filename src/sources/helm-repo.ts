@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { jsonFileCache, memoryCache, writeFileAtomic, type JsonCache } from '../core/fs-atomic.js';
-import type { Engine } from '../app/engine.js';
+import type { HostAccess } from '../oci/auth.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../core/errors.js';
 import { errorFromResponse, getFollowingRedirects, header, readBuffer, type HttpResponse, type RequestKind } from '../http/client.js';
@@ -97,7 +97,7 @@ export interface HelmRepoReaderOptions {
  * Reads a classic HTTP chart repository: index.yaml (conditional GET, parsed once per run),
  * chart archives verified against the index digest, and `.prov` files when the repository has them.
  */
-export function createHelmRepoReader(engine: Engine, options: HelmRepoReaderOptions = {}) {
+export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReaderOptions = {}) {
   const cache = options.cache ?? memoryIndexCache();
   const maxIndexBytes = options.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
   const parsed = new Map<string, Promise<IndexFile>>();

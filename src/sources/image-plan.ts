@@ -1,5 +1,5 @@
 import type { AirlockConfig, ImageEntry } from '../config/schema.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import { formatRef, parseImageRef, parseRegistryRef, type RegistryImageRef } from '../oci/reference.js';
@@ -13,7 +13,7 @@ export interface ImagePlan {
 }
 
 /** Expands the config's `images:` into one copy per tag. A source that cannot be listed fails alone. */
-export async function planImages(config: AirlockConfig, engine: Engine, options: { dryRun?: boolean } = {}): Promise<ImagePlan> {
+export async function planImages(config: AirlockConfig, engine: RegistryAccess, options: { dryRun?: boolean } = {}): Promise<ImagePlan> {
   const payloads: MirrorImagePayload[] = [];
   const failures: PlanFailure[] = [];
   const seen = new Set<string>();
@@ -35,7 +35,7 @@ export async function planImages(config: AirlockConfig, engine: Engine, options:
   return { payloads, failures };
 }
 
-async function planEntry(entry: ImageEntry, index: number, config: AirlockConfig, engine: Engine): Promise<MirrorImagePayload[]> {
+async function planEntry(entry: ImageEntry, index: number, config: AirlockConfig, engine: RegistryAccess): Promise<MirrorImagePayload[]> {
   const ref = parseRegistryRef(entry.source, { defaultTag: false });
   const targetRepo = entryTarget(entry, config);
   if (!targetRepo) throw new AirlockError('E_CONFIG', `images[${index}]: no target: set images[${index}].target or targets.images.registry`);

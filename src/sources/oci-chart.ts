@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { HELM, chartTag } from '../charts/helm-oci.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError } from '../core/errors.js';
 import { parseManifest, type Descriptor } from '../oci/manifest.js';
 import { createVerifyingStream } from '../oci/verify-stream.js';
@@ -56,7 +56,7 @@ function checkLayer(desc: Descriptor, what: string, location: string): Descripto
 }
 
 /** Pulls a Helm chart artifact: the chart layer (or the legacy `application/tar+gzip`) and its provenance. */
-export async function fetchOciChart(engine: Engine, url: string, chart: string, version: string): Promise<{ tgz: Buffer; prov?: Buffer; location: string }> {
+export async function fetchOciChart(engine: RegistryAccess, url: string, chart: string, version: string): Promise<{ tgz: Buffer; prov?: Buffer; location: string }> {
   const { registry, path } = parseOciChartUrl(url);
   const repo = { registry, repository: checkName('repository', path ? `${path}/${chart}` : chart, { field: 'OCI repository', artifact: url }) };
   const tag = checkName('tag', chartTag(version), { field: 'OCI tag', artifact: url });

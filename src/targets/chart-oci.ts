@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { buildChartArtifact, chartTag, HELM } from '../charts/helm-oci.js';
-import type { Engine } from '../app/engine.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError } from '../core/errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { checkName } from '../core/names.js';
@@ -10,7 +10,7 @@ import { checkChartNames, type ChartPackage, type ChartTarget } from './chart-ta
  * Pushes charts as Helm OCI artifacts to `oci://HOST/PATH`: the chart lands at `PATH/NAME:TAG`
  * (tag = version with `+` → `_`), blobs first, the tag last.
  */
-export function ociChartTarget(engine: Engine, registry: string, basePath: string): ChartTarget {
+export function ociChartTarget(engine: RegistryAccess, registry: string, basePath: string): ChartTarget {
   const label = `oci://${registry}${basePath ? `/${basePath}` : ''}`;
   /** The chart's repository and tag, checked as OCI names: a request never leaves /v2/<repository>. */
   const place = (name: string, version: string) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Engine } from '../app/engine.js';
+import type { HostAccess } from '../oci/auth.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError, type ErrorCode } from '../core/errors.js';
 import { readBuffer, readText } from '../http/client.js';
@@ -55,7 +55,7 @@ function codeFor(status: number): ErrorCode {
   return 'E_REGISTRY';
 }
 
-export function chartMuseumTarget(engine: Engine, url: string, options: ChartMuseumOptions = {}): ChartTarget {
+export function chartMuseumTarget(engine: HostAccess, url: string, options: ChartMuseumOptions = {}): ChartTarget {
   const { origin, host, ctx, tenant } = chartMuseumParts(url, options.contextPath);
   const tenantPath = tenant ? `/${tenant}` : '';
   const api = `${origin}${ctx}/api${tenantPath}/charts`;

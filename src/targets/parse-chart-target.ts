@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Engine } from '../app/engine.js';
+import type { HostAccess } from '../oci/auth.js';
+import type { RegistryAccess } from '../oci/registry/types.js';
 import { AirlockError } from '../core/errors.js';
 import { parseOciChartUrl } from '../sources/oci-chart.js';
 import { chartMuseumTarget, type ChartMuseumOptions } from './chartmuseum.js';
@@ -13,7 +14,10 @@ export interface ChartTargetOptions extends ChartMuseumOptions {
 }
 
 /** `oci://HOST[:PORT]/PATH`, `cm+http(s)://HOST[:PORT][/TENANT]`, or a directory. */
-export function parseChartTarget(engine: Engine, spec: string, options: ChartTargetOptions = {}): ChartTarget {
+/** What any chart target may need: registries for OCI targets, HTTP and host credentials for ChartMuseum. */
+export type ChartTargetAccess = RegistryAccess & HostAccess;
+
+export function parseChartTarget(engine: ChartTargetAccess, spec: string, options: ChartTargetOptions = {}): ChartTarget {
   if (spec.startsWith('oci://')) {
     const { registry, path: p } = parseOciChartUrl(spec);
     return ociChartTarget(engine, registry, p);

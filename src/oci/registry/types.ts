@@ -61,3 +61,8 @@ export interface RegistryClientDeps {
   transportFor: (url: URL) => Transport;
   logger: Logger;
 }
+
+/** What a function that talks to registries directly (tags, manifests, chart blobs) takes. */
+export interface RegistryAccess {
+  client: RegistryClient;
+}

@@ -332,10 +332,10 @@ describe('file: URLs', () => {
   it('are refused at once as unsupported, never retried: given, redirected to, or in a chart index', async () => {
     const sleeps: number[] = [];
     const engine = testEngine({ sleep: async (ms) => void sleeps.push(ms) });
-    const given = await failure(getFollowingRedirects(engine.http.send, engine.http.transport, 'file:///etc/hostname', {}, 'file:///etc/hostname'));
+    const given = await failure(getFollowingRedirects(engine.http, 'file:///etc/hostname', {}, 'file:///etc/hostname'));
     expect(given).toMatchObject({ code: 'E_UNSUPPORTED' });
     expect(given.message).toContain('file: URLs are not fetched');
-    const redirected = await failure(getFollowingRedirects(engine.http.send, engine.http.transport, `${server.url}/to-file`, {}, 'x'));
+    const redirected = await failure(getFollowingRedirects(engine.http, `${server.url}/to-file`, {}, 'x'));
     expect(redirected).toMatchObject({ code: 'E_UNSUPPORTED' });
     const chart = await failure(createHelmRepoReader(engine).fetchChart(`${server.url}/charts`, 'local', '1.0.0'));
     expect(chart).toMatchObject({ code: 'E_UNSUPPORTED' });

@@ -9,7 +9,7 @@ import { createBlobLedger, type Limit } from '../oci/blob-copy.js';
 import { copyImage } from '../oci/copy-image.js';
 import { createCredentialLookup, envVarForRegistry } from '../oci/credentials.js';
 import { registerSecret } from '../core/secrets.js';
-import { createSend, header, type Send } from '../http/client.js';
+import { createSend, header, httpClient, type Send } from '../http/client.js';
 import { createTransport, type Transport } from '../http/transport.js';
 import { registryImageEndpoint } from '../oci/image-endpoint.js';
 import { memoryUpstreamBudget, type UpstreamBudget } from '../http/upstream-budget.js';
@@ -130,7 +130,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     client,
-    http: { send, transport, limits: { fileBytes: config.limits.fileBytes } },
+    http: httpClient(send, transport, { fileBytes: config.limits.fileBytes }),
     credentials,
     token(host) {
       const value = env[envVarForRegistry(host, 'TOKEN')];

@@ -54,7 +54,7 @@ export async function mirrorBotkubeRepository(engine: { http: HttpClient }, targ
   // The name is the index's directory under the target: checked here too, for payloads from the queue.
   checkName('path-segment', options.name, { field: 'Botkube repository name', artifact, code: 'E_USAGE' });
   registerHeaderTokens(options.headers);
-  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, options.indexUrl, options.headers ?? {}, artifact, { kind: 'index' });
+  const res = await getFollowingRedirects(engine.http, options.indexUrl, options.headers ?? {}, artifact, { kind: 'index' });
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
   const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
   const problems = validatePluginIndex(index);

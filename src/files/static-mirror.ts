@@ -194,7 +194,7 @@ export async function mirrorFile(engine: { http: HttpClient }, source: string, t
   const unchanged = (sha256: string): MirroredFile => ({ source, path: relPath, url: publicUrl(target, relPath), sha256, status: 'unchanged', bytes: 0 });
   if (known && (expected ? known.sha256 === expected : options.revalidate === false)) return unchanged(known.sha256);
   const headers = { ...(options.headers ?? {}), ...(known && !expected ? conditionalHeaders(known) : {}) };
-  const res = await getFollowingRedirects(engine.http.send, engine.http.transport, source, headers, artifact);
+  const res = await getFollowingRedirects(engine.http, source, headers, artifact);
   if (res.statusCode === 304 && known) {
     await res.body.dump();
     return unchanged(known.sha256);

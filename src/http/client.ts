@@ -70,9 +70,14 @@ export type Send = (transport: Transport, req: HttpRequest) => Promise<HttpRespo
 
 /** The process's HTTP client for hosts that are not registries (chart repositories, ChartMuseum, files). */
 export interface HttpClient {
-  send: Send;
-  transport: Transport;
+  /** One request, retried and bounded as its kind says, over the process's connection pool. */
+  request(req: HttpRequest): Promise<HttpResponse>;
   limits: { fileBytes: number };
+}
+
+/** The client of one transport: callers then never carry a `send` and its transport around as a pair. */
+export function httpClient(send: Send, transport: Transport, limits: { fileBytes: number }): HttpClient {
+  return { request: (req) => send(transport, req), limits };
 }
 
 /** One request on the wire: without a body over Node's agents, with one through undici's pool. */
@@ -319,8 +324,7 @@ export async function errorFromResponse(res: HttpResponse, what: string, artifac
  * requests unless `kind` says otherwise (an index).
  */
 export async function getFollowingRedirects(
-  send: Send,
-  transport: Transport,
+  http: Pick<HttpClient, 'request'>,
   url: string,
   headers: Record<string, string>,
   artifact: string,
@@ -330,7 +334,7 @@ export async function getFollowingRedirects(
   const origin = current.origin;
   const kind = options.kind ?? 'blob';
   for (let hops = 0; hops < 6; hops++) {
-    const res = await send(transport, { method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact, kind });
+    const res = await http.request({ method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact, kind });
     if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
     const location = header(res, 'location');
     await res.body.dump();

@@ -143,7 +143,7 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
 
   // Chart URLs often redirect (GitHub release assets); credentials stay with the repository's host.
   async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string, kind: RequestKind = 'blob') {
-    return getFollowingRedirects(engine.http.send, engine.http.transport, url, { ...authHeaders(repoUrl, url), ...extra }, artifact, { kind });
+    return getFollowingRedirects(engine.http, url, { ...authHeaders(repoUrl, url), ...extra }, artifact, { kind });
   }
 
   async function loadIndex(repoUrl: string): Promise<IndexFile> {

@@ -70,7 +70,7 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
     return creds ? { authorization: basicAuthorization(creds) } : {};
   }
 
-  const get = (target: string, artifact: string) => engine.http.send(engine.http.transport, { method: 'GET', url: target, headers: headers(), artifact });
+  const get = (target: string, artifact: string) => engine.http.request({ method: 'GET', url: target, headers: headers(), artifact });
 
   /**
    * A 404 is "absent" only when a handler said so. router.go answers `{"error":"not found"}` when no
@@ -170,7 +170,7 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
       const form = new FormData();
       form.append('chart', new Blob([new Uint8Array(chart.tgz)]), file);
       if (chart.prov) form.append('prov', new Blob([new Uint8Array(chart.prov)]), `${file}.prov`);
-      const res = await engine.http.send(engine.http.transport, {
+      const res = await engine.http.request({
         method: 'POST',
         url: options.force ? `${api}?force` : api,
         headers: headers(),

@@ -7,12 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import { withFileLock } from './file-lock.js';
 import { trackTemporary, untrackTemporary } from './exit-cleanup.js';
 
-/** Writes a file by temp file + rename, so readers never see half of it. */
-export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+/** Writes `file` through a temp file beside it, renamed into place: readers never see half of it, and a failed write leaves nothing. */
+async function replaceVia(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${file}.${randomUUID()}.tmp`;
   trackTemporary(tmp);
   try {
-    await fsp.writeFile(tmp, data);
+    await write(tmp);
     await fsp.rename(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
@@ -22,22 +22,17 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
   }
 }
 
+/** Writes a file by temp file + rename, so readers never see half of it. */
+export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
+  await replaceVia(file, (tmp) => fsp.writeFile(tmp, data));
+}
+
 /**
  * Streams `source` through `transforms` into a temp file beside `file`, then renames it into place.
  * A transform that fails (a digest check) fails the write, and the partial temp file is removed.
  */
 export async function writeStreamAtomic(file: string, source: Readable, ...transforms: Transform[]): Promise<void> {
-  const tmp = `${file}.${randomUUID()}.tmp`;
-  trackTemporary(tmp);
-  try {
-    await pipeline([source, ...transforms, fs.createWriteStream(tmp)]);
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  } finally {
-    untrackTemporary(tmp);
-  }
+  await replaceVia(file, (tmp) => pipeline([source, ...transforms, fs.createWriteStream(tmp)]));
 }
 
 const locks = new Map<string, Promise<unknown>>();

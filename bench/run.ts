@@ -138,7 +138,7 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
 const SECTION_ROWS: Record<'images' | 'charts' | 'addons', RegExp> = { images: /^\| (1|2[bcd]?|3)\. /, charts: /^\| (4|5[bc]?)\. /, addons: /^\| [67]\. / };
 
 function keptRows(file: string, ran: 'images' | 'charts' | 'addons'): string[] {
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {

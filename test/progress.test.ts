@@ -12,6 +12,10 @@ import { startRegistry, type TestRegistry } from './support/registry.js';
 
 const MiB = 1024 * 1024;
 // Escape sequences and carriage returns out: what a reader of the terminal sees, line by line.
+// The display's own escape sequence: back to the block's first line, then clear to the end.
+// eslint-disable-next-line no-control-regex
+const CLEAR_BLOCK = /^\r\x1b\[\d+A\x1b\[J$/;
+
 const plainLines = (out: string) =>
   out
     // eslint-disable-next-line no-control-regex
@@ -92,10 +96,10 @@ describe('the progress display (units)', () => {
       expect(summary.at(-1)).toContain('removed 2 partly written files');
       screen = '';
       tracker.stop();
-      expect(screen).toMatch(/^\r\x1b\[\d+A\x1b\[J$/);
+      expect(screen).toMatch(CLEAR_BLOCK);
       tracker.stop();
       vi.advanceTimersByTime(5000);
-      expect(screen).toMatch(/^\r\x1b\[\d+A\x1b\[J$/);
+      expect(screen).toMatch(CLEAR_BLOCK);
     } finally {
       vi.useRealTimers();
     }

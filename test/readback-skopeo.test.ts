@@ -33,7 +33,7 @@ beforeAll(async () => {
   try {
     await execFileP('skopeo', ['--version']);
   } catch (e) {
-    throw new Error(`skopeo is required to read back what airlock writes (Debian package skopeo; .ci/run installs it): ${(e as Error).message}`);
+    throw new Error(`skopeo is required to read back what airlock writes (Debian package skopeo; .ci/run installs it): ${(e as Error).message}`, { cause: e });
   }
   [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
 });
@@ -51,7 +51,7 @@ async function skopeo(...args: string[]): Promise<Buffer> {
     return stdout;
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`skopeo ${args.join(' ')}: ${err.stderr?.toString().trim() || err.message}`);
+    throw new Error(`skopeo ${args.join(' ')}: ${err.stderr?.toString().trim() || err.message}`, { cause: e });
   }
 }
 

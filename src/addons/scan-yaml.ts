@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Scalar, type YAMLMap } from 'yaml';
 import { readGoYaml, type GoYamlDocument } from '../core/go-yaml.js';
 import type { Segment } from './cue-eval.js';
 import { isImageLabel, looksLikeImage, type FileFindings, type ValueSpan, type ValueStyle } from './findings.js';

@@ -95,9 +95,11 @@ function fail(check: NameCheck, message: string): never {
   throw new AirlockError(check.code ?? 'E_UNSUPPORTED', message, check.artifact ? { artifact: check.artifact } : {});
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /** A value safe to print on one terminal line: control characters escaped, long values cut. */
 export function printable(value: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const escaped = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const escaped = value.replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
 }

@@ -31,6 +31,6 @@ export function terminalSafe<T>(value: T): T {
  * where U+009B is a one-character CSI) as they are; those become `\u00XX` too. The data is unchanged.
  */
 export function terminalJson(value: unknown, indent?: number): string {
-  // eslint-disable-next-line no-control-regex
+   
   return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../core/errors.js';

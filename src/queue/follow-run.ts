@@ -64,7 +64,7 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
   let total: number | undefined;
   let done = 0;
   let saidUnclaimed = false;
-  let current: Job | undefined = job;
+  let current: Job | undefined;
   // Bytes each job under the run reported so far, so its final count adds only the rest.
   const seen = new Map<string, number>();
   const moved = (jobId: string, bytes: number) => {
@@ -74,7 +74,7 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
       listener.bytes?.(bytes - before);
     }
   };
-  let state = 'waiting';
+  let state: string;
   for (;;) {
     const entries = (await redis.xrange(queue.toKey('events'), `(${cursor}`, '+', 'COUNT', 1000)) as Array<[string, string[]]>;
     for (const [eventId, list] of entries) {

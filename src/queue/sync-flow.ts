@@ -8,7 +8,7 @@ import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems } from '../report/run-report.js';
-import { type ReportItem, type RunReport } from '../model/report.js';
+import type { ReportItem, RunReport } from '../model/report.js';
 import type { AddonChartGroup } from '../addons/artifacts.js';
 import type { SyncKind } from '../config/scope.js';
 import type { CacheDirs } from '../config/cache-dirs.js';

@@ -8,7 +8,7 @@ import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { Logger } from '../core/log.js';
 import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems } from '../report/run-report.js';
 import type { ChartOutcome } from '../jobs/mirror-chart.js';
-import { type ReportItem, type RunReport } from '../model/report.js';
+import type { ReportItem, RunReport } from '../model/report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
 import { runImageJobs } from './run-image-jobs.js';

@@ -119,7 +119,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     }, `registry on ${url}`);
   } catch (e) {
     child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\n${stderr}`);
+    throw new Error(`${(e as Error).message}\n${stderr}`, { cause: e });
   }
   return {
     host: `127.0.0.1:${port}`,

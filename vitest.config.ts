@@ -1,13 +1,32 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    // Each file spawns its own registries; two cores run two files at a time comfortably.
+    // Both projects share one worker pool: two cores run two files at a time comfortably.
     maxWorkers: 2,
     pool: 'forks',
+    projects: [
+      {
+        // Pure tests straight from the TypeScript sources: no build, no Redis, no registry, no
+        // network, no child process, so they start at once instead of waiting for the global build.
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/unit/**'],
+          // CLI tests run the built `airlock` binary, and each file spawns its own registries.
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

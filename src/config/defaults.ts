@@ -3,7 +3,7 @@ import type { AirlockConfig } from './schema.js';
 /**
  * The config a command runs with when no config file is given: what `parseConfig({})` returns,
  * built without the schema validator. Validating an empty document costs a fresh CLI process
- * more start-up time than a whole no-op re-sync of a few images (units.test.ts keeps the two equal).
+ * more start-up time than a whole no-op re-sync of a few images (test/unit/config-load.test.ts keeps the two equal).
  */
 export function defaultConfig(): AirlockConfig {
   return {

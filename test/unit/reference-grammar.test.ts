@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRegistryRef, type RegistryImageRef } from '../src/oci/reference.js';
+import { parseRegistryRef, type RegistryImageRef } from '../../src/oci/reference.js';
 
 // The tables below are transcribed as data from distribution/reference, `normalize_test.go` at
 // commit 4894124079e525c3c3c5c8aacaa653b5499004e9 (TestValidateReferenceName,

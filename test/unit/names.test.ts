@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '../src/core/errors.js';
-import { checkName, isValidName, nameProblem, printable } from '../src/core/names.js';
+import { AirlockError } from '../../src/core/errors.js';
+import { checkName, isValidName, nameProblem, printable } from '../../src/core/names.js';
 
 describe('name grammars', () => {
   const hex64 = 'a'.repeat(64);

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Addon } from '../src/addons/addon.js';
-import { readCatalogDir, type CatalogContents } from '../src/addons/catalog-dir.js';
-import { discoverAddon, normaliseImage } from '../src/addons/discover.js';
-import { rewriteAddon, type ImageTarget, type RewriteTargets } from '../src/addons/rewrite.js';
-import { parseRegistryRef } from '../src/oci/reference.js';
-import { targetParts, type TargetRule } from '../src/targets/image-target.js';
+import type { Addon } from '../../src/addons/addon.js';
+import { readCatalogDir, type CatalogContents } from '../../src/addons/catalog-dir.js';
+import { discoverAddon, normaliseImage } from '../../src/addons/discover.js';
+import { rewriteAddon, type ImageTarget, type RewriteTargets } from '../../src/addons/rewrite.js';
+import { parseRegistryRef } from '../../src/oci/reference.js';
+import { targetParts, type TargetRule } from '../../src/targets/image-target.js';
 
-const CATALOG = path.resolve(import.meta.dirname, 'fixtures', 'kubevela-catalog');
+const CATALOG = path.resolve(import.meta.dirname, '..', 'fixtures', 'kubevela-catalog');
 let catalog: CatalogContents;
 beforeAll(async () => {
   catalog = await readCatalogDir(CATALOG);

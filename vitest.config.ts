@@ -13,6 +13,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Pure, but a few cases are seconds of CPU (an alias bomb, the whole addon catalog rewritten)
+          // on a machine other test runs share: vitest's 5 s default would fail them for the load.
+          testTimeout: 30_000,
         },
       },
       {

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importCycles, importEdges, sourceFiles, upwardImports, type LayerRow } from './support/import-graph.js';
+import { importCycles, importEdges, sourceFiles, upwardImports, type LayerRow } from '../support/import-graph.js';
 
 // The layer table is README's: one place for readers and for this check.
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 function layerTable(readme: string): LayerRow[] {
   const block = /<!-- layers:start -->([\s\S]*?)<!-- layers:end -->/.exec(readme)?.[1];

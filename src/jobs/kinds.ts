@@ -26,7 +26,8 @@ import { mirrorImage, type ImageJobContext } from './mirror-image.js';
  * One table of the plain job kinds: per job name, how its payload is parsed, which processor runs
  * it, what it is about (for errors and logs), which upstream it reads (for the rate budget) and
  * where a failed one goes in a retry plan. The queue composes it with its flow steps and report
- * mapping (src/queue/job-kinds.ts); nothing else switches on a job name.
+ * mapping (src/queue/job-kinds.ts): the worker's dispatch, a failed job's label and report items,
+ * the rate budget's upstream and the retry plan all read one entry instead of switching on names.
  */
 
 /** The part of a retry plan a failed job's payload goes to (or, for a scope, the flag it sets). */

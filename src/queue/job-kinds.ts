@@ -42,7 +42,10 @@ function plain<P>(kind: JobKind<P>, failedItems: QueueJobKind['failedItems']): Q
   return { name: kind.name, parse: kind.parse, artifact: kind.artifact, ...(kind.upstream ? { upstream: kind.upstream } : {}), ...(kind.retry ? { retry: kind.retry } : {}), failedItems, plain: kind };
 }
 
-const KINDS: Record<string, QueueJobKind> = {
+/** Every job name this version produces: a name added to JOB without a kind here does not compile. */
+export type JobName = (typeof JOB)[keyof typeof JOB];
+
+const KINDS: Record<JobName, QueueJobKind> = {
   [JOB.mirrorImage]: plain(JOB_KINDS[JOB.mirrorImage], (d, error) => imageItems([{ payload: { source: str(d.source), target: str(d.target) }, error, durationMs: 0 }])),
   [JOB.mirrorChart]: plain(JOB_KINDS[JOB.mirrorChart], (d, error) =>
     chartItems([{ source: chartSource({ source: str(d.source), chart: str(d.chart), version: str(d.version) }), target: str(d.target), error, durationMs: 0 }]),
@@ -83,7 +86,7 @@ const KINDS: Record<string, QueueJobKind> = {
 
 /** The kind of a job name; undefined for a name this version does not know (a newer producer's). */
 export function jobKind(name: string): QueueJobKind | undefined {
-  return Object.hasOwn(KINDS, name) ? KINDS[name] : undefined;
+  return Object.hasOwn(KINDS, name) ? KINDS[name as JobName] : undefined;
 }
 
 /** Job data as the table's labels read it: anything that is not an object reads as empty. */

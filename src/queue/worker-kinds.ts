@@ -12,7 +12,7 @@ import { chartImagePayloads } from '../plan/image-payloads.js';
 import { botkubeItems, chartItems, failureItems, fileItem, imageItems } from '../report/run-report.js';
 import { runImageJobs } from '../runner/run-image-jobs.js';
 import type { RepositoryClient } from '../spaceone/repository-client.js';
-import { jobKind, type QueueJobKind } from './job-kinds.js';
+import { jobKind, type JobName, type QueueJobKind } from './job-kinds.js';
 import type { PublishAddonsPayload, RegisterPluginPayload, SyncRunPayload } from './step-payloads.js';
 import { publishAddonsStep } from './steps/publish-addons.js';
 import { syncRunStep } from './steps/sync-run.js';
@@ -55,16 +55,20 @@ async function chartImagesInline(results: ChartResult[], ctx: JobContext): Promi
   return { items: [...failureItems(failures, 'image'), ...imageItems(outcomes)], failedPayloads: outcomes.flatMap((o) => (o.error ? [o.payload] : [])) };
 }
 
-type Runs = {
-  [JOB.mirrorImage]: WorkerJobKind<MirrorImagePayload>['run'];
-  [JOB.mirrorChart]: WorkerJobKind<MirrorChartPayload>['run'];
-  [JOB.mirrorFile]: WorkerJobKind<MirrorFilePayload>['run'];
-  [JOB.mirrorBotkube]: WorkerJobKind<MirrorBotkubePayload>['run'];
-  [JOB.mirrorAddonChart]: WorkerJobKind<AddonChartGroup>['run'];
-  [JOB.sync]: WorkerJobKind<SyncRunPayload>['run'];
-  [JOB.publishAddons]: WorkerJobKind<PublishAddonsPayload>['run'];
-  [JOB.registerPlugin]: WorkerJobKind<RegisterPluginPayload>['run'];
-};
+/** Each job name's parsed payload. */
+interface Payloads {
+  [JOB.mirrorImage]: MirrorImagePayload;
+  [JOB.mirrorChart]: MirrorChartPayload;
+  [JOB.mirrorFile]: MirrorFilePayload;
+  [JOB.mirrorBotkube]: MirrorBotkubePayload;
+  [JOB.mirrorAddonChart]: AddonChartGroup;
+  [JOB.sync]: SyncRunPayload;
+  [JOB.publishAddons]: PublishAddonsPayload;
+  [JOB.registerPlugin]: RegisterPluginPayload;
+}
+
+/** A run for every job name (one missing does not compile). */
+type Runs = { [K in JobName]: WorkerJobKind<Payloads[K]>['run'] };
 
 const RUNS: Runs = {
   [JOB.mirrorImage]: async (job, p, ctx) => {
@@ -113,7 +117,7 @@ const RUNS: Runs = {
 /** The kind of a job name with how the worker runs it; undefined for a name this version does not know. */
 export function workerKind(name: string): WorkerJobKind | undefined {
   const kind = jobKind(name);
-  const run = Object.hasOwn(RUNS, name) ? (RUNS[name as keyof Runs] as WorkerJobKind['run']) : undefined;
+  const run = Object.hasOwn(RUNS, name) ? (RUNS[name as JobName] as WorkerJobKind['run']) : undefined;
   return kind && run ? { ...kind, run } : undefined;
 }
 

@@ -18,9 +18,10 @@ import { mirrorAddonChartJob } from './mirror-addon-chart.js';
 import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { MirroredFile } from '../files/static-mirror.js';
 import type { CopyResult } from '../oci/copy-image.js';
-import { chartSource, mirrorChart, type ChartJobContext, type ChartResult } from './mirror-chart.js';
-import { mirrorBotkubeJob, mirrorFileJob, type FileJobContext } from './mirror-files.js';
-import { mirrorImage, type ImageJobContext } from './mirror-image.js';
+import { chartSource, mirrorChart, type ChartResult } from './mirror-chart.js';
+import { mirrorBotkubeJob, mirrorFileJob } from './mirror-files.js';
+import { mirrorImage } from './mirror-image.js';
+import type { JobEngine } from './job-engine.js';
 
 /**
  * One table of the plain job kinds: per job name, how its payload is parsed, which processor runs
@@ -35,7 +36,7 @@ export type RetryBucket = Exclude<keyof RetryPlan, 'imageEntries' | 'chartEntrie
 
 /** What the processors need from whoever runs them: each takes the part its own context names. */
 export interface JobContext {
-  engine: ImageJobContext['engine'] & ChartJobContext['engine'] & FileJobContext['engine'];
+  engine: JobEngine;
   logger: Logger;
   config: AirlockConfig;
   /** An image copy's bytes as they move. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AirlockError, EXIT_CODES, type ErrorCode } from '../src/core/errors.js';
-import { clearSecrets, registerSecret } from '../src/core/secrets.js';
-import { decodeJobFailure, encodeChildFailure, encodeJobFailure, failedChildKey, isBullmqChildFailure, jobFailureError } from '../src/queue/failure-text.js';
+import { AirlockError, EXIT_CODES, type ErrorCode } from '../../src/core/errors.js';
+import { clearSecrets, registerSecret } from '../../src/core/secrets.js';
+import { decodeJobFailure, encodeChildFailure, encodeJobFailure, failedChildKey, isBullmqChildFailure, jobFailureError } from '../../src/queue/failure-text.js';
 
 // The failure text is all BullMQ keeps of an error: what the worker writes must read back as the
 // same code, whatever the artifact and message hold, and must never carry a secret.

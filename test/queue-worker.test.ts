@@ -45,6 +45,21 @@ describe('queue worker (BullMQ on real Redis)', () => {
       const failed = await queue.getJob(missing.id ?? '');
       expect(failed?.attemptsMade).toBe(1);
 
+      // Malformed data (a hand-written add, an older producer) fails its job once, with a typed
+      // reason naming what is wrong; the worker goes on.
+      const malformed: Array<[string, unknown, RegExp]> = [
+        [JOB.mirrorImage, { target: dest }, /^\[E_USAGE\] mirror-image: mirror-image payload invalid: source must be a non-empty string$/],
+        [JOB.mirrorChart, { source: 'https://charts.example.com', chart: 'demo', target: 'oci://x/y' }, /^\[E_USAGE\] https:\/\/charts\.example\.com demo@: mirror-chart payload invalid: /],
+        [JOB.mirrorFile, 'https://example.com/f', /^\[E_USAGE\] mirror-file: mirror-file payload invalid: /],
+        [JOB.sync, { scope: 7 }, /^\[E_USAGE\] sync: sync payload invalid: scope must be a string$/],
+        [JOB.registerPlugin, { manifest: {} }, /^\[E_USAGE\] register-plugin: register-plugin payload invalid: manifest with its request is missing$/],
+      ];
+      for (const [name, data, reason] of malformed) {
+        const bad = await queue.add(name, data, { attempts: 3 });
+        await expect(bad.waitUntilFinished(events, 30_000)).rejects.toThrow(reason);
+        expect((await queue.getJob(bad.id ?? ''))?.attemptsMade).toBe(1);
+      }
+
       // Charts go through the same worker.
       const chartRepo = await startChartRepo([{ name: 'demo', version: '1.0.0', tgz: buildChart({ name: 'demo', version: '1.0.0' }) }]);
       try {

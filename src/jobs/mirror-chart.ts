@@ -15,7 +15,7 @@ import { parseChartTarget, type ChartTargetAccess } from '../targets/parse-chart
 import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../core/fs-atomic.js';
 import { checkName, printable } from '../core/names.js';
-import { mirrorChartPayload, type MirrorChartPayload } from '../model/chart-payload.js';
+import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { ItemStatus } from '../model/report.js';
 
 /** What a chart copy needs of the engine: chart targets and sources, the image copier for OCI charts, the mirror state. */
@@ -115,10 +115,8 @@ function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string
 }
 
 /** Copies one chart version unchanged, with its provenance, from a classic or OCI repository to a chart target. */
-export async function mirrorChart(payload: unknown, ctx: ChartJobContext): Promise<ChartResult> {
-  const parsed = mirrorChartPayload.safeParse(payload);
-  if (!parsed.success) throw new AirlockError('E_USAGE', `mirror-chart payload invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
-  const p = parsed.data;
+export async function mirrorChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<ChartResult> {
+  // The payload is checked already: built by the planners, or parsed where it left the queue (src/jobs/kinds.ts).
   // They name files, OCI repositories and tags, locks and state keys. The operator's are checked
   // where they are typed (CHART@VERSION, config); what is left comes from catalogs, upstream content.
   const artifact = printable(chartSource(p));

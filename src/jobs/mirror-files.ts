@@ -1,26 +1,17 @@
-import type * as z from 'zod';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { resolveSecret } from '../config/secret-ref.js';
-import { AirlockError } from '../core/errors.js';
 import { mirrorFile, type MirroredFile } from '../files/static-mirror.js';
 import { hostAuthorization, type HostAccess } from '../oci/auth.js';
 import type { Logger } from '../core/log.js';
-import { mirrorBotkubePayload, mirrorFilePayload } from '../model/file-payloads.js';
+import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
 
 export interface FileJobContext {
   engine: HostAccess;
   logger: Logger;
 }
 
-function check<T>(schema: z.ZodType<T>, payload: unknown, job: string): T {
-  const r = schema.safeParse(payload);
-  if (!r.success) throw new AirlockError('E_USAGE', `${job} payload invalid: ${r.error.issues[0]?.message ?? 'unknown'}`);
-  return r.data;
-}
-
-/** One file (a runtime manifest, a dashboard, a UI plugin tarball) to the static target. */
-export async function mirrorFileJob(payload: unknown, ctx: FileJobContext): Promise<MirroredFile> {
-  const p = check(mirrorFilePayload, payload, 'mirror-file');
+/** One file (a runtime manifest, a dashboard, a UI plugin tarball) to the static target; the payload is checked already (src/jobs/kinds.ts). */
+export async function mirrorFileJob(p: MirrorFilePayload, ctx: FileJobContext): Promise<MirroredFile> {
   // Credentials for the file's host come from registries[] or the environment, never from the URL
   // (the config refuses those); they go to that origin only, not across a redirect.
   let host: string | undefined;
@@ -34,8 +25,7 @@ export async function mirrorFileJob(payload: unknown, ctx: FileJobContext): Prom
 }
 
 /** One Botkube plugin repository; per-file failures make the job fail after everything else was copied. */
-export async function mirrorBotkubeJob(payload: unknown, ctx: FileJobContext): Promise<BotkubeMirrorResult> {
-  const p = check(mirrorBotkubePayload, payload, 'mirror-botkube');
+export async function mirrorBotkubeJob(p: MirrorBotkubePayload, ctx: FileJobContext): Promise<BotkubeMirrorResult> {
   const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${p.name}].headers.${k}`)]));
   const r = await mirrorBotkubeRepository(ctx.engine, p.target, { name: p.name, indexUrl: p.url, headers, ...(p.plugins ? { plugins: p.plugins } : {}), ...(p.versions ? { versions: p.versions } : {}) });
   ctx.logger.info({ repository: p.name, files: r.files.length, failures: r.failures.length }, 'botkube repository mirrored');

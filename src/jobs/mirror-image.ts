@@ -6,7 +6,7 @@ import type { CopyProgress } from '../model/progress.js';
 import type { CopyResult } from '../oci/copy-image.js';
 import { formatRef, parseImageRef } from '../oci/reference.js';
 import { mirrorImageJobId } from '../model/job-names.js';
-import { parseMirrorImagePayload, type MirrorImagePayload } from '../model/image-payload.js';
+import type { MirrorImagePayload } from '../model/image-payload.js';
 
 /** One image copy as the run reports it. */
 export interface ImageOutcome {
@@ -28,9 +28,12 @@ export interface ImageJobContext {
   progress?: CopyProgress;
 }
 
-/** The processor for one image copy, called the same way by the in-process runner and the queue worker. */
-export async function mirrorImage(payload: unknown, ctx: ImageJobContext): Promise<CopyResult> {
-  const p = parseMirrorImagePayload(payload);
+/**
+ * The processor for one image copy, called the same way by the in-process runner and the queue
+ * worker. The payload is checked already: built by the planners, or parsed where it left the queue
+ * (src/jobs/kinds.ts).
+ */
+export async function mirrorImage(p: MirrorImagePayload, ctx: ImageJobContext): Promise<CopyResult> {
   const source = parseImageRef(p.source);
   const target = parseImageRef(p.target, { defaultTag: false });
   if (target.digest) {

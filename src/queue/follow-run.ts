@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { ReportItem } from '../model/report.js';
 import { emptyRetryPlan } from '../model/retry-plan.js';
 import { toSummary, type RunSummary } from './runs.js';
-import { failedChildItems, type ChildResult } from './sync-flow.js';
+import type { ChildResult } from './sync-flow.js';
+import { failedChildItems } from './job-kinds.js';
 
 /** What following a run reports as it happens. */
 export interface FollowListener {

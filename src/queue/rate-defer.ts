@@ -1,33 +1,17 @@
 import { DelayedError, type Job } from 'bullmq';
 import { toAirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { parseImageRef } from '../oci/reference.js';
-import { registryEndpointHost } from '../http/registry-host.js';
 import type { UpstreamBudget } from '../http/upstream-budget.js';
-import { JOB } from '../model/job-names.js';
+import { jobKind, looseData } from './job-kinds.js';
 
 /** A pause shorter than this is waited out inside the job; a longer one hands the job back to the queue. */
 export const DEFER_AFTER_MS = 3_000;
 /** A job still rate limited this long after it was queued fails like any other (spending attempts). */
 export const MAX_DEFER_AGE_MS = 24 * 3600_000;
 
-/** The upstream host a mirror job reads from, as the HTTP layer keys its budget; undefined when unknown. */
+/** The upstream host a mirror job reads from, as the HTTP layer keys its budget; undefined when unknown (its kind's table entry says). */
 export function jobUpstream(name: string, data: unknown): string | undefined {
-  const d = (data ?? {}) as { source?: unknown; url?: unknown };
-  try {
-    if (name === JOB.mirrorImage && typeof d.source === 'string') {
-      const ref = parseImageRef(d.source);
-      return ref.transport === 'docker' ? registryEndpointHost(ref.registry) : undefined;
-    }
-    if (name === JOB.mirrorChart && typeof d.source === 'string') {
-      const url = new URL(d.source);
-      return url.protocol === 'oci:' ? registryEndpointHost(url.host) : url.host;
-    }
-    if (name === JOB.mirrorFile && typeof d.url === 'string') return new URL(d.url).host;
-  } catch {
-    // An unparsable source fails in the job itself, with its own message.
-  }
-  return undefined;
+  return jobKind(name)?.upstream?.(looseData(data));
 }
 
 async function defer(job: Job, token: string | undefined, untilMs: number, why: string, log: Logger): Promise<void> {

@@ -1,5 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { AirlockError, EXIT_CODES, exitCodeForErrors, type ErrorCode } from '../core/errors.js';
+import { decodeJobFailure } from './failure-text.js';
+import { parseSyncRunPayload } from './step-payloads.js';
 import { JOB } from '../model/job-names.js';
 import { retryPlanSize, type RetryPlan } from '../model/retry-plan.js';
 
@@ -97,7 +99,7 @@ export function runExitCode(run: RunSummary): number {
     if (failures.length === 0) return (run.summary?.failed ?? 0) === 0 ? 0 : 1;
     return exitCodeForErrors(failures.map((f) => new AirlockError(codeOf(f.error?.code), f.error?.message ?? ''))) || 1;
   }
-  if (run.state === 'failed') return EXIT_CODES[codeOf(/^\[([A-Z0-9_]+)\]/.exec(run.error ?? '')?.[1])] ?? 1;
+  if (run.state === 'failed') return EXIT_CODES[decodeJobFailure(run.error ?? '').code];
   return 1;
 }
 
@@ -121,7 +123,7 @@ export async function retryRun(queue: Queue, id: string): Promise<RetriedRun> {
   const old = await queue.getJob(id);
   if (!old || old.name !== JOB.sync) throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
   const state = await old.getState();
-  const data = old.data as { scope?: string; retry?: RetryPlan };
+  const data = parseSyncRunPayload(old.data);
   const scope = data.scope ?? 'all';
   if (state === 'failed') {
     // Only what the run was asked: its flow state (step, planned items) belongs to the old run.

@@ -17,6 +17,9 @@ import { runScope } from '../plan/retry-plan.js';
 import { emptyRetryPlan, type RetryPlan } from '../model/retry-plan.js';
 import type { PlanFailure } from '../model/plan-failure.js';
 import { JOB } from '../model/job-names.js';
+import { failedChildItems } from './job-kinds.js';
+import { failedChildKey } from './failure-text.js';
+import type { AddonFlowPlan } from './step-payloads.js';
 
 /**
  * A sync run as a BullMQ flow: the `sync` job plans and adds one child job per artifact, waits
@@ -150,55 +153,11 @@ export async function settledChildren(queue: Queue, parent: Job): Promise<{ resu
   for (const [key, reason] of Object.entries(ignored)) {
     const job = await queue.getJob(idOf(key));
     // A parent failed by its child (a plugin by its image copy): the child's own reason says why.
-    const childKey = /^child (\S+) failed/.exec(reason)?.[1];
+    const childKey = failedChildKey(reason);
     const child = childKey ? await queue.getJob(idOf(childKey)) : undefined;
     failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason: child?.failedReason ? child.failedReason : reason, ...(child ? { byChild: true } : {}) });
   }
   return { results, failed };
-}
-
-/** A job that failed for good, as the report items it stands for: for the worker's metrics and a flow's report. */
-export function failedJobItems(name: string, data: unknown, error: AirlockError): ReportItem[] {
-  const d = (data ?? {}) as Record<string, string | undefined>;
-  switch (name) {
-    case JOB.mirrorImage:
-      return imageItems([{ payload: { source: d.source ?? '', target: d.target ?? '' }, error, durationMs: 0 }]);
-    case JOB.mirrorChart:
-      return chartItems([{ source: chartSource(d), target: d.target ?? '', error, durationMs: 0 }]);
-    case JOB.mirrorFile:
-      return [fileItem('file', d.url ?? '', '', 'failed', 0, undefined, error)];
-    case JOB.mirrorBotkube:
-      return [fileItem('plugin-index', d.url ?? '', '', 'failed', 0, undefined, error)];
-    case JOB.registerPlugin: {
-      const pluginId = (data as { manifest?: { request?: { plugin_id?: string } } }).manifest?.request?.plugin_id ?? 'plugin';
-      return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }], 'plugin');
-    }
-    case JOB.mirrorAddonChart: {
-      // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
-      const alt = (data as Partial<AddonChartGroup> | undefined)?.alternatives?.[0];
-      return chartItems([{ source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : name, target: '', error, durationMs: 0 }]);
-    }
-    case JOB.publishAddons:
-      return failureItems([{ artifact: name, error }], 'addon');
-    default:
-      return [];
-  }
-}
-
-/** A child that failed for good, as report items and as what to retry. */
-export function failedChildItems(child: { name: string; data: unknown; reason: string; byChild?: boolean }, retry: RetryPlan): ReportItem[] {
-  const m = /^\[([A-Z0-9_]+)\] /.exec(child.reason);
-  const message = m ? child.reason.slice(m[0].length) : child.reason;
-  const code = (m?.[1] as AirlockError['code']) ?? 'E_REGISTRY';
-  if (child.name === JOB.mirrorImage) retry.images.push(child.data as MirrorImagePayload);
-  if (child.name === JOB.mirrorChart) retry.charts.push(child.data as MirrorChartPayload);
-  if (child.name === JOB.mirrorFile) retry.files.push(child.data as MirrorFilePayload);
-  if (child.name === JOB.mirrorBotkube) retry.botkube.push(child.data as MirrorBotkubePayload);
-  if (child.name === JOB.publishAddons) retry.addons = true;
-  if (child.name === JOB.registerPlugin) retry.plugins = true;
-  const error = new AirlockError(code, child.name === JOB.registerPlugin && child.byChild ? `not registered: its image copy failed: ${message}` : message);
-  const items = failedJobItems(child.name, child.data, error);
-  return items.length ? items : failureItems([{ artifact: child.name, error }], 'job');
 }
 
 const OUTCOME_RANK = { copied: 0, unchanged: 1, planned: 2, failed: 3 } as const;
@@ -243,18 +202,6 @@ export function addonChildren(artifacts: { images: MirrorImagePayload[]; charts:
   for (const i of artifacts.images) children.push({ name: JOB.mirrorImage, data: i, key: keyOf('image', i.source, i.target) });
   if (fileTarget) for (const u of artifacts.urls) children.push({ name: JOB.mirrorFile, data: { url: u, target: fileTarget }, key: keyOf('file', u) });
   return children;
-}
-
-/** What the publish-addons plan step decided, kept in the job's data for its finish step. */
-export interface AddonFlowPlan {
-  /** Catalogs read at plan time, git ones pinned to the commit read. */
-  catalogs: Array<{ name: string; commit?: string }>;
-  /** Report items for what failed while planning (a catalog not read). */
-  failures: ReportItem[];
-  /** What the children were to mirror: an addon needing anything else is not published. */
-  images: string[];
-  charts: string[];
-  urls: string[];
 }
 
 /** The addons section narrowed to some catalogs (a scope, or the ones read at plan time), git ones pinned. */
@@ -351,13 +298,13 @@ export interface StepResult {
  * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
  * children leaves a mark the next attempt sees (and then adds only the missing ones).
  */
-export async function planStep<T>(job: Job, add: (recovering: boolean) => Promise<T>, first: object = {}): Promise<void> {
-  const data = job.data as { step?: string };
+export async function planStep<D extends { step?: string }>(job: Job<D>, add: (recovering: boolean) => Promise<Partial<D>>, first: Partial<D> = {}): Promise<void> {
+  const data = job.data;
   if (data.step === 'wait') return;
   const recovering = data.step === 'adding';
   if (!recovering) await job.updateData({ ...data, ...first, step: 'adding' });
   const extra = await add(recovering);
-  await job.updateData({ ...(job.data as object), ...(extra as object), step: 'wait' });
+  await job.updateData({ ...job.data, ...extra, step: 'wait' });
 }
 
 /** Parks the parent until its children settled (no worker slot held); returns once they have. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JOB } from '../../src/model/job-names.js';
 import { emptyRetryPlan } from '../../src/model/retry-plan.js';
-import { failedChildItems } from '../../src/queue/sync-flow.js';
+import { failedChildItems } from '../../src/queue/job-kinds.js';
 
 describe('failed flow children as report items', () => {
   it('a failed addon chart is a chart item named by its first source; an unknown job is a job item', () => {

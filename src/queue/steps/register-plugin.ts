@@ -1,24 +1,18 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { PluginManifest } from '../../plugins/plugin-manifest.js';
+import { encodeChildFailure } from '../failure-text.js';
+import type { RegisterPluginPayload } from '../step-payloads.js';
 import { JOB } from '../../model/job-names.js';
 import { addChildren, keyOf, planStep, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../sync-flow.js';
 import { pluginItems } from '../../report/run-report.js';
 import type { RepositoryClient } from '../../spaceone/repository-client.js';
 import { planPluginImages, pluginError } from '../../jobs/register-plugins.js';
 
-interface RegisterPluginData {
-  manifest: PluginManifest;
-  step?: string;
-  tags?: string[];
-  warnings?: string[];
-}
-
 /**
  * One SpaceONE plugin in a run: its image copies are children that fail this job if they fail
  * (`failParentOnFailure`), so the registration runs only once every copy succeeded.
  */
-export async function registerPluginStep(job: Job, ctx: FlowContext & { repositoryClient: () => Promise<RepositoryClient> }): Promise<StepResult> {
-  const data = job.data as RegisterPluginData;
+export async function registerPluginStep(job: Job<RegisterPluginPayload>, ctx: FlowContext & { repositoryClient: () => Promise<RepositoryClient> }): Promise<StepResult> {
+  const data = job.data;
   const section = ctx.config.plugins;
   if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
   const pluginId = data.manifest.request.plugin_id;
@@ -40,9 +34,9 @@ export async function registerPluginStep(job: Job, ctx: FlowContext & { reposito
     if (!(e instanceof UnrecoverableError) || !/failed child/.test(e.message)) throw e;
     const failed = (await job.getDependencies({ failed: {} })).failed ?? [];
     const child = failed[0] ? await ctx.queue.getJob(failed[0].slice(ctx.queue.qualifiedName.length + 1)) : undefined;
-    throw new UnrecoverableError(`child ${failed[0] ?? '?'} failed: ${child?.failedReason ?? e.message}`);
+    throw new UnrecoverableError(encodeChildFailure(failed[0] ?? '?', child?.failedReason ?? e.message));
   }
-  const d = job.data as RegisterPluginData;
+  const d = job.data;
   const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
   const { syncRegistration } = await import('../../spaceone/registrar.js');
   let registration;

@@ -1,31 +1,16 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { ReportItem } from '../../model/report.js';
-import type { RetryPlan } from '../../model/retry-plan.js';
+import { AirlockError } from '../../core/errors.js';
 import { resolveScope } from '../../config/scope.js';
-import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type PlannedRun, type StepResult } from '../sync-flow.js';
-
-interface SyncRunData {
-  scope?: string;
-  reason?: string;
-  retry?: RetryPlan;
-  step?: string;
-  planned?: ReportItem[];
-  retryEntries?: PlannedRun['retryEntries'];
-  /** When a worker first took the run: its duration counts from here. */
-  startedAt?: number;
-  /** How many artifacts (direct children) the run planned, for whoever follows it. */
-  total?: number;
-  /** The config the run was queued for (`sync --queue --config F`); absent: the worker's own. */
-  configDigest?: string;
-  configFile?: string;
-}
+import { encodeJobFailure } from '../failure-text.js';
+import type { SyncRunPayload } from '../step-payloads.js';
+import { addChildren, flowReport, planRunChildren, planStep, settledChildren, waitForChildren, type FlowContext, type StepResult } from '../sync-flow.js';
 
 /**
  * A scheduled or triggered run as a flow parent: plan, one child job per artifact, then — when
  * the worker picks it up again after the children settled — the run report from their results.
  */
-export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResult> {
-  const data = job.data as SyncRunData;
+export async function syncRunStep(job: Job<SyncRunPayload>, ctx: FlowContext): Promise<StepResult> {
+  const data = job.data;
   const scope = String(data.scope ?? 'all');
   const resolved = resolveScope(ctx.config, scope);
   if (!resolved) throw new UnrecoverableError(`unknown sync scope "${scope}" for this worker's config`);
@@ -33,7 +18,9 @@ export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResul
     // The run was queued for a config this worker does not run: planning it from this one would
     // silently mirror something else than the operator asked for.
     const file = data.configFile ? ` (${data.configFile})` : '';
-    throw new UnrecoverableError(`[E_CONFIG] run ${job.id ?? ''} was queued for config ${data.configDigest.slice(0, 12)}${file}, but this worker runs config ${ctx.configDigest.slice(0, 12)}: deploy that config to the workers, or run it in-process with airlock sync --config`);
+    throw new UnrecoverableError(
+      encodeJobFailure(new AirlockError('E_CONFIG', `run ${job.id ?? ''} was queued for config ${data.configDigest.slice(0, 12)}${file}, but this worker runs config ${ctx.configDigest.slice(0, 12)}: deploy that config to the workers, or run it in-process with airlock sync --config`)),
+    );
   }
   await planStep(
     job,
@@ -46,7 +33,7 @@ export async function syncRunStep(job: Job, ctx: FlowContext): Promise<StepResul
     { startedAt: data.startedAt ?? Date.now() },
   );
   await waitForChildren(job, ctx.token);
-  const d = job.data as SyncRunData;
+  const d = job.data;
   const { report, retry } = flowReport(d.planned ?? [], await settledChildren(ctx.queue, job), new Date(d.startedAt ?? job.timestamp), d.retryEntries ?? { imageEntries: [], chartEntries: [] });
   // The result is the summary, the failures and what to run again for them; the full report would bloat Redis.
   const failures = report.items.filter((i) => i.status === 'failed');

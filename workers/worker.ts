@@ -128,7 +128,7 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record(job, 'failed', settled ?? failedJobItems(job.name, job.data, err));
       const line = encodeJobFailure(err);
       if (err.permanent) throw new UnrecoverableError(line);
-      throw new Error(line);
+      throw new Error(line, { cause: e });
     }
   };
   const worker = new Worker(queueName, processor, {

@@ -47,26 +47,47 @@ function syntheticCatalog(root: string, upstream: string, chartRepo: string): vo
     const folder = i % 2 === 0 ? 'addons' : 'experimental/addons';
     const dir = path.join(root, folder, `bench-${i}`);
     fs.mkdirSync(path.join(dir, 'resources'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'metadata.yaml'), `name: bench-${i}\nversion: 1.0.${i}\ndescription: bench addon ${i}\nsystem:\n  vela: ">=1.9.0"\n`);
+    fs.writeFileSync(
+      path.join(dir, 'metadata.yaml'),
+      `name: bench-${i}\nversion: 1.0.${i}\ndescription: bench addon ${i}\nsystem:\n  vela: ">=1.9.0"\n`,
+    );
     fs.writeFileSync(path.join(dir, 'parameter.cue'), 'parameter: {\n\tregistry?: string\n}\n');
     fs.writeFileSync(
       path.join(dir, 'resources', 'app.cue'),
       `app: {\n\tname: "bench-${i}"\n\ttype: "webservice"\n\tproperties: image: "${upstream}/bench/app-${i % 10}:1.0"\n}\n` +
         `chart: {\n\tname: "bench-chart"\n\ttype: "helm"\n\tproperties: {\n\t\trepoType: "helm"\n\t\turl: "${chartRepo}"\n\t\tchart: "bench-chart"\n\t\tversion: "1.0.0"\n\t}\n}\n`,
     );
-    fs.writeFileSync(path.join(dir, 'template.cue'), 'output: {\n\tapiVersion: "core.oam.dev/v1beta1"\n\tkind: "Application"\n\tspec: components: [app, chart]\n}\n');
+    fs.writeFileSync(
+      path.join(dir, 'template.cue'),
+      'output: {\n\tapiVersion: "core.oam.dev/v1beta1"\n\tkind: "Application"\n\tspec: components: [app, chart]\n}\n',
+    );
   }
 }
 
-export async function addonScenario(work: string, upstream: TestRegistry, target: TestRegistry, tools: BenchTools): Promise<string[]> {
+export async function addonScenario(
+  work: string,
+  upstream: TestRegistry,
+  target: TestRegistry,
+  tools: BenchTools,
+): Promise<string[]> {
   process.stderr.write(`6. addons plan over ${ADDONS} addons, 7. addon catalog no-change re-sync\n`);
   const realistic = path.join(work, 'catalog-real');
   const count = realisticCatalog(realistic);
-  const plan = tools.must(await tools.best(3, () => tools.measure(process.execPath, [tools.cli, 'addons', 'plan', '--catalog', realistic, '--json'])), 'airlock addons plan');
-  const planned = (JSON.parse(plan.stdout) as Array<{ images: string[]; charts: unknown[] }>).reduce((a, p) => ({ images: a.images + p.images.length, charts: a.charts + p.charts.length }), { images: 0, charts: 0 });
+  const plan = tools.must(
+    await tools.best(3, () =>
+      tools.measure(process.execPath, [tools.cli, 'addons', 'plan', '--catalog', realistic, '--json']),
+    ),
+    'airlock addons plan',
+  );
+  const planned = (JSON.parse(plan.stdout) as Array<{ images: string[]; charts: unknown[] }>).reduce(
+    (a, p) => ({ images: a.images + p.images.length, charts: a.charts + p.charts.length }),
+    { images: 0, charts: 0 },
+  );
 
   for (let i = 0; i < 10; i++) await pushImage(upstream.url, `bench/app-${i}`, '1.0', buildManifest({}));
-  const repo = await startChartRepo([{ name: 'bench-chart', version: '1.0.0', tgz: buildChart({ name: 'bench-chart', version: '1.0.0' }) }]);
+  const repo = await startChartRepo([
+    { name: 'bench-chart', version: '1.0.0', tgz: buildChart({ name: 'bench-chart', version: '1.0.0' }) },
+  ]);
   try {
     const synthetic = path.join(work, 'catalog-synthetic');
     syntheticCatalog(synthetic, upstream.host, repo.url);
@@ -85,11 +106,26 @@ export async function addonScenario(work: string, upstream: TestRegistry, target
         `    registries: [{ url: "${published}/{registry}", baseUrl: "https://addons.airgap/{registry}" }]`,
       ].join('\n'),
     );
-    const args = [tools.cli, 'addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'addon-state', 'state.json')];
+    const args = [
+      tools.cli,
+      'addons',
+      'sync',
+      '--config',
+      cfg,
+      '--json',
+      '--state',
+      path.join(work, 'addon-state', 'state.json'),
+    ];
     const first = tools.must(await tools.measure(process.execPath, args), 'airlock addons sync');
     const r1 = JSON.parse(first.stdout) as { summary: { copied: number } };
-    const noop = tools.must(await tools.best(3, () => tools.measure(process.execPath, args)), 'airlock addons sync (no change)');
-    const r2 = JSON.parse(noop.stdout) as { summary: { copied: number; unchanged: number }; items: Array<{ kind: string; status: string }> };
+    const noop = tools.must(
+      await tools.best(3, () => tools.measure(process.execPath, args)),
+      'airlock addons sync (no change)',
+    );
+    const r2 = JSON.parse(noop.stdout) as {
+      summary: { copied: number; unchanged: number };
+      items: Array<{ kind: string; status: string }>;
+    };
     const addonsCopied = r2.items.filter((i) => i.kind === 'addon' && i.status === 'copied').length;
     return [
       `| 6. \`addons plan\` over ${count} addons (fixture folders, ${planned.images} images, ${planned.charts} charts found) | ${plan.seconds.toFixed(2)} s | — | — | < 2 s | ${plan.seconds < 2 ? 'met' : 'NOT met'} |`,

@@ -79,7 +79,9 @@ export function bigIndex(options: BigIndexOptions): { text: string; charts: numb
     const block = [`  ${name}:`];
     for (let v = 0; v < options.versionsPerChart; v++) {
       const version = `${Math.floor(v / 100)}.${Math.floor(v / 10) % 10}.${v % 10}`;
-      block.push(entry(name, version, fakeDigest(`${name}-${version}`), `https://charts.example.com/${name}-${version}.tgz`));
+      block.push(
+        entry(name, version, fakeDigest(`${name}-${version}`), `https://charts.example.com/${name}-${version}.tgz`),
+      );
     }
     const text = block.join('\n');
     size += text.length + 1;
@@ -135,20 +137,62 @@ export async function bigIndexScenario(work: string, tools: BenchTools): Promise
   process.stderr.write(`5b. chart copy with a ${INDEX_MIB} MiB index.yaml\n`);
   const tgz = buildChart({ name: 'bench-index', version: '1.0.0' });
   const placeholder = 'http://placeholder.invalid/bench-index-1.0.0.tgz';
-  const index = bigIndex({ bytes: INDEX_MIB * 1024 * 1024, versionsPerChart: 220, real: { name: 'bench-index', version: '1.0.0', digest: sha256hex(tgz), url: placeholder } });
+  const index = bigIndex({
+    bytes: INDEX_MIB * 1024 * 1024,
+    versionsPerChart: 220,
+    real: { name: 'bench-index', version: '1.0.0', digest: sha256hex(tgz), url: placeholder },
+  });
   // The chart's URL is relative, so the index text is known before the server's port is.
-  const server = await serveIndex(index.text.replace(placeholder, 'charts/bench-index-1.0.0.tgz'), { 'bench-index-1.0.0.tgz': tgz });
+  const server = await serveIndex(index.text.replace(placeholder, 'charts/bench-index-1.0.0.tgz'), {
+    'bench-index-1.0.0.tgz': tgz,
+  });
   try {
     const size = `${(index.text.length / 1024 / 1024).toFixed(0)} MiB index.yaml, ${index.charts} charts, ${index.versions.toLocaleString('en')} versions`;
-    const copy = tools.must(await tools.measure(process.execPath, [tools.cli, 'chart', 'copy', server.url, 'bench-index@1.0.0', path.join(work, 'big-index-copy')]), 'airlock chart copy (big index)');
+    const copy = tools.must(
+      await tools.measure(process.execPath, [
+        tools.cli,
+        'chart',
+        'copy',
+        server.url,
+        'bench-index@1.0.0',
+        path.join(work, 'big-index-copy'),
+      ]),
+      'airlock chart copy (big index)',
+    );
     const cfg = path.join(work, 'big-index.yaml');
-    fs.writeFileSync(cfg, ['targets:', '  charts:', `    - url: ${path.join(work, 'big-index-sync')}`, 'charts:', `  - repo: ${server.url}`, '    name: bench-index', '    versions: ["1.0.0"]', '    images: false'].join('\n'));
-    const args = [tools.cli, 'sync', '--config', cfg, '--json', '--state', path.join(work, 'big-index-state', 'state.json')];
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        '  charts:',
+        `    - url: ${path.join(work, 'big-index-sync')}`,
+        'charts:',
+        `  - repo: ${server.url}`,
+        '    name: bench-index',
+        '    versions: ["1.0.0"]',
+        '    images: false',
+      ].join('\n'),
+    );
+    const args = [
+      tools.cli,
+      'sync',
+      '--config',
+      cfg,
+      '--json',
+      '--state',
+      path.join(work, 'big-index-state', 'state.json'),
+    ];
     tools.must(await tools.measure(process.execPath, args), 'airlock sync (big index)');
     server.requests.length = 0;
-    const noop = tools.must(await tools.best(3, () => tools.measure(process.execPath, args)), 'airlock sync no-op (big index)');
+    const noop = tools.must(
+      await tools.best(3, () => tools.measure(process.execPath, args)),
+      'airlock sync no-op (big index)',
+    );
     const r = JSON.parse(noop.stdout) as { summary: { unchanged: number; copied: number } };
-    const statuses = server.requests.filter((q) => q.path.endsWith('index.yaml')).map((q) => q.status).join(', ');
+    const statuses = server.requests
+      .filter((q) => q.path.endsWith('index.yaml'))
+      .map((q) => q.status)
+      .join(', ');
     return [
       `| 5b. one chart copied from a repository with a ${size} | ${copy.seconds.toFixed(2)} s, peak RSS ${copy.peakRssMiB.toFixed(0)} MiB | — | — | no crash, RSS < 512 MiB | ${copy.peakRssMiB < 512 ? 'met' : 'NOT met'} |`,
       `| 5c. no-op re-sync of that chart with \`airlock sync\` (${r.summary.unchanged} unchanged; index requests over the 3 runs: ${statuses}) | ${noop.seconds.toFixed(2)} s, peak RSS ${noop.peakRssMiB.toFixed(0)} MiB | — | — | — | — |`,

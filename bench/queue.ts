@@ -36,7 +36,11 @@ function median(xs: number[]): number {
 }
 
 function startWorker(cli: string, cfg: string, queue: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'worker', '--config', cfg, '--queue', queue, '--concurrency', String(CONCURRENCY), '--log-level', 'info'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cli, 'worker', '--config', cfg, '--queue', queue, '--concurrency', String(CONCURRENCY), '--log-level', 'info'],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -72,14 +76,21 @@ async function seed(upstream: TestRegistry): Promise<void> {
 }
 
 function payloads(upstream: TestRegistry, target: TestRegistry): Array<{ source: string; target: string }> {
-  return Array.from({ length: ARTIFACTS }, (_, i) => ({ source: `docker://${upstream.host}/small/img${i}:v1`, target: `docker://${target.host}/small/img${i}` }));
+  return Array.from({ length: ARTIFACTS }, (_, i) => ({
+    source: `docker://${upstream.host}/small/img${i}:v1`,
+    target: `docker://${target.host}/small/img${i}`,
+  }));
 }
 
 async function inProcess(upstream: TestRegistry, target: TestRegistry): Promise<number> {
   const config = parseConfig({});
   const engine = createEngine({ config, logger: silentLogger(), state: memoryMirrorState(), dockerConfigPath: false });
   const started = process.hrtime.bigint();
-  const outcomes = await runImageJobs(payloads(upstream, target), { engine, logger: silentLogger() }, { concurrency: CONCURRENCY });
+  const outcomes = await runImageJobs(
+    payloads(upstream, target),
+    { engine, logger: silentLogger() },
+    { concurrency: CONCURRENCY },
+  );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await engine.close();
   const copied = outcomes.filter((o) => o.result?.status === 'copied').length;
@@ -87,7 +98,14 @@ async function inProcess(upstream: TestRegistry, target: TestRegistry): Promise<
   return seconds;
 }
 
-async function throughQueue(cli: string, redisUrl: string, workers: number, upstream: TestRegistry, target: TestRegistry, work: string): Promise<QueueRun> {
+async function throughQueue(
+  cli: string,
+  redisUrl: string,
+  workers: number,
+  upstream: TestRegistry,
+  target: TestRegistry,
+  work: string,
+): Promise<QueueRun> {
   const prefix = `{airlock-bench-${randomUUID().slice(0, 8)}}`;
   const name = `bench-${randomUUID()}`;
   const cfg = path.join(work, `queue-${workers}.yaml`);
@@ -98,7 +116,13 @@ async function throughQueue(cli: string, redisUrl: string, workers: number, upst
   const redis = new Redis(redisUrl);
   try {
     const started = process.hrtime.bigint();
-    await queue.addBulk(payloads(upstream, target).map((data) => ({ name: JOB.mirrorImage, data, opts: { attempts: 1, removeOnComplete: false, removeOnFail: false } })));
+    await queue.addBulk(
+      payloads(upstream, target).map((data) => ({
+        name: JOB.mirrorImage,
+        data,
+        opts: { attempts: 1, removeOnComplete: false, removeOnFail: false },
+      })),
+    );
     const enqueueMs = Number(process.hrtime.bigint() - started) / 1e6;
     for (;;) {
       const c = await queue.getJobCounts('completed', 'failed');

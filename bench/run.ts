@@ -20,7 +20,10 @@ import { runImageJobs } from '../src/runner/run-image-jobs.js';
 import { fileMirrorState } from '../src/state/mirror-state.js';
 
 /** The no-op re-sync as a running worker does it: the same processors, no process start-up. */
-async function inProcessResync(listFile: string, stateFile: string): Promise<{ seconds: number; unchanged: number; blobs: number }> {
+async function inProcessResync(
+  listFile: string,
+  stateFile: string,
+): Promise<{ seconds: number; unchanged: number; blobs: number }> {
   const payloads = fs
     .readFileSync(listFile, 'utf8')
     .split('\n')
@@ -31,8 +34,17 @@ async function inProcessResync(listFile: string, stateFile: string): Promise<{ s
     });
   const started = process.hrtime.bigint();
   const config = parseConfig({});
-  const engine = createEngine({ config, logger: silentLogger(), state: fileMirrorState(stateFile), dockerConfigPath: false });
-  const outcomes = await runImageJobs(payloads, { engine, logger: silentLogger() }, { concurrency: config.concurrency.images });
+  const engine = createEngine({
+    config,
+    logger: silentLogger(),
+    state: fileMirrorState(stateFile),
+    dockerConfigPath: false,
+  });
+  const outcomes = await runImageJobs(
+    payloads,
+    { engine, logger: silentLogger() },
+    { concurrency: config.concurrency.images },
+  );
   await engine.close();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return {
@@ -60,7 +72,9 @@ const ONLY = process.env.BENCH_ONLY; // 'images', 'charts' or 'addons' while ite
  * machine that sets it for its own tooling would tilt the start-up rows, so it is left out here
  * and its cost reported beside them.
  */
-const CHILD_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+const CHILD_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
 
 /** Runs a command and measures its wall time and peak RSS, timed from a small process (bench/timed-run.ts says why). */
 function measure(cmd: string, args: string[], timeoutMs = 30 * 60_000, env = CHILD_ENV): Promise<Measured> {
@@ -106,13 +120,31 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
   process.stderr.write(`4. ${CHARTS} chart versions\n`);
   const charts = Array.from({ length: CHARTS }, (_, i) => {
     const version = `1.${Math.floor(i / 10)}.${i % 10}`;
-    return { name: 'bench', version, tgz: buildChart({ name: 'bench', version, files: { 'files/blob.bin': randomBytes(MiB) } }) };
+    return {
+      name: 'bench',
+      version,
+      tgz: buildChart({ name: 'bench', version, files: { 'files/blob.bin': randomBytes(MiB) } }),
+    };
   });
   const repo = await startChartRepo(charts);
   try {
     const cfg = path.join(work, 'charts.yaml');
     const dir = path.join(work, 'chart-dir');
-    fs.writeFileSync(cfg, [`targets:`, `  charts:`, `    - oci://${registry.host}/charts`, `    - url: ${dir}`, `      baseUrl: https://charts.internal`, `charts:`, `  - repo: ${repo.url}`, `    name: bench`, `    newest: ${CHARTS}`, `    images: false`].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        `targets:`,
+        `  charts:`,
+        `    - oci://${registry.host}/charts`,
+        `    - url: ${dir}`,
+        `      baseUrl: https://charts.internal`,
+        `charts:`,
+        `  - repo: ${repo.url}`,
+        `    name: bench`,
+        `    newest: ${CHARTS}`,
+        `    images: false`,
+      ].join('\n'),
+    );
     const args = [CLI, 'sync', '--config', cfg, '--json', '--state', path.join(work, 'chart-state', 'state.json')];
     const fresh = must(await measure(process.execPath, args), 'airlock chart sync');
     const r1 = JSON.parse(fresh.stdout) as { summary: { copied: number } };
@@ -120,7 +152,10 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
     const noop = must(await best(3, () => measure(process.execPath, args)), 'airlock chart no-op');
     const r2 = JSON.parse(noop.stdout) as { summary: { unchanged: number; copied: number } };
     // Three no-op runs: each asks for the index once, with If-None-Match.
-    const indexFetches = repo.requests.filter((q) => q.path.endsWith('index.yaml')).map((q) => q.status).join(', ');
+    const indexFetches = repo.requests
+      .filter((q) => q.path.endsWith('index.yaml'))
+      .map((q) => q.status)
+      .join(', ');
     const chartDownloads = repo.requests.filter((q) => q.path.endsWith('.tgz')).length;
     return [
       `| 4. ${CHARTS} chart versions × 1 MiB → OCI registry + directory (${r1.summary.copied} copies) | ${fresh.seconds.toFixed(2)} s, ${(CHARTS / fresh.seconds).toFixed(0)} charts/s | — | — | — | — |`,
@@ -135,7 +170,11 @@ async function chartScenario(work: string, registry: TestRegistry): Promise<stri
  * With BENCH_ONLY, the rows of the scenarios not run are kept from the previous RESULTS.md, so a
  * partial run updates its own rows and loses no others.
  */
-const SECTION_ROWS: Record<'images' | 'charts' | 'addons', RegExp> = { images: /^\| (1|2[bcd]?|3)\. /, charts: /^\| (4|5[bc]?)\. /, addons: /^\| [67]\. / };
+const SECTION_ROWS: Record<'images' | 'charts' | 'addons', RegExp> = {
+  images: /^\| (1|2[bcd]?|3)\. /,
+  charts: /^\| (4|5[bc]?)\. /,
+  addons: /^\| [67]\. /,
+};
 
 function keptRows(file: string, ran: 'images' | 'charts' | 'addons'): string[] {
   let text: string;
@@ -144,7 +183,9 @@ function keptRows(file: string, ran: 'images' | 'charts' | 'addons'): string[] {
   } catch {
     return [];
   }
-  const others = Object.entries(SECTION_ROWS).filter(([k]) => k !== ran).map(([, re]) => re);
+  const others = Object.entries(SECTION_ROWS)
+    .filter(([k]) => k !== ran)
+    .map(([, re]) => re);
   return text.split('\n').filter((line) => others.some((re) => re.test(line)));
 }
 
@@ -162,7 +203,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${section}\n`);
     return;
   }
-  const missing = ['skopeo', 'docker-registry', 'tar'].filter((c) => !hasCommand(c) && !(c === 'docker-registry' && hasCommand('registry')));
+  const missing = ['skopeo', 'docker-registry', 'tar'].filter(
+    (c) => !hasCommand(c) && !(c === 'docker-registry' && hasCommand('registry')),
+  );
   const runs = (section: 'images' | 'charts' | 'addons') => !ONLY || ONLY === section;
   if (missing.length > 0 && runs('images')) {
     throw new Error(`the benchmark needs ${missing.join(', ')} (Debian: apt-get install -y ${missing.join(' ')})`);
@@ -180,69 +223,133 @@ async function main(): Promise<void> {
     let nodeStart: number | undefined;
     let nodeStartWithCa: number | undefined;
     if (runs('images')) {
-    process.stderr.write(`seeding ${IMAGES} images x ${LAYERS} x ${LAYER_MIB} MiB\n`);
-    for (let i = 0; i < IMAGES; i++) {
-      const m = buildManifest({ layers: Array.from({ length: LAYERS }, () => randomBlob(LAYER_MIB * MiB)) });
-      await seed(upstream, `bench/img${i}`, 'v1', m);
+      process.stderr.write(`seeding ${IMAGES} images x ${LAYERS} x ${LAYER_MIB} MiB\n`);
+      for (let i = 0; i < IMAGES; i++) {
+        const m = buildManifest({ layers: Array.from({ length: LAYERS }, () => randomBlob(LAYER_MIB * MiB)) });
+        await seed(upstream, `bench/img${i}`, 'v1', m);
+      }
+      const list = path.join(work, 'list.txt');
+      fs.writeFileSync(
+        list,
+        Array.from(
+          { length: IMAGES },
+          (_, i) => `docker://${upstream.host}/bench/img${i}:v1 docker://${toAirlock.host}/bench/img${i}`,
+        ).join('\n'),
+      );
+      const yaml = path.join(work, 'skopeo.yaml');
+      fs.writeFileSync(
+        yaml,
+        `${upstream.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: IMAGES }, (_, i) => `    bench/img${i}: [v1]`).join('\n')}\n`,
+      );
+      const state = path.join(work, 'state.json');
+      const airlockArgs = [CLI, 'image', 'copy', '--from-file', list, '--state', state, '--json'];
+      const skopeoArgs = [
+        '--policy',
+        policy,
+        'sync',
+        '--src',
+        'yaml',
+        '--dest',
+        'docker',
+        '--dest-tls-verify=false',
+        yaml,
+        `${toSkopeo.host}/mirror`,
+      ];
+
+      process.stderr.write('1. fresh copy\n');
+      const a1 = must(await measure(process.execPath, airlockArgs), 'airlock fresh copy');
+      const s1 = must(await measure('skopeo', skopeoArgs), 'skopeo fresh sync');
+      const r1 = JSON.parse(a1.stdout) as { summary: { copied: number; blobsCopied: number } };
+      if (r1.summary.copied !== IMAGES) throw new Error(`airlock copied ${r1.summary.copied} of ${IMAGES}`);
+
+      process.stderr.write('2. no-op re-sync\n');
+      // Row 1 left about a GiB of written layers in the page cache; the kernel writing them out
+      // during the tenth-of-a-second runs below would time the disk, not the tools.
+      spawnSync('sync');
+      // Runs of a tenth of a second: a busy neighbour on the machine moves single runs by half
+      // that. The two tools take turns, so a busy spell falls on both, and each one's fastest of
+      // five is compared.
+      const [a2, s2] = (
+        await bestInTurns(NOOP_RUNS, [
+          () => measure(process.execPath, airlockArgs),
+          () => measure('skopeo', skopeoArgs),
+        ])
+      ).map((m, i) => must(m, i === 0 ? 'airlock no-op' : 'skopeo no-op')) as [Measured, Measured];
+      const a2c = must(
+        await best(NOOP_RUNS, () => measure(process.execPath, [...airlockArgs, '--verify-targets'])),
+        'airlock no-op --verify-targets',
+      );
+      const a2d = must(
+        await best(NOOP_RUNS, () =>
+          measure(process.execPath, airlockArgs, undefined, { ...CHILD_ENV, NODE_DISABLE_COMPILE_CACHE: '1' }),
+        ),
+        'airlock no-op, no compile cache',
+      );
+      const inProcess = [];
+      for (let i = 0; i < NOOP_RUNS; i++) inProcess.push(await inProcessResync(list, state));
+      const wBest = inProcess.sort((x, y) => x.seconds - y.seconds)[0] as Awaited<ReturnType<typeof inProcessResync>>;
+      const r2 = JSON.parse(a2.stdout) as { summary: { unchanged: number; blobsCopied: number; bytes: number } };
+      const r2c = JSON.parse(a2c.stdout) as { summary: { unchanged: number; blobsCopied: number } };
+
+      // Node's own start, measured beside the no-op rows (after the 1 GiB copy the machine is
+      // still writing that to disk).
+      const bare = await best(NOOP_RUNS, () => measure(process.execPath, ['-e', '0']));
+      nodeStart = bare.seconds;
+      if (process.env.NODE_EXTRA_CA_CERTS)
+        nodeStartWithCa = (await best(NOOP_RUNS, () => measure(process.execPath, ['-e', '0'], undefined, process.env)))
+          .seconds;
+
+      process.stderr.write(`3. one image with a ${BIG_MIB} MiB layer\n`);
+      const big = buildManifest({ layers: [randomBlob(BIG_MIB * MiB)] });
+      await seed(upstream, 'bench/big', 'v1', big);
+      big.blobs.length = 0;
+      const a3 = must(
+        await measure(process.execPath, [
+          CLI,
+          'image',
+          'copy',
+          `docker://${upstream.host}/bench/big:v1`,
+          `docker://${toAirlock.host}/bench/big`,
+          '--state',
+          path.join(work, 'big.json'),
+        ]),
+        'airlock big copy',
+      );
+      const s3 = must(
+        await measure('skopeo', [
+          '--policy',
+          policy,
+          'copy',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          `docker://${upstream.host}/bench/big:v1`,
+          `docker://${toSkopeo.host}/bench/big:v1`,
+        ]),
+        'skopeo big copy',
+      );
+
+      skopeoVersion = (await measure('skopeo', ['--version'])).stdout.trim();
+      const ratio = (a: number, b: number) => (a / b).toFixed(2);
+      rows.push(
+        `| 1. fresh copy, ${IMAGES} images × ${LAYERS} × ${LAYER_MIB} MiB | ${a1.seconds.toFixed(2)} s | ${s1.seconds.toFixed(2)} s | ${ratio(a1.seconds, s1.seconds)} | ≤ 1.0 | ${a1.seconds <= s1.seconds ? 'met' : 'NOT met'} |`,
+        `| 2. no-op re-sync of the same ${IMAGES} | ${a2.seconds.toFixed(2)} s (${r2.summary.unchanged} unchanged, ${r2.summary.blobsCopied} blobs, ${r2.summary.bytes} bytes) | ${s2.seconds.toFixed(2)} s | ${ratio(a2.seconds, s2.seconds)} | ≤ 0.20, 0 blobs | ${a2.seconds <= s2.seconds / 5 && r2.summary.blobsCopied === 0 ? 'met' : 'NOT met'} |`,
+        `| 2c. the same no-op re-sync with \`--verify-targets\` (the target of every image checked too) | ${a2c.seconds.toFixed(2)} s (${r2c.summary.unchanged} unchanged, ${r2c.summary.blobsCopied} blobs) | ${s2.seconds.toFixed(2)} s | ${ratio(a2c.seconds, s2.seconds)} | — | — |`,
+        `| 2d. the same no-op re-sync without the compile cache (\`NODE_DISABLE_COMPILE_CACHE=1\`: every function compiled again) | ${a2d.seconds.toFixed(2)} s | ${s2.seconds.toFixed(2)} s | ${ratio(a2d.seconds, s2.seconds)} | — | — |`,
+        `| 2b. the same no-op re-sync inside a running airlock process (as the worker does on a schedule) | ${wBest.seconds.toFixed(2)} s (${wBest.unchanged} unchanged, ${wBest.blobs} blobs) | ${s2.seconds.toFixed(2)} s | ${ratio(wBest.seconds, s2.seconds)} | ≤ 0.20, 0 blobs | ${wBest.seconds <= s2.seconds / 5 && wBest.blobs === 0 ? 'met' : 'NOT met'} |`,
+        `| 3. one image with a ${BIG_MIB} MiB layer: peak RSS | ${a3.peakRssMiB.toFixed(0)} MiB (${a3.seconds.toFixed(1)} s) | ${s3.peakRssMiB.toFixed(0)} MiB (${s3.seconds.toFixed(1)} s) | — | ≤ 200 MiB | ${a3.peakRssMiB <= 200 ? 'met' : 'NOT met'} |`,
+      );
     }
-    const list = path.join(work, 'list.txt');
-    fs.writeFileSync(list, Array.from({ length: IMAGES }, (_, i) => `docker://${upstream.host}/bench/img${i}:v1 docker://${toAirlock.host}/bench/img${i}`).join('\n'));
-    const yaml = path.join(work, 'skopeo.yaml');
-    fs.writeFileSync(yaml, `${upstream.host}:\n  tls-verify: false\n  images:\n${Array.from({ length: IMAGES }, (_, i) => `    bench/img${i}: [v1]`).join('\n')}\n`);
-    const state = path.join(work, 'state.json');
-    const airlockArgs = [CLI, 'image', 'copy', '--from-file', list, '--state', state, '--json'];
-    const skopeoArgs = ['--policy', policy, 'sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', yaml, `${toSkopeo.host}/mirror`];
-
-    process.stderr.write('1. fresh copy\n');
-    const a1 = must(await measure(process.execPath, airlockArgs), 'airlock fresh copy');
-    const s1 = must(await measure('skopeo', skopeoArgs), 'skopeo fresh sync');
-    const r1 = JSON.parse(a1.stdout) as { summary: { copied: number; blobsCopied: number } };
-    if (r1.summary.copied !== IMAGES) throw new Error(`airlock copied ${r1.summary.copied} of ${IMAGES}`);
-
-    process.stderr.write('2. no-op re-sync\n');
-    // Row 1 left about a GiB of written layers in the page cache; the kernel writing them out
-    // during the tenth-of-a-second runs below would time the disk, not the tools.
-    spawnSync('sync');
-    // Runs of a tenth of a second: a busy neighbour on the machine moves single runs by half
-    // that. The two tools take turns, so a busy spell falls on both, and each one's fastest of
-    // five is compared.
-    const [a2, s2] = (await bestInTurns(NOOP_RUNS, [() => measure(process.execPath, airlockArgs), () => measure('skopeo', skopeoArgs)])).map((m, i) => must(m, i === 0 ? 'airlock no-op' : 'skopeo no-op')) as [Measured, Measured];
-    const a2c = must(await best(NOOP_RUNS, () => measure(process.execPath, [...airlockArgs, '--verify-targets'])), 'airlock no-op --verify-targets');
-    const a2d = must(await best(NOOP_RUNS, () => measure(process.execPath, airlockArgs, undefined, { ...CHILD_ENV, NODE_DISABLE_COMPILE_CACHE: '1' })), 'airlock no-op, no compile cache');
-    const inProcess = [];
-    for (let i = 0; i < NOOP_RUNS; i++) inProcess.push(await inProcessResync(list, state));
-    const wBest = inProcess.sort((x, y) => x.seconds - y.seconds)[0] as Awaited<ReturnType<typeof inProcessResync>>;
-    const r2 = JSON.parse(a2.stdout) as { summary: { unchanged: number; blobsCopied: number; bytes: number } };
-    const r2c = JSON.parse(a2c.stdout) as { summary: { unchanged: number; blobsCopied: number } };
-
-    // Node's own start, measured beside the no-op rows (after the 1 GiB copy the machine is
-    // still writing that to disk).
-    const bare = await best(NOOP_RUNS, () => measure(process.execPath, ['-e', '0']));
-    nodeStart = bare.seconds;
-    if (process.env.NODE_EXTRA_CA_CERTS) nodeStartWithCa = (await best(NOOP_RUNS, () => measure(process.execPath, ['-e', '0'], undefined, process.env))).seconds;
-
-    process.stderr.write(`3. one image with a ${BIG_MIB} MiB layer\n`);
-    const big = buildManifest({ layers: [randomBlob(BIG_MIB * MiB)] });
-    await seed(upstream, 'bench/big', 'v1', big);
-    big.blobs.length = 0;
-    const a3 = must(await measure(process.execPath, [CLI, 'image', 'copy', `docker://${upstream.host}/bench/big:v1`, `docker://${toAirlock.host}/bench/big`, '--state', path.join(work, 'big.json')]), 'airlock big copy');
-    const s3 = must(await measure('skopeo', ['--policy', policy, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${upstream.host}/bench/big:v1`, `docker://${toSkopeo.host}/bench/big:v1`]), 'skopeo big copy');
-
-    skopeoVersion = (await measure('skopeo', ['--version'])).stdout.trim();
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
-    rows.push(
-      `| 1. fresh copy, ${IMAGES} images × ${LAYERS} × ${LAYER_MIB} MiB | ${a1.seconds.toFixed(2)} s | ${s1.seconds.toFixed(2)} s | ${ratio(a1.seconds, s1.seconds)} | ≤ 1.0 | ${a1.seconds <= s1.seconds ? 'met' : 'NOT met'} |`,
-      `| 2. no-op re-sync of the same ${IMAGES} | ${a2.seconds.toFixed(2)} s (${r2.summary.unchanged} unchanged, ${r2.summary.blobsCopied} blobs, ${r2.summary.bytes} bytes) | ${s2.seconds.toFixed(2)} s | ${ratio(a2.seconds, s2.seconds)} | ≤ 0.20, 0 blobs | ${a2.seconds <= s2.seconds / 5 && r2.summary.blobsCopied === 0 ? 'met' : 'NOT met'} |`,
-      `| 2c. the same no-op re-sync with \`--verify-targets\` (the target of every image checked too) | ${a2c.seconds.toFixed(2)} s (${r2c.summary.unchanged} unchanged, ${r2c.summary.blobsCopied} blobs) | ${s2.seconds.toFixed(2)} s | ${ratio(a2c.seconds, s2.seconds)} | — | — |`,
-      `| 2d. the same no-op re-sync without the compile cache (\`NODE_DISABLE_COMPILE_CACHE=1\`: every function compiled again) | ${a2d.seconds.toFixed(2)} s | ${s2.seconds.toFixed(2)} s | ${ratio(a2d.seconds, s2.seconds)} | — | — |`,
-      `| 2b. the same no-op re-sync inside a running airlock process (as the worker does on a schedule) | ${wBest.seconds.toFixed(2)} s (${wBest.unchanged} unchanged, ${wBest.blobs} blobs) | ${s2.seconds.toFixed(2)} s | ${ratio(wBest.seconds, s2.seconds)} | ≤ 0.20, 0 blobs | ${wBest.seconds <= s2.seconds / 5 && wBest.blobs === 0 ? 'met' : 'NOT met'} |`,
-      `| 3. one image with a ${BIG_MIB} MiB layer: peak RSS | ${a3.peakRssMiB.toFixed(0)} MiB (${a3.seconds.toFixed(1)} s) | ${s3.peakRssMiB.toFixed(0)} MiB (${s3.seconds.toFixed(1)} s) | — | ≤ 200 MiB | ${a3.peakRssMiB <= 200 ? 'met' : 'NOT met'} |`,
-    );
-    }
-    if (runs('charts')) rows.push(...(await chartScenario(work, toAirlock)), ...(await bigIndexScenario(work, { cli: CLI, measure, best, must })));
-    if (runs('addons')) rows.push(...(await addonScenario(work, upstream, toAirlock, { cli: CLI, measure, best, must })));
+    if (runs('charts'))
+      rows.push(
+        ...(await chartScenario(work, toAirlock)),
+        ...(await bigIndexScenario(work, { cli: CLI, measure, best, must })),
+      );
+    if (runs('addons'))
+      rows.push(...(await addonScenario(work, upstream, toAirlock, { cli: CLI, measure, best, must })));
     if (ONLY === 'images' || ONLY === 'charts' || ONLY === 'addons') rows.push(...keptRows(results, ONLY));
-    const rowNumber = (row: string) => Number(/^\| (\d+)/.exec(row)?.[1] ?? 99) + ({ b: 0.5, c: 0.6, d: 0.7 }[/^\| \d+([bcd])\./.exec(row)?.[1] ?? ''] ?? 0);
+    const rowNumber = (row: string) =>
+      Number(/^\| (\d+)/.exec(row)?.[1] ?? 99) +
+      ({ b: 0.5, c: 0.6, d: 0.7 }[/^\| \d+([bcd])\./.exec(row)?.[1] ?? ''] ?? 0);
     rows.sort((a, b) => rowNumber(a) - rowNumber(b));
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const md = [

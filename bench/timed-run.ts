@@ -51,7 +51,13 @@ export function timeHere({ cmd, args, timeoutMs }: TimedRequest): Promise<Measur
     child.on('close', (code) => {
       clearInterval(sample);
       clearTimeout(timer);
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMiB: peak, code: code ?? -1, stdout, stderr });
+      resolve({
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        peakRssMiB: peak,
+        code: code ?? -1,
+        stdout,
+        stderr,
+      });
     });
   });
 }
@@ -59,7 +65,10 @@ export function timeHere({ cmd, args, timeoutMs }: TimedRequest): Promise<Measur
 /** The bench's side: runs this file as a process of its own, with `env` for the command. */
 export function timeInHelper(request: TimedRequest, env: NodeJS.ProcessEnv): Promise<Measured> {
   return new Promise((resolve, reject) => {
-    const helper = spawn(process.execPath, [import.meta.filename, JSON.stringify(request)], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const helper = spawn(process.execPath, [import.meta.filename, JSON.stringify(request)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
     let out = '';
     helper.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     helper.on('error', reject);

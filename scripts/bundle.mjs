@@ -30,8 +30,16 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const BUNDLED = new Set(['commander', 'p-limit']);
 /** Loaded lazily from files of their own: specifier → output file next to main.cjs. */
 const VENDOR = [
-  { name: 'undici-core', entry: 'dist/src/http/undici-core.js', matches: (spec) => /(^|\/)undici-core\.js$/.test(spec) },
-  ...['pino', 'yaml', 'zod', 'semver', 'tar-stream'].map((name) => ({ name, entry: name, matches: (spec) => spec === name })),
+  {
+    name: 'undici-core',
+    entry: 'dist/src/http/undici-core.js',
+    matches: (spec) => /(^|\/)undici-core\.js$/.test(spec),
+  },
+  ...['pino', 'yaml', 'zod', 'semver', 'tar-stream'].map((name) => ({
+    name,
+    entry: name,
+    matches: (spec) => spec === name,
+  })),
 ];
 const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d) && !VENDOR.some((v) => v.name === d));
 
@@ -74,7 +82,9 @@ const lazyChildProcess = {
   name: 'lazy-child-process',
   setup(b) {
     b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-child-process' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
       contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
@@ -98,7 +108,11 @@ const lazyBuiltins = {
   setup(b) {
     // Only ES imports: a bundled CommonJS library's require('node:fs') (commander has one) gets
     // the built-in itself, not a module namespace with a default export.
-    b.onResolve({ filter: LAZY_BUILTINS }, (args) => (args.kind === 'import-statement' && args.namespace !== 'lazy-builtin' ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
+    b.onResolve({ filter: LAZY_BUILTINS }, (args) =>
+      args.kind === 'import-statement' && args.namespace !== 'lazy-builtin'
+        ? { path: args.path, namespace: 'lazy-builtin' }
+        : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
       contents: [
         'let real;',
@@ -134,13 +148,21 @@ const zodEnglishOnly = {
   },
 };
 for (const vendor of VENDOR) {
-  await build({ ...common, entryPoints: [vendor.entry], outfile: `${OUT}/${vendor.name}.cjs`, plugins: [zodEnglishOnly] });
+  await build({
+    ...common,
+    entryPoints: [vendor.entry],
+    outfile: `${OUT}/${vendor.name}.cjs`,
+    plugins: [zodEnglishOnly],
+  });
 }
 
 // The launcher names its code caches after the build's content: a cache from another build is
 // never offered to V8 (which checks only the source length, version and flags).
 const hash = createHash('sha256');
 for (const name of ['main', ...VENDOR.map((v) => v.name)]) hash.update(readFileSync(`${OUT}/${name}.cjs`));
-const launcher = readFileSync('scripts/launcher.cjs', 'utf8').replace('__BUILD_HASH__', hash.digest('hex').slice(0, 16));
+const launcher = readFileSync('scripts/launcher.cjs', 'utf8').replace(
+  '__BUILD_HASH__',
+  hash.digest('hex').slice(0, 16),
+);
 writeFileSync(`${OUT}/airlock.cjs`, launcher);
 chmodSync(`${OUT}/airlock.cjs`, 0o755);

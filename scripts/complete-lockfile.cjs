@@ -10,11 +10,24 @@ for (const [loc, meta] of Object.entries(pk)) {
     const base = loc ? `${loc}/node_modules/${name}` : `node_modules/${name}`;
     const hoisted = `node_modules/${name}`;
     if (pk[base] || pk[hoisted]) continue;
-    const m = /-(darwin|linux|win32|android|freebsd|openbsd|openharmony|netbsd|sunos|aix)-([a-z0-9]+)(?:-(gnu|musl|gnueabihf|musleabihf|msvc|eabi))?$/.exec(name);
-    if (!m) { console.error('cannot derive platform for', name); continue; }
+    const m =
+      /-(darwin|linux|win32|android|freebsd|openbsd|openharmony|netbsd|sunos|aix)-([a-z0-9]+)(?:-(gnu|musl|gnueabihf|musleabihf|msvc|eabi))?$/.exec(
+        name,
+      );
+    if (!m) {
+      console.error('cannot derive platform for', name);
+      continue;
+    }
     let [, os, cpu, abi] = m;
-    if (cpu === 'arm' || abi === "gnueabihf" || abi === "musleabihf" || abi === "eabi") cpu = 'arm';
-    const entry = { version: ver.replace(/^[\^~]/, ''), cpu: [cpu], dev: !!meta.dev || undefined, license: meta.license, optional: true, os: [os] };
+    if (cpu === 'arm' || abi === 'gnueabihf' || abi === 'musleabihf' || abi === 'eabi') cpu = 'arm';
+    const entry = {
+      version: ver.replace(/^[\^~]/, ''),
+      cpu: [cpu],
+      dev: !!meta.dev || undefined,
+      license: meta.license,
+      optional: true,
+      os: [os],
+    };
     if (abi === 'gnu' || abi === 'gnueabihf') entry.libc = ['glibc'];
     if (abi === 'musl' || abi === 'musleabihf') entry.libc = ['musl'];
     if (!entry.dev) delete entry.dev;

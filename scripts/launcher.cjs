@@ -139,7 +139,8 @@ function runWithCodeCache() {
     });
     // A file first loaded after the flags changed is compiled under flags the next run starts
     // without: a cache of it would be refused.
-    if ((cachedData === undefined || script.cachedDataRejected) && !flagsChanged) fresh.push({ script, file, data: undefined });
+    if ((cachedData === undefined || script.cachedDataRejected) && !flagsChanged)
+      fresh.push({ script, file, data: undefined });
     return script;
   };
   // Node loads a .cjs file with the .js loader; registering a .cjs loader instead would change how
@@ -155,7 +156,9 @@ function runWithCodeCache() {
   // failure would leave a cache that lacks most of it, used as it is by every later run. (A run
   // that goes on for minutes without uploading may have let V8 drop the bytecode of start-up
   // functions by then; later runs compile those as they go, as without a cache.)
-  const helpOnly = process.argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
+  const helpOnly = process.argv.some(
+    (a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help',
+  );
   if (!helpOnly) {
     process.once('exit', (code) => {
       if (code !== 0 || fresh.length === 0) return;

@@ -12,7 +12,13 @@ describe('git catalog cache', () => {
       const repo = path.join(work, 'upstream');
       fs.mkdirSync(path.join(repo, 'addons', 'a'), { recursive: true });
       fs.writeFileSync(path.join(repo, 'addons', 'a', 'metadata.yaml'), 'name: a\nversion: 1.0.0\n');
-      const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+      const env = {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@t',
+      };
       execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env });
       execFileSync('git', ['add', '-A'], { cwd: repo, env });
       execFileSync('git', ['commit', '-q', '-m', 'one'], { cwd: repo, env });
@@ -31,13 +37,20 @@ describe('git catalog cache', () => {
       fs.mkdirSync(path.join(trees, 'recent'));
       const first = await checkoutCatalog({ url, cacheDir });
       expect(fs.existsSync(path.join(first.dir, 'addons', 'a', 'metadata.yaml'))).toBe(true);
-      expect(fs.readdirSync(trees).filter((n) => !n.startsWith('.')).sort()).toEqual([first.commit, 'old0', 'old1', 'old2', 'recent'].sort());
+      expect(
+        fs
+          .readdirSync(trees)
+          .filter((n) => !n.startsWith('.'))
+          .sort(),
+      ).toEqual([first.commit, 'old0', 'old1', 'old2', 'recent'].sort());
 
       // A commit the cache holds is read without asking the remote, even when it is gone.
       fs.renameSync(repo, `${repo}-moved`);
       const pinned = await checkoutCatalog({ url, cacheDir, ref: first.commit });
       expect(pinned).toMatchObject({ commit: first.commit, dir: first.dir });
-      await expect(checkoutCatalog({ url, cacheDir })).rejects.toMatchObject({ code: expect.stringMatching(/^E_(NOT_FOUND|UNREACHABLE)$/) });
+      await expect(checkoutCatalog({ url, cacheDir })).rejects.toMatchObject({
+        code: expect.stringMatching(/^E_(NOT_FOUND|UNREACHABLE)$/),
+      });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

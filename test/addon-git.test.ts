@@ -74,7 +74,9 @@ beforeAll(async () => {
   // Commit 1: the official addons, plus an executable helper script (mode must survive rewriting).
   fs.cpSync(path.join(FIXTURES, 'addons'), path.join(upstream, 'addons'), { recursive: true });
   fs.mkdirSync(path.join(upstream, 'hack'));
-  fs.writeFileSync(path.join(upstream, 'hack', 'sync.sh'), '#!/bin/sh\necho https://charts.jetstack.io\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(upstream, 'hack', 'sync.sh'), '#!/bin/sh\necho https://charts.jetstack.io\n', {
+    mode: 0o755,
+  });
   git(upstream, 'add', '-A');
   git(upstream, 'commit', '--quiet', '-m', 'official addons');
   c1 = git(upstream, 'rev-parse', 'HEAD');
@@ -98,7 +100,16 @@ beforeAll(async () => {
   daemonPort = await freePort();
   daemon = spawn(
     'git',
-    ['daemon', '--reuseaddr', `--base-path=${served}`, '--export-all', '--enable=receive-pack', `--port=${daemonPort}`, '--listen=127.0.0.1', '--informative-errors'],
+    [
+      'daemon',
+      '--reuseaddr',
+      `--base-path=${served}`,
+      '--export-all',
+      '--enable=receive-pack',
+      `--port=${daemonPort}`,
+      '--listen=127.0.0.1',
+      '--informative-errors',
+    ],
     { env: GIT_ENV, stdio: 'ignore' },
   );
   await waitFor(async () => {
@@ -192,7 +203,11 @@ describe('checkoutCatalog', () => {
     const mod = path.join(ROOT, 'dist', 'src', 'addons', 'catalog-git.js');
     const script = `import(${JSON.stringify(mod)}).then(async (m) => { const r = await m.checkoutCatalog({ url: ${JSON.stringify(url)}, cacheDir: ${JSON.stringify(cacheDir)} }); process.stdout.write(JSON.stringify(r)); })`;
     const child = execFileP(process.execPath, ['-e', script], { env: process.env });
-    const [inProc, inProc2, other] = await Promise.all([checkoutCatalog({ url, cacheDir }), checkoutCatalog({ url, cacheDir }), child]);
+    const [inProc, inProc2, other] = await Promise.all([
+      checkoutCatalog({ url, cacheDir }),
+      checkoutCatalog({ url, cacheDir }),
+      child,
+    ]);
     const fromChild = JSON.parse(other.stdout) as { dir: string; commit: string };
     expect(fromChild).toEqual(inProc);
     expect(inProc2).toEqual(inProc);
@@ -202,7 +217,9 @@ describe('checkoutCatalog', () => {
     expect(trees).toEqual([c2]);
     expect(fs.readdirSync(path.join(cacheDir, 'git')).filter((n) => n.endsWith('.lock'))).toEqual([]);
     git(inProc.repoDir, 'fsck', '--no-progress');
-    expect(fs.readFileSync(path.join(inProc.dir, 'addons', 'fluxcd', 'metadata.yaml'))).toEqual(fs.readFileSync(path.join(FIXTURES, 'addons', 'fluxcd', 'metadata.yaml')));
+    expect(fs.readFileSync(path.join(inProc.dir, 'addons', 'fluxcd', 'metadata.yaml'))).toEqual(
+      fs.readFileSync(path.join(FIXTURES, 'addons', 'fluxcd', 'metadata.yaml')),
+    );
 
     // A lock left behind by a process that died is taken over, not waited on for minutes.
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
@@ -215,7 +232,9 @@ describe('checkoutCatalog', () => {
 
   it('reports an unreachable remote as one line of E_UNREACHABLE, with credentials redacted', async () => {
     const port = await freePort();
-    const e = await caught(checkoutCatalog({ url: `git://127.0.0.1:${port}/catalog`, cacheDir: path.join(work, 'cache-down') }));
+    const e = await caught(
+      checkoutCatalog({ url: `git://127.0.0.1:${port}/catalog`, cacheDir: path.join(work, 'cache-down') }),
+    );
     expect(e.code).toBe('E_UNREACHABLE');
     expect(e.artifact).toBe(`git://127.0.0.1:${port}/catalog`);
     expect(e.message).not.toContain('\n');
@@ -225,7 +244,9 @@ describe('checkoutCatalog', () => {
     expect(e2.code).toBe('E_UNREACHABLE');
     expect(formatErrorLine(e2)).not.toContain('s3cr3t-t0ken');
     expect(e2.artifact).toBe(`http://mirror-bot:***@127.0.0.1:${port}/kubevela/catalog.git`);
-    expect(formatErrorLine(e2)).toMatch(/^\[E_UNREACHABLE\] http:\/\/mirror-bot:\*\*\*@127\.0\.0\.1:\d+\/kubevela\/catalog\.git: cannot read the catalog repository: .*Failed to connect/);
+    expect(formatErrorLine(e2)).toMatch(
+      /^\[E_UNREACHABLE\] http:\/\/mirror-bot:\*\*\*@127\.0\.0\.1:\d+\/kubevela\/catalog\.git: cannot read the catalog repository: .*Failed to connect/,
+    );
     // No trace of the token on disk either (it travels in the environment, never in the clone's config).
     for (const name of fs.readdirSync(path.join(work, 'cache-down', 'git'))) {
       const cfg = path.join(work, 'cache-down', 'git', name, 'config');
@@ -265,9 +286,18 @@ describe('mirrorCatalogGit', () => {
    * of ours), then `git checkout airgap`. The working tree must be the upstream commit's files with
    * the rewrites applied, modes kept, the removed file gone, and nothing left modified.
    */
-  function expectFreshClone(remote: string, branchCommit: string, rewritten: Map<string, Buffer>, removed: string[] = []): void {
+  function expectFreshClone(
+    remote: string,
+    branchCommit: string,
+    rewritten: Map<string, Buffer>,
+    removed: string[] = [],
+  ): void {
     const clone = path.join(fs.mkdtempSync(path.join(work, 'fresh-')), 'catalog');
-    execFileSync('git', ['clone', '--quiet', remote, clone], { cwd: work, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('git', ['clone', '--quiet', remote, clone], {
+      cwd: work,
+      env: GIT_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(git(clone, 'rev-parse', 'HEAD')).toBe(c2);
     git(clone, 'checkout', '--quiet', 'airgap');
     expect(git(clone, 'symbolic-ref', '--short', 'HEAD')).toBe('airgap');
@@ -275,12 +305,22 @@ describe('mirrorCatalogGit', () => {
     expect(git(clone, 'rev-parse', 'origin/main')).toBe(c2);
     expect(git(clone, 'rev-parse', 'v1.0.0^{commit}')).toBe(c1);
     // path → "mode blob" of the upstream commit and of the clone's index; a clean status then ties the files on disk to them.
-    const entries = (out: string, re: RegExp) => new Map(out.split('\n').filter(Boolean).map((l) => re.exec(l)).map((m) => [m?.[3] ?? '', `${m?.[1]} ${m?.[2]}`]));
+    const entries = (out: string, re: RegExp) =>
+      new Map(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => re.exec(l))
+          .map((m) => [m?.[3] ?? '', `${m?.[1]} ${m?.[2]}`]),
+      );
     const upstreamTree = entries(git(upstream, 'ls-tree', '-r', c2), /^(\d+) blob ([0-9a-f]+)\t(.+)$/);
     const cloneIndex = entries(git(clone, 'ls-files', '-s'), /^(\d+) ([0-9a-f]+) \d\t(.+)$/);
-    const expected = [...new Set([...[...upstreamTree.keys()].filter((f) => !removed.includes(f)), ...rewritten.keys()])].sort();
+    const expected = [
+      ...new Set([...[...upstreamTree.keys()].filter((f) => !removed.includes(f)), ...rewritten.keys()]),
+    ].sort();
     expect([...cloneIndex.keys()].sort()).toEqual(expected);
-    for (const [f, entry] of upstreamTree) if (!rewritten.has(f) && !removed.includes(f)) expect(cloneIndex.get(f), f).toBe(entry);
+    for (const [f, entry] of upstreamTree)
+      if (!rewritten.has(f) && !removed.includes(f)) expect(cloneIndex.get(f), f).toBe(entry);
     expect(git(clone, 'status', '--porcelain', '--untracked-files=all')).toBe('');
     for (const [p, bytes] of rewritten) expect(fs.readFileSync(path.join(clone, p)).equals(bytes), p).toBe(true);
     for (const f of removed) expect(fs.existsSync(path.join(clone, f)), f).toBe(false);
@@ -295,7 +335,14 @@ describe('mirrorCatalogGit', () => {
     // A branch that only the private remote has must survive.
     git(remoteDir, 'fetch', '--quiet', '--no-tags', upstream, `${c1}:refs/heads/local-only`);
 
-    const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites(), removed: [removedFile] });
+    const r = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote,
+      branch: 'airgap',
+      rewritten: rewrites(),
+      removed: [removedFile],
+    });
     expect(r.status).toBe('pushed');
     const up = lsRemote(upstream);
     expect(r.pushedRefs).toBe(Object.keys(up).length + 1);
@@ -309,26 +356,46 @@ describe('mirrorCatalogGit', () => {
 
     expect(git(remoteDir, 'rev-parse', 'airgap^')).toBe(c2);
     expect(git(remoteDir, 'rev-list', '--count', 'airgap')).toBe('3');
-    expect(git(remoteDir, 'diff', '--name-only', c2, 'airgap').split('\n')).toEqual([fluxTemplate, addedFile, removedFile, 'hack/sync.sh'].sort());
-    for (const [p, bytes] of rewrites()) expect(execFileSync('git', ['show', `airgap:${p}`], { cwd: remoteDir, env: GIT_ENV })).toEqual(bytes);
+    expect(git(remoteDir, 'diff', '--name-only', c2, 'airgap').split('\n')).toEqual(
+      [fluxTemplate, addedFile, removedFile, 'hack/sync.sh'].sort(),
+    );
+    for (const [p, bytes] of rewrites())
+      expect(execFileSync('git', ['show', `airgap:${p}`], { cwd: remoteDir, env: GIT_ENV })).toEqual(bytes);
     expect(git(remoteDir, 'ls-tree', 'airgap', 'hack/sync.sh').split(' ')[0]).toBe('100755');
     expect(git(remoteDir, 'ls-tree', 'airgap', addedFile).split(' ')[0]).toBe('100644');
     // Committed with the upstream commit's date, so the id is reproducible.
-    expect(git(remoteDir, 'log', '-1', '--format=%ct|%an', 'airgap')).toBe(`${git(upstream, 'log', '-1', '--format=%ct', c2)}|airlock`);
+    expect(git(remoteDir, 'log', '-1', '--format=%ct|%an', 'airgap')).toBe(
+      `${git(upstream, 'log', '-1', '--format=%ct', c2)}|airlock`,
+    );
     expectFreshClone(remote, r.branchCommit, rewrites(), [removedFile]);
 
-    const again = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites(), removed: [removedFile] });
+    const again = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote,
+      branch: 'airgap',
+      rewritten: rewrites(),
+      removed: [removedFile],
+    });
     expect(again).toEqual({ status: 'unchanged', pushedRefs: 0, branchCommit: r.branchCommit });
     expect(lsRemote(remoteDir)).toEqual(mine);
 
     // A different rewrite moves only the airgap branch.
     const changed = rewrites();
     changed.set(addedFile, Buffer.from('second version\n'));
-    const third = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: changed });
+    const third = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote,
+      branch: 'airgap',
+      rewritten: changed,
+    });
     expect(third.status).toBe('pushed');
     expect(third.pushedRefs).toBe(1);
     expect(git(remoteDir, 'rev-parse', 'airgap^')).toBe(c2);
-    expect(git(remoteDir, 'diff', '--name-only', c2, 'airgap').split('\n')).toEqual([fluxTemplate, addedFile, 'hack/sync.sh'].sort());
+    expect(git(remoteDir, 'diff', '--name-only', c2, 'airgap').split('\n')).toEqual(
+      [fluxTemplate, addedFile, 'hack/sync.sh'].sort(),
+    );
   });
 
   it('follows an upstream force-push and a moved tag', async () => {
@@ -336,7 +403,13 @@ describe('mirrorCatalogGit', () => {
     git(work, 'clone', '--quiet', '--bare', upstream, scratch);
     const co = await checkoutCatalog({ url: scratch, cacheDir: path.join(work, 'cache-force') });
     const remoteDir = bare(path.join(work, 'private-force.git'));
-    await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: remoteDir, branch: 'airgap', rewritten: rewrites() });
+    await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote: remoteDir,
+      branch: 'airgap',
+      rewritten: rewrites(),
+    });
     expect(lsRemote(remoteDir)['refs/heads/main']).toBe(c2);
 
     // Upstream rewrites main (not a fast-forward) and re-points the tag.
@@ -344,7 +417,13 @@ describe('mirrorCatalogGit', () => {
     git(scratch, 'tag', '-f', 'v1.0.0', releaseTip);
     const co2 = await checkoutCatalog({ url: scratch, cacheDir: path.join(work, 'cache-force') });
     expect(co2.commit).toBe(c1);
-    const r = await mirrorCatalogGit({ repoDir: co2.repoDir, upstreamCommit: co2.commit, remote: remoteDir, branch: 'airgap', rewritten: rewrites() });
+    const r = await mirrorCatalogGit({
+      repoDir: co2.repoDir,
+      upstreamCommit: co2.commit,
+      remote: remoteDir,
+      branch: 'airgap',
+      rewritten: rewrites(),
+    });
     expect(r.pushedRefs).toBe(3);
     const mine = lsRemote(remoteDir);
     expect(mine['refs/heads/main']).toBe(c1);
@@ -355,14 +434,30 @@ describe('mirrorCatalogGit', () => {
   it('pushes over git:// to a network remote', async () => {
     const co = await checkout('cache-mirror-net');
     const remote = `git://127.0.0.1:${daemonPort}/private-net.git`;
-    const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites() });
+    const r = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote,
+      branch: 'airgap',
+      rewritten: rewrites(),
+    });
     expect(r.status).toBe('pushed');
     const mine = lsRemote(remote);
     expect(mine['refs/heads/main']).toBe(c2);
     expect(mine['refs/heads/release-1.0']).toBe(releaseTip);
     expect(mine['refs/heads/airgap']).toBe(r.branchCommit);
     expectFreshClone(remote, r.branchCommit, rewrites());
-    expect((await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: rewrites() })).status).toBe('unchanged');
+    expect(
+      (
+        await mirrorCatalogGit({
+          repoDir: co.repoDir,
+          upstreamCommit: co.commit,
+          remote,
+          branch: 'airgap',
+          rewritten: rewrites(),
+        })
+      ).status,
+    ).toBe('unchanged');
   });
 
   it('turns a refusing remote into one line of E_DENIED naming the ref, and updates no ref at all', async () => {
@@ -374,7 +469,15 @@ describe('mirrorCatalogGit', () => {
       '#!/bin/sh\nif [ "$1" = refs/heads/airgap ]; then echo "GL-HOOK-ERR: airgap is protected" >&2; exit 1; fi\nexit 0\n',
       { mode: 0o755 },
     );
-    const e = await caught(mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: remoteDir, branch: 'airgap', rewritten: rewrites() }));
+    const e = await caught(
+      mirrorCatalogGit({
+        repoDir: co.repoDir,
+        upstreamCommit: co.commit,
+        remote: remoteDir,
+        branch: 'airgap',
+        rewritten: rewrites(),
+      }),
+    );
     expect(e.code).toBe('E_DENIED');
     expect(e.artifact).toBe(remoteDir);
     expect(e.message).toContain('refs/heads/airgap');
@@ -383,15 +486,33 @@ describe('mirrorCatalogGit', () => {
     expect(lsRemote(remoteDir)).toEqual({});
 
     // A pre-receive hook refusing everything, on a remote that already holds a mirror.
-    const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: bare(path.join(work, 'private-hook2.git')), branch: 'airgap', rewritten: rewrites() });
+    const r = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote: bare(path.join(work, 'private-hook2.git')),
+      branch: 'airgap',
+      rewritten: rewrites(),
+    });
     const hook2 = path.join(work, 'private-hook2.git');
     const before = lsRemote(hook2);
-    fs.writeFileSync(path.join(hook2, 'hooks', 'pre-receive'), '#!/bin/sh\necho "mirror is frozen" >&2\nexit 1\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(hook2, 'hooks', 'pre-receive'), '#!/bin/sh\necho "mirror is frozen" >&2\nexit 1\n', {
+      mode: 0o755,
+    });
     const changed = rewrites();
     changed.set(addedFile, Buffer.from('another\n'));
-    const e2 = await caught(mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: hook2, branch: 'airgap', rewritten: changed }));
+    const e2 = await caught(
+      mirrorCatalogGit({
+        repoDir: co.repoDir,
+        upstreamCommit: co.commit,
+        remote: hook2,
+        branch: 'airgap',
+        rewritten: changed,
+      }),
+    );
     expect(e2.code).toBe('E_DENIED');
-    expect(e2.message).toMatch(/refused refs\/heads\/airgap: pre-receive hook declined \(remote said: mirror is frozen\)/);
+    expect(e2.message).toMatch(
+      /refused refs\/heads\/airgap: pre-receive hook declined \(remote said: mirror is frozen\)/,
+    );
     expect(lsRemote(hook2)).toEqual(before);
     expect(before['refs/heads/airgap']).toBe(r.branchCommit);
   });
@@ -400,17 +521,39 @@ describe('mirrorCatalogGit', () => {
     const co = await checkout('cache-mirror-misc');
     const port = await freePort();
     const e = await caught(
-      mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: `https://robot:gl-pat-9f8e7d6c@127.0.0.1:${port}/mirror/catalog.git`, branch: 'airgap', rewritten: rewrites() }),
+      mirrorCatalogGit({
+        repoDir: co.repoDir,
+        upstreamCommit: co.commit,
+        remote: `https://robot:gl-pat-9f8e7d6c@127.0.0.1:${port}/mirror/catalog.git`,
+        branch: 'airgap',
+        rewritten: rewrites(),
+      }),
     );
     expect(e.code).toBe('E_UNREACHABLE');
     expect(formatErrorLine(e)).not.toContain('gl-pat-9f8e7d6c');
     expect(e.artifact).toBe(`https://robot:***@127.0.0.1:${port}/mirror/catalog.git`);
 
-    const e2 = await caught(mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: bare(path.join(work, 'private-misc.git')), branch: 'release-1.0', rewritten: rewrites() }));
+    const e2 = await caught(
+      mirrorCatalogGit({
+        repoDir: co.repoDir,
+        upstreamCommit: co.commit,
+        remote: bare(path.join(work, 'private-misc.git')),
+        branch: 'release-1.0',
+        rewritten: rewrites(),
+      }),
+    );
     expect(e2.code).toBe('E_CONFLICT');
     expect(e2.message).toContain('release-1.0');
 
-    const e3 = await caught(mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote: path.join(work, 'private-misc.git'), branch: 'airgap', rewritten: new Map([['../escape', Buffer.from('x')]]) }));
+    const e3 = await caught(
+      mirrorCatalogGit({
+        repoDir: co.repoDir,
+        upstreamCommit: co.commit,
+        remote: path.join(work, 'private-misc.git'),
+        branch: 'airgap',
+        rewritten: new Map([['../escape', Buffer.from('x')]]),
+      }),
+    );
     expect(e3.code).toBe('E_USAGE');
     expect(lsRemote(path.join(work, 'private-misc.git'))).toEqual({});
   });
@@ -438,12 +581,20 @@ describe('over HTTP with credentials in the URL', () => {
 
     const remoteDir = bare(path.join(served, 'private-http.git'));
     const remote = `${server.url.replace('//', `//mirror-bot:${token}@`)}/private-http.git`;
-    const r = await mirrorCatalogGit({ repoDir: co.repoDir, upstreamCommit: co.commit, remote, branch: 'airgap', rewritten: new Map([['addons/fluxcd/x.txt', Buffer.from('x\n')]]) });
+    const r = await mirrorCatalogGit({
+      repoDir: co.repoDir,
+      upstreamCommit: co.commit,
+      remote,
+      branch: 'airgap',
+      rewritten: new Map([['addons/fluxcd/x.txt', Buffer.from('x\n')]]),
+    });
     expect(r.status).toBe('pushed');
     expect(lsRemote(remoteDir)['refs/heads/airgap']).toBe(r.branchCommit);
     expect(lsRemote(remoteDir)['refs/heads/main']).toBe(c2);
 
-    const files = (fs.readdirSync(cacheDir, { recursive: true }) as string[]).map((f) => path.join(cacheDir, f)).filter((f) => fs.statSync(f).isFile());
+    const files = (fs.readdirSync(cacheDir, { recursive: true }) as string[])
+      .map((f) => path.join(cacheDir, f))
+      .filter((f) => fs.statSync(f).isFile());
     expect(files.filter((f) => fs.readFileSync(f).includes(token))).toEqual([]);
   });
 

@@ -10,12 +10,22 @@ import { readCatalogDir } from '../src/addons/catalog-dir.js';
 import { isSemverVersion } from '../src/addons/addon.js';
 import { readHelmAddonRegistry } from '../src/addons/helm-addon-registry.js';
 import { packageAddon, type PackagedAddon } from '../src/addons/package-addon.js';
-import { addonRegistryTarget, publishAddonRegistry, type AddonPublishResult } from '../src/addons/publish-addon-registry.js';
+import {
+  addonRegistryTarget,
+  publishAddonRegistry,
+  type AddonPublishResult,
+} from '../src/addons/publish-addon-registry.js';
 import { startChartMuseumDouble, type ChartMuseumDouble } from './support/chartmuseum-double.js';
 import { sha256hex } from './support/charts.js';
 import { testEngine } from './support/engine.js';
 import { getBlob, getManifest } from './support/images.js';
-import { chooseVersion, parseIndexStrict, readAddonArchive, readAddonRegistry, type IndexVersion } from './support/kubevela-reader.js';
+import {
+  chooseVersion,
+  parseIndexStrict,
+  readAddonArchive,
+  readAddonRegistry,
+  type IndexVersion,
+} from './support/kubevela-reader.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { startStaticServer, type StaticServer } from './support/static-server.js';
@@ -99,7 +109,10 @@ describe('addon packaging', () => {
   });
 
   it('generates Chart.yaml from metadata.yaml as vela addon package does', () => {
-    const chart = parse(readAddonArchive(pkgOf('fluxcd').tgz, 'fluxcd').get('Chart.yaml')?.toString() ?? '') as Record<string, unknown>;
+    const chart = parse(readAddonArchive(pkgOf('fluxcd').tgz, 'fluxcd').get('Chart.yaml')?.toString() ?? '') as Record<
+      string,
+      unknown
+    >;
     const m = pkgOf('fluxcd').addon.metadata;
     expect(chart).toEqual({
       annotations: { 'addon.name': 'fluxcd', 'system.vela': '>=1.9.0-alpha.2' },
@@ -115,7 +128,11 @@ describe('addon packaging', () => {
     });
     expect(Object.keys(chart)).toEqual(Object.keys(chart).sort());
     const envoy = pkgOf('envoy-gateway').metadata;
-    expect(envoy.annotations).toEqual({ 'addon.name': 'envoy-gateway', 'system.kubernetes': '>=v1.24', 'system.vela': '>=v1.5.0' });
+    expect(envoy.annotations).toEqual({
+      'addon.name': 'envoy-gateway',
+      'system.kubernetes': '>=v1.24',
+      'system.vela': '>=v1.5.0',
+    });
     expect(pkgOf('velaux').metadata).toMatchObject({ version: 'v1.9.5', appVersion: 'v1.9.5' });
     expect(pkgOf('chartmuseum').metadata.annotations).toEqual({ 'addon.name': 'chartmuseum' });
   });
@@ -127,7 +144,11 @@ describe('addon packaging', () => {
     files.set('resources/extra.yaml', Buffer.from('kind: ConfigMap\n'));
     const pkg = await packageAddon(base, files);
     const read = readAddonArchive(pkg.tgz, 'dex');
-    expect(parse(read.get('Chart.yaml')?.toString() ?? '')).toMatchObject({ name: 'dex', version: base.metadata.version, type: 'library' });
+    expect(parse(read.get('Chart.yaml')?.toString() ?? '')).toMatchObject({
+      name: 'dex',
+      version: base.metadata.version,
+      type: 'library',
+    });
     expect(read.get('resources/extra.yaml')?.toString()).toBe('kind: ConfigMap\n');
     expect(pkg.digest).not.toBe(pkgOf('dex').digest);
   });
@@ -140,11 +161,19 @@ describe('publishing addon registries', () => {
     for (const reg of ['official', 'experimental']) {
       const results = await publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg));
       expect(statuses(results)).toEqual(['copied']);
-      expect(results.every((r) => r.location === path.join(work, 'static', reg, `${r.addon.metadata.name}-${r.version}.tgz`))).toBe(true);
+      expect(
+        results.every(
+          (r) => r.location === path.join(work, 'static', reg, `${r.addon.metadata.name}-${r.version}.tgz`),
+        ),
+      ).toBe(true);
     }
     for (const reg of ['official', 'experimental']) {
       const { index, addons: read } = await readAddonRegistry(`${web.url}/static/${reg}`, { versions: explicit });
-      expect(Object.keys(index.entries).sort()).toEqual(byRegistry(reg).map((p) => p.name).sort());
+      expect(Object.keys(index.entries).sort()).toEqual(
+        byRegistry(reg)
+          .map((p) => p.name)
+          .sort(),
+      );
       for (const pkg of byRegistry(reg)) {
         const got = read.get(pkg.name);
         expectIndexEntry(got?.entry, pkg);
@@ -154,14 +183,24 @@ describe('publishing addon registries', () => {
       }
     }
     const official = parseIndexStrict(fs.readFileSync(path.join(work, 'static', 'official', 'index.yaml'), 'utf8'));
-    expect(official.entries.fluxcd?.[0]?.annotations).toEqual({ 'addon.name': 'fluxcd', 'system.vela': '>=1.9.0-alpha.2' });
+    expect(official.entries.fluxcd?.[0]?.annotations).toEqual({
+      'addon.name': 'fluxcd',
+      'system.vela': '>=1.9.0-alpha.2',
+    });
     expect(official.entries.velaux?.[0]?.version).toBe('v1.9.5');
     expect(() => chooseVersion(official.entries.traefik ?? [])).toThrow(/no non-prerelease version/);
 
-    const stamp = (reg: string) => fs.readdirSync(path.join(work, 'static', reg)).map((f) => `${f}@${fs.statSync(path.join(work, 'static', reg, f)).mtimeMs}`).sort();
+    const stamp = (reg: string) =>
+      fs
+        .readdirSync(path.join(work, 'static', reg))
+        .map((f) => `${f}@${fs.statSync(path.join(work, 'static', reg, f)).mtimeMs}`)
+        .sort();
     const before = [stamp('official'), stamp('experimental')];
     for (const reg of ['official', 'experimental']) {
-      const again = await publishAddonRegistry(await Promise.all(byRegistry(reg).map(async (p) => ({ ...p, ...(await packageAddon(p.addon)) }))), addonRegistryTarget(engine, spec, reg));
+      const again = await publishAddonRegistry(
+        await Promise.all(byRegistry(reg).map(async (p) => ({ ...p, ...(await packageAddon(p.addon)) }))),
+        addonRegistryTarget(engine, spec, reg),
+      );
       expect(statuses(again)).toEqual(['unchanged']);
     }
     expect([stamp('official'), stamp('experimental')]).toEqual(before);
@@ -176,7 +215,11 @@ describe('publishing addon registries', () => {
     }
     for (const reg of ['official', 'experimental']) {
       const { addons: read } = await readAddonRegistry(`${cm.url}/${reg}`, { versions: explicit });
-      expect([...read.keys()].sort()).toEqual(byRegistry(reg).map((p) => p.name).sort());
+      expect([...read.keys()].sort()).toEqual(
+        byRegistry(reg)
+          .map((p) => p.name)
+          .sort(),
+      );
       for (const pkg of byRegistry(reg)) {
         const got = read.get(pkg.name);
         expectIndexEntry(got?.entry, pkg);
@@ -186,7 +229,9 @@ describe('publishing addon registries', () => {
     }
     cm.requests.length = 0;
     for (const reg of ['official', 'experimental']) {
-      expect(statuses(await publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg)))).toEqual(['unchanged']);
+      expect(statuses(await publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg)))).toEqual([
+        'unchanged',
+      ]);
     }
     expect(cm.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
@@ -194,11 +239,19 @@ describe('publishing addon registries', () => {
   it('to an OCI registry: Helm chart artifacts holding the same archive bytes; a re-sync pushes nothing', async () => {
     const engine = testEngine();
     const spec = `oci://${proxy.host}/addons/{registry}`;
-    const results = await Promise.all(['official', 'experimental'].map((reg) => publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg))));
+    const results = await Promise.all(
+      ['official', 'experimental'].map((reg) =>
+        publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg)),
+      ),
+    );
     expect(statuses(results.flat())).toEqual(['copied']);
     for (const pkg of packages) {
       const repo = `addons/${pkg.addon.registry}/${pkg.name}`;
-      const m = JSON.parse((await getManifest(registry.url, repo, pkg.version)).bytes.toString()) as { config: { mediaType: string; digest: string }; layers: Array<{ digest: string }>; annotations: Record<string, string> };
+      const m = JSON.parse((await getManifest(registry.url, repo, pkg.version)).bytes.toString()) as {
+        config: { mediaType: string; digest: string };
+        layers: Array<{ digest: string }>;
+        annotations: Record<string, string>;
+      };
       expect(m.config.mediaType).toBe('application/vnd.cncf.helm.config.v1+json');
       expect(m.layers.map((l) => l.digest)).toEqual([`sha256:${pkg.digest}`]);
       const layer = (await getBlob(registry.url, repo, `sha256:${pkg.digest}`)).bytes;
@@ -206,7 +259,11 @@ describe('publishing addon registries', () => {
       if (pkg.addon.metadata.system?.vela) expect(m.annotations['system.vela']).toBe(pkg.addon.metadata.system.vela);
     }
     proxy.reset();
-    const again = await Promise.all(['official', 'experimental'].map((reg) => publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg))));
+    const again = await Promise.all(
+      ['official', 'experimental'].map((reg) =>
+        publishAddonRegistry(byRegistry(reg), addonRegistryTarget(engine, spec, reg)),
+      ),
+    );
     expect(statuses(again.flat())).toEqual(['unchanged']);
     expect(proxy.log.filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
   });
@@ -215,8 +272,19 @@ describe('publishing addon registries', () => {
     const dir = path.join(work, 'conflict');
     fs.mkdirSync(dir, { recursive: true });
     // The target already holds another fluxcd 3.0.2 archive: never overwritten silently.
-    fs.writeFileSync(path.join(dir, 'index.yaml'), stringify({ apiVersion: 'v1', entries: { fluxcd: [{ name: 'fluxcd', version: '3.0.2', urls: ['fluxcd-3.0.2.tgz'], digest: 'ab'.repeat(32) }] } }));
-    const results = await publishAddonRegistry(byRegistry('official'), addonRegistryTarget(testEngine(), dir, 'official'));
+    fs.writeFileSync(
+      path.join(dir, 'index.yaml'),
+      stringify({
+        apiVersion: 'v1',
+        entries: {
+          fluxcd: [{ name: 'fluxcd', version: '3.0.2', urls: ['fluxcd-3.0.2.tgz'], digest: 'ab'.repeat(32) }],
+        },
+      }),
+    );
+    const results = await publishAddonRegistry(
+      byRegistry('official'),
+      addonRegistryTarget(testEngine(), dir, 'official'),
+    );
     const failed = results.filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.addon.metadata.name)).toEqual(['fluxcd']);
     expect(failed[0]?.error).toMatchObject({ code: 'E_CONFLICT' });
@@ -243,7 +311,13 @@ describe('strict index', () => {
     const flux = pkgOf('fluxcd');
     expect(statuses(await publishAddonRegistry([dex], target))).toEqual(['copied']);
     let packed = 0;
-    const entry = (pkg: PackagedAddon, knownDigest: string | undefined, pack: () => PackagedAddon) => ({ addon: pkg.addon, name: pkg.name, version: pkg.version, ...(knownDigest ? { knownDigest } : {}), pack: () => (packed++, pack()) });
+    const entry = (pkg: PackagedAddon, knownDigest: string | undefined, pack: () => PackagedAddon) => ({
+      addon: pkg.addon,
+      name: pkg.name,
+      version: pkg.version,
+      ...(knownDigest ? { knownDigest } : {}),
+      pack: () => (packed++, pack()),
+    });
     const refuse = (): PackagedAddon => {
       throw new AirlockError('E_UNSUPPORTED', 'cannot package');
     };
@@ -265,9 +339,18 @@ describe('strict index', () => {
   it('a directory target writes only Helm fields, whatever a Chart.yaml carries', async () => {
     const dir = path.join(work, 'extras');
     const pkg = pkgOf('dex');
-    await directoryChartTarget(dir).push({ name: pkg.name, version: pkg.version, tgz: pkg.tgz, metadata: { ...pkg.metadata, customField: 'x', maintainers: [{ name: 'me' }] } });
+    await directoryChartTarget(dir).push({
+      name: pkg.name,
+      version: pkg.version,
+      tgz: pkg.tgz,
+      metadata: { ...pkg.metadata, customField: 'x', maintainers: [{ name: 'me' }] },
+    });
     const entry = parseIndexStrict(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')).entries.dex?.[0];
-    expect(entry).toMatchObject({ maintainers: [{ name: 'me' }], annotations: pkg.metadata.annotations, type: 'library' });
+    expect(entry).toMatchObject({
+      maintainers: [{ name: 'me' }],
+      annotations: pkg.metadata.annotations,
+      type: 'library',
+    });
     expect(entry).not.toHaveProperty('customField');
   });
 });
@@ -276,7 +359,11 @@ describe('reading a helm-type addon registry as a source', () => {
   it('reads back a registry airlock published: newest stable version per addon, else the newest prerelease (traefik)', async () => {
     const contents = await readHelmAddonRegistry(testEngine(), `${web.url}/static/official`, 'official');
     expect(contents.warnings).toEqual([]);
-    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual(byRegistry('official').map((p) => p.name).sort());
+    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual(
+      byRegistry('official')
+        .map((p) => p.name)
+        .sort(),
+    );
     for (const a of contents.addons) {
       const original = pkgOf(a.metadata.name).addon;
       expect(a).toMatchObject({ registry: 'official', dir: original.metadata.name });
@@ -290,13 +377,21 @@ describe('reading a helm-type addon registry as a source', () => {
   it('reads the dependencies of a selection too, transitively, so planning the selection finds them', async () => {
     const url = `${web.url}/static/official`;
     // flink-kubernetes-operator needs fluxcd and cert-manager; cert-manager needs fluxcd.
-    const contents = await readHelmAddonRegistry(testEngine(), url, 'official', { addons: ['flink-kubernetes-operator'] });
-    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
+    const contents = await readHelmAddonRegistry(testEngine(), url, 'official', {
+      addons: ['flink-kubernetes-operator'],
+    });
+    expect(contents.addons.map((a) => a.metadata.name).sort()).toEqual([
+      'cert-manager',
+      'flink-kubernetes-operator',
+      'fluxcd',
+    ]);
     const plan = planCatalog(contents, { addons: ['flink-kubernetes-operator'] });
     expect(plan.plans.map((p) => p.addon).sort()).toEqual(['cert-manager', 'flink-kubernetes-operator', 'fluxcd']);
     expect(plan.plans.flatMap((p) => p.warnings).filter((w) => /dependency/.test(w))).toEqual([]);
     // A version map pins what it names; a dependency it does not name is read at its newest.
-    const pinned = await readHelmAddonRegistry(testEngine(), url, 'official', { versions: { 'cert-manager': [pkgOf('cert-manager').version] } });
+    const pinned = await readHelmAddonRegistry(testEngine(), url, 'official', {
+      versions: { 'cert-manager': [pkgOf('cert-manager').version] },
+    });
     expect(pinned.addons.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'fluxcd']);
   });
 
@@ -304,7 +399,8 @@ describe('reading a helm-type addon registry as a source', () => {
     const ci = path.join(work, 'ci');
     fs.mkdirSync(ci, { recursive: true });
     const addonsDir = path.join(catalog, 'addons');
-    const tarCi = (dir: string, out: string, extra: string[] = []) => execFileSync('tar', ['-czf', path.join(ci, out), ...extra, `./${dir}/`], { cwd: addonsDir });
+    const tarCi = (dir: string, out: string, extra: string[] = []) =>
+      execFileSync('tar', ['-czf', path.join(ci, out), ...extra, `./${dir}/`], { cwd: addonsDir });
     tarCi('fluxcd', 'fluxcd-3.0.2.tgz');
     tarCi('fluxcd', 'fluxcd-3.0.1.tgz');
     tarCi('fluxcd', 'fluxcd-3.1.0-beta.1.tgz');
@@ -312,15 +408,27 @@ describe('reading a helm-type addon registry as a source', () => {
     tarCi('dex', 'dex-0.7.0.tgz', ['-P', '--transform', 's,^\\./dex,dex/../..,']);
     fs.writeFileSync(path.join(ci, 'loki-v0.3.1.tgz'), 'this is not gzip');
     // Files beside the top directory: Helm's loader refuses the archive.
-    execFileSync('tar', ['-czf', path.join(ci, 'cloudshell-0.0.10.tgz'), 'metadata.yaml'], { cwd: path.join(addonsDir, 'cloudshell') });
+    execFileSync('tar', ['-czf', path.join(ci, 'cloudshell-0.0.10.tgz'), 'metadata.yaml'], {
+      cwd: path.join(addonsDir, 'cloudshell'),
+    });
     const base = `${web.url}/ci`;
-    const entry = (name: string, version: string, extra: Record<string, unknown> = {}) => ({ name, version, urls: [`${base}/${name}-${version}.tgz`], created: '2024-05-06T07:08:09Z', ...extra });
+    const entry = (name: string, version: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      version,
+      urls: [`${base}/${name}-${version}.tgz`],
+      created: '2024-05-06T07:08:09Z',
+      ...extra,
+    });
     fs.writeFileSync(
       path.join(ci, 'index.yaml'),
       stringify({
         apiVersion: 'v1',
         entries: {
-          fluxcd: [entry('fluxcd', '3.0.1'), entry('fluxcd', '3.1.0-beta.1'), entry('fluxcd', '3.0.2', { annotations: { 'system.vela': '>=1.9.0-alpha.2' } })],
+          fluxcd: [
+            entry('fluxcd', '3.0.1'),
+            entry('fluxcd', '3.1.0-beta.1'),
+            entry('fluxcd', '3.0.2', { annotations: { 'system.vela': '>=1.9.0-alpha.2' } }),
+          ],
           velaux: [{ ...entry('velaux', 'v1.9.5'), urls: ['velaux-v1.9.5.tgz'] }],
           dex: [entry('dex', '0.7.0')],
           loki: [entry('loki', 'v0.3.1')],
@@ -335,7 +443,10 @@ describe('reading a helm-type addon registry as a source', () => {
 
     const engine = testEngine();
     const latest = await readHelmAddonRegistry(engine, base, 'official');
-    expect(latest.addons.map((a) => `${a.metadata.name}@${a.metadata.version}`).sort()).toEqual(['fluxcd@3.0.2', 'velaux@v1.9.5']);
+    expect(latest.addons.map((a) => `${a.metadata.name}@${a.metadata.version}`).sort()).toEqual([
+      'fluxcd@3.0.2',
+      'velaux@v1.9.5',
+    ]);
     const flux = latest.addons.find((a) => a.metadata.name === 'fluxcd') as Addon;
     expect([...flux.files.keys()].sort()).toEqual([...pkgOf('fluxcd').addon.files.keys()].sort());
     for (const [p, d] of pkgOf('fluxcd').addon.files) expect(flux.files.get(p)?.equals(d)).toBe(true);
@@ -349,11 +460,18 @@ describe('reading a helm-type addon registry as a source', () => {
     const all = await readHelmAddonRegistry(engine, base, 'official', { versions: 'all', addons: ['fluxcd'] });
     // The 3.0.1 and beta archives hold the 3.0.2 folder: read, with a warning that the versions differ.
     expect(all.addons.map((a) => a.metadata.name)).toEqual(['fluxcd', 'fluxcd', 'fluxcd']);
-    expect(all.warnings.map((w) => w.message).filter((m) => /metadata.yaml says version 3.0.2/.test(m))).toHaveLength(2);
+    expect(all.warnings.map((w) => w.message).filter((m) => /metadata.yaml says version 3.0.2/.test(m))).toHaveLength(
+      2,
+    );
 
-    const listed = await readHelmAddonRegistry(engine, base, 'official', { versions: { velaux: ['1.9.5'], fluxcd: ['9.9.9'], nope: ['1.0.0'] } });
+    const listed = await readHelmAddonRegistry(engine, base, 'official', {
+      versions: { velaux: ['1.9.5'], fluxcd: ['9.9.9'], nope: ['1.0.0'] },
+    });
     expect(listed.addons.map((a) => `${a.metadata.name}@${a.metadata.version}`)).toEqual(['velaux@v1.9.5']);
-    expect(listed.warnings.map((w) => `${w.addon}: ${w.message}`).sort()).toEqual(['fluxcd: version 9.9.9 is not in the registry index', 'nope: the addon is not in the registry index']);
+    expect(listed.warnings.map((w) => `${w.addon}: ${w.message}`).sort()).toEqual([
+      'fluxcd: version 9.9.9 is not in the registry index',
+      'nope: the addon is not in the registry index',
+    ]);
   });
 
   it('fails with a clear error when the registry index cannot be fetched', async () => {

@@ -21,6 +21,8 @@ describe('bad input in addon folders', () => {
     const out = JSON.parse(r.stdout) as AddonPlan[];
     expect(out.map((p) => p.addon).sort()).toEqual(['other', 'velaux']);
     expect(r.stderr).toMatch(/official\/nometa \(nometa\/metadata\.yaml\): metadata\.yaml is missing/);
-    expect(out.find((p) => p.addon === 'other')!.warnings[0]).toMatch(/folder "folder" differs from metadata name "other"/);
+    expect(out.find((p) => p.addon === 'other')!.warnings[0]).toMatch(
+      /folder "folder" differs from metadata name "other"/,
+    );
   });
 });

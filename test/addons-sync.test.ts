@@ -13,7 +13,15 @@ import { startStaticServer, type StaticServer } from './support/static-server.js
 interface Report {
   ok: boolean;
   summary: Record<string, number>;
-  items: Array<{ kind: string; source: string; target: string; status: string; warnings: string[]; rewrites?: Array<{ kind: string; file: string; from: string; to: string }>; error?: { code: string; message: string } }>;
+  items: Array<{
+    kind: string;
+    source: string;
+    target: string;
+    status: string;
+    warnings: string[];
+    rewrites?: Array<{ kind: string; file: string; from: string; to: string }>;
+    error?: { code: string; message: string };
+  }>;
 }
 
 let upstream: TestRegistry;
@@ -35,7 +43,11 @@ beforeAll(async () => {
   [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
   await pushImage(upstream.url, 'acme/controller', 'v1.2.0', buildManifest({}));
   await pushImage(upstream.url, 'acme/chart-image', '3.0', buildManifest({}));
-  const chart = buildChart({ name: 'acme-operator', version: '0.4.0', values: { image: { repository: `${upstream.host}/acme/chart-image`, tag: '3.0' } } });
+  const chart = buildChart({
+    name: 'acme-operator',
+    version: '0.4.0',
+    values: { image: { repository: `${upstream.host}/acme/chart-image`, tag: '3.0' } },
+  });
   charts = await startChartRepo([{ name: 'acme-operator', version: '0.4.0', tgz: chart }]);
   files = await startStaticServer();
   files.files.set('/dashboards/acme.json', Buffer.from('{"title":"acme"}\n'));
@@ -54,8 +66,10 @@ function catalog(): string {
   // a chart and a runtime URL; an experimental addon that depends on it and needs an image
   // that does not exist upstream.
   writeAddon(root, 'addons/acme', {
-    'metadata.yaml': 'name: acme\nversion: 1.0.0\ndescription: Acme controller\ntags:\n  - Official\nsystem:\n  vela: ">=1.9.0"\n',
-    'parameter.cue': 'parameter: {\n\t//+usage=Registry prefix\n\tregistry?: string\n\tchartVersion: *"0.4.0" | string\n}\n',
+    'metadata.yaml':
+      'name: acme\nversion: 1.0.0\ndescription: Acme controller\ntags:\n  - Official\nsystem:\n  vela: ">=1.9.0"\n',
+    'parameter.cue':
+      'parameter: {\n\t//+usage=Registry prefix\n\tregistry?: string\n\tchartVersion: *"0.4.0" | string\n}\n',
     'template.cue': [
       'package main',
       '_base: *"" | string',
@@ -116,17 +130,35 @@ describe('airlock addons sync', () => {
     const report = JSON.parse(r.stdout) as Report;
     const host = upstream.host.replace(':', '-');
 
-    expect(report.items.filter((i) => i.kind === 'image' && i.status === 'copied').map((i) => i.source).sort()).toEqual([
-      `docker://${upstream.host}/acme/chart-image:3.0`,
-      `docker://${upstream.host}/acme/controller:v1.2.0`,
-    ]);
-    expect(report.items.find((i) => i.kind === 'chart')).toMatchObject({ status: 'copied', source: `${charts.url} acme-operator@0.4.0` });
-    expect(report.items.find((i) => i.kind === 'file')).toMatchObject({ status: 'copied', source: `${files.url}/dashboards/acme.json` });
+    expect(
+      report.items
+        .filter((i) => i.kind === 'image' && i.status === 'copied')
+        .map((i) => i.source)
+        .sort(),
+    ).toEqual([`docker://${upstream.host}/acme/chart-image:3.0`, `docker://${upstream.host}/acme/controller:v1.2.0`]);
+    expect(report.items.find((i) => i.kind === 'chart')).toMatchObject({
+      status: 'copied',
+      source: `${charts.url} acme-operator@0.4.0`,
+    });
+    expect(report.items.find((i) => i.kind === 'file')).toMatchObject({
+      status: 'copied',
+      source: `${files.url}/dashboards/acme.json`,
+    });
     const acmeItem = report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'));
     expect(acmeItem).toMatchObject({ status: 'copied' });
     // The rewrite is reported per addon, old → new.
-    expect(acmeItem?.rewrites).toContainEqual({ kind: 'image', file: 'resources/controller.cue', from: `${upstream.host}/acme/controller:v1.2.0`, to: `${target.host}/${host}/acme/controller:v1.2.0` });
-    expect(acmeItem?.rewrites).toContainEqual({ kind: 'chart', file: 'resources/operator.cue', from: charts.url, to: 'https://charts.airgap/stable' });
+    expect(acmeItem?.rewrites).toContainEqual({
+      kind: 'image',
+      file: 'resources/controller.cue',
+      from: `${upstream.host}/acme/controller:v1.2.0`,
+      to: `${target.host}/${host}/acme/controller:v1.2.0`,
+    });
+    expect(acmeItem?.rewrites).toContainEqual({
+      kind: 'chart',
+      file: 'resources/operator.cue',
+      from: charts.url,
+      to: 'https://charts.airgap/stable',
+    });
     const extra = report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@'));
     expect(extra?.status).toBe('failed');
     expect(extra?.error?.message).toContain(`image ${upstream.host}/acme/extra:0.1.0`);
@@ -136,7 +168,10 @@ describe('airlock addons sync', () => {
     // Read the published registry back the way KubeVela does.
     const official = await readAddonRegistry(`${published.url}/official`);
     const acme = official.addons.get('acme')!;
-    expect(official.index.entries.acme?.[0]?.annotations).toMatchObject({ 'system.vela': '>=1.9.0', 'addon.name': 'acme' });
+    expect(official.index.entries.acme?.[0]?.annotations).toMatchObject({
+      'system.vela': '>=1.9.0',
+      'addon.name': 'acme',
+    });
     const controller = acme.files.get('resources/controller.cue')!.toString();
     expect(controller).toContain(`image: _base + "${target.host}/${host}/acme/controller:v1.2.0"`);
     const operator = acme.files.get('resources/operator.cue')!.toString();
@@ -145,7 +180,9 @@ describe('airlock addons sync', () => {
     expect(dashboards).not.toContain(files.url);
     expect(dashboards).toMatch(/urls: \["https:\/\/files\.airgap\/[^"]+acme\.json"\]/);
     // Files with nothing to rewrite are the upstream bytes.
-    expect(acme.files.get('parameter.cue')!.toString()).toBe(fs.readFileSync(path.join(work, 'catalog', 'addons', 'acme', 'parameter.cue'), 'utf8'));
+    expect(acme.files.get('parameter.cue')!.toString()).toBe(
+      fs.readFileSync(path.join(work, 'catalog', 'addons', 'acme', 'parameter.cue'), 'utf8'),
+    );
     expect(fs.existsSync(path.join(work, 'published', 'experimental', 'acme-extra-0.1.0.tgz'))).toBe(false);
   });
 
@@ -156,24 +193,51 @@ describe('airlock addons sync', () => {
     const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'state.json')]);
     const report = JSON.parse(r.stdout) as Report;
     expect(r.code).toBe(0);
-    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@'))).toMatchObject({ status: 'copied' });
-    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'))).toMatchObject({ status: 'unchanged' });
-    expect(report.items.filter((i) => i.status === 'copied').map((i) => `${i.kind} ${i.source}`)).toEqual([`image docker://${upstream.host}/acme/extra:0.1.0`, 'addon experimental/acme-extra@0.1.0']);
+    expect(
+      report.items.find((i) => i.kind === 'addon' && i.source.startsWith('experimental/acme-extra@')),
+    ).toMatchObject({ status: 'copied' });
+    expect(report.items.find((i) => i.kind === 'addon' && i.source.startsWith('official/acme@'))).toMatchObject({
+      status: 'unchanged',
+    });
+    expect(report.items.filter((i) => i.status === 'copied').map((i) => `${i.kind} ${i.source}`)).toEqual([
+      `image docker://${upstream.host}/acme/extra:0.1.0`,
+      'addon experimental/acme-extra@0.1.0',
+    ]);
     expect(fs.statSync(path.join(work, 'published', 'official', 'acme-1.0.0.tgz')).mtimeMs).toBe(before);
     const experimental = await readAddonRegistry(`${published.url}/experimental`);
-    expect(experimental.addons.get('acme-extra')!.files.get('resources/extra.yaml')!.toString()).toContain(`image: ${target.host}/${upstream.host.replace(':', '-')}/acme/extra:0.1.0`);
+    expect(experimental.addons.get('acme-extra')!.files.get('resources/extra.yaml')!.toString()).toContain(
+      `image: ${target.host}/${upstream.host.replace(':', '-')}/acme/extra:0.1.0`,
+    );
 
     // The published registry is itself a source airlock reads (a helm-type addon registry).
     const plan = await airlock(['addons', 'plan', '--helm', `${published.url}/official`, '--json']);
     expect(plan.code).toBe(0);
-    const [acme] = JSON.parse(plan.stdout) as Array<{ addon: string; images: string[]; charts: Array<{ repo: string }>; urls: string[] }>;
-    expect(acme).toMatchObject({ addon: 'acme', images: [`${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0`], charts: [{ repo: 'https://charts.airgap/stable' }] });
+    const [acme] = JSON.parse(plan.stdout) as Array<{
+      addon: string;
+      images: string[];
+      charts: Array<{ repo: string }>;
+      urls: string[];
+    }>;
+    expect(acme).toMatchObject({
+      addon: 'acme',
+      images: [`${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0`],
+      charts: [{ repo: 'https://charts.airgap/stable' }],
+    });
     expect(acme!.urls[0]).toMatch(/^https:\/\/files\.airgap\//);
   });
 
   it('--dry-run plans without copying or publishing; a config without addons: is a config error', async () => {
     const cfg = path.join(work, 'airlock.yaml');
-    const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'state.json')]);
+    const r = await airlock([
+      'addons',
+      'sync',
+      '--config',
+      cfg,
+      '--dry-run',
+      '--json',
+      '--state',
+      path.join(work, 'state.json'),
+    ]);
     const report = JSON.parse(r.stdout) as Report;
     expect(report.items.filter((i) => i.kind === 'addon').every((i) => i.status === 'planned')).toBe(true);
     // Nothing is downloaded in a dry run, the runtime files included.
@@ -188,10 +252,23 @@ describe('airlock addons sync', () => {
 
 describe('airlock addons sync --verify-targets', () => {
   it('is accepted; images already at their targets are found there and copied again by nobody', async () => {
-    const r = await airlock(['addons', 'sync', '--config', path.join(work, 'airlock.yaml'), '--verify-targets', '--json', '--state', path.join(work, 'state.json')]);
+    const r = await airlock([
+      'addons',
+      'sync',
+      '--config',
+      path.join(work, 'airlock.yaml'),
+      '--verify-targets',
+      '--json',
+      '--state',
+      path.join(work, 'state.json'),
+    ]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
-    expect(report.items.filter((i) => i.kind === 'image').map((i) => i.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(report.items.filter((i) => i.kind === 'image').map((i) => i.status)).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     expect(report.summary.copied ?? 0).toBe(0);
   });
 });
@@ -199,16 +276,48 @@ describe('airlock addons sync --verify-targets', () => {
 describe('publishing addons one by one', () => {
   it('an addon that cannot be packaged fails alone, once, in a run and in a dry run', async () => {
     const root = path.join(work, 'packaging-catalog');
-    writeAddon(root, 'addons/plain', { 'metadata.yaml': 'name: plain\nversion: 1.0.0\n', 'resources/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n' });
+    writeAddon(root, 'addons/plain', {
+      'metadata.yaml': 'name: plain\nversion: 1.0.0\n',
+      'resources/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n',
+    });
     // A file name with a backslash: Helm's archive loader would read it as a Windows path, so the packager refuses it.
-    writeAddon(root, 'addons/long-name', { 'metadata.yaml': 'name: long-name\nversion: 1.0.0\n', ['resources/windows\\style.yaml']: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long\n' });
+    writeAddon(root, 'addons/long-name', {
+      'metadata.yaml': 'name: long-name\nversion: 1.0.0\n',
+      ['resources/windows\\style.yaml']: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: long\n',
+    });
     const cfg = path.join(work, 'packaging.yaml');
     const out = path.join(work, 'packaging-published');
-    fs.writeFileSync(cfg, ['targets:', '  images:', `    registry: ${target.host}`, 'addons:', '  catalogs:', '    - name: test', `      source: ${root}`, '  publish:', '    registries:', `      - url: ${path.join(out, '{registry}')}`].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        '  images:',
+        `    registry: ${target.host}`,
+        'addons:',
+        '  catalogs:',
+        '    - name: test',
+        `      source: ${root}`,
+        '  publish:',
+        '    registries:',
+        `      - url: ${path.join(out, '{registry}')}`,
+      ].join('\n'),
+    );
     for (const dryRun of [true, false]) {
-      const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'packaging-state.json'), ...(dryRun ? ['--dry-run'] : [])]);
+      const r = await airlock([
+        'addons',
+        'sync',
+        '--config',
+        cfg,
+        '--json',
+        '--state',
+        path.join(work, 'packaging-state.json'),
+        ...(dryRun ? ['--dry-run'] : []),
+      ]);
       const addonItems = (JSON.parse(r.stdout) as Report).items.filter((i) => i.kind === 'addon');
-      expect(addonItems.map((i) => `${i.source} ${i.status}`).sort()).toEqual(['official/long-name@1.0.0 failed', `official/plain@1.0.0 ${dryRun ? 'planned' : 'copied'}`]);
+      expect(addonItems.map((i) => `${i.source} ${i.status}`).sort()).toEqual([
+        'official/long-name@1.0.0 failed',
+        `official/plain@1.0.0 ${dryRun ? 'planned' : 'copied'}`,
+      ]);
       expect(addonItems.find((i) => i.status === 'failed')?.error?.message).toMatch(/contains a backslash/);
       expect(r.code).not.toBe(0);
     }
@@ -220,17 +329,50 @@ describe('credentials in the git mirror remote', () => {
   it('a token given as the URL user name is refused at load, pointing at AIRLOCK_GIT_AUTH_<HOST>, and never printed', async () => {
     const token = 'ghp_userNameT0ken4242';
     const cfg = path.join(work, 'token-remote.yaml');
-    fs.writeFileSync(cfg, fs.readFileSync(config(catalog()), 'utf8').replace('  publish:', `  publish:\n    git:\n      remote: https://${token}@git.invalid/catalog.git\n      branch: airgap`));
-    const r = await airlock(['addons', 'sync', '--config', cfg, '--dry-run', '--json', '--state', path.join(work, 'token-state.json')]);
+    fs.writeFileSync(
+      cfg,
+      fs
+        .readFileSync(config(catalog()), 'utf8')
+        .replace(
+          '  publish:',
+          `  publish:\n    git:\n      remote: https://${token}@git.invalid/catalog.git\n      branch: airgap`,
+        ),
+    );
+    const r = await airlock([
+      'addons',
+      'sync',
+      '--config',
+      cfg,
+      '--dry-run',
+      '--json',
+      '--state',
+      path.join(work, 'token-state.json'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim()).toMatch(/^airlock: \[E_CONFIG\] .*: addons\.publish\.git\.remote: carries credentials in the URL .*set AIRLOCK_GIT_AUTH_GIT_INVALID=user:token instead$/);
+    expect(r.stderr.trim()).toMatch(
+      /^airlock: \[E_CONFIG\] .*: addons\.publish\.git\.remote: carries credentials in the URL .*set AIRLOCK_GIT_AUTH_GIT_INVALID=user:token instead$/,
+    );
     expect(r.stderr).not.toContain(token);
   });
 });
 
 describe('addon catalogs from git, published to a git mirror', () => {
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } }).toString().trim();
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', args, {
+      cwd,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@t',
+        GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z',
+        GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z',
+      },
+    })
+      .toString()
+      .trim();
 
   it('plans a git catalog at a tag, syncs it and pushes branches, tags and a rewritten airgap branch; a re-run pushes nothing', async () => {
     const upstreamRepo = path.join(work, 'upstream.git-work');
@@ -243,14 +385,33 @@ describe('addon catalogs from git, published to a git mirror', () => {
     git(work, 'init', '-q', '--bare', remote);
     const cache = path.join(work, 'git-cache');
 
-    const planned = await airlock(['addons', 'plan', '--catalog', `file://${upstreamRepo}`, '--ref', 'v1', '--cache-dir', cache, '--json']);
+    const planned = await airlock([
+      'addons',
+      'plan',
+      '--catalog',
+      `file://${upstreamRepo}`,
+      '--ref',
+      'v1',
+      '--cache-dir',
+      cache,
+      '--json',
+    ]);
     expect(planned.code).toBe(0);
-    expect((JSON.parse(planned.stdout) as Array<{ addon: string }>).map((p) => p.addon).sort()).toEqual(['acme', 'acme-extra']);
+    expect((JSON.parse(planned.stdout) as Array<{ addon: string }>).map((p) => p.addon).sort()).toEqual([
+      'acme',
+      'acme-extra',
+    ]);
 
     const cfg = path.join(work, 'git.yaml');
     fs.writeFileSync(
       cfg,
-      fs.readFileSync(path.join(work, 'airlock.yaml'), 'utf8').replace(/source: .*/, `source: file://${upstreamRepo}\n      ref: master`).replace('  publish:', `  cacheDir: ${cache}\n  publish:\n    git:\n      remote: ${remote}\n      branch: airgap`),
+      fs
+        .readFileSync(path.join(work, 'airlock.yaml'), 'utf8')
+        .replace(/source: .*/, `source: file://${upstreamRepo}\n      ref: master`)
+        .replace(
+          '  publish:',
+          `  cacheDir: ${cache}\n  publish:\n    git:\n      remote: ${remote}\n      branch: airgap`,
+        ),
     );
     const state = ['--state', path.join(work, 'state.json')];
     const first = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
@@ -262,15 +423,24 @@ describe('addon catalogs from git, published to a git mirror', () => {
     expect(git(remote, 'rev-parse', 'refs/tags/v1')).toBe(head);
     expect(git(remote, 'rev-parse', 'airgap^')).toBe(head);
     const changed = git(remote, 'diff', '--name-only', 'master', 'airgap').split('\n').sort();
-    expect(changed).toEqual(['addons/acme/resources/controller.cue', 'addons/acme/resources/dashboards.cue', 'addons/acme/resources/operator.cue', 'experimental/addons/acme-extra/resources/extra.yaml']);
-    expect(git(remote, 'show', 'airgap:addons/acme/resources/controller.cue')).toContain(`"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`);
+    expect(changed).toEqual([
+      'addons/acme/resources/controller.cue',
+      'addons/acme/resources/dashboards.cue',
+      'addons/acme/resources/operator.cue',
+      'experimental/addons/acme-extra/resources/extra.yaml',
+    ]);
+    expect(git(remote, 'show', 'airgap:addons/acme/resources/controller.cue')).toContain(
+      `"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`,
+    );
     // Read back as its users do: a plain clone into a fresh directory, then the airgap branch.
     const clone = path.join(fs.mkdtempSync(path.join(work, 'fresh-clone-')), 'catalog');
     git(work, 'clone', '-q', remote, clone);
     git(clone, 'checkout', '-q', 'airgap');
     expect(git(clone, 'rev-parse', 'HEAD')).toBe(git(remote, 'rev-parse', 'airgap'));
     expect(git(clone, 'status', '--porcelain', '--untracked-files=all')).toBe('');
-    expect(fs.readFileSync(path.join(clone, 'addons/acme/resources/controller.cue'), 'utf8')).toContain(`"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`);
+    expect(fs.readFileSync(path.join(clone, 'addons/acme/resources/controller.cue'), 'utf8')).toContain(
+      `"${target.host}/${upstream.host.replace(':', '-')}/acme/controller:v1.2.0"`,
+    );
 
     const again = await airlock(['addons', 'sync', '--config', cfg, '--json', ...state]);
     const r2 = JSON.parse(again.stdout) as Report;
@@ -280,7 +450,16 @@ describe('addon catalogs from git, published to a git mirror', () => {
 
   it('an unreachable git catalog fails alone with a one-line error naming it', async () => {
     const cfg = path.join(work, 'unreachable.yaml');
-    fs.writeFileSync(cfg, ['addons:', '  cacheDir: ' + path.join(work, 'git-cache'), '  catalogs:', '    - name: gone', '      source: git://127.0.0.1:9/catalog.git'].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        'addons:',
+        '  cacheDir: ' + path.join(work, 'git-cache'),
+        '  catalogs:',
+        '    - name: gone',
+        '      source: git://127.0.0.1:9/catalog.git',
+      ].join('\n'),
+    );
     const r = await airlock(['addons', 'sync', '--config', cfg, '--state', path.join(work, 'state2.json')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/airlock: \[E_UNREACHABLE\] git:\/\/127\.0\.0\.1:9\/catalog\.git/);
@@ -342,24 +521,43 @@ describe('an image split over Helm values, with a path rule that does not keep t
         `      - url: ${path.join(out, '{registry}')}`,
       ].join('\n'),
     );
-    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'split-state.json')]);
+    const r = await airlock([
+      'addons',
+      'sync',
+      '--config',
+      cfg,
+      '--json',
+      '--state',
+      path.join(work, 'split-state.json'),
+    ]);
     const report = JSON.parse(r.stdout) as Report;
     const demo = report.items.find((i) => i.kind === 'addon' && i.source === 'official/demo@1.0.0');
     expect(demo).toMatchObject({ status: 'copied' });
     expect(demo?.warnings).toEqual([]);
-    expect(demo?.rewrites).toContainEqual({ kind: 'image', file: 'template.cue', from: `${upstream.host}/team/demo-server:1.4.2`, to: `${target.host}/mirror/team/demo-server:1.4.2` });
+    expect(demo?.rewrites).toContainEqual({
+      kind: 'image',
+      file: 'template.cue',
+      from: `${upstream.host}/team/demo-server:1.4.2`,
+      to: `${target.host}/mirror/team/demo-server:1.4.2`,
+    });
 
     // What the published addon deploys: its values, joined as the chart joins them, name the mirrored image.
     const tgz = fs.readFileSync(path.join(out, 'official', 'demo-1.0.0.tgz'));
     const published = readAddonArchive(tgz, 'demo').get('template.cue')!.toString();
     const value = (key: string) => new RegExp(`${key}:\\s+"([^"]+)"`).exec(published)?.[1];
-    expect([value('registry'), value('repository'), value('tag')]).toEqual([target.host, 'mirror/team/demo-server', '1.4.2']);
+    expect([value('registry'), value('repository'), value('tag')]).toEqual([
+      target.host,
+      'mirror/team/demo-server',
+      '1.4.2',
+    ]);
     expect((await getManifest(target.url, `${value('repository')}`, value('tag')!)).status).toBe(200);
     expect(published).toContain('url:     "https://charts.airgap/stable"');
 
     const computed = report.items.find((i) => i.kind === 'addon' && i.source === 'official/demo-computed@1.0.0');
     expect(computed?.status).toBe('failed');
-    expect(computed?.error?.message).toMatch(/not published: a reference it needs cannot point at the mirror: demo-computed\/template\.cue: image .*demo-computed:1\.4\.2 cannot point at its mirror/);
+    expect(computed?.error?.message).toMatch(
+      /not published: a reference it needs cannot point at the mirror: demo-computed\/template\.cue: image .*demo-computed:1\.4\.2 cannot point at its mirror/,
+    );
     expect(fs.existsSync(path.join(out, 'official', 'demo-computed-1.0.0.tgz'))).toBe(false);
     expect(r.code).not.toBe(0);
   });

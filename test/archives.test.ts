@@ -46,26 +46,29 @@ describe('reading', () => {
   it.each([
     ['gnu', ['--format=gnu']],
     ['pax', ['--format=pax']],
-  ])('reads GNU tar %s archives: long and UTF-8 names, regular files only (links and directories carry nothing)', async (_format, flags) => {
-    const tgz = gnuTar((dir) => {
-      fs.mkdirSync(path.join(dir, 'chart', path.dirname(long)), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'chart', long), 'long\n');
-      fs.writeFileSync(path.join(dir, 'chart', 'grüße-値.yaml'), 'utf8\n');
-      fs.writeFileSync(path.join(dir, 'chart', 'Chart.yaml'), 'name: chart\nversion: 1.0.0\n');
-      fs.symlinkSync('Chart.yaml', path.join(dir, 'chart', 'symlink.yaml'));
-      fs.linkSync(path.join(dir, 'chart', 'Chart.yaml'), path.join(dir, 'chart', 'hardlink.yaml'));
-    }, flags);
-    const files = await readTarGz(tgz);
-    const byPath = new Map(files.map((f) => [f.path.replace(/^\.\//, ''), f.data.toString()]));
-    expect(byPath.get(`chart/${long}`)).toBe('long\n');
-    expect(byPath.get('chart/grüße-値.yaml')).toBe('utf8\n');
-    // GNU tar stores the second name of a hard link as a link entry, and a symlink as one: no data of their own.
-    const linked = ['chart/Chart.yaml', 'chart/hardlink.yaml'].filter((p) => byPath.has(p));
-    expect(linked).toHaveLength(1);
-    expect(byPath.get(linked[0] ?? '')).toBe('name: chart\nversion: 1.0.0\n');
-    expect(byPath.has('chart/symlink.yaml')).toBe(false);
-    expect([...byPath.keys()].every((p) => !p.endsWith('/'))).toBe(true);
-  });
+  ])(
+    'reads GNU tar %s archives: long and UTF-8 names, regular files only (links and directories carry nothing)',
+    async (_format, flags) => {
+      const tgz = gnuTar((dir) => {
+        fs.mkdirSync(path.join(dir, 'chart', path.dirname(long)), { recursive: true });
+        fs.writeFileSync(path.join(dir, 'chart', long), 'long\n');
+        fs.writeFileSync(path.join(dir, 'chart', 'grüße-値.yaml'), 'utf8\n');
+        fs.writeFileSync(path.join(dir, 'chart', 'Chart.yaml'), 'name: chart\nversion: 1.0.0\n');
+        fs.symlinkSync('Chart.yaml', path.join(dir, 'chart', 'symlink.yaml'));
+        fs.linkSync(path.join(dir, 'chart', 'Chart.yaml'), path.join(dir, 'chart', 'hardlink.yaml'));
+      }, flags);
+      const files = await readTarGz(tgz);
+      const byPath = new Map(files.map((f) => [f.path.replace(/^\.\//, ''), f.data.toString()]));
+      expect(byPath.get(`chart/${long}`)).toBe('long\n');
+      expect(byPath.get('chart/grüße-値.yaml')).toBe('utf8\n');
+      // GNU tar stores the second name of a hard link as a link entry, and a symlink as one: no data of their own.
+      const linked = ['chart/Chart.yaml', 'chart/hardlink.yaml'].filter((p) => byPath.has(p));
+      expect(linked).toHaveLength(1);
+      expect(byPath.get(linked[0] ?? '')).toBe('name: chart\nversion: 1.0.0\n');
+      expect(byPath.has('chart/symlink.yaml')).toBe(false);
+      expect([...byPath.keys()].every((p) => !p.endsWith('/'))).toBe(true);
+    },
+  );
 
   it('keeps only the files asked for, but reads every entry against the budget', async () => {
     const tgz = gnuTar((dir) => {
@@ -74,21 +77,32 @@ describe('reading', () => {
     const kept = await readTarGz(tgz, { keep: (p) => p.endsWith('f3.txt') });
     expect(kept.map((f) => [f.path, f.data.toString()])).toEqual([['./f3.txt', '3\n']]);
     // ./ plus five files: six entries.
-    await expect(readTarGz(tgz, { keep: () => false, budget: tarBudget({ maxEntries: 5 }) })).rejects.toMatchObject({ problem: 'too-many', message: 'has more than 5 entries' });
+    await expect(readTarGz(tgz, { keep: () => false, budget: tarBudget({ maxEntries: 5 }) })).rejects.toMatchObject({
+      problem: 'too-many',
+      message: 'has more than 5 entries',
+    });
     expect(await readTarGz(tgz, { budget: tarBudget({ maxEntries: 6 }) })).toHaveLength(5);
   });
 
   it('refuses what is not gzip, not tar, or expands past the cap, naming the cause', async () => {
-    await expect(readTarGz(Buffer.from('plain text'))).rejects.toMatchObject({ problem: 'gzip', message: expect.stringMatching(/^not gzip data \(/) });
+    await expect(readTarGz(Buffer.from('plain text'))).rejects.toMatchObject({
+      problem: 'gzip',
+      message: expect.stringMatching(/^not gzip data \(/),
+    });
     await expect(readTarGz(gzipSync(Buffer.alloc(1024, 'x')))).rejects.toMatchObject({ problem: 'tar' });
     const tgz = gnuTar((dir) => fs.writeFileSync(path.join(dir, 'big.bin'), Buffer.alloc(3 * MiB)));
-    const err = (await readTarGz(tgz, { budget: tarBudget({ maxBytes: 2 * MiB }) }).catch((e: unknown) => e)) as TarError;
+    const err = (await readTarGz(tgz, { budget: tarBudget({ maxBytes: 2 * MiB }) }).catch(
+      (e: unknown) => e,
+    )) as TarError;
     expect(err).toBeInstanceOf(TarError);
     expect(err).toMatchObject({ problem: 'too-large', message: 'expands past 2 MiB' });
   });
 
   it('a tar bomb chart says it expands past 100 MiB (issue 16 item 14), from a file and from a repository', async () => {
-    await expect(openChartArchive(bomb, 'bomb.tgz')).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: 'chart archive expands past 100 MiB' });
+    await expect(openChartArchive(bomb, 'bomb.tgz')).rejects.toMatchObject({
+      code: 'E_TOO_LARGE',
+      message: 'chart archive expands past 100 MiB',
+    });
     const file = path.join(work, 'bomb.tgz');
     fs.writeFileSync(file, bomb);
     const images = await airlock(['chart', 'images', file]);
@@ -97,16 +111,26 @@ describe('reading', () => {
     const dir = path.join(work, 'bomb-target');
     const copy = await airlock(['chart', 'copy', repo.url, 'bomb@1.0.0', dir]);
     expect(copy.code).toBe(7);
-    expect(copy.stderr.trim()).toBe(`airlock: [E_TOO_LARGE] ${repo.url} bomb@1.0.0: chart archive expands past 100 MiB`);
+    expect(copy.stderr.trim()).toBe(
+      `airlock: [E_TOO_LARGE] ${repo.url} bomb@1.0.0: chart archive expands past 100 MiB`,
+    );
     expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
   });
 
   it('packed subcharts share their parent chart budget: nesting cannot multiply the cap', async () => {
     const sub = buildChart({ name: 'sub', version: '1.0.0', files: { 'files/zeros.bin': Buffer.alloc(60 * MiB) } });
-    const parent = buildChart({ name: 'parent', version: '1.0.0', files: { 'charts/sub-1.0.0.tgz': sub, 'charts/sub2-1.0.0.tgz': sub } });
+    const parent = buildChart({
+      name: 'parent',
+      version: '1.0.0',
+      files: { 'charts/sub-1.0.0.tgz': sub, 'charts/sub2-1.0.0.tgz': sub },
+    });
     // Each archive alone is within 100 MiB; the chart with both subcharts is not.
     expect((await openChartArchive(sub, 'sub')).metadata.name).toBe('sub');
-    await expect(openChartArchive(parent, 'parent.tgz')).rejects.toMatchObject({ code: 'E_TOO_LARGE', artifact: 'parent.tgz', message: 'chart archive expands past 100 MiB' });
+    await expect(openChartArchive(parent, 'parent.tgz')).rejects.toMatchObject({
+      code: 'E_TOO_LARGE',
+      artifact: 'parent.tgz',
+      message: 'chart archive expands past 100 MiB',
+    });
   });
 });
 
@@ -123,10 +147,19 @@ describe('writing', () => {
     expect(sha256hex(a)).toBe(sha256hex(b));
     const file = path.join(work, 'written.tar');
     fs.writeFileSync(file, a);
-    const listing = execFileSync('tar', ['-tvf', file, '--numeric-owner'], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' } }).trim().split('\n');
+    const listing = execFileSync('tar', ['-tvf', file, '--numeric-owner'], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' },
+    })
+      .trim()
+      .split('\n');
     expect(listing).toHaveLength(3);
     for (const line of listing) expect(line).toMatch(/^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
-    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8' } }).trim().split('\n')).toEqual(entries.map((e) => e.path));
+    expect(
+      execFileSync('tar', ['-tf', file], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8' } })
+        .trim()
+        .split('\n'),
+    ).toEqual(entries.map((e) => e.path));
     const out = fs.mkdtempSync(path.join(work, 'x-'));
     execFileSync('tar', ['-xf', file, '-C', out]);
     expect(fs.readFileSync(path.join(out, long), 'utf8')).toBe('long\n');

@@ -37,7 +37,11 @@ const victim1 = buildChart({ name: 'victim', version: '1.0.0' });
 const victim2 = buildChart({ name: 'victim', version: '2.0.0' });
 const victim3 = buildChart({ name: 'victim', version: '3.0.0' });
 // The archive's own Chart.yaml names a path.
-const liar = buildChart({ name: 'liar', version: '1.0.0', files: { 'Chart.yaml': 'apiVersion: v2\nname: ../outside/liar\nversion: 1.0.0\n' } });
+const liar = buildChart({
+  name: 'liar',
+  version: '1.0.0',
+  files: { 'Chart.yaml': 'apiVersion: v2\nname: ../outside/liar\nversion: 1.0.0\n' },
+});
 
 function hostileIndex(url: string): string {
   const entry = (name: string, version: unknown, tgz: Buffer, file: string, extra: Record<string, unknown> = {}) => ({
@@ -87,7 +91,11 @@ async function catalog(): Promise<string[]> {
   return ((await res.json()) as { repositories?: string[] }).repositories ?? [];
 }
 
-const oneLine = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('airlock: '));
+const oneLine = (stderr: string) =>
+  stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('airlock: '));
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -117,51 +125,86 @@ describe('a chart name from index.yaml that is a path (issue 16 item 1)', () => 
     { kind: 'OCI registry', spec: `oci://${proxy.host}/charts` },
   ];
 
-  it.each([0, 1, 2])('airlock chart copy refuses it with one line at target %#, writing and requesting nothing', async (i) => {
-    const target = targets()[i]!;
-    const before = tree(work, target.kind === 'directory' ? target.spec : undefined);
-    const catalogBefore = await catalog();
-    proxy.reset();
-    cm.requests.length = 0;
-    const r = await airlock(['chart', 'copy', repo.url, 'victim@1.0.0', target.spec]);
-    expect(r.code, r.stderr).toBe(7);
-    const lines = oneLine(r.stderr);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toBe(`airlock: [E_UNSUPPORTED] ${repo.url} victim@1.0.0: index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`);
-    expect(fs.existsSync(escapeFile)).toBe(false);
-    expect(tree(work, target.kind === 'directory' ? target.spec : undefined)).toEqual(before);
-    if (target.kind === 'directory') expect(fs.existsSync(target.spec) ? tree(target.spec).filter((f) => f.includes('.tgz')) : []).toEqual([]);
-    // Nothing reached the target at all: the entry is refused before the target is asked.
-    expect(proxy.log.filter((q) => !q.path.startsWith('/v2/') || q.path.includes('..'))).toEqual([]);
-    expect(cm.requests.filter((q) => q.method !== 'GET' || !q.path.startsWith('/api/'))).toEqual([]);
-    expect(await catalog()).toEqual(catalogBefore);
-  });
+  it.each([0, 1, 2])(
+    'airlock chart copy refuses it with one line at target %#, writing and requesting nothing',
+    async (i) => {
+      const target = targets()[i]!;
+      const before = tree(work, target.kind === 'directory' ? target.spec : undefined);
+      const catalogBefore = await catalog();
+      proxy.reset();
+      cm.requests.length = 0;
+      const r = await airlock(['chart', 'copy', repo.url, 'victim@1.0.0', target.spec]);
+      expect(r.code, r.stderr).toBe(7);
+      const lines = oneLine(r.stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toBe(
+        `airlock: [E_UNSUPPORTED] ${repo.url} victim@1.0.0: index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`,
+      );
+      expect(fs.existsSync(escapeFile)).toBe(false);
+      expect(tree(work, target.kind === 'directory' ? target.spec : undefined)).toEqual(before);
+      if (target.kind === 'directory')
+        expect(fs.existsSync(target.spec) ? tree(target.spec).filter((f) => f.includes('.tgz')) : []).toEqual([]);
+      // Nothing reached the target at all: the entry is refused before the target is asked.
+      expect(proxy.log.filter((q) => !q.path.startsWith('/v2/') || q.path.includes('..'))).toEqual([]);
+      expect(cm.requests.filter((q) => q.method !== 'GET' || !q.path.startsWith('/api/'))).toEqual([]);
+      expect(await catalog()).toEqual(catalogBefore);
+    },
+  );
 
   it('airlock sync copies the honest version to every target and refuses the lying ones, one line each', async () => {
     const [dir, cmSpec, ociSpec] = targets().map((t) => t.spec) as [string, string, string];
     const cfg = path.join(work, 'sync.yaml');
     const write = (selection: string[]) =>
-      fs.writeFileSync(cfg, ['targets:', '  charts:', `    - url: ${dir}`, `    - ${cmSpec}`, `    - ${ociSpec}`, 'charts:', `  - repo: ${repo.url}`, '    name: victim', ...selection, '    images: false'].join('\n'));
+      fs.writeFileSync(
+        cfg,
+        [
+          'targets:',
+          '  charts:',
+          `    - url: ${dir}`,
+          `    - ${cmSpec}`,
+          `    - ${ociSpec}`,
+          'charts:',
+          `  - repo: ${repo.url}`,
+          '    name: victim',
+          ...selection,
+          '    images: false',
+        ].join('\n'),
+      );
     write(['    versions: ["1.0.0", "2.0.0", "3.0.0"]']);
     const before = tree(work, dir);
     proxy.reset();
     const state = ['--state', path.join(work, 'sync-state', 'state.json')];
     const r = await airlock(['sync', '--config', cfg, '--json', ...state]);
-    const report = JSON.parse(r.stdout) as { items: Array<{ kind: string; source: string; status: string; error?: { code: string; message: string } }> };
+    const report = JSON.parse(r.stdout) as {
+      items: Array<{ kind: string; source: string; status: string; error?: { code: string; message: string } }>;
+    };
     const charts = report.items.filter((i) => i.kind === 'chart');
-    expect(charts.filter((i) => i.status === 'copied').map((i) => i.source)).toEqual(Array(3).fill(`${repo.url} victim@2.0.0`));
+    expect(charts.filter((i) => i.status === 'copied').map((i) => i.source)).toEqual(
+      Array(3).fill(`${repo.url} victim@2.0.0`),
+    );
     const failed = charts.filter((i) => i.status === 'failed');
-    expect(failed.map((i) => `${i.source} ${i.error?.code}`).sort()).toEqual([...Array(3).fill(`${repo.url} victim@1.0.0 E_UNSUPPORTED`), ...Array(3).fill(`${repo.url} victim@3.0.0 E_UNSUPPORTED`)]);
-    expect(failed.find((i) => i.source.endsWith('@1.0.0'))?.error?.message).toBe(`index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`);
+    expect(failed.map((i) => `${i.source} ${i.error?.code}`).sort()).toEqual([
+      ...Array(3).fill(`${repo.url} victim@1.0.0 E_UNSUPPORTED`),
+      ...Array(3).fill(`${repo.url} victim@3.0.0 E_UNSUPPORTED`),
+    ]);
+    expect(failed.find((i) => i.source.endsWith('@1.0.0'))?.error?.message).toBe(
+      `index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`,
+    );
     // Issue 14: an unquoted number where the digest goes is named, not "replace is not a function".
-    expect(failed.find((i) => i.source.endsWith('@3.0.0'))?.error?.message).toBe('index.yaml entry victim 3.0.0 is invalid: digest "12345" is not a sha256 digest (64 hex digits)');
+    expect(failed.find((i) => i.source.endsWith('@3.0.0'))?.error?.message).toBe(
+      'index.yaml entry victim 3.0.0 is invalid: digest "12345" is not a sha256 digest (64 hex digits)',
+    );
     expect(r.code).toBe(7);
     expect(r.stderr).not.toMatch(/is not a function/);
 
     expect(fs.existsSync(escapeFile)).toBe(false);
-    expect(tree(work, dir).filter((f) => !f.startsWith('sync-state') && !f.startsWith('sync.yaml'))).toEqual(before.filter((f) => !f.startsWith('sync-state') && !f.startsWith('sync.yaml')));
+    expect(tree(work, dir).filter((f) => !f.startsWith('sync-state') && !f.startsWith('sync.yaml'))).toEqual(
+      before.filter((f) => !f.startsWith('sync-state') && !f.startsWith('sync.yaml')),
+    );
     expect(tree(dir).map((f) => f.split(' ')[0])).toEqual(['index.yaml', 'victim-2.0.0.tgz']);
-    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, Array<{ name: string; version: string }>> };
+    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as {
+      entries: Record<string, Array<{ name: string; version: string }>>;
+    };
     expect(index.entries).toEqual({ victim: [expect.objectContaining({ name: 'victim', version: '2.0.0' })] });
     expect([...cm.storage.keys()].filter((k) => k.endsWith('.tgz'))).toEqual(['victim-2.0.0.tgz']);
     expect(await catalog()).toEqual(['charts/victim']);
@@ -178,17 +221,31 @@ describe('a chart name from index.yaml that is a path (issue 16 item 1)', () => 
 
   it('a chart key that is a path never becomes a chart: config names are checked at load', async () => {
     const cfg = path.join(work, 'evil.yaml');
-    fs.writeFileSync(cfg, ['targets:', `  charts: [${path.join(work, 't', 'dir')}]`, 'charts:', `  - repo: ${repo.url}`, '    name: ../outside/evil', '    versions: ["1.0.0", "../../x"]'].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        `  charts: [${path.join(work, 't', 'dir')}]`,
+        'charts:',
+        `  - repo: ${repo.url}`,
+        '    name: ../outside/evil',
+        '    versions: ["1.0.0", "../../x"]',
+      ].join('\n'),
+    );
     const r = await airlock(['config', 'check', cfg]);
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toEqual([`airlock: [E_CONFIG] ${cfg}: charts[0].name: chart name "../outside/evil" contains a path separator; charts[0].versions[1]: version "../../x" contains a path separator`]);
+    expect(oneLine(r.stderr)).toEqual([
+      `airlock: [E_CONFIG] ${cfg}: charts[0].name: chart name "../outside/evil" contains a path separator; charts[0].versions[1]: version "../../x" contains a path separator`,
+    ]);
   });
 
   it('a Chart.yaml whose name is a path is refused, whatever the index says', async () => {
     const dir = path.join(work, 't', 'liar-dir');
     const r = await airlock(['chart', 'copy', repo.url, 'liar@1.0.0', dir]);
     expect(r.code).toBe(7);
-    expect(oneLine(r.stderr)).toEqual([`airlock: [E_UNSUPPORTED] ${repo.url} liar@1.0.0: name in Chart.yaml "../outside/liar" contains a path separator`]);
+    expect(oneLine(r.stderr)).toEqual([
+      `airlock: [E_UNSUPPORTED] ${repo.url} liar@1.0.0: name in Chart.yaml "../outside/liar" contains a path separator`,
+    ]);
     expect(fs.existsSync(path.join(work, 't', 'outside', 'liar-1.0.0.tgz'))).toBe(false);
     expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
   });
@@ -197,7 +254,8 @@ describe('a chart name from index.yaml that is a path (issue 16 item 1)', () => 
 describe('the charts addons need (issue 16 item 1, the addon path)', () => {
   it('a lying index entry or a chart name that is a path in a catalog fails that chart alone, with one line, writing nothing outside', async () => {
     const root = path.join(work, 'catalog');
-    const helm = (chart: string, version: string) => `operator: {\n\tname: "op"\n\ttype: "helm"\n\tproperties: {\n\t\trepoType: "helm"\n\t\turl:      "${repo.url}"\n\t\tchart:    "${chart}"\n\t\tversion:  "${version}"\n\t}\n}\n`;
+    const helm = (chart: string, version: string) =>
+      `operator: {\n\tname: "op"\n\ttype: "helm"\n\tproperties: {\n\t\trepoType: "helm"\n\t\turl:      "${repo.url}"\n\t\tchart:    "${chart}"\n\t\tversion:  "${version}"\n\t}\n}\n`;
     const addon = (name: string, chart: string, version: string) => {
       fs.mkdirSync(path.join(root, 'addons', name, 'resources'), { recursive: true });
       fs.writeFileSync(path.join(root, 'addons', name, 'metadata.yaml'), `name: ${name}\nversion: 1.0.0\n`);
@@ -208,18 +266,45 @@ describe('the charts addons need (issue 16 item 1, the addon path)', () => {
     addon('honest', 'victim', '2.0.0');
     const dir = path.join(work, 't', 'addon-charts');
     const cfg = path.join(work, 'addons.yaml');
-    fs.writeFileSync(cfg, ['targets:', '  images:', `    registry: ${registry.host}`, '  charts:', `    - url: ${dir}`, 'addons:', '  catalogs:', '    - name: test', `      source: ${root}`].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        'targets:',
+        '  images:',
+        `    registry: ${registry.host}`,
+        '  charts:',
+        `    - url: ${dir}`,
+        'addons:',
+        '  catalogs:',
+        '    - name: test',
+        `      source: ${root}`,
+      ].join('\n'),
+    );
     const before = tree(work, dir);
-    const r = await airlock(['addons', 'sync', '--config', cfg, '--json', '--state', path.join(work, 'addon-state', 'state.json')]);
-    const report = JSON.parse(r.stdout) as { items: Array<{ kind: string; source: string; status: string; error?: { code: string; message: string } }> };
+    const r = await airlock([
+      'addons',
+      'sync',
+      '--config',
+      cfg,
+      '--json',
+      '--state',
+      path.join(work, 'addon-state', 'state.json'),
+    ]);
+    const report = JSON.parse(r.stdout) as {
+      items: Array<{ kind: string; source: string; status: string; error?: { code: string; message: string } }>;
+    };
     const charts = report.items.filter((i) => i.kind === 'chart');
     expect(charts.filter((i) => i.status === 'copied').map((i) => i.source)).toEqual([`${repo.url} victim@2.0.0`]);
     const failed = charts.filter((i) => i.status === 'failed').map((i) => i.error?.message);
-    expect(failed).toContain(`index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`);
+    expect(failed).toContain(
+      `index.yaml entry victim 1.0.0 is invalid: name "${escapeName}" contains a path separator`,
+    );
     expect(failed).toContain('chart name "../outside/evil" contains a path separator');
     expect(r.code).not.toBe(0);
     expect(fs.existsSync(escapeFile)).toBe(false);
-    expect(tree(work, dir).filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f))).toEqual(before.filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f)));
+    expect(tree(work, dir).filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f))).toEqual(
+      before.filter((f) => !/^(addon-state|addons\.yaml|catalog)/.test(f)),
+    );
     expect(tree(dir).map((f) => f.split(' ')[0])).toEqual(['index.yaml', 'victim-2.0.0.tgz']);
   });
 });
@@ -233,11 +318,20 @@ describe('an OCI chart source whose manifest names a path as a layer digest', ()
         schemaVersion: 2,
         mediaType: MT.ociManifest,
         config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
-        layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: 'sha256:../../../../../tmp/x', size: 10 }],
+        layers: [
+          {
+            mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
+            digest: 'sha256:../../../../../tmp/x',
+            size: 10,
+          },
+        ],
       }),
     );
     // The registry would not store such a manifest; the proxy answers with it.
-    proxy.rules.push({ match: (m, p) => p === '/v2/upstream/victim/manifests/1.0.0', action: { type: 'status', status: 200, headers: { 'content-type': MT.ociManifest }, body: manifest.toString() } });
+    proxy.rules.push({
+      match: (m, p) => p === '/v2/upstream/victim/manifests/1.0.0',
+      action: { type: 'status', status: 200, headers: { 'content-type': MT.ociManifest }, body: manifest.toString() },
+    });
     proxy.reset();
     const dir = path.join(work, 't', 'from-oci');
     const r = await airlock(['chart', 'copy', `oci://${proxy.host}/upstream`, 'victim@1.0.0', dir]);
@@ -246,7 +340,9 @@ describe('an OCI chart source whose manifest names a path as a layer digest', ()
     const lines = oneLine(r.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^airlock: \[E_UNSUPPORTED\] .*digest "sha256:\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/tmp\/x" /);
-    expect(proxy.log.map((q) => q.path).filter((p) => !p.startsWith('/v2/') || p.includes('..') || p.includes('/blobs/'))).toEqual([]);
+    expect(
+      proxy.log.map((q) => q.path).filter((p) => !p.startsWith('/v2/') || p.includes('..') || p.includes('/blobs/')),
+    ).toEqual([]);
     expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
   });
 });
@@ -267,7 +363,9 @@ describe('CHART@VERSION from the operator (issue 16 item 13)', () => {
 });
 
 /** A repository whose index.yaml is `body` (a Buffer, or a generator of chunks sent chunked, without a length). */
-async function indexServer(body: Buffer | (() => Generator<Buffer>)): Promise<{ url: string; sent: () => number; stop: () => Promise<void> }> {
+async function indexServer(
+  body: Buffer | (() => Generator<Buffer>),
+): Promise<{ url: string; sent: () => number; stop: () => Promise<void> }> {
   const port = await freePort();
   let sent = 0;
   const server = http.createServer((req, res) => {
@@ -291,13 +389,23 @@ async function indexServer(body: Buffer | (() => Generator<Buffer>)): Promise<{ 
     pump();
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${port}/repo`, sent: () => sent, stop: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/repo`,
+    sent: () => sent,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** An index that never ends: a header, then chart after chart. */
 function* endlessIndex(): Generator<Buffer> {
   yield Buffer.from('apiVersion: v1\nentries:\n');
-  const block = Buffer.from(Array.from({ length: 200 }, (_, i) => `  - name: c\n    version: 1.0.${i}\n    urls: [https://x.example/c-1.0.${i}.tgz]\n    digest: ${'a'.repeat(64)}\n`).join(''));
+  const block = Buffer.from(
+    Array.from(
+      { length: 200 },
+      (_, i) =>
+        `  - name: c\n    version: 1.0.${i}\n    urls: [https://x.example/c-1.0.${i}.tgz]\n    digest: ${'a'.repeat(64)}\n`,
+    ).join(''),
+  );
   for (let n = 0; ; n++) {
     yield Buffer.from(`  c${n}:\n`);
     yield block;
@@ -307,15 +415,35 @@ function* endlessIndex(): Generator<Buffer> {
 describe('a huge index.yaml (issue 16 item 4)', () => {
   it('past limits.chartIndexBytes is refused with one line, whether its length is announced or not', async () => {
     const big = Buffer.from(
-      stringify({ apiVersion: 'v1', entries: { victim: Array.from({ length: 2000 }, (_, i) => ({ name: 'victim', version: `1.0.${i}`, urls: ['x.tgz'], digest: 'b'.repeat(64) })) } }),
+      stringify({
+        apiVersion: 'v1',
+        entries: {
+          victim: Array.from({ length: 2000 }, (_, i) => ({
+            name: 'victim',
+            version: `1.0.${i}`,
+            urls: ['x.tgz'],
+            digest: 'b'.repeat(64),
+          })),
+        },
+      }),
     );
     const cfg = path.join(work, 'limits.yaml');
     fs.writeFileSync(cfg, 'limits:\n  chartIndexBytes: 65536\n');
     for (const server of [await indexServer(big), await indexServer(endlessIndex)]) {
       try {
-        const r = await airlock(['chart', 'copy', server.url, 'victim@1.0.0', path.join(work, 't', 'big'), '--config', cfg]);
+        const r = await airlock([
+          'chart',
+          'copy',
+          server.url,
+          'victim@1.0.0',
+          path.join(work, 't', 'big'),
+          '--config',
+          cfg,
+        ]);
         expect(r.code).toBe(7);
-        expect(oneLine(r.stderr)).toEqual([`airlock: [E_TOO_LARGE] ${server.url}: index.yaml is larger than 65536 bytes (limits.chartIndexBytes)`]);
+        expect(oneLine(r.stderr)).toEqual([
+          `airlock: [E_TOO_LARGE] ${server.url}: index.yaml is larger than 65536 bytes (limits.chartIndexBytes)`,
+        ]);
       } finally {
         await server.stop();
       }
@@ -327,9 +455,15 @@ describe('a huge index.yaml (issue 16 item 4)', () => {
     const server = await indexServer(endlessIndex);
     try {
       // A 1 GiB heap: what the old parser blew through long before its 256 MiB read limit.
-      const r = await airlock(['chart', 'copy', server.url, 'victim@1.0.0', path.join(work, 't', 'endless')], { NODE_OPTIONS: '--max-old-space-size=1024' }, 180_000);
+      const r = await airlock(
+        ['chart', 'copy', server.url, 'victim@1.0.0', path.join(work, 't', 'endless')],
+        { NODE_OPTIONS: '--max-old-space-size=1024' },
+        180_000,
+      );
       expect(r.code, r.stderr).toBe(7);
-      expect(oneLine(r.stderr)).toEqual([`airlock: [E_TOO_LARGE] ${server.url}: index.yaml is larger than 256 MiB (limits.chartIndexBytes)`]);
+      expect(oneLine(r.stderr)).toEqual([
+        `airlock: [E_TOO_LARGE] ${server.url}: index.yaml is larger than 256 MiB (limits.chartIndexBytes)`,
+      ]);
       // It stopped reading at the limit: the server got no further than its socket buffers allow.
       expect(server.sent()).toBeLessThan(300 * 1024 * 1024);
     } finally {
@@ -338,10 +472,17 @@ describe('a huge index.yaml (issue 16 item 4)', () => {
   }, 240_000);
 
   it('in a layout other than block style, an index is parsed whole only up to 16 MiB', () => {
-    const versions = Array.from({ length: 150_000 }, (_, i) => ({ name: 'c', version: `1.0.${i}`, urls: ['c.tgz'], digest: 'c'.repeat(64) }));
+    const versions = Array.from({ length: 150_000 }, (_, i) => ({
+      name: 'c',
+      version: `1.0.${i}`,
+      urls: ['c.tgz'],
+      digest: 'c'.repeat(64),
+    }));
     const json = JSON.stringify({ apiVersion: 'v1', entries: { c: versions } });
     expect(json.length).toBeGreaterThan(16 * 1024 * 1024);
-    expect(() => parseIndex(json, 'repo')).toThrow(/^index\.yaml of \d+\.\d MiB is not in the block layout Helm writes .*up to 16 MiB$/);
+    expect(() => parseIndex(json, 'repo')).toThrow(
+      /^index\.yaml of \d+\.\d MiB is not in the block layout Helm writes .*up to 16 MiB$/,
+    );
     const small = JSON.stringify({ apiVersion: 'v1', entries: { c: versions.slice(0, 3) } });
     expect(findVersion(parseIndex(small, 'repo'), 'c', '1.0.2', 'repo').urls).toEqual(['c.tgz']);
   });
@@ -380,7 +521,9 @@ describe('index entries as Helm reads them', () => {
     const index = parseIndex(text, 'repo');
     expect(Object.keys(index.entries)).toEqual(['a', 'b', 'c']);
     expect(index.entries.a?.map((e) => [e.version, e.digest])).toEqual([['1.10', '1'.repeat(64)]]);
-    expect(() => findVersion(index, 'a', 'x', 'repo')).toThrow(/no version x \(newest: 1\.10; 1 invalid entry skipped, e\.g\. version \["not","a","version"\] is object, not a string\)/);
+    expect(() => findVersion(index, 'a', 'x', 'repo')).toThrow(
+      /no version x \(newest: 1\.10; 1 invalid entry skipped, e\.g\. version \["not","a","version"\] is object, not a string\)/,
+    );
     expect(index.entries.b?.map((e) => e.version)).toEqual(['2.0.0']);
     expect(() => findVersion(index, 'b', '1.0.0', 'repo')).toThrow(/no version 1\.0\.0 .*an entry is not valid YAML/);
     // sha256: prefix and upper case are Helm-compatible spellings of the same digest.
@@ -388,31 +531,60 @@ describe('index entries as Helm reads them', () => {
   });
 
   it('are read in the block layout as UnmarshalStrict reads the whole text: first document, merge keys, a repeated key refused with its line', () => {
-    const a = ['apiVersion: v1', 'entries:', '  a:', '  - name: a', '    version: 1.0.0', '    urls: [a.tgz]', ''].join('\n');
+    const a = ['apiVersion: v1', 'entries:', '  a:', '  - name: a', '    version: 1.0.0', '    urls: [a.tgz]', ''].join(
+      '\n',
+    );
     // A second document is never read, whatever it holds.
     expect(Object.keys(parseIndex(`${a}---\napiVersion: x\nentries:\n  z: []\n`, 'repo').entries)).toEqual(['a']);
     expect(parseIndex(`${a}...\n%not yaml\n`, 'repo').apiVersion).toBe('v1');
     // A chart key twice under entries:, a header key twice, entries: twice: the whole index is refused.
-    expect(() => parseIndex(`${a}  b:\n  - version: 1.0.0\n  a:\n  - version: 2.0.0\n`, 'repo')).toThrow(/^index\.yaml is not valid YAML: line 9: key "a" already set in map$/);
-    expect(() => parseIndex(`x: 1\n${a}x: 2\n`, 'repo')).toThrow(/^index\.yaml is not valid YAML: line 8: key "x" already set in map$/);
+    expect(() => parseIndex(`${a}  b:\n  - version: 1.0.0\n  a:\n  - version: 2.0.0\n`, 'repo')).toThrow(
+      /^index\.yaml is not valid YAML: line 9: key "a" already set in map$/,
+    );
+    expect(() => parseIndex(`x: 1\n${a}x: 2\n`, 'repo')).toThrow(
+      /^index\.yaml is not valid YAML: line 8: key "x" already set in map$/,
+    );
     expect(() => parseIndex(`${a}entries:\n  b: []\n`, 'repo')).toThrow(/line 7: key "entries" already set in map/);
     // A key twice within one entry spoils that entry, named with its line in the index.
     const twice = parseIndex(`${a}  - name: a\n    version: 2.0.0\n    version: 3.0.0\n`, 'repo');
     expect(twice.entries.a?.map((e) => e.version)).toEqual(['1.0.0']);
-    expect(() => findVersion(twice, 'a', '3.0.0', 'repo')).toThrow(/an entry is not valid YAML \(line 9: key "version" already set in map\)/);
+    expect(() => findVersion(twice, 'a', '3.0.0', 'repo')).toThrow(
+      /an entry is not valid YAML \(line 9: key "version" already set in map\)/,
+    );
     // A merge key applies where it stands, and a merged string field keeps its text.
-    const merged = parseIndex(`${a}  - <<: {name: a, version: 1.10, urls: [m.tgz]}\n    digest: ${'1'.repeat(64)}\n`, 'repo');
-    expect(merged.entries.a?.map((e) => [e.version, e.urls, e.digest])).toEqual([['1.0.0', ['a.tgz'], undefined], ['1.10', ['m.tgz'], '1'.repeat(64)]]);
+    const merged = parseIndex(
+      `${a}  - <<: {name: a, version: 1.10, urls: [m.tgz]}\n    digest: ${'1'.repeat(64)}\n`,
+      'repo',
+    );
+    expect(merged.entries.a?.map((e) => [e.version, e.urls, e.digest])).toEqual([
+      ['1.0.0', ['a.tgz'], undefined],
+      ['1.10', ['m.tgz'], '1'.repeat(64)],
+    ]);
     // YAML 1.1: `yes` is a boolean to go-yaml, so an index airlock writes quotes such a string.
-    const written = stringifyIndex({ apiVersion: 'v1', entries: { a: [{ name: 'a', version: '1.0.0', urls: ['a.tgz'], description: 'yes', annotations: { on: 'on' } }] } });
-    expect(findVersion(parseIndex(written, 'repo'), 'a', '1.0.0', 'repo')).toMatchObject({ description: 'yes', annotations: { on: 'on' } });
-    expect(parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    description: yes\n`, 'repo').entries.a?.[1]?.description).toBe('yes');
-    expect(parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    deprecated: yes\n`, 'repo').entries.a?.[1]?.deprecated).toBe(true);
+    const written = stringifyIndex({
+      apiVersion: 'v1',
+      entries: { a: [{ name: 'a', version: '1.0.0', urls: ['a.tgz'], description: 'yes', annotations: { on: 'on' } }] },
+    });
+    expect(findVersion(parseIndex(written, 'repo'), 'a', '1.0.0', 'repo')).toMatchObject({
+      description: 'yes',
+      annotations: { on: 'on' },
+    });
+    expect(
+      parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    description: yes\n`, 'repo').entries
+        .a?.[1]?.description,
+    ).toBe('yes');
+    expect(
+      parseIndex(`${a}  - name: a\n    version: 2.0.0\n    urls: [a.tgz]\n    deprecated: yes\n`, 'repo').entries.a?.[1]
+        ?.deprecated,
+    ).toBe(true);
   });
 
   it('a re-sync takes the charts it parsed before from the cache, checked again', async () => {
     const cacheMap = new Map<string, CachedIndex>();
-    const cache = { get: async (k: string) => structuredClone(cacheMap.get(k)), set: async (k: string, v: CachedIndex) => void cacheMap.set(k, structuredClone(v)) };
+    const cache = {
+      get: async (k: string) => structuredClone(cacheMap.get(k)),
+      set: async (k: string, v: CachedIndex) => void cacheMap.set(k, structuredClone(v)),
+    };
     const engine = testEngine();
     await createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0');
     const key = `${repo.url}/index.yaml#charts`;
@@ -423,12 +595,18 @@ describe('index entries as Helm reads them', () => {
     const edited = structuredClone(parsed!);
     edited.charts!.victim!.entries[0]!.urls = ['https://mirror.example/victim-2.0.0.tgz'];
     cacheMap.set(key, edited);
-    expect((await createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0')).urls).toEqual(['https://mirror.example/victim-2.0.0.tgz']);
-    await expect(createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '1.0.0')).rejects.toThrow(/name ".*airlock-escape.*" contains a path separator/);
+    expect((await createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0')).urls).toEqual([
+      'https://mirror.example/victim-2.0.0.tgz',
+    ]);
+    await expect(createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '1.0.0')).rejects.toThrow(
+      /name ".*airlock-escape.*" contains a path separator/,
+    );
     // ...but a cached entry is checked like a fresh one.
     edited.charts!.victim!.entries[0]!.version = '../../x';
     cacheMap.set(key, edited);
-    await expect(createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0')).rejects.toThrow(/has no version 2\.0\.0 \(no valid entry; 4 invalid entries skipped/);
+    await expect(createHelmRepoReader(engine, { cache }).entry(repo.url, 'victim', '2.0.0')).rejects.toThrow(
+      /has no version 2\.0\.0 \(no valid entry; 4 invalid entries skipped/,
+    );
   });
 
   it('on disk, the index text lies beside its JSON record, one file per index, named by its validators', async () => {

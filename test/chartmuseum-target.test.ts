@@ -9,7 +9,11 @@ import type { MirrorChartPayload } from '../src/model/chart-payload.js';
 import { silentLogger } from '../src/core/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
 import { buildChart, fakeProv, sha256hex, startChartRepo, type ChartRepoServer } from './support/charts.js';
-import { startChartMuseumDouble, type ChartMuseumDouble, type ChartMuseumOptions } from './support/chartmuseum-double.js';
+import {
+  startChartMuseumDouble,
+  type ChartMuseumDouble,
+  type ChartMuseumOptions,
+} from './support/chartmuseum-double.js';
 import { testEngine } from './support/engine.js';
 
 // airlock against ChartMuseum as helm/chartmuseum's handlers behave (test/support/chartmuseum-double.ts):
@@ -55,41 +59,74 @@ const posts = (cm: ChartMuseumDouble) => cm.requests.filter((q) => q.method === 
 
 describe('ChartMuseum as a target', () => {
   it('uploads with provenance into a nested tenant under a context path, skips what is there, never overwrites a different chart silently', async () => {
-    await withMuseum({ contextPath: '/museum', depth: 2, basicAuth: { username: 'cm', password: 'cm-pass-1234' } }, async (cm) => {
-      const env = { [`AIRLOCK_AUTH_${new URL(cm.url).host.replace(/[^0-9A-Za-z]/g, '_').toUpperCase()}`]: 'cm:cm-pass-1234' };
-      const target = `cm+${cm.url.replace('/museum', '')}/org/team`;
-      const r = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env }));
-      expect(r).toMatchObject({ status: 'copied', target: `${cm.url}/org/team/charts/podinfo-6.5.0.tgz` });
-      expect(cm.storage.get('org/team/podinfo-6.5.0.tgz')?.content.equals(podinfo)).toBe(true);
-      expect(cm.storage.get('org/team/podinfo-6.5.0.tgz.prov')?.content.equals(prov)).toBe(true);
-      cm.requests.length = 0;
-      const again = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env }));
-      expect(again.status).toBe('unchanged');
-      expect(posts(cm)).toEqual([]);
-      // A different archive under the same name and version.
-      const impostor = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { x: 1 } }) }]);
-      try {
-        const err = await run({ source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' }, testEngine({ env })).catch((e: unknown) => e);
-        expect(err).toMatchObject({ code: 'E_CONFLICT' });
+    await withMuseum(
+      { contextPath: '/museum', depth: 2, basicAuth: { username: 'cm', password: 'cm-pass-1234' } },
+      async (cm) => {
+        const env = {
+          [`AIRLOCK_AUTH_${new URL(cm.url).host.replace(/[^0-9A-Za-z]/g, '_').toUpperCase()}`]: 'cm:cm-pass-1234',
+        };
+        const target = `cm+${cm.url.replace('/museum', '')}/org/team`;
+        const r = await run(
+          { source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' },
+          testEngine({ env }),
+        );
+        expect(r).toMatchObject({ status: 'copied', target: `${cm.url}/org/team/charts/podinfo-6.5.0.tgz` });
+        expect(cm.storage.get('org/team/podinfo-6.5.0.tgz')?.content.equals(podinfo)).toBe(true);
+        expect(cm.storage.get('org/team/podinfo-6.5.0.tgz.prov')?.content.equals(prov)).toBe(true);
+        cm.requests.length = 0;
+        const again = await run(
+          { source: repo.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' },
+          testEngine({ env }),
+        );
+        expect(again.status).toBe('unchanged');
         expect(posts(cm)).toEqual([]);
-        const forced = await run({ source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum', force: true }, testEngine({ env }));
-        expect(forced.status).toBe('copied');
-        expect(posts(cm).map((q) => q.path)).toEqual(['/museum/api/org/team/charts?force']);
-      } finally {
-        await impostor.stop();
-      }
-      // The server's {"error": "..."} is the message, not its JSON.
-      const denied = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target, contextPath: '/museum' }).catch((e: unknown) => e);
-      expect(denied).toMatchObject({ code: 'E_UNAUTHORIZED' });
-      expect((denied as Error).message).toMatch(/HTTP 401 unauthorized$/);
-    });
+        // A different archive under the same name and version.
+        const impostor = await startChartRepo([
+          {
+            name: 'podinfo',
+            version: '6.5.0',
+            tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { x: 1 } }),
+          },
+        ]);
+        try {
+          const err = await run(
+            { source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum' },
+            testEngine({ env }),
+          ).catch((e: unknown) => e);
+          expect(err).toMatchObject({ code: 'E_CONFLICT' });
+          expect(posts(cm)).toEqual([]);
+          const forced = await run(
+            { source: impostor.url, chart: 'podinfo', version: '6.5.0', target, contextPath: '/museum', force: true },
+            testEngine({ env }),
+          );
+          expect(forced.status).toBe('copied');
+          expect(posts(cm).map((q) => q.path)).toEqual(['/museum/api/org/team/charts?force']);
+        } finally {
+          await impostor.stop();
+        }
+        // The server's {"error": "..."} is the message, not its JSON.
+        const denied = await run({
+          source: repo.url,
+          chart: 'podinfo',
+          version: '6.4.0',
+          target,
+          contextPath: '/museum',
+        }).catch((e: unknown) => e);
+        expect(denied).toMatchObject({ code: 'E_UNAUTHORIZED' });
+        expect((denied as Error).message).toMatch(/HTTP 401 unauthorized$/);
+      },
+    );
   });
 
   it('finds its chart in storage while the index has not caught up (events held): no second upload', async () => {
     await withMuseum({ holdIndexEvents: true }, async (cm) => {
       // The first chart of an empty index is seen at once (the server rescans storage while its index is empty).
-      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${cm.url}` })).status).toBe('copied');
-      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` })).status).toBe('copied');
+      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${cm.url}` })).status).toBe(
+        'copied',
+      );
+      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` })).status).toBe(
+        'copied',
+      );
       expect(cm.pendingEvents()).toBeGreaterThan(0);
       expect((await fetch(`${cm.url}/api/charts/podinfo/6.5.0`)).status).toBe(404);
       // A fresh run (no mirror state) while the index still lacks 6.5.0.
@@ -101,11 +138,18 @@ describe('ChartMuseum as a target', () => {
 
   it('refuses a different archive another replica stored, though the index does not list it and the server allows overwrites', async () => {
     await withMuseum({ allowOverwrite: true, depth: 1 }, async (cm) => {
-      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${cm.url}/team` })).status).toBe('copied');
+      expect(
+        (await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${cm.url}/team` })).status,
+      ).toBe('copied');
       await new Promise((r) => setImmediate(r));
       const theirs = buildChart({ name: 'podinfo', version: '6.5.0', values: { replica: 'b' } });
       cm.putObject('team/podinfo-6.5.0.tgz', theirs);
-      const err = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}/team` }).catch((e: unknown) => e);
+      const err = await run({
+        source: repo.url,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: `cm+${cm.url}/team`,
+      }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'E_CONFLICT' });
       expect((err as Error).message).toContain(sha256hex(theirs));
       expect(cm.storage.get('team/podinfo-6.5.0.tgz')?.content.equals(theirs)).toBe(true);
@@ -119,7 +163,13 @@ describe('ChartMuseum as a target', () => {
       form.append('chart', new Blob([new Uint8Array(build6)]), 'metrics.tgz');
       expect((await fetch(`${cm.url}/api/charts`, { method: 'POST', body: form })).status).toBe(201);
       await new Promise((r) => setImmediate(r));
-      expect(((await (await fetch(`${cm.url}/api/charts/metrics/${encodeURIComponent('1.2.3+build.7')}`)).json()) as { version: string }).version).toBe('1.2.3+build.6');
+      expect(
+        (
+          (await (await fetch(`${cm.url}/api/charts/metrics/${encodeURIComponent('1.2.3+build.7')}`)).json()) as {
+            version: string;
+          }
+        ).version,
+      ).toBe('1.2.3+build.6');
       const r = await run({ source: repo.url, chart: 'metrics', version: '1.2.3+build.7', target: `cm+${cm.url}` });
       expect(r.status).toBe('copied');
       expect(cm.storage.get('metrics-1.2.3+build.7.tgz')?.content.equals(build7)).toBe(true);
@@ -130,25 +180,39 @@ describe('ChartMuseum as a target', () => {
   it('says the server refuses ?force when it runs with --disable-force-overwrite', async () => {
     await withMuseum({ disableForceOverwrite: true }, async (cm) => {
       cm.putObject('podinfo-6.5.0.tgz', buildChart({ name: 'podinfo', version: '6.5.0', values: { other: 1 } }));
-      const err = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}`, force: true }).catch((e: unknown) => e);
+      const err = await run({
+        source: repo.url,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: `cm+${cm.url}`,
+        force: true,
+      }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'E_CONFLICT', status: 409 });
-      expect((err as Error).message).toMatch(/even with \?force \(HTTP 409 chart already exists\): the server runs with --disable-force-overwrite/);
+      expect((err as Error).message).toMatch(
+        /even with \?force \(HTTP 409 chart already exists\): the server runs with --disable-force-overwrite/,
+      );
     });
   });
 
   it('names a leftover .prov that makes the server answer 409 for a chart it does not hold', async () => {
     await withMuseum({}, async (cm) => {
       cm.putObject('podinfo-6.5.0.tgz.prov', prov);
-      const err = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` }).catch((e: unknown) => e);
+      const err = await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'E_CONFLICT' });
       expect((err as Error).message).toMatch(/podinfo-6\.5\.0\.tgz\.prov left there/);
     });
   });
 
-  it('reports an upload over the server\'s --max-upload-size (413) for that chart only', async () => {
+  it("reports an upload over the server's --max-upload-size (413) for that chart only", async () => {
     await withMuseum({ maxUploadSize: 16 * 1024 }, async (cm) => {
-      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` })).status).toBe('copied');
-      const err = await run({ source: repo.url, chart: 'big', version: '1.0.0', target: `cm+${cm.url}` }).catch((e: unknown) => e);
+      expect((await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `cm+${cm.url}` })).status).toBe(
+        'copied',
+      );
+      const err = await run({ source: repo.url, chart: 'big', version: '1.0.0', target: `cm+${cm.url}` }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'E_REGISTRY', status: 413 });
       expect((err as Error).message).toMatch(/too large \(HTTP 413 request too large\).*--max-upload-size/);
     });
@@ -157,10 +221,21 @@ describe('ChartMuseum as a target', () => {
   it('a tenant path or context path the server does not route is a config error, not an upload into a 404', async () => {
     await withMuseum({ depth: 1, contextPath: '/cm' }, async (cm) => {
       const origin = new URL(cm.url).origin;
-      const deep = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${origin}/org/team`, contextPath: '/cm' }).catch((e: unknown) => e);
+      const deep = await run({
+        source: repo.url,
+        chart: 'podinfo',
+        version: '6.4.0',
+        target: `cm+${origin}/org/team`,
+        contextPath: '/cm',
+      }).catch((e: unknown) => e);
       expect(deep).toMatchObject({ code: 'E_CONFIG' });
       expect((deep as Error).message).toMatch(/no route .*--depth/);
-      const noCtx = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: `cm+${origin}/team` }).catch((e: unknown) => e);
+      const noCtx = await run({
+        source: repo.url,
+        chart: 'podinfo',
+        version: '6.4.0',
+        target: `cm+${origin}/team`,
+      }).catch((e: unknown) => e);
       expect(noCtx).toMatchObject({ code: 'E_CONFIG' });
       expect(posts(cm)).toEqual([]);
     });
@@ -180,7 +255,9 @@ describe('ChartMuseum as a source', () => {
       expect(r).toMatchObject({ status: 'copied', digest: sha256hex(podinfo) });
       expect(fs.readFileSync(path.join(dir, 'podinfo-6.5.0.tgz')).equals(podinfo)).toBe(true);
       expect(fs.readFileSync(path.join(dir, 'podinfo-6.5.0.tgz.prov')).equals(prov)).toBe(true);
-      const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, Array<{ digest: string }>> };
+      const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as {
+        entries: Record<string, Array<{ digest: string }>>;
+      };
       expect(index.entries.podinfo?.[0]?.digest).toBe(sha256hex(podinfo));
     });
   });

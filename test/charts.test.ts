@@ -23,7 +23,12 @@ let registry: TestRegistry;
 let repo: ChartRepoServer;
 let relRepo: ChartRepoServer;
 let work: string;
-const podinfo = buildChart({ name: 'podinfo', version: '6.5.0', appVersion: '6.5.0', values: { image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '' } } });
+const podinfo = buildChart({
+  name: 'podinfo',
+  version: '6.5.0',
+  appVersion: '6.5.0',
+  values: { image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '' } },
+});
 const podinfoOld = buildChart({ name: 'podinfo', version: '6.4.0', appVersion: '6.4.0' });
 const build = buildChart({ name: 'metrics', version: '1.2.3+build.7', appVersion: '1.2.3' });
 const prov = fakeProv('podinfo', '6.5.0', podinfo);
@@ -39,7 +44,10 @@ beforeAll(async () => {
     { name: 'notgz', version: '1.0.0', tgz: Buffer.from('this is not gzip') },
     { name: 'nochart', version: '1.0.0', tgz: buildChart({ name: 'nochart', version: '1.0.0', noChartYaml: true }) },
   ]);
-  relRepo = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo, prov }], { relative: true, requireQuery: 'sig=abc' });
+  relRepo = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo, prov }], {
+    relative: true,
+    requireQuery: 'sig=abc',
+  });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-charts-'));
 });
 
@@ -54,7 +62,9 @@ function run(p: MirrorChartPayload, engine = testEngine()) {
 
 describe('chart sources', () => {
   it('resolves chart URLs as Helm does, carrying the repository query string', () => {
-    expect(resolveChartUrl('https://x.io/charts?sig=1', 'podinfo-1.tgz')).toBe('https://x.io/charts/podinfo-1.tgz?sig=1');
+    expect(resolveChartUrl('https://x.io/charts?sig=1', 'podinfo-1.tgz')).toBe(
+      'https://x.io/charts/podinfo-1.tgz?sig=1',
+    );
     expect(resolveChartUrl('https://x.io/charts/', 'sub/podinfo-1.tgz')).toBe('https://x.io/charts/sub/podinfo-1.tgz');
     expect(resolveChartUrl('https://x.io/charts', 'https://cdn.io/p.tgz')).toBe('https://cdn.io/p.tgz');
   });
@@ -68,7 +78,10 @@ describe('chart sources', () => {
     expect(repo.requests.filter((r) => r.path.endsWith('index.yaml'))).toHaveLength(1);
     // A new run with the same cache: 304, the cached index is used.
     const cache = new Map<string, import('../src/sources/helm-repo.js').CachedIndex>();
-    const withCache = { get: async (u: string) => cache.get(u), set: async (u: string, v: import('../src/sources/helm-repo.js').CachedIndex) => void cache.set(u, v) };
+    const withCache = {
+      get: async (u: string) => cache.get(u),
+      set: async (u: string, v: import('../src/sources/helm-repo.js').CachedIndex) => void cache.set(u, v),
+    };
     await createHelmRepoReader(engine, { cache: withCache }).index(repo.url);
     repo.requests.length = 0;
     const again = await createHelmRepoReader(engine, { cache: withCache }).index(repo.url);
@@ -79,15 +92,27 @@ describe('chart sources', () => {
 
 describe('repository credentials', () => {
   it('sends basic credentials or a bearer token to the repository host only', async () => {
-    const guarded = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo }], { basicAuth: { username: 'reader', password: 'repo-pass-99' } });
+    const guarded = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo }], {
+      basicAuth: { username: 'reader', password: 'repo-pass-99' },
+    });
     try {
       const host = new URL(guarded.url).host.replace(/[^0-9A-Za-z]/g, '_').toUpperCase();
-      const denied = await run({ source: guarded.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'auth') }).catch((e: unknown) => e);
+      const denied = await run({
+        source: guarded.url,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: path.join(work, 'auth'),
+      }).catch((e: unknown) => e);
       expect(denied).toMatchObject({ code: 'E_UNAUTHORIZED' });
-      const ok = await run({ source: guarded.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'auth') }, testEngine({ env: { [`AIRLOCK_AUTH_${host}`]: 'reader:repo-pass-99' } }));
+      const ok = await run(
+        { source: guarded.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'auth') },
+        testEngine({ env: { [`AIRLOCK_AUTH_${host}`]: 'reader:repo-pass-99' } }),
+      );
       expect(ok.status).toBe('copied');
       guarded.requests.length = 0;
-      await createHelmRepoReader(testEngine({ env: { [`AIRLOCK_TOKEN_${host}`]: 'tok-123456' } })).index(guarded.url).catch(() => undefined);
+      await createHelmRepoReader(testEngine({ env: { [`AIRLOCK_TOKEN_${host}`]: 'tok-123456' } }))
+        .index(guarded.url)
+        .catch(() => undefined);
       expect(guarded.requests[0]?.authorization).toBe('Bearer tok-123456');
     } finally {
       await guarded.stop();
@@ -97,21 +122,45 @@ describe('repository credentials', () => {
 
 describe('redirects and conflicts', () => {
   it('follows chart URL redirects (release assets) and refuses to replace a different OCI chart', async () => {
-    const redirecting = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo, prov }], { redirectCharts: true });
+    const redirecting = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: podinfo, prov }], {
+      redirectCharts: true,
+    });
     try {
-      const r = await run({ source: redirecting.url, chart: 'podinfo', version: '6.5.0', target: path.join(work, 'redirected') });
+      const r = await run({
+        source: redirecting.url,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: path.join(work, 'redirected'),
+      });
       expect(r.status).toBe('copied');
       expect(redirecting.requests.some((q) => q.status === 302)).toBe(true);
     } finally {
       await redirecting.stop();
     }
-    const other = await startChartRepo([{ name: 'podinfo', version: '6.5.0', tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { different: true } }) }]);
+    const other = await startChartRepo([
+      {
+        name: 'podinfo',
+        version: '6.5.0',
+        tgz: buildChart({ name: 'podinfo', version: '6.5.0', values: { different: true } }),
+      },
+    ]);
     try {
       await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-a` });
       await run({ source: other.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b` });
-      const err = await run({ source: `oci://${registry.host}/conflict-a`, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b` }).catch((e: unknown) => e);
+      const err = await run({
+        source: `oci://${registry.host}/conflict-a`,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: `oci://${registry.host}/conflict-b`,
+      }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'E_CONFLICT' });
-      const forced = await run({ source: `oci://${registry.host}/conflict-a`, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/conflict-b`, force: true });
+      const forced = await run({
+        source: `oci://${registry.host}/conflict-a`,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: `oci://${registry.host}/conflict-b`,
+        force: true,
+      });
       expect(forced.status).toBe('copied');
     } finally {
       await other.stop();
@@ -121,17 +170,36 @@ describe('redirects and conflicts', () => {
 
 describe('chart targets', () => {
   it('pushes a classic-repo chart to OCI with Helm media types and + as _ in the tag; a re-sync changes nothing', async () => {
-    const r = await run({ source: repo.url, chart: 'metrics', version: '1.2.3+build.7', target: `oci://${registry.host}/charts` });
-    expect(r).toMatchObject({ status: 'copied', target: `oci://${registry.host}/charts/metrics:1.2.3_build.7`, digest: sha256hex(build) });
+    const r = await run({
+      source: repo.url,
+      chart: 'metrics',
+      version: '1.2.3+build.7',
+      target: `oci://${registry.host}/charts`,
+    });
+    expect(r).toMatchObject({
+      status: 'copied',
+      target: `oci://${registry.host}/charts/metrics:1.2.3_build.7`,
+      digest: sha256hex(build),
+    });
     const m = await getManifest(registry.url, 'charts/metrics', '1.2.3_build.7');
-    const manifest = JSON.parse(m.bytes.toString()) as { config: { mediaType: string; digest: string }; layers: Array<{ mediaType: string; digest: string }> };
+    const manifest = JSON.parse(m.bytes.toString()) as {
+      config: { mediaType: string; digest: string };
+      layers: Array<{ mediaType: string; digest: string }>;
+    };
     expect(manifest.config.mediaType).toBe('application/vnd.cncf.helm.config.v1+json');
     expect(manifest.layers.map((l) => l.mediaType)).toEqual(['application/vnd.cncf.helm.chart.content.v1.tar+gzip']);
     const layer = await getBlob(registry.url, 'charts/metrics', manifest.layers[0]?.digest ?? '');
     expect(layer.bytes.equals(build)).toBe(true);
-    const config = JSON.parse((await getBlob(registry.url, 'charts/metrics', manifest.config.digest)).bytes.toString()) as { name: string; version: string };
+    const config = JSON.parse(
+      (await getBlob(registry.url, 'charts/metrics', manifest.config.digest)).bytes.toString(),
+    ) as { name: string; version: string };
     expect(config).toMatchObject({ name: 'metrics', version: '1.2.3+build.7' });
-    const again = await run({ source: repo.url, chart: 'metrics', version: '1.2.3+build.7', target: `oci://${registry.host}/charts` });
+    const again = await run({
+      source: repo.url,
+      chart: 'metrics',
+      version: '1.2.3+build.7',
+      target: `oci://${registry.host}/charts`,
+    });
     expect(again.status).toBe('unchanged');
   });
 
@@ -139,17 +207,27 @@ describe('chart targets', () => {
     const dir = path.join(work, 'static');
     fs.mkdirSync(dir, { recursive: true });
     // An index already there keeps its entries.
-    fs.writeFileSync(path.join(dir, 'index.yaml'), 'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n');
+    fs.writeFileSync(
+      path.join(dir, 'index.yaml'),
+      'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n',
+    );
     const base = 'https://charts.internal';
     await run({ source: `${relRepo.url}?sig=abc`, chart: 'podinfo', version: '6.5.0', target: dir, baseUrl: base });
     await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: dir, baseUrl: base });
     expect(fs.readFileSync(path.join(dir, 'podinfo-6.5.0.tgz')).equals(podinfo)).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'podinfo-6.5.0.tgz.prov')).equals(prov)).toBe(true);
-    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as { apiVersion: string; entries: Record<string, Array<{ version: string; urls: string[]; digest: string; created: string }>> };
+    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as {
+      apiVersion: string;
+      entries: Record<string, Array<{ version: string; urls: string[]; digest: string; created: string }>>;
+    };
     expect(index.apiVersion).toBe('v1');
     expect(index.entries.other?.[0]?.version).toBe('0.1.0');
     expect(index.entries.podinfo?.map((e) => e.version)).toEqual(['6.5.0', '6.4.0']);
-    expect(index.entries.podinfo?.[0]).toMatchObject({ urls: [`${base}/podinfo-6.5.0.tgz`], digest: sha256hex(podinfo), created: '2024-01-02T03:04:05Z' });
+    expect(index.entries.podinfo?.[0]).toMatchObject({
+      urls: [`${base}/podinfo-6.5.0.tgz`],
+      digest: sha256hex(podinfo),
+      created: '2024-01-02T03:04:05Z',
+    });
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // The relative-url repository was asked with its query string on every request.
     expect(relRepo.requests.every((r) => r.path.endsWith('?sig=abc'))).toBe(true);
@@ -161,18 +239,36 @@ describe('chart targets', () => {
     const dir = path.join(work, 'strict');
     fs.mkdirSync(dir, { recursive: true });
     // Written by another tool: fields Helm's ChartVersion does not have, in an entry airlock never pushed.
-    fs.writeFileSync(path.join(dir, 'index.yaml'), 'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n    customField: x\n    description: null\n');
+    fs.writeFileSync(
+      path.join(dir, 'index.yaml'),
+      'apiVersion: v1\nentries:\n  other:\n  - name: other\n    version: 0.1.0\n    urls: [https://charts.internal/other-0.1.0.tgz]\n    digest: "00"\n    customField: x\n    description: null\n',
+    );
     const archive = await openChartArchive(podinfoOld, 'podinfo-6.4.0.tgz');
-    await directoryChartTarget(dir).push({ name: 'podinfo', version: '6.4.0', tgz: podinfoOld, metadata: { ...archive.metadata, extra: 'y' } as typeof archive.metadata });
+    await directoryChartTarget(dir).push({
+      name: 'podinfo',
+      version: '6.4.0',
+      tgz: podinfoOld,
+      metadata: { ...archive.metadata, extra: 'y' } as typeof archive.metadata,
+    });
     const index = parseIndexStrict(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8'));
-    expect(index.entries.other?.[0]).toEqual({ name: 'other', version: '0.1.0', urls: ['https://charts.internal/other-0.1.0.tgz'], digest: '00' });
+    expect(index.entries.other?.[0]).toEqual({
+      name: 'other',
+      version: '0.1.0',
+      urls: ['https://charts.internal/other-0.1.0.tgz'],
+      digest: '00',
+    });
     expect(index.entries.podinfo?.[0]).not.toHaveProperty('extra');
   });
 
   it('copies OCI charts: byte-exact to OCI, unpacked to a directory', async () => {
     await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/upstream` });
     const src = await getManifest(registry.url, 'upstream/podinfo', '6.5.0');
-    const r = await run({ source: `oci://${registry.host}/upstream`, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/mirror` });
+    const r = await run({
+      source: `oci://${registry.host}/upstream`,
+      chart: 'podinfo',
+      version: '6.5.0',
+      target: `oci://${registry.host}/mirror`,
+    });
     expect(r.digest).toBe(`sha256:${sha256hex(src.bytes)}`);
     const dir = path.join(work, 'from-oci');
     await run({ source: `oci://${registry.host}/upstream`, chart: 'podinfo', version: '6.5.0', target: dir });
@@ -190,7 +286,9 @@ describe('bad chart input', () => {
     ['podinfo', '9.9.9', 'E_NOT_FOUND', /no version 9\.9\.9 \(newest: 6\.5\.0, 6\.4\.0\)/],
     ['ghost', '1.0.0', 'E_NOT_FOUND', /chart ghost is not in the repository index/],
   ])('%s %s fails with %s naming chart and repository', async (chart, version, code, message) => {
-    const err = (await run({ source: repo.url, chart, version, target: path.join(work, 'bad') }).catch((e: unknown) => e)) as Error & { code: string; artifact: string };
+    const err = (await run({ source: repo.url, chart, version, target: path.join(work, 'bad') }).catch(
+      (e: unknown) => e,
+    )) as Error & { code: string; artifact: string };
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
     expect(err.artifact).toBe(`${repo.url} ${chart}@${version}`);
@@ -200,7 +298,12 @@ describe('bad chart input', () => {
     const broken = await startChartRepo([]);
     broken.indexOverride = 'entries:\n  podinfo:\n  - name: podinfo\n    version: 1.0';
     try {
-      const err = await run({ source: broken.url, chart: 'podinfo', version: '1.0', target: path.join(work, 'bad') }).catch((e: unknown) => e);
+      const err = await run({
+        source: broken.url,
+        chart: 'podinfo',
+        version: '1.0',
+        target: path.join(work, 'bad'),
+      }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'E_REGISTRY' });
       expect(String((err as Error).message)).toMatch(/no apiVersion/);
     } finally {
@@ -212,7 +315,9 @@ describe('bad chart input', () => {
     const dir = path.join(work, 'broken-dir');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'index.yaml'), 'entries: [');
-    const err = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: dir }).catch((e: unknown) => e);
+    const err = await run({ source: repo.url, chart: 'podinfo', version: '6.4.0', target: dir }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'E_REGISTRY' });
     expect(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')).toBe('entries: [');
   });
@@ -220,7 +325,12 @@ describe('bad chart input', () => {
 
 describe('images inside charts', () => {
   it('finds images in annotations, .relok8s-images.yaml, values maps and strings, and subcharts', async () => {
-    const sub = { name: 'redis', version: '17.0.0', appVersion: '7.0.5', values: { image: { registry: 'docker.io', repository: 'bitnami/redis', tag: '' } } };
+    const sub = {
+      name: 'redis',
+      version: '17.0.0',
+      appVersion: '7.0.5',
+      values: { image: { registry: 'docker.io', repository: 'bitnami/redis', tag: '' } },
+    };
     const packed = { name: 'pg', version: '12.0.0', values: { image: { repository: 'postgres', tag: '15.2' } } };
     const tgz = buildChart({
       name: 'app',
@@ -230,7 +340,13 @@ describe('images inside charts', () => {
       values: {
         image: { repository: 'acme/app', tag: '' },
         sidecar: { image: 'quay.io/prometheus/node-exporter:v1.6.0' },
-        helper: { image: { registry: 'registry.k8s.io', repository: 'kube-state-metrics/kube-state-metrics', digest: `sha256:${'b'.repeat(64)}` } },
+        helper: {
+          image: {
+            registry: 'registry.k8s.io',
+            repository: 'kube-state-metrics/kube-state-metrics',
+            digest: `sha256:${'b'.repeat(64)}`,
+          },
+        },
         redis: { image: { tag: '7.2.0' } },
         crd: { schema: { image: { type: 'string' } } },
       },
@@ -238,14 +354,17 @@ describe('images inside charts', () => {
       subcharts: [sub],
       packedSubcharts: [packed],
     });
-    const images = chartImages(await openChartArchive(tgz, 'app'), { relok: { registry: 'gcr.io', repository: 'acme/relok', tag: '1.0' } });
+    const images = chartImages(await openChartArchive(tgz, 'app'), {
+      relok: { registry: 'gcr.io', repository: 'acme/relok', tag: '1.0' },
+    });
     const byImage = Object.fromEntries(images.map((i) => [i.image, i.foundIn]));
     expect(byImage).toMatchObject({
       'ghcr.io/acme/app:2.3.4': 'annotation artifacthub.io/images',
       'gcr.io/acme/relok:1.0': '.relok8s-images.yaml',
       'docker.io/acme/app:2.3.4': 'values.yaml image.repository',
       'quay.io/prometheus/node-exporter:v1.6.0': 'values.yaml sidecar.image',
-      [`registry.k8s.io/kube-state-metrics/kube-state-metrics@sha256:${'b'.repeat(64)}`]: 'values.yaml helper.image.repository',
+      [`registry.k8s.io/kube-state-metrics/kube-state-metrics@sha256:${'b'.repeat(64)}`]:
+        'values.yaml helper.image.repository',
       'docker.io/bitnami/redis:7.2.0': 'charts/redis/ values.yaml image.repository',
       'docker.io/library/postgres:15.2': 'charts/pg-12.0.0.tgz values.yaml image.repository',
     });
@@ -255,14 +374,18 @@ describe('images inside charts', () => {
   it('airlock chart images prints them from a repository, and chart copy works from the CLI', async () => {
     const r = await airlock(['chart', 'images', repo.url, 'podinfo@6.5.0', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([{ image: 'ghcr.io/stefanprodan/podinfo:6.5.0', foundIn: 'values.yaml image.repository' }]);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { image: 'ghcr.io/stefanprodan/podinfo:6.5.0', foundIn: 'values.yaml image.repository' },
+    ]);
     const dir = path.join(work, 'cli');
     const c = await airlock(['chart', 'copy', repo.url, 'podinfo@6.5.0', dir, '--base-url', 'https://charts.internal']);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/^copied +http.* podinfo@6\.5\.0 -> .*podinfo-6\.5\.0\.tgz/);
     const bad = await airlock(['chart', 'copy', repo.url, 'podinfo@9.9.9', dir]);
     expect(bad.code).toBe(5);
-    expect(bad.stderr).toMatch(/^airlock: \[E_NOT_FOUND\] http:\/\/127\.0\.0\.1:\d+\/repo podinfo@9\.9\.9: chart podinfo has no version 9\.9\.9/m);
+    expect(bad.stderr).toMatch(
+      /^airlock: \[E_NOT_FOUND\] http:\/\/127\.0\.0\.1:\d+\/repo podinfo@9\.9\.9: chart podinfo has no version 9\.9\.9/m,
+    );
     const nover = await airlock(['chart', 'copy', repo.url, 'podinfo', dir]);
     expect(nover.code).toBe(2);
     // From an OCI registry, too.

@@ -40,7 +40,9 @@ describe('airlock CLI', () => {
     expect(r.stdout).toContain('image');
     const c = await airlock(['image', 'copy', '--help']);
     expect(c.stdout).toContain('--from-file');
-    const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     for (const flag of ['--version', '-V']) {
       const v = await airlock([flag]);
       expect([v.code, v.stdout.trim()]).toEqual([0, version]);
@@ -48,7 +50,14 @@ describe('airlock CLI', () => {
   });
 
   it('copies one image and prints a JSON report', async () => {
-    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.0.0`, `docker://${target.host}/cli/app`, '--json', ...state()]);
+    const r = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.0.0`,
+      `docker://${target.host}/cli/app`,
+      '--json',
+      ...state(),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { ok: boolean; items: Array<{ status: string; targetDigest: string }> };
     expect(report.ok).toBe(true);
@@ -57,7 +66,14 @@ describe('airlock CLI', () => {
   });
 
   it('plans without copying on --dry-run', async () => {
-    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry`, '--dry-run', ...state()]);
+    const r = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.1.0`,
+      `docker://${target.host}/cli/dry`,
+      '--dry-run',
+      ...state(),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^planned /m);
     expect((await getManifest(target.url, 'cli/dry', '1.1.0')).status).toBe(404);
@@ -65,23 +81,68 @@ describe('airlock CLI', () => {
 
   it('reports on a dry run what the target holds, not the source digest', async () => {
     const st = state();
-    const dry = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', '--json', ...st]);
+    const dry = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.1.0`,
+      `docker://${target.host}/cli/dry-json`,
+      '--dry-run',
+      '--json',
+      ...st,
+    ]);
     expect(dry.code, dry.stderr).toBe(0);
     const [planned] = (JSON.parse(dry.stdout) as { items: Array<Record<string, unknown>> }).items;
     expect(planned).toMatchObject({ status: 'planned', sourceDigest: images['1.1.0']!.digest });
     expect(planned).not.toHaveProperty('targetDigest');
     // The target's tag holds another image: that is what the dry run reports for it.
-    expect((await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.0.0`, `docker://${target.host}/cli/dry-json:1.1.0`, ...st])).code).toBe(0);
-    const other = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', '--json', ...st]);
-    expect((JSON.parse(other.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({ status: 'planned', sourceDigest: images['1.1.0']!.digest, targetDigest: images['1.0.0']!.digest });
-    const text = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/cli/dry-json`, '--dry-run', ...st]);
-    expect(text.stdout).toContain(`${images['1.1.0']!.digest.slice(0, 19)} (target has ${images['1.0.0']!.digest.slice(0, 19)})`);
+    expect(
+      (
+        await airlock([
+          'image',
+          'copy',
+          `docker://${upstream.host}/team/app:1.0.0`,
+          `docker://${target.host}/cli/dry-json:1.1.0`,
+          ...st,
+        ])
+      ).code,
+    ).toBe(0);
+    const other = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.1.0`,
+      `docker://${target.host}/cli/dry-json`,
+      '--dry-run',
+      '--json',
+      ...st,
+    ]);
+    expect((JSON.parse(other.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({
+      status: 'planned',
+      sourceDigest: images['1.1.0']!.digest,
+      targetDigest: images['1.0.0']!.digest,
+    });
+    const text = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.1.0`,
+      `docker://${target.host}/cli/dry-json`,
+      '--dry-run',
+      ...st,
+    ]);
+    expect(text.stdout).toContain(
+      `${images['1.1.0']!.digest.slice(0, 19)} (target has ${images['1.0.0']!.digest.slice(0, 19)})`,
+    );
     expect(text.stdout).toMatch(/^1 image: 0 copied, 0 unchanged, 1 planned, 0 failed;/m);
   });
 
   it('says unchanged (trusted) for a target it did not check, and checks it with --verify-targets', async () => {
     const st = state();
-    const args = ['image', 'copy', `docker://${upstream.host}/team/app:1.2.0`, `docker://${target.host}/cli/trusted`, ...st];
+    const args = [
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:1.2.0`,
+      `docker://${target.host}/cli/trusted`,
+      ...st,
+    ];
     expect((await airlock(args)).code).toBe(0);
     const again = await airlock(args);
     expect(again.code, again.stderr).toBe(0);
@@ -89,7 +150,10 @@ describe('airlock CLI', () => {
     expect(again.stdout).toMatch(/^1 image: 0 copied, 1 unchanged \(1 trusted\), 0 planned, 0 failed;/m);
     expect(again.stdout).toMatch(/^1 target was not checked: .*--verify-targets checks every target$/m);
     const json = await airlock([...args, '--json']);
-    expect((JSON.parse(json.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({ status: 'unchanged', trusted: true });
+    expect((JSON.parse(json.stdout) as { items: Array<Record<string, unknown>> }).items[0]).toMatchObject({
+      status: 'unchanged',
+      trusted: true,
+    });
     const verified = await airlock([...args, '--verify-targets', '--json']);
     const item = (JSON.parse(verified.stdout) as { items: Array<Record<string, unknown>> }).items[0];
     expect(item).toMatchObject({ status: 'unchanged', targetDigest: images['1.2.0']!.digest });
@@ -97,21 +161,39 @@ describe('airlock CLI', () => {
   });
 
   it.each([
-    [['image', 'copy', 'docker://upper/X', 'oci:/tmp/x'], 2, /\[E_REFERENCE\] docker:\/\/upper\/X: invalid image reference/],
+    [
+      ['image', 'copy', 'docker://upper/X', 'oci:/tmp/x'],
+      2,
+      /\[E_REFERENCE\] docker:\/\/upper\/X: invalid image reference/,
+    ],
     [['image', 'copy', 'dir:/tmp/x', 'oci:/tmp/y'], 2, /\[E_TRANSPORT\]/],
-    [['image', 'copy', 'docker://127.0.0.1:1/x:1', 'oci:/tmp/y'], 3, /\[E_UNREACHABLE\] docker:\/\/127\.0\.0\.1:1\/x:1: cannot reach 127\.0\.0\.1:1/],
+    [
+      ['image', 'copy', 'docker://127.0.0.1:1/x:1', 'oci:/tmp/y'],
+      3,
+      /\[E_UNREACHABLE\] docker:\/\/127\.0\.0\.1:1\/x:1: cannot reach 127\.0\.0\.1:1/,
+    ],
     [['image', 'copy', 'only-one-arg'], 2, /needs SRC and DST/],
     [['image', 'copy', 'docker://x.io/a:1', 'oci:/tmp/y', '--platform', 'amd64'], 2, /invalid platform "amd64"/],
     [['config', 'check', '/nonexistent.yaml'], 2, /\[E_CONFIG\] cannot read config \/nonexistent\.yaml/],
   ])('airlock %j exits %i with a one-line error', async (args, code, message) => {
-    const r = await airlock([...args, '--log-level', 'fatal'].filter((a) => !(args[0] === 'config' && (a === '--log-level' || a === 'fatal'))));
+    const r = await airlock(
+      [...args, '--log-level', 'fatal'].filter(
+        (a) => !(args[0] === 'config' && (a === '--log-level' || a === 'fatal')),
+      ),
+    );
     expect(r.code).toBe(code);
     const out = `${r.stdout}${r.stderr}`;
     expect(out).toMatch(message as RegExp);
   });
 
   it('exits 5 for an unknown manifest, naming it', async () => {
-    const r = await airlock(['image', 'copy', `docker://${upstream.host}/team/app:9.9.9`, `docker://${target.host}/cli/none`, ...state()]);
+    const r = await airlock([
+      'image',
+      'copy',
+      `docker://${upstream.host}/team/app:9.9.9`,
+      `docker://${target.host}/cli/none`,
+      ...state(),
+    ]);
     expect(r.code).toBe(5);
     expect(r.stdout).toMatch(/failed +docker:\/\/.*team\/app:9\.9\.9 .*\[E_NOT_FOUND\]/);
   });
@@ -132,7 +214,10 @@ describe('airlock CLI', () => {
     );
     const r = await airlock(['image', 'copy', '--from-file', list, '--json', ...state()]);
     expect(r.code).toBe(1);
-    const report = JSON.parse(r.stdout) as { summary: Record<string, number>; items: Array<{ source: string; status: string; error?: { code: string } }> };
+    const report = JSON.parse(r.stdout) as {
+      summary: Record<string, number>;
+      items: Array<{ source: string; status: string; error?: { code: string } }>;
+    };
     expect(report.summary).toMatchObject({ copied: 3, failed: 2 });
     expect(report.items.find((i) => i.source.endsWith('list.txt:4'))?.error?.code).toBe('E_USAGE');
     expect(report.items.find((i) => i.source.endsWith('/team/app:0.0.1'))?.error?.code).toBe('E_NOT_FOUND');
@@ -161,9 +246,15 @@ describe('airlock CLI', () => {
     expect(check.code).toBe(0);
     const st = state();
     const first = await airlock(['image', 'sync', '--config', cfg, '--json', ...st]);
-    const report = JSON.parse(first.stdout) as { summary: Record<string, number>; items: Array<{ source: string; target: string; status: string; error?: { code: string } }> };
+    const report = JSON.parse(first.stdout) as {
+      summary: Record<string, number>;
+      items: Array<{ source: string; target: string; status: string; error?: { code: string } }>;
+    };
     expect(report.summary).toMatchObject({ copied: 3, failed: 1 });
-    expect(report.items.find((i) => i.status === 'failed')).toMatchObject({ source: `${proxy.host}/team/missing`, error: { code: 'E_NOT_FOUND' } });
+    expect(report.items.find((i) => i.status === 'failed')).toMatchObject({
+      source: `${proxy.host}/team/missing`,
+      error: { code: 'E_NOT_FOUND' },
+    });
     expect(first.code).toBe(5);
     const host = proxy.host.replace(':', '-');
     expect((await getManifest(target.url, `mirror/${host}/team/app`, '2.0.0')).status).toBe(200);
@@ -176,7 +267,11 @@ describe('airlock CLI', () => {
     const second = JSON.parse(again.stdout) as { summary: Record<string, number> };
     expect(second.summary).toMatchObject({ copied: 0, unchanged: 3, blobsCopied: 0 });
     const kinds = new Set(proxy.log.map((e) => `${e.method} ${e.path.replace(/\/(manifests|tags)\/.*/, '/$1')}`));
-    expect([...kinds].sort()).toEqual(['GET /v2/team/app/tags', 'GET /v2/team/missing/tags', 'HEAD /v2/team/app/manifests']);
+    expect([...kinds].sort()).toEqual([
+      'GET /v2/team/app/tags',
+      'GET /v2/team/missing/tags',
+      'HEAD /v2/team/app/manifests',
+    ]);
   });
 });
 
@@ -189,20 +284,37 @@ describe('the airlock launcher', () => {
     return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
   };
   /** What a cache file is for: `command.file` (the hash, V8 version and architecture before it). */
-  const cacheKinds = (home: string) => cacheFiles(home).map((f) => /-([a-z][a-z-]*\.[a-z-]+)\.bin$/.exec(f)?.[1]).sort();
-  const snapshot = (files: string[]) => files.map((f) => `${path.basename(f)} ${fs.statSync(f).mtimeMs} ${fs.readFileSync(f).length}`);
+  const cacheKinds = (home: string) =>
+    cacheFiles(home)
+      .map((f) => /-([a-z][a-z-]*\.[a-z-]+)\.bin$/.exec(f)?.[1])
+      .sort();
+  const snapshot = (files: string[]) =>
+    files.map((f) => `${path.basename(f)} ${fs.statSync(f).mtimeMs} ${fs.readFileSync(f).length}`);
 
   it('keeps a compiled-code cache per command and file it loads, used as it is by later runs, also after a run that uploaded', async () => {
     const home = fs.mkdtempSync(path.join(work, 'cache-'));
     const env = { XDG_CACHE_HOME: home };
-    const copy = (repo: string) => airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.2.0`, `docker://${target.host}/launcher/${repo}`, '--json', ...state()], env);
+    const copy = (repo: string) =>
+      airlock(
+        [
+          'image',
+          'copy',
+          `docker://${upstream.host}/team/app:1.2.0`,
+          `docker://${target.host}/launcher/${repo}`,
+          '--json',
+          ...state(),
+        ],
+        env,
+      );
     const first = await copy('a');
     expect(first.code, first.stderr).toBe(0);
     expect((JSON.parse(first.stdout) as { summary: { copied: number } }).summary.copied).toBe(1);
     const files = cacheFiles(home);
     expect(files.length).toBeGreaterThan(0);
     if (nodeCaches) return;
-    expect(files.map((f) => path.basename(f))).toEqual(files.map(() => expect.stringMatching(/^[0-9a-f]{16}-.+-image\.[a-z-]+\.bin$/)));
+    expect(files.map((f) => path.basename(f))).toEqual(
+      files.map(() => expect.stringMatching(/^[0-9a-f]{16}-.+-image\.[a-z-]+\.bin$/)),
+    );
     // The uploads loaded the client for requests with a body, a file of its own.
     expect(cacheKinds(home)).toEqual(['image.main', 'image.undici-core']);
     const before = snapshot(files);
@@ -213,14 +325,28 @@ describe('the airlock launcher', () => {
     expect((await copy('b')).code).toBe(0);
     expect(snapshot(cacheFiles(home))).toEqual(before);
 
-    const check = await airlock(['config', 'check', path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml')], env);
+    const check = await airlock(
+      ['config', 'check', path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml')],
+      env,
+    );
     expect(check.code, check.stderr).toBe(0);
     // The config file's libraries are files of their own, loaded (and cached) by the commands that read one.
     expect(cacheKinds(home)).toEqual(['config.main', 'config.yaml', 'config.zod', 'image.main', 'image.undici-core']);
   });
 
   it('replaces a damaged cache, writes none after help or a failure, and runs without a usable cache location', async () => {
-    const dryRun = (env: Record<string, string>) => airlock(['image', 'copy', `docker://${upstream.host}/team/app:1.1.0`, `docker://${target.host}/launcher/dry`, '--dry-run', ...state()], env);
+    const dryRun = (env: Record<string, string>) =>
+      airlock(
+        [
+          'image',
+          'copy',
+          `docker://${upstream.host}/team/app:1.1.0`,
+          `docker://${target.host}/launcher/dry`,
+          '--dry-run',
+          ...state(),
+        ],
+        env,
+      );
     const expectPlanned = (r: { code: number; stdout: string; stderr: string }) => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^planned .*launcher\/dry:1\.1\.0/m);
@@ -262,7 +388,16 @@ describe('the airlock launcher', () => {
 
       const other = fs.mkdtempSync(path.join(work, 'cache-'));
       expect((await airlock(['image', 'copy', '--help'], { XDG_CACHE_HOME: other })).code).toBe(0);
-      const failed = await airlock(['image', 'copy', `docker://${upstream.host}/team/nothing:1`, `docker://${target.host}/launcher/none`, ...state()], { XDG_CACHE_HOME: other });
+      const failed = await airlock(
+        [
+          'image',
+          'copy',
+          `docker://${upstream.host}/team/nothing:1`,
+          `docker://${target.host}/launcher/none`,
+          ...state(),
+        ],
+        { XDG_CACHE_HOME: other },
+      );
       expect(failed.code).toBe(5);
       expect(cacheFiles(other)).toEqual([]);
     }

@@ -3,7 +3,18 @@ import { mirrorImage } from '../src/jobs/mirror-image.js';
 import { silentLogger } from '../src/core/log.js';
 import { memoryMirrorState } from '../src/state/mirror-state.js';
 import { testEngine } from './support/engine.js';
-import { MT, blob, buildIndex, buildManifest, digest, getBlob, getManifest, pushImage, pushManifest, randomBlob } from './support/images.js';
+import {
+  MT,
+  blob,
+  buildIndex,
+  buildManifest,
+  digest,
+  getBlob,
+  getManifest,
+  pushImage,
+  pushManifest,
+  randomBlob,
+} from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -21,7 +32,12 @@ afterAll(async () => {
   await Promise.all([upstream?.stop(), target?.stop()]);
 });
 
-async function expectSameManifest(repo: string, ref: string, expected: { bytes: Buffer; digest: string }, targetRepo = repo) {
+async function expectSameManifest(
+  repo: string,
+  ref: string,
+  expected: { bytes: Buffer; digest: string },
+  targetRepo = repo,
+) {
   const got = await getManifest(target.url, targetRepo, ref);
   expect(got.status).toBe(200);
   expect(digest(got.bytes)).toBe(expected.digest);
@@ -93,8 +109,12 @@ describe('image copy between registries', () => {
     ]);
     await pushManifest(upstream.url, 'app/filter', '2.0', index);
     const src = `docker://${upstream.host}/app/filter:2.0`;
-    await expect(copy(src, `docker://${target.host}/app/filter`, { platforms: ['linux/arm64'], digestExact: true })).rejects.toMatchObject({ code: 'E_PLATFORM' });
-    await expect(copy(src, `docker://${target.host}/app/filter`, { platforms: ['windows/amd64'] })).rejects.toThrow(/linux\/amd64, linux\/arm64\/v8/);
+    await expect(
+      copy(src, `docker://${target.host}/app/filter`, { platforms: ['linux/arm64'], digestExact: true }),
+    ).rejects.toMatchObject({ code: 'E_PLATFORM' });
+    await expect(copy(src, `docker://${target.host}/app/filter`, { platforms: ['windows/amd64'] })).rejects.toThrow(
+      /linux\/amd64, linux\/arm64\/v8/,
+    );
     const r = await copy(src, `docker://${target.host}/app/filter`, { platforms: ['linux/arm64'] });
     expect(r.targetDigest).not.toBe(index.digest);
     expect(r.warnings.join(' ')).toMatch(/digest .* differs from the source/);
@@ -105,7 +125,17 @@ describe('image copy between registries', () => {
   });
 
   it('copies a Docker managed plugin (schema2 with plugin config) without conversion', async () => {
-    const config = blob(Buffer.from(JSON.stringify({ Description: 'sshfs', Entrypoint: ['/docker-volume-sshfs'], Interface: { Socket: 'sshfs.sock', Types: ['docker.volumedriver/1.0'] }, rootfs: { type: 'layers', diff_ids: [] } })), MT.pluginConfig);
+    const config = blob(
+      Buffer.from(
+        JSON.stringify({
+          Description: 'sshfs',
+          Entrypoint: ['/docker-volume-sshfs'],
+          Interface: { Socket: 'sshfs.sock', Types: ['docker.volumedriver/1.0'] },
+          rootfs: { type: 'layers', diff_ids: [] },
+        }),
+      ),
+      MT.pluginConfig,
+    );
     const m = buildManifest({ mediaType: MT.dockerManifest, config, layers: [randomBlob(20_000, MT.dockerLayer)] });
     await pushImage(upstream.url, 'vieux/sshfs', 'latest', m);
     const r = await copy(`docker://${upstream.host}/vieux/sshfs:latest`, `docker://${target.host}/plugins/sshfs`);
@@ -116,8 +146,15 @@ describe('image copy between registries', () => {
   });
 
   it('copies a Helm chart OCI artifact with its config and chart layer', async () => {
-    const config = blob(Buffer.from(JSON.stringify({ name: 'podinfo', version: '6.5.0', apiVersion: 'v2' })), MT.helmConfig);
-    const m = buildManifest({ config, layers: [randomBlob(4_000, MT.helmChart)], annotations: { 'org.opencontainers.image.title': 'podinfo' } });
+    const config = blob(
+      Buffer.from(JSON.stringify({ name: 'podinfo', version: '6.5.0', apiVersion: 'v2' })),
+      MT.helmConfig,
+    );
+    const m = buildManifest({
+      config,
+      layers: [randomBlob(4_000, MT.helmChart)],
+      annotations: { 'org.opencontainers.image.title': 'podinfo' },
+    });
     await pushImage(upstream.url, 'charts/podinfo', '6.5.0', m);
     const r = await copy(`docker://${upstream.host}/charts/podinfo:6.5.0`, `docker://${target.host}/charts/podinfo`);
     expect(r.targetDigest).toBe(m.digest);
@@ -203,7 +240,9 @@ describe('image copy between registries', () => {
 
       // trustTargetSeconds: 0 asks the target on every run, as before the window existed.
       reset();
-      expect((await copy(src, dst, {}, testEngine({ state, config: { state: { trustTargetSeconds: 0 } } }))).status).toBe('unchanged');
+      expect(
+        (await copy(src, dst, {}, testEngine({ state, config: { state: { trustTargetSeconds: 0 } } }))).status,
+      ).toBe('unchanged');
       expect(targetProxy.log.map((e) => `${e.method} ${e.path}`)).toEqual(['HEAD /v2/app/trust/manifests/1']);
     } finally {
       await targetProxy.stop();

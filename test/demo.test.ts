@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 describe('npm run demo', () => {
   it('runs the bundled sample offline: image copy and re-sync, chart mirror, addon plan', async () => {
-    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '..', 'scripts', 'demo.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '..', 'scripts', 'demo.mjs')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

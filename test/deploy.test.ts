@@ -22,7 +22,10 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
 }
-const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const { services } = compose;
 
 let redis: TestRedis;
@@ -39,19 +42,25 @@ describe('docker-compose.yml (no Docker engine here: read as the Compose specifi
       for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
         const target = services[dep];
         expect(target, `${name} depends on ${dep}`).toBeDefined();
-        expect(['service_started', 'service_healthy', 'service_completed_successfully'], `${name} → ${dep}`).toContain(condition);
-        if (condition === 'service_healthy') expect(target?.healthcheck?.test?.[0], `${dep} has a health check`).toBe('CMD');
-        if (condition === 'service_completed_successfully') expect(target?.restart ?? 'no', `${dep} runs once`).toBe('no');
+        expect(['service_started', 'service_healthy', 'service_completed_successfully'], `${name} → ${dep}`).toContain(
+          condition,
+        );
+        if (condition === 'service_healthy')
+          expect(target?.healthcheck?.test?.[0], `${dep} has a health check`).toBe('CMD');
+        if (condition === 'service_completed_successfully')
+          expect(target?.restart ?? 'no', `${dep} runs once`).toBe('no');
       }
       for (const v of s.volumes ?? []) {
         const source = v.split(':')[0]!;
-        if (!source.startsWith('.') && !source.startsWith('/')) expect(Object.keys(compose.volumes), `${name}'s volume ${source}`).toContain(source);
+        if (!source.startsWith('.') && !source.startsWith('/'))
+          expect(Object.keys(compose.volumes), `${name}'s volume ${source}`).toContain(source);
       }
     }
   });
 
   it('starts workers, the scheduler and the server once Redis is healthy', () => {
-    for (const name of ['worker', 'scheduler', 'serve', 'cli']) expect(services[name]?.depends_on?.redis?.condition, name).toBe('service_healthy');
+    for (const name of ['worker', 'scheduler', 'serve', 'cli'])
+      expect(services[name]?.depends_on?.redis?.condition, name).toBe('service_healthy');
     expect(services.worker?.depends_on?.registry?.condition).toBe('service_healthy');
   });
 
@@ -68,7 +77,10 @@ describe('docker-compose.yml (no Docker engine here: read as the Compose specifi
     fs.writeFileSync(cfg, 'redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "{airlock-test}"\n');
     const server = await startServeProcess(cfg, `deploy-${randomUUID()}`, { TEST_REDIS_URL: redis.url });
     // The container's command, run here against this server's port: what Docker would run inside it.
-    const check = () => spawnSync(process.execPath, ['-e', script!.replace(`:${port}/`, `:${new URL(server.url).port}/`)], { timeout: 20_000 }).status;
+    const check = () =>
+      spawnSync(process.execPath, ['-e', script!.replace(`:${port}/`, `:${new URL(server.url).port}/`)], {
+        timeout: 20_000,
+      }).status;
     try {
       expect(check()).toBe(0);
     } finally {
@@ -86,7 +98,10 @@ describe('docker-compose.yml (no Docker engine here: read as the Compose specifi
     const mount = museum.volumes?.find((v) => v.split(':')[1] === root);
     expect(mount, `a volume at ${root}`).toBeDefined();
     const volume = mount!.split(':')[0]!;
-    const [initName, init] = Object.entries(services).find(([n, s]) => n !== 'chartmuseum' && s.volumes?.some((v) => v.split(':')[0] === volume)) ?? [];
+    const [initName, init] =
+      Object.entries(services).find(
+        ([n, s]) => n !== 'chartmuseum' && s.volumes?.some((v) => v.split(':')[0] === volume),
+      ) ?? [];
     expect(initName, `a service preparing ${volume}`).toBeDefined();
     expect(museum.depends_on?.[initName!]?.condition).toBe('service_completed_successfully');
     expect(['0', '0:0', 'root']).toContain(init!.user);
@@ -101,7 +116,8 @@ describe('docker-compose.yml (no Docker engine here: read as the Compose specifi
       fs.writeFileSync(path.join(dir, 'org', 'index-cache.yaml'), '');
       try {
         execFileSync(command[0]!, [...command.slice(1, 3), dir]);
-        for (const p of [dir, path.join(dir, 'org'), path.join(dir, 'org', 'index-cache.yaml')]) expect(fs.statSync(p).uid, p).toBe(1000);
+        for (const p of [dir, path.join(dir, 'org'), path.join(dir, 'org', 'index-cache.yaml')])
+          expect(fs.statSync(p).uid, p).toBe(1000);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -113,13 +129,16 @@ describe('package-lock.json', () => {
   it('installs on the Node versions package.json supports: no package asks for a newer Node (npm ci warns EBADENGINE)', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
     const oldest = semver.minVersion(pkg.engines.node)!.version;
-    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean; engines?: { node?: string } | string[] }> };
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version?: string; dev?: boolean; engines?: { node?: string } | string[] }>;
+    };
     const refused: string[] = [];
     for (const [where, p] of Object.entries(lock.packages)) {
       const range = !Array.isArray(p.engines) ? p.engines?.node : undefined;
       if (!where || !range) continue;
       // Runtime packages must take the oldest Node we promise; tools only the Node running the tests.
-      if (!semver.satisfies(p.dev ? process.version : oldest, range)) refused.push(`${where}@${p.version} wants node ${range}`);
+      if (!semver.satisfies(p.dev ? process.version : oldest, range))
+        refused.push(`${where}@${p.version} wants node ${range}`);
     }
     expect(refused).toEqual([]);
   });

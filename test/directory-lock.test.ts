@@ -11,7 +11,13 @@ let repo: ChartRepoServer;
 let work: string;
 
 beforeAll(async () => {
-  repo = await startChartRepo(Array.from({ length: CHARTS }, (_, i) => ({ name: `c${i}`, version: '1.0.0', tgz: buildChart({ name: `c${i}`, version: '1.0.0' }) })));
+  repo = await startChartRepo(
+    Array.from({ length: CHARTS }, (_, i) => ({
+      name: `c${i}`,
+      version: '1.0.0',
+      tgz: buildChart({ name: `c${i}`, version: '1.0.0' }),
+    })),
+  );
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'dir-lock-'));
 });
 
@@ -23,9 +29,13 @@ afterAll(async () => {
 describe('a directory target written by several processes at once', () => {
   it('keeps every index entry (the index update is locked across processes)', async () => {
     const dir = path.join(work, 'charts');
-    const runs = await Promise.all(Array.from({ length: CHARTS }, (_, i) => airlock(['chart', 'copy', repo.url, `c${i}@1.0.0`, dir])));
+    const runs = await Promise.all(
+      Array.from({ length: CHARTS }, (_, i) => airlock(['chart', 'copy', repo.url, `c${i}@1.0.0`, dir])),
+    );
     expect(runs.map((r) => r.code)).toEqual(Array(CHARTS).fill(0));
-    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, unknown[]> };
+    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as {
+      entries: Record<string, unknown[]>;
+    };
     expect(Object.keys(index.entries).sort()).toEqual(Array.from({ length: CHARTS }, (_, i) => `c${i}`).sort());
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
   });

@@ -41,7 +41,10 @@ interface Running {
 }
 
 function run(command: string, args: string[]): Running {
-  const child = spawn(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -53,7 +56,13 @@ function run(command: string, args: string[]): Running {
 }
 
 function imagesConfig(dir: string, images: string[]): string {
-  return writeQueueConfig(qe, dir, ['images:', ...images.flatMap((i) => [`  - source: ${qe.upstream.host}/${i}`, `    target: ${qe.target.host}/${i.split(':')[0]}`])]);
+  return writeQueueConfig(qe, dir, [
+    'images:',
+    ...images.flatMap((i) => [
+      `  - source: ${qe.upstream.host}/${i}`,
+      `    target: ${qe.target.host}/${i.split(':')[0]}`,
+    ]),
+  ]);
 }
 
 async function cleanup(queueName: string, workers: Array<AirlockProcess | undefined>): Promise<void> {
@@ -73,14 +82,32 @@ describe('following a queued run', () => {
     const queueName = `follow-${randomUUID()}`;
     let worker: AirlockProcess | undefined;
     try {
-      const sync = run(process.execPath, [CLI, 'sync', '--config', cfg, '--queue', queueName, '--unclaimed-after', '1']);
+      const sync = run(process.execPath, [
+        CLI,
+        'sync',
+        '--config',
+        cfg,
+        '--queue',
+        queueName,
+        '--unclaimed-after',
+        '1',
+      ]);
       await waitFor(async () => /^run \d+ queued on /m.test(sync.stderr()), 'the run id', 300);
       const id = /^run (\d+) queued on /m.exec(sync.stderr())![1]!;
       // Said before anything happened to it: the run is still waiting in the queue.
       const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
       expect(await queue.getJobState(id)).toBe('waiting');
       await queue.close();
-      await waitFor(async () => sync.stderr().includes(`run ${id}: no worker has taken it after 1 s: no worker is connected to queue ${queueName}; it waits in the queue`), 'the no-worker notice', 300);
+      await waitFor(
+        async () =>
+          sync
+            .stderr()
+            .includes(
+              `run ${id}: no worker has taken it after 1 s: no worker is connected to queue ${queueName}; it waits in the queue`,
+            ),
+        'the no-worker notice',
+        300,
+      );
 
       worker = await startWorkerProcess(cfg, queueName, env());
       expect(await sync.exit).toBe(0);
@@ -108,7 +135,10 @@ describe('following a queued run', () => {
       `  - source: ${qe.upstream.host}/${ns}/missing:v1`,
       `    target: ${qe.target.host}/${ns}/missing`,
     ]);
-    slow.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), action: { type: 'throttle', bytesPerSecond: 2 * MiB } });
+    slow.rules.push({
+      match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`),
+      action: { type: 'throttle', bytesPerSecond: 2 * MiB },
+    });
     const queueName = `follow-${randomUUID()}`;
     const worker = await startWorkerProcess(cfg, queueName, env());
     try {
@@ -121,7 +151,10 @@ describe('following a queued run', () => {
       const code = await sync.exit;
       expect(code).toBe(5);
       expect((await getManifest(qe.target.url, `${ns}/slow`, 'v1')).status).toBe(200);
-      const followedLine = sync.stderr().split('\n').find((l) => l.startsWith(failure));
+      const followedLine = sync
+        .stderr()
+        .split('\n')
+        .find((l) => l.startsWith(failure));
       expect(followedLine).toMatch(/: manifest unknown/);
       expect(sync.stderr().split(failure).length - 1).toBe(1);
 
@@ -143,21 +176,34 @@ describe('following a queued run', () => {
     await pushImage(qe.upstream.url, `${ns}/a`, 'v1', buildManifest({ layers: [big] }));
     await pushImage(qe.upstream.url, `${ns}/b`, 'v1', buildManifest({}));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'follow-'));
-    const cfg = writeQueueConfig(qe, dir, ['images:', `  - source: ${slow.host}/${ns}/a:v1`, `    target: ${qe.target.host}/${ns}/a`, `  - source: ${qe.upstream.host}/${ns}/b:v1`, `    target: ${qe.target.host}/${ns}/b`]);
+    const cfg = writeQueueConfig(qe, dir, [
+      'images:',
+      `  - source: ${slow.host}/${ns}/a:v1`,
+      `    target: ${qe.target.host}/${ns}/a`,
+      `  - source: ${qe.upstream.host}/${ns}/b:v1`,
+      `    target: ${qe.target.host}/${ns}/b`,
+    ]);
     // About four seconds for the large image: its bytes show while it copies, from the worker's job progress.
-    slow.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), action: { type: 'throttle', bytesPerSecond: MiB } });
+    slow.rules.push({
+      match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`),
+      action: { type: 'throttle', bytesPerSecond: MiB },
+    });
     const queueName = `follow-${randomUUID()}`;
     const worker = await startWorkerProcess(cfg, queueName, env());
     try {
       // script(1) gives the command a pseudo-terminal; what it drew comes back on script's stdout.
-      const quoted = [process.execPath, CLI, 'sync', '--config', cfg, '--queue', queueName].map((a) => `'${a}'`).join(' ');
+      const quoted = [process.execPath, CLI, 'sync', '--config', cfg, '--queue', queueName]
+        .map((a) => `'${a}'`)
+        .join(' ');
       const tty = run('script', ['-qefc', quoted, '/dev/null']);
       expect(await tty.exit).toBe(0);
       const screen = tty.stdout();
       expect(screen).toMatch(/run \d+: 2 artifacts planned/);
       // The live line: the bytes so far and artifacts done of 2, drawn while the slow image was
       // copied: some MiB of its 4 before it was done.
-      const partial = [...screen.matchAll(/(\d+(?:\.\d+)?) MiB {2}(?:\S+ \S+\/s {2})?(?:ETA \S+ {2})?[01]\/2 done/g)].map((m) => Number(m[1]));
+      const partial = [
+        ...screen.matchAll(/(\d+(?:\.\d+)?) MiB {2}(?:\S+ \S+\/s {2})?(?:ETA \S+ {2})?[01]\/2 done/g),
+      ].map((m) => Number(m[1]));
       expect(partial.some((mib) => mib > 0 && mib < 4)).toBe(true);
       expect(screen).toMatch(/state +completed/);
     } finally {
@@ -183,19 +229,30 @@ describe('sync --queue --config F', () => {
     let lateWorker: AirlockProcess | undefined;
     try {
       worker = await startWorkerProcess(deployed, queueName, env());
-      await waitFor(async () => (await liveWorkerConfigs(redis, qe.prefix, queueName)).length === 1, 'the worker to publish its config', 100);
+      await waitFor(
+        async () => (await liveWorkerConfigs(redis, qe.prefix, queueName)).length === 1,
+        'the worker to publish its config',
+        100,
+      );
 
       const refused = await airlock(['sync', '--config', edited, '--queue', queueName], env());
       expect(refused.code).toBe(2);
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-      expect(refused.stderr).toMatch(new RegExp(`^airlock: \\[E_CONFIG\\] ${edited.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(config [0-9a-f]{12}\\) is not the config the workers on queue ${queueName} run \\([0-9a-f]{12}\\)`));
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^airlock: \\[E_CONFIG\\] ${edited.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(config [0-9a-f]{12}\\) is not the config the workers on queue ${queueName} run \\([0-9a-f]{12}\\)`,
+        ),
+      );
       const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
       expect(await queue.count()).toBe(0);
       await queue.close();
       expect((await getManifest(qe.target.url, `${ns}/new`, 'v1')).status).toBe(404);
 
       // Asked for: the workers' config runs (the new image is not in it).
-      const theirs = await airlock(['sync', '--config', edited, '--queue', queueName, '--use-worker-config', '--json'], env());
+      const theirs = await airlock(
+        ['sync', '--config', edited, '--queue', queueName, '--use-worker-config', '--json'],
+        env(),
+      );
       expect(theirs.code, theirs.stderr).toBe(0);
       expect((JSON.parse(theirs.stdout) as RunSummary).summary).toMatchObject({ copied: 1, failed: 0 });
       expect((await getManifest(qe.target.url, `${ns}/new`, 'v1')).status).toBe(404);
@@ -213,7 +270,9 @@ describe('sync --queue --config F', () => {
       expect(await queued.exit).toBe(2);
       const failed = JSON.parse(queued.stdout()) as RunSummary;
       expect(failed.state).toBe('failed');
-      expect(failed.error).toMatch(/^\[E_CONFIG\] run \d+ was queued for config [0-9a-f]{12} \(airlock\.yaml\), but this worker runs config [0-9a-f]{12}/);
+      expect(failed.error).toMatch(
+        /^\[E_CONFIG\] run \d+ was queued for config [0-9a-f]{12} \(airlock\.yaml\), but this worker runs config [0-9a-f]{12}/,
+      );
       expect((await getManifest(qe.target.url, `${ns}/new`, 'v1')).status).toBe(404);
     } finally {
       await cleanup(queueName, [worker]);

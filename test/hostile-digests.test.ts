@@ -45,7 +45,10 @@ function manifest(body: Record<string, unknown>): { bytes: Buffer; mediaType: st
 }
 
 function image(layers: Desc[], extra: Record<string, unknown> = {}): { bytes: Buffer; mediaType: string } {
-  const config = served(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: randomBytes(4).toString('hex') })), MT.ociConfig);
+  const config = served(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', n: randomBytes(4).toString('hex') })),
+    MT.ociConfig,
+  );
   return manifest({ mediaType: MT.ociManifest, config, layers, ...extra });
 }
 
@@ -57,7 +60,11 @@ const hostname = fs.existsSync('/etc/hostname') ? fs.statSync('/etc/hostname').s
 const cases: Array<{ name: string; build: () => { bytes: Buffer; mediaType: string }; code: string; why: RegExp }> = [
   {
     name: 'a layer digest that walks out of the layout',
-    build: () => image([served(randomBytes(100), MT.ociLayer), { mediaType: MT.ociLayer, digest: `sha256:${up}tmp/${escapeName}`, size: 5 }]),
+    build: () =>
+      image([
+        served(randomBytes(100), MT.ociLayer),
+        { mediaType: MT.ociLayer, digest: `sha256:${up}tmp/${escapeName}`, size: 5 },
+      ]),
     code: 'E_UNSUPPORTED',
     why: /layer digest "sha256:(\.\.\/)+tmp\/airlock-escape-[0-9a-f]+" is not a sha256 digest/,
   },
@@ -69,19 +76,38 @@ const cases: Array<{ name: string; build: () => { bytes: Buffer; mediaType: stri
   },
   {
     name: 'a config digest that walks out',
-    build: () => manifest({ mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: `sha256:${up}tmp/${escapeName}`, size: 2 }, layers: [] }),
+    build: () =>
+      manifest({
+        mediaType: MT.ociManifest,
+        config: { mediaType: MT.ociConfig, digest: `sha256:${up}tmp/${escapeName}`, size: 2 },
+        layers: [],
+      }),
     code: 'E_UNSUPPORTED',
     why: /config digest/,
   },
   {
     name: 'an index child digest that walks out',
-    build: () => manifest({ mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: `sha256:${up}tmp/${escapeName}`, size: 10, platform: { os: 'linux', architecture: 'amd64' } }] }),
+    build: () =>
+      manifest({
+        mediaType: MT.ociIndex,
+        manifests: [
+          {
+            mediaType: MT.ociManifest,
+            digest: `sha256:${up}tmp/${escapeName}`,
+            size: 10,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+        ],
+      }),
     code: 'E_UNSUPPORTED',
     why: /index child digest/,
   },
   {
     name: 'a subject digest that walks out',
-    build: () => image([served(randomBytes(50), MT.ociLayer)], { subject: { mediaType: MT.ociManifest, digest: `sha256:${up}tmp/${escapeName}`, size: 10 } }),
+    build: () =>
+      image([served(randomBytes(50), MT.ociLayer)], {
+        subject: { mediaType: MT.ociManifest, digest: `sha256:${up}tmp/${escapeName}`, size: 10 },
+      }),
     code: 'E_UNSUPPORTED',
     why: /subject digest/,
   },
@@ -106,8 +132,12 @@ function escaped(): string[] {
 function layoutTags(dir: string): string[] {
   const index = path.join(dir, 'index.json');
   if (!fs.existsSync(index)) return [];
-  const parsed = JSON.parse(fs.readFileSync(index, 'utf8')) as { manifests: Array<{ annotations?: Record<string, string> }> };
-  return parsed.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).filter((t): t is string => !!t);
+  const parsed = JSON.parse(fs.readFileSync(index, 'utf8')) as {
+    manifests: Array<{ annotations?: Record<string, string> }>;
+  };
+  return parsed.manifests
+    .map((m) => m.annotations?.['org.opencontainers.image.ref.name'])
+    .filter((t): t is string => !!t);
 }
 
 /** The one line the CLI prints for a failure (the rest of stderr is the JSON log). */
@@ -119,44 +149,77 @@ function expectOneLine(stderr: string, code: string, why: RegExp): void {
 }
 
 describe('descriptor digests from a hostile upstream', () => {
-  it.each(cases.map((c, i) => [c.name, i] as const))('%s: refused into an oci: layout, nothing written outside it, no tag', async (_name, i) => {
-    const c = cases[i]!;
-    const tag = `oci${i}`;
-    upstream.put('evil/app', tag, c.build());
-    upstream.requests.length = 0;
-    const dir = path.join(work, `layout-${i}`);
-    const r = await airlock(['image', 'copy', `docker://${upstream.host}/evil/app:${tag}`, `oci:${dir}:${tag}`]);
-    expect(r.code).toBe(7);
-    expectOneLine(r.stderr, c.code, c.why);
-    expect(escaped()).toEqual([]);
-    expect(layoutTags(dir)).toEqual([]);
-    // Every request stayed below /v2/: the digest never became a path at the source either.
-    expect(upstream.requests.length).toBeGreaterThan(0);
-    expect(upstream.requests.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
-  });
+  it.each(cases.map((c, i) => [c.name, i] as const))(
+    '%s: refused into an oci: layout, nothing written outside it, no tag',
+    async (_name, i) => {
+      const c = cases[i]!;
+      const tag = `oci${i}`;
+      upstream.put('evil/app', tag, c.build());
+      upstream.requests.length = 0;
+      const dir = path.join(work, `layout-${i}`);
+      const r = await airlock(['image', 'copy', `docker://${upstream.host}/evil/app:${tag}`, `oci:${dir}:${tag}`]);
+      expect(r.code).toBe(7);
+      expectOneLine(r.stderr, c.code, c.why);
+      expect(escaped()).toEqual([]);
+      expect(layoutTags(dir)).toEqual([]);
+      // Every request stayed below /v2/: the digest never became a path at the source either.
+      expect(upstream.requests.length).toBeGreaterThan(0);
+      expect(upstream.requests.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
+    },
+  );
 
-  it.each(cases.map((c, i) => [c.name, i] as const))('%s: refused into a registry, no request outside /v2/, no tag', async (_name, i) => {
-    const c = cases[i]!;
-    const tag = `reg${i}`;
-    upstream.put('evil/app', tag, c.build());
-    upstream.requests.length = 0;
-    proxy.reset();
-    const r = await airlock(['image', 'copy', `docker://${upstream.host}/evil/app:${tag}`, `docker://${proxy.host}/evil/app`]);
-    expect(r.code).toBe(7);
-    expectOneLine(r.stderr, c.code, c.why);
-    expect(upstream.requests.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
-    expect(proxy.log.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
-    expect((await getManifest(target.url, 'evil/app', tag)).status).toBe(404);
-    expect(escaped()).toEqual([]);
-  });
+  it.each(cases.map((c, i) => [c.name, i] as const))(
+    '%s: refused into a registry, no request outside /v2/, no tag',
+    async (_name, i) => {
+      const c = cases[i]!;
+      const tag = `reg${i}`;
+      upstream.put('evil/app', tag, c.build());
+      upstream.requests.length = 0;
+      proxy.reset();
+      const r = await airlock([
+        'image',
+        'copy',
+        `docker://${upstream.host}/evil/app:${tag}`,
+        `docker://${proxy.host}/evil/app`,
+      ]);
+      expect(r.code).toBe(7);
+      expectOneLine(r.stderr, c.code, c.why);
+      expect(upstream.requests.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
+      expect(proxy.log.filter((q) => !q.path.startsWith('/v2/'))).toEqual([]);
+      expect((await getManifest(target.url, 'evil/app', tag)).status).toBe(404);
+      expect(escaped()).toEqual([]);
+    },
+  );
 
   it('refuses a referrer descriptor that walks out, with the image itself intact', async () => {
     const good = image([served(randomBytes(64), MT.ociLayer)]);
     const d = upstream.put('evil/signed', 'v1', good);
-    upstream.referrers.set(`evil/signed@${d}`, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: `sha256:${up}tmp/${escapeName}`, size: 3, artifactType: 'application/x' }] })));
+    upstream.referrers.set(
+      `evil/signed@${d}`,
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MT.ociIndex,
+          manifests: [
+            {
+              mediaType: MT.ociManifest,
+              digest: `sha256:${up}tmp/${escapeName}`,
+              size: 3,
+              artifactType: 'application/x',
+            },
+          ],
+        }),
+      ),
+    );
     upstream.requests.length = 0;
     const dir = path.join(work, 'layout-referrers');
-    const r = await airlock(['image', 'copy', '--referrers', `docker://${upstream.host}/evil/signed:v1`, `oci:${dir}:v1`]);
+    const r = await airlock([
+      'image',
+      'copy',
+      '--referrers',
+      `docker://${upstream.host}/evil/signed:v1`,
+      `oci:${dir}:v1`,
+    ]);
     expect(r.code).toBe(7);
     expectOneLine(r.stderr, 'E_UNSUPPORTED', /referrer digest "sha256:(\.\.\/)+tmp\/airlock-escape-[0-9a-f]+"/);
     expect(escaped()).toEqual([]);
@@ -169,7 +232,17 @@ describe('descriptor digests from a hostile upstream', () => {
     fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     fs.writeFileSync(
       path.join(dir, 'index.json'),
-      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MT.ociManifest, digest: `sha256:${up}etc/hostname`, size: hostname, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: MT.ociManifest,
+            digest: `sha256:${up}etc/hostname`,
+            size: hostname,
+            annotations: { 'org.opencontainers.image.ref.name': 'v1' },
+          },
+        ],
+      }),
     );
     const r = await airlock(['image', 'copy', `oci:${dir}:v1`, `oci:${path.join(work, 'copy-of-lying')}:v1`]);
     expect(r.code).toBe(7);

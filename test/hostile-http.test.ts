@@ -68,7 +68,9 @@ function trickle(res: http.ServerResponse, total = 30, everyMs = 500, headers: R
   res.on('close', () => clearInterval(timer));
 }
 
-async function startMisbehaving(routes: (req: http.IncomingMessage, res: http.ServerResponse, self: Misbehaving) => void): Promise<Misbehaving> {
+async function startMisbehaving(
+  routes: (req: http.IncomingMessage, res: http.ServerResponse, self: Misbehaving) => void,
+): Promise<Misbehaving> {
   const port = await freePort();
   const sockets = new Set<import('node:net').Socket>();
   const self: Misbehaving = {
@@ -132,7 +134,9 @@ beforeAll(async () => {
       case '/charts/index.yaml':
         res
           .writeHead(200, { 'content-type': 'application/x-yaml' })
-          .end(`apiVersion: v1\nentries:\n  local:\n  - name: local\n    version: 1.0.0\n    apiVersion: v2\n    urls:\n    - file:///etc/passwd\n`);
+          .end(
+            `apiVersion: v1\nentries:\n  local:\n  - name: local\n    version: 1.0.0\n    apiVersion: v2\n    urls:\n    - file:///etc/passwd\n`,
+          );
         return;
       default:
         res.writeHead(404).end();
@@ -244,7 +248,9 @@ describe('overall deadlines per kind', () => {
     expect(e.message).toContain(`${server.url}/trickle/file.bin`);
     expect(e.message).toContain('timeouts.blob');
     expect(e.message).not.toContain('s3cret');
-    const written = fs.existsSync(target.dir) ? fs.readdirSync(target.dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()) : [];
+    const written = fs.existsSync(target.dir)
+      ? fs.readdirSync(target.dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile())
+      : [];
     expect(written).toEqual([]);
     await engine.close();
   });
@@ -307,7 +313,12 @@ describe('overall deadlines per kind', () => {
       return true;
     });
     const engine = testEngine({ config: { timeouts: { manifest: 2, index: 2, blob: 1, blobPerMiB: 1 } } });
-    const got = await drain(await engine.client.openBlob({ registry: registry.host, repository: 'team/steady' }, { mediaType: MT.ociLayer, digest: d, size: blob.length }));
+    const got = await drain(
+      await engine.client.openBlob(
+        { registry: registry.host, repository: 'team/steady' },
+        { mediaType: MT.ociLayer, digest: d, size: blob.length },
+      ),
+    );
     expect(got).toBe(blob.length);
     await engine.close();
   });
@@ -322,7 +333,12 @@ describe('size bounds', () => {
       expect(e).toMatchObject({ code: 'E_UNSUPPORTED' });
       expect(e.message).toContain('larger than limits.fileBytes (4000 bytes)');
     }
-    const left = fs.existsSync(target.dir) ? fs.readdirSync(target.dir, { recursive: true }).map(String).filter((n) => n.endsWith('.bin') || n.endsWith('.tmp')) : [];
+    const left = fs.existsSync(target.dir)
+      ? fs
+          .readdirSync(target.dir, { recursive: true })
+          .map(String)
+          .filter((n) => n.endsWith('.bin') || n.endsWith('.tmp'))
+      : [];
     expect(left).toEqual([]);
     await engine.close();
   });
@@ -344,7 +360,15 @@ describe('file: URLs', () => {
   });
 
   it('botkube mirror of a file: index fails with one E_UNSUPPORTED line and no retry', async () => {
-    const r = await airlock(['botkube', 'mirror', 'file:///etc/hostname', '--to', path.join(work, 'bk'), '--base-url', 'http://mirror.local/bk']);
+    const r = await airlock([
+      'botkube',
+      'mirror',
+      'file:///etc/hostname',
+      '--to',
+      path.join(work, 'bk'),
+      '--base-url',
+      'http://mirror.local/bk',
+    ]);
     expect(r.code).toBe(7);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('airlock:'));
     expect(lines).toHaveLength(1);

@@ -6,7 +6,17 @@ import { mirrorImage } from '../src/jobs/mirror-image.js';
 import type { MirrorImagePayload } from '../src/model/image-payload.js';
 import { silentLogger } from '../src/core/log.js';
 import { testEngine } from './support/engine.js';
-import { MT, blob, buildIndex, buildManifest, digest, getManifest, pushImage, pushManifest, randomBlob } from './support/images.js';
+import {
+  MT,
+  blob,
+  buildIndex,
+  buildManifest,
+  digest,
+  getManifest,
+  pushImage,
+  pushManifest,
+  randomBlob,
+} from './support/images.js';
 import { startProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -29,7 +39,10 @@ const copy = (p: MirrorImagePayload, engine = testEngine()) => mirrorImage(p, { 
 /** Reads an OCI image layout by the image-spec rules, independently of airlock's layout code. */
 function readLayout(dir: string) {
   const marker = JSON.parse(fs.readFileSync(path.join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion: string };
-  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { schemaVersion: number; manifests: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }> };
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as {
+    schemaVersion: number;
+    manifests: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }>;
+  };
   const blobBytes = (d: string) => fs.readFileSync(path.join(dir, 'blobs', 'sha256', d.split(':')[1] ?? ''));
   return { marker, index, blobBytes };
 }
@@ -51,8 +64,18 @@ describe('OCI image layout as target and source', () => {
     const layout = readLayout(dir);
     expect(layout.marker.imageLayoutVersion).toBe('1.0.0');
     expect(layout.index.manifests).toHaveLength(1);
-    expect(layout.index.manifests[0]).toMatchObject({ digest: index.digest, mediaType: MT.ociIndex, annotations: { 'org.opencontainers.image.ref.name': '1.2.3' } });
-    for (const d of [index.digest, amd.digest, arm.digest, ...amd.blobs.map((b) => b.digest), ...arm.blobs.map((b) => b.digest)]) {
+    expect(layout.index.manifests[0]).toMatchObject({
+      digest: index.digest,
+      mediaType: MT.ociIndex,
+      annotations: { 'org.opencontainers.image.ref.name': '1.2.3' },
+    });
+    for (const d of [
+      index.digest,
+      amd.digest,
+      arm.digest,
+      ...amd.blobs.map((b) => b.digest),
+      ...arm.blobs.map((b) => b.digest),
+    ]) {
       expect(digest(layout.blobBytes(d))).toBe(d);
     }
     expect(fs.readdirSync(path.join(dir, 'blobs', 'sha256')).some((f) => f.endsWith('.tmp'))).toBe(false);
@@ -67,7 +90,11 @@ describe('OCI image layout as target and source', () => {
     const other = buildManifest({});
     await pushImage(upstream.url, 'layout/app', '2.0.0', other);
     await copy({ source: `docker://${upstream.host}/layout/app:2.0.0`, target: `oci:${dir}` });
-    expect(readLayout(dir).index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).sort()).toEqual(['1.2.3', '2.0.0']);
+    expect(
+      readLayout(dir)
+        .index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name'])
+        .sort(),
+    ).toEqual(['1.2.3', '2.0.0']);
   });
 
   it('re-syncs into a layout without copying anything', async () => {
@@ -82,7 +109,9 @@ describe('OCI image layout as target and source', () => {
   it('fails cleanly on a layout tag that does not exist', async () => {
     const dir = path.join(work, 'empty');
     fs.mkdirSync(dir);
-    const err = await copy({ source: `oci:${dir}:nope`, target: `docker://${target.host}/x/y` }).catch((e: unknown) => e);
+    const err = await copy({ source: `oci:${dir}:nope`, target: `docker://${target.host}/x/y` }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'E_NOT_FOUND' });
   });
 });
@@ -106,18 +135,29 @@ describe('referrers', () => {
     fallbackBody.manifests[0] = { ...fallbackBody.manifests[0], artifactType: 'application/spdx+json' };
     const fallbackBytes = Buffer.from(JSON.stringify(fallbackBody));
     await pushManifest(upstream.url, 'signed/app', fallbackTag, { bytes: fallbackBytes, mediaType: MT.ociIndex });
-    const sig = buildManifest({ layers: [blob(Buffer.from('{"critical":{}}'), 'application/vnd.dev.cosign.simplesigning.v1+json')] });
+    const sig = buildManifest({
+      layers: [blob(Buffer.from('{"critical":{}}'), 'application/vnd.dev.cosign.simplesigning.v1+json')],
+    });
     await pushImage(upstream.url, 'signed/app', `${fallbackTag}.sig`, sig);
 
-    const plain = await copy({ source: `docker://${upstream.host}/signed/app:v1`, target: `docker://${target.host}/signed/plain` });
+    const plain = await copy({
+      source: `docker://${upstream.host}/signed/app:v1`,
+      target: `docker://${target.host}/signed/plain`,
+    });
     expect(plain.referrers).toBe(0);
     expect((await getManifest(target.url, 'signed/plain', sbom.digest)).status).toBe(404);
 
-    const r = await copy({ source: `docker://${upstream.host}/signed/app:v1`, target: `docker://${target.host}/signed/app`, referrers: true });
+    const r = await copy({
+      source: `docker://${upstream.host}/signed/app:v1`,
+      target: `docker://${target.host}/signed/app`,
+      referrers: true,
+    });
     expect(r.referrers).toBe(2);
     const gotSbom = await getManifest(target.url, 'signed/app', sbom.digest);
     expect(gotSbom.bytes.equals(sbom.bytes)).toBe(true);
-    const gotIndex = JSON.parse((await getManifest(target.url, 'signed/app', fallbackTag)).bytes.toString()) as { manifests: Array<{ digest: string }> };
+    const gotIndex = JSON.parse((await getManifest(target.url, 'signed/app', fallbackTag)).bytes.toString()) as {
+      manifests: Array<{ digest: string }>;
+    };
     expect(gotIndex.manifests.map((m) => m.digest)).toEqual([sbom.digest]);
     expect(digest((await getManifest(target.url, 'signed/app', `${fallbackTag}.sig`)).bytes)).toBe(sig.digest);
   });
@@ -134,16 +174,36 @@ describe('referrers', () => {
     await pushImage(upstream.url, 'api/app', sig.digest, sig);
     // distribution 2.8 has no referrers API; the proxy answers for it as a newer registry would.
     const proxy = await startProxy(upstream.url);
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: sig.mediaType, digest: sig.digest, size: sig.bytes.length, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }] });
-    proxy.rules.push({ match: (m, p) => m === 'GET' && p === `/v2/api/app/referrers/${image.digest}`, action: { type: 'status', status: 200, headers: { 'content-type': MT.ociIndex }, body } });
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociIndex,
+      manifests: [
+        {
+          mediaType: sig.mediaType,
+          digest: sig.digest,
+          size: sig.bytes.length,
+          artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        },
+      ],
+    });
+    proxy.rules.push({
+      match: (m, p) => m === 'GET' && p === `/v2/api/app/referrers/${image.digest}`,
+      action: { type: 'status', status: 200, headers: { 'content-type': MT.ociIndex }, body },
+    });
     try {
-      const r = await copy({ source: `docker://${proxy.host}/api/app:v1`, target: `docker://${target.host}/api/app`, referrers: true });
+      const r = await copy({
+        source: `docker://${proxy.host}/api/app:v1`,
+        target: `docker://${target.host}/api/app`,
+        referrers: true,
+      });
       expect(r.referrers).toBe(1);
       expect(proxy.count('GET', /\/referrers\//)).toBe(1);
       expect(proxy.count('HEAD', new RegExp(`/manifests/${image.digest.replace(':', '-')}$`))).toBe(0);
       expect(digest((await getManifest(target.url, 'api/app', sig.digest)).bytes)).toBe(sig.digest);
       // The target has no API: the fallback tag now lists the signature.
-      const fallback = JSON.parse((await getManifest(target.url, 'api/app', image.digest.replace(':', '-'))).bytes.toString()) as { manifests: Array<{ digest: string }> };
+      const fallback = JSON.parse(
+        (await getManifest(target.url, 'api/app', image.digest.replace(':', '-'))).bytes.toString(),
+      ) as { manifests: Array<{ digest: string }> };
       expect(fallback.manifests.map((m) => m.digest)).toEqual([sig.digest]);
     } finally {
       await proxy.stop();

@@ -57,7 +57,10 @@ function fileSize(file: string): number | undefined {
 
 /** Every file below `dir`, relative. */
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
 }
 
 describe('copies into an oci: layout after a killed run', () => {
@@ -69,8 +72,15 @@ describe('copies into an oci: layout after a killed run', () => {
     const { partial, lock } = partialPaths(dir, big.digest);
 
     // First run: the big layer trickles through the proxy; the process is killed while it streams.
-    proxy.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), action: { type: 'throttle', bytesPerSecond: 512 * 1024 } });
-    const child = spawn(process.execPath, [CLI, 'image', 'copy', `docker://${proxy.host}/big/app:v1`, `oci:${dir}:v1`], { stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    proxy.rules.push({
+      match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`),
+      action: { type: 'throttle', bytesPerSecond: 512 * 1024 },
+    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'image', 'copy', `docker://${proxy.host}/big/app:v1`, `oci:${dir}:v1`],
+      { stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
+    );
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     try {
       await until(() => ((fileSize(partial) ?? 0) >= 512 * 1024 ? true : undefined), 'a partial blob');

@@ -35,11 +35,19 @@ function caught(fn: () => unknown): AirlockError {
 describe('the secret redactor and config errors (item 10)', () => {
   it('keeps the words of a config error that names a secret key', () => {
     const unset = caught(() => resolveSecret({ env: 'AIRLOCK_TEST_UNSET_VAR' }, 'registries[0].password', {}));
-    expect(redact(formatErrorLine(unset))).toBe('[E_CONFIG] registries[0].password reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set');
+    expect(redact(formatErrorLine(unset))).toBe(
+      '[E_CONFIG] registries[0].password reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set',
+    );
     const shape = caught(() => parseConfig({ serve: { registry: { token: 'in-clear-123' } } }, 'airlock.yaml'));
-    expect(redact(shape.message)).toBe('airlock.yaml: serve.registry.token: must be { env: VAR } or { file: PATH } (secrets are never written in the config)');
-    const header = caught(() => resolveSecret({ env: 'AIRLOCK_TEST_UNSET_VAR' }, 'botkube[repo].headers.X-Auth-Token', {}));
-    expect(redact(header.message)).toBe('botkube[repo].headers.X-Auth-Token reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set');
+    expect(redact(shape.message)).toBe(
+      'airlock.yaml: serve.registry.token: must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
+    );
+    const header = caught(() =>
+      resolveSecret({ env: 'AIRLOCK_TEST_UNSET_VAR' }, 'botkube[repo].headers.X-Auth-Token', {}),
+    );
+    expect(redact(header.message)).toBe(
+      'botkube[repo].headers.X-Auth-Token reads environment variable AIRLOCK_TEST_UNSET_VAR, which is not set',
+    );
   });
 
   it('still redacts secrets written as values, in every form it did', () => {
@@ -61,26 +69,50 @@ describe('the secret redactor and config errors (item 10)', () => {
 
 describe('schedules are checked as the scheduler reads them (item 11)', () => {
   it('names the schedule and the key of a bad cron pattern or time zone', () => {
-    expect(scheduleProblem({ name: 'n', cron: '61 * * * *' })).toEqual({ key: 'cron', message: 'schedule "n": cron "61 * * * *" is not valid: Constraint error, got value 61 expected range 0-59' });
-    expect(scheduleProblem({ name: 'n', cron: 'every day' })?.message).toMatch(/^schedule "n": cron "every day" has 2 field\(s\); expected 5/);
+    expect(scheduleProblem({ name: 'n', cron: '61 * * * *' })).toEqual({
+      key: 'cron',
+      message: 'schedule "n": cron "61 * * * *" is not valid: Constraint error, got value 61 expected range 0-59',
+    });
+    expect(scheduleProblem({ name: 'n', cron: 'every day' })?.message).toMatch(
+      /^schedule "n": cron "every day" has 2 field\(s\); expected 5/,
+    );
     expect(scheduleProblem({ name: 'n', cron: '0 0 31 2 *' })?.key).toBe('cron');
-    expect(scheduleProblem({ name: 'n', cron: '0 3 * * *', tz: 'Mars/Olympus' })).toEqual({ key: 'tz', message: 'schedule "n": unknown time zone "Mars/Olympus" (an IANA name such as Europe/Berlin or UTC)' });
-    for (const ok of [{ cron: '0 3 * * *', tz: 'Europe/Berlin' }, { cron: '*/30 * * * * *' }, { cron: '@daily' }, { cron: '0 3 * * 1-5', tz: 'UTC' }]) {
+    expect(scheduleProblem({ name: 'n', cron: '0 3 * * *', tz: 'Mars/Olympus' })).toEqual({
+      key: 'tz',
+      message: 'schedule "n": unknown time zone "Mars/Olympus" (an IANA name such as Europe/Berlin or UTC)',
+    });
+    for (const ok of [
+      { cron: '0 3 * * *', tz: 'Europe/Berlin' },
+      { cron: '*/30 * * * * *' },
+      { cron: '@daily' },
+      { cron: '0 3 * * 1-5', tz: 'UTC' },
+    ]) {
       expect(scheduleProblem({ name: 'ok', ...ok })).toBeUndefined();
     }
   });
 
   it('airlock config check and airlock scheduler refuse them before touching Redis', async () => {
     const cases: Array<[string, string, RegExp]> = [
-      ['cron: "61 * * * *"', '', /schedules\[0\]\.cron: schedule "nightly": cron "61 \* \* \* \*" is not valid: Constraint error/],
+      [
+        'cron: "61 * * * *"',
+        '',
+        /schedules\[0\]\.cron: schedule "nightly": cron "61 \* \* \* \*" is not valid: Constraint error/,
+      ],
       ['cron: "every day"', '', /schedules\[0\]\.cron: schedule "nightly": cron "every day" has 2 field/],
-      ['cron: "0 3 * * *"', '    tz: Mars/Olympus\n', /schedules\[0\]\.tz: schedule "nightly": unknown time zone "Mars\/Olympus"/],
+      [
+        'cron: "0 3 * * *"',
+        '    tz: Mars/Olympus\n',
+        /schedules\[0\]\.tz: schedule "nightly": unknown time zone "Mars\/Olympus"/,
+      ],
     ];
     for (const [cron, tz, expected] of cases) {
       const cfg = path.join(work, 'schedules.yaml');
       // Redis on a port nothing listens on: the check comes first.
       fs.writeFileSync(cfg, `redis:\n  url: redis://127.0.0.1:9\nschedules:\n  - name: nightly\n    ${cron}\n${tz}`);
-      for (const args of [['config', 'check', cfg], ['scheduler', '--config', cfg]]) {
+      for (const args of [
+        ['config', 'check', cfg],
+        ['scheduler', '--config', cfg],
+      ]) {
         const r = await airlock(args);
         expect(r.code, r.stderr).toBe(2);
         expect(r.stderr).toMatch(expected);
@@ -107,7 +139,17 @@ describe('botkube mirror --name (item 13)', () => {
   it('refuses a name that is not one path segment before any request, and writes nothing', async () => {
     const to = path.join(work, 'botkube', 'to');
     for (const name of ['../..', '..', 'a/b', '.airlock', 'x y']) {
-      const r = await airlock(['botkube', 'mirror', `${upstream.url}/index.yaml`, '--to', to, '--base-url', 'https://files.example', '--name', name]);
+      const r = await airlock([
+        'botkube',
+        'mirror',
+        `${upstream.url}/index.yaml`,
+        '--to',
+        to,
+        '--base-url',
+        'https://files.example',
+        '--name',
+        name,
+      ]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^airlock: \[E_USAGE\] --name "/);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -117,7 +159,16 @@ describe('botkube mirror --name (item 13)', () => {
     // A queued payload takes the processor's own check.
     const engine = testEngine();
     try {
-      await expect(mirrorBotkubeRepository(engine, { dir: to, baseUrl: 'https://files.example' }, { name: '../escape', indexUrl: `${upstream.url}/index.yaml` })).rejects.toMatchObject({ code: 'E_USAGE', message: 'Botkube repository name "../escape" contains a path separator' });
+      await expect(
+        mirrorBotkubeRepository(
+          engine,
+          { dir: to, baseUrl: 'https://files.example' },
+          { name: '../escape', indexUrl: `${upstream.url}/index.yaml` },
+        ),
+      ).rejects.toMatchObject({
+        code: 'E_USAGE',
+        message: 'Botkube repository name "../escape" contains a path separator',
+      });
     } finally {
       await engine.close();
     }
@@ -128,18 +179,32 @@ describe('botkube mirror --name (item 13)', () => {
 describe('secret and config files are read with a bound (item 14)', () => {
   it('refuses /dev/zero as a secret or a config, at once, with a clear message', async () => {
     const secret = caught(() => resolveSecret({ file: '/dev/zero' }, 'registries[0].password'));
-    expect(secret).toMatchObject({ code: 'E_CONFIG', message: 'registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret' });
+    expect(secret).toMatchObject({
+      code: 'E_CONFIG',
+      message:
+        'registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret',
+    });
     const config = caught(() => loadConfig('/dev/zero'));
-    expect(config).toMatchObject({ code: 'E_CONFIG', message: 'cannot read config /dev/zero: larger than 16 MiB, too large for a config file' });
+    expect(config).toMatchObject({
+      code: 'E_CONFIG',
+      message: 'cannot read config /dev/zero: larger than 16 MiB, too large for a config file',
+    });
 
     const cfg = path.join(work, 'zero-secret.yaml');
-    fs.writeFileSync(cfg, 'registries:\n  - host: 127.0.0.1:9\n    username: u\n    password: { file: /dev/zero }\nimages:\n  - source: 127.0.0.1:9/a/b:1\ntargets:\n  images:\n    registry: 127.0.0.1:9\n');
+    fs.writeFileSync(
+      cfg,
+      'registries:\n  - host: 127.0.0.1:9\n    username: u\n    password: { file: /dev/zero }\nimages:\n  - source: 127.0.0.1:9/a/b:1\ntargets:\n  images:\n    registry: 127.0.0.1:9\n',
+    );
     const r = await airlock(['image', 'sync', '--config', cfg], {}, 30_000);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('airlock: [E_CONFIG] registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret');
+    expect(r.stderr.trim()).toBe(
+      'airlock: [E_CONFIG] registries[0].password reads secret file /dev/zero, which is larger than 64 KiB, too large for a secret',
+    );
     const c = await airlock(['config', 'check', '/dev/zero'], {}, 30_000);
     expect(c.code).toBe(2);
-    expect(c.stderr.trim()).toBe('airlock: [E_CONFIG] cannot read config /dev/zero: larger than 16 MiB, too large for a config file');
+    expect(c.stderr.trim()).toBe(
+      'airlock: [E_CONFIG] cannot read config /dev/zero: larger than 16 MiB, too large for a config file',
+    );
   });
 
   it('reads files up to the bound whole', () => {

@@ -47,7 +47,10 @@ afterAll(async () => {
 /** Blob downloads through the proxy at `bytesPerSecond`: a copy long enough to watch. */
 function throttle(bytesPerSecond: number): void {
   proxy.rules.length = 0;
-  proxy.rules.push({ match: (method, p) => method === 'GET' && p.includes('/blobs/'), action: { type: 'throttle', bytesPerSecond } });
+  proxy.rules.push({
+    match: (method, p) => method === 'GET' && p.includes('/blobs/'),
+    action: { type: 'throttle', bytesPerSecond },
+  });
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -56,10 +59,17 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Runs the CLI on a pseudo-terminal (util-linux `script`), 100 columns wide, as an operator's
  * shell would; `stdoutFile` sends stdout to a file instead, so only stderr is the terminal.
  */
-function onTerminal(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; stdoutFile?: string }): Promise<{ code: number; screen: string }> {
+function onTerminal(
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; stdoutFile?: string },
+): Promise<{ code: number; screen: string }> {
   const command = `stty cols 100 rows 40; exec ${[process.execPath, CLI, ...args].map(quote).join(' ')}${options.stdoutFile ? ` > ${quote(options.stdoutFile)}` : ''}`;
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: options.cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
@@ -76,7 +86,10 @@ function onTerminal(args: string[], options: { cwd: string; env: NodeJS.ProcessE
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 describe.skipIf(!hasScript)('the progress display on a terminal', () => {
@@ -85,27 +98,50 @@ describe.skipIf(!hasScript)('the progress display on a terminal', () => {
     const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
     const out = path.join(cwd, 'report.txt');
     const source = `docker://${proxy.host}/slow/app:1`;
-    const r = await onTerminal(['image', 'copy', source, 'oci:./store:1'], { cwd, env: { XDG_CACHE_HOME: path.join(cwd, 'cache') }, stdoutFile: out });
+    const r = await onTerminal(['image', 'copy', source, 'oci:./store:1'], {
+      cwd,
+      env: { XDG_CACHE_HOME: path.join(cwd, 'cache') },
+      stdoutFile: out,
+    });
     expect(r.code, r.screen).toBe(0);
     const lines = plainLines(r.screen);
     // The bar over the bytes the manifest announced before any blob moved.
-    expect(lines.some((l) => /\d+%/.test(l) && /MiB of 9\.0 MiB/.test(l)), r.screen).toBe(true);
-    expect(lines.some((l) => /[\d.]+ (KiB|MiB)\/s/.test(l) && /ETA \d+s/.test(l)), r.screen).toBe(true);
-    expect(lines.some((l) => l.startsWith(`  ${source}  `) && / of 9\.0 MiB$/.test(l)), r.screen).toBe(true);
+    expect(
+      lines.some((l) => /\d+%/.test(l) && /MiB of 9\.0 MiB/.test(l)),
+      r.screen,
+    ).toBe(true);
+    expect(
+      lines.some((l) => /[\d.]+ (KiB|MiB)\/s/.test(l) && /ETA \d+s/.test(l)),
+      r.screen,
+    ).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`  ${source}  `) && / of 9\.0 MiB$/.test(l)),
+      r.screen,
+    ).toBe(true);
     expect(lines.filter((l) => l.startsWith(`copied    ${source} -> `))).toHaveLength(1);
     // The live lines fit the terminal's width (a wrapped line would break the redraw).
-    for (const l of lines.filter((x) => /\d+\/\d+ done/.test(x) || x.startsWith('  '))) expect(l.length, l).toBeLessThan(100);
+    for (const l of lines.filter((x) => /\d+\/\d+ done/.test(x) || x.startsWith('  ')))
+      expect(l.length, l).toBeLessThan(100);
     const report = fs.readFileSync(out, 'utf8');
     expect(report).toMatch(/^copied {4}docker:\/\/.*slow\/app:1 -> .*9\.0 MiB, 3 blobs copied/m);
     expect(report).toMatch(/^1 image: 1 copied, 0 unchanged, 0 planned, 0 failed;/m);
     // Read back by skopeo, which checks every blob against its digest.
-    execFileSync('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci:${path.join(cwd, 'store')}:1`, `dir:${path.join(cwd, 'check')}`]);
+    execFileSync('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      `oci:${path.join(cwd, 'store')}:1`,
+      `dir:${path.join(cwd, 'check')}`,
+    ]);
     expect(fs.readFileSync(path.join(cwd, 'check', 'manifest.json')).equals(image.bytes)).toBe(true);
   });
 
   it('prints a failure once on a terminal at the default log level', async () => {
     const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
-    const r = await onTerminal(['image', 'copy', `docker://${upstream.host}/slow/none:1`, 'oci:./store:1'], { cwd, env: { XDG_CACHE_HOME: path.join(cwd, 'cache') } });
+    const r = await onTerminal(['image', 'copy', `docker://${upstream.host}/slow/none:1`, 'oci:./store:1'], {
+      cwd,
+      env: { XDG_CACHE_HOME: path.join(cwd, 'cache') },
+    });
     expect(r.code, r.screen).toBe(5);
     expect(r.screen.split('[E_NOT_FOUND]')).toHaveLength(2);
     expect(r.screen).not.toContain('"level"');
@@ -117,12 +153,20 @@ describe.skipIf(!hasScript)('the progress display on a terminal', () => {
     const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
     const out = path.join(cwd, 'report.json');
     const env = { XDG_CACHE_HOME: path.join(cwd, 'cache') };
-    const r = await onTerminal(['image', 'copy', `docker://${upstream.host}/slow/app:1`, 'oci:./store:1', '--json'], { cwd, env, stdoutFile: out });
+    const r = await onTerminal(['image', 'copy', `docker://${upstream.host}/slow/app:1`, 'oci:./store:1', '--json'], {
+      cwd,
+      env,
+      stdoutFile: out,
+    });
     expect(r.code, r.screen).toBe(0);
     expect(r.screen).toBe('');
     expect((JSON.parse(fs.readFileSync(out, 'utf8')) as { summary: { copied: number } }).summary.copied).toBe(1);
     const piped = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'image', 'copy', `docker://${upstream.host}/slow/app:1`, 'oci:./piped:1'], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'image', 'copy', `docker://${upstream.host}/slow/app:1`, 'oci:./piped:1'],
+        { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stderr = '';
       let stdout = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -143,7 +187,11 @@ describe('Ctrl-C during a copy', () => {
     const store = path.join(cwd, 'store');
     const source = `docker://${proxy.host}/slow/app:1`;
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: cache };
-    const child = spawn(process.execPath, [CLI, 'image', 'copy', source, 'oci:./store:1'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'image', 'copy', source, 'oci:./store:1'], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -160,26 +208,49 @@ describe('Ctrl-C during a copy', () => {
     expect(await exited).toBe(130);
     expect(stdout).toBe('');
     expect(stderr).toContain('airlock: interrupted (SIGINT): 0 of 1 artifact done');
-    expect(stderr).toMatch(new RegExp(`^ {2}in flight {4}${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\([\\d.]+ (KiB|MiB) of 9\\.0 MiB moved\\)$`, 'm'));
+    expect(stderr).toMatch(
+      new RegExp(
+        `^ {2}in flight {4}${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\([\\d.]+ (KiB|MiB) of 9\\.0 MiB moved\\)$`,
+        'm',
+      ),
+    );
     expect(stderr).toMatch(/removed \d+ partly written files?;/);
     const left = filesUnder(store);
     expect(left.filter((f) => f.endsWith('.tmp') || f.endsWith('.lock'))).toEqual([]);
     // What stays is the partial blob under .airlock/partial, which the next run resumes (a Range request).
-    expect(left.filter((f) => !f.includes(`${path.sep}.airlock${path.sep}partial${path.sep}`) && !f.includes(`${path.sep}blobs${path.sep}`) && !f.endsWith('oci-layout') && !f.endsWith('index.json'))).toEqual([]);
+    expect(
+      left.filter(
+        (f) =>
+          !f.includes(`${path.sep}.airlock${path.sep}partial${path.sep}`) &&
+          !f.includes(`${path.sep}blobs${path.sep}`) &&
+          !f.endsWith('oci-layout') &&
+          !f.endsWith('index.json'),
+      ),
+    ).toEqual([]);
     // No tag points at what is missing.
     const index = path.join(store, 'index.json');
     if (fs.existsSync(index)) expect(fs.readFileSync(index, 'utf8')).not.toContain('"1"');
 
     proxy.rules.length = 0;
     const again = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, 'image', 'copy', source, 'oci:./store:1'], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const c = spawn(process.execPath, [CLI, 'image', 'copy', source, 'oci:./store:1'], {
+        cwd,
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.on('close', (code) => resolve({ code, stdout: out }));
     });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^copied /m);
-    execFileSync('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci:${store}:1`, `dir:${path.join(cwd, 'check')}`]);
+    execFileSync('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      `oci:${store}:1`,
+      `dir:${path.join(cwd, 'check')}`,
+    ]);
     expect(fs.readFileSync(path.join(cwd, 'check', 'manifest.json')).equals(image.bytes)).toBe(true);
     // The mirror state went to the cache directory, not beside the layout in the working directory.
     expect(fs.readdirSync(cwd).sort()).toEqual(['cache', 'check', 'store']);

@@ -25,7 +25,15 @@ describe('queue worker (BullMQ on real Redis)', () => {
     const events = new QueueEvents(queueName, { connection, prefix: env.prefix });
     await events.waitUntilReady();
     const config = parseConfig({});
-    const worker = startQueueWorker({ config, engine: testEngine(), logger: silentLogger(), redisUrl: env.redis.url, queue: queueName, prefix: env.prefix, concurrency: 2 });
+    const worker = startQueueWorker({
+      config,
+      engine: testEngine(),
+      logger: silentLogger(),
+      redisUrl: env.redis.url,
+      queue: queueName,
+      prefix: env.prefix,
+      concurrency: 2,
+    });
     try {
       const m = buildManifest({});
       await pushImage(env.upstream.url, 'q/app', 'v1', m);
@@ -40,7 +48,11 @@ describe('queue worker (BullMQ on real Redis)', () => {
       expect(result).toMatchObject({ status: 'copied', targetDigest: m.digest });
       expect((await getManifest(env.target.url, 'q/app', 'v1')).status).toBe(200);
 
-      const missing = await queue.add(JOB.mirrorImage, { source: `docker://${env.upstream.host}/q/none:v1`, target: dest }, { ...opts, jobId: mirrorImageJobId('none', dest) });
+      const missing = await queue.add(
+        JOB.mirrorImage,
+        { source: `docker://${env.upstream.host}/q/none:v1`, target: dest },
+        { ...opts, jobId: mirrorImageJobId('none', dest) },
+      );
       await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
       const failed = await queue.getJob(missing.id ?? '');
       expect(failed?.attemptsMade).toBe(1);
@@ -48,11 +60,23 @@ describe('queue worker (BullMQ on real Redis)', () => {
       // Malformed data (a hand-written add, an older producer) fails its job once, with a typed
       // reason naming what is wrong; the worker goes on.
       const malformed: Array<[string, unknown, RegExp]> = [
-        [JOB.mirrorImage, { target: dest }, /^\[E_USAGE\] mirror-image: mirror-image payload invalid: source must be a non-empty string$/],
-        [JOB.mirrorChart, { source: 'https://charts.example.com', chart: 'demo', target: 'oci://x/y' }, /^\[E_USAGE\] https:\/\/charts\.example\.com demo@: mirror-chart payload invalid: /],
+        [
+          JOB.mirrorImage,
+          { target: dest },
+          /^\[E_USAGE\] mirror-image: mirror-image payload invalid: source must be a non-empty string$/,
+        ],
+        [
+          JOB.mirrorChart,
+          { source: 'https://charts.example.com', chart: 'demo', target: 'oci://x/y' },
+          /^\[E_USAGE\] https:\/\/charts\.example\.com demo@: mirror-chart payload invalid: /,
+        ],
         [JOB.mirrorFile, 'https://example.com/f', /^\[E_USAGE\] mirror-file: mirror-file payload invalid: /],
         [JOB.sync, { scope: 7 }, /^\[E_USAGE\] sync: sync payload invalid: scope must be a string$/],
-        [JOB.registerPlugin, { manifest: {} }, /^\[E_USAGE\] register-plugin: register-plugin payload invalid: manifest with its request is missing$/],
+        [
+          JOB.registerPlugin,
+          { manifest: {} },
+          /^\[E_USAGE\] register-plugin: register-plugin payload invalid: manifest with its request is missing$/,
+        ],
       ];
       for (const [name, data, reason] of malformed) {
         const bad = await queue.add(name, data, { attempts: 3 });
@@ -61,15 +85,27 @@ describe('queue worker (BullMQ on real Redis)', () => {
       }
 
       // Charts go through the same worker.
-      const chartRepo = await startChartRepo([{ name: 'demo', version: '1.0.0', tgz: buildChart({ name: 'demo', version: '1.0.0' }) }]);
+      const chartRepo = await startChartRepo([
+        { name: 'demo', version: '1.0.0', tgz: buildChart({ name: 'demo', version: '1.0.0' }) },
+      ]);
       try {
         const chartTarget = `oci://${env.target.host}/charts`;
-        const cj = await queue.add(JOB.mirrorChart, { source: chartRepo.url, chart: 'demo', version: '1.0.0', target: chartTarget }, { jobId: mirrorChartJobId(chartRepo.url, 'demo', '1.0.0', chartTarget) });
-        expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'copied', target: `oci://${env.target.host}/charts/demo:1.0.0` });
+        const cj = await queue.add(
+          JOB.mirrorChart,
+          { source: chartRepo.url, chart: 'demo', version: '1.0.0', target: chartTarget },
+          { jobId: mirrorChartJobId(chartRepo.url, 'demo', '1.0.0', chartTarget) },
+        );
+        expect(await cj.waitUntilFinished(events, 30_000)).toMatchObject({
+          status: 'copied',
+          target: `oci://${env.target.host}/charts/demo:1.0.0`,
+        });
         // And files.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-files-'));
         const fileUrl = `${chartRepo.url}/index.yaml`;
-        const fj = await queue.add(JOB.mirrorFile, { url: fileUrl, target: { dir, baseUrl: 'https://files.internal' } });
+        const fj = await queue.add(JOB.mirrorFile, {
+          url: fileUrl,
+          target: { dir, baseUrl: 'https://files.internal' },
+        });
         const fr = (await fj.waitUntilFinished(events, 30_000)) as { status: string; path: string };
         expect(fr.status).toBe('copied');
         expect(fs.existsSync(path.join(dir, fr.path))).toBe(true);

@@ -47,7 +47,12 @@ function readmeCommands(markdown: string): ReadmeCommand[] {
       if (line.startsWith('#')) notes.push(line.slice(1).trim());
       else if (line) {
         const m = /^(.*?)(?:\s+#\s*(.*))?$/.exec(line)!;
-        const command = { text: m[1]!.trim(), note: [...notes, m[2] ?? ''].join(' ').trim(), blockNote: '', line: i + 1 };
+        const command = {
+          text: m[1]!.trim(),
+          note: [...notes, m[2] ?? ''].join(' ').trim(),
+          blockNote: '',
+          line: i + 1,
+        };
         out.push(command);
         block.push(command);
         notes = [];
@@ -57,7 +62,8 @@ function readmeCommands(markdown: string): ReadmeCommand[] {
       return;
     }
     if (inOther) return;
-    for (const m of raw.matchAll(/`((?:[A-Z_]+=\S+ )*(?:npx airlock|npm (?:ci|test|run [^\s`]+))[^`]*)`/g)) out.push({ text: m[1]!, note: '', blockNote: '', line: i + 1 });
+    for (const m of raw.matchAll(/`((?:[A-Z_]+=\S+ )*(?:npx airlock|npm (?:ci|test|run [^\s`]+))[^`]*)`/g))
+      out.push({ text: m[1]!, note: '', blockNote: '', line: i + 1 });
   });
   return out;
 }
@@ -81,7 +87,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  argv: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return runProcess(argv, { cwd, env });
 }
 
@@ -102,7 +112,9 @@ describe("README's commands", () => {
   });
 
   it('name only npm scripts that exist', () => {
-    const { scripts } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     for (const c of commands.filter((x) => words(x.text).argv[0] === 'npm')) {
       for (const part of c.text.split('&&').map((p) => words(p.trim()).argv)) {
         if (part[1] === 'run') expect(Object.keys(scripts), `README line ${c.line}: ${c.text}`).toContain(part[2]);
@@ -115,7 +127,11 @@ describe("README's commands", () => {
     for (const c of commands) {
       const [first, second] = words(c.text).argv;
       if (first === 'docker') expect(c.blockNote, `README line ${c.line}: ${c.text}`).toMatch(/needs Docker/);
-      else expect(first === 'npm' || (first === 'npx' && second === 'airlock'), `README line ${c.line}: an unknown kind of command: ${c.text}`).toBe(true);
+      else
+        expect(
+          first === 'npm' || (first === 'npx' && second === 'airlock'),
+          `README line ${c.line}: an unknown kind of command: ${c.text}`,
+        ).toBe(true);
     }
   });
 
@@ -127,7 +143,9 @@ describe("README's commands", () => {
     const env = { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') };
     let registry: TestRegistry | undefined;
     try {
-      for (const c of commands.filter((x) => x.text.startsWith('npx airlock') || /^[A-Z_]+=\S+ npx airlock/.test(x.text))) {
+      for (const c of commands.filter(
+        (x) => x.text.startsWith('npx airlock') || /^[A-Z_]+=\S+ npx airlock/.test(x.text),
+      )) {
         const { env: extra, argv } = words(c.text);
         const cmd = [process.execPath, CLI, ...argv.slice(2)];
         const where = `README line ${c.line}: ${c.text}`;
@@ -143,7 +161,13 @@ describe("README's commands", () => {
           const r = await run(cmd, cwd, { ...env, ...extra });
           expect(r.code, `${where}\n${r.stderr}`).toBe(0);
           expect(r.stdout, where).toMatch(/^copied /m);
-          execFileSync('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci:${path.join(cwd, 'store')}:1.0`, `dir:${path.join(home, 'check')}`]);
+          execFileSync('skopeo', [
+            '--insecure-policy',
+            'copy',
+            '--quiet',
+            `oci:${path.join(cwd, 'store')}:1.0`,
+            `dir:${path.join(home, 'check')}`,
+          ]);
           expect(fs.readFileSync(path.join(home, 'check', 'manifest.json')).equals(image.bytes), where).toBe(true);
           // The mirror state is in the cache directory, not in the working tree.
           expect(fs.readdirSync(cwd).sort(), where).toEqual(['config', 'store']);

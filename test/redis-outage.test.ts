@@ -38,7 +38,17 @@ afterAll(async () => {
 
 function writeConfig(name: string, lines: string[]): string {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, ['redis:', '  url: { env: OUTAGE_REDIS_URL }', `  prefix: "${prefix}"`, '  connectTimeoutMs: 1000', ...lines, ''].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'redis:',
+      '  url: { env: OUTAGE_REDIS_URL }',
+      `  prefix: "${prefix}"`,
+      '  connectTimeoutMs: 1000',
+      ...lines,
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -56,7 +66,11 @@ function expectClean(text: string): void {
 
 describe('CLI commands while Redis is away', () => {
   it('each fails with one line naming Redis by HOST:PORT, exit 3, for a stopped and for a frozen Redis', async () => {
-    const cfg = writeConfig('cli.yaml', ['images:', '  - source: 127.0.0.1:9/outage/app:v1', `    target: ${target.host}/outage/app`]);
+    const cfg = writeConfig('cli.yaml', [
+      'images:',
+      '  - source: 127.0.0.1:9/outage/app:v1',
+      `    target: ${target.host}/outage/app`,
+    ]);
     const commands = [
       ['runs', 'list'],
       ['runs', 'show', '1'],
@@ -73,7 +87,9 @@ describe('CLI commands while Redis is away', () => {
       for (const c of commands) {
         const r = await airlock([...c, '--config', cfg], env(), 30_000);
         expect({ command: c.join(' '), code: r.code }).toEqual({ command: c.join(' '), code: 3 });
-        expect(lines(r.stderr)).toEqual([`airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (connection refused)`]);
+        expect(lines(r.stderr)).toEqual([
+          `airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (connection refused)`,
+        ]);
         expect(r.stdout).toBe('');
         expectClean(r.stdout + r.stderr);
       }
@@ -84,10 +100,15 @@ describe('CLI commands while Redis is away', () => {
     // A server that accepts connections and never answers is away as well, after the connect timeout.
     redis.freeze();
     try {
-      for (const c of [['runs', 'list'], ['image', 'sync']]) {
+      for (const c of [
+        ['runs', 'list'],
+        ['image', 'sync'],
+      ]) {
         const r = await airlock([...c, '--config', cfg], env(), 30_000);
         expect(r.code).toBe(3);
-        expect(lines(r.stderr)).toEqual([`airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (no answer within 1 s)`]);
+        expect(lines(r.stderr)).toEqual([
+          `airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (no answer within 1 s)`,
+        ]);
         expectClean(r.stderr);
       }
     } finally {
@@ -96,10 +117,18 @@ describe('CLI commands while Redis is away', () => {
   });
 
   it('sync --queue that loses Redis while it follows the run says so in one line, with the run id, exit 3', async () => {
-    const cfg = writeConfig('follow.yaml', ['images:', '  - source: 127.0.0.1:9/outage/app:v1', `    target: ${target.host}/outage/app`]);
+    const cfg = writeConfig('follow.yaml', [
+      'images:',
+      '  - source: 127.0.0.1:9/outage/app:v1',
+      `    target: ${target.host}/outage/app`,
+    ]);
     const queueName = `outage-${randomUUID()}`;
     // No worker: the run waits, and the command follows it until Redis goes.
-    const following = airlock(['sync', '--config', cfg, '--queue', queueName, '--unclaimed-after', '600'], env(), 60_000);
+    const following = airlock(
+      ['sync', '--config', cfg, '--queue', queueName, '--unclaimed-after', '600'],
+      env(),
+      60_000,
+    );
     const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
     try {
       await waitFor(async () => (await queue.count()) === 1, 'the run to be queued', 300);
@@ -113,7 +142,9 @@ describe('CLI commands while Redis is away', () => {
       const err = lines(r.stderr);
       expect(err[0]).toMatch(new RegExp(`^run (\\d+) queued on ${queueName}: `));
       const id = /^run (\d+) /.exec(err[0] ?? '')?.[1];
-      expect(err.slice(1)).toEqual([`airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (connection lost); run ${id} goes on in the workers: airlock runs show ${id}`]);
+      expect(err.slice(1)).toEqual([
+        `airlock: [E_UNREACHABLE] cannot reach Redis at 127.0.0.1:${redis.port} (connection lost); run ${id} goes on in the workers: airlock runs show ${id}`,
+      ]);
       expectClean(r.stdout + r.stderr);
     } finally {
       await redis.start();
@@ -125,7 +156,9 @@ describe('CLI commands while Redis is away', () => {
     const wrong = redis.url.replace(encodeURIComponent(PASSWORD), 'not-the-password');
     const r = await airlock(['runs', 'list', '--config', cfg], { OUTAGE_REDIS_URL: wrong }, 30_000);
     expect(r.code).toBe(4);
-    expect(lines(r.stderr)).toEqual([`airlock: [E_UNAUTHORIZED] Redis at 127.0.0.1:${redis.port} refused the credentials of redis.url`]);
+    expect(lines(r.stderr)).toEqual([
+      `airlock: [E_UNAUTHORIZED] Redis at 127.0.0.1:${redis.port} refused the credentials of redis.url`,
+    ]);
     expect(r.stderr).not.toContain('not-the-password');
   });
 });
@@ -144,13 +177,20 @@ describe('airlock worker while Redis is away', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect(count(worker.stderr(), 'Redis unreachable')).toBe(1);
       await redis.start();
-      await waitFor(async () => worker.stderr().includes('Redis reachable again'), 'the worker to notice Redis back', 300);
+      await waitFor(
+        async () => worker.stderr().includes('Redis reachable again'),
+        'the worker to notice Redis back',
+        300,
+      );
 
       // Back at work: a job queued now is copied.
       await pushImage(upstream.url, 'outage/back', 'v1', buildManifest({}));
       const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
       try {
-        const job = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/outage/back:v1`, target: `docker://${target.host}/outage/back` });
+        const job = await queue.add(JOB.mirrorImage, {
+          source: `docker://${upstream.host}/outage/back:v1`,
+          target: `docker://${target.host}/outage/back`,
+        });
         await waitFor(async () => (await job.isCompleted()) || (await job.isFailed()), 'the job after the outage', 300);
         expect(await job.isCompleted()).toBe(true);
         expect((await getManifest(target.url, 'outage/back', 'v1')).status).toBe(200);
@@ -208,14 +248,24 @@ describe('airlock worker while Redis is away', () => {
       const big = randomBlob(24 * MiB);
       await pushImage(upstream.url, 'outage/slow', 'v1', buildManifest({ layers: [big] }));
       // 2 MiB/s: the copy takes twelve seconds, longer than the grace period below.
-      slow.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), action: { type: 'throttle', bytesPerSecond: 2 * MiB } });
+      slow.rules.push({
+        match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`),
+        action: { type: 'throttle', bytesPerSecond: 2 * MiB },
+      });
       const queueName = `outage-${randomUUID()}`;
       const cfg = writeConfig('slow.yaml', []);
       const worker: AirlockProcess = await startWorkerProcess(cfg, queueName, env(), ['--shutdown-grace', '2000']);
       const queue = new Queue(queueName, { connection: { url: redis.url }, prefix });
       try {
-        await queue.add(JOB.mirrorImage, { source: `docker://${slow.host}/outage/slow:v1`, target: `docker://${target.host}/outage/slow` });
-        await waitFor(async () => slow.log.some((e) => e.path.includes(big.digest) && e.responseBytes > MiB), 'the blob to flow', 300);
+        await queue.add(JOB.mirrorImage, {
+          source: `docker://${slow.host}/outage/slow:v1`,
+          target: `docker://${target.host}/outage/slow`,
+        });
+        await waitFor(
+          async () => slow.log.some((e) => e.path.includes(big.digest) && e.responseBytes > MiB),
+          'the blob to flow',
+          300,
+        );
         await queue.close();
         await redis.stop();
         await waitFor(async () => worker.stderr().includes('Redis unreachable'), 'the worker to notice', 200);
@@ -238,7 +288,12 @@ describe('airlock worker while Redis is away', () => {
 describe('airlock serve while Redis is away', () => {
   it('answers /metrics with airlock_redis_up 0 and webhooks with 503 at once, queues nothing, and exits 0 on SIGTERM', async () => {
     const queueName = `outage-${randomUUID()}`;
-    const cfg = writeConfig('serve.yaml', ['serve:', '  adminToken: { env: GEN_TOKEN }', '  generic:', '    token: { env: GEN_TOKEN }']);
+    const cfg = writeConfig('serve.yaml', [
+      'serve:',
+      '  adminToken: { env: GEN_TOKEN }',
+      '  generic:',
+      '    token: { env: GEN_TOKEN }',
+    ]);
     const admin = { authorization: 'Bearer gen-token-outage' };
     const scrape = () => fetch(`${serve.url}/metrics`, { headers: admin, signal: AbortSignal.timeout(2000) });
     const serve = await startServeProcess(cfg, queueName, env(), ['--log-level', 'info']);
@@ -254,7 +309,11 @@ describe('airlock serve while Redis is away', () => {
     try {
       expect(await (await scrape()).text()).toMatch(/^airlock_redis_up 1$/m);
       await redis.stop();
-      await waitFor(async () => (await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(2000) })).status === 503, '/healthz to say 503', 200);
+      await waitFor(
+        async () => (await fetch(`${serve.url}/healthz`, { signal: AbortSignal.timeout(2000) })).status === 503,
+        '/healthz to say 503',
+        200,
+      );
 
       // Bounded well below the 20 s a scrape took before: nothing in the answer waits for Redis.
       const metrics = await scrape();
@@ -267,9 +326,14 @@ describe('airlock serve while Redis is away', () => {
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('30');
       expect(await refused.json()).toEqual({ error: 'queue unavailable: Redis is unreachable' });
-      expect(await (await scrape()).text()).toMatch(/^airlock_webhooks_total\{kind="generic",result="unavailable"\} 1$/m);
+      expect(await (await scrape()).text()).toMatch(
+        /^airlock_webhooks_total\{kind="generic",result="unavailable"\} 1$/m,
+      );
       // Bull Board's page loads; its queue API answers 503 rather than wait for Redis.
-      expect((await fetch(`${serve.url}/admin/queues/api/queues`, { headers: admin, signal: AbortSignal.timeout(2000) })).status).toBe(503);
+      expect(
+        (await fetch(`${serve.url}/admin/queues/api/queues`, { headers: admin, signal: AbortSignal.timeout(2000) }))
+          .status,
+      ).toBe(503);
 
       await redis.start();
       await waitFor(async () => (await fetch(`${serve.url}/healthz`)).status === 200, '/healthz back to 200', 300);

@@ -36,7 +36,10 @@ describe('mirror state in Redis', () => {
   it('lets another worker skip a digest-pinned image that one worker mirrored, with no request at all', async () => {
     const m = buildManifest({});
     await pushImage(upstream.url, 'shared/app', 'v1', m);
-    const payload = { source: `docker://${proxy.host}/shared/app@${m.digest}`, target: `docker://${target.host}/shared/app` };
+    const payload = {
+      source: `docker://${proxy.host}/shared/app@${m.digest}`,
+      target: `docker://${target.host}/shared/app`,
+    };
     const workerA = testEngine({ state: redisMirrorState(redis, prefix) });
     const first = await mirrorImage(payload, { engine: workerA, logger: silentLogger() });
     expect(first.status).toBe('copied');

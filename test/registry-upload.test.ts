@@ -78,7 +78,12 @@ const rows: Row[] = [
     name: 'registry asks for chunks (OCI-Chunk-Min-Length on the POST)',
     size: BIG,
     chunkSize: 0,
-    faults: [{ match: (m, p) => m === 'POST' && p.endsWith('/blobs/uploads/'), action: { type: 'headers', headers: { 'oci-chunk-min-length': String(CHUNK) } } }],
+    faults: [
+      {
+        match: (m, p) => m === 'POST' && p.endsWith('/blobs/uploads/'),
+        action: { type: 'headers', headers: { 'oci-chunk-min-length': String(CHUNK) } },
+      },
+    ],
     saw: ['POST uploads/ 202', ...chunks3, 'PUT session?digest 201'],
     bodyBytes: BIG,
   },
@@ -87,23 +92,59 @@ const rows: Row[] = [
     size: BIG,
     chunkSize: CHUNK,
     faults: [nth(2, isPatch, { type: 'status', status: 503, body: 'upstream busy' })],
-    saw: ['POST uploads/ 202', 'PATCH session 202', 'PATCH session 503', 'GET session 204', 'PATCH session 202', 'PATCH session 202', 'PUT session?digest 201'],
+    saw: [
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PATCH session 503',
+      'GET session 204',
+      'PATCH session 202',
+      'PATCH session 202',
+      'PUT session?digest 201',
+    ],
     bodyBytes: BIG,
   },
   {
     name: 'a PATCH answered 416: status GET, the chunk again from the reported offset',
     size: BIG,
     chunkSize: CHUNK,
-    faults: [nth(2, isPatch, { type: 'status', status: 416, body: '{"errors":[{"code":"RANGE_INVALID","message":"invalid content range"}]}' })],
-    saw: ['POST uploads/ 202', 'PATCH session 202', 'PATCH session 416', 'GET session 204', 'PATCH session 202', 'PATCH session 202', 'PUT session?digest 201'],
+    faults: [
+      nth(2, isPatch, {
+        type: 'status',
+        status: 416,
+        body: '{"errors":[{"code":"RANGE_INVALID","message":"invalid content range"}]}',
+      }),
+    ],
+    saw: [
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PATCH session 416',
+      'GET session 204',
+      'PATCH session 202',
+      'PATCH session 202',
+      'PUT session?digest 201',
+    ],
     bodyBytes: BIG,
   },
   {
     name: 'a PATCH answered 404 (BLOB_UPLOAD_UNKNOWN): session lost, cancelled, the blob again in a new session',
     size: BIG,
     chunkSize: CHUNK,
-    faults: [nth(2, isPatch, { type: 'status', status: 404, body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}' })],
-    saw: ['POST uploads/ 202', 'PATCH session 202', 'PATCH session 404', 'DELETE session 204', 'POST uploads/ 202', ...chunks3, 'PUT session?digest 201'],
+    faults: [
+      nth(2, isPatch, {
+        type: 'status',
+        status: 404,
+        body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}',
+      }),
+    ],
+    saw: [
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PATCH session 404',
+      'DELETE session 204',
+      'POST uploads/ 202',
+      ...chunks3,
+      'PUT session?digest 201',
+    ],
     bodyBytes: CHUNK + BIG,
   },
   {
@@ -112,9 +153,22 @@ const rows: Row[] = [
     chunkSize: CHUNK,
     faults: [
       nth(2, isPatch, { type: 'status', status: 503, body: 'upstream busy' }),
-      nth(1, (m, p) => m === 'GET' && p.includes('/blobs/uploads/'), { type: 'status', status: 404, body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}' }),
+      nth(1, (m, p) => m === 'GET' && p.includes('/blobs/uploads/'), {
+        type: 'status',
+        status: 404,
+        body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown"}]}',
+      }),
     ],
-    saw: ['POST uploads/ 202', 'PATCH session 202', 'PATCH session 503', 'GET session 404', 'DELETE session 204', 'POST uploads/ 202', ...chunks3, 'PUT session?digest 201'],
+    saw: [
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PATCH session 503',
+      'GET session 404',
+      'DELETE session 204',
+      'POST uploads/ 202',
+      ...chunks3,
+      'PUT session?digest 201',
+    ],
     bodyBytes: CHUNK + BIG,
   },
   {
@@ -125,7 +179,16 @@ const rows: Row[] = [
     size: BIG,
     chunkSize: CHUNK,
     faults: [nth(2, isPatch, { type: 'dropResponse' })],
-    saw: ['POST uploads/ 202', 'PATCH session 202', 'PATCH session 202', 'GET session 404', 'DELETE session 404', 'POST uploads/ 202', ...chunks3, 'PUT session?digest 201'],
+    saw: [
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PATCH session 202',
+      'GET session 404',
+      'DELETE session 404',
+      'POST uploads/ 202',
+      ...chunks3,
+      'PUT session?digest 201',
+    ],
     bodyBytes: 2 * CHUNK + BIG,
   },
   {
@@ -142,7 +205,14 @@ const rows: Row[] = [
     size: 3 * MiB,
     chunkSize: 0,
     sourceBreaksAt: MiB,
-    saw: ['POST uploads/ 202', 'PUT session?digest *', 'DELETE session *', 'POST uploads/ 202', 'PATCH session 202', 'PUT session?digest 201'],
+    saw: [
+      'POST uploads/ 202',
+      'PUT session?digest *',
+      'DELETE session *',
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PUT session?digest 201',
+    ],
     opens: [0, 0],
   },
   {
@@ -150,7 +220,14 @@ const rows: Row[] = [
     size: 3 * MiB,
     chunkSize: 0,
     faults: [nth(1, (m, p) => m === 'PUT' && p.includes('digest='), { type: 'cutRequest', afterBytes: MiB })],
-    saw: ['POST uploads/ 202', 'PUT session?digest 0', 'DELETE session *', 'POST uploads/ 202', 'PATCH session 202', 'PUT session?digest 201'],
+    saw: [
+      'POST uploads/ 202',
+      'PUT session?digest 0',
+      'DELETE session *',
+      'POST uploads/ 202',
+      'PATCH session 202',
+      'PUT session?digest 201',
+    ],
     opens: [0, 0],
   },
   {
@@ -252,7 +329,11 @@ describe('blob upload protocol against a real registry', () => {
     const repo = { registry: proxy.host, repository: repository };
     const bytes = randomBytes(row.size);
     const declared = bytes.subarray(0, row.declaredSize ?? row.size);
-    const desc: Descriptor = { mediaType: MT.ociLayer, size: declared.length, digest: row.wrongDigest ? digest(randomBytes(row.size)) : digest(declared) };
+    const desc: Descriptor = {
+      mediaType: MT.ociLayer,
+      size: declared.length,
+      digest: row.wrongDigest ? digest(randomBytes(row.size)) : digest(declared),
+    };
     const { open, opens } = source(bytes, row.sourceBreaksAt);
     proxy.rules.push(...(row.faults ?? []));
 
@@ -264,10 +345,12 @@ describe('blob upload protocol against a real registry', () => {
       expect(location).toBeDefined();
     }
     let progress = 0;
-    const done = client.uploadBlob(repo, desc, open, { ...(location ? { location } : {}), onProgress: (n) => (progress += n) }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const done = client
+      .uploadBlob(repo, desc, open, { ...(location ? { location } : {}), onProgress: (n) => (progress += n) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     const err = await done;
 
     const seen = proxy.log.filter((e) => e.path.includes(`/v2/${repository}/blobs/`));

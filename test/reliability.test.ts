@@ -32,10 +32,27 @@ afterAll(async () => {
 });
 
 function startWorker(cfg: string, queueName: string): ChildProcess {
-  return spawn(process.execPath, [CLI, 'worker', '--config', cfg, '--queue', queueName, '--lock-duration', '2000', '--stalled-interval', '1000', '--log-level', 'warn'], {
-    env: { PATH: process.env.PATH, TEST_REDIS_URL: redis.url, HOME: process.env.HOME },
-    stdio: 'ignore',
-  });
+  return spawn(
+    process.execPath,
+    [
+      CLI,
+      'worker',
+      '--config',
+      cfg,
+      '--queue',
+      queueName,
+      '--lock-duration',
+      '2000',
+      '--stalled-interval',
+      '1000',
+      '--log-level',
+      'warn',
+    ],
+    {
+      env: { PATH: process.env.PATH, TEST_REDIS_URL: redis.url, HOME: process.env.HOME },
+      stdio: 'ignore',
+    },
+  );
 }
 
 describe('worker reliability', () => {
@@ -44,12 +61,18 @@ describe('worker reliability', () => {
     const m = buildManifest({ layers: [big, randomBlob(1000)] });
     await pushImage(upstream.url, 'reliable/app', 'v1', m);
     // 8 MiB/s: the copy takes about six seconds, long enough to kill the worker mid-blob.
-    slow.rules.push({ match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`), action: { type: 'throttle', bytesPerSecond: 8 * MiB } });
+    slow.rules.push({
+      match: (method, p) => method === 'GET' && p.includes(`/blobs/${big.digest}`),
+      action: { type: 'throttle', bytesPerSecond: 8 * MiB },
+    });
 
     const queueName = `test-${randomUUID()}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reliable-'));
     const cfg = path.join(dir, 'airlock.yaml');
-    fs.writeFileSync(cfg, `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nstate:\n  file: ${path.join(dir, 'state.json')}\n`);
+    fs.writeFileSync(
+      cfg,
+      `redis:\n  url: { env: TEST_REDIS_URL }\n  prefix: "${prefix}"\nstate:\n  file: ${path.join(dir, 'state.json')}\n`,
+    );
     const connection = { url: redis.url };
     const queue = new Queue(queueName, { connection, prefix });
     const events = new QueueEvents(queueName, { connection, prefix });
@@ -59,7 +82,11 @@ describe('worker reliability', () => {
     try {
       const source = `docker://${slow.host}/reliable/app:v1`;
       const dest = `docker://${target.host}/reliable/app`;
-      const job = await queue.add(JOB.mirrorImage, { source, target: dest }, { jobId: mirrorImageJobId(source, dest), attempts: 3 });
+      const job = await queue.add(
+        JOB.mirrorImage,
+        { source, target: dest },
+        { jobId: mirrorImageJobId(source, dest), attempts: 3 },
+      );
       // Wait until the big blob is flowing, then kill the worker without warning.
       for (let i = 0; i < 200; i++) {
         if (slow.log.some((e) => e.path.includes(big.digest) && e.responseBytes > 8 * MiB)) break;
@@ -93,14 +120,24 @@ describe('Redis restart', () => {
     const server = await startOwnRedis();
     const url = server.url;
     const queueName = `test-${randomUUID()}`;
-    const worker = startQueueWorker({ config: parseConfig({}), engine: testEngine(), logger: silentLogger(), redisUrl: url, queue: queueName, prefix });
+    const worker = startQueueWorker({
+      config: parseConfig({}),
+      engine: testEngine(),
+      logger: silentLogger(),
+      redisUrl: url,
+      queue: queueName,
+      prefix,
+    });
     const queue = new Queue(queueName, { connection: { url }, prefix });
     queue.on('error', () => undefined);
     try {
       for (const tag of ['before', 'after']) await pushImage(upstream.url, 'restart/app', tag, buildManifest({}));
       const events = new QueueEvents(queueName, { connection: { url }, prefix });
       events.on('error', () => undefined);
-      const before = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/restart/app:before`, target: `docker://${target.host}/restart/app` });
+      const before = await queue.add(JOB.mirrorImage, {
+        source: `docker://${upstream.host}/restart/app:before`,
+        target: `docker://${target.host}/restart/app`,
+      });
       await before.waitUntilFinished(events, 30_000);
       await events.close();
 
@@ -111,7 +148,10 @@ describe('Redis restart', () => {
       const events2 = new QueueEvents(queueName, { connection: { url }, prefix });
       events2.on('error', () => undefined);
       await events2.waitUntilReady();
-      const after = await queue.add(JOB.mirrorImage, { source: `docker://${upstream.host}/restart/app:after`, target: `docker://${target.host}/restart/app` });
+      const after = await queue.add(JOB.mirrorImage, {
+        source: `docker://${upstream.host}/restart/app:after`,
+        target: `docker://${target.host}/restart/app`,
+      });
       const r = (await after.waitUntilFinished(events2, 30_000)) as { status: string };
       expect(r.status).toBe('copied');
       expect((await getManifest(target.url, 'restart/app', 'after')).status).toBe(200);

@@ -30,9 +30,17 @@ describe('runs list (queue)', () => {
     const env = { TEST_REDIS_URL: redis.url };
     try {
       // A schedule far from firing: its next run waits in the queue as a delayed job.
-      await queue.upsertJobScheduler('yearly', { pattern: '0 0 1 1 *' }, { name: JOB.sync, data: { scope: 'all', reason: 'schedule yearly' } });
+      await queue.upsertJobScheduler(
+        'yearly',
+        { pattern: '0 0 1 1 *' },
+        { name: JOB.sync, data: { scope: 'all', reason: 'schedule yearly' } },
+      );
       const first = await queue.add(JOB.sync, { scope: 'images', reason: 'airlock sync --queue' });
-      const second = await queue.add(JOB.sync, { scope: 'images', reason: `retry of run ${first.id}`, retryOf: first.id });
+      const second = await queue.add(JOB.sync, {
+        scope: 'images',
+        reason: `retry of run ${first.id}`,
+        retryOf: first.id,
+      });
       const third = await queue.add(JOB.sync, { scope: 'charts', reason: 'generic webhook' });
       expect((await queue.getDelayed()).some((j) => j.repeatJobKey === 'yearly')).toBe(true);
 
@@ -43,7 +51,14 @@ describe('runs list (queue)', () => {
       expect(json.code, json.stderr).toBe(0);
       const listed = JSON.parse(json.stdout) as RunSummary[];
       expect(listed.map((r) => r.id)).toEqual([third.id, second.id, first.id]);
-      expect(listed[1]).toMatchObject({ id: second.id, state: 'waiting', scope: 'images', reason: `retry of run ${first.id}`, retryOf: first.id, enqueuedAt: expect.any(String) });
+      expect(listed[1]).toMatchObject({
+        id: second.id,
+        state: 'waiting',
+        scope: 'images',
+        reason: `retry of run ${first.id}`,
+        retryOf: first.id,
+        enqueuedAt: expect.any(String),
+      });
 
       const text = await airlock(['runs', 'list', '--config', cfg, '--queue', queueName], env);
       expect(text.code, text.stderr).toBe(0);

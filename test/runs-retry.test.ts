@@ -18,34 +18,43 @@ describe('airlock runs retry', () => {
     const ns = `r${randomUUID().slice(0, 8)}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-'));
     const cfg = writeQueueConfig(env, dir, [
-        'targets:',
-        '  images:',
-        `    registry: ${env.target.host}`,
-        '    path: "{repository}"',
-        'images:',
-        `  - source: ${env.upstream.host}/${ns}/good`,
-        '    tags: [v1]',
-        // Not pushed yet: the copy fails with a 404.
-        `  - source: ${env.upstream.host}/${ns}/late`,
-        '    tags: [v1]',
-        // No repository yet: planning (listing tags) fails, so the entry is planned again on retry.
-        `  - source: ${env.upstream.host}/${ns}/ranged`,
-        '    semver: ">=1.0.0"',
+      'targets:',
+      '  images:',
+      `    registry: ${env.target.host}`,
+      '    path: "{repository}"',
+      'images:',
+      `  - source: ${env.upstream.host}/${ns}/good`,
+      '    tags: [v1]',
+      // Not pushed yet: the copy fails with a 404.
+      `  - source: ${env.upstream.host}/${ns}/late`,
+      '    tags: [v1]',
+      // No repository yet: planning (listing tags) fails, so the entry is planned again on retry.
+      `  - source: ${env.upstream.host}/${ns}/ranged`,
+      '    semver: ">=1.0.0"',
     ]);
     const processEnv = { TEST_REDIS_URL: env.redis.url };
     await pushImage(env.upstream.url, `${ns}/good`, 'v1', buildManifest({}));
     const worker = await startWorkerProcess(cfg, queueName, processEnv);
     const queue = new Queue(queueName, { connection: { url: env.redis.url }, prefix: env.prefix });
     try {
-      const first = await airlock(['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'], processEnv);
+      const first = await airlock(
+        ['sync', '--config', cfg, '--queue', queueName, '--only', 'images', '--json'],
+        processEnv,
+      );
       // Both failures are E_NOT_FOUND (a missing manifest, a missing repository): exit 5, as the one-shot sync.
       expect(first.code, first.stderr).toBe(5);
       const run = JSON.parse(first.stdout) as RunSummary;
       expect(run.summary).toMatchObject({ copied: 1, failed: 2 });
-      expect(run.failures?.map((f) => f.source).sort()).toEqual([`${env.upstream.host}/${ns}/ranged`, `docker://${env.upstream.host}/${ns}/late:v1`]);
+      expect(run.failures?.map((f) => f.source).sort()).toEqual([
+        `${env.upstream.host}/${ns}/ranged`,
+        `docker://${env.upstream.host}/${ns}/late:v1`,
+      ]);
 
       // Still failing upstream: the retry fails the same two, and copies nothing else.
-      const early = await airlock(['runs', 'retry', run.id, '--config', cfg, '--queue', queueName, '--follow', '--json'], processEnv);
+      const early = await airlock(
+        ['runs', 'retry', run.id, '--config', cfg, '--queue', queueName, '--follow', '--json'],
+        processEnv,
+      );
       expect(early.code).toBe(5);
       expect((JSON.parse(early.stdout) as RunSummary).summary).toMatchObject({ copied: 0, unchanged: 0, failed: 2 });
 
@@ -67,7 +76,11 @@ describe('airlock runs retry', () => {
       const shown = await airlock(['runs', 'show', newId, '--config', cfg, '--queue', queueName, '--json'], processEnv);
       const retried = JSON.parse(shown.stdout) as RunSummary;
       // Only the two failed artifacts ran: the good image is not even checked again (it would count as unchanged).
-      expect(retried).toMatchObject({ state: 'completed', retryOf: run.id, summary: { copied: 2, unchanged: 0, failed: 0 } });
+      expect(retried).toMatchObject({
+        state: 'completed',
+        retryOf: run.id,
+        summary: { copied: 2, unchanged: 0, failed: 0 },
+      });
       expect(digest((await getManifest(env.target.url, `${ns}/late`, 'v1')).bytes)).toBe(late.digest);
       expect(digest((await getManifest(env.target.url, `${ns}/ranged`, '1.2.0')).bytes)).toBe(ranged.digest);
 

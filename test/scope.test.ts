@@ -27,9 +27,17 @@ afterAll(async () => {
 describe('run scopes', () => {
   const base = {
     targets: { files: { dir: '/tmp/x', baseUrl: 'https://files' } },
-    images: [{ source: 'ghcr.io/acme/a:1', target: 'reg/a' }, { source: 'ghcr.io/acme/b:1', target: 'reg/b' }],
+    images: [
+      { source: 'ghcr.io/acme/a:1', target: 'reg/a' },
+      { source: 'ghcr.io/acme/b:1', target: 'reg/b' },
+    ],
     botkube: [{ name: 'botkube', url: 'https://example.com/index.yaml' }],
-    addons: { catalogs: [{ name: 'kubevela', source: '/srv/catalog' }, { name: 'other', source: '/srv/other' }] },
+    addons: {
+      catalogs: [
+        { name: 'kubevela', source: '/srv/catalog' },
+        { name: 'other', source: '/srv/other' },
+      ],
+    },
   };
 
   it('all, a kind, or one named source with the config narrowed to it', () => {
@@ -47,14 +55,41 @@ describe('run scopes', () => {
   });
 
   it('a schedule or watched repository with an unknown scope is a config error naming the key', () => {
-    expect(() => parseConfig({ ...base, schedules: [{ name: 'n', cron: '* * * * *', scope: 'addons:typo' }] })).toThrow(/schedules\[0\]\.scope: unknown scope "addons:typo"/);
-    expect(() => parseConfig({ ...base, serve: { github: { secret: { env: 'S' }, repositories: [{ repo: 'kubevela/catalog', scope: 'addons:kubevela' }] } } })).not.toThrow();
+    expect(() => parseConfig({ ...base, schedules: [{ name: 'n', cron: '* * * * *', scope: 'addons:typo' }] })).toThrow(
+      /schedules\[0\]\.scope: unknown scope "addons:typo"/,
+    );
+    expect(() =>
+      parseConfig({
+        ...base,
+        serve: {
+          github: { secret: { env: 'S' }, repositories: [{ repo: 'kubevela/catalog', scope: 'addons:kubevela' }] },
+        },
+      }),
+    ).not.toThrow();
   });
 
   it('airlock sync --source images:SOURCE copies that entry only', async () => {
     const cfg = path.join(work, 'airlock.yaml');
-    fs.writeFileSync(cfg, ['images:', `  - source: ${upstream.host}/scope/a:1`, `    target: ${target.host}/scope/a`, `  - source: ${upstream.host}/scope/b:1`, `    target: ${target.host}/scope/b`].join('\n'));
-    const r = await airlock(['sync', '--config', cfg, '--source', `images:${upstream.host}/scope/b:1`, '--json', '--state', path.join(work, 'state.json')]);
+    fs.writeFileSync(
+      cfg,
+      [
+        'images:',
+        `  - source: ${upstream.host}/scope/a:1`,
+        `    target: ${target.host}/scope/a`,
+        `  - source: ${upstream.host}/scope/b:1`,
+        `    target: ${target.host}/scope/b`,
+      ].join('\n'),
+    );
+    const r = await airlock([
+      'sync',
+      '--config',
+      cfg,
+      '--source',
+      `images:${upstream.host}/scope/b:1`,
+      '--json',
+      '--state',
+      path.join(work, 'state.json'),
+    ]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { items: Array<{ source: string; status: string }> };
     expect(report.items.map((i) => `${i.status} ${i.source}`)).toEqual([`copied docker://${upstream.host}/scope/b:1`]);

@@ -4,7 +4,17 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRepositoryClient, type RepositoryClient } from '../src/spaceone/repository-client.js';
-import { dbl, fieldMap, len, listValue, msg, readFields, struct, vint, type WireField } from './support/protobuf-wire.js';
+import {
+  dbl,
+  fieldMap,
+  len,
+  listValue,
+  msg,
+  readFields,
+  struct,
+  vint,
+  type WireField,
+} from './support/protobuf-wire.js';
 import { doubleSchema, fromWireList, fromWireStruct } from './support/spaceone-double.js';
 
 /**
@@ -51,9 +61,14 @@ function answer(method: string) {
 beforeAll(async () => {
   server = new grpc.Server();
   const methods = ['register', 'update', 'deregister', 'enable', 'disable', 'get_versions', 'get', 'list'];
-  server.addService(Object.fromEntries(methods.map((m) => [m, raw('Plugin', m)])), Object.fromEntries(methods.map((m) => [m, answer(m)])));
+  server.addService(
+    Object.fromEntries(methods.map((m) => [m, raw('Plugin', m)])),
+    Object.fromEntries(methods.map((m) => [m, answer(m)])),
+  );
   server.addService({ list: raw('Repository', 'list') }, { list: answer('repository.list') });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   address = `grpc://127.0.0.1:${port}`;
 });
 
@@ -66,10 +81,22 @@ beforeEach(() => {
   for (const k of Object.keys(replies)) delete replies[k];
 });
 
-const client = (pageSize?: number): RepositoryClient => createRepositoryClient({ endpoint: address, token: 'wire-test-token', attempts: 1, ...(pageSize ? { pageSize } : {}) });
+const client = (pageSize?: number): RepositoryClient =>
+  createRepositoryClient({
+    endpoint: address,
+    token: 'wire-test-token',
+    attempts: 1,
+    ...(pageSize ? { pageSize } : {}),
+  });
 
 // A PluginInfo with every field upstream defines, each with a value unlike its default.
-const capability = { supported_schema: ['aws_access_key', 'aws_assume_role'], use_resource_secret: true, weight: 1.5, none: null, nested: { monitoring_type: 'METRIC' } };
+const capability = {
+  supported_schema: ['aws_access_key', 'aws_assume_role'],
+  use_resource_secret: true,
+  weight: 1.5,
+  none: null,
+  nested: { monitoring_type: 'METRIC' },
+};
 const pluginInfoBytes = (id: string, repo = 'repo-local') =>
   msg(
     len(1, id),
@@ -114,7 +141,8 @@ const pluginInfoJson = (id: string, repo = 'repo-local') => ({
 function decodeRequest(type: string, bytes: Buffer): Record<string, unknown> {
   const t = doubleSchema().lookupType(`${PKG}.${type}`);
   const o = t.toObject(t.decode(bytes), { enums: String, longs: Number, defaults: false }) as Record<string, unknown>;
-  for (const k of ['registry_config', 'capability', 'tags', 'docs']) if (o[k] !== undefined) o[k] = fromWireStruct(o[k]);
+  for (const k of ['registry_config', 'capability', 'tags', 'docs'])
+    if (o[k] !== undefined) o[k] = fromWireStruct(o[k]);
   if (o.labels !== undefined) o.labels = fromWireList(o.labels);
   return o;
 }
@@ -143,23 +171,40 @@ describe('responses a 2.x server sends, decoded by airlock', () => {
 
   it('PluginInfo: every field, Struct and ListValue values of each kind, repository_info at 22, timestamps at 31 and 32', async () => {
     replies.get = pluginInfoBytes('plugin-aws-ec2-inven-collector');
-    expect(await client().get('plugin-aws-ec2-inven-collector', 'repo-local')).toEqual(pluginInfoJson('plugin-aws-ec2-inven-collector'));
+    expect(await client().get('plugin-aws-ec2-inven-collector', 'repo-local')).toEqual(
+      pluginInfoJson('plugin-aws-ec2-inven-collector'),
+    );
     // register and update answer the same message.
     replies.register = pluginInfoBytes('plugin-r');
     replies.update = pluginInfoBytes('plugin-u');
-    expect(await client().register({ plugin_id: 'plugin-r', name: 'n', resource_type: 'r', image: 'cloudforet/plugin-r' })).toEqual(pluginInfoJson('plugin-r'));
+    expect(
+      await client().register({ plugin_id: 'plugin-r', name: 'n', resource_type: 'r', image: 'cloudforet/plugin-r' }),
+    ).toEqual(pluginInfoJson('plugin-r'));
     expect(await client().update({ plugin_id: 'plugin-u', name: 'n' })).toEqual(pluginInfoJson('plugin-u'));
   });
 
   it('RepositoriesInfo: results (1) with all four RepositoryInfo fields, total_count (2)', async () => {
     replies['repository.list'] = msg(
       len(1, msg(len(1, 'repo-local'), len(2, 'Private'), len(3, 'LOCAL'))),
-      len(1, msg(len(1, 'repo-remote'), len(2, 'Marketplace'), len(3, 'REMOTE'), len(4, 'grpc+ssl://repository.example:443'))),
+      len(
+        1,
+        msg(
+          len(1, 'repo-remote'),
+          len(2, 'Marketplace'),
+          len(3, 'REMOTE'),
+          len(4, 'grpc+ssl://repository.example:443'),
+        ),
+      ),
       vint(2, 2),
     );
     expect(await client().listRepositories()).toEqual([
       { repository_id: 'repo-local', name: 'Private', repository_type: 'LOCAL' },
-      { repository_id: 'repo-remote', name: 'Marketplace', repository_type: 'REMOTE', endpoint: 'grpc+ssl://repository.example:443' },
+      {
+        repository_id: 'repo-remote',
+        name: 'Marketplace',
+        repository_type: 'REMOTE',
+        endpoint: 'grpc+ssl://repository.example:443',
+      },
     ]);
   });
 });
@@ -184,9 +229,18 @@ describe('requests airlock sends, read by hand and by the independent schema', (
     expectKnownFields('RegisterPluginRequest', bytes);
     expect(decodeRequest('RegisterPluginRequest', bytes)).toEqual(request);
     const f = fieldMap(bytes);
-    expect([text(f.get(1)?.[0]), text(f.get(2)?.[0]), text(f.get(3)?.[0]), text(f.get(4)?.[0]), num(f.get(5)?.[0]), text(f.get(10)?.[0])]).toEqual(['Demo', 'inventory.Collector', 'cloudforet/plugin-demo', 'aws', 3, 'plugin-demo']);
+    expect([
+      text(f.get(1)?.[0]),
+      text(f.get(2)?.[0]),
+      text(f.get(3)?.[0]),
+      text(f.get(4)?.[0]),
+      num(f.get(5)?.[0]),
+      text(f.get(10)?.[0]),
+    ]).toEqual(['Demo', 'inventory.Collector', 'cloudforet/plugin-demo', 'aws', 3, 'plugin-demo']);
     // labels (8): a ListValue whose values (1) are Values with string_value (3).
-    const labels = readFields(f.get(8)![0]!.value as Buffer).map((v) => text(readFields(v.value as Buffer).find((x) => x.field === 3)));
+    const labels = readFields(f.get(8)![0]!.value as Buffer).map((v) =>
+      text(readFields(v.value as Buffer).find((x) => x.field === 3)),
+    );
     expect(labels).toEqual(['EC2', 'Instance']);
     // capability (7): Struct map entries {key 1, value 2}; the number as a double (Value field 2, wire type 1).
     const entries = readFields(f.get(7)![0]!.value as Buffer).map((e) => readFields(e.value as Buffer));
@@ -204,13 +258,22 @@ describe('requests airlock sends, read by hand and by the independent schema', (
     await c.update({ plugin_id: 'plugin-demo', labels: ['A'], tags: { description: 'e' } });
     await c.get('plugin-demo', 'repo-local');
     await c.getVersions('plugin-demo', 'repo-local');
-    const [update, get, versions] = ['update', 'get', 'get_versions'].map((m) => received.find((r) => r.method === m)!.bytes);
+    const [update, get, versions] = ['update', 'get', 'get_versions'].map(
+      (m) => received.find((r) => r.method === m)!.bytes,
+    );
     expectKnownFields('UpdatePluginRequest', update!);
-    expect(decodeRequest('UpdatePluginRequest', update!)).toEqual({ plugin_id: 'plugin-demo', labels: ['A'], tags: { description: 'e' } });
+    expect(decodeRequest('UpdatePluginRequest', update!)).toEqual({
+      plugin_id: 'plugin-demo',
+      labels: ['A'],
+      tags: { description: 'e' },
+    });
     expect([...fieldMap(update!).keys()].sort((a, b) => a - b)).toEqual([1, 4, 5]);
     for (const bytes of [get!, versions!]) {
       expectKnownFields('RepositoryPluginRequest', bytes);
-      expect(decodeRequest('RepositoryPluginRequest', bytes)).toEqual({ plugin_id: 'plugin-demo', repository_id: 'repo-local' });
+      expect(decodeRequest('RepositoryPluginRequest', bytes)).toEqual({
+        plugin_id: 'plugin-demo',
+        repository_id: 'repo-local',
+      });
       expect(bytes).toEqual(msg(len(1, 'plugin-demo'), Buffer.from([0xaa, 0x01, 10]), Buffer.from('repo-local')));
     }
   });
@@ -223,19 +286,39 @@ describe('requests airlock sends, read by hand and by the independent schema', (
       const page = fieldMap(fieldMap(query).get(4)![0]!.value as Buffer);
       const start = num(page.get(1)?.[0]) ?? 1;
       const limit = num(page.get(2)?.[0]) ?? ids.length;
-      return msg(...ids.slice(start - 1, start - 1 + limit).map((id) => len(1, pluginInfoBytes(id))), vint(2, ids.length));
+      return msg(
+        ...ids.slice(start - 1, start - 1 + limit).map((id) => len(1, pluginInfoBytes(id))),
+        vint(2, ids.length),
+      );
     };
-    const listed = await client(2).list({ repository_id: 'repo-local', state: 'ENABLED', resource_type: 'inventory.Collector' });
+    const listed = await client(2).list({
+      repository_id: 'repo-local',
+      state: 'ENABLED',
+      resource_type: 'inventory.Collector',
+    });
     expect(listed.map((p) => p.plugin_id)).toEqual(ids);
     expect(listed[4]).toEqual(pluginInfoJson('p5'));
     const lists = received.filter((r) => r.method === 'list');
     expect(lists).toHaveLength(3);
     for (const [i, r] of lists.entries()) {
       expectKnownFields('PluginQuery', r.bytes);
-      expect(decodeRequest('PluginQuery', r.bytes)).toEqual({ query: { page: { start: 1 + 2 * i, limit: 2 } }, repository_id: 'repo-local', state: 'ENABLED', resource_type: 'inventory.Collector' });
+      expect(decodeRequest('PluginQuery', r.bytes)).toEqual({
+        query: { page: { start: 1 + 2 * i, limit: 2 } },
+        repository_id: 'repo-local',
+        state: 'ENABLED',
+        resource_type: 'inventory.Collector',
+      });
     }
     // By hand: field 1 holds Query, whose field 4 holds Page {start = 1, limit = 2}; state (4) is the enum's 1.
-    expect(lists[0]!.bytes).toEqual(msg(len(1, len(4, msg(vint(1, 1), vint(2, 2)))), vint(4, 1), len(5, 'inventory.Collector'), Buffer.from([0xaa, 0x01, 10]), Buffer.from('repo-local')));
+    expect(lists[0]!.bytes).toEqual(
+      msg(
+        len(1, len(4, msg(vint(1, 1), vint(2, 2)))),
+        vint(4, 1),
+        len(5, 'inventory.Collector'),
+        Buffer.from([0xaa, 0x01, 10]),
+        Buffer.from('repo-local'),
+      ),
+    );
   });
 
   it('list: a service that ignores the limit is read once; one that ignores start is refused, not looped on', async () => {
@@ -246,7 +329,10 @@ describe('requests airlock sends, read by hand and by the independent schema', (
 
     received.length = 0;
     replies.list = msg(len(1, pluginInfoBytes('a1')), len(1, pluginInfoBytes('a2')));
-    await expect(client(2).list({})).rejects.toMatchObject({ code: 'E_REGISTRY', message: expect.stringMatching(/page starting at 3 repeats plugins already listed/) });
+    await expect(client(2).list({})).rejects.toMatchObject({
+      code: 'E_REGISTRY',
+      message: expect.stringMatching(/page starting at 3 repeats plugins already listed/),
+    });
     expect(received.filter((r) => r.method === 'list')).toHaveLength(2);
   });
 });
@@ -255,23 +341,39 @@ describe('proto/ and the double schema', () => {
   it('agree on every message, enum and rpc the double knows; proto/ has every upstream message of plugin.proto and repository.proto', () => {
     // Only this check reads proto/: it compares the two hand-written copies of upstream.
     const ours = new protobuf.Root();
-    ours.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : path.join(ROOT, 'proto', target));
-    ours.loadSync(['spaceone/api/repository/v1/plugin.proto', 'spaceone/api/repository/v1/repository.proto'], { keepCase: true });
+    ours.resolvePath = (_origin, target) =>
+      target.startsWith('google/protobuf/') ? target : path.join(ROOT, 'proto', target);
+    ours.loadSync(['spaceone/api/repository/v1/plugin.proto', 'spaceone/api/repository/v1/repository.proto'], {
+      keepCase: true,
+    });
     ours.resolveAll();
     const theirs = doubleSchema();
     const shape = (t: protobuf.Type) =>
       t.fieldsArray
-        .map((f) => [f.id, f.name, f.resolvedType?.fullName ?? f.type, f.repeated, f.map ? (f as unknown as protobuf.MapField).keyType : '', f.partOf?.name ?? ''].join(' '))
+        .map((f) =>
+          [
+            f.id,
+            f.name,
+            f.resolvedType?.fullName ?? f.type,
+            f.repeated,
+            f.map ? (f as unknown as protobuf.MapField).keyType : '',
+            f.partOf?.name ?? '',
+          ].join(' '),
+        )
         .sort();
     let compared = 0;
     const walk = (ns: protobuf.NamespaceBase) => {
       for (const o of ns.nestedArray) {
         const other = ours.lookup(o.fullName);
         expect(other, o.fullName).toBeTruthy();
-        if (o instanceof protobuf.Type && !o.fullName.startsWith('.google.')) expect(shape(other as protobuf.Type), o.fullName).toEqual(shape(o));
+        if (o instanceof protobuf.Type && !o.fullName.startsWith('.google.'))
+          expect(shape(other as protobuf.Type), o.fullName).toEqual(shape(o));
         if (o instanceof protobuf.Enum) expect((other as protobuf.Enum).values, o.fullName).toEqual(o.values);
         if (o instanceof protobuf.Service) {
-          const rpcs = (s: protobuf.Service) => s.methodsArray.map((m) => `${m.name} ${m.resolvedRequestType!.fullName} ${m.resolvedResponseType!.fullName}`);
+          const rpcs = (s: protobuf.Service) =>
+            s.methodsArray.map(
+              (m) => `${m.name} ${m.resolvedRequestType!.fullName} ${m.resolvedResponseType!.fullName}`,
+            );
           expect(rpcs(other as protobuf.Service), o.fullName).toEqual(rpcs(o));
         }
         compared += 1;
@@ -280,10 +382,15 @@ describe('proto/ and the double schema', () => {
     };
     walk(theirs.lookup('spaceone') as protobuf.Namespace);
     expect(compared).toBeGreaterThan(20);
-    const repository = (r: protobuf.Root) => (r.lookup(`${PKG}`) as protobuf.Namespace).nestedArray.map((o) => o.name).sort();
+    const repository = (r: protobuf.Root) =>
+      (r.lookup(`${PKG}`) as protobuf.Namespace).nestedArray.map((o) => o.name).sort();
     expect(repository(ours)).toEqual(repository(theirs));
     // google.protobuf comes from protobufjs for proto/ (camelCase names), from struct.proto for the double: numbers and types agree.
-    const ids = (r: protobuf.Root, t: string) => r.lookupType(`google.protobuf.${t}`).fieldsArray.map((f) => `${f.id} ${f.type} ${f.repeated}`).sort();
+    const ids = (r: protobuf.Root, t: string) =>
+      r
+        .lookupType(`google.protobuf.${t}`)
+        .fieldsArray.map((f) => `${f.id} ${f.type} ${f.repeated}`)
+        .sort();
     for (const t of ['Struct', 'Value', 'ListValue', 'Empty']) expect(ids(ours, t), t).toEqual(ids(theirs, t));
   });
 

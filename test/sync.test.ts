@@ -17,7 +17,15 @@ beforeAll(async () => {
   [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
   await pushImage(upstream.url, 'acme/app', '1.0', buildManifest({}));
   await pushImage(upstream.url, 'acme/sidecar', '2.0', buildManifest({}));
-  const app = buildChart({ name: 'app', version: '1.0.0', appVersion: '1.0', values: { image: { registry: upstream.host, repository: 'acme/app', tag: '' }, sidecar: { image: `${upstream.host}/acme/sidecar:2.0` } } });
+  const app = buildChart({
+    name: 'app',
+    version: '1.0.0',
+    appVersion: '1.0',
+    values: {
+      image: { registry: upstream.host, repository: 'acme/app', tag: '' },
+      sidecar: { image: `${upstream.host}/acme/sidecar:2.0` },
+    },
+  });
   const appOld = buildChart({ name: 'app', version: '0.9.0', appVersion: '0.9' });
   repo = await startChartRepo([
     { name: 'app', version: '1.0.0', tgz: app },
@@ -56,19 +64,29 @@ describe('airlock sync', () => {
     );
     const state = ['--state', path.join(work, 'state', 'state.json')];
     const first = await airlock(['sync', '--config', cfg, '--json', ...state]);
-    const report = JSON.parse(first.stdout) as { summary: Record<string, number>; items: Array<{ kind: string; source: string; target: string; status: string; error?: { code: string } }> };
+    const report = JSON.parse(first.stdout) as {
+      summary: Record<string, number>;
+      items: Array<{ kind: string; source: string; target: string; status: string; error?: { code: string } }>;
+    };
     expect(report.items.filter((i) => i.kind === 'chart' && i.status === 'copied')).toHaveLength(2);
-    expect(report.items.filter((i) => i.kind === 'image' && i.status === 'copied').map((i) => i.source).sort()).toEqual([
-      `docker://${upstream.host}/acme/app:1.0`,
-      `docker://${upstream.host}/acme/sidecar:2.0`,
-    ]);
-    expect(report.items.find((i) => i.status === 'failed')).toMatchObject({ kind: 'chart', error: { code: 'E_NOT_FOUND' } });
+    expect(
+      report.items
+        .filter((i) => i.kind === 'image' && i.status === 'copied')
+        .map((i) => i.source)
+        .sort(),
+    ).toEqual([`docker://${upstream.host}/acme/app:1.0`, `docker://${upstream.host}/acme/sidecar:2.0`]);
+    expect(report.items.find((i) => i.status === 'failed')).toMatchObject({
+      kind: 'chart',
+      error: { code: 'E_NOT_FOUND' },
+    });
     expect(first.code).toBe(5);
     const host = upstream.host.replace(':', '-');
     expect((await getManifest(target.url, `${host}/acme/app`, '1.0')).status).toBe(200);
     expect((await getManifest(target.url, 'charts/app', '1.0.0')).status).toBe(200);
     expect((await getManifest(target.url, 'charts/app', '0.9.0')).status).toBe(404);
-    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, Array<{ urls: string[] }>> };
+    const index = parse(fs.readFileSync(path.join(dir, 'index.yaml'), 'utf8')) as {
+      entries: Record<string, Array<{ urls: string[] }>>;
+    };
     expect(index.entries.app?.[0]?.urls).toEqual(['https://charts.internal/stable/app-1.0.0.tgz']);
 
     repo.requests.length = 0;

@@ -19,7 +19,11 @@ let certDir: string;
 
 beforeAll(async () => {
   certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-tls-'));
-  [upstream, target, secure] = await Promise.all([startRegistry(), startRegistry(), startRegistry({ tls: selfSignedCertificate(certDir) })]);
+  [upstream, target, secure] = await Promise.all([
+    startRegistry(),
+    startRegistry(),
+    startRegistry({ tls: selfSignedCertificate(certDir) }),
+  ]);
 });
 
 afterAll(async () => {
@@ -27,7 +31,8 @@ afterAll(async () => {
   fs.rmSync(certDir, { recursive: true, force: true });
 });
 
-const copy = (source: string, dest: string, engine = testEngine()) => mirrorImage({ source, target: dest }, { engine, logger: silentLogger() });
+const copy = (source: string, dest: string, engine = testEngine()) =>
+  mirrorImage({ source, target: dest }, { engine, logger: silentLogger() });
 
 describe('a registry served over TLS', () => {
   it('is reached over HTTPS when configured insecure, HEAD probes included, and its self-signed certificate is refused otherwise', async () => {
@@ -35,16 +40,31 @@ describe('a registry served over TLS', () => {
     await pushImage(upstream.url, 'app/tls', '1', m);
     expect(secure.url).toMatch(/^https:/);
     // trustTargetSeconds 0: every re-sync asks the target, so the second run's target HEAD goes over TLS too.
-    const insecure = { registries: [{ host: secure.host, plainHttp: false, insecure: true }], state: { trustTargetSeconds: 0 } };
+    const insecure = {
+      registries: [{ host: secure.host, plainHttp: false, insecure: true }],
+      state: { trustTargetSeconds: 0 },
+    };
     const state = memoryMirrorState();
 
-    const up = await copy(`docker://${upstream.host}/app/tls:1`, `docker://${secure.host}/app/tls`, testEngine({ config: insecure, state }));
+    const up = await copy(
+      `docker://${upstream.host}/app/tls:1`,
+      `docker://${secure.host}/app/tls`,
+      testEngine({ config: insecure, state }),
+    );
     expect(up).toMatchObject({ status: 'copied', targetDigest: m.digest });
-    const again = await copy(`docker://${upstream.host}/app/tls:1`, `docker://${secure.host}/app/tls`, testEngine({ config: insecure, state }));
+    const again = await copy(
+      `docker://${upstream.host}/app/tls:1`,
+      `docker://${secure.host}/app/tls`,
+      testEngine({ config: insecure, state }),
+    );
     expect(again.status).toBe('unchanged');
 
     // The TLS registry as the source: its tag HEAD, manifest and blob GETs.
-    const down = await copy(`docker://${secure.host}/app/tls:1`, `docker://${target.host}/app/tls`, testEngine({ config: insecure }));
+    const down = await copy(
+      `docker://${secure.host}/app/tls:1`,
+      `docker://${target.host}/app/tls`,
+      testEngine({ config: insecure }),
+    );
     expect(down).toMatchObject({ status: 'copied', targetDigest: m.digest });
     const got = await getManifest(target.url, 'app/tls', '1');
     expect(got.bytes.equals(m.bytes)).toBe(true);
@@ -52,7 +72,11 @@ describe('a registry served over TLS', () => {
     // Verified TLS (the default for a registry configured plainHttp: false): the first request is the
     // HEAD probe of the source tag, and it fails naming the host and the certificate problem.
     const strict = { registries: [{ host: secure.host, plainHttp: false }] };
-    const err = (await copy(`docker://${secure.host}/app/tls:1`, `docker://${target.host}/app/strict`, testEngine({ config: strict })).catch((e: unknown) => e)) as Error & { code?: string };
+    const err = (await copy(
+      `docker://${secure.host}/app/tls:1`,
+      `docker://${target.host}/app/strict`,
+      testEngine({ config: strict }),
+    ).catch((e: unknown) => e)) as Error & { code?: string };
     expect(err.code).toBe('E_UNREACHABLE');
     expect(err.message).toContain(secure.host);
     expect(err.message).toMatch(/certificate/i);

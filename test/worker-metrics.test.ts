@@ -6,7 +6,12 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { JOB } from '../src/model/job-names.js';
-import { LAST_SUCCESS_RETENTION_SECONDS, metricsKeys, readWorkerMetrics, redisMetricsSink } from '../src/queue/worker-metrics.js';
+import {
+  LAST_SUCCESS_RETENTION_SECONDS,
+  metricsKeys,
+  readWorkerMetrics,
+  redisMetricsSink,
+} from '../src/queue/worker-metrics.js';
 import type { ReportItem } from '../src/model/report.js';
 import { startServeProcess, startWorkerProcess } from './support/airlock-processes.js';
 import { buildManifest, pushImage, randomBlob } from './support/images.js';
@@ -25,15 +30,15 @@ describe('worker metrics through Redis', () => {
     const repo = `m${randomUUID().slice(0, 8)}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-'));
     const cfg = writeQueueConfig(env, dir, [
-        'targets:',
-        '  images:',
-        `    registry: ${env.target.host}`,
-        '    path: "{repository}"',
-        'images:',
-        `  - source: ${env.upstream.host}/${repo}/scheduled`,
-        '    tags: [v1]',
-        'serve:',
-        '  adminToken: { env: ADMIN_TOKEN }',
+      'targets:',
+      '  images:',
+      `    registry: ${env.target.host}`,
+      '    path: "{repository}"',
+      'images:',
+      `  - source: ${env.upstream.host}/${repo}/scheduled`,
+      '    tags: [v1]',
+      'serve:',
+      '  adminToken: { env: ADMIN_TOKEN }',
     ]);
     const processEnv = { TEST_REDIS_URL: env.redis.url, ADMIN_TOKEN: 'admin-secret-1' };
     const app = buildManifest({ layers: [randomBlob(3000), randomBlob(5000)] });
@@ -59,7 +64,11 @@ describe('worker metrics through Redis', () => {
       const again = await queue.add(JOB.mirrorImage, { source, target });
       expect(await again.waitUntilFinished(events, 30_000)).toMatchObject({ status: 'unchanged' });
       // 404 is permanent: failed for good at the first attempt, counted against the upstream registry.
-      const missing = await queue.add(JOB.mirrorImage, { source: `docker://${env.upstream.host}/${repo}/none:v1`, target }, { attempts: 3 });
+      const missing = await queue.add(
+        JOB.mirrorImage,
+        { source: `docker://${env.upstream.host}/${repo}/none:v1`, target },
+        { attempts: 3 },
+      );
       await expect(missing.waitUntilFinished(events, 30_000)).rejects.toThrow(/E_NOT_FOUND/);
       // A sync run of the worker's config is a flow: its image is a mirror-image child job, counted like any other.
       const run = await queue.add(JOB.sync, { scope: 'images', reason: 'test' });
@@ -73,15 +82,22 @@ describe('worker metrics through Redis', () => {
       expect(sample(body, 'airlock_artifacts_total', 'kind="image",status="copied"')).toBe(2);
       expect(sample(body, 'airlock_artifacts_total', 'kind="image",status="unchanged"')).toBe(1);
       expect(sample(body, 'airlock_artifacts_total', 'kind="image",status="failed"')).toBe(1);
-      expect(sample(body, 'airlock_upstream_errors_total', `upstream="${env.upstream.host}",code="E_NOT_FOUND"`)).toBe(1);
+      expect(sample(body, 'airlock_upstream_errors_total', `upstream="${env.upstream.host}",code="E_NOT_FOUND"`)).toBe(
+        1,
+      );
       expect(sample(body, 'airlock_jobs_total', 'kind="mirror-image",state="completed"')).toBe(3);
       expect(sample(body, 'airlock_jobs_total', 'kind="mirror-image",state="failed"')).toBe(1);
       expect(sample(body, 'airlock_jobs_total', 'kind="sync",state="completed"')).toBe(1);
-      const appSeen = sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/app"`) ?? 0;
+      const appSeen =
+        sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/app"`) ?? 0;
       expect(appSeen).toBeGreaterThanOrEqual(before);
       expect(appSeen).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
-      expect(sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/scheduled"`)).toBeGreaterThanOrEqual(before);
-      expect(sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/none"`)).toBeUndefined();
+      expect(
+        sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/scheduled"`),
+      ).toBeGreaterThanOrEqual(before);
+      expect(
+        sample(body, 'airlock_last_success_timestamp_seconds', `source="${env.upstream.host}/${repo}/none"`),
+      ).toBeUndefined();
     } finally {
       await worker.stop();
       await serve.stop();
@@ -101,11 +117,31 @@ describe('last-success gauge bounds', () => {
     const queueName = `bounds-${randomUUID()}`;
     const prefix = '{bounds}';
     const sink = redisMetricsSink(redis, prefix, queueName);
-    const item = (kind: ReportItem['kind'], source: string): ReportItem => ({ kind, source, target: 't', status: 'unchanged', bytes: 0, blobs: { copied: 0, skipped: 0, mounted: 0 }, referrers: 0, durationMs: 0, warnings: [] });
+    const item = (kind: ReportItem['kind'], source: string): ReportItem => ({
+      kind,
+      source,
+      target: 't',
+      status: 'unchanged',
+      bytes: 0,
+      blobs: { copied: 0, skipped: 0, mounted: 0 },
+      referrers: 0,
+      durationMs: 0,
+      warnings: [],
+    });
     const now = new Date();
     try {
-      await sink.record(JOB.mirrorFile, 'completed', [item('file', 'https://old.example/f')], new Date(now.getTime() - (LAST_SUCCESS_RETENTION_SECONDS + 60) * 1000));
-      await sink.record(JOB.publishAddons, 'completed', [item('addon', 'official/velaux@1.0.0'), item('addon', 'official/velaux@1.1.0')], now);
+      await sink.record(
+        JOB.mirrorFile,
+        'completed',
+        [item('file', 'https://old.example/f')],
+        new Date(now.getTime() - (LAST_SUCCESS_RETENTION_SECONDS + 60) * 1000),
+      );
+      await sink.record(
+        JOB.publishAddons,
+        'completed',
+        [item('addon', 'official/velaux@1.0.0'), item('addon', 'official/velaux@1.1.0')],
+        now,
+      );
       const sources = (await readWorkerMetrics(redis, prefix, queueName)).lastSuccess.map((s) => s.labels.source);
       expect(sources).toEqual(['official/velaux']);
     } finally {

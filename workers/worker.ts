@@ -17,7 +17,12 @@ import { failedJobItems, jobArtifact } from '../src/queue/job-kinds.js';
 import { workerKind, type JobRun } from '../src/queue/worker-kinds.js';
 import { encodeJobFailure, isBullmqChildFailure } from '../src/queue/failure-text.js';
 import type { ReportItem } from '../src/model/report.js';
-import { DEFAULT_REDIS_POLICY, isRedisConnectionError, serviceRedisOptions, type RedisPolicy } from '../src/state/redis-connect.js';
+import {
+  DEFAULT_REDIS_POLICY,
+  isRedisConnectionError,
+  serviceRedisOptions,
+  type RedisPolicy,
+} from '../src/state/redis-connect.js';
 import { configDigest } from '../src/queue/worker-config.js';
 import type { Redis } from 'ioredis';
 
@@ -45,7 +50,6 @@ export interface QueueWorkerOptions {
   inFlight?: { count: number };
 }
 
-
 /**
  * The queue side of the same processors the one-shot CLI runs: one BullMQ worker dispatching by
  * job name. Permanent failures (401, 404, digest mismatch…) are not retried; the rest use the
@@ -69,7 +73,8 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
   const cacheDirs = options.cacheDirs ?? cacheDirsIn(path.join(os.tmpdir(), 'airlock-cache'), options.config);
   // On disk, not per job: an unchanged chart's images are known without downloading it again.
   const imageCache = chartImageCache(cacheDirs.chartImages);
-  const repos = () => createHelmRepoReader(engine, { cache: indexCache, maxIndexBytes: options.config.limits.chartIndexBytes });
+  const repos = () =>
+    createHelmRepoReader(engine, { cache: indexCache, maxIndexBytes: options.config.limits.chartIndexBytes });
   // One Repository service client per worker, opened on the first plugin registration. A failed
   // open is forgotten, so the next registration tries again instead of failing for the worker's life.
   let client: Promise<RepositoryClient> | undefined;
@@ -86,12 +91,23 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     // Parsed once, here: a malformed payload fails its job with E_USAGE, naming what is wrong.
     const payload = kind.parse(job.data);
     const jobs: JobContext = { config: options.config, engine, logger: log, repos, imageCache };
-    const flowCtx = { config: options.config, engine, logger: log, cacheDirs, queue, flow, token, configDigest: digest };
+    const flowCtx = {
+      config: options.config,
+      engine,
+      logger: log,
+      cacheDirs,
+      queue,
+      flow,
+      token,
+      configDigest: digest,
+    };
     return kind.run(job, payload, { jobs, flow: flowCtx, repositoryClient });
   };
   const record = async (job: Job, state: 'completed' | 'failed', items: ReportItem[]) => {
     // Metrics never fail a job: a Redis hiccup here costs a count, not a copy.
-    await options.metrics?.record(job.name, state, items).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
+    await options.metrics
+      ?.record(job.name, state, items)
+      .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
   };
   const inFlight = options.inFlight ?? { count: 0 };
   const processor = async (job: Job, token?: string) => {
@@ -119,13 +135,18 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
       // A flow parent waiting for its children, or a job put off: not a failure, no attempt used.
       if (e instanceof WaitingChildrenError || e instanceof DelayedError) throw e;
       if (e instanceof UnrecoverableError) {
-        await record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, jobArtifact(job.name, job.data))));
+        await record(
+          job,
+          'failed',
+          failedJobItems(job.name, job.data, toAirlockError(e, jobArtifact(job.name, job.data))),
+        );
         throw e;
       }
       await deferIfRateLimited(job, token, engine.budget, e, log);
       const err = toAirlockError(e, jobArtifact(job.name, job.data));
       // Counted once, when the job has failed for good, not per attempt.
-      if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record(job, 'failed', settled ?? failedJobItems(job.name, job.data, err));
+      if (err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
+        await record(job, 'failed', settled ?? failedJobItems(job.name, job.data, err));
       const line = encodeJobFailure(err);
       if (err.permanent) throw new UnrecoverableError(line);
       throw new Error(line, { cause: e });
@@ -146,7 +167,12 @@ export function startQueueWorker(options: QueueWorkerOptions): Worker {
     // A parent failed by a child (a plugin by its image copy) while it waited never reaches the
     // processor: BullMQ fails it with its deferred failure, exactly `child <key> failed`. The
     // processor's own `child <key> failed: why` was counted where it was thrown.
-    if (job && isBullmqChildFailure(e.message)) void record(job, 'failed', failedJobItems(job.name, job.data, toAirlockError(e, jobArtifact(job.name, job.data))));
+    if (job && isBullmqChildFailure(e.message))
+      void record(
+        job,
+        'failed',
+        failedJobItems(job.name, job.data, toAirlockError(e, jobArtifact(job.name, job.data))),
+      );
   });
   worker.on('closed', () => {
     void Promise.all([queue.close(), flow.close(), client?.then((c) => c.close())]).catch(() => undefined);

@@ -98,11 +98,13 @@ function decodeGo(v: unknown, type: GoType, where: string, into?: unknown): unkn
     if (!Array.isArray(v)) throw new AddonMetadataError(`${where} must be a list`);
     return v.map((x, i) => decodeGo(x, type.list, `${where}[${i}]`) ?? (type.list === 'string' ? '' : null));
   }
-  if (typeof v !== 'object' || Array.isArray(v) || v instanceof GoFloat) throw new AddonMetadataError(`${where} must be a mapping`);
+  if (typeof v !== 'object' || Array.isArray(v) || v instanceof GoFloat)
+    throw new AddonMetadataError(`${where} must be a mapping`);
   const obj = v as Record<string, unknown>;
   if ('map' in type) {
     const out: Record<string, string> = { ...((into as Record<string, string> | undefined) ?? {}) };
-    for (const [k, x] of Object.entries(obj)) out[k] = (decodeGo(x, 'string', `${where}.${k}`) as string | undefined) ?? '';
+    for (const [k, x] of Object.entries(obj))
+      out[k] = (decodeGo(x, 'string', `${where}.${k}`) as string | undefined) ?? '';
     return out;
   }
   const out: Record<string, unknown> = { ...((into as Record<string, unknown> | undefined) ?? {}) };
@@ -130,15 +132,23 @@ export function readAddonMetadata(text: string): { metadata: AddonMetadata; note
   } catch (e) {
     throw new AddonMetadataError(`not YAML as KubeVela reads it: ${(e as Error).message}`);
   }
-  if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) throw new AddonMetadataError('not a YAML mapping');
+  if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    throw new AddonMetadataError('not a YAML mapping');
   const meta = decodeGo(raw ?? {}, { struct: META }, '') as {
-    name?: string; version?: string; description?: string; icon?: string; url?: string; tags?: string[];
-    uxPlugins?: Record<string, string>; dependencies?: Array<{ name?: string; version?: string } | null>;
+    name?: string;
+    version?: string;
+    description?: string;
+    icon?: string;
+    url?: string;
+    tags?: string[];
+    uxPlugins?: Record<string, string>;
+    dependencies?: Array<{ name?: string; version?: string } | null>;
     system?: { vela?: string; kubernetes?: string };
   };
   const name = meta.name;
   if (!name) throw new AddonMetadataError('name is missing');
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new AddonMetadataError(`name "${name}" is not a valid chart name (lowercase letters, digits and -)`);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+    throw new AddonMetadataError(`name "${name}" is not a valid chart name (lowercase letters, digits and -)`);
   const version = meta.version;
   if (!version) throw new AddonMetadataError('version is missing');
   const dependencies: AddonDependency[] = [];
@@ -146,7 +156,10 @@ export function readAddonMetadata(text: string): { metadata: AddonMetadata; note
     if (!d?.name) throw new AddonMetadataError('every dependency needs a name');
     dependencies.push(d.version ? { name: d.name, version: d.version } : { name: d.name });
   }
-  const system = meta.system && (meta.system.vela || meta.system.kubernetes) ? { vela: meta.system.vela, kubernetes: meta.system.kubernetes } : undefined;
+  const system =
+    meta.system && (meta.system.vela || meta.system.kubernetes)
+      ? { vela: meta.system.vela, kubernetes: meta.system.kubernetes }
+      : undefined;
   const metadata: AddonMetadata = {
     name,
     version,

@@ -50,7 +50,13 @@ export function addonChartGroups(plan: Pick<AddonPlan, 'charts'>): AddonChartGro
   }
   return [...byChart.entries()].map(([k, alternatives]) => {
     alternatives.sort((a, b) => Number(UPSTREAM_HINT.test(b.repo)) - Number(UPSTREAM_HINT.test(a.repo)));
-    return { key: `${k} ${alternatives.map((a) => a.repo).sort().join(' ')}`, alternatives };
+    return {
+      key: `${k} ${alternatives
+        .map((a) => a.repo)
+        .sort()
+        .join(' ')}`,
+      alternatives,
+    };
   });
 }
 
@@ -86,8 +92,11 @@ export interface AddonMirrorStatus {
 /** What an addon needs that did not arrive, as `kind name` lines. */
 export function blockers(plan: AddonPlan, status: AddonMirrorStatus, definitionImages: boolean): string[] {
   const out: string[] = [];
-  for (const i of [...plan.images, ...(definitionImages ? plan.definitionImages : [])]) if (status.failedImages.has(i)) out.push(`image ${i}`);
-  for (const g of addonChartGroups(plan)) if (status.failedCharts.has(g.key)) out.push(`chart ${g.alternatives[0]!.chart}@${g.alternatives[0]!.version ?? '*'}`);
+  for (const i of [...plan.images, ...(definitionImages ? plan.definitionImages : [])])
+    if (status.failedImages.has(i)) out.push(`image ${i}`);
+  for (const g of addonChartGroups(plan))
+    if (status.failedCharts.has(g.key))
+      out.push(`chart ${g.alternatives[0]!.chart}@${g.alternatives[0]!.version ?? '*'}`);
   for (const u of plan.urls) if (status.failedUrls.has(u)) out.push(`file ${u}`);
   return [...new Set(out)];
 }

@@ -6,7 +6,16 @@ import type { SimpleGit } from 'simple-git';
 import { AirlockError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { withFileLock } from '../core/file-lock.js';
-import { gitIn, localGitError, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote, type RemoteRefs } from './git-exec.js';
+import {
+  gitIn,
+  localGitError,
+  localRefs,
+  parseGitRemote,
+  parseLsRemote,
+  remoteGitError,
+  type GitRemote,
+  type RemoteRefs,
+} from './git-exec.js';
 
 export interface CheckoutCatalogOptions {
   /** https://, http://, git://, ssh://, scp-like `user@host:path`, file:// or a local path. `user:token@` in https URLs is accepted and never shown. */
@@ -68,13 +77,21 @@ function refNameFor(ref: string | undefined, remote: RemoteRefs): string | undef
   return candidates.find((c) => remote.refs.has(c));
 }
 
-async function syncCache(repoDir: string, remote: GitRemote, ref: string | undefined, timeoutMs: number, logger?: Logger): Promise<{ commit: string; ref: string }> {
+async function syncCache(
+  repoDir: string,
+  remote: GitRemote,
+  ref: string | undefined,
+  timeoutMs: number,
+  logger?: Logger,
+): Promise<{ commit: string; ref: string }> {
   const parent = path.dirname(repoDir);
   if (!fs.existsSync(path.join(repoDir, 'HEAD'))) {
     // `init` on a half-initialised directory left by a crash simply completes it.
-    await gitIn(parent).raw(['init', '--bare', '--quiet', repoDir]).catch((e) => {
-      throw localGitError(e, 'cannot create the cache clone', repoDir);
-    });
+    await gitIn(parent)
+      .raw(['init', '--bare', '--quiet', repoDir])
+      .catch((e) => {
+        throw localGitError(e, 'cannot create the cache clone', repoDir);
+      });
   }
   const git = gitIn(repoDir);
   // A full commit id the cache already holds never changes: no network (the finish step of a
@@ -90,7 +107,8 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
   } catch (e) {
     throw remoteGitError(e, 'cannot read the catalog repository', remote);
   }
-  if (listed.refs.size === 0 && !listed.headId) throw new AirlockError('E_NOT_FOUND', 'the repository has no branches or tags', { artifact: remote.display });
+  if (listed.refs.size === 0 && !listed.headId)
+    throw new AirlockError('E_NOT_FOUND', 'the repository has no branches or tags', { artifact: remote.display });
 
   // An unchanged upstream costs this one ls-remote: the cache already holds every ref.
   if (!sameRefs(listed.refs, await localRefs(git))) {
@@ -102,13 +120,17 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
       throw remoteGitError(e, 'cannot fetch the catalog', remote);
     }
   }
-  if (listed.head && listed.refs.has(listed.head)) await git.raw(['symbolic-ref', 'HEAD', listed.head]).catch(() => undefined);
+  if (listed.head && listed.refs.has(listed.head))
+    await git.raw(['symbolic-ref', 'HEAD', listed.head]).catch(() => undefined);
 
   const refName = refNameFor(ref, listed);
   if (refName) {
     const rev = refName === 'HEAD' ? listed.headId! : refName;
     const commit = await revParseCommit(git, rev);
-    if (!commit) throw new AirlockError('E_NOT_FOUND', `${ref ?? 'HEAD'} does not point at a commit`, { artifact: remote.display });
+    if (!commit)
+      throw new AirlockError('E_NOT_FOUND', `${ref ?? 'HEAD'} does not point at a commit`, {
+        artifact: remote.display,
+      });
     return { commit, ref: refName };
   }
   if (ref && HEX_ID.test(ref)) {
@@ -120,9 +142,13 @@ async function syncCache(repoDir: string, remote: GitRemote, ref: string | undef
     }
     if (commit) return { commit, ref: commit };
   }
-  throw new AirlockError('E_NOT_FOUND', ref ? `ref "${ref}" is no branch, tag or commit of the repository` : 'the repository has no default branch', {
-    artifact: remote.display,
-  });
+  throw new AirlockError(
+    'E_NOT_FOUND',
+    ref ? `ref "${ref}" is no branch, tag or commit of the repository` : 'the repository has no default branch',
+    {
+      artifact: remote.display,
+    },
+  );
 }
 
 const PRUNE_AFTER_MS = 60 * 60_000;
@@ -144,8 +170,15 @@ const KEEP_TREES = 5;
  * one used within the last hour (a run may still read it; a removed one is rebuilt on demand).
  */
 async function pruneTrees(treesDir: string, current: string): Promise<void> {
-  const names = (await fsp.readdir(treesDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && n !== current);
-  const trees = await Promise.all(names.map(async (n) => ({ n, mtime: (await fsp.stat(path.join(treesDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  const names = (await fsp.readdir(treesDir).catch(() => [] as string[])).filter(
+    (n) => !n.startsWith('.') && n !== current,
+  );
+  const trees = await Promise.all(
+    names.map(async (n) => ({
+      n,
+      mtime: (await fsp.stat(path.join(treesDir, n)).catch(() => undefined))?.mtimeMs ?? 0,
+    })),
+  );
   trees.sort((a, b) => b.mtime - a.mtime);
   for (const t of trees.slice(KEEP_TREES - 1)) {
     if (Date.now() - t.mtime > PRUNE_AFTER_MS) await fsp.rm(path.join(treesDir, t.n), { recursive: true, force: true });
@@ -202,7 +235,9 @@ export async function checkoutCatalog(options: CheckoutCatalogOptions): Promise<
   const key = cacheKey(remote.url);
   const repoDir = path.join(base, `${key}.git`);
   await fsp.mkdir(base, { recursive: true });
-  const { commit, ref } = await withFileLock(`${repoDir}.lock`, () => syncCache(repoDir, remote, options.ref, options.timeoutMs ?? 5 * 60_000, options.logger));
+  const { commit, ref } = await withFileLock(`${repoDir}.lock`, () =>
+    syncCache(repoDir, remote, options.ref, options.timeoutMs ?? 5 * 60_000, options.logger),
+  );
   const dir = await materialise(repoDir, path.join(base, `${key}.trees`), commit);
   options.logger?.info({ catalog: remote.display, ref, commit }, 'catalog checked out');
   return { dir, commit, ref, repoDir };

@@ -81,16 +81,26 @@ function evalTokens(tokens: Token[], file: string, scope: CueScope, depth: numbe
 function evalTerm(term: Token[], file: string, scope: CueScope, depth: number): Segment[] | undefined {
   const first = term[0];
   if (!first) return undefined;
-  if (isPunct(first, '(') && isPunct(term[term.length - 1], ')')) return evalTokens(term.slice(1, -1), file, scope, depth);
+  if (isPunct(first, '(') && isPunct(term[term.length - 1], ')'))
+    return evalTokens(term.slice(1, -1), file, scope, depth);
   if (first.kind === 'str') {
     if (term.length !== 1) return undefined;
     const out: Segment[] = [];
     for (const part of first.parts) {
       if ('text' in part) {
         const p = part as StrPart;
-        out.push(p.escaped || first.multiline ? { text: p.text } : { text: p.text, span: { file, start: p.start, end: p.end } });
+        out.push(
+          p.escaped || first.multiline
+            ? { text: p.text }
+            : { text: p.text, span: { file, start: p.start, end: p.end } },
+        );
       } else {
-        const inner = evalTokens(part.tokens.filter((t) => t.kind !== 'nl'), file, scope, depth + 1);
+        const inner = evalTokens(
+          part.tokens.filter((t) => t.kind !== 'nl'),
+          file,
+          scope,
+          depth + 1,
+        );
         if (!inner) return undefined;
         out.push(...inner);
       }

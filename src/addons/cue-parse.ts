@@ -86,7 +86,19 @@ function isIdentPart(c: number): boolean {
 
 function decodeEscape(src: string, i: number): { text: string; next: number } {
   const c = src[i + 1];
-  const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', '/': '/', "'": "'", a: '\x07', b: '\b', f: '\f', v: '\v' };
+  const simple: Record<string, string> = {
+    n: '\n',
+    t: '\t',
+    r: '\r',
+    '"': '"',
+    '\\': '\\',
+    '/': '/',
+    "'": "'",
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    v: '\v',
+  };
   if (c !== undefined && c in simple) return { text: simple[c]!, next: i + 2 };
   if (c === 'u') return { text: String.fromCharCode(Number.parseInt(src.slice(i + 2, i + 6), 16)), next: i + 6 };
   return { text: c ?? '', next: i + 2 };
@@ -189,7 +201,10 @@ function readString(src: string, start: number): { token: Token; end: number } {
     if (code === qc && src.startsWith(close, i)) {
       lit += src.slice(chunk, i);
       flush(i);
-      return { token: { kind: 'str', start, end: i + close.length, parts, multiline: multiline || hashes > 0 }, end: i + close.length };
+      return {
+        token: { kind: 'str', start, end: i + close.length, parts, multiline: multiline || hashes > 0 },
+        end: i + close.length,
+      };
     }
     if (code === 10 && !multiline) throw new CueSyntaxError('unterminated string', start);
     if (code === 92 && src.startsWith(escape, i)) {
@@ -240,7 +255,11 @@ function skipPreamble(p: Cursor): void {
       p.i++;
       const n = p.tokens[p.i];
       if (n?.kind === 'punct' && n.text === '(') {
-        while (p.i < p.tokens.length && !(p.tokens[p.i]!.kind === 'punct' && (p.tokens[p.i] as { text: string }).text === ')')) p.i++;
+        while (
+          p.i < p.tokens.length &&
+          !(p.tokens[p.i]!.kind === 'punct' && (p.tokens[p.i] as { text: string }).text === ')')
+        )
+          p.i++;
         p.i++;
       } else {
         while (p.i < p.tokens.length && p.tokens[p.i]!.kind !== 'nl') p.i++;
@@ -273,7 +292,8 @@ function parseStructBody(p: Cursor, close: string | undefined, start: number): S
       node.end = t.end;
       return node;
     }
-    if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')')) throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);
+    if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')'))
+      throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);
     // `if cond { … }`, `for k, v in x { … }`, `let x = …`: their fields are alternatives.
     if (t.kind === 'ident' && (t.text === 'if' || t.text === 'for')) {
       for (const f of comprehensionBody(p).fields) node.fields.push({ ...f, conditional: true });
@@ -320,7 +340,9 @@ function parseField(p: Cursor): Field | undefined {
     const name = p.tokens[p.i + 1];
     p.i += 3; // let NAME =
     const value = parseValue(p);
-    return name?.kind === 'ident' ? { label: name.text, quoted: false, optional: false, value, conditional: false, labelStart: name.start } : undefined;
+    return name?.kind === 'ident'
+      ? { label: name.text, quoted: false, optional: false, value, conditional: false, labelStart: name.start }
+      : undefined;
   }
   const label = readLabel(p);
   if (!label) {
@@ -442,7 +464,12 @@ function parseValueSeq(p: Cursor, close: string): Token[] {
     const v = parseValue(p);
     if (v.kind === 'expr') out.push(...v.tokens);
     else out.push({ kind: 'node', start: v.start, end: v.end, node: v });
-    if (p.i < p.tokens.length && !isPunct(p.tokens[p.i], close) && p.tokens[p.i]!.kind !== 'nl' && !isPunct(p.tokens[p.i], ',')) {
+    if (
+      p.i < p.tokens.length &&
+      !isPunct(p.tokens[p.i], close) &&
+      p.tokens[p.i]!.kind !== 'nl' &&
+      !isPunct(p.tokens[p.i], ',')
+    ) {
       // A stray closer of another kind: unbalanced input.
       const s = p.tokens[p.i] as { start: number; text?: string };
       throw new CueSyntaxError(`unexpected "${s.text ?? '?'}"`, s.start);
@@ -469,7 +496,8 @@ function parseListBody(p: Cursor, start: number): ListNode {
       node.items.push(comprehensionBody(p));
       continue;
     }
-    if (t.kind === 'punct' && (t.text === '}' || t.text === ')')) throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);
+    if (t.kind === 'punct' && (t.text === '}' || t.text === ')'))
+      throw new CueSyntaxError(`unexpected "${t.text}"`, t.start);
     node.items.push(parseValue(p));
   }
 }

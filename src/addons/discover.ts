@@ -63,7 +63,9 @@ function parseCueFiles(addon: Addon, pick: (f: string) => boolean, warnings: str
       out.push({ file, src, root: parseCue(src) });
     } catch (e) {
       if (!(e instanceof CueSyntaxError)) throw e;
-      warnings.push(`${addon.dir}/${file}:${lineOf(src, e.offset)}: cannot read CUE (${e.message}); its images and charts are not discovered`);
+      warnings.push(
+        `${addon.dir}/${file}:${lineOf(src, e.offset)}: cannot read CUE (${e.message}); its images and charts are not discovered`,
+      );
     }
   }
   return out;
@@ -73,7 +75,10 @@ function scanYamlFiles(addon: Addon, pick: (f: string) => boolean, findings: Fil
   for (const [file, data] of addon.files) {
     if (!/\.ya?ml$/.test(file) || !pick(file)) continue;
     const { fallback, notes } = scanYamlFile(file, data.toString('utf8'), findings);
-    if (fallback) warnings.push(`${addon.dir}/${file}: not plain YAML (a Helm template?): KubeVela cannot read it (${fallback}); images read from image: lines only`);
+    if (fallback)
+      warnings.push(
+        `${addon.dir}/${file}: not plain YAML (a Helm template?): KubeVela cannot read it (${fallback}); images read from image: lines only`,
+      );
     for (const note of notes) warnings.push(`${addon.dir}/${file}: ${note} (as KubeVela reads it)`);
   }
 }
@@ -111,7 +116,8 @@ export function discoverAddon(addon: Addon): AddonScan {
   // VelaUX downloads uxPlugins tarballs from metadata.yaml at run time. The parsed metadata says
   // whether there are any; the file is parsed again only then, for the positions the rewrite edits.
   const meta = addon.files.get('metadata.yaml');
-  if (meta && Object.keys(addon.metadata.uxPlugins ?? {}).length > 0) scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
+  if (meta && Object.keys(addon.metadata.uxPlugins ?? {}).length > 0)
+    scanUxPlugins('metadata.yaml', meta.toString('utf8'), install);
 
   // Definitions are evaluated one file at a time: each carries its own `parameter`.
   const definitions = emptyFindings();
@@ -120,12 +126,21 @@ export function discoverAddon(addon: Addon): AddonScan {
   }
   scanYamlFiles(addon, (f) => DEFINITION.test(f), definitions, warnings);
 
-  for (const repo of uniqueSorted(install.untagged)) warnings.push(`${addon.dir}: image ${repo} takes its tag from the chart; mirror it with the chart's images`);
+  for (const repo of uniqueSorted(install.untagged))
+    warnings.push(`${addon.dir}: image ${repo} takes its tag from the chart; mirror it with the chart's images`);
 
   const charts = new Map<string, PlannedChart>();
   for (const c of install.charts) {
-    charts.set(`${c.repoType} ${c.url} ${c.chart} ${c.version ?? ''}`, { repo: c.url, chart: c.chart, ...(c.version ? { version: c.version } : {}), repoType: c.repoType });
-    if (c.repoType === 'git') warnings.push(`${addon.dir}/${c.file}: chart ${c.chart} comes from a git repository (${c.url}); mirror that repository with a git mirror, it is not a Helm repository`);
+    charts.set(`${c.repoType} ${c.url} ${c.chart} ${c.version ?? ''}`, {
+      repo: c.url,
+      chart: c.chart,
+      ...(c.version ? { version: c.version } : {}),
+      repoType: c.repoType,
+    });
+    if (c.repoType === 'git')
+      warnings.push(
+        `${addon.dir}/${c.file}: chart ${c.chart} comes from a git repository (${c.url}); mirror that repository with a git mirror, it is not a Helm repository`,
+      );
   }
 
   const urls = install.urls.map((u) => u.url);
@@ -135,10 +150,18 @@ export function discoverAddon(addon: Addon): AddonScan {
     version: addon.metadata.version,
     dependencies: (addon.metadata.dependencies ?? []).map((d) => d.name),
     ...(addon.metadata.system ? { system: addon.metadata.system } : {}),
-    images: normaliseAll(install.images.map((i) => i.ref), addon, warnings),
+    images: normaliseAll(
+      install.images.map((i) => i.ref),
+      addon,
+      warnings,
+    ),
     charts: [...charts.values()].sort((a, b) => `${a.repo} ${a.chart}`.localeCompare(`${b.repo} ${b.chart}`)),
     urls: uniqueSorted(urls),
-    definitionImages: normaliseAll(definitions.images.map((i) => i.ref), addon, warnings),
+    definitionImages: normaliseAll(
+      definitions.images.map((i) => i.ref),
+      addon,
+      warnings,
+    ),
     warnings,
   };
   return { addon, plan, install, definitions };

@@ -64,5 +64,9 @@ export function isImageLabel(label: string): boolean {
 
 /** An evaluated value that can be an image reference (Grafana JSON has `"image": 11`, CRDs have capitalised words). */
 export function looksLikeImage(text: string): boolean {
-  return /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]([a-z0-9._\-/]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(text) && /[a-z]/.test(text);
+  return (
+    /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]([a-z0-9._\-/]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(
+      text,
+    ) && /[a-z]/.test(text)
+  );
 }

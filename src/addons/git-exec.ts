@@ -46,7 +46,10 @@ export function parseGitRemote(input: string): GitRemote {
   const display = `${u.protocol}//${user && pass ? `${user}:***@` : '***@'}${u.host}${u.pathname}${u.search}`;
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     // ssh://user@host keeps its user; git's ssh transport takes no password from the URL.
-    if (pass) throw new AirlockError('E_USAGE', 'a password in an ssh URL is not supported; use an ssh key', { artifact: display });
+    if (pass)
+      throw new AirlockError('E_USAGE', 'a password in an ssh URL is not supported; use an ssh key', {
+        artifact: display,
+      });
     return { url: raw, display: raw, env: {} };
   }
   const basic = Buffer.from(`${user}:${pass}`).toString('base64');
@@ -56,7 +59,11 @@ export function parseGitRemote(input: string): GitRemote {
   return {
     url,
     display,
-    env: { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `http.${scope}.extraHeader`, GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` },
+    env: {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `http.${scope}.extraHeader`,
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    },
   };
 }
 
@@ -136,10 +143,19 @@ export function gitMessage(e: unknown): string {
 }
 
 const RULES: Array<[RegExp, ErrorCode]> = [
-  [/Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|returned error: 401|Permission denied \(publickey|Invalid username or password/i, 'E_UNAUTHORIZED'],
+  [
+    /Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|returned error: 401|Permission denied \(publickey|Invalid username or password/i,
+    'E_UNAUTHORIZED',
+  ],
   [/returned error: 403/i, 'E_DENIED'],
-  [/does not appear to be a git repository|repository '.*' not found|returned error: 404|repository not exported|No such file or directory|not found/i, 'E_NOT_FOUND'],
-  [/Could not resolve host|Failed to connect|Couldn't connect|Connection refused|Connection timed out|Connection reset|timed out|unable to connect|Network is unreachable|No route to host|block timeout reached|the remote end hung up|early EOF|Could not read from remote repository/i, 'E_UNREACHABLE'],
+  [
+    /does not appear to be a git repository|repository '.*' not found|returned error: 404|repository not exported|No such file or directory|not found/i,
+    'E_NOT_FOUND',
+  ],
+  [
+    /Could not resolve host|Failed to connect|Couldn't connect|Connection refused|Connection timed out|Connection reset|timed out|unable to connect|Network is unreachable|No route to host|block timeout reached|the remote end hung up|early EOF|Could not read from remote repository/i,
+    'E_UNREACHABLE',
+  ],
 ];
 
 /** Maps a failed git command talking to `remote` to an AirlockError with the remote as artifact. */

@@ -6,7 +6,17 @@ import { AirlockError } from '../core/errors.js';
 import { isPlainRelativePath } from './addon.js';
 import type { Logger } from '../core/log.js';
 import { redact } from '../core/secrets.js';
-import { gitIn, gitMessage, localGitError, meaningfulLines, localRefs, parseGitRemote, parseLsRemote, remoteGitError, type GitRemote } from './git-exec.js';
+import {
+  gitIn,
+  gitMessage,
+  localGitError,
+  meaningfulLines,
+  localRefs,
+  parseGitRemote,
+  parseLsRemote,
+  remoteGitError,
+  type GitRemote,
+} from './git-exec.js';
 
 export interface MirrorCatalogGitOptions {
   /** The bare cache clone from checkoutCatalog (holds the upstream branches and tags). */
@@ -70,11 +80,16 @@ async function indexEntries(git: SimpleGit, paths: string[]): Promise<Map<string
  * Author, committer and dates are fixed (dates from the upstream commit), so the same input
  * gives the same commit id on every run and a re-sync finds nothing to push.
  */
-async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>): Promise<string> {
+async function buildRewriteCommit(
+  options: Pick<MirrorCatalogGitOptions, 'repoDir' | 'upstreamCommit' | 'rewritten' | 'removed' | 'message' | 'author'>,
+): Promise<string> {
   const { repoDir, upstreamCommit } = options;
   const git = gitIn(repoDir);
-  const upstream = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${upstreamCommit}^{commit}`]).catch(() => '')).trim();
-  if (!upstream) throw new AirlockError('E_NOT_FOUND', `commit ${upstreamCommit} is not in the cache clone`, { artifact: repoDir });
+  const upstream = (
+    await git.raw(['rev-parse', '--verify', '--end-of-options', `${upstreamCommit}^{commit}`]).catch(() => '')
+  ).trim();
+  if (!upstream)
+    throw new AirlockError('E_NOT_FOUND', `commit ${upstreamCommit} is not in the cache clone`, { artifact: repoDir });
   const paths = [...options.rewritten.keys()].sort();
   const removed = [...new Set(options.removed ?? [])].sort();
   for (const p of [...paths, ...removed]) checkPath(p, repoDir);
@@ -105,7 +120,9 @@ async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDi
 
     const date = (await git.raw(['log', '-1', '--format=%ct %cz', upstream])).trim();
     const who = options.author ?? DEFAULT_AUTHOR;
-    const message = options.message ?? `airlock: catalog ${upstream.slice(0, 12)} with registries rewritten for the air gap\n\nUpstream-Commit: ${upstream}\n`;
+    const message =
+      options.message ??
+      `airlock: catalog ${upstream.slice(0, 12)} with registries rewritten for the air gap\n\nUpstream-Commit: ${upstream}\n`;
     const env = {
       GIT_AUTHOR_NAME: who.name,
       GIT_AUTHOR_EMAIL: who.email,
@@ -114,7 +131,9 @@ async function buildRewriteCommit(options: Pick<MirrorCatalogGitOptions, 'repoDi
       GIT_COMMITTER_EMAIL: who.email,
       GIT_COMMITTER_DATE: `@${date}`,
     };
-    return (await gitIn(repoDir, { env }).raw(['commit-tree', '--no-gpg-sign', tree, '-p', upstream, '-m', message])).trim();
+    return (
+      await gitIn(repoDir, { env }).raw(['commit-tree', '--no-gpg-sign', tree, '-p', upstream, '-m', message])
+    ).trim();
   } catch (e) {
     throw e instanceof AirlockError ? e : localGitError(e, 'cannot build the rewritten catalog commit', repoDir);
   } finally {
@@ -151,10 +170,19 @@ function pushError(e: unknown, remote: GitRemote): AirlockError {
     .find((l): l is string => !!l);
   const conflict = /stale info|fetch first|non-fast-forward|already exists/i.test(cause.reason);
   const message = `the remote refused ${cause.ref}: ${cause.reason}${said ? ` (remote said: ${said})` : ''}`;
-  return new AirlockError(conflict ? 'E_CONFLICT' : 'E_DENIED', redact(message.length > 400 ? `${message.slice(0, 397)}...` : message), { artifact: remote.display });
+  return new AirlockError(
+    conflict ? 'E_CONFLICT' : 'E_DENIED',
+    redact(message.length > 400 ? `${message.slice(0, 397)}...` : message),
+    { artifact: remote.display },
+  );
 }
 
-async function push(net: SimpleGit, remote: GitRemote, updates: Array<{ ref: string; id: string; old?: string }>, atomic: boolean): Promise<void> {
+async function push(
+  net: SimpleGit,
+  remote: GitRemote,
+  updates: Array<{ ref: string; id: string; old?: string }>,
+  atomic: boolean,
+): Promise<void> {
   const args = ['push', '--porcelain', '--progress', ...(atomic ? ['--atomic'] : []), remote.url];
   // A lease per ref: a ref is overwritten (even non-fast-forward, as the upstream may have
   // force-pushed) only while the remote still holds what ls-remote showed a moment ago.
@@ -182,7 +210,11 @@ export async function mirrorCatalogGit(options: MirrorCatalogGitOptions): Promis
     throw localGitError(e, 'cannot read the cache clone', options.repoDir);
   });
   if (upstreamRefs.has(branchRef)) {
-    throw new AirlockError('E_CONFLICT', `the upstream catalog has a branch "${options.branch}" itself; choose another branch for the rewritten catalog`, { artifact: remote.display });
+    throw new AirlockError(
+      'E_CONFLICT',
+      `the upstream catalog has a branch "${options.branch}" itself; choose another branch for the rewritten catalog`,
+      { artifact: remote.display },
+    );
   }
   const branchCommit = await buildRewriteCommit(options);
 
@@ -200,7 +232,10 @@ export async function mirrorCatalogGit(options: MirrorCatalogGitOptions): Promis
     .map(([ref, id]) => ({ ref, id, old: onRemote.get(ref) }))
     .sort((a, b) => (a.ref < b.ref ? -1 : 1));
   if (updates.length === 0) {
-    options.logger?.info({ remote: remote.display, branch: options.branch, commit: branchCommit }, 'git mirror unchanged');
+    options.logger?.info(
+      { remote: remote.display, branch: options.branch, commit: branchCommit },
+      'git mirror unchanged',
+    );
     return { pushedRefs: 0, branchCommit, status: 'unchanged' };
   }
 
@@ -215,6 +250,9 @@ export async function mirrorCatalogGit(options: MirrorCatalogGitOptions): Promis
       throw pushError(e2, remote);
     }
   }
-  options.logger?.info({ remote: remote.display, branch: options.branch, commit: branchCommit, refs: updates.length }, 'git mirror pushed');
+  options.logger?.info(
+    { remote: remote.display, branch: options.branch, commit: branchCommit, refs: updates.length },
+    'git mirror pushed',
+  );
   return { pushedRefs: updates.length, branchCommit, status: 'pushed' };
 }

@@ -31,7 +31,10 @@ function isPrerelease(version: string): boolean {
 }
 
 /** The versions of one addon to read, newest first. */
-function selectAddonVersions(entries: ChartVersionEntry[], mode: 'latest' | 'all' | string[]): { picked: ChartVersionEntry[]; missing: string[] } {
+function selectAddonVersions(
+  entries: ChartVersionEntry[],
+  mode: 'latest' | 'all' | string[],
+): { picked: ChartVersionEntry[]; missing: string[] } {
   const sorted = sortVersions(entries);
   if (mode === 'all') return { picked: sorted, missing: [] };
   if (mode === 'latest') {
@@ -67,10 +70,16 @@ async function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: s
   for (const entry of entries) {
     const name = entry.path.replace(/\\/g, '/');
     const parts = name.split('/');
-    if (name.startsWith('/') || parts.includes('..')) throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" points outside the addon`, { artifact });
+    if (name.startsWith('/') || parts.includes('..'))
+      throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" points outside the addon`, {
+        artifact,
+      });
     const inner = parts.slice(1).filter((p) => p !== '' && p !== '.');
     // Helm refuses the whole archive for a file beside the top directory, as KubeVela then does.
-    if (inner.length === 0) throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" is outside a top directory`, { artifact });
+    if (inner.length === 0)
+      throw new AirlockError('E_UNSUPPORTED', `addon archive member "${entry.path}" is outside a top directory`, {
+        artifact,
+      });
     const rel = inner[0] === addonName && inner.length > 1 ? inner.slice(1) : inner;
     files.set(rel.join('/'), entry.data);
   }
@@ -82,7 +91,12 @@ async function addonFilesFromArchive(tgz: Buffer, addonName: string, artifact: s
  * `https://kubevela.github.io/catalog/official`) as a catalog source. An unreachable or broken
  * index is an error; an addon whose archive cannot be fetched or read is a warning and is skipped.
  */
-export async function readHelmAddonRegistry(engine: HostAccess, url: string, registryName: string, options: HelmAddonRegistryOptions = {}): Promise<CatalogContents> {
+export async function readHelmAddonRegistry(
+  engine: HostAccess,
+  url: string,
+  registryName: string,
+  options: HelmAddonRegistryOptions = {},
+): Promise<CatalogContents> {
   const repos = options.repos ?? createHelmRepoReader(engine);
   const index = await repos.index(url);
   const warnings: AddonWarning[] = [];
@@ -94,14 +108,28 @@ export async function readHelmAddonRegistry(engine: HostAccess, url: string, reg
 
   for (const missing of [...(wanted ?? []), ...(typeof mode === 'object' ? Object.keys(mode) : [])]) {
     if (!index.entries[missing]?.length && !warnings.some((w) => w.addon === missing)) {
-      warnings.push({ registry: registryName, addon: missing, file: `${url} index.yaml`, message: 'the addon is not in the registry index' });
+      warnings.push({
+        registry: registryName,
+        addon: missing,
+        file: `${url} index.yaml`,
+        message: 'the addon is not in the registry index',
+      });
     }
   }
 
   const versionsOf = (name: string): ChartVersionEntry[] => {
     // A dependency outside a version map is read as `vela addon enable` would install it: the newest.
-    const { picked, missing } = selectAddonVersions(index.entries[name] ?? [], typeof mode === 'object' ? (mode[name] ?? 'latest') : mode);
-    for (const v of missing) warnings.push({ registry: registryName, addon: name, file: `${url} index.yaml`, message: `version ${v} is not in the registry index` });
+    const { picked, missing } = selectAddonVersions(
+      index.entries[name] ?? [],
+      typeof mode === 'object' ? (mode[name] ?? 'latest') : mode,
+    );
+    for (const v of missing)
+      warnings.push({
+        registry: registryName,
+        addon: name,
+        file: `${url} index.yaml`,
+        message: `version ${v} is not in the registry index`,
+      });
     return picked;
   };
 
@@ -115,12 +143,22 @@ export async function readHelmAddonRegistry(engine: HostAccess, url: string, reg
         const files = await addonFilesFromArchive(fetched.tgz, entry.name, artifact);
         const addon = addonFromFiles(registryName, entry.name, files, own);
         if (addon && bare(addon.metadata.version) !== bare(entry.version)) {
-          own.push({ registry: registryName, addon: entry.name, file: 'metadata.yaml', message: `metadata.yaml says version ${addon.metadata.version}, the registry index ${entry.version}` });
+          own.push({
+            registry: registryName,
+            addon: entry.name,
+            file: 'metadata.yaml',
+            message: `metadata.yaml says version ${addon.metadata.version}, the registry index ${entry.version}`,
+          });
         }
         return { ...(addon ? { addon } : {}), warnings: own };
       } catch (e) {
         const err = toAirlockError(e, artifact);
-        own.push({ registry: registryName, addon: entry.name, file: entry.urls[0] ?? `${entry.name}-${entry.version}.tgz`, message: `${entry.version}: ${err.message}; the addon is skipped` });
+        own.push({
+          registry: registryName,
+          addon: entry.name,
+          file: entry.urls[0] ?? `${entry.name}-${entry.version}.tgz`,
+          message: `${entry.version}: ${err.message}; the addon is skipped`,
+        });
         return { warnings: own };
       }
     });

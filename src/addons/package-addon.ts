@@ -65,16 +65,24 @@ export async function packageAddon(addon: Addon, files: Map<string, Buffer> = ad
   const metadata = addonChartMetadata(addon);
   const { name, version } = metadata;
   const fileName = `${name}-${version}.tgz`;
-  const entries: TarEntry[] = [{ path: `${name}/Chart.yaml`, data: Buffer.from(stringifyYaml(metadata, { lineWidth: 0 })) }];
+  const entries: TarEntry[] = [
+    { path: `${name}/Chart.yaml`, data: Buffer.from(stringifyYaml(metadata, { lineWidth: 0 })) },
+  ];
   const paths = [...files.keys()].filter((p) => p !== 'Chart.yaml').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const p of paths) {
     if (!isPlainRelativePath(p)) {
-      throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" is not a plain relative path`, { artifact: `${addon.registry}/${name}` });
+      throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" is not a plain relative path`, {
+        artifact: `${addon.registry}/${name}`,
+      });
     }
     // Helm's archive loader, which KubeVela uses, splits a member name that holds a backslash on
     // backslashes (a Windows archive): the file would arrive under another name, or outside.
     if (p.includes('\\')) {
-      throw new AirlockError('E_UNSUPPORTED', `addon file path "${p}" contains a backslash, which Helm's archive loader reads as a path separator`, { artifact: `${addon.registry}/${name}` });
+      throw new AirlockError(
+        'E_UNSUPPORTED',
+        `addon file path "${p}" contains a backslash, which Helm's archive loader reads as a path separator`,
+        { artifact: `${addon.registry}/${name}` },
+      );
     }
     entries.push({ path: `${name}/${p}`, data: files.get(p) as Buffer });
   }

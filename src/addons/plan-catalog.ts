@@ -13,10 +13,15 @@ export interface CatalogPlan {
  * The addons a selection needs: the named ones and, transitively, their dependencies — looked up
  * first in the addon's own registry, then in the others, as KubeVela installs them.
  */
-export function selectWithDependencies(contents: CatalogContents, names: string[] | undefined): { selected: CatalogContents['addons']; warnings: AddonWarning[] } {
+export function selectWithDependencies(
+  contents: CatalogContents,
+  names: string[] | undefined,
+): { selected: CatalogContents['addons']; warnings: AddonWarning[] } {
   const warnings: AddonWarning[] = [];
   const all = contents.addons;
-  const find = (name: string, preferRegistry?: string) => all.find((a) => a.metadata.name === name && a.registry === preferRegistry) ?? all.find((a) => a.metadata.name === name);
+  const find = (name: string, preferRegistry?: string) =>
+    all.find((a) => a.metadata.name === name && a.registry === preferRegistry) ??
+    all.find((a) => a.metadata.name === name);
   const chosen = new Set<(typeof all)[number]>();
   const visit = (addon: (typeof all)[number]) => {
     if (chosen.has(addon)) return;
@@ -24,7 +29,13 @@ export function selectWithDependencies(contents: CatalogContents, names: string[
     for (const dep of addon.metadata.dependencies ?? []) {
       const found = find(dep.name, addon.registry);
       if (found) visit(found);
-      else warnings.push({ registry: addon.registry, addon: addon.metadata.name, file: `${addon.dir}/metadata.yaml`, message: `dependency "${dep.name}" is in no registry of this catalog` });
+      else
+        warnings.push({
+          registry: addon.registry,
+          addon: addon.metadata.name,
+          file: `${addon.dir}/metadata.yaml`,
+          message: `dependency "${dep.name}" is in no registry of this catalog`,
+        });
     }
   };
   if (!names || names.length === 0) {

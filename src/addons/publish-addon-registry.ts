@@ -32,7 +32,12 @@ export function addonRegistryTargetSpec(spec: string, registryName: string): str
 }
 
 /** The chart target one addon registry is published to; without `{registry}` in the spec, every registry shares it. */
-export function addonRegistryTarget(engine: ChartTargetAccess, spec: string, registryName: string, options: ChartTargetOptions = {}): ChartTarget {
+export function addonRegistryTarget(
+  engine: ChartTargetAccess,
+  spec: string,
+  registryName: string,
+  options: ChartTargetOptions = {},
+): ChartTarget {
   const { baseUrl, ...rest } = options;
   return parseChartTarget(engine, addonRegistryTargetSpec(spec, registryName), {
     ...rest,
@@ -62,7 +67,11 @@ function asEntry(item: PackagedAddon | AddonPublishEntry): AddonPublishEntry {
  * there with the same digest is `unchanged` and nothing is uploaded; a failure (packaging
  * included) is reported for that addon and the others go on.
  */
-export async function publishAddonRegistry(items: Array<PackagedAddon | AddonPublishEntry>, target: ChartTarget, options: PublishAddonRegistryOptions = {}): Promise<AddonPublishResult[]> {
+export async function publishAddonRegistry(
+  items: Array<PackagedAddon | AddonPublishEntry>,
+  target: ChartTarget,
+  options: PublishAddonRegistryOptions = {},
+): Promise<AddonPublishResult[]> {
   const limit = pLimit(options.concurrency ?? 4);
   return Promise.all(
     items.map((item) =>
@@ -78,7 +87,14 @@ export async function publishAddonRegistry(items: Array<PackagedAddon | AddonPub
             const there = await target.has(entry.name, entry.version, entry.knownDigest);
             location = there.location;
             checked = entry.knownDigest;
-            if (there.present) return done({ addon: entry.addon, version: entry.version, digest: entry.knownDigest, status: 'unchanged', location });
+            if (there.present)
+              return done({
+                addon: entry.addon,
+                version: entry.version,
+                digest: entry.knownDigest,
+                status: 'unchanged',
+                location,
+              });
           }
           const pkg = await entry.pack();
           digest = pkg.digest;
@@ -87,11 +103,29 @@ export async function publishAddonRegistry(items: Array<PackagedAddon | AddonPub
           if (there?.present) {
             result = { addon: entry.addon, version: entry.version, digest: pkg.digest, status: 'unchanged', location };
           } else {
-            const pushed = await target.push({ name: pkg.name, version: pkg.version, tgz: pkg.tgz, metadata: pkg.metadata });
-            result = { addon: entry.addon, version: entry.version, digest: pkg.digest, status: pushed.status, location: pushed.location };
+            const pushed = await target.push({
+              name: pkg.name,
+              version: pkg.version,
+              tgz: pkg.tgz,
+              metadata: pkg.metadata,
+            });
+            result = {
+              addon: entry.addon,
+              version: entry.version,
+              digest: pkg.digest,
+              status: pushed.status,
+              location: pushed.location,
+            };
           }
         } catch (e) {
-          result = { addon: entry.addon, version: entry.version, ...(digest ? { digest } : {}), status: 'failed', location, error: toAirlockError(e, `${entry.addon.registry}/${entry.name}@${entry.version}`) };
+          result = {
+            addon: entry.addon,
+            version: entry.version,
+            ...(digest ? { digest } : {}),
+            status: 'failed',
+            location,
+            error: toAirlockError(e, `${entry.addon.registry}/${entry.name}@${entry.version}`),
+          };
         }
         return done(result);
       }),

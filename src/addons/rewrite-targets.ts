@@ -31,7 +31,8 @@ export function addonChartRepository(config: AirlockConfig): { url: string; repo
     parseOciChartUrl(t.url);
     return { url: t.url.replace(/\/+$/, ''), repoType: 'oci' };
   }
-  if (/^cm\+https?:\/\//.test(t.url)) return { url: chartMuseumRepoUrl(t.url, 'contextPath' in t ? t.contextPath : undefined), repoType: 'helm' };
+  if (/^cm\+https?:\/\//.test(t.url))
+    return { url: chartMuseumRepoUrl(t.url, 'contextPath' in t ? t.contextPath : undefined), repoType: 'helm' };
   if ('baseUrl' in t && t.baseUrl) return { url: t.baseUrl.replace(/\/+$/, ''), repoType: 'helm' };
   return undefined;
 }

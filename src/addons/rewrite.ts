@@ -49,7 +49,8 @@ interface Edit {
 
 function formatLiteral(value: string, style: ValueStyle): string {
   if (style === 'yaml-single') return `'${value.replace(/'/g, "''")}'`;
-  if (style === 'yaml-plain' && /^[A-Za-z0-9_./][A-Za-z0-9_./:@+~=-]*$/.test(value) && !/: |:$/.test(value)) return value;
+  if (style === 'yaml-plain' && /^[A-Za-z0-9_./][A-Za-z0-9_./:@+~=-]*$/.test(value) && !/: |:$/.test(value))
+    return value;
   return JSON.stringify(value);
 }
 
@@ -87,7 +88,9 @@ function place(segments: Segment[]): Placed[] {
 function regionEdits(pieces: Placed[], from: number, to: number, text: string): PlannedEdit[] | string {
   const inRange = pieces.filter((p) => p.seg.text.length > 0 && p.from < to && from < p.to);
   if (from === to) {
-    const host = pieces.find((p) => p.seg.span && p.seg.text.length > 0 && p.from <= from && from < p.to) ?? pieces.find((p) => p.seg.span && p.seg.text.length > 0 && p.from === from);
+    const host =
+      pieces.find((p) => p.seg.span && p.seg.text.length > 0 && p.from <= from && from < p.to) ??
+      pieces.find((p) => p.seg.span && p.seg.text.length > 0 && p.from === from);
     if (!host?.seg.span) return 'the image name is computed (no plain literal to rewrite)';
     const at = host.seg.span.start + (from - host.from);
     return text ? [{ file: host.seg.span.file, start: at, end: at, text }] : [];
@@ -101,7 +104,8 @@ function regionEdits(pieces: Placed[], from: number, to: number, text: string): 
     const b = Math.min(to, p.to) - p.from;
     const piece = placed ? '' : text;
     // A part that already reads right (a repository kept by the rule) is left as it is.
-    if (p.seg.text.slice(a, b) !== piece || inRange.length > 1) edits.push({ file: span.file, start: span.start + a, end: span.start + b, text: piece });
+    if (p.seg.text.slice(a, b) !== piece || inRange.length > 1)
+      edits.push({ file: span.file, start: span.start + a, end: span.start + b, text: piece });
     placed = true;
   }
   return edits.filter((e) => e.start !== e.end || e.text !== '');
@@ -138,9 +142,17 @@ function imageEdits(img: ImageFinding, target: ImageTarget): PlannedEdit[] | 'un
   // Empty pieces before it (an unset `_base`) add nothing: the first piece with text starts the name.
   const first = segments.find((s) => s.text.length > 0);
   if (first?.span && full.endsWith(written) && full.charAt(full.length - written.length - 1) === '/') {
-    return [{ file: first.span.file, start: first.span.start, end: first.span.start, text: full.slice(0, full.length - written.length) }];
+    return [
+      {
+        file: first.span.file,
+        start: first.span.start,
+        end: first.span.start,
+        text: full.slice(0, full.length - written.length),
+      },
+    ];
   }
-  if (first?.span && first.text.length >= nameEnd) return [{ file: first.span.file, start: first.span.start, end: first.span.start + nameEnd, text: full }];
+  if (first?.span && first.text.length >= nameEnd)
+    return [{ file: first.span.file, start: first.span.start, end: first.span.start + nameEnd, text: full }];
 
   const pieces = place(segments);
   let regFrom = 0;
@@ -200,7 +212,11 @@ function mergeSamePlace(edits: PlannedEdit[]): PlannedEdit[] {
 }
 
 /** Rewrites an addon's image references, chart sources and remote URLs to their mirrors, changing nothing else. */
-export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: { definitions?: boolean } = {}): AddonRewrite {
+export function rewriteAddon(
+  scan: AddonScan,
+  targets: RewriteTargets,
+  options: { definitions?: boolean } = {},
+): AddonRewrite {
   const edits = new Map<string, Edit[]>();
   const changes: RewriteChange[] = [];
   const warnings: string[] = [];
@@ -213,7 +229,9 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
       const list = edits.get(edit.file) ?? [];
       const same = list.find((e) => e.start === edit.start && e.end === edit.end);
       if (same && same.text !== edit.text) {
-        errors.push(`${dir}/${edit.file}: ${what} needs a different rewrite of a value already rewritten for ${same.what} (${same.text})`);
+        errors.push(
+          `${dir}/${edit.file}: ${what} needs a different rewrite of a value already rewritten for ${same.what} (${same.text})`,
+        );
         return false;
       }
       if (!same && list.some((e) => e.start < edit.end && edit.start < e.end)) {
@@ -230,7 +248,8 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
     changes.push(change);
     return true;
   };
-  const add = (file: string, edit: Edit, change: RewriteChange) => addAll([{ file, start: edit.start, end: edit.end, text: edit.text }], edit.what, change);
+  const add = (file: string, edit: Edit, change: RewriteChange) =>
+    addAll([{ file, start: edit.start, end: edit.end, text: edit.text }], edit.what, change);
 
   const images: ImageFinding[] = [...scan.install.images, ...(options.definitions ? scan.definitions.images : [])];
   for (const img of images) {
@@ -242,15 +261,29 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
     }
     const answer = targets.image(normalised);
     if (!answer) continue;
-    const target = typeof answer === 'string' ? { registry: answer.slice(0, Math.max(answer.indexOf('/'), 0)), repository: answer.slice(answer.indexOf('/') + 1) } : answer;
+    const target =
+      typeof answer === 'string'
+        ? {
+            registry: answer.slice(0, Math.max(answer.indexOf('/'), 0)),
+            repository: answer.slice(answer.indexOf('/') + 1),
+          }
+        : answer;
     const plan = imageEdits(img, target);
     if (plan === 'unchanged') continue;
     if (typeof plan === 'string') {
-      errors.push(`${dir}/${img.file}: image ${img.ref} cannot point at its mirror ${target.registry}/${target.repository}: ${plan}`);
+      errors.push(
+        `${dir}/${img.file}: image ${img.ref} cannot point at its mirror ${target.registry}/${target.repository}: ${plan}`,
+      );
       continue;
     }
     const suffix = img.ref.slice(nameLength(img.ref));
-    if (plan.length > 0) addAll(plan, `image ${img.ref}`, { kind: 'image', file: plan[0]!.file, from: img.ref, to: `${target.registry}/${target.repository}${suffix}` });
+    if (plan.length > 0)
+      addAll(plan, `image ${img.ref}`, {
+        kind: 'image',
+        file: plan[0]!.file,
+        from: img.ref,
+        to: `${target.registry}/${target.repository}${suffix}`,
+      });
   }
 
   for (const c of scan.install.charts) rewriteChart(c, targets, add, errors, dir);
@@ -265,7 +298,11 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
         errors.push(`${dir}/${u.file}: URL ${u.url} is computed; it cannot point at its mirror`);
         continue;
       }
-      add(only.span.file, { start: only.span.start, end: only.span.end, text: to, what: `URL ${u.url}` }, { kind: 'url', file: only.span.file, from: u.url, to });
+      add(
+        only.span.file,
+        { start: only.span.start, end: only.span.end, text: to, what: `URL ${u.url}` },
+        { kind: 'url', file: only.span.file, from: u.url, to },
+      );
     }
   }
 
@@ -280,18 +317,31 @@ export function rewriteAddon(scan: AddonScan, targets: RewriteTargets, options: 
       continue;
     }
     changedFiles.push(file);
-    for (const e of [...list].sort((a, b) => b.start - a.start)) src = src.slice(0, e.start) + e.text + src.slice(e.end);
+    for (const e of [...list].sort((a, b) => b.start - a.start))
+      src = src.slice(0, e.start) + e.text + src.slice(e.end);
     files.set(file, Buffer.from(src, 'utf8'));
   }
   // One literal can be part of several references (a shared parameter default): the edit one of
   // them needs may change another. Reading the result back is the only proof that each points
   // exactly at its mirror.
-  if (errors.length === 0 && changedFiles.length > 0) errors.push(...verifyImages(scan, { ...scan.addon, files }, targets, options.definitions === true));
-  return { files, changedFiles: changedFiles.sort(), changes: changes.filter((c) => changedFiles.includes(c.file)), warnings, errors };
+  if (errors.length === 0 && changedFiles.length > 0)
+    errors.push(...verifyImages(scan, { ...scan.addon, files }, targets, options.definitions === true));
+  return {
+    files,
+    changedFiles: changedFiles.sort(),
+    changes: changes.filter((c) => changedFiles.includes(c.file)),
+    warnings,
+    errors,
+  };
 }
 
 /** What the rewritten addon deploys against what it should: each targeted image at its mirror, the others as they were. */
-function verifyImages(scan: AddonScan, rewritten: AddonScan['addon'], targets: RewriteTargets, definitions: boolean): string[] {
+function verifyImages(
+  scan: AddonScan,
+  rewritten: AddonScan['addon'],
+  targets: RewriteTargets,
+  definitions: boolean,
+): string[] {
   const expected = (images: string[], rewrite: boolean) =>
     [
       ...new Set(
@@ -308,15 +358,29 @@ function verifyImages(scan: AddonScan, rewritten: AddonScan['addon'], targets: R
   const compare = (got: string[], want: string[], what: string) => {
     const missing = want.filter((w) => !got.includes(w));
     const extra = got.filter((g) => !want.includes(g));
-    if (missing.length || extra.length) out.push(`${scan.addon.dir}: after the rewrite its ${what} would be ${extra.join(', ') || 'missing'} instead of ${missing.join(', ') || 'nothing more'} (one value serves references with different mirrors)`);
+    if (missing.length || extra.length)
+      out.push(
+        `${scan.addon.dir}: after the rewrite its ${what} would be ${extra.join(', ') || 'missing'} instead of ${missing.join(', ') || 'nothing more'} (one value serves references with different mirrors)`,
+      );
   };
   compare(again.images, expected(scan.plan.images, true), 'images');
   compare(again.definitionImages, expected(scan.plan.definitionImages, definitions), 'definition images');
   return out;
 }
 
-function rewriteChart(c: ChartFinding, targets: RewriteTargets, add: (file: string, edit: Edit, change: RewriteChange) => boolean, errors: string[], dir: string): void {
-  const planned: PlannedChart = { repo: c.url, chart: c.chart, ...(c.version ? { version: c.version } : {}), repoType: c.repoType };
+function rewriteChart(
+  c: ChartFinding,
+  targets: RewriteTargets,
+  add: (file: string, edit: Edit, change: RewriteChange) => boolean,
+  errors: string[],
+  dir: string,
+): void {
+  const planned: PlannedChart = {
+    repo: c.url,
+    chart: c.chart,
+    ...(c.version ? { version: c.version } : {}),
+    repoType: c.repoType,
+  };
   // A git or oss chart source is not a Helm repository: it cannot point at a chart mirror.
   if (c.repoType !== 'helm' && c.repoType !== 'oci') return;
   const target = targets.chart(planned);
@@ -329,15 +393,36 @@ function rewriteChart(c: ChartFinding, targets: RewriteTargets, add: (file: stri
   const literal = c.urlSegments?.length === 1 && c.urlSegments[0]!.text === c.url ? c.urlSegments[0]!.span : undefined;
   if (target.url !== c.url && literal) {
     // `url: parameter.chartUrl` with a default: rewrite the default, the parameter keeps working.
-    add(literal.file, { start: literal.start, end: literal.end, text: target.url, what }, { kind: 'chart', file: literal.file, from: c.url, to: target.url });
+    add(
+      literal.file,
+      { start: literal.start, end: literal.end, text: target.url, what },
+      { kind: 'chart', file: literal.file, from: c.url, to: target.url },
+    );
   } else if (target.url !== c.url) {
-    add(c.urlSpan.file, { start: c.urlSpan.start, end: c.urlSpan.end, text: formatLiteral(target.url, c.urlSpan.style), what }, { kind: 'chart', file: c.file, from: c.url, to: target.url });
+    add(
+      c.urlSpan.file,
+      { start: c.urlSpan.start, end: c.urlSpan.end, text: formatLiteral(target.url, c.urlSpan.style), what },
+      { kind: 'chart', file: c.file, from: c.url, to: target.url },
+    );
   }
   if (target.repoType === c.repoType) return;
   if (c.repoTypeSpan) {
-    add(c.repoTypeSpan.file, { start: c.repoTypeSpan.start, end: c.repoTypeSpan.end, text: formatLiteral(target.repoType, c.repoTypeSpan.style), what: `${what} repoType` }, { kind: 'chart', file: c.file, from: `repoType ${c.repoType}`, to: `repoType ${target.repoType}` });
+    add(
+      c.repoTypeSpan.file,
+      {
+        start: c.repoTypeSpan.start,
+        end: c.repoTypeSpan.end,
+        text: formatLiteral(target.repoType, c.repoTypeSpan.style),
+        what: `${what} repoType`,
+      },
+      { kind: 'chart', file: c.file, from: `repoType ${c.repoType}`, to: `repoType ${target.repoType}` },
+    );
   } else if (c.insertBefore) {
     const line = `repoType: ${formatLiteral(target.repoType, c.insertBefore.style)}\n${c.insertBefore.indent}`;
-    add(c.insertBefore.file, { start: c.insertBefore.offset, end: c.insertBefore.offset, text: line, what: `${what} repoType` }, { kind: 'chart', file: c.file, from: `repoType ${c.repoType}`, to: `repoType ${target.repoType}` });
+    add(
+      c.insertBefore.file,
+      { start: c.insertBefore.offset, end: c.insertBefore.offset, text: line, what: `${what} repoType` },
+      { kind: 'chart', file: c.file, from: `repoType ${c.repoType}`, to: `repoType ${target.repoType}` },
+    );
   }
 }

@@ -45,7 +45,11 @@ function collectSymbols(files: CueFile[]): Map<string, Located[]> {
   return symbols;
 }
 
-export function buildCueScope(files: CueFile[], context: Record<string, string>, options: { deepParameters?: boolean } = {}): CueScope {
+export function buildCueScope(
+  files: CueFile[],
+  context: Record<string, string>,
+  options: { deepParameters?: boolean } = {},
+): CueScope {
   const params = collectParameters(files, options.deepParameters ?? false);
   const symbols = collectSymbols(files);
   return {
@@ -65,9 +69,15 @@ function lineIndent(src: string, offset: number): string {
 }
 
 /** Images, helm charts and remote URLs an addon's CUE file deploys, evaluated with the addon's defaults. */
-export function scanCueFile(cue: CueFile, scope: CueScope, findings: FileFindings, options: { skipParameterBlocks: boolean }): void {
+export function scanCueFile(
+  cue: CueFile,
+  scope: CueScope,
+  findings: FileFindings,
+  options: { skipParameterBlocks: boolean },
+): void {
   const { file, src } = cue;
-  const str = (node: ValueNode | undefined): Segment[] | undefined => (node ? evaluateString(node, file, scope) : undefined);
+  const str = (node: ValueNode | undefined): Segment[] | undefined =>
+    node ? evaluateString(node, file, scope) : undefined;
 
   const helmImageBlock = (s: StructNode) => {
     const repo = fieldsNamed(s, 'repository')[0];
@@ -86,7 +96,8 @@ export function scanCueFile(cue: CueFile, scope: CueScope, findings: FileFinding
     const segments = [...name, { text: ':' }, ...tagSegs];
     const ref = joinSegments(segments);
     const registry = regSegs && joinSegments(regSegs) ? { registry: regSegs } : {};
-    if (looksLikeImage(ref)) findings.images.push({ ref, segments, file, parts: { ...registry, repository: repoSegs } });
+    if (looksLikeImage(ref))
+      findings.images.push({ ref, segments, file, parts: { ...registry, repository: repoSegs } });
   };
 
   const chartOf = (s: StructNode) => {

@@ -17,7 +17,8 @@ function scalarSegment(s: Scalar, file: string, src: string): Segment | undefine
   // A plain number keeps its written form: `tag: 1.10` is the tag "1.10", not 1.1.
   const text = typeof s.value === 'number' && style === 'yaml-plain' ? src.slice(start, end) : String(s.value);
   if (style === 'yaml-plain' && src.slice(start, end) === text) return { text, span: { file, start, end } };
-  if (style !== 'yaml-plain' && src.slice(start + 1, end - 1) === text) return { text, span: { file, start: start + 1, end: end - 1 } };
+  if (style !== 'yaml-plain' && src.slice(start + 1, end - 1) === text)
+    return { text, span: { file, start: start + 1, end: end - 1 } };
   return { text };
 }
 
@@ -59,7 +60,12 @@ export function scanYamlFile(file: string, src: string, findings: FileFindings):
     for (const m of src.matchAll(HELM_TEMPLATE_IMAGE)) {
       const start = m.index + m[1]!.length;
       const text = m[2]!;
-      if (looksLikeImage(text)) findings.images.push({ ref: text, segments: [{ text, span: { file, start, end: start + text.length } }], file });
+      if (looksLikeImage(text))
+        findings.images.push({
+          ref: text,
+          segments: [{ text, span: { file, start, end: start + text.length } }],
+          file,
+        });
     }
     return { fallback: doc.error, notes: [] };
   }
@@ -115,7 +121,13 @@ function imageMap(doc: GoYamlDocument, map: YAMLMap, file: string, src: string, 
   }
   const segments = [...name, { text: ':' }, tagSeg];
   const ref = segments.map((s) => s.text).join('');
-  if (looksLikeImage(ref)) findings.images.push({ ref, segments, file, parts: { ...(regSeg?.text ? { registry: [regSeg] } : {}), repository: [repoSeg] } });
+  if (looksLikeImage(ref))
+    findings.images.push({
+      ref,
+      segments,
+      file,
+      parts: { ...(regSeg?.text ? { registry: [regSeg] } : {}), repository: [repoSeg] },
+    });
 }
 
 function chartMap(doc: GoYamlDocument, map: YAMLMap, file: string, src: string, findings: FileFindings): void {
@@ -142,7 +154,14 @@ function chartMap(doc: GoYamlDocument, map: YAMLMap, file: string, src: string, 
   });
 }
 
-function walk(doc: GoYamlDocument, node: unknown, file: string, src: string, findings: FileFindings, seen: Set<unknown>): void {
+function walk(
+  doc: GoYamlDocument,
+  node: unknown,
+  file: string,
+  src: string,
+  findings: FileFindings,
+  seen: Set<unknown>,
+): void {
   // An anchored node reached again through an alias holds the same findings at the same place.
   if (seen.has(node)) return;
   seen.add(node);

@@ -69,7 +69,11 @@ export function createEngine(options: EngineOptions): Engine {
 
   const configured = new Map<string, Credentials>();
   config.registries.forEach((r, i) => {
-    if (r.username && r.password) configured.set(r.host, { username: r.username, password: resolveSecret(r.password, `registries[${i}].password`, env) });
+    if (r.username && r.password)
+      configured.set(r.host, {
+        username: r.username,
+        password: resolveSecret(r.password, `registries[${i}].password`, env),
+      });
   });
 
   const warnedLow = new Set<string>();

@@ -7,7 +7,14 @@ import { mirrorFile, publicUrl, type MirroredFile, type StaticTarget } from '../
 import { registerSecret } from '../core/secrets.js';
 import { writeFileAtomic } from '../core/fs-atomic.js';
 import { checkName } from '../core/names.js';
-import { dependencyUrls, parsePluginIndex, selectPlugins, validatePluginIndex, type PluginEntry, type PluginIndex } from './plugin-index.js';
+import {
+  dependencyUrls,
+  parsePluginIndex,
+  selectPlugins,
+  validatePluginIndex,
+  type PluginEntry,
+  type PluginIndex,
+} from './plugin-index.js';
 import fsp from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { ItemStatus } from '../model/report.js';
@@ -49,20 +56,31 @@ function registerHeaderTokens(headers: Record<string, string> | undefined): void
  * the index has them, recorded where it does not), and writes the rewritten index only when every
  * file arrived, so the previous index stays served until a complete one replaces it.
  */
-export async function mirrorBotkubeRepository(engine: { http: HttpClient }, target: StaticTarget, options: BotkubeMirrorOptions): Promise<BotkubeMirrorResult> {
+export async function mirrorBotkubeRepository(
+  engine: { http: HttpClient },
+  target: StaticTarget,
+  options: BotkubeMirrorOptions,
+): Promise<BotkubeMirrorResult> {
   const artifact = options.indexUrl;
   // The name is the index's directory under the target: checked here too, for payloads from the queue.
   checkName('path-segment', options.name, { field: 'Botkube repository name', artifact, code: 'E_USAGE' });
   registerHeaderTokens(options.headers);
-  const res = await getFollowingRedirects(engine.http, options.indexUrl, options.headers ?? {}, artifact, { kind: 'index' });
+  const res = await getFollowingRedirects(engine.http, options.indexUrl, options.headers ?? {}, artifact, {
+    kind: 'index',
+  });
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'fetching the plugin index failed', artifact);
   const index = parsePluginIndex((await readBuffer(res, 64 * 1024 * 1024, artifact)).toString('utf8'), artifact);
   const problems = validatePluginIndex(index);
   if (problems.length > 0) {
-    throw new AirlockError('E_UNSUPPORTED', `plugin index is invalid (Botkube would refuse it): ${problems.join('; ')}`, { artifact });
+    throw new AirlockError(
+      'E_UNSUPPORTED',
+      `plugin index is invalid (Botkube would refuse it): ${problems.join('; ')}`,
+      { artifact },
+    );
   }
   const selected = selectPlugins(index, options.plugins, options.versions);
-  if (selected.length === 0) throw new AirlockError('E_NOT_FOUND', `no plugin matches ${options.plugins?.join(', ')}`, { artifact });
+  if (selected.length === 0)
+    throw new AirlockError('E_NOT_FOUND', `no plugin matches ${options.plugins?.join(', ')}`, { artifact });
 
   const limit = pLimit(options.concurrency ?? 4);
   const files: MirroredFile[] = [];
@@ -76,13 +94,23 @@ export async function mirrorBotkubeRepository(engine: { http: HttpClient }, targ
         try {
           const sameOrigin = new URL(url).origin === new URL(options.indexUrl).origin;
           // Plugin assets sit at versioned URLs the index pins: a copy already there is not asked for again.
-          const f = await mirrorFile(engine, url, target, { revalidate: false, ...(checksum ? { checksum } : {}), ...(sameOrigin && options.headers ? { headers: options.headers } : {}) });
+          const f = await mirrorFile(engine, url, target, {
+            revalidate: false,
+            ...(checksum ? { checksum } : {}),
+            ...(sameOrigin && options.headers ? { headers: options.headers } : {}),
+          });
           files.push(f);
           return f;
         } catch (e) {
           const err = toAirlockError(e, url);
           // The file is the artifact; the message says which plugin needed it.
-          failures.push(new AirlockError(err.code, `${what}: ${err.message}`, { artifact: err.artifact ?? url, cause: err, ...(err.status ? { status: err.status } : {}) }));
+          failures.push(
+            new AirlockError(err.code, `${what}: ${err.message}`, {
+              artifact: err.artifact ?? url,
+              cause: err,
+              ...(err.status ? { status: err.status } : {}),
+            }),
+          );
           return undefined;
         }
       });
@@ -122,7 +150,13 @@ export async function mirrorBotkubeRepository(engine: { http: HttpClient }, targ
       const payloadRef = e.externalRequest?.payload?.jsonSchema?.refURL;
       if (payloadRef) {
         const f = await copy(payloadRef, undefined, `${what} externalRequest schema`);
-        out.externalRequest = { ...e.externalRequest, payload: { ...e.externalRequest?.payload, jsonSchema: { ...e.externalRequest?.payload?.jsonSchema, refURL: f?.url ?? payloadRef } } };
+        out.externalRequest = {
+          ...e.externalRequest,
+          payload: {
+            ...e.externalRequest?.payload,
+            jsonSchema: { ...e.externalRequest?.payload?.jsonSchema, refURL: f?.url ?? payloadRef },
+          },
+        };
       }
       return out;
     }),
@@ -144,5 +178,12 @@ export async function mirrorBotkubeRepository(engine: { http: HttpClient }, targ
     written = indexPublicUrl;
   }
   const values = stringifyYaml({ plugins: { repositories: { [options.name]: { url: indexPublicUrl } } } });
-  return { name: options.name, indexUrl: written, indexStatus, files: files.sort((a, b) => a.path.localeCompare(b.path)), failures, values };
+  return {
+    name: options.name,
+    indexUrl: written,
+    indexStatus,
+    files: files.sort((a, b) => a.path.localeCompare(b.path)),
+    failures,
+    values,
+  };
 }

@@ -32,7 +32,9 @@ export function parsePluginIndex(text: string, artifact: string): PluginIndex {
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new AirlockError('E_UNSUPPORTED', `plugin index is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { artifact });
+    throw new AirlockError('E_UNSUPPORTED', `plugin index is not valid YAML: ${(e as Error).message.split('\n')[0]}`, {
+      artifact,
+    });
   }
   const index = doc as PluginIndex | null;
   if (!index || typeof index !== 'object' || !Array.isArray(index.entries)) {
@@ -43,7 +45,9 @@ export function parsePluginIndex(text: string, artifact: string): PluginIndex {
 
 /** Dependency values that are maps with a url; Botkube's YAML decoder ignores the rest. */
 export function dependencyUrls(u: PluginUrl): Array<[string, { url?: unknown }]> {
-  return Object.entries(u.dependencies ?? {}).filter((e): e is [string, { url?: unknown }] => !!e[1] && typeof e[1] === 'object');
+  return Object.entries(u.dependencies ?? {}).filter(
+    (e): e is [string, { url?: unknown }] => !!e[1] && typeof e[1] === 'object',
+  );
 }
 
 /**
@@ -58,7 +62,8 @@ export function validatePluginIndex(index: PluginIndex): string[] {
     if (!e || typeof e !== 'object') return problems.push(`${where}: not a mapping`);
     if (!e.name) problems.push(`${where}: name is required`);
     if (!e.type) problems.push(`${where}: type is required`);
-    else if (e.type !== 'executor' && e.type !== 'source') problems.push(`${where}: type "${String(e.type)}" is not executor or source`);
+    else if (e.type !== 'executor' && e.type !== 'source')
+      problems.push(`${where}: type "${String(e.type)}" is not executor or source`);
     if (!e.version) problems.push(`${where}: version is required`);
     if (!Array.isArray(e.urls) || e.urls.length === 0) problems.push(`${where}: at least one url is required`);
     const key = `${e.type}/${e.name}/${e.version}`;
@@ -90,8 +95,13 @@ function compareVersions(a: string, b: string): number {
  * chosen versions (default all) and always its newest version — Botkube downloads the newest
  * entry's URL even when a version is pinned.
  */
-export function selectPlugins(index: PluginIndex, plugins: string[] | undefined, versions: string[] | undefined): PluginEntry[] {
-  const wanted = (e: PluginEntry) => !plugins?.length || plugins.includes(e.name) || plugins.includes(`${e.type}/${e.name}`);
+export function selectPlugins(
+  index: PluginIndex,
+  plugins: string[] | undefined,
+  versions: string[] | undefined,
+): PluginEntry[] {
+  const wanted = (e: PluginEntry) =>
+    !plugins?.length || plugins.includes(e.name) || plugins.includes(`${e.type}/${e.name}`);
   const byPlugin = new Map<string, PluginEntry[]>();
   for (const e of index.entries.filter(wanted)) {
     const k = `${e.type}/${e.name}`;

@@ -38,7 +38,8 @@ export const MAX_CHART_ARCHIVE_BYTES = 128 * MiB;
 /** Subcharts inside subcharts: real charts nest two or three deep. */
 const MAX_DEPTH = 5;
 
-const KEPT = /^(?:Chart\.yaml|values\.yaml|\.relok8s-images\.yaml|charts\/[^/]+\/(?:Chart|values)\.yaml|charts\/[^/]+\.tgz)$/;
+const KEPT =
+  /^(?:Chart\.yaml|values\.yaml|\.relok8s-images\.yaml|charts\/[^/]+\/(?:Chart|values)\.yaml|charts\/[^/]+\.tgz)$/;
 
 export interface OpenChartOptions {
   /** What the chart and its subcharts may expand to together (default: Helm's 100 MiB, 10,000 entries). */
@@ -52,7 +53,11 @@ export interface OpenChartOptions {
  * "expands past N MiB" after reading N. A file that is not gzip, not tar, or has no Chart.yaml is
  * refused with a clear error.
  */
-export async function openChartArchive(tgz: Buffer, artifact: string, options: OpenChartOptions = {}): Promise<ChartArchive> {
+export async function openChartArchive(
+  tgz: Buffer,
+  artifact: string,
+  options: OpenChartOptions = {},
+): Promise<ChartArchive> {
   return open(tgz, artifact, options.budget ?? tarBudget(), 0);
 }
 
@@ -87,24 +92,37 @@ async function open(tgz: Buffer, artifact: string, budget: TarBudget, depth: num
       subcharts.set(file, await open(data, `${artifact} ${file}`, budget, depth + 1));
     } catch (e) {
       // A subchart past the budget is the chart past it; an unreadable one only adds nothing.
-      if (e instanceof AirlockError && e.code === 'E_TOO_LARGE') throw new AirlockError('E_TOO_LARGE', e.message, { artifact });
+      if (e instanceof AirlockError && e.code === 'E_TOO_LARGE')
+        throw new AirlockError('E_TOO_LARGE', e.message, { artifact });
     }
   }
   return { metadata, files, subcharts };
 }
 
 function chartMetadata(chartYaml: Buffer | undefined, artifact: string): ChartMetadata {
-  if (!chartYaml) throw new AirlockError('E_UNSUPPORTED', 'chart archive has no Chart.yaml in its top directory', { artifact });
+  if (!chartYaml)
+    throw new AirlockError('E_UNSUPPORTED', 'chart archive has no Chart.yaml in its top directory', { artifact });
   const doc = parseDocument(chartYaml.toString('utf8'));
   const error = doc.errors[0];
-  if (error) throw new AirlockError('E_UNSUPPORTED', `Chart.yaml is not valid YAML: ${error.message.split('\n')[0]}`, { artifact });
+  if (error)
+    throw new AirlockError('E_UNSUPPORTED', `Chart.yaml is not valid YAML: ${error.message.split('\n')[0]}`, {
+      artifact,
+    });
   let metadata: Record<string, unknown> | undefined;
   try {
     metadata = helmObject(doc, doc.contents);
   } catch (e) {
-    throw new AirlockError('E_UNSUPPORTED', `Chart.yaml cannot be read: ${(e as Error).message.split('\n')[0]}`, { artifact });
+    throw new AirlockError('E_UNSUPPORTED', `Chart.yaml cannot be read: ${(e as Error).message.split('\n')[0]}`, {
+      artifact,
+    });
   }
-  if (!metadata || metadata.name === undefined || metadata.name === null || metadata.version === undefined || metadata.version === null) {
+  if (
+    !metadata ||
+    metadata.name === undefined ||
+    metadata.name === null ||
+    metadata.version === undefined ||
+    metadata.version === null
+  ) {
     throw new AirlockError('E_UNSUPPORTED', 'Chart.yaml lacks name or version', { artifact });
   }
   // They name files and OCI repositories and tags at the targets.

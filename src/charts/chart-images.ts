@@ -18,7 +18,8 @@ function isObject(v: unknown): v is Values {
 /** Helm's coalescing: overrides win, maps merge deeply. */
 export function mergeValues(base: Values, override: Values): Values {
   const out: Values = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = isObject(v) && isObject(out[k]) ? mergeValues(out[k] as Values, v) : v;
+  for (const [k, v] of Object.entries(override))
+    out[k] = isObject(v) && isObject(out[k]) ? mergeValues(out[k] as Values, v) : v;
   return out;
 }
 
@@ -87,8 +88,16 @@ function fromValues(values: Values, appVersion: string | undefined, where: strin
     }
     if (!isObject(node)) return;
     const repo = node.repository;
-    if (typeof repo === 'string' && repo && (path[path.length - 1]?.toLowerCase().includes('image') || 'tag' in node || 'registry' in node || 'digest' in node)) {
-      const registry = typeof node.registry === 'string' && node.registry ? `${node.registry.replace(/\/+$/, '')}/` : '';
+    if (
+      typeof repo === 'string' &&
+      repo &&
+      (path[path.length - 1]?.toLowerCase().includes('image') ||
+        'tag' in node ||
+        'registry' in node ||
+        'digest' in node)
+    ) {
+      const registry =
+        typeof node.registry === 'string' && node.registry ? `${node.registry.replace(/\/+$/, '')}/` : '';
       const digest = typeof node.digest === 'string' && isDigest(node.digest) ? node.digest : undefined;
       const tagValue = node.tag === undefined || node.tag === null || node.tag === '' ? appVersion : String(node.tag);
       const ref = `${registry}${repo}${digest ? `@${digest}` : tagValue ? `:${tagValue}` : ''}`;
@@ -128,7 +137,13 @@ export function chartImages(archive: ChartArchive, overrides: Values = {}, artif
   found.push(...fromAnnotations(archive.metadata.annotations));
   const relok8s = archive.files.get('.relok8s-images.yaml');
   if (relok8s) found.push(...fromRelok8s(relok8s.toString('utf8'), values));
-  found.push(...fromValues(values, archive.metadata.appVersion === undefined ? undefined : String(archive.metadata.appVersion), 'values.yaml'));
+  found.push(
+    ...fromValues(
+      values,
+      archive.metadata.appVersion === undefined ? undefined : String(archive.metadata.appVersion),
+      'values.yaml',
+    ),
+  );
 
   // Unpacked subcharts: charts/<name>/Chart.yaml; packed: charts/<name>-<version>.tgz.
   const subDirs = new Set<string>();
@@ -137,17 +152,32 @@ export function chartImages(archive: ChartArchive, overrides: Values = {}, artif
     if (m?.[1]) subDirs.add(m[1]);
   }
   for (const dir of subDirs) {
-    const chartYaml = parseYaml(archive.files.get(`charts/${dir}/Chart.yaml`)?.toString('utf8') ?? '{}') as { name?: string; appVersion?: unknown; annotations?: Record<string, string> };
+    const chartYaml = parseYaml(archive.files.get(`charts/${dir}/Chart.yaml`)?.toString('utf8') ?? '{}') as {
+      name?: string;
+      appVersion?: unknown;
+      annotations?: Record<string, string>;
+    };
     const name = chartYaml.name ?? dir;
-    const subValues = mergeValues(chartValues(archive, `charts/${dir}/`), isObject(values[name]) ? (values[name] as Values) : {});
-    for (const img of [...fromAnnotations(chartYaml.annotations), ...fromValues(subValues, chartYaml.appVersion === undefined ? undefined : String(chartYaml.appVersion), 'values.yaml')]) {
+    const subValues = mergeValues(
+      chartValues(archive, `charts/${dir}/`),
+      isObject(values[name]) ? (values[name] as Values) : {},
+    );
+    for (const img of [
+      ...fromAnnotations(chartYaml.annotations),
+      ...fromValues(
+        subValues,
+        chartYaml.appVersion === undefined ? undefined : String(chartYaml.appVersion),
+        'values.yaml',
+      ),
+    ]) {
       found.push({ image: img.image, foundIn: `charts/${dir}/ ${img.foundIn}` });
     }
   }
   // Packed subcharts were opened with the chart (an unreadable one is not there and adds nothing).
   for (const [file, sub] of archive.subcharts) {
     const subOverrides = isObject(values[sub.metadata.name]) ? (values[sub.metadata.name] as Values) : {};
-    for (const img of chartImages(sub, subOverrides, `${artifact} ${file}`)) found.push({ image: img.image, foundIn: `${file} ${img.foundIn}` });
+    for (const img of chartImages(sub, subOverrides, `${artifact} ${file}`))
+      found.push({ image: img.image, foundIn: `${file} ${img.foundIn}` });
   }
   const seen = new Set<string>();
   return found.filter((f) => (seen.has(f.image) ? false : (seen.add(f.image), true)));

@@ -29,7 +29,7 @@ export interface BuiltChartArtifact {
 export function buildChartArtifact(metadata: ChartMetadata, tgz: Buffer, prov?: Buffer): BuiltChartArtifact {
   const config = Buffer.from(JSON.stringify(metadata));
   const configDigest = sha256Digest(config);
-  const layers: BuiltChartArtifact["layers"] = [{ mediaType: HELM.chart, bytes: tgz, digest: sha256Digest(tgz) }];
+  const layers: BuiltChartArtifact['layers'] = [{ mediaType: HELM.chart, bytes: tgz, digest: sha256Digest(tgz) }];
   if (prov) layers.push({ mediaType: HELM.prov, bytes: prov, digest: sha256Digest(prov) });
   layers.sort((a, b) => a.digest.localeCompare(b.digest));
   const annotations: Record<string, string> = { ...(metadata.annotations ?? {}) };
@@ -39,7 +39,13 @@ export function buildChartArtifact(metadata: ChartMetadata, tgz: Buffer, prov?: 
   set('description', metadata.description);
   set('url', metadata.home);
   set('source', metadata.sources?.[0]);
-  set('authors', metadata.maintainers?.map((m) => m.name).filter(Boolean).join(', '));
+  set(
+    'authors',
+    metadata.maintainers
+      ?.map((m) => m.name)
+      .filter(Boolean)
+      .join(', '),
+  );
   annotations['org.opencontainers.image.title'] = metadata.name;
   annotations['org.opencontainers.image.version'] = metadata.version;
   const body = {

@@ -9,7 +9,21 @@ export const MAX_ALIASES = 1000;
  * decoder keeps their text as written: `version: 1.10` is "1.10" to Helm, where a YAML number
  * would be 1.1, and an unquoted all-digit digest stays the digits instead of becoming a float.
  */
-const HELM_STRING_FIELDS = new Set(['name', 'version', 'appVersion', 'digest', 'kubeVersion', 'apiVersion', 'type', 'created', 'description', 'home', 'icon', 'condition', 'tags']);
+const HELM_STRING_FIELDS = new Set([
+  'name',
+  'version',
+  'appVersion',
+  'digest',
+  'kubeVersion',
+  'apiVersion',
+  'type',
+  'created',
+  'description',
+  'home',
+  'icon',
+  'condition',
+  'tags',
+]);
 
 /** A YAML mapping as Helm decodes it into its structs; undefined when the node is not a mapping. */
 export function helmObject(doc: Document, node: unknown): Record<string, unknown> | undefined {
@@ -19,7 +33,13 @@ export function helmObject(doc: Document, node: unknown): Record<string, unknown
     if (!isScalar(pair.key) || !isScalar(pair.value)) continue;
     const key = String(pair.key.value);
     const scalar = pair.value;
-    if (HELM_STRING_FIELDS.has(key) && scalar.value !== null && typeof scalar.value !== 'string' && typeof scalar.source === 'string') value[key] = scalar.source;
+    if (
+      HELM_STRING_FIELDS.has(key) &&
+      scalar.value !== null &&
+      typeof scalar.value !== 'string' &&
+      typeof scalar.source === 'string'
+    )
+      value[key] = scalar.source;
   }
   return value;
 }

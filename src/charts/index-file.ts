@@ -59,14 +59,38 @@ const ENTRY_BYTES = 4 * MiB;
  * legacy ones). KubeVela decodes addon registry indexes strictly, so anything else is fatal there.
  */
 const HELM_VERSION_FIELDS = new Set([
-  'name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition', 'tags',
-  'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type',
-  'urls', 'created', 'removed', 'digest', 'checksum', 'engine', 'tillerVersion', 'url',
+  'name',
+  'home',
+  'sources',
+  'version',
+  'description',
+  'keywords',
+  'maintainers',
+  'icon',
+  'apiVersion',
+  'condition',
+  'tags',
+  'appVersion',
+  'deprecated',
+  'annotations',
+  'kubeVersion',
+  'dependencies',
+  'type',
+  'urls',
+  'created',
+  'removed',
+  'digest',
+  'checksum',
+  'engine',
+  'tillerVersion',
+  'url',
 ]);
 
 /** An index entry keeping only Helm's fields, as `helm repo index` would write it from a Chart.yaml. */
 function helmVersionFields<T extends Record<string, unknown>>(entry: T): Partial<T> {
-  return Object.fromEntries(Object.entries(entry).filter(([k, v]) => HELM_VERSION_FIELDS.has(k) && v !== undefined && v !== null)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(entry).filter(([k, v]) => HELM_VERSION_FIELDS.has(k) && v !== undefined && v !== null),
+  ) as Partial<T>;
 }
 
 /** An upstream entry that was left out, and why: findVersion names it when that version is asked for. */
@@ -113,11 +137,16 @@ const ALIAS = /(?:^|[\s[{,])\*[^\s[\]{},]/m;
 export function parseIndex(text: string, artifact: string, options: ParseIndexOptions = {}): IndexFile {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const split = splitIndex(body);
-  if (split && 'duplicate' in split) throw notYaml(`line ${split.duplicate.line}: key "${split.duplicate.key}" already set in map`, artifact);
+  if (split && 'duplicate' in split)
+    throw notYaml(`line ${split.duplicate.line}: key "${split.duplicate.key}" already set in map`, artifact);
   const crossRefs = () => body.length <= WHOLE_PARSE_BYTES && ANCHOR.test(body) && ALIAS.test(body);
   if (split && !crossRefs()) return fromSplit(split, artifact, options);
   if (body.length > WHOLE_PARSE_BYTES) {
-    throw new AirlockError('E_TOO_LARGE', `index.yaml of ${mib(body.length)} is not in the block layout Helm writes (one key per chart under entries:); other layouts are read up to ${WHOLE_PARSE_BYTES / MiB} MiB`, { artifact });
+    throw new AirlockError(
+      'E_TOO_LARGE',
+      `index.yaml of ${mib(body.length)} is not in the block layout Helm writes (one key per chart under entries:); other layouts are read up to ${WHOLE_PARSE_BYTES / MiB} MiB`,
+      { artifact },
+    );
   }
   return fromWhole(body, artifact, options);
 }
@@ -141,7 +170,11 @@ interface SplitText {
   charts: SplitChart[];
 }
 
-const KEY_LINE = [/^"((?:[^"\\]|\\.)*)"[ \t]*:(?:[ \t]+(.*))?$/, /^'((?:[^']|'')*)'[ \t]*:(?:[ \t]+(.*))?$/, /^([^\s:#"'][^:]*?)[ \t]*:(?:[ \t]+(.*))?$/];
+const KEY_LINE = [
+  /^"((?:[^"\\]|\\.)*)"[ \t]*:(?:[ \t]+(.*))?$/,
+  /^'((?:[^']|'')*)'[ \t]*:(?:[ \t]+(.*))?$/,
+  /^([^\s:#"'][^:]*?)[ \t]*:(?:[ \t]+(.*))?$/,
+];
 
 /**
  * A mapping key on one line and the inline value after it (undefined: none, or only a comment).
@@ -250,14 +283,21 @@ function splitIndex(text: string): SplitText | { duplicate: { key: string; line:
         if (!key) return undefined;
         if (chartKeys.has(key.key)) return { duplicate: { key: key.key, line } };
         chartKeys.add(key.key);
-        chart = { key: key.key, texts: key.inline !== undefined ? [{ text: key.inline, line }] : [], inline: key.inline !== undefined };
+        chart = {
+          key: key.key,
+          texts: key.inline !== undefined ? [{ text: key.inline, line }] : [],
+          inline: key.inline !== undefined,
+        };
         charts.push(chart);
         itemIndent = -1;
       } else {
         // Inside a chart: its value must be a block sequence whose items start at one indentation.
         if (!chart || chart.inline) return undefined;
         if (itemIndent === -1) itemIndent = indent;
-        const item = indent === itemIndent && c === DASH && (i + 1 >= end || text.charCodeAt(i + 1) === SPACE || text.charCodeAt(i + 1) === CR);
+        const item =
+          indent === itemIndent &&
+          c === DASH &&
+          (i + 1 >= end || text.charCodeAt(i + 1) === SPACE || text.charCodeAt(i + 1) === CR);
         if (item) {
           closeItem(pos);
           itemStart = pos;
@@ -296,8 +336,12 @@ function headerLineOf(header: Piece[], n: number): number {
 
 /** The top-level fields other than entries; apiVersion is what tells an index from any YAML file. */
 function checkHeader(head: unknown, artifact: string): Record<string, unknown> {
-  if (!head || typeof head !== 'object' || Array.isArray(head)) throw new AirlockError('E_REGISTRY', 'index.yaml is empty or not a mapping', { artifact });
-  if (!(head as Record<string, unknown>).apiVersion) throw new AirlockError('E_REGISTRY', 'index.yaml has no apiVersion (truncated or not a chart repository index)', { artifact });
+  if (!head || typeof head !== 'object' || Array.isArray(head))
+    throw new AirlockError('E_REGISTRY', 'index.yaml is empty or not a mapping', { artifact });
+  if (!(head as Record<string, unknown>).apiVersion)
+    throw new AirlockError('E_REGISTRY', 'index.yaml has no apiVersion (truncated or not a chart repository index)', {
+      artifact,
+    });
   return head as Record<string, unknown>;
 }
 
@@ -309,9 +353,18 @@ interface ReadContext {
 
 function fromSplit(split: SplitText, artifact: string, options: ParseIndexOptions): IndexFile {
   const headerText = split.header.map((p) => p.text).join('');
-  if (headerText.length > HEADER_BYTES) throw new AirlockError('E_TOO_LARGE', `index.yaml has ${mib(headerText.length)} outside entries: (at most ${HEADER_BYTES / MiB} MiB)`, { artifact });
+  if (headerText.length > HEADER_BYTES)
+    throw new AirlockError(
+      'E_TOO_LARGE',
+      `index.yaml has ${mib(headerText.length)} outside entries: (at most ${HEADER_BYTES / MiB} MiB)`,
+      { artifact },
+    );
   const read = readGoYaml(headerText, GO_YAML);
-  if (read.error) throw notYaml(atLine(read.error, (n) => headerLineOf(split.header, n)), artifact);
+  if (read.error)
+    throw notYaml(
+      atLine(read.error, (n) => headerLineOf(split.header, n)),
+      artifact,
+    );
   let head: unknown;
   try {
     head = read.root === null ? null : (helmGoObject(read, read.root) ?? read.toValue());
@@ -378,7 +431,10 @@ function wholeIndex(read: GoYamlDocument, artifact: string, options: ParseIndexO
   return index;
 }
 
-function readContext(artifact: string, options: ParseIndexOptions): { ctx: ReadContext; rejected: Map<string, Rejected[]> } {
+function readContext(
+  artifact: string,
+  options: ParseIndexOptions,
+): { ctx: ReadContext; rejected: Map<string, Rejected[]> } {
   const rejected = new Map<string, Rejected[]>();
   const own = options.own ?? false;
   return {
@@ -387,7 +443,12 @@ function readContext(artifact: string, options: ParseIndexOptions): { ctx: ReadC
       artifact,
       own,
       reject(chart, r) {
-        if (own) throw new AirlockError('E_REGISTRY', `index.yaml: chart ${printable(chart)}${r.version ? ` ${printable(r.version)}` : ''}: ${r.problem}`, { artifact });
+        if (own)
+          throw new AirlockError(
+            'E_REGISTRY',
+            `index.yaml: chart ${printable(chart)}${r.version ? ` ${printable(r.version)}` : ''}: ${r.problem}`,
+            { artifact },
+          );
         const list = rejected.get(chart) ?? [];
         list.push(r);
         rejected.set(chart, list);
@@ -410,7 +471,12 @@ function admitChart(chart: string, ctx: ReadContext): boolean {
 function readVersions(chart: string, piece: Piece, ctx: ReadContext): ChartVersionEntry[] {
   const { text } = piece;
   if (text.length > ENTRY_BYTES) {
-    if (ctx.own) throw new AirlockError('E_TOO_LARGE', `index.yaml: an entry of chart ${chart} has ${mib(text.length)} (at most ${ENTRY_BYTES / MiB} MiB)`, { artifact: ctx.artifact });
+    if (ctx.own)
+      throw new AirlockError(
+        'E_TOO_LARGE',
+        `index.yaml: an entry of chart ${chart} has ${mib(text.length)} (at most ${ENTRY_BYTES / MiB} MiB)`,
+        { artifact: ctx.artifact },
+      );
     ctx.reject(chart, { problem: `an entry of ${mib(text.length)} was skipped (at most ${ENTRY_BYTES / MiB} MiB)` });
     return [];
   }
@@ -443,7 +509,8 @@ function versionsOf(chart: string, read: GoYamlDocument, node: unknown, ctx: Rea
   return out;
 }
 
-const shown = (v: unknown) => (typeof v === 'string' ? `"${printable(v)}"` : typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : String(v));
+const shown = (v: unknown) =>
+  typeof v === 'string' ? `"${printable(v)}"` : typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : String(v);
 
 /** An entry as airlock uses it, or undefined (rejected) when a field would name something it must not. */
 function checkedEntry(chart: string, v: Record<string, unknown>, ctx: ReadContext): ChartVersionEntry | undefined {
@@ -466,7 +533,8 @@ function checkedEntry(chart: string, v: Record<string, unknown>, ctx: ReadContex
   let digest: string | undefined;
   if (v.digest !== undefined && v.digest !== null && v.digest !== '') {
     const hex = typeof v.digest === 'string' ? v.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
-    if (hex === undefined || nameProblem('digest', `sha256:${hex}`)) return reject(`digest ${shown(v.digest)} is not a sha256 digest (64 hex digits)`);
+    if (hex === undefined || nameProblem('digest', `sha256:${hex}`))
+      return reject(`digest ${shown(v.digest)} is not a sha256 digest (64 hex digits)`);
     digest = hex;
   }
   const entry: ChartVersionEntry = { ...v, name: chart, version, urls };
@@ -480,14 +548,22 @@ function checkedEntry(chart: string, v: Record<string, unknown>, ctx: ReadContex
  * since they name files as much as freshly parsed ones do, and its rejections remembered.
  */
 function fromCache(chart: string, before: ParsedChart, ctx: ReadContext): ChartVersionEntry[] {
-  for (const r of Array.isArray(before.rejected) ? before.rejected : []) ctx.reject(chart, { ...(typeof r.version === 'string' ? { version: r.version } : {}), problem: String(r.problem) });
+  for (const r of Array.isArray(before.rejected) ? before.rejected : [])
+    ctx.reject(chart, { ...(typeof r.version === 'string' ? { version: r.version } : {}), problem: String(r.problem) });
   const entries = Array.isArray(before.entries) ? before.entries : [];
-  return entries.flatMap((e) => (e && typeof e === 'object' ? (checkedEntry(chart, e as Record<string, unknown>, ctx) ?? []) : []));
+  return entries.flatMap((e) =>
+    e && typeof e === 'object' ? (checkedEntry(chart, e as Record<string, unknown>, ctx) ?? []) : [],
+  );
 }
 
 /** `entries[key]` parsed on first read, then a plain property (assignable, as a directory target's update does). */
-function lazyProperty(entries: Record<string, ChartVersionEntry[]>, key: string, load: () => ChartVersionEntry[]): void {
-  const settle = (value: ChartVersionEntry[]) => Object.defineProperty(entries, key, { value, enumerable: true, configurable: true, writable: true });
+function lazyProperty(
+  entries: Record<string, ChartVersionEntry[]>,
+  key: string,
+  load: () => ChartVersionEntry[],
+): void {
+  const settle = (value: ChartVersionEntry[]) =>
+    Object.defineProperty(entries, key, { value, enumerable: true, configurable: true, writable: true });
   Object.defineProperty(entries, key, {
     enumerable: true,
     configurable: true,
@@ -523,14 +599,32 @@ export function findVersion(index: IndexFile, chart: string, version: string, ar
   const entry = versions?.find((v) => sameVersion(v.version, version));
   if (!entry) {
     // An entry left out for what it says is named with the reason, not reported missing.
-    const bad = rejected.find((r) => r.version !== undefined && sameVersion(r.version, version)) ?? rejected.find((r) => r.version === undefined && !versions?.length);
-    if (bad) throw new AirlockError('E_UNSUPPORTED', `index.yaml entry ${chart}${bad.version ? ` ${printable(bad.version)}` : ''} is invalid: ${bad.problem}`, { artifact });
-    if (!versions?.length && !rejected.length) throw new AirlockError('E_NOT_FOUND', `chart ${chart} is not in the repository index`, { artifact });
-    const known = versions?.length ? `newest: ${versions.slice(0, 5).map((v) => v.version).join(', ')}` : 'no valid entry';
-    const skipped = rejected.length ? `; ${rejected.length} invalid entr${rejected.length === 1 ? 'y' : 'ies'} skipped, e.g. ${rejected[0]?.problem}` : '';
-    throw new AirlockError('E_NOT_FOUND', `chart ${chart} has no version ${version} (${known}${skipped})`, { artifact });
+    const bad =
+      rejected.find((r) => r.version !== undefined && sameVersion(r.version, version)) ??
+      rejected.find((r) => r.version === undefined && !versions?.length);
+    if (bad)
+      throw new AirlockError(
+        'E_UNSUPPORTED',
+        `index.yaml entry ${chart}${bad.version ? ` ${printable(bad.version)}` : ''} is invalid: ${bad.problem}`,
+        { artifact },
+      );
+    if (!versions?.length && !rejected.length)
+      throw new AirlockError('E_NOT_FOUND', `chart ${chart} is not in the repository index`, { artifact });
+    const known = versions?.length
+      ? `newest: ${versions
+          .slice(0, 5)
+          .map((v) => v.version)
+          .join(', ')}`
+      : 'no valid entry';
+    const skipped = rejected.length
+      ? `; ${rejected.length} invalid entr${rejected.length === 1 ? 'y' : 'ies'} skipped, e.g. ${rejected[0]?.problem}`
+      : '';
+    throw new AirlockError('E_NOT_FOUND', `chart ${chart} has no version ${version} (${known}${skipped})`, {
+      artifact,
+    });
   }
-  if (entry.urls.length === 0) throw new AirlockError('E_REGISTRY', `index entry ${chart} ${entry.version} has no urls`, { artifact });
+  if (entry.urls.length === 0)
+    throw new AirlockError('E_REGISTRY', `index entry ${chart} ${entry.version} has no urls`, { artifact });
   return entry;
 }
 

@@ -64,7 +64,8 @@ function limitError(problem: 'too-large' | 'too-many', limits: TarLimits): TarEr
 export function archiveError(e: unknown, kind: string, artifact: string): unknown {
   if (!(e instanceof TarError)) return e;
   if (e.problem === 'gzip') return new AirlockError('E_UNSUPPORTED', `${kind} is ${e.message}`, { artifact });
-  if (e.problem === 'tar') return new AirlockError('E_UNSUPPORTED', `${kind} is not a valid tar: ${e.message}`, { artifact });
+  if (e.problem === 'tar')
+    return new AirlockError('E_UNSUPPORTED', `${kind} is not a valid tar: ${e.message}`, { artifact });
   return new AirlockError('E_TOO_LARGE', `${kind} ${e.message}`, { artifact });
 }
 
@@ -95,7 +96,9 @@ export async function readTarGz(tgz: Buffer, options: ReadTarOptions = {}): Prom
       callback(budget.bytes < 0 ? limitError('too-large', budget.limits) : null, chunk);
     },
   });
-  gunzip.on('error', (e: Error) => ex.destroy(e instanceof TarError ? e : new TarError('gzip', `not gzip data (${e.message})`)));
+  gunzip.on('error', (e: Error) =>
+    ex.destroy(e instanceof TarError ? e : new TarError('gzip', `not gzip data (${e.message})`)),
+  );
   counter.on('error', (e: Error) => ex.destroy(e));
   gunzip.pipe(counter).pipe(ex);
   gunzip.end(tgz);
@@ -136,7 +139,21 @@ export async function writeTar(entries: TarEntry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     await new Promise<void>((resolve, reject) =>
-      packer.entry({ name: e.path, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: EPOCH, size: e.data.length }, e.data, (err) => (err ? reject(err) : resolve())),
+      packer.entry(
+        {
+          name: e.path,
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          uname: '',
+          gname: '',
+          mtime: EPOCH,
+          size: e.data.length,
+        },
+        e.data,
+        (err) => (err ? reject(err) : resolve()),
+      ),
     );
   }
   packer.finalize();

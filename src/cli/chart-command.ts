@@ -35,15 +35,28 @@ function engineFor(configFile: string | undefined, logLevel: string): { engine: 
   return { engine, repos: () => createHelmRepoReader(engine, { maxIndexBytes: config.limits.chartIndexBytes }) };
 }
 
-async function loadArchive(engine: Engine, repos: () => HelmRepoReader, args: string[]): Promise<{ tgz: Buffer; artifact: string }> {
+async function loadArchive(
+  engine: Engine,
+  repos: () => HelmRepoReader,
+  args: string[],
+): Promise<{ tgz: Buffer; artifact: string }> {
   const [first, second] = args;
-  if (!first) throw new AirlockError('E_USAGE', 'chart images needs CHART.tgz, REPO_URL CHART@VERSION, or oci://HOST/PATH/CHART:VERSION');
+  if (!first)
+    throw new AirlockError(
+      'E_USAGE',
+      'chart images needs CHART.tgz, REPO_URL CHART@VERSION, or oci://HOST/PATH/CHART:VERSION',
+    );
   refuseUrlCredentials(first, 'REPO_URL');
   if (first.startsWith('oci://')) {
     const m = /^(oci:\/\/.+)\/([^/:]+):([^/]+)$/.exec(first);
-    if (!m?.[1] || !m[2] || !m[3]) throw new AirlockError('E_USAGE', 'expected oci://HOST/PATH/CHART:VERSION', { artifact: first });
+    if (!m?.[1] || !m[2] || !m[3])
+      throw new AirlockError('E_USAGE', 'expected oci://HOST/PATH/CHART:VERSION', { artifact: first });
     const chart = checkName('chart-name', m[2], { field: 'chart name', artifact: first, code: 'E_USAGE' });
-    const version = checkName('version', m[3].replace(/_/g, '+'), { field: 'version', artifact: first, code: 'E_USAGE' });
+    const version = checkName('version', m[3].replace(/_/g, '+'), {
+      field: 'version',
+      artifact: first,
+      code: 'E_USAGE',
+    });
     const r = await fetchOciChart(engine, m[1], chart, version);
     return { tgz: r.tgz, artifact: first };
   }
@@ -56,7 +69,10 @@ async function loadArchive(engine: Engine, repos: () => HelmRepoReader, args: st
   try {
     return { tgz: fs.readFileSync(first), artifact: first };
   } catch (e) {
-    throw new AirlockError('E_USAGE', `cannot read ${first}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new AirlockError(
+      'E_USAGE',
+      `cannot read ${first}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -76,22 +92,50 @@ export function chartCommand(): Command {
     .option('-c, --config <file>', 'config file (registries, credentials)')
     .option('--json', 'print the result as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
-    .action(async (source: string, spec: string, target: string, opts: { baseUrl?: string; contextPath?: string; force?: boolean; dryRun?: boolean; config?: string; json?: boolean; logLevel: string }) => {
-      const { chart: name, version } = parseChartSpec(spec);
-      refuseUrlCredentials(source, 'SOURCE');
-      refuseUrlCredentials(target, 'TARGET');
-      if (opts.baseUrl) refuseUrlCredentials(opts.baseUrl, '--base-url');
-      const { engine, repos } = engineFor(opts.config, opts.logLevel);
-      try {
-        const r = await mirrorChart(
-          { source, chart: name, version, target, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}), ...(opts.contextPath ? { contextPath: opts.contextPath } : {}), ...(opts.force ? { force: true } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
-          { engine, logger: engine.logger, repos: repos() },
-        );
-        process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.status.padEnd(9)} ${r.source} -> ${r.target}${r.digest ? ` sha256:${r.digest.slice(0, 12)}` : ''}\n`);
-      } finally {
-        await engine.close();
-      }
-    });
+    .action(
+      async (
+        source: string,
+        spec: string,
+        target: string,
+        opts: {
+          baseUrl?: string;
+          contextPath?: string;
+          force?: boolean;
+          dryRun?: boolean;
+          config?: string;
+          json?: boolean;
+          logLevel: string;
+        },
+      ) => {
+        const { chart: name, version } = parseChartSpec(spec);
+        refuseUrlCredentials(source, 'SOURCE');
+        refuseUrlCredentials(target, 'TARGET');
+        if (opts.baseUrl) refuseUrlCredentials(opts.baseUrl, '--base-url');
+        const { engine, repos } = engineFor(opts.config, opts.logLevel);
+        try {
+          const r = await mirrorChart(
+            {
+              source,
+              chart: name,
+              version,
+              target,
+              ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+              ...(opts.contextPath ? { contextPath: opts.contextPath } : {}),
+              ...(opts.force ? { force: true } : {}),
+              ...(opts.dryRun ? { dryRun: true } : {}),
+            },
+            { engine, logger: engine.logger, repos: repos() },
+          );
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify(r, null, 2)}\n`
+              : `${r.status.padEnd(9)} ${r.source} -> ${r.target}${r.digest ? ` sha256:${r.digest.slice(0, 12)}` : ''}\n`,
+          );
+        } finally {
+          await engine.close();
+        }
+      },
+    );
 
   chart
     .command('images')
@@ -116,7 +160,11 @@ export function chartCommand(): Command {
         }
         const { tgz, artifact } = await loadArchive(engine, repos, args);
         const images = chartImages(await openChartArchive(tgz, artifact), overrides, artifact);
-        process.stdout.write(opts.json ? `${JSON.stringify(images, null, 2)}\n` : images.map((i) => `${i.image}\t${i.foundIn}`).join('\n') + (images.length ? '\n' : ''));
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify(images, null, 2)}\n`
+            : images.map((i) => `${i.image}\t${i.foundIn}`).join('\n') + (images.length ? '\n' : ''),
+        );
       } catch (e) {
         if (e instanceof AirlockError) throw e.artifact ? e : e.about(args.join(' '));
         throw e;
@@ -127,4 +175,3 @@ export function chartCommand(): Command {
 
   return chart;
 }
-

@@ -5,7 +5,9 @@ export function configCommand(): Command {
   const config = new Command('config').description('work with airlock config files');
   config
     .command('check')
-    .description('validate a config file (schedules too, as the scheduler reads them); exits 2 naming the key path of the first problem')
+    .description(
+      'validate a config file (schedules too, as the scheduler reads them); exits 2 naming the key path of the first problem',
+    )
     .argument('<file>', 'config file')
     .action((file: string) => {
       const c = loadConfig(file, { checkSchedules: true });

@@ -14,15 +14,19 @@ import { refuseUrlCredentials } from '../core/url-credentials.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-
 function printBotkube(r: BotkubeMirrorResult, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...r, failures: r.failures.map((f) => ({ code: f.code, artifact: f.artifact, message: redact(f.message) })) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...r, failures: r.failures.map((f) => ({ code: f.code, artifact: f.artifact, message: redact(f.message) })) }, null, 2)}\n`,
+    );
     return;
   }
   for (const f of r.files) process.stdout.write(`${f.status.padEnd(9)} ${f.source} -> ${f.url}\n`);
   if (r.indexUrl) process.stdout.write(`index     ${r.indexUrl}\n\n# Botkube values.yaml\n${r.values}`);
-  else process.stdout.write(`index not written: ${r.failures.length} file(s) failed; the previous mirrored index stays in place\n`);
+  else
+    process.stdout.write(
+      `index not written: ${r.failures.length} file(s) failed; the previous mirrored index stays in place\n`,
+    );
 }
 
 export function botkubeCommand(): Command {
@@ -36,37 +40,63 @@ export function botkubeCommand(): Command {
     .option('--name <name>', 'repository name in plugins.repositories', 'botkube')
     .option('--plugin <name>', 'only this plugin (name or type/name; repeatable)', collect)
     .option('--version <version>', 'versions to keep besides the newest (repeatable)', collect)
-    .option('--header-env <name=VAR>', 'request header for the index, value from an environment variable (repeatable)', collect)
+    .option(
+      '--header-env <name=VAR>',
+      'request header for the index, value from an environment variable (repeatable)',
+      collect,
+    )
     .option('--json', 'print the result as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
-    .action(async (indexUrl: string, opts: { to: string; baseUrl: string; name: string; plugin?: string[]; version?: string[]; headerEnv?: string[]; json?: boolean; logLevel: string }) => {
-      // The name is a directory under --to: one path segment, and the config's rule for botkube[].name.
-      checkName('path-segment', opts.name, { field: '--name', code: 'E_USAGE' });
-      if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) throw new AirlockError('E_USAGE', `--name "${opts.name}" may hold letters, digits, - and _ only (as botkube[].name)`);
-      refuseUrlCredentials(indexUrl, 'INDEX_URL');
-      refuseUrlCredentials(opts.baseUrl, '--base-url');
-      const headers: Record<string, string> = {};
-      for (const h of opts.headerEnv ?? []) {
-        const [name, variable] = h.split('=');
-        if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
-        headers[name] = resolveSecret({ env: variable }, `header ${name} (--header-env)`);
-      }
-      const engine = createEngine({ config: defaultConfig(), logger: createLogger({ level: opts.logLevel }) });
-      try {
-        const r = await mirrorBotkubeRepository(engine, { dir: opts.to, baseUrl: opts.baseUrl }, {
-          name: opts.name,
-          indexUrl,
-          headers,
-          ...(opts.plugin ? { plugins: opts.plugin } : {}),
-          ...(opts.version ? { versions: opts.version } : {}),
-        });
-        printBotkube(r, opts.json);
-        printErrorLines(r.failures);
-        process.exitCode = exitCodeForErrors(r.failures);
-      } finally {
-        await engine.close();
-      }
-    });
+    .action(
+      async (
+        indexUrl: string,
+        opts: {
+          to: string;
+          baseUrl: string;
+          name: string;
+          plugin?: string[];
+          version?: string[];
+          headerEnv?: string[];
+          json?: boolean;
+          logLevel: string;
+        },
+      ) => {
+        // The name is a directory under --to: one path segment, and the config's rule for botkube[].name.
+        checkName('path-segment', opts.name, { field: '--name', code: 'E_USAGE' });
+        if (!/^[A-Za-z0-9_-]+$/.test(opts.name))
+          throw new AirlockError(
+            'E_USAGE',
+            `--name "${opts.name}" may hold letters, digits, - and _ only (as botkube[].name)`,
+          );
+        refuseUrlCredentials(indexUrl, 'INDEX_URL');
+        refuseUrlCredentials(opts.baseUrl, '--base-url');
+        const headers: Record<string, string> = {};
+        for (const h of opts.headerEnv ?? []) {
+          const [name, variable] = h.split('=');
+          if (!name || !variable) throw new AirlockError('E_USAGE', `--header-env expects Name=ENV_VAR, got "${h}"`);
+          headers[name] = resolveSecret({ env: variable }, `header ${name} (--header-env)`);
+        }
+        const engine = createEngine({ config: defaultConfig(), logger: createLogger({ level: opts.logLevel }) });
+        try {
+          const r = await mirrorBotkubeRepository(
+            engine,
+            { dir: opts.to, baseUrl: opts.baseUrl },
+            {
+              name: opts.name,
+              indexUrl,
+              headers,
+              ...(opts.plugin ? { plugins: opts.plugin } : {}),
+              ...(opts.version ? { versions: opts.version } : {}),
+            },
+          );
+          printBotkube(r, opts.json);
+          printErrorLines(r.failures);
+          process.exitCode = exitCodeForErrors(r.failures);
+        } finally {
+          await engine.close();
+        }
+      },
+    );
   return botkube;
 }
 
@@ -74,13 +104,16 @@ export function filesCommand(): Command {
   const files = new Command('files').description('mirror plugin binaries and files to a static host');
   files
     .command('sync')
-    .description("mirror the config's files: and botkube: sections to targets.files (the same as airlock sync --only files)")
+    .description(
+      "mirror the config's files: and botkube: sections to targets.files (the same as airlock sync --only files)",
+    )
     .requiredOption('-c, --config <file>', 'config file')
     .option('--json', 'print the run report as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: { config: string; json?: boolean; logLevel: string }) => {
       const config = loadConfig(opts.config);
-      if (config.files.length === 0 && config.botkube.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: files: and botkube: are empty, nothing to sync`);
+      if (config.files.length === 0 && config.botkube.length === 0)
+        throw new AirlockError('E_CONFIG', `${opts.config}: files: and botkube: are empty, nothing to sync`);
       process.exitCode = await runSync({ config, kinds: ['files'], json: opts.json, logLevel: opts.logLevel });
     });
   return files;

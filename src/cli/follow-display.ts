@@ -12,7 +12,11 @@ import { createRunTracker, stderrTerminal, type RunTracker, type Terminal } from
  * it happens in the one-shot's `airlock: [CODE] …` form where there is no display, and a word when
  * no worker has taken the run. Stdout keeps only the run's summary (or its JSON).
  */
-export function followDisplay(runId: string, queue: string, options: { json?: boolean; terminal?: Terminal } = {}): { listener: FollowListener; stop(): void } {
+export function followDisplay(
+  runId: string,
+  queue: string,
+  options: { json?: boolean; terminal?: Terminal } = {},
+): { listener: FollowListener; stop(): void } {
   const terminal = options.json ? undefined : (options.terminal ?? stderrTerminal());
   let tracker: RunTracker | undefined;
   // The workers' artifacts are not named before they settle: each planned one waits under a
@@ -57,11 +61,18 @@ export function followDisplay(runId: string, queue: string, options: { json?: bo
       // A worker's reason names the artifact already (`ARTIFACT: why`): name it once.
       const reason = item.error?.message ?? 'failed';
       const message = reason.startsWith(`${item.source}: `) ? reason.slice(item.source.length + 2) : reason;
-      const err = new AirlockError((item.error?.code as AirlockError['code'] | undefined) ?? 'E_REGISTRY', message, { artifact: item.source });
+      const err = new AirlockError((item.error?.code as AirlockError['code'] | undefined) ?? 'E_REGISTRY', message, {
+        artifact: item.source,
+      });
       line(`airlock: ${redact(formatErrorLine(err))}`);
     },
     unclaimed(waitedMs, workers) {
-      const who = workers === undefined ? '' : workers === 0 ? `: no worker is connected to queue ${queue}` : `: ${workers} worker${workers === 1 ? '' : 's'} on queue ${queue}, busy with other jobs`;
+      const who =
+        workers === undefined
+          ? ''
+          : workers === 0
+            ? `: no worker is connected to queue ${queue}`
+            : `: ${workers} worker${workers === 1 ? '' : 's'} on queue ${queue}, busy with other jobs`;
       line(`run ${runId}: no worker has taken it after ${Math.round(waitedMs / 1000)} s${who}; it waits in the queue`);
     },
   };

@@ -13,7 +13,10 @@ export function readCopyList(file: string): { pairs: CopyPair[]; errors: Airlock
   try {
     text = readTextBounded(file, CONFIG_FILE_LIMIT);
   } catch (e) {
-    throw new AirlockError('E_USAGE', `cannot read copy list ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new AirlockError(
+      'E_USAGE',
+      `cannot read copy list ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const pairs: CopyPair[] = [];
   const errors: AirlockError[] = [];
@@ -22,7 +25,11 @@ export function readCopyList(file: string): { pairs: CopyPair[]; errors: Airlock
     if (!line) return;
     const parts = line.split(/\s+/);
     if (parts.length !== 2) {
-      errors.push(new AirlockError('E_USAGE', `expected "SRC DST", got ${parts.length} field(s)`, { artifact: `${file}:${i + 1}` }));
+      errors.push(
+        new AirlockError('E_USAGE', `expected "SRC DST", got ${parts.length} field(s)`, {
+          artifact: `${file}:${i + 1}`,
+        }),
+      );
       return;
     }
     pairs.push({ line: i + 1, source: parts[0] ?? '', target: parts[1] ?? '' });

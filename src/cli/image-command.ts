@@ -42,14 +42,27 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'print the run report as JSON')
     .option('--state <file>', STATE_OPTION_HELP)
-    .option('--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback is plain by default)', collect)
+    .option(
+      '--plain-http <host>',
+      'speak plain HTTP to this registry (repeatable; loopback is plain by default)',
+      collect,
+    )
     .option('--tls-skip-verify <host>', 'do not verify TLS certificates of this registry (repeatable)', collect)
-    .option('--verify-targets', 'check every target, even where the mirror state vouches for it (repairs targets changed outside airlock)')
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('warn'));
+    .option(
+      '--verify-targets',
+      'check every target, even where the mirror state vouches for it (repairs targets changed outside airlock)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level on stderr')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('warn'),
+    );
 }
 
 export function imageCommand(): Command {
-  const image = new Command('image').description('copy container images and OCI artifacts between registries and OCI layouts');
+  const image = new Command('image').description(
+    'copy container images and OCI artifacts between registries and OCI layouts',
+  );
 
   commonOptions(
     image
@@ -57,7 +70,11 @@ export function imageCommand(): Command {
       .description('copy one image (SRC DST) or many (--from-file LIST), digest-exact')
       .argument('[src]', 'docker://HOST[:PORT]/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]')
       .argument('[dst]', 'docker://HOST[:PORT]/REPO[:TAG] or oci:DIR[:TAG]')
-      .option('--platform <os/arch>', 'copy only these platforms of an index (repeatable; changes the index digest)', collect)
+      .option(
+        '--platform <os/arch>',
+        'copy only these platforms of an index (repeatable; changes the index digest)',
+        collect,
+      )
       .option('--digest-exact', 'refuse anything that would change the digest (e.g. platform filtering)')
       .option('--referrers', 'also copy signatures, attestations and SBOMs (referrers API, fallback tag, cosign tags)')
       .option('--dry-run', 'resolve and compare only; copy nothing')
@@ -67,7 +84,8 @@ export function imageCommand(): Command {
   ).action(async (src: string | undefined, dst: string | undefined, opts: CopyOptions) => {
     const config = await configFrom(opts.config);
     if (opts.concurrency !== undefined) {
-      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new AirlockError('E_USAGE', '--concurrency must be a positive integer');
+      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)
+        throw new AirlockError('E_USAGE', '--concurrency must be a positive integer');
       config.concurrency.images = opts.concurrency;
     }
     const platforms = (opts.platform ?? []).map(parsePlatform);
@@ -126,7 +144,8 @@ export function imageCommand(): Command {
       .option('--dry-run', 'resolve tags and compare digests; copy nothing'),
   ).action(async (opts: CopyOptions) => {
     const config = await loadConfig(opts.config ?? '');
-    if (config.images.length === 0) throw new AirlockError('E_CONFIG', `${opts.config}: images: is empty, nothing to sync`);
+    if (config.images.length === 0)
+      throw new AirlockError('E_CONFIG', `${opts.config}: images: is empty, nothing to sync`);
     process.exitCode = await runSync({
       kinds: ['images'],
       config,

@@ -85,10 +85,12 @@ export function renderLive(s: Snapshot, columns: number): string[] {
   const head = bar && bar.length + 1 + status.length <= width ? `${bar} ${status}` : status;
   const lines = [head.length <= width ? head : `${head.slice(0, width - 1)}…`];
   for (const a of s.inFlight.slice(0, MAX_IN_FLIGHT_LINES)) {
-    const bytes = a.planned > 0 ? `  ${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))}` : '';
+    const bytes =
+      a.planned > 0 ? `  ${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))}` : '';
     lines.push(`  ${fit(terminalCell(a.name), width - 2 - bytes.length)}${bytes}`);
   }
-  if (s.inFlight.length > MAX_IN_FLIGHT_LINES) lines.push(`  … and ${s.inFlight.length - MAX_IN_FLIGHT_LINES} more in flight`);
+  if (s.inFlight.length > MAX_IN_FLIGHT_LINES)
+    lines.push(`  … and ${s.inFlight.length - MAX_IN_FLIGHT_LINES} more in flight`);
   return lines;
 }
 
@@ -98,7 +100,9 @@ export function renderLive(s: Snapshot, columns: number): string[] {
  * artifact's report line above as it settles. Without a terminal it only keeps count, for the
  * summary a signal asks for.
  */
-export function createRunTracker(options: { terminal?: Terminal; now?: () => number; redrawMs?: number } = {}): RunTracker {
+export function createRunTracker(
+  options: { terminal?: Terminal; now?: () => number; redrawMs?: number } = {},
+): RunTracker {
   const { terminal } = options;
   const now = options.now ?? Date.now;
   const waiting: string[] = [];
@@ -224,18 +228,31 @@ export function createRunTracker(options: { terminal?: Terminal; now?: () => num
       const count = (status: SettledArtifact['status']) => settled.filter((i) => i.status === status).length;
       const total = settled.length + inFlight.size + waiting.length;
       const notDone = inFlight.size + waiting.length;
-      const capped = (rows: string[]) => (rows.length > MAX_SUMMARY_LINES ? [...rows.slice(0, MAX_SUMMARY_LINES), `  … and ${rows.length - MAX_SUMMARY_LINES} more`] : rows);
-      if (total === 0) return [`airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'partly written file')}` : ''}`];
-      const lines = [`airlock: interrupted (${signal}): ${settled.length} of ${plural(total, 'artifact')} done (${count('copied')} copied, ${count('unchanged')} unchanged, ${count('planned')} planned, ${count('failed')} failed), ${notDone} not done`];
+      const capped = (rows: string[]) =>
+        rows.length > MAX_SUMMARY_LINES
+          ? [...rows.slice(0, MAX_SUMMARY_LINES), `  … and ${rows.length - MAX_SUMMARY_LINES} more`]
+          : rows;
+      if (total === 0)
+        return [
+          `airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'partly written file')}` : ''}`,
+        ];
+      const lines = [
+        `airlock: interrupted (${signal}): ${settled.length} of ${plural(total, 'artifact')} done (${count('copied')} copied, ${count('unchanged')} unchanged, ${count('planned')} planned, ${count('failed')} failed), ${notDone} not done`,
+      ];
       // With the live display each finished artifact's line is on screen already.
       if (!terminal) lines.push(...capped(settled.map((i) => `  ${i.status.padEnd(11)}  ${terminalCell(i.source)}`)));
       lines.push(
         ...capped([
-          ...[...inFlight].map((a) => `  in flight    ${terminalCell(a.name)}${a.planned > 0 ? ` (${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))} moved)` : ''}`),
+          ...[...inFlight].map(
+            (a) =>
+              `  in flight    ${terminalCell(a.name)}${a.planned > 0 ? ` (${formatBytes(a.moved)} of ${formatBytes(Math.max(0, a.planned - a.skipped))} moved)` : ''}`,
+          ),
           ...waiting.map((name) => `  not started  ${terminalCell(name)}`),
         ]),
       );
-      lines.push(`airlock: ${removedFiles ? `removed ${plural(removedFiles, 'partly written file')}; ` : ''}nothing half-written is left (tags are written last); the next run copies what is missing`);
+      lines.push(
+        `airlock: ${removedFiles ? `removed ${plural(removedFiles, 'partly written file')}; ` : ''}nothing half-written is left (tags are written last); the next run copies what is missing`,
+      );
       return lines;
     },
   };

@@ -12,7 +12,6 @@ import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
-
 /** What a one-shot command's engine is built from. */
 export interface EngineSetup {
   config: AirlockConfig;
@@ -44,13 +43,31 @@ export interface SyncSession {
  * A one-shot command's logger, state store and engine, closed in order whatever `fn` does: every
  * command honours the same --state, --plain-http, --tls-skip-verify and --verify-targets.
  */
-export async function withSyncEngine<T>(options: EngineSetup, fn: (engine: Engine, logger: Logger, cacheDirs: CacheDirs, session: SyncSession) => Promise<T>, logDestination?: { write(line: string): void }): Promise<T> {
+export async function withSyncEngine<T>(
+  options: EngineSetup,
+  fn: (engine: Engine, logger: Logger, cacheDirs: CacheDirs, session: SyncSession) => Promise<T>,
+  logDestination?: { write(line: string): void },
+): Promise<T> {
   const { config } = options;
-  const logger = createLogger({ level: options.logLevel ?? 'warn', ...(logDestination ? { destination: logDestination } : {}) });
+  const logger = createLogger({
+    level: options.logLevel ?? 'warn',
+    ...(logDestination ? { destination: logDestination } : {}),
+  });
   const store = await chooseStateStore(config, { stateFile: options.stateFile });
-  const engine = createEngine({ config, logger, state: store.state, plainHttp: options.plainHttp, tlsSkipVerify: options.tlsSkipVerify, verifyTargets: options.verifyTargets });
+  const engine = createEngine({
+    config,
+    logger,
+    state: store.state,
+    plainHttp: options.plainHttp,
+    tlsSkipVerify: options.tlsSkipVerify,
+    verifyTargets: options.verifyTargets,
+  });
   try {
-    return await fn(engine, logger, store.cacheDirs, { logger, cacheDirs: store.cacheDirs, flushStateSync: () => store.flushSync?.() });
+    return await fn(engine, logger, store.cacheDirs, {
+      logger,
+      cacheDirs: store.cacheDirs,
+      flushStateSync: () => store.flushSync?.(),
+    });
   } finally {
     await engine.close();
     await store.close();
@@ -117,7 +134,9 @@ export async function runSync(options: SyncOptions): Promise<number> {
           tracker.showRest(report.items, showsKinds(report));
           tracker.stop();
           // On one terminal the lines are already on screen: the totals are what is left to say.
-          process.stdout.write(`${(process.stdout.isTTY ? formatTotals(report) : [formatReport(report)]).join('\n')}\n`);
+          process.stdout.write(
+            `${(process.stdout.isTTY ? formatTotals(report) : [formatReport(report)]).join('\n')}\n`,
+          );
         } else {
           process.stdout.write(`${formatReport(report)}\n`);
           printErrorLines(errors);

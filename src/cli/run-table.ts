@@ -46,7 +46,15 @@ const COLUMNS = ['RUN', 'TRIGGER', 'SCOPE', 'STATE', 'STARTED', 'DURATION', 'COP
 
 /** `runs list`: a header, then one row per run in the order given (newest first from listRuns). */
 export function formatRunTable(runs: RunSummary[]): string[] {
-  const rows = runs.map((r) => [terminalCell(r.id), clip(runTrigger(r), TRIGGER_WIDTH), terminalCell(r.scope), r.state, formatWhen(r.enqueuedAt), formatDuration(r.durationMs), counts(r)]);
+  const rows = runs.map((r) => [
+    terminalCell(r.id),
+    clip(runTrigger(r), TRIGGER_WIDTH),
+    terminalCell(r.scope),
+    r.state,
+    formatWhen(r.enqueuedAt),
+    formatDuration(r.durationMs),
+    counts(r),
+  ]);
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -68,8 +76,14 @@ export function formatRunDetail(r: RunSummary): string[] {
     ...(r.finishedAt ? [`finished  ${formatWhen(r.finishedAt)}`] : []),
     `duration  ${formatDuration(r.durationMs)}`,
   ];
-  if (s) lines.push(`artifacts ${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}`);
-  for (const f of r.failures ?? []) lines.push(`  failed ${terminalCell(f.kind)} ${terminalCell(f.source)}: ${f.error ? terminalCell(`[${f.error.code}] ${f.error.message}`) : ''}`);
+  if (s)
+    lines.push(
+      `artifacts ${s.copied ?? 0} copied, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${formatBytes(s.bytes ?? 0)}`,
+    );
+  for (const f of r.failures ?? [])
+    lines.push(
+      `  failed ${terminalCell(f.kind)} ${terminalCell(f.source)}: ${f.error ? terminalCell(`[${f.error.code}] ${f.error.message}`) : ''}`,
+    );
   if (r.error) lines.push(`error     ${terminalCell(r.error)}`);
   return lines;
 }

@@ -18,7 +18,12 @@ import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../stat
  * one line, `[E_UNREACHABLE] cannot reach Redis at HOST:PORT (…)`, exit 3; the same when the
  * connection is lost on the way.
  */
-export async function withQueue<T>(config: AirlockConfig, file: string, name: string, fn: (q: Queue, redis: Redis) => Promise<T>): Promise<T> {
+export async function withQueue<T>(
+  config: AirlockConfig,
+  file: string,
+  name: string,
+  fn: (q: Queue, redis: Redis) => Promise<T>,
+): Promise<T> {
   const url = redisUrlOf(config, file);
   const policy = redisPolicyOf(config);
   // BullMQ is loaded only by the commands that use it: the CLI's start-up stays small.
@@ -33,7 +38,9 @@ export async function withQueue<T>(config: AirlockConfig, file: string, name: st
 
 export function schedulerCommand(): Command {
   return new Command('scheduler')
-    .description('make Redis hold exactly the schedules of the config (BullMQ job schedulers), then exit; workers run the sync jobs they fire')
+    .description(
+      'make Redis hold exactly the schedules of the config (BullMQ job schedulers), then exit; workers run the sync jobs they fire',
+    )
     .requiredOption('-c, --config <file>', 'config file (redis.url, schedules:)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .action(async (opts: { config: string; queue: string }) => {
@@ -56,7 +63,11 @@ export function schedulesCommand(): Command {
       const config = loadConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listSchedules(q));
       if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      else for (const s of list) process.stdout.write(`${s.name.padEnd(20)} ${s.cron.padEnd(16)} ${(s.tz ?? 'UTC').padEnd(16)} ${s.scope.padEnd(7)} next ${s.next ?? '-'}\n`);
+      else
+        for (const s of list)
+          process.stdout.write(
+            `${s.name.padEnd(20)} ${s.cron.padEnd(16)} ${(s.tz ?? 'UTC').padEnd(16)} ${s.scope.padEnd(7)} next ${s.next ?? '-'}\n`,
+          );
     });
   return schedules;
 }
@@ -67,10 +78,14 @@ function printRun(r: RunSummary): void {
 }
 
 export function runsCommand(): Command {
-  const runs = new Command('runs').description('sync runs held by the queue: counts, durations and every failure with its cause');
+  const runs = new Command('runs').description(
+    'sync runs held by the queue: counts, durations and every failure with its cause',
+  );
   runs
     .command('list')
-    .description('the sync runs the queue holds, newest first: trigger, scope, state, start, duration and counts (schedules that have not fired are in schedules list)')
+    .description(
+      'the sync runs the queue holds, newest first: trigger, scope, state, start, duration and counts (schedules that have not fired are in schedules list)',
+    )
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
@@ -102,20 +117,40 @@ export function runsCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--follow', 'wait for the new run to end and print it, like sync --queue')
-    .option('--unclaimed-after <seconds>', 'with --follow: say when no worker has taken the run after this long', seconds, DEFAULT_UNCLAIMED_S)
+    .option(
+      '--unclaimed-after <seconds>',
+      'with --follow: say when no worker has taken the run after this long',
+      seconds,
+      DEFAULT_UNCLAIMED_S,
+    )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { config: string; queue: string; follow?: boolean; unclaimedAfter: number; json?: boolean }) => {
-      const config = loadConfig(opts.config);
-      if (!opts.follow) {
-        const r = await withQueue(config, opts.config, opts.queue, (q) => retryRun(q, id));
-        process.stdout.write(opts.json ? `${JSON.stringify({ id: r.job.id, retryOf: r.retryOf, artifacts: r.artifacts })}\n` : `${r.job.id}\n`);
-        return;
-      }
-      process.exitCode = await followed(config, opts.config, opts.queue, { json: opts.json, unclaimedAfterMs: opts.unclaimedAfter * 1000 }, async (q) => {
-        const r = await retryRun(q, id);
-        return { job: r.job, what: `retrying ${r.artifacts} failed artifact(s) of run ${id}` };
-      });
-    });
+    .action(
+      async (
+        id: string,
+        opts: { config: string; queue: string; follow?: boolean; unclaimedAfter: number; json?: boolean },
+      ) => {
+        const config = loadConfig(opts.config);
+        if (!opts.follow) {
+          const r = await withQueue(config, opts.config, opts.queue, (q) => retryRun(q, id));
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify({ id: r.job.id, retryOf: r.retryOf, artifacts: r.artifacts })}\n`
+              : `${r.job.id}\n`,
+          );
+          return;
+        }
+        process.exitCode = await followed(
+          config,
+          opts.config,
+          opts.queue,
+          { json: opts.json, unclaimedAfterMs: opts.unclaimedAfter * 1000 },
+          async (q) => {
+            const r = await retryRun(q, id);
+            return { job: r.job, what: `retrying ${r.artifacts} failed artifact(s) of run ${id}` };
+          },
+        );
+      },
+    );
   return runs;
 }
 
@@ -139,7 +174,13 @@ export interface FollowOptions {
  * Queues a run (`start`), says its id on stderr at once, follows it with progress on stderr, then
  * prints it; the exit status is what the one-shot `sync` gives for the same failures.
  */
-async function followed(config: AirlockConfig, file: string, name: string, options: FollowOptions, start: (q: Queue, redis: Redis) => Promise<{ job: Job; what: string }>): Promise<number> {
+async function followed(
+  config: AirlockConfig,
+  file: string,
+  name: string,
+  options: FollowOptions,
+  start: (q: Queue, redis: Redis) => Promise<{ job: Job; what: string }>,
+): Promise<number> {
   const { followRun, lastEventId } = await import('../queue/follow-run.js');
   const { followDisplay } = await import('./follow-display.js');
   const url = redisUrlOf(config, file);
@@ -153,9 +194,16 @@ async function followed(config: AirlockConfig, file: string, name: string, optio
     const display = followDisplay(id, name, { json: options.json });
     let run: RunSummary;
     try {
-      run = await followRun(q, redis, job, { timeoutMs: options.timeoutMs ?? FOLLOW_TIMEOUT_MS, unclaimedAfterMs: options.unclaimedAfterMs ?? DEFAULT_UNCLAIMED_S * 1000, fromEventId: from, listener: display.listener });
+      run = await followRun(q, redis, job, {
+        timeoutMs: options.timeoutMs ?? FOLLOW_TIMEOUT_MS,
+        unclaimedAfterMs: options.unclaimedAfterMs ?? DEFAULT_UNCLAIMED_S * 1000,
+        fromEventId: from,
+        listener: display.listener,
+      });
     } catch (e) {
-      throw isRedisConnectionError(e) ? redisUnreachable(url, e, policy, `; run ${id} goes on in the workers: airlock runs show ${id}`) : e;
+      throw isRedisConnectionError(e)
+        ? redisUnreachable(url, e, policy, `; run ${id} goes on in the workers: airlock runs show ${id}`)
+        : e;
     } finally {
       display.stop();
     }
@@ -181,7 +229,11 @@ export async function syncThroughQueue(
   const digest = configDigest(config);
   const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
   return followed(config, file, options.queue ?? DEFAULT_QUEUE, options, async (q, redis) => {
-    if (options.useWorkerConfig) return { job: await enqueueRun(q, scope, 'airlock sync --queue'), what: `scope ${scope}, with the workers' config` };
+    if (options.useWorkerConfig)
+      return {
+        job: await enqueueRun(q, scope, 'airlock sync --queue'),
+        what: `scope ${scope}, with the workers' config`,
+      };
     const live = await liveWorkerConfigs(redis, prefix, q.name);
     if (live.length > 0 && !live.includes(digest)) {
       throw new AirlockError(
@@ -189,8 +241,14 @@ export async function syncThroughQueue(
         `${file} (config ${digest.slice(0, 12)}) is not the config the workers on queue ${q.name} run (${live.map((d) => d.slice(0, 12)).join(', ')}): deploy it to the workers, run it in-process with airlock sync --config ${file}, or pass --use-worker-config to run theirs`,
       );
     }
-    if (live.length > 1) process.stderr.write(`airlock: workers on queue ${q.name} run ${live.length} different configs (a deploy in progress?); one with another config than ${file} refuses the run\n`);
-    const job = await enqueueRun(q, scope, 'airlock sync --queue', { configDigest: digest, configFile: path.basename(file) });
+    if (live.length > 1)
+      process.stderr.write(
+        `airlock: workers on queue ${q.name} run ${live.length} different configs (a deploy in progress?); one with another config than ${file} refuses the run\n`,
+      );
+    const job = await enqueueRun(q, scope, 'airlock sync --queue', {
+      configDigest: digest,
+      configFile: path.basename(file),
+    });
     return { job, what: `scope ${scope}, config ${digest.slice(0, 12)}` };
   });
 }

@@ -31,7 +31,12 @@ export function stopSignal(): Promise<NodeJS.Signals> {
  * nothing a wait could save). Whatever is still open then is cut off by the exit; a job cut off is
  * taken over by another worker once its lock expires.
  */
-export async function stopWithin(graceMs: number, logger: StopLog, graceful: Promise<unknown>, nothingToWaitFor: () => boolean = () => false): Promise<never> {
+export async function stopWithin(
+  graceMs: number,
+  logger: StopLog,
+  graceful: Promise<unknown>,
+  nothingToWaitFor: () => boolean = () => false,
+): Promise<never> {
   const deadline = Date.now() + graceMs;
   let finished = false;
   graceful.then(
@@ -44,7 +49,13 @@ export async function stopWithin(graceMs: number, logger: StopLog, graceful: Pro
     },
   );
   while (!finished && Date.now() < deadline && !nothingToWaitFor()) await new Promise((r) => setTimeout(r, 50));
-  if (!finished) logger.warn({ graceMs }, Date.now() >= deadline ? 'stopping: grace period over, exiting with work left to other workers' : 'stopping: Redis is away and no job runs; exiting without waiting for it');
+  if (!finished)
+    logger.warn(
+      { graceMs },
+      Date.now() >= deadline
+        ? 'stopping: grace period over, exiting with work left to other workers'
+        : 'stopping: Redis is away and no job runs; exiting without waiting for it',
+    );
   await logger.flush();
   process.exit(0);
 }

@@ -15,66 +15,108 @@ export function workerCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
-    .option('--lock-duration <ms>', 'job lock lifetime; a dead worker\'s jobs are taken over after it (default 30000)', (v) => Number.parseInt(v, 10))
-    .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) => Number.parseInt(v, 10))
-    .option('--shutdown-grace <ms>', 'after SIGTERM/SIGINT, how long running jobs may take to finish before the worker exits 0', (v) => Number.parseInt(v, 10), DEFAULT_SHUTDOWN_GRACE_MS)
+    .option(
+      '--lock-duration <ms>',
+      "job lock lifetime; a dead worker's jobs are taken over after it (default 30000)",
+      (v) => Number.parseInt(v, 10),
+    )
+    .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option(
+      '--shutdown-grace <ms>',
+      'after SIGTERM/SIGINT, how long running jobs may take to finish before the worker exits 0',
+      (v) => Number.parseInt(v, 10),
+      DEFAULT_SHUTDOWN_GRACE_MS,
+    )
     .option('--log-level <level>', 'log level', 'info')
-    .action(async (opts: { config: string; queue: string; concurrency?: number; lockDuration?: number; stalledInterval?: number; shutdownGrace: number; logLevel: string }) => {
-      // From the start: a worker that cannot reach Redis still answers a stop at once.
-      const signal = stopSignal();
-      const config = loadConfig(opts.config);
-      const redisUrl = redisUrlOf(config, opts.config);
-      const policy = redisPolicyOf(config);
-      const logger = createLogger({ level: opts.logLevel });
-      const { watchRedis } = await import('../state/redis-health.js');
-      // Says once that Redis went away and once that it is back; the other connections stay quiet.
-      const health = await watchRedis(redisUrl, { policy, logger });
-      // Shared by the mirror state, locks, budgets, metrics and the queue handles: waits for Redis
-      // while it is away instead of failing the jobs that need it.
-      const stateRedis = await connectRedis(redisUrl, { ...serviceRedisOptions(policy), connectionName: 'airlock-worker' });
-      const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
-      const { redisArtifactLock } = await import('../queue/redis/artifact-lock.js');
-      const lock = redisArtifactLock(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock') });
-      const { redisUpstreamBudget } = await import('../queue/redis/rate-budget.js');
-      const { redisRegistrySlots } = await import('../queue/redis/registry-slots.js');
-      // Shared by every worker on this Redis: request budgets and 429 pauses per upstream, registry concurrency.
-      const budget = redisUpstreamBudget(stateRedis, prefix, config, { onError: (e) => logger.warn({ err: (e as Error).message }, 'upstream budget') });
-      const slots = redisRegistrySlots(stateRedis, prefix, { onError: (e) => logger.warn({ err: (e as Error).message }, 'registry slots') });
-      const engine = createEngine({ config, logger, state: redisMirrorState(stateRedis, prefix), lock, budget, slots });
-      const { startQueueWorker } = await import('../../workers/worker.js');
-      const { redisMetricsSink } = await import('../queue/worker-metrics.js');
-      const { configDigest, keepPublishingWorkerConfig } = await import('../queue/worker-config.js');
-      const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) => logger.warn({ err: (e as Error).message }, 'metrics not recorded'));
-      const inFlight = { count: 0 };
-      const worker = startQueueWorker({
-        config,
-        engine,
-        logger,
-        redisUrl,
-        queue: opts.queue,
-        cacheDirs: cacheDirsFor(config),
-        metrics,
-        policy,
-        connection: stateRedis,
-        inFlight,
-        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-        ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}),
-        ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}),
-      });
-      // `sync --queue --config F` compares F with this before it queues a run.
-      const stopPublishing = keepPublishingWorkerConfig(stateRedis, prefix, opts.queue, configDigest(config));
-      logger.info({ queue: opts.queue }, 'worker started');
-      const received = await signal;
-      logger.info({ signal: received, graceMs: opts.shutdownGrace }, 'stopping: no new jobs, finishing the current ones');
-      stopPublishing();
-      // close() stops fetching at once and then waits for running jobs; a job cut off by the exit
-      // is recovered as stalled by another worker.
-      const graceful = (async () => {
-        await worker.close();
-        await engine.close();
-        health.close();
-        stateRedis.disconnect();
-      })();
-      await stopWithin(opts.shutdownGrace, logger, graceful, () => !health.up && inFlight.count === 0);
-    });
+    .action(
+      async (opts: {
+        config: string;
+        queue: string;
+        concurrency?: number;
+        lockDuration?: number;
+        stalledInterval?: number;
+        shutdownGrace: number;
+        logLevel: string;
+      }) => {
+        // From the start: a worker that cannot reach Redis still answers a stop at once.
+        const signal = stopSignal();
+        const config = loadConfig(opts.config);
+        const redisUrl = redisUrlOf(config, opts.config);
+        const policy = redisPolicyOf(config);
+        const logger = createLogger({ level: opts.logLevel });
+        const { watchRedis } = await import('../state/redis-health.js');
+        // Says once that Redis went away and once that it is back; the other connections stay quiet.
+        const health = await watchRedis(redisUrl, { policy, logger });
+        // Shared by the mirror state, locks, budgets, metrics and the queue handles: waits for Redis
+        // while it is away instead of failing the jobs that need it.
+        const stateRedis = await connectRedis(redisUrl, {
+          ...serviceRedisOptions(policy),
+          connectionName: 'airlock-worker',
+        });
+        const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;
+        const { redisArtifactLock } = await import('../queue/redis/artifact-lock.js');
+        const lock = redisArtifactLock(stateRedis, prefix, {
+          onError: (e) => logger.warn({ err: (e as Error).message }, 'artifact lock'),
+        });
+        const { redisUpstreamBudget } = await import('../queue/redis/rate-budget.js');
+        const { redisRegistrySlots } = await import('../queue/redis/registry-slots.js');
+        // Shared by every worker on this Redis: request budgets and 429 pauses per upstream, registry concurrency.
+        const budget = redisUpstreamBudget(stateRedis, prefix, config, {
+          onError: (e) => logger.warn({ err: (e as Error).message }, 'upstream budget'),
+        });
+        const slots = redisRegistrySlots(stateRedis, prefix, {
+          onError: (e) => logger.warn({ err: (e as Error).message }, 'registry slots'),
+        });
+        const engine = createEngine({
+          config,
+          logger,
+          state: redisMirrorState(stateRedis, prefix),
+          lock,
+          budget,
+          slots,
+        });
+        const { startQueueWorker } = await import('../../workers/worker.js');
+        const { redisMetricsSink } = await import('../queue/worker-metrics.js');
+        const { configDigest, keepPublishingWorkerConfig } = await import('../queue/worker-config.js');
+        const metrics = redisMetricsSink(stateRedis, prefix, opts.queue, (e) =>
+          logger.warn({ err: (e as Error).message }, 'metrics not recorded'),
+        );
+        const inFlight = { count: 0 };
+        const worker = startQueueWorker({
+          config,
+          engine,
+          logger,
+          redisUrl,
+          queue: opts.queue,
+          cacheDirs: cacheDirsFor(config),
+          metrics,
+          policy,
+          connection: stateRedis,
+          inFlight,
+          ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+          ...(opts.lockDuration ? { lockDurationMs: opts.lockDuration } : {}),
+          ...(opts.stalledInterval ? { stalledIntervalMs: opts.stalledInterval } : {}),
+        });
+        // `sync --queue --config F` compares F with this before it queues a run.
+        const stopPublishing = keepPublishingWorkerConfig(stateRedis, prefix, opts.queue, configDigest(config));
+        logger.info({ queue: opts.queue }, 'worker started');
+        const received = await signal;
+        logger.info(
+          { signal: received, graceMs: opts.shutdownGrace },
+          'stopping: no new jobs, finishing the current ones',
+        );
+        stopPublishing();
+        // close() stops fetching at once and then waits for running jobs; a job cut off by the exit
+        // is recovered as stalled by another worker.
+        const graceful = (async () => {
+          await worker.close();
+          await engine.close();
+          health.close();
+          stateRedis.disconnect();
+        })();
+        await stopWithin(opts.shutdownGrace, logger, graceful, () => !health.up && inFlight.count === 0);
+      },
+    );
 }

@@ -35,7 +35,10 @@ export function cacheDirsIn(root: string, config?: Pick<AirlockConfig, 'addons'>
 }
 
 /** The caches beside the state file a command uses: `--state`, else `state.file`, else the default one. */
-export function cacheDirsFor(config: Pick<AirlockConfig, 'addons' | 'state'>, options: { stateFile?: string; env?: NodeJS.ProcessEnv } = {}): CacheDirs {
+export function cacheDirsFor(
+  config: Pick<AirlockConfig, 'addons' | 'state'>,
+  options: { stateFile?: string; env?: NodeJS.ProcessEnv } = {},
+): CacheDirs {
   const file = options.stateFile ?? config.state.file ?? defaultStateFile(options.env);
   return cacheDirsIn(path.dirname(file), config);
 }

@@ -19,8 +19,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): AirlockConf
   try {
     text = readTextBounded(file, CONFIG_FILE_LIMIT);
   } catch (e) {
-    if (e instanceof FileTooLargeError) throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${e.message}, too large for a config file`);
-    throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (e instanceof FileTooLargeError)
+      throw new AirlockError('E_CONFIG', `cannot read config ${file}: ${e.message}, too large for a config file`);
+    throw new AirlockError(
+      'E_CONFIG',
+      `cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
@@ -35,7 +39,12 @@ export function loadConfig(file: string, options: LoadOptions = {}): AirlockConf
 }
 
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(root)';
+  return (
+    path.reduce<string>(
+      (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
+      '',
+    ) || '(root)'
+  );
 }
 
 /** Validates a parsed document; the first problem is reported with its key path. */

@@ -20,18 +20,27 @@ function cronParser(): typeof CronExpressionParser {
 }
 
 /** Why a schedule's cron pattern or time zone would fail in the scheduler, with the key it concerns. */
-export function scheduleProblem(s: Pick<ScheduleConfig, 'name' | 'cron' | 'tz'>, now = new Date()): { key: 'cron' | 'tz'; message: string } | undefined {
+export function scheduleProblem(
+  s: Pick<ScheduleConfig, 'name' | 'cron' | 'tz'>,
+  now = new Date(),
+): { key: 'cron' | 'tz'; message: string } | undefined {
   if (s.tz !== undefined) {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: s.tz });
     } catch {
-      return { key: 'tz', message: `schedule "${s.name}": unknown time zone "${s.tz}" (an IANA name such as Europe/Berlin or UTC)` };
+      return {
+        key: 'tz',
+        message: `schedule "${s.name}": unknown time zone "${s.tz}" (an IANA name such as Europe/Berlin or UTC)`,
+      };
     }
   }
   const fields = s.cron.trim().split(/\s+/);
   // cron-parser takes other field counts too and reads them in ways no one means.
   if (!s.cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
-    return { key: 'cron', message: `schedule "${s.name}": cron "${s.cron}" has ${fields.length} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first` };
+    return {
+      key: 'cron',
+      message: `schedule "${s.name}": cron "${s.cron}" has ${fields.length} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first`,
+    };
   }
   try {
     // As BullMQ computes the next run: parse with the zone, then ask for the next date.
@@ -40,7 +49,10 @@ export function scheduleProblem(s: Pick<ScheduleConfig, 'name' | 'cron' | 'tz'>,
       .next();
   } catch (e) {
     const key = /timestamp|zone/i.test((e as Error).message) && s.tz ? 'tz' : 'cron';
-    return { key, message: `schedule "${s.name}": ${key === 'tz' ? `time zone "${s.tz}"` : `cron "${s.cron}"`} is not valid: ${(e as Error).message.split('\n')[0]}` };
+    return {
+      key,
+      message: `schedule "${s.name}": ${key === 'tz' ? `time zone "${s.tz}"` : `cron "${s.cron}"`} is not valid: ${(e as Error).message.split('\n')[0]}`,
+    };
   }
   return undefined;
 }

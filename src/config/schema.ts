@@ -28,7 +28,12 @@ const registry = z.strictObject({
   /** Blob transfers from or to this registry at once (within the global concurrency.blobs; across all workers when they share Redis), so one slow upstream cannot take every slot. */
   concurrency: z.number().int().positive().max(64).optional(),
   /** At most `requests` requests per `perSeconds` seconds to this registry, counted across every worker on one Redis. */
-  rateLimit: z.strictObject({ requests: z.number().int().positive().max(1_000_000), perSeconds: z.number().positive().max(86_400) }).optional(),
+  rateLimit: z
+    .strictObject({
+      requests: z.number().int().positive().max(1_000_000),
+      perSeconds: z.number().positive().max(86_400),
+    })
+    .optional(),
 });
 
 const imageEntry = z
@@ -39,7 +44,9 @@ const imageEntry = z
     semver: z.string().min(1).optional(),
     regex: z.string().min(1).optional(),
     newest: z.number().int().positive().optional(),
-    platforms: z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch[/variant]')).optional(),
+    platforms: z
+      .array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch[/variant]'))
+      .optional(),
     referrers: z.boolean().optional(),
     /** Tags never move upstream: a recorded copy is not checked again. */
     immutable: z.boolean().optional(),
@@ -51,17 +58,24 @@ const imageEntry = z
       try {
         new RegExp(e.regex);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['regex'], message: `invalid regular expression: ${(err as Error).message}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regex'],
+          message: `invalid regular expression: ${(err as Error).message}`,
+        });
       }
     }
   });
 
 /** A value that will name a file, an OCI repository or tag: checked against that grammar at load. */
 const namedAs = (kind: NameKind, what: string) =>
-  z.string().min(1).superRefine((value, ctx) => {
-    const problem = nameProblem(kind, value);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
-  });
+  z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      const problem = nameProblem(kind, value);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
+    });
 
 const chartEntry = z.strictObject({
   /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
@@ -100,7 +114,10 @@ const staticTarget = z.strictObject({
 const fileEntry = z.strictObject({
   url: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')),
   /** sha256 hex the download must match. */
-  checksum: z.string().regex(/^(sha256:)?[a-fA-F0-9]{64}$/, 'must be a sha256 hex digest').optional(),
+  checksum: z
+    .string()
+    .regex(/^(sha256:)?[a-fA-F0-9]{64}$/, 'must be a sha256 hex digest')
+    .optional(),
 });
 
 const botkubeRepo = z.strictObject({
@@ -137,12 +154,18 @@ const pluginsSection = z.strictObject({
   semver: z.string().optional(),
   newest: z.number().int().positive().optional(),
   /** The registry the Repository service knows (REGISTRY_INFO.HARBOR.url) and the path below it. */
-  target: z.strictObject({ registry: noCredentials(z.string().min(1), 'image'), path: z.string().default('cloudforet') }),
+  target: z.strictObject({
+    registry: noCredentials(z.string().min(1), 'image'),
+    path: z.string().default('cloudforet'),
+  }),
   registryType: z.enum(['HARBOR', 'DOCKER_HUB', 'AWS_PRIVATE_ECR', 'GITHUB', 'GCP_PRIVATE_GCR']).default('HARBOR'),
   service: z
     .strictObject({
       /** grpc://HOST:PORT or grpc+ssl://HOST:PORT */
-      endpoint: noCredentials(z.string().regex(/^grpc(\+ssl)?:\/\/[^/]+\/?$/, 'must be grpc://HOST:PORT or grpc+ssl://HOST:PORT'), 'service'),
+      endpoint: noCredentials(
+        z.string().regex(/^grpc(\+ssl)?:\/\/[^/]+\/?$/, 'must be grpc://HOST:PORT or grpc+ssl://HOST:PORT'),
+        'service',
+      ),
       /** A DOMAIN_ADMIN client secret, or a system token with domainId. */
       token: secretRef,
       domainId: z.string().optional(),
@@ -165,12 +188,18 @@ const addonCatalog = z
     /** Alternatively a helm-type addon registry URL (index.yaml + addon .tgz), read as one registry. */
     helm: noCredentials(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).optional(),
     /** Folder → addon registry (default official=addons, experimental=experimental/addons); for `helm`, the one registry's name. */
-    registries: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), path: z.string().min(1) })).optional(),
+    registries: z
+      .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]+$/), path: z.string().min(1) }))
+      .optional(),
     /** Only these addons and their dependencies (default: all). */
     addons: z.array(z.string().min(1)).optional(),
   })
   .superRefine((c, ctx) => {
-    if (!c.source === !c.helm) ctx.addIssue({ code: 'custom', message: 'set exactly one of source (directory or git URL) and helm (addon registry URL)' });
+    if (!c.source === !c.helm)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'set exactly one of source (directory or git URL) and helm (addon registry URL)',
+      });
     if (c.helm && c.ref) ctx.addIssue({ code: 'custom', path: ['ref'], message: 'ref only applies to a git source' });
   });
 
@@ -179,7 +208,9 @@ const addonsSection = z.strictObject({
   /** Where git catalogs are cloned (default: `catalogs/` beside the mirror state file, e.g. ~/.cache/airlock/catalogs). */
   cacheDir: z.string().min(1).optional(),
   /** The chart repository the rewritten addons point at (default: derived from targets.charts[0]). */
-  chartRepository: noCredentials(z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL')).optional(),
+  chartRepository: noCredentials(
+    z.string().regex(/^(https?|oci):\/\//, 'must be an http(s):// or oci:// URL'),
+  ).optional(),
   /** Also mirror and rewrite the default images of addon definitions (runtime defaults for user apps). */
   definitionImages: z.boolean().default(false),
   publish: z
@@ -190,7 +221,10 @@ const addonsSection = z.strictObject({
       git: z
         .strictObject({
           remote: noCredentials(z.string().min(1), 'git'),
-          branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'a branch name').default('airgap'),
+          branch: z
+            .string()
+            .regex(/^[A-Za-z0-9._/-]+$/, 'a branch name')
+            .default('airgap'),
         })
         .optional(),
     })
@@ -199,7 +233,11 @@ const addonsSection = z.strictObject({
 
 const serveSection = z.strictObject({
   /** Largest webhook body accepted (bytes). */
-  bodyLimit: z.number().int().positive().default(1024 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Bearer token for /admin endpoints and /metrics (optional for /metrics). */
   adminToken: secretRef.optional(),
   github: z
@@ -207,7 +245,15 @@ const serveSection = z.strictObject({
       /** The webhook secret: X-Hub-Signature-256 is checked against it. */
       secret: secretRef,
       /** Watched repositories (`owner/name`) and branches; a push there starts a sync of `scope`. */
-      repositories: z.array(z.strictObject({ repo: z.string().min(1), branch: z.string().default('master'), scope: z.string().min(1).default('all') })).default([]),
+      repositories: z
+        .array(
+          z.strictObject({
+            repo: z.string().min(1),
+            branch: z.string().default('master'),
+            scope: z.string().min(1).default('all'),
+          }),
+        )
+        .default([]),
     })
     .optional(),
   registry: z
@@ -253,15 +299,28 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       /** Largest file `files:`, Botkube plugins and addon URLs may download (bytes). */
-      fileBytes: z.number().int().positive().default(4 * 1024 * 1024 * 1024),
+      fileBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 1024 * 1024 * 1024),
       /** Largest chart repository index.yaml read, in bytes; a larger one fails with E_TOO_LARGE. */
-      chartIndexBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      chartIndexBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1024 * 1024),
     })
     .prefault({}),
   registries: z.array(registry).default([]),
   redis: z
     .strictObject({
-      url: z.union([z.string().regex(/^rediss?:\/\/[^:@/]*@?[^@]*$/, 'a Redis URL with a password must come from { env } or { file }'), secretRef]),
+      url: z.union([
+        z
+          .string()
+          .regex(/^rediss?:\/\/[^:@/]*@?[^@]*$/, 'a Redis URL with a password must come from { env } or { file }'),
+        secretRef,
+      ]),
       prefix: z.string().min(1).default('{airlock}'),
       /** One connection attempt gives up after this: commands then fail with E_UNREACHABLE, workers and serve retry. */
       connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),

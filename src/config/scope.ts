@@ -17,14 +17,21 @@ export const ALL_KINDS: SyncKind[] = ['addons', 'charts', 'images', 'files', 'pl
 export function unknownScopes(config: AirlockConfig): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const check = (scope: string, path: (string | number)[]) => {
-    if (!resolveScope(config, scope)) problems.push({ path, message: `unknown scope "${scope}": use all, ${ALL_KINDS.join(', ')}, or addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE naming an entry of this config` });
+    if (!resolveScope(config, scope))
+      problems.push({
+        path,
+        message: `unknown scope "${scope}": use all, ${ALL_KINDS.join(', ')}, or addons:CATALOG, botkube:REPO, charts:CHART, images:SOURCE naming an entry of this config`,
+      });
   };
   config.schedules.forEach((s, i) => check(s.scope, ['schedules', i, 'scope']));
   config.serve?.github?.repositories.forEach((r, i) => check(r.scope, ['serve', 'github', 'repositories', i, 'scope']));
   return problems;
 }
 
-export function resolveScope(config: AirlockConfig, scope: string): { kinds: SyncKind[]; config: AirlockConfig } | undefined {
+export function resolveScope(
+  config: AirlockConfig,
+  scope: string,
+): { kinds: SyncKind[]; config: AirlockConfig } | undefined {
   if (scope === 'all') return { kinds: ALL_KINDS, config };
   if ((ALL_KINDS as string[]).includes(scope)) return { kinds: [scope as SyncKind], config };
   const colon = scope.indexOf(':');
@@ -33,7 +40,9 @@ export function resolveScope(config: AirlockConfig, scope: string): { kinds: Syn
   const name = scope.slice(colon + 1);
   if (kind === 'addons' && config.addons) {
     const catalogs = config.addons.catalogs.filter((c) => c.name === name);
-    return catalogs.length ? { kinds: ['addons'], config: { ...config, addons: { ...config.addons, catalogs } } } : undefined;
+    return catalogs.length
+      ? { kinds: ['addons'], config: { ...config, addons: { ...config.addons, catalogs } } }
+      : undefined;
   }
   if (kind === 'botkube') {
     const botkube = config.botkube.filter((b) => b.name === name);

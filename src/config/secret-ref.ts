@@ -11,13 +11,21 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
   let value: string | undefined;
   if ('env' in ref) {
     value = env[ref.env];
-    if (value === undefined || value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads environment variable ${ref.env}, which is not set`);
+    if (value === undefined || value === '')
+      throw new AirlockError('E_CONFIG', `${keyPath} reads environment variable ${ref.env}, which is not set`);
   } else {
     try {
       value = readTextBounded(ref.file, SECRET_FILE_LIMIT).replace(/\r?\n$/, '');
     } catch (e) {
-      if (e instanceof FileTooLargeError) throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which is ${e.message}, too large for a secret`);
-      throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      if (e instanceof FileTooLargeError)
+        throw new AirlockError(
+          'E_CONFIG',
+          `${keyPath} reads secret file ${ref.file}, which is ${e.message}, too large for a secret`,
+        );
+      throw new AirlockError(
+        'E_CONFIG',
+        `${keyPath} reads secret file ${ref.file}, which cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
     if (value === '') throw new AirlockError('E_CONFIG', `${keyPath} reads secret file ${ref.file}, which is empty`);
   }
@@ -26,7 +34,11 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
 }
 
 /** The Redis URL of a config: a plain `redis://` URL (no password) or a secret reference. */
-export function redisUrlOf(config: { redis?: { url: string | SecretRef } }, file = 'config', env: NodeJS.ProcessEnv = process.env): string {
+export function redisUrlOf(
+  config: { redis?: { url: string | SecretRef } },
+  file = 'config',
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (!config.redis) throw new AirlockError('E_CONFIG', `${file}: redis.url is required for this command`);
   if (typeof config.redis.url === 'string') return config.redis.url;
   const url = resolveSecret(config.redis.url, 'redis.url', env);

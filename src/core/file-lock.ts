@@ -97,14 +97,20 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, option
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    if (Date.now() > deadline) throw new AirlockError('E_CONFLICT', `still locked by another process after ${Math.round(waitMs / 1000)} s`, { artifact: file });
+    if (Date.now() > deadline)
+      throw new AirlockError('E_CONFLICT', `still locked by another process after ${Math.round(waitMs / 1000)} s`, {
+        artifact: file,
+      });
     await tryBreakStale(file, staleMs);
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  const beat = setInterval(() => {
-    const now = new Date();
-    fsp.utimes(file, now, now).catch(() => undefined);
-  }, Math.max(1000, Math.floor(staleMs / 4)));
+  const beat = setInterval(
+    () => {
+      const now = new Date();
+      fsp.utimes(file, now, now).catch(() => undefined);
+    },
+    Math.max(1000, Math.floor(staleMs / 4)),
+  );
   beat.unref();
   try {
     return await fn();

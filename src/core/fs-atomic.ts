@@ -41,7 +41,10 @@ const locks = new Map<string, Promise<unknown>>();
 export function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const prev = locks.get(key) ?? Promise.resolve();
   const next = prev.then(fn, fn);
-  locks.set(key, next.catch(() => undefined));
+  locks.set(
+    key,
+    next.catch(() => undefined),
+  );
   return next;
 }
 
@@ -61,7 +64,8 @@ export interface JsonCache<T> {
 
 /** One JSON file per key (hashed) in a directory; a missing or unreadable entry is simply absent. */
 export function jsonFileCache<T>(dir: string): JsonCache<T> {
-  const fileFor = (key: string) => path.join(dir, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
+  const fileFor = (key: string) =>
+    path.join(dir, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
   return {
     async get(key) {
       try {

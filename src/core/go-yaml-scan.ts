@@ -38,7 +38,10 @@ export function scanGoYaml(src: string): GoYamlScan {
 
   const col = () => pos - lineStart;
   const ch = (k = 0) => src[pos + k];
-  const fail = (message: string): GoYamlScan => ({ tabError: { offset: pos, line, message }, firstDocumentEnd: src.length });
+  const fail = (message: string): GoYamlScan => ({
+    tabError: { offset: pos, line, message },
+    firstDocumentEnd: src.length,
+  });
   const breakLine = () => {
     if (src[pos] === '\r' && src[pos + 1] === '\n') pos++;
     pos++;
@@ -70,7 +73,8 @@ export function scanGoYaml(src: string): GoYamlScan {
     for (;;) {
       while ((ind === 0 || col() < ind) && ch() === ' ') pos++;
       if (col() > max) max = col();
-      if ((ind === 0 || col() < ind) && ch() === '\t') return { error: 'found a tab character where an indentation space is expected', max };
+      if ((ind === 0 || col() < ind) && ch() === '\t')
+        return { error: 'found a tab character where an indentation space is expected', max };
       if (!isBreak(ch())) return { max };
       breakLine();
     }
@@ -90,7 +94,8 @@ export function scanGoYaml(src: string): GoYamlScan {
     if (pos >= src.length) return { firstDocumentEnd: src.length };
     // The root collection closed by a token left of it: yaml.v2 ends the document there and
     // never reads on (`Unmarshal` takes one document) — past the one token it looks at.
-    if (unroll(col())) return ch() === '\t' ? fail('found character that cannot start any token') : { firstDocumentEnd: pos };
+    if (unroll(col()))
+      return ch() === '\t' ? fail('found character that cannot start any token') : { firstDocumentEnd: pos };
     const c = ch();
     if (col() === 0 && c === '%') {
       while (pos < src.length && !isBreak(ch())) pos++;
@@ -149,7 +154,9 @@ export function scanGoYaml(src: string): GoYamlScan {
       while (isAnchorChar(ch())) pos++;
       const next = ch();
       if (pos === start || !(isBlankz(next) || (next !== undefined && '?:,]}%@`'.includes(next)))) {
-        return fail(`while scanning an ${c === '&' ? 'anchor' : 'alias'}: did not find expected alphabetic or numeric character`);
+        return fail(
+          `while scanning an ${c === '&' ? 'anchor' : 'alias'}: did not find expected alphabetic or numeric character`,
+        );
       }
     } else if (c === '!') {
       saveSimpleKey();
@@ -218,7 +225,8 @@ export function scanGoYaml(src: string): GoYamlScan {
         if (!(isBlank(ch()) || isBreak(ch()))) break;
         while (isBlank(ch()) || isBreak(ch())) {
           if (isBlank(ch())) {
-            if (leadingBlanks && col() < ind && ch() === '\t') return fail('found a tab character that violates indentation');
+            if (leadingBlanks && col() < ind && ch() === '\t')
+              return fail('found a tab character that violates indentation');
             pos++;
           } else {
             breakLine();

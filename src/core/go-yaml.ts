@@ -123,7 +123,8 @@ export function formatGoFloat32(f: number): string {
   const exp = Number(expText);
   const sign = neg ? '-' : '';
   // %g with the shortest precision switches to an exponent below 1e-4 and from 1e6 on.
-  if (exp < -4 || exp >= 6) return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  if (exp < -4 || exp >= 6)
+    return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   const dp = exp + 1;
   if (dp <= 0) return `${sign}0.${'0'.repeat(-dp)}${digits}`;
   if (dp >= digits.length) return `${sign}${digits}${'0'.repeat(dp - digits.length)}`;
@@ -132,7 +133,8 @@ export function formatGoFloat32(f: number): string {
 
 function scalarValue(s: Scalar, src: string): unknown {
   const tag = s.tag;
-  if (s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE' || s.type === 'BLOCK_LITERAL' || s.type === 'BLOCK_FOLDED') return String(s.value ?? '');
+  if (s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE' || s.type === 'BLOCK_LITERAL' || s.type === 'BLOCK_FOLDED')
+    return String(s.value ?? '');
   if (tag && STR_TAGS.has(tag)) return String(s.value ?? '');
   const [start, end] = s.range ?? [0, 0];
   const text = src.slice(start, end).trim();
@@ -173,7 +175,9 @@ function lineFinder(src: string): (offset: number) => number {
 }
 
 const isMergeKey = (k: unknown, src: string): boolean =>
-  isScalar(k) && ((k.type === 'PLAIN' && src.slice(k.range?.[0] ?? 0, k.range?.[1] ?? 0) === '<<') || (!!k.tag && MERGE_TAGS.has(k.tag)));
+  isScalar(k) &&
+  ((k.type === 'PLAIN' && src.slice(k.range?.[0] ?? 0, k.range?.[1] ?? 0) === '<<') ||
+    (!!k.tag && MERGE_TAGS.has(k.tag)));
 
 /** Reads the text as sigs.k8s.io/yaml (over go-yaml v2) does; never throws. */
 export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocument {
@@ -222,7 +226,8 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
   const keyOf = (k: unknown): string => {
     const keyNode = deref(k);
     const offset = (keyNode as Scalar | null)?.range?.[0] ?? 0;
-    if (keyNode !== null && !isScalar(keyNode)) throw new GoYamlError(`line ${lineAt(offset)}: invalid map key (a map or list)`);
+    if (keyNode !== null && !isScalar(keyNode))
+      throw new GoYamlError(`line ${lineAt(offset)}: invalid map key (a map or list)`);
     const v = keyNode === null ? null : json ? keyNode.value : scalarValue(keyNode, src);
     try {
       return keyString(v);
@@ -243,8 +248,12 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
         if (options.strict) throw new GoYamlError(`line ${lineAt(offset)}: key "${entry.key}" already set in map`);
         const where = path ? `${path}.${entry.key}` : entry.key;
         const [was, now] = [lineAt(before.offset), lineAt(offset)];
-        if (!before.merged && !merged) note(`key "${where}" is written twice (lines ${was} and ${now}); the last one, line ${now}, is used`);
-        else if (!before.merged) note(`key "${where}" (line ${was}) is replaced by the value merged with << on line ${now} (go-yaml v2 applies << where it stands)`);
+        if (!before.merged && !merged)
+          note(`key "${where}" is written twice (lines ${was} and ${now}); the last one, line ${now}, is used`);
+        else if (!before.merged)
+          note(
+            `key "${where}" (line ${was}) is replaced by the value merged with << on line ${now} (go-yaml v2 applies << where it stands)`,
+          );
       }
       out.delete(entry.key);
       out.set(entry.key, { ...entry, offset, merged });
@@ -253,7 +262,8 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
     const merge = (value: unknown, offset: number) => {
       const apply = (n: unknown) => {
         const target = deref(n);
-        if (!isMap(target)) throw new GoYamlError(`line ${lineAt(offset)}: map merge requires map or sequence of maps as the value`);
+        if (!isMap(target))
+          throw new GoYamlError(`line ${lineAt(offset)}: map merge requires map or sequence of maps as the value`);
         if (++expansions > maxAliases) throw new GoYamlError('document contains excessive aliasing');
         for (const e of effective(target, path, stack).values()) set({ ...e, viaAlias: true }, offset, true);
       };
@@ -264,10 +274,25 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
       const k = pair.key as Node | null;
       const offset = (k as Scalar | null)?.range?.[0] ?? map.range?.[0] ?? 0;
       if (isMergeKey(k, src)) merge(pair.value, offset);
-      else set({ key: keyOf(k), keyNode: k as Node, value: deref(pair.value), ...(isAlias(pair.value) ? { viaAlias: true } : {}) }, offset, false);
+      else
+        set(
+          {
+            key: keyOf(k),
+            keyNode: k as Node,
+            value: deref(pair.value),
+            ...(isAlias(pair.value) ? { viaAlias: true } : {}),
+          },
+          offset,
+          false,
+        );
     }
     stack.delete(map);
-    const result = new Map([...out].map(([k, e]) => [k, { key: e.key, keyNode: e.keyNode, value: e.value, ...(e.viaAlias ? { viaAlias: true } : {}) }]));
+    const result = new Map(
+      [...out].map(([k, e]) => [
+        k,
+        { key: e.key, keyNode: e.keyNode, value: e.value, ...(e.viaAlias ? { viaAlias: true } : {}) },
+      ]),
+    );
     cache.set(map, result);
     return result;
   };
@@ -288,7 +313,8 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
             visit(pair.value, path ? `${path}.${name}` : name, depth + 1);
           }
           // Merged maps written inline (`<<: {a: 1}`) hold keys too.
-          for (const pair of node.items) if (isMergeKey(pair.key, src) && !isAlias(pair.value)) visit(pair.value, path, depth + 1);
+          for (const pair of node.items)
+            if (isMergeKey(pair.key, src) && !isAlias(pair.value)) visit(pair.value, path, depth + 1);
         } else if (isSeq(node)) node.items.forEach((item, i) => visit(item, `${path}[${i}]`, depth + 1));
       };
       visit(doc.contents, '', 0);
@@ -321,7 +347,10 @@ export function readGoYaml(src: string, options: GoYamlOptions = {}): GoYamlDocu
       return v instanceof GoFloat && !typed ? v.value : v;
     }
     if (isSeq(n)) return n.items.map((i) => toValue(i as Node, typed, depth + 1, viaAlias));
-    if (isMap(n)) return Object.fromEntries(entries(n).map((e) => [e.key, toValue(e.value, typed, depth + 1, viaAlias || e.viaAlias === true)]));
+    if (isMap(n))
+      return Object.fromEntries(
+        entries(n).map((e) => [e.key, toValue(e.value, typed, depth + 1, viaAlias || e.viaAlias === true)]),
+      );
     return null;
   };
   return {

@@ -31,7 +31,8 @@ type Method = Exclude<keyof typeof LEVELS, 'silent'>;
 
 function levelOf(options: LoggerOptions): keyof typeof LEVELS {
   const level = options.level ?? process.env.AIRLOCK_LOG_LEVEL ?? 'info';
-  if (!(level in LEVELS)) throw new AirlockError('E_USAGE', `unknown log level "${level}" (use ${Object.keys(LEVELS).join(', ')})`);
+  if (!(level in LEVELS))
+    throw new AirlockError('E_USAGE', `unknown log level "${level}" (use ${Object.keys(LEVELS).join(', ')})`);
   return level as keyof typeof LEVELS;
 }
 
@@ -139,7 +140,14 @@ function plainLine(name: Method, bindings: Record<string, unknown>, args: unknow
   const [first, ...rest] = args;
   const fields = first instanceof Error ? { err: first } : first !== null && typeof first === 'object' ? first : {};
   const msg = typeof first === 'string' ? first : typeof rest[0] === 'string' ? rest[0] : undefined;
-  const line = { level: LEVELS[name], time: Date.now(), name: 'airlock', ...bindings, ...fields, ...(msg !== undefined ? { msg } : {}) };
+  const line = {
+    level: LEVELS[name],
+    time: Date.now(),
+    name: 'airlock',
+    ...bindings,
+    ...fields,
+    ...(msg !== undefined ? { msg } : {}),
+  };
   try {
     return `${JSON.stringify(redactValue(line))}\n`;
   } catch {

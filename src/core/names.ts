@@ -16,7 +16,8 @@ const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 // Docker's `domainAndPort` (distribution/reference regexp.go): DNS-like labels (any case, IPv4
 // included) or a bracketed IPv6 address without zone, then an optional port.
-const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::([0-9]+))?$/;
+const REGISTRY_HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::([0-9]+))?$/;
 // Helm's own rule for chart names in metadata (letters, digits, `.`, `_`, `-`), one path segment.
 const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
 // Versions name files (`chart-1.0.0.tgz`) and tags: SemVer's characters only, `v` prefix allowed.
@@ -39,9 +40,15 @@ export function nameProblem(kind: NameKind, value: unknown): string | undefined 
     case 'path-segment':
       return segmentProblem(value);
     case 'chart-name':
-      return segmentProblem(value) ?? (CHART_NAME.test(value) ? undefined : 'is not a chart name (letters, digits, ".", "_", "-")');
+      return (
+        segmentProblem(value) ??
+        (CHART_NAME.test(value) ? undefined : 'is not a chart name (letters, digits, ".", "_", "-")')
+      );
     case 'version':
-      return segmentProblem(value) ?? (VERSION.test(value) ? undefined : 'is not a version (letters, digits, ".", "+", "_", "-")');
+      return (
+        segmentProblem(value) ??
+        (VERSION.test(value) ? undefined : 'is not a version (letters, digits, ".", "+", "_", "-")')
+      );
     case 'registry-host': {
       const m = REGISTRY_HOST.exec(value);
       if (!m) return 'is not a registry host (host name, IPv4 or [IPv6] address, optional :port)';
@@ -66,7 +73,8 @@ function digestProblem(value: string): string | undefined {
   const hex = value.slice(colon + 1);
   const length = DIGEST_ALGORITHMS[algorithm];
   if (length === undefined) return `uses an unsupported digest algorithm "${printable(algorithm)}" (sha256, sha512)`;
-  if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) return `is not a ${algorithm} digest (${length} lowercase hex digits)`;
+  if (hex.length !== length || !/^[a-f0-9]+$/.test(hex))
+    return `is not a ${algorithm} digest (${length} lowercase hex digits)`;
   return undefined;
 }
 

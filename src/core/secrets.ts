@@ -43,7 +43,9 @@ export function redact(text: string): string {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   out = out.replace(AUTHORIZATION, (_m, pre: string) => `${pre}${REDACTED}`);
-  out = out.replace(SECRET_FIELD, (m: string, pre: string, offset: number, whole: string) => (namesConfigKey(whole, offset, pre) ? m : `${pre}${REDACTED}`));
+  out = out.replace(SECRET_FIELD, (m: string, pre: string, offset: number, whole: string) =>
+    namesConfigKey(whole, offset, pre) ? m : `${pre}${REDACTED}`,
+  );
   out = out.replace(URL_USERINFO, (_m, pre: string, post: string) => `${pre}${REDACTED}${post}`);
   return out;
 }
@@ -64,7 +66,9 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = /^(password|token|secret|authorization|access_token|refresh_token|auth)$/i.test(k) ? REDACTED : redactValue(v, depth + 1);
+    out[k] = /^(password|token|secret|authorization|access_token|refresh_token|auth)$/i.test(k)
+      ? REDACTED
+      : redactValue(v, depth + 1);
   }
   return out;
 }

@@ -22,7 +22,8 @@ export function terminalCell(text: string): string {
 export function terminalSafe<T>(value: T): T {
   if (typeof value === 'string') return terminalText(value) as T;
   if (Array.isArray(value)) return value.map((v: unknown) => terminalSafe(v)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, terminalSafe(v)])) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, terminalSafe(v)])) as T;
   return value;
 }
 
@@ -31,6 +32,8 @@ export function terminalSafe<T>(value: T): T {
  * where U+009B is a one-character CSI) as they are; those become `\u00XX` too. The data is unchanged.
  */
 export function terminalJson(value: unknown, indent?: number): string {
-   
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, indent).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

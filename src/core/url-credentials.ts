@@ -15,7 +15,8 @@ export type UrlUse = 'http' | 'git' | 'image' | 'service';
 
 // Query parameters that carry a credential: tokens, passwords, API keys, request signatures
 // (S3/GCS presigned URLs, Azure SAS `sig`). Compared with `-` and `_` ignored, case-insensitive.
-const SECRET_PARAM = /token|secret|passw|pwd|signature|credential|apikey|^(key|sig|auth|authorization|jwt|session|sessionid)$/i;
+const SECRET_PARAM =
+  /token|secret|passw|pwd|signature|credential|apikey|^(key|sig|auth|authorization|jwt|session|sessionid)$/i;
 
 function envName(kind: 'AUTH' | 'TOKEN' | 'GIT_AUTH', host: string): string {
   return `AIRLOCK_${kind}_${(host || 'HOST').toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
@@ -68,7 +69,8 @@ export function urlCredentialProblem(value: string, use: UrlUse = 'http'): strin
     // An image reference's registry part: `user:pass@host/repo` is no reference but would be printed as one.
     if (use === 'image') {
       const registry = value.replace(/^docker:\/\//, '').split('/')[0] ?? '';
-      if (registry.includes('@') && value.includes('/')) return `carries credentials before the registry (user:password@); ${instead('image', registry.split('@').pop() ?? '')}`;
+      if (registry.includes('@') && value.includes('/'))
+        return `carries credentials before the registry (user:password@); ${instead('image', registry.split('@').pop() ?? '')}`;
     }
     return undefined;
   }
@@ -89,7 +91,12 @@ export function urlCredentialProblem(value: string, use: UrlUse = 'http'): strin
 }
 
 /** Returns `value` when it carries no credential; else throws a one-line error naming `field`. */
-export function refuseUrlCredentials(value: string, field: string, use: UrlUse = 'http', code: ErrorCode = 'E_USAGE'): string {
+export function refuseUrlCredentials(
+  value: string,
+  field: string,
+  use: UrlUse = 'http',
+  code: ErrorCode = 'E_USAGE',
+): string {
   const problem = urlCredentialProblem(value, use);
   if (problem) throw new AirlockError(code, `${field} ${problem}`);
   return value;
@@ -113,7 +120,9 @@ export function displayUrl(value: string): string {
   const secret = new Set(secretQueryParams(value));
   if (secret.size > 0) {
     const kept = [...u.searchParams].map(([k, v]) => [k, secret.has(k) ? '***' : v] as [string, string]);
-    u.search = kept.length ? `?${kept.map(([k, v]) => `${encodeURIComponent(k)}=${v === '***' ? v : encodeURIComponent(v)}`).join('&')}` : '';
+    u.search = kept.length
+      ? `?${kept.map(([k, v]) => `${encodeURIComponent(k)}=${v === '***' ? v : encodeURIComponent(v)}`).join('&')}`
+      : '';
   }
   return u.toString();
 }

@@ -40,7 +40,13 @@ export function staticPathFor(url: string): string {
   // Two URLs that differ only in characters replaced above must not share a file; the hash goes in
   // a directory of its own so the file name keeps its archive extension (go-getter unpacks by it).
   const rawPath = u.pathname;
-  if (segments.join('/') !== rawPath.split('/').filter((s) => s && s !== '.' && s !== '..').join('/')) {
+  if (
+    segments.join('/') !==
+    rawPath
+      .split('/')
+      .filter((s) => s && s !== '.' && s !== '..')
+      .join('/')
+  ) {
     segments.splice(segments.length - 1, 0, `h-${createHash('sha256').update(rawPath).digest('hex').slice(0, 10)}`);
   }
   if (segments.length === 0) segments.push('index');
@@ -81,7 +87,11 @@ async function readSidecar(file: string): Promise<Sidecar | undefined> {
   }
 }
 
-async function writeSidecar(sidecar: string, file: string, fields: Omit<Sidecar, 'size' | 'mtimeMs'>): Promise<Sidecar> {
+async function writeSidecar(
+  sidecar: string,
+  file: string,
+  fields: Omit<Sidecar, 'size' | 'mtimeMs'>,
+): Promise<Sidecar> {
   const st = await fsp.stat(file);
   const value: Sidecar = { ...fields, size: st.size, mtimeMs: st.mtimeMs };
   await fsp.mkdir(path.dirname(sidecar), { recursive: true });
@@ -149,7 +159,11 @@ function sha256Stream(expected: string | undefined, artifact: string, maxBytes: 
     flush(cb) {
       hex = hash.digest('hex');
       if (expected && hex !== expected) {
-        cb(new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${hex}`, { artifact }));
+        cb(
+          new AirlockError('E_DIGEST_MISMATCH', `checksum mismatch: expected sha256 ${expected}, downloaded ${hex}`, {
+            artifact,
+          }),
+        );
         return;
       }
       cb();
@@ -179,7 +193,12 @@ export interface MirrorFileOptions {
  * (sha256 hex) when one is given, renamed into place. A copy already there with that checksum is
  * kept without a request; one without a checksum is revalidated with a conditional GET.
  */
-export async function mirrorFile(engine: { http: HttpClient }, source: string, target: StaticTarget, options: MirrorFileOptions = {}): Promise<MirroredFile> {
+export async function mirrorFile(
+  engine: { http: HttpClient },
+  source: string,
+  target: StaticTarget,
+  options: MirrorFileOptions = {},
+): Promise<MirroredFile> {
   const artifact = source;
   let relPath: string;
   try {
@@ -191,7 +210,14 @@ export async function mirrorFile(engine: { http: HttpClient }, source: string, t
   const sidecar = sidecarPath(target, relPath);
   const expected = options.checksum?.toLowerCase().replace(/^sha256:/, '');
   const known = await localCopy(file, sidecar);
-  const unchanged = (sha256: string): MirroredFile => ({ source, path: relPath, url: publicUrl(target, relPath), sha256, status: 'unchanged', bytes: 0 });
+  const unchanged = (sha256: string): MirroredFile => ({
+    source,
+    path: relPath,
+    url: publicUrl(target, relPath),
+    sha256,
+    status: 'unchanged',
+    bytes: 0,
+  });
   if (known && (expected ? known.sha256 === expected : options.revalidate === false)) return unchanged(known.sha256);
   const headers = { ...(options.headers ?? {}), ...(known && !expected ? conditionalHeaders(known) : {}) };
   const res = await getFollowingRedirects(engine.http, source, headers, artifact);
@@ -210,8 +236,19 @@ export async function mirrorFile(engine: { http: HttpClient }, source: string, t
   await writeStreamAtomic(file, res.body, hashed.stream);
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');
-  await writeSidecar(sidecar, file, { sha256: hashed.sha256(), ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) });
+  await writeSidecar(sidecar, file, {
+    sha256: hashed.sha256(),
+    ...(etag ? { etag } : {}),
+    ...(lastModified ? { lastModified } : {}),
+  });
   // An upstream without validators answers in full every time: the same bytes are no new copy.
   if (known?.sha256 === hashed.sha256()) return unchanged(known.sha256);
-  return { source, path: relPath, url: publicUrl(target, relPath), sha256: hashed.sha256(), status: 'copied', bytes: hashed.bytes() };
+  return {
+    source,
+    path: relPath,
+    url: publicUrl(target, relPath),
+    sha256: hashed.sha256(),
+    status: 'copied',
+    bytes: hashed.bytes(),
+  };
 }

@@ -82,7 +82,8 @@ export function httpClient(send: Send, transport: Transport, limits: { fileBytes
 
 /** One request on the wire: without a body over Node's agents, with one through undici's pool. */
 async function request(transport: Transport, url: URL, req: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
-  if (req.body === undefined || req.body === null) return requestWithoutBody(transport, req.method, url, req.headers, signal);
+  if (req.body === undefined || req.body === null)
+    return requestWithoutBody(transport, req.method, url, req.headers, signal);
   const [{ request: undiciRequest }, dispatcher] = await Promise.all([import('./undici-core.js'), transport.pool()]);
   return undiciRequest(url, { method: req.method, headers: req.headers, body: req.body ?? null, dispatcher, signal });
 }
@@ -91,7 +92,9 @@ const MiB = 1024 * 1024;
 
 /** A URL as messages show it: no credentials, no query (tokens ride there). */
 export function displayUrl(url: URL): string {
-  return url.protocol === 'http:' || url.protocol === 'https:' ? `${url.origin}${url.pathname}` : `${url.protocol}${url.pathname}`;
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? `${url.origin}${url.pathname}`
+    : `${url.protocol}${url.pathname}`;
 }
 
 /**
@@ -101,7 +104,12 @@ export function displayUrl(url: URL): string {
  * A blob's deadline moves with the bytes that arrived (or is set by the size it sends), so slow but
  * steady transfers finish and trickles do not.
  */
-async function requestWithDeadline(transport: Transport, url: URL, req: HttpRequest, deadlines: Deadlines): Promise<HttpResponse> {
+async function requestWithDeadline(
+  transport: Transport,
+  url: URL,
+  req: HttpRequest,
+  deadlines: Deadlines,
+): Promise<HttpResponse> {
   const kind = req.kind ?? 'manifest';
   const started = Date.now();
   let received = 0;
@@ -123,9 +131,13 @@ async function requestWithDeadline(transport: Transport, url: URL, req: HttpRequ
     }
     const seconds = Math.round(allowed() / 1000);
     const read = kind === 'blob' ? ` (${received} bytes read)` : '';
-    expired = new AirlockError('E_UNREACHABLE', `${req.method} ${displayUrl(url)} timed out: not complete within ${seconds} s${read}, the ${kind} deadline (timeouts.${kind})`, {
-      artifact: req.artifact,
-    });
+    expired = new AirlockError(
+      'E_UNREACHABLE',
+      `${req.method} ${displayUrl(url)} timed out: not complete within ${seconds} s${read}, the ${kind} deadline (timeouts.${kind})`,
+      {
+        artifact: req.artifact,
+      },
+    );
     if (body) body.destroy(expired);
     else controller.abort(expired);
   };
@@ -167,7 +179,6 @@ function counted(source: HttpResponse['body'], onBytes: (n: number) => void): Ht
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
 export function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
@@ -202,7 +213,11 @@ export function createSend(deps: HttpDeps): Send {
     const url = new URL(req.url);
     // Nothing but HTTP is fetched, whoever named the URL (a config, an index entry, a redirect).
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new AirlockError('E_UNSUPPORTED', `${displayUrl(url)}: ${url.protocol} URLs are not fetched (only http and https)`, { artifact: req.artifact });
+      throw new AirlockError(
+        'E_UNSUPPORTED',
+        `${displayUrl(url)}: ${url.protocol} URLs are not fetched (only http and https)`,
+        { artifact: req.artifact },
+      );
     }
     const isStream = !!req.body && typeof (req.body as Readable).pipe === 'function';
     const canRetry = req.replayable !== false && !isStream;
@@ -235,7 +250,10 @@ export function createSend(deps: HttpDeps): Send {
         if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) return res;
         const wait = retryAfter ?? backoff(policy, attempt);
         await res.body.dump().catch(() => undefined);
-        deps.logger.warn({ url: url.origin, status: res.statusCode, attempt, wait }, 'registry asked to back off, retrying');
+        deps.logger.warn(
+          { url: url.origin, status: res.statusCode, attempt, wait },
+          'registry asked to back off, retrying',
+        );
         await sleep(wait);
         continue;
       }
@@ -334,7 +352,13 @@ export async function getFollowingRedirects(
   const origin = current.origin;
   const kind = options.kind ?? 'blob';
   for (let hops = 0; hops < 6; hops++) {
-    const res = await http.request({ method: 'GET', url: current.toString(), headers: current.origin === origin ? headers : {}, artifact, kind });
+    const res = await http.request({
+      method: 'GET',
+      url: current.toString(),
+      headers: current.origin === origin ? headers : {},
+      artifact,
+      kind,
+    });
     if (![301, 302, 303, 307, 308].includes(res.statusCode)) return res;
     const location = header(res, 'location');
     await res.body.dump();

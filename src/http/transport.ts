@@ -49,7 +49,9 @@ export function createTransport(options: TransportOptions = {}): Transport {
         // does not exit before that second compilation ends: on a busy machine that held a
         // finished run for 50-300 ms. The first compilation parses headers just as well. The CLI
         // launcher takes its code caches first: V8 refuses a cache made under other flags.
-        const beforeV8Flags = (globalThis as { [key: symbol]: unknown })[Symbol.for('airlock.compileCache.beforeV8Flags')];
+        const beforeV8Flags = (globalThis as { [key: symbol]: unknown })[
+          Symbol.for('airlock.compileCache.beforeV8Flags')
+        ];
         if (typeof beforeV8Flags === 'function') beforeV8Flags();
         (await import('node:v8')).setFlagsFromString('--liftoff-only');
         return new Agent({
@@ -64,7 +66,9 @@ export function createTransport(options: TransportOptions = {}): Transport {
     },
     agent(protocol) {
       if (protocol === 'https:') {
-        tlsAgent ??= import('node:https').then((https) => new https.Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: !insecure }));
+        tlsAgent ??= import('node:https').then(
+          (https) => new https.Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: !insecure }),
+        );
         return tlsAgent;
       }
       plainAgent ??= Promise.resolve(new http.Agent({ keepAlive: true, maxSockets: connections }));
@@ -83,8 +87,17 @@ export function createTransport(options: TransportOptions = {}): Transport {
 const DUMP_LIMIT = 256 * 1024;
 
 /** A request without a body over Node's http client, answered in the shape undici's responses have. */
-export async function requestWithoutBody(transport: Transport, method: string, url: URL, headers: Record<string, string> | undefined, signal?: AbortSignal): Promise<HttpResponse> {
-  const [client, agent] = await Promise.all([url.protocol === 'https:' ? import('node:https') : http, transport.agent(url.protocol)]);
+export async function requestWithoutBody(
+  transport: Transport,
+  method: string,
+  url: URL,
+  headers: Record<string, string> | undefined,
+  signal?: AbortSignal,
+): Promise<HttpResponse> {
+  const [client, agent] = await Promise.all([
+    url.protocol === 'https:' ? import('node:https') : http,
+    transport.agent(url.protocol),
+  ]);
   return new Promise((resolve, reject) => {
     let waiting = 'no response';
     let limit = HEADERS_TIMEOUT_MS;
@@ -94,7 +107,8 @@ export async function requestWithoutBody(transport: Transport, method: string, u
       limit = BODY_TIMEOUT_MS;
       req.setTimeout(limit);
       const distinct: HttpResponse['headers'] = {};
-      for (const [name, values] of Object.entries(res.headersDistinct)) distinct[name] = values && values.length === 1 ? values[0] : values;
+      for (const [name, values] of Object.entries(res.headersDistinct))
+        distinct[name] = values && values.length === 1 ? values[0] : values;
       resolve({
         statusCode: res.statusCode ?? 0,
         headers: distinct,
@@ -119,7 +133,9 @@ export async function requestWithoutBody(transport: Transport, method: string, u
       });
     });
     req.setTimeout(limit);
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`${waiting} within ${limit / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error(`${waiting} within ${limit / 1000} s`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', reject);
     req.end();
   });

@@ -64,8 +64,16 @@ function resetMs(v: string | undefined, now: number): number | undefined {
 export function pauseFromResponse(status: number, headers: ResponseHeaders, now = Date.now()): number | undefined {
   const retryAfter = parseRetryAfter(headers['retry-after'], now);
   const combined = first(headers['ratelimit']);
-  const remainingText = first(headers['ratelimit-remaining']) ?? first(headers['x-ratelimit-remaining']) ?? (combined ? /(?:^|[;,\s])(?:r|remaining)=(\d+)/.exec(combined)?.[1] : undefined);
-  const reset = resetMs(first(headers['ratelimit-reset']) ?? first(headers['x-ratelimit-reset']) ?? (combined ? /(?:^|[;,\s])(?:t|reset)=(\d+)/.exec(combined)?.[1] : undefined), now);
+  const remainingText =
+    first(headers['ratelimit-remaining']) ??
+    first(headers['x-ratelimit-remaining']) ??
+    (combined ? /(?:^|[;,\s])(?:r|remaining)=(\d+)/.exec(combined)?.[1] : undefined);
+  const reset = resetMs(
+    first(headers['ratelimit-reset']) ??
+      first(headers['x-ratelimit-reset']) ??
+      (combined ? /(?:^|[;,\s])(?:t|reset)=(\d+)/.exec(combined)?.[1] : undefined),
+    now,
+  );
   const exhausted = remainingText !== undefined && Number.parseInt(remainingText, 10) === 0;
   let ms: number | undefined;
   // Docker Hub's pull-limit 429 carries no Retry-After, only the exhausted quota: probing every 2 s would be pointless.
@@ -79,7 +87,11 @@ export function pauseFromResponse(status: number, headers: ResponseHeaders, now 
 export function rateLimitsOf(config: Pick<AirlockConfig, 'registries'>): Map<string, RateLimit> {
   const limits = new Map<string, RateLimit>();
   for (const r of config.registries) {
-    if (r.rateLimit) limits.set(registryEndpointHost(r.host), { requests: r.rateLimit.requests, windowMs: r.rateLimit.perSeconds * 1000 });
+    if (r.rateLimit)
+      limits.set(registryEndpointHost(r.host), {
+        requests: r.rateLimit.requests,
+        windowMs: r.rateLimit.perSeconds * 1000,
+      });
   }
   return limits;
 }
@@ -113,8 +125,14 @@ export function createUpstreamBudget(store: BudgetStore, options: BudgetOptions)
         }
         if (t.granted) return;
         if (Date.now() + t.waitMs > deadline) {
-          const why = t.paused ? `${host} asked to pause requests` : `the request budget for ${host} (${limit?.requests} per ${(limit?.windowMs ?? 0) / 1000} s) is used up`;
-          throw new AirlockError('E_RATE_LIMITED', `${why} for another ${Math.ceil(t.waitMs / 1000)} s, longer than retry.maxRetryAfterMs`, { ...(artifact ? { artifact } : {}), retryAfterMs: t.waitMs });
+          const why = t.paused
+            ? `${host} asked to pause requests`
+            : `the request budget for ${host} (${limit?.requests} per ${(limit?.windowMs ?? 0) / 1000} s) is used up`;
+          throw new AirlockError(
+            'E_RATE_LIMITED',
+            `${why} for another ${Math.ceil(t.waitMs / 1000)} s, longer than retry.maxRetryAfterMs`,
+            { ...(artifact ? { artifact } : {}), retryAfterMs: t.waitMs },
+          );
         }
         // A little jitter so waiters across workers do not all come back in the same millisecond.
         await sleep(t.waitMs + Math.floor(Math.random() * 50));
@@ -166,7 +184,13 @@ export function memoryBudgetStore(now: () => number = Date.now): BudgetStore {
 }
 
 /** A per-process budget from the config (the one-shot CLI's default). */
-export function memoryUpstreamBudget(config: Pick<AirlockConfig, 'registries' | 'retry'>, options: Partial<BudgetOptions> = {}): UpstreamBudget {
-  return createUpstreamBudget(memoryBudgetStore(), { limits: rateLimitsOf(config), maxWaitMs: config.retry.maxRetryAfterMs, ...options });
+export function memoryUpstreamBudget(
+  config: Pick<AirlockConfig, 'registries' | 'retry'>,
+  options: Partial<BudgetOptions> = {},
+): UpstreamBudget {
+  return createUpstreamBudget(memoryBudgetStore(), {
+    limits: rateLimitsOf(config),
+    maxWaitMs: config.retry.maxRetryAfterMs,
+    ...options,
+  });
 }
-

@@ -6,7 +6,12 @@ import type { AirlockConfig } from '../config/schema.js';
 import { registryEndpointHost } from '../http/registry-host.js';
 import type { ChartImage } from '../charts/chart-images.js';
 import { mirrorChartPayload, type MirrorChartPayload } from '../model/chart-payload.js';
-import { mirrorBotkubePayload, mirrorFilePayload, type MirrorBotkubePayload, type MirrorFilePayload } from '../model/file-payloads.js';
+import {
+  mirrorBotkubePayload,
+  mirrorFilePayload,
+  type MirrorBotkubePayload,
+  type MirrorFilePayload,
+} from '../model/file-payloads.js';
 import { parseMirrorImagePayload, type MirrorImagePayload } from '../model/image-payload.js';
 import { JOB } from '../model/job-names.js';
 import type { CopyProgress } from '../model/progress.js';
@@ -84,11 +89,14 @@ export function parseAddonChartGroup(data: unknown): AddonChartGroup {
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw invalid(kind, 'not an object');
   const d = data as Loose;
   if (!str(d.key)) throw invalid(kind, 'key must be a non-empty string');
-  if (!Array.isArray(d.alternatives) || d.alternatives.length === 0) throw invalid(kind, 'alternatives must be a non-empty list');
+  if (!Array.isArray(d.alternatives) || d.alternatives.length === 0)
+    throw invalid(kind, 'alternatives must be a non-empty list');
   for (const [i, a] of d.alternatives.entries()) {
     const alt = (a ?? {}) as Loose;
-    if (typeof a !== 'object' || !str(alt.repo) || !str(alt.chart) || typeof alt.repoType !== 'string') throw invalid(kind, `alternatives[${i}] needs repo, chart and repoType`);
-    if (alt.version !== undefined && typeof alt.version !== 'string') throw invalid(kind, `alternatives[${i}].version must be a string`);
+    if (typeof a !== 'object' || !str(alt.repo) || !str(alt.chart) || typeof alt.repoType !== 'string')
+      throw invalid(kind, `alternatives[${i}] needs repo, chart and repoType`);
+    if (alt.version !== undefined && typeof alt.version !== 'string')
+      throw invalid(kind, `alternatives[${i}].version must be a string`);
   }
   return data as AddonChartGroup;
 }
@@ -107,7 +115,8 @@ function urlHost(url: unknown, oci = false): string | undefined {
 const mirrorImageKind: JobKind<MirrorImagePayload, CopyResult> = {
   name: JOB.mirrorImage,
   parse: parseMirrorImagePayload,
-  run: (p, ctx) => mirrorImage(p, { engine: ctx.engine, logger: ctx.logger, ...(ctx.progress ? { progress: ctx.progress } : {}) }),
+  run: (p, ctx) =>
+    mirrorImage(p, { engine: ctx.engine, logger: ctx.logger, ...(ctx.progress ? { progress: ctx.progress } : {}) }),
   artifact: (d) => str(d.source) ?? JOB.mirrorImage,
   upstream: (d) => {
     if (typeof d.source !== 'string') return undefined;
@@ -124,7 +133,13 @@ const mirrorImageKind: JobKind<MirrorImagePayload, CopyResult> = {
 const mirrorChartKind: JobKind<MirrorChartPayload, ChartResult> = {
   name: JOB.mirrorChart,
   parse: schemaParser(mirrorChartPayload, JOB.mirrorChart),
-  run: (p, ctx) => mirrorChart(p, { engine: ctx.engine, logger: ctx.logger, repos: ctx.repos(), ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}) }),
+  run: (p, ctx) =>
+    mirrorChart(p, {
+      engine: ctx.engine,
+      logger: ctx.logger,
+      repos: ctx.repos(),
+      ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}),
+    }),
   artifact: (d) => chartSource({ source: str(d.source), chart: str(d.chart), version: str(d.version) }),
   upstream: (d) => urlHost(d.source, true),
   retry: 'charts',
@@ -150,7 +165,14 @@ const mirrorBotkubeKind: JobKind<MirrorBotkubePayload, BotkubeMirrorResult> = {
 const mirrorAddonChartKind: JobKind<AddonChartGroup, AddonChartResult> = {
   name: JOB.mirrorAddonChart,
   parse: parseAddonChartGroup,
-  run: (p, ctx) => mirrorAddonChartJob(p, { config: ctx.config, engine: ctx.engine, logger: ctx.logger, repos: ctx.repos(), ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}) }),
+  run: (p, ctx) =>
+    mirrorAddonChartJob(p, {
+      config: ctx.config,
+      engine: ctx.engine,
+      logger: ctx.logger,
+      repos: ctx.repos(),
+      ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}),
+    }),
   // Named as before the table: a chart group has no one source (its alternatives are in the report items).
   artifact: () => JOB.mirrorAddonChart,
   // Failed addon charts are retried with their addon scope (the publish-addons job asks for it).

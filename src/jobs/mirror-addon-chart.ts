@@ -10,7 +10,10 @@ import type { ChartOutcome } from './mirror-chart.js';
  * One chart version an addon needs, to every chart target, from the first of its sources that
  * delivers (crane's charts come from a mirror or from upstream). `failed` when none did.
  */
-export async function mirrorAddonChartJob(payload: AddonChartGroup, ctx: ChartJobContext & { config: AirlockConfig }): Promise<{ key: string; failed: boolean; outcomes: ChartOutcome[] }> {
+export async function mirrorAddonChartJob(
+  payload: AddonChartGroup,
+  ctx: ChartJobContext & { config: AirlockConfig },
+): Promise<{ key: string; failed: boolean; outcomes: ChartOutcome[] }> {
   const r = await mirrorAddonCharts([payload], ctx);
   return { key: payload.key, failed: r.failed.has(payload.key), outcomes: r.outcomes };
 }
@@ -32,8 +35,15 @@ export async function mirrorAddonCharts(
       limit(async () => {
         const attempts: ChartOutcome[] = [];
         for (const alt of g.alternatives) {
-          const plan = await planCharts({ ...ctx.config, charts: [chartEntryFor(alt)] }, ctx.engine, ctx.repos, { dryRun: ctx.dryRun });
-          const tried: ChartOutcome[] = plan.failures.map((f) => ({ source: `${alt.repo} ${alt.chart}@${alt.version ?? '*'}`, target: '', error: f.error, durationMs: 0 }));
+          const plan = await planCharts({ ...ctx.config, charts: [chartEntryFor(alt)] }, ctx.engine, ctx.repos, {
+            dryRun: ctx.dryRun,
+          });
+          const tried: ChartOutcome[] = plan.failures.map((f) => ({
+            source: `${alt.repo} ${alt.chart}@${alt.version ?? '*'}`,
+            target: '',
+            error: f.error,
+            durationMs: 0,
+          }));
           for (const p of plan.payloads) {
             const t0 = Date.now();
             const source = `${p.source} ${p.chart}@${p.version}`;

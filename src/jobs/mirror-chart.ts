@@ -74,23 +74,47 @@ function sha256Hex(b: Buffer): string {
 }
 
 /** The chart layer's digest of a Helm OCI manifest. */
-async function chartLayerDigest(engine: RegistryAccess, repo: { registry: string; repository: string }, digest: string, artifact: string): Promise<string | undefined> {
+async function chartLayerDigest(
+  engine: RegistryAccess,
+  repo: { registry: string; repository: string },
+  digest: string,
+  artifact: string,
+): Promise<string | undefined> {
   const parsed = parseManifest(await engine.client.getManifest(repo, digest), artifact);
-  return parsed.kind === 'manifest' ? (parsed.layers.find((l) => l.mediaType === HELM.chart) ?? parsed.layers.find((l) => l.mediaType === HELM.legacyChart))?.digest : undefined;
+  return parsed.kind === 'manifest'
+    ? (
+        parsed.layers.find((l) => l.mediaType === HELM.chart) ??
+        parsed.layers.find((l) => l.mediaType === HELM.legacyChart)
+      )?.digest
+    : undefined;
 }
 
 /**
  * OCI to OCI: a tag already at the target with another manifest is the same chart only when its
  * chart layer is the same archive (helm push adds a timestamp); otherwise it is a conflict.
  */
-async function refuseDifferentChart(engine: RegistryAccess, from: { registry: string; repository: string }, to: { registry: string; repository: string }, tag: string, force: boolean, artifact: string): Promise<void> {
+async function refuseDifferentChart(
+  engine: RegistryAccess,
+  from: { registry: string; repository: string },
+  to: { registry: string; repository: string },
+  tag: string,
+  force: boolean,
+  artifact: string,
+): Promise<void> {
   const there = await engine.client.headManifest(to, tag);
   if (!there || force) return;
   const source = await engine.client.headManifest(from, tag);
   if (!source || source.digest === there.digest) return;
-  const [a, b] = await Promise.all([chartLayerDigest(engine, from, source.digest, artifact), chartLayerDigest(engine, to, there.digest, artifact)]);
+  const [a, b] = await Promise.all([
+    chartLayerDigest(engine, from, source.digest, artifact),
+    chartLayerDigest(engine, to, there.digest, artifact),
+  ]);
   if (a && a === b) return;
-  throw new AirlockError('E_CONFLICT', `a different chart is already tagged ${tag} at ${to.registry}/${to.repository}; not overwriting (force to replace)`, { artifact });
+  throw new AirlockError(
+    'E_CONFLICT',
+    `a different chart is already tagged ${tag} at ${to.registry}/${to.repository}; not overwriting (force to replace)`,
+    { artifact },
+  );
 }
 
 /** Fetches a chart package once per run, however many targets it goes to. */
@@ -103,11 +127,24 @@ function loadPackage(p: MirrorChartPayload, ctx: ChartJobContext, source: string
     if (p.source.startsWith('oci://')) {
       const fetched = await fetchOciChart(ctx.engine, p.source, p.chart, p.version);
       const archive = await openChartArchive(fetched.tgz, source);
-      return { name: p.chart, version: archive.metadata.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata };
+      return {
+        name: p.chart,
+        version: archive.metadata.version,
+        tgz: fetched.tgz,
+        ...(fetched.prov ? { prov: fetched.prov } : {}),
+        metadata: archive.metadata,
+      };
     }
     const fetched = await ctx.repos.fetchChart(p.source, p.chart, p.version);
     const archive = await openChartArchive(fetched.tgz, source);
-    return { name: p.chart, version: fetched.version, tgz: fetched.tgz, ...(fetched.prov ? { prov: fetched.prov } : {}), metadata: archive.metadata, entry: fetched.entry };
+    return {
+      name: p.chart,
+      version: fetched.version,
+      tgz: fetched.tgz,
+      ...(fetched.prov ? { prov: fetched.prov } : {}),
+      metadata: archive.metadata,
+      entry: fetched.entry,
+    };
   };
   const promise = load();
   ctx.packages?.set(key, promise);
@@ -124,7 +161,8 @@ export async function mirrorChart(p: MirrorChartPayload, ctx: ChartJobContext): 
   checkName('version', p.version, { field: 'chart version', artifact });
   // Another worker copying the same chart version to the same target: wait, then find it unchanged.
   const lock = ctx.engine.lock;
-  if (lock && !p.dryRun) return lock.run(mirrorChartJobId(p.source, p.chart, p.version, p.target), () => copyChart(p, ctx));
+  if (lock && !p.dryRun)
+    return lock.run(mirrorChartJobId(p.source, p.chart, p.version, p.target), () => copyChart(p, ctx));
   return copyChart(p, ctx);
 }
 
@@ -140,7 +178,11 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     const stateKey = `chart ${source} -> ${targetKey}`;
     const imagesKey = (digest: string) => `${digest} ${JSON.stringify(p.values ?? {})}`;
     const findImages = async (pkg: ChartPackage): Promise<ChartImage[]> => {
-      const images = chartImages(await openChartArchive(pkg.tgz, source), (p.values ?? {}) as Record<string, unknown>, source);
+      const images = chartImages(
+        await openChartArchive(pkg.tgz, source),
+        (p.values ?? {}) as Record<string, unknown>,
+        source,
+      );
       await ctx.imageCache?.set(imagesKey(sha256Hex(pkg.tgz)), images);
       return images;
     };
@@ -153,22 +195,36 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
       if (digest) {
         // A chart version with a known digest does not change: a copy recorded in the state needs no request.
         const remembered = await ctx.engine.state?.get(stateKey);
-        const known = remembered?.sourceDigest === digest && remembered.location ? { present: true, location: remembered.location } : await target.has(p.chart, entry.version, digest);
+        const known =
+          remembered?.sourceDigest === digest && remembered.location
+            ? { present: true, location: remembered.location }
+            : await target.has(p.chart, entry.version, digest);
         const { present, location } = known;
         if (present) {
-          if (!remembered && !p.dryRun) await ctx.engine.state?.set(stateKey, { sourceDigest: digest, targetDigest: digest, location, at: new Date().toISOString() });
-          const images = p.images ? ((await ctx.imageCache?.get(imagesKey(digest))) ?? (await findImages(await loadPackage(p, ctx, source)))) : undefined;
+          if (!remembered && !p.dryRun)
+            await ctx.engine.state?.set(stateKey, {
+              sourceDigest: digest,
+              targetDigest: digest,
+              location,
+              at: new Date().toISOString(),
+            });
+          const images = p.images
+            ? ((await ctx.imageCache?.get(imagesKey(digest))) ?? (await findImages(await loadPackage(p, ctx, source))))
+            : undefined;
           return { source, target: location, status: 'unchanged', digest, bytes: 0, ...(images ? { images } : {}) };
         }
       }
     }
 
     // A dry run downloads a chart only to tell its images.
-    if (p.dryRun && !p.images && !p.target.startsWith('oci://')) return { source, target: target.label, status: 'planned', digest: '', bytes: 0 };
+    if (p.dryRun && !p.images && !p.target.startsWith('oci://'))
+      return { source, target: target.label, status: 'planned', digest: '', bytes: 0 };
     const needPackage = !(p.source.startsWith('oci://') && p.target.startsWith('oci://')) || p.images;
     const pkg = needPackage ? await loadPackage(p, ctx, source) : undefined;
     if (pkg && pkg.metadata.name !== p.chart) {
-      throw new AirlockError('E_UNSUPPORTED', `archive holds chart ${pkg.metadata.name}, not ${p.chart}`, { artifact: source });
+      throw new AirlockError('E_UNSUPPORTED', `archive holds chart ${pkg.metadata.name}, not ${p.chart}`, {
+        artifact: source,
+      });
     }
     const images = p.images && pkg ? await findImages(pkg) : undefined;
     const withImages = images ? { images } : {};
@@ -179,7 +235,14 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
       const tag = chartTag(p.version);
       const fromRepo = from.path ? `${from.path}/${p.chart}` : p.chart;
       const toRepo = to.path ? `${to.path}/${p.chart}` : p.chart;
-      await refuseDifferentChart(ctx.engine, { registry: from.registry, repository: fromRepo }, { registry: to.registry, repository: toRepo }, tag, p.force ?? false, source);
+      await refuseDifferentChart(
+        ctx.engine,
+        { registry: from.registry, repository: fromRepo },
+        { registry: to.registry, repository: toRepo },
+        tag,
+        p.force ?? false,
+        source,
+      );
       const r = await ctx.engine.copy({
         source: ctx.engine.endpoint({ transport: 'docker', registry: from.registry, repository: fromRepo }),
         sourceRef: tag,
@@ -187,14 +250,33 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
         targetTag: tag,
         dryRun: p.dryRun ?? false,
       });
-      return { source, target: `oci://${to.registry}/${toRepo}:${tag}`, status: r.status, digest: r.targetDigest, bytes: r.stats.bytes, ...withImages };
+      return {
+        source,
+        target: `oci://${to.registry}/${toRepo}:${tag}`,
+        status: r.status,
+        digest: r.targetDigest,
+        bytes: r.stats.bytes,
+        ...withImages,
+      };
     }
     if (!pkg) throw new AirlockError('E_UNSUPPORTED', 'no chart package', { artifact: source });
     if (p.dryRun) return { source, target: target.label, status: 'planned', digest: '', bytes: 0, ...withImages };
     const r = await target.push(pkg);
-    await ctx.engine.state?.set(stateKey, { sourceDigest: r.digest, targetDigest: r.digest, location: r.location, at: new Date().toISOString() });
+    await ctx.engine.state?.set(stateKey, {
+      sourceDigest: r.digest,
+      targetDigest: r.digest,
+      location: r.location,
+      at: new Date().toISOString(),
+    });
     ctx.logger.info({ source, target: r.location, status: r.status }, `chart ${r.status}`);
-    return { source, target: r.location, status: r.status, digest: r.digest, bytes: r.status === 'copied' ? pkg.tgz.length + (pkg.prov?.length ?? 0) : 0, ...withImages };
+    return {
+      source,
+      target: r.location,
+      status: r.status,
+      digest: r.digest,
+      bytes: r.status === 'copied' ? pkg.tgz.length + (pkg.prov?.length ?? 0) : 0,
+      ...withImages,
+    };
   } catch (e) {
     throw toAirlockError(e, source);
   }

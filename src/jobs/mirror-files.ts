@@ -21,13 +21,27 @@ export async function mirrorFileJob(p: MirrorFilePayload, ctx: FileJobContext): 
     host = undefined; // mirrorFile names the bad URL
   }
   const headers = host ? hostAuthorization(ctx.engine, host) : {};
-  return mirrorFile(ctx.engine, p.url, p.target, { ...(p.checksum ? { checksum: p.checksum } : {}), ...(headers.authorization ? { headers } : {}) });
+  return mirrorFile(ctx.engine, p.url, p.target, {
+    ...(p.checksum ? { checksum: p.checksum } : {}),
+    ...(headers.authorization ? { headers } : {}),
+  });
 }
 
 /** One Botkube plugin repository; per-file failures make the job fail after everything else was copied. */
 export async function mirrorBotkubeJob(p: MirrorBotkubePayload, ctx: FileJobContext): Promise<BotkubeMirrorResult> {
-  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${p.name}].headers.${k}`)]));
-  const r = await mirrorBotkubeRepository(ctx.engine, p.target, { name: p.name, indexUrl: p.url, headers, ...(p.plugins ? { plugins: p.plugins } : {}), ...(p.versions ? { versions: p.versions } : {}) });
-  ctx.logger.info({ repository: p.name, files: r.files.length, failures: r.failures.length }, 'botkube repository mirrored');
+  const headers = Object.fromEntries(
+    Object.entries(p.headers ?? {}).map(([k, ref]) => [k, resolveSecret(ref, `botkube[${p.name}].headers.${k}`)]),
+  );
+  const r = await mirrorBotkubeRepository(ctx.engine, p.target, {
+    name: p.name,
+    indexUrl: p.url,
+    headers,
+    ...(p.plugins ? { plugins: p.plugins } : {}),
+    ...(p.versions ? { versions: p.versions } : {}),
+  });
+  ctx.logger.info(
+    { repository: p.name, files: r.files.length, failures: r.failures.length },
+    'botkube repository mirrored',
+  );
   return r;
 }

@@ -37,27 +37,39 @@ export async function mirrorImage(p: MirrorImagePayload, ctx: ImageJobContext): 
   const source = parseImageRef(p.source);
   const target = parseImageRef(p.target, { defaultTag: false });
   if (target.digest) {
-    throw new AirlockError('E_REFERENCE', 'a copy target names a repository and optionally a tag, not a digest', { artifact: p.target });
+    throw new AirlockError('E_REFERENCE', 'a copy target names a repository and optionally a tag, not a digest', {
+      artifact: p.target,
+    });
   }
   const sourceRef = source.digest ?? source.tag;
   if (!sourceRef) throw new AirlockError('E_REFERENCE', 'source needs a tag or digest', { artifact: p.source });
   const targetTag = target.tag ?? (source.digest ? undefined : source.tag);
-  const copy = () => ctx.engine.copy({
-    source: ctx.engine.endpoint(source),
-    sourceRef,
-    target: ctx.engine.endpoint(target),
-    ...(targetTag ? { targetTag } : {}),
-    platforms: p.platforms ?? [],
-    referrers: p.referrers ?? false,
-    immutable: p.immutable ?? false,
-    digestExact: p.digestExact ?? false,
-    dryRun: p.dryRun ?? false,
-    ...(ctx.progress ? { progress: ctx.progress } : {}),
-  });
+  const copy = () =>
+    ctx.engine.copy({
+      source: ctx.engine.endpoint(source),
+      sourceRef,
+      target: ctx.engine.endpoint(target),
+      ...(targetTag ? { targetTag } : {}),
+      platforms: p.platforms ?? [],
+      referrers: p.referrers ?? false,
+      immutable: p.immutable ?? false,
+      digestExact: p.digestExact ?? false,
+      dryRun: p.dryRun ?? false,
+      ...(ctx.progress ? { progress: ctx.progress } : {}),
+    });
   // Another worker copying the same image to the same place: wait for it, then find it unchanged.
-  const result = ctx.engine.lock && !p.dryRun ? await ctx.engine.lock.run(mirrorImageJobId(formatRef(source), p.target), copy) : await copy();
+  const result =
+    ctx.engine.lock && !p.dryRun
+      ? await ctx.engine.lock.run(mirrorImageJobId(formatRef(source), p.target), copy)
+      : await copy();
   ctx.logger.info(
-    { source: formatRef(source), target: result.target, status: result.status, digest: result.targetDigest, ...result.stats },
+    {
+      source: formatRef(source),
+      target: result.target,
+      status: result.status,
+      digest: result.targetDigest,
+      ...result.stats,
+    },
     `image ${result.status}`,
   );
   return result;

@@ -5,7 +5,12 @@ import { DEFAULT_CATALOG_REGISTRIES } from '../addons/catalog-dir.js';
 import type { AddonScan } from '../addons/discover.js';
 import { withGitCredentials } from '../addons/git-credentials.js';
 import { packageAddon, type PackagedAddon } from '../addons/package-addon.js';
-import { addonRegistryTarget, addonRegistryTargetSpec, publishAddonRegistry, type AddonPublishEntry } from '../addons/publish-addon-registry.js';
+import {
+  addonRegistryTarget,
+  addonRegistryTargetSpec,
+  publishAddonRegistry,
+  type AddonPublishEntry,
+} from '../addons/publish-addon-registry.js';
 import { rewriteAddon, type AddonRewrite, type RewriteChange } from '../addons/rewrite.js';
 import { addonChartRepository, rewriteTargets } from '../addons/rewrite-targets.js';
 import type { AirlockConfig } from '../config/schema.js';
@@ -68,7 +73,8 @@ interface ReadyAddon {
 /** What an archive is made of: the addon's name, version and rewritten files (and the packager's format). */
 function contentKey(addon: Addon, files: Map<string, Buffer>): string {
   const h = createHash('sha256').update(`addon-archive-v1\0${addon.metadata.name}\0${addon.metadata.version}\0`);
-  for (const name of [...files.keys()].sort()) h.update(`${name}\0`).update(createHash('sha256').update(files.get(name)!).digest());
+  for (const name of [...files.keys()].sort())
+    h.update(`${name}\0`).update(createHash('sha256').update(files.get(name)!).digest());
   return h.digest('hex');
 }
 
@@ -80,7 +86,13 @@ function contentKey(addon: Addon, files: Map<string, Buffer>): string {
 export async function publishAddons(
   artifacts: AddonArtifacts,
   status: AddonMirrorStatus,
-  ctx: { config: AirlockConfig; engine: ChartTargetAccess; logger: Logger; dryRun?: boolean; cacheDirs?: Pick<CacheDirs, 'addonArchives'> },
+  ctx: {
+    config: AirlockConfig;
+    engine: ChartTargetAccess;
+    logger: Logger;
+    dryRun?: boolean;
+    cacheDirs?: Pick<CacheDirs, 'addonArchives'>;
+  },
 ): Promise<{ addons: AddonPublishOutcome[]; git: GitMirrorOutcome[]; errors: AirlockError[] }> {
   const { config, engine } = ctx;
   const archives = ctx.cacheDirs ? jsonFileCache<string>(ctx.cacheDirs.addonArchives) : undefined;
@@ -90,7 +102,13 @@ export async function publishAddons(
   const errors: AirlockError[] = [];
   const targets = rewriteTargets(config, status);
   if (!addonChartRepository(config) && artifacts.charts.length > 0) {
-    errors.push(new AirlockError('E_CONFIG', 'addons install charts but no chart repository is known: set addons.chartRepository or a targets.charts entry with a baseUrl', { artifact: 'addons.chartRepository' }));
+    errors.push(
+      new AirlockError(
+        'E_CONFIG',
+        'addons install charts but no chart repository is known: set addons.chartRepository or a targets.charts entry with a baseUrl',
+        { artifact: 'addons.chartRepository' },
+      ),
+    );
   }
   const specs = section.publish.registries.map((t) => (typeof t === 'string' ? { url: t } : t));
   // One target per spec and registry for the whole run, however many catalogs publish to it.
@@ -101,7 +119,11 @@ export async function publishAddons(
     let t = chartTargets.get(key);
     if (!t) {
       try {
-        t = addonRegistryTarget(engine, spec.url, registry, { ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}), ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}), ...('force' in spec && spec.force ? { force: true } : {}) });
+        t = addonRegistryTarget(engine, spec.url, registry, {
+          ...('baseUrl' in spec && spec.baseUrl ? { baseUrl: spec.baseUrl } : {}),
+          ...('contextPath' in spec && spec.contextPath ? { contextPath: spec.contextPath } : {}),
+          ...('force' in spec && spec.force ? { force: true } : {}),
+        });
       } catch (e) {
         t = toAirlockError(e, addonRegistryTargetSpec(spec.url, registry));
       }
@@ -118,24 +140,50 @@ export async function publishAddons(
       const base = { registry: p.registry, addon: p.addon, version: p.version, rewrites: [] as RewriteChange[] };
       const missing = blockers(p, status, section.definitionImages);
       if (missing.length) {
-        const error = new AirlockError('E_NOT_FOUND', `not published: ${missing.length} artifact(s) it needs did not arrive (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`, { artifact: `addon ${p.registry}/${p.addon}@${p.version}` });
+        const error = new AirlockError(
+          'E_NOT_FOUND',
+          `not published: ${missing.length} artifact(s) it needs did not arrive (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`,
+          { artifact: `addon ${p.registry}/${p.addon}@${p.version}` },
+        );
         addons.push({ ...base, target: '', status: 'failed', warnings: [], error });
         errors.push(error);
         continue;
       }
       const rewrite = rewriteAddon(scan, targets, { definitions: section.definitionImages });
-      const warnings = [...rewrite.warnings, ...(status.filesUnmirrored && p.urls.length ? [`${p.urls.length} runtime URL(s) left upstream: targets.files is not set`] : [])];
+      const warnings = [
+        ...rewrite.warnings,
+        ...(status.filesUnmirrored && p.urls.length
+          ? [`${p.urls.length} runtime URL(s) left upstream: targets.files is not set`]
+          : []),
+      ];
       if (rewrite.errors.length) {
         // Published, it would pull from upstream in the air gap: it fails, the previous version stays.
         const [firstError] = rewrite.errors;
         const more = rewrite.errors.length > 1 ? ` (and ${rewrite.errors.length - 1} more)` : '';
-        const error = new AirlockError('E_UNSUPPORTED', `not published: a reference it needs cannot point at the mirror: ${firstError}${more}`, { artifact: `addon ${p.registry}/${p.addon}@${p.version}` });
-        addons.push({ ...base, target: '', status: 'failed', warnings: [...warnings, ...rewrite.errors.slice(1)], error });
+        const error = new AirlockError(
+          'E_UNSUPPORTED',
+          `not published: a reference it needs cannot point at the mirror: ${firstError}${more}`,
+          { artifact: `addon ${p.registry}/${p.addon}@${p.version}` },
+        );
+        addons.push({
+          ...base,
+          target: '',
+          status: 'failed',
+          warnings: [...warnings, ...rewrite.errors.slice(1)],
+          error,
+        });
         errors.push(error);
         continue;
       }
       ready.push({ scan, rewrite, warnings });
-      if (specs.length === 0) addons.push({ ...base, target: '', status: ctx.dryRun ? 'planned' : 'unchanged', rewrites: rewrite.changes, warnings });
+      if (specs.length === 0)
+        addons.push({
+          ...base,
+          target: '',
+          status: ctx.dryRun ? 'planned' : 'unchanged',
+          rewrites: rewrite.changes,
+          warnings,
+        });
     }
 
     // Each addon is packaged at most once per run, whatever the number of targets — and not at all
@@ -143,7 +191,21 @@ export async function publishAddons(
     const publishable = ready.filter(({ scan, rewrite, warnings }) => {
       const p = scan.plan;
       if (isSemverVersion(p.version)) return true;
-      for (const spec of specs) addons.push({ registry: p.registry, addon: p.addon, version: p.version, target: spec.url, status: 'failed', rewrites: rewrite.changes, warnings, error: new AirlockError('E_UNSUPPORTED', `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`, { artifact: `addon ${p.registry}/${p.addon}` }) });
+      for (const spec of specs)
+        addons.push({
+          registry: p.registry,
+          addon: p.addon,
+          version: p.version,
+          target: spec.url,
+          status: 'failed',
+          rewrites: rewrite.changes,
+          warnings,
+          error: new AirlockError(
+            'E_UNSUPPORTED',
+            `version "${p.version}" is not semver; a helm-type addon registry cannot serve it`,
+            { artifact: `addon ${p.registry}/${p.addon}` },
+          ),
+        });
       return false;
     });
     const packaged = new Map<Addon, PackagedAddon>();
@@ -167,7 +229,13 @@ export async function publishAddons(
       for (const registry of registries) {
         const entries = publishable.filter((e) => e.scan.plan.registry === registry);
         const label = addonRegistryTargetSpec(spec.url, registry);
-        const outcome = (e: ReadyAddon, status: AddonPublishOutcome['status'], location: string, digest?: string, error?: AirlockError): AddonPublishOutcome => ({
+        const outcome = (
+          e: ReadyAddon,
+          status: AddonPublishOutcome['status'],
+          location: string,
+          digest?: string,
+          error?: AirlockError,
+        ): AddonPublishOutcome => ({
           registry,
           addon: e.scan.addon.metadata.name,
           version: e.scan.addon.metadata.version,
@@ -204,20 +272,40 @@ export async function publishAddons(
         for (const e of entries) {
           const knownDigest = await archives?.get(keyOf(e)).catch(() => undefined);
           const { name, version } = e.scan.addon.metadata;
-          publishEntries.push({ addon: e.scan.addon, name, version, ...(knownDigest ? { knownDigest } : {}), pack: () => packageOf(e) });
+          publishEntries.push({
+            addon: e.scan.addon,
+            name,
+            version,
+            ...(knownDigest ? { knownDigest } : {}),
+            pack: () => packageOf(e),
+          });
         }
         for (const r of await publishAddonRegistry(publishEntries, target)) {
           if (r.error) errors.push(r.error);
-          addons.push(outcome(entries.find((x) => x.scan.addon === r.addon)!, r.status, r.location, r.digest, r.error));
+          addons.push(
+            outcome(
+              entries.find((x) => x.scan.addon === r.addon)!,
+              r.status,
+              r.location,
+              r.digest,
+              r.error,
+            ),
+          );
         }
       }
     }
 
     const gitTarget = section.publish.git;
     if (gitTarget) {
-      const base = { catalog: pc.config.name, remote: await gitRemoteDisplay(gitTarget.remote), branch: gitTarget.branch };
+      const base = {
+        catalog: pc.config.name,
+        remote: await gitRemoteDisplay(gitTarget.remote),
+        branch: gitTarget.branch,
+      };
       if (!pc.catalog.repoDir || !pc.catalog.commit) {
-        const error = new AirlockError('E_CONFIG', 'publish.git needs a git catalog source (source: a git URL)', { artifact: `catalog ${pc.config.name}` });
+        const error = new AirlockError('E_CONFIG', 'publish.git needs a git catalog source (source: a git URL)', {
+          artifact: `catalog ${pc.config.name}`,
+        });
         errors.push(error);
         git.push({ ...base, status: 'failed', error });
         continue;
@@ -235,7 +323,14 @@ export async function publishAddons(
       }
       try {
         const { mirrorCatalogGit } = await import('../addons/git-mirror.js');
-        const r = await mirrorCatalogGit({ repoDir: pc.catalog.repoDir, upstreamCommit: pc.catalog.commit, remote: withGitCredentials(gitTarget.remote), branch: gitTarget.branch, rewritten, logger: ctx.logger });
+        const r = await mirrorCatalogGit({
+          repoDir: pc.catalog.repoDir,
+          upstreamCommit: pc.catalog.commit,
+          remote: withGitCredentials(gitTarget.remote),
+          branch: gitTarget.branch,
+          rewritten,
+          logger: ctx.logger,
+        });
         git.push({ ...base, status: r.status === 'pushed' ? 'copied' : 'unchanged', commit: r.branchCommit });
       } catch (e) {
         const error = toAirlockError(e, `git ${base.remote}`);

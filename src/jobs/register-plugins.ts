@@ -32,40 +32,66 @@ export interface PluginImagePlan {
   warnings: string[];
 }
 
-export async function planPluginImages(manifest: PluginManifest, config: PluginsConfig, engine: RegistryAccess): Promise<PluginImagePlan> {
+export async function planPluginImages(
+  manifest: PluginManifest,
+  config: PluginsConfig,
+  engine: RegistryAccess,
+): Promise<PluginImagePlan> {
   const { request } = manifest;
   const warnings: string[] = [];
-  const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, { defaultTag: false });
+  const sourceRepo = parseRegistryRef(`${config.source.replace(/\/+$/, '')}/${manifest.sourceImage.split('/').pop()}`, {
+    defaultTag: false,
+  });
   const selection = { tags: config.tags, semver: config.semver, newest: config.newest };
   let tags: string[];
   if (config.tags?.length && !needsTagList(selection)) tags = config.tags;
   else {
-    const available = await engine.client.listTags({ registry: sourceRepo.registry, repository: sourceRepo.repository });
+    const available = await engine.client.listTags({
+      registry: sourceRepo.registry,
+      repository: sourceRepo.repository,
+    });
     tags = selectTags(available, needsTagList(selection) ? selection : { ...selection, newest: 1 });
   }
   if (request.registry_type === 'HARBOR' && !config.allowMutableTags) {
     const unsortable = tags.filter((t) => !isPep440(t));
     if (unsortable.length > 0) {
-      warnings.push(`not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`);
+      warnings.push(
+        `not mirrored: ${unsortable.join(', ')} — the Repository service sorts HARBOR tags as PEP 440 versions and fails on these (set allowMutableTags to push them anyway)`,
+      );
       tags = tags.filter(isPep440);
     }
   }
-  if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`, { artifact: request.plugin_id });
+  if (tags.length === 0)
+    throw new AirlockError(
+      'E_NOT_FOUND',
+      `no tag of ${sourceRepo.registry}/${sourceRepo.repository} to mirror: the service refuses a plugin whose image has no tag`,
+      { artifact: request.plugin_id },
+    );
   const target = `docker://${config.target.registry}/${request.image}`;
-  return { copies: tags.map((tag) => ({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target })), tags, warnings };
+  return {
+    copies: tags.map((tag) => ({ source: `docker://${sourceRepo.registry}/${sourceRepo.repository}:${tag}`, target })),
+    tags,
+    warnings,
+  };
 }
 
 /** A failure about a plugin, with the plugin as the artifact and what failed in the message. */
 export function pluginError(e: unknown, pluginId: string): AirlockError {
   const err = toAirlockError(e, pluginId);
-  return err.artifact === pluginId ? err : new AirlockError(err.code, `${err.artifact}: ${err.message}`, { artifact: pluginId, cause: err });
+  return err.artifact === pluginId
+    ? err
+    : new AirlockError(err.code, `${err.artifact}: ${err.message}`, { artifact: pluginId, cause: err });
 }
 
 /**
  * One plugin: mirror its image tags into the registry the Repository service knows, then register
  * or update it. Nothing is registered unless its image is there with a tag the service can sort.
  */
-export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: PluginsConfig, ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient }): Promise<PluginOutcome> {
+export async function mirrorAndRegisterPlugin(
+  manifest: PluginManifest,
+  config: PluginsConfig,
+  ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient },
+): Promise<PluginOutcome> {
   const { request } = manifest;
   const warnings = [...manifest.warnings];
   const outcome: PluginOutcome = { plugin_id: request.plugin_id, image: request.image, mirrored: [], warnings };
@@ -78,7 +104,11 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
       if (r.status === 'copied') copied += 1;
       outcome.mirrored.push(plan.tags[i]!);
     }
-    outcome.registration = await syncRegistration(ctx.client, request, { allowRecreate: config.allowRecreate, expectedTags: outcome.mirrored, nothingNew: copied === 0 });
+    outcome.registration = await syncRegistration(ctx.client, request, {
+      allowRecreate: config.allowRecreate,
+      expectedTags: outcome.mirrored,
+      nothingNew: copied === 0,
+    });
   } catch (e) {
     // Reported per plugin: the plugin is the artifact, the image or call that failed is in the message.
     outcome.error = pluginError(e, request.plugin_id);
@@ -90,7 +120,11 @@ export async function mirrorAndRegisterPlugin(manifest: PluginManifest, config: 
  * Every plugin of a run through one Repository client, `concurrency` at a time (the images
  * limit: each plugin is mostly its image copies). One plugin failing never stops the others.
  */
-export async function mirrorAndRegisterPlugins(manifests: PluginManifest[], config: PluginsConfig, ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient; concurrency: number }): Promise<PluginOutcome[]> {
+export async function mirrorAndRegisterPlugins(
+  manifests: PluginManifest[],
+  config: PluginsConfig,
+  ctx: { engine: PluginJobEngine; logger: Logger; client: RepositoryClient; concurrency: number },
+): Promise<PluginOutcome[]> {
   const limit = pLimit(ctx.concurrency);
   return Promise.all(manifests.map((m) => limit(() => mirrorAndRegisterPlugin(m, config, ctx))));
 }

@@ -27,6 +27,11 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   ok: boolean;
-  summary: Record<ReportItem['status'], number> & { bytes: number; blobsCopied: number; blobsSkipped: number; blobsMounted: number };
+  summary: Record<ReportItem['status'], number> & {
+    bytes: number;
+    blobsCopied: number;
+    blobsSkipped: number;
+    blobsMounted: number;
+  };
   items: ReportItem[];
 }

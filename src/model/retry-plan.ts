@@ -27,5 +27,14 @@ export function emptyRetryPlan(): RetryPlan {
 }
 
 export function retryPlanSize(p: RetryPlan): number {
-  return p.images.length + p.charts.length + p.files.length + p.botkube.length + p.imageEntries.length + p.chartEntries.length + (p.addons ? 1 : 0) + (p.plugins ? 1 : 0);
+  return (
+    p.images.length +
+    p.charts.length +
+    p.files.length +
+    p.botkube.length +
+    p.imageEntries.length +
+    p.chartEntries.length +
+    (p.addons ? 1 : 0) +
+    (p.plugins ? 1 : 0)
+  );
 }

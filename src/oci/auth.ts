@@ -28,7 +28,11 @@ export function parseChallenge(headerValue: string | undefined): Challenge | und
   for (const p of (m[2] ?? '').matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) {
     params[(p[1] ?? '').toLowerCase()] = p[2] ?? p[3] ?? '';
   }
-  return { scheme, ...(params.realm ? { realm: params.realm } : {}), ...(params.service ? { service: params.service } : {}) };
+  return {
+    scheme,
+    ...(params.realm ? { realm: params.realm } : {}),
+    ...(params.service ? { service: params.service } : {}),
+  };
 }
 
 /** `Basic …` for credentials, registered for redaction first. */
@@ -64,7 +68,12 @@ export interface Authenticator {
   /** Authorization header value for a request we are about to send, if we already know how. */
   authorization(registry: string, scopes: string[]): Promise<string | undefined>;
   /** After a 401: learn the challenge, obtain credentials for it, return the header to retry with. */
-  answer(registry: string, wwwAuthenticate: string | undefined, scopes: string[], artifact: string): Promise<string | undefined>;
+  answer(
+    registry: string,
+    wwwAuthenticate: string | undefined,
+    scopes: string[],
+    artifact: string,
+  ): Promise<string | undefined>;
 }
 
 export interface AuthDeps {
@@ -94,7 +103,10 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
   const basicHeader = basicAuthorization;
 
   async function fetchToken(registry: string, ch: Challenge, scopes: string[], artifact: string): Promise<CachedToken> {
-    if (!ch.realm) throw new AirlockError('E_UNAUTHORIZED', `registry ${registry} sent a Bearer challenge without a realm`, { artifact });
+    if (!ch.realm)
+      throw new AirlockError('E_UNAUTHORIZED', `registry ${registry} sent a Bearer challenge without a realm`, {
+        artifact,
+      });
     const url = new URL(ch.realm);
     if (ch.service) url.searchParams.set('service', ch.service);
     for (const s of scopes) url.searchParams.append('scope', s);
@@ -113,7 +125,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
     }
     let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
-      body = JSON.parse((await readBuffer(res, 1024 * 1024, artifact)).toString("utf8")) as typeof body;
+      body = JSON.parse((await readBuffer(res, 1024 * 1024, artifact)).toString('utf8')) as typeof body;
     } catch {
       throw new AirlockError('E_REGISTRY', `token endpoint ${url.origin} returned a non-JSON body`, { artifact });
     }

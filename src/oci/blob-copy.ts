@@ -56,7 +56,13 @@ const sizeOf = (desc: Descriptor) => (desc.size > 0 ? desc.size : 0);
  * Copies one blob unless the target has it: HEAD first, then a cross-repository mount when a
  * repository of the same registry is known to hold it, then a streamed, verified upload.
  */
-export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: ImageEndpoint, deps: BlobCopyDeps, stats: TransferStats): Promise<BlobOutcome> {
+export async function copyBlob(
+  desc: Descriptor,
+  source: ImageEndpoint,
+  target: ImageEndpoint,
+  deps: BlobCopyDeps,
+  stats: TransferStats,
+): Promise<BlobOutcome> {
   const key = `${target.label}|${desc.digest}`;
   const running = deps.ledger.inflight.get(key);
   if (running) {
@@ -67,9 +73,14 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
     return 'skipped';
   }
   // Both ends' limits, always taken in name order: two copies in opposite directions cannot each hold one and wait for the other.
-  const registries = [...new Set([source.repo?.registry, target.repo?.registry].filter((r): r is string => !!r))].sort();
+  const registries = [
+    ...new Set([source.repo?.registry, target.repo?.registry].filter((r): r is string => !!r)),
+  ].sort();
   const limits = registries.map((r) => deps.registryLimit?.(r)).filter((l): l is Limit => !!l);
-  const run = limits.reduceRight<() => Promise<BlobOutcome>>((inner, limit) => () => limit(inner), () => deps.limit(() => transfer(desc, source, target, deps, stats)));
+  const run = limits.reduceRight<() => Promise<BlobOutcome>>(
+    (inner, limit) => () => limit(inner),
+    () => deps.limit(() => transfer(desc, source, target, deps, stats)),
+  );
   const work = run();
   deps.ledger.inflight.set(key, work);
   try {
@@ -81,7 +92,13 @@ export async function copyBlob(desc: Descriptor, source: ImageEndpoint, target: 
   }
 }
 
-async function transfer(desc: Descriptor, source: ImageEndpoint, target: ImageEndpoint, deps: BlobCopyDeps, stats: TransferStats): Promise<BlobOutcome> {
+async function transfer(
+  desc: Descriptor,
+  source: ImageEndpoint,
+  target: ImageEndpoint,
+  deps: BlobCopyDeps,
+  stats: TransferStats,
+): Promise<BlobOutcome> {
   if (await target.hasBlob(desc)) {
     stats.blobsSkipped += 1;
     deps.progress?.skipped(sizeOf(desc));

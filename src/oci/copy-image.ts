@@ -1,7 +1,15 @@
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { emptyStats, type TransferStats } from './blob-copy.js';
 import type { ManifestHead } from './registry/types.js';
-import { formatPlatform, parseManifest, platformMatches, sha256Digest, type Descriptor, type ImageIndex, type RawManifest } from './manifest.js';
+import {
+  formatPlatform,
+  parseManifest,
+  platformMatches,
+  sha256Digest,
+  type Descriptor,
+  type ImageIndex,
+  type RawManifest,
+} from './manifest.js';
 import { copyReferrers } from './referrers.js';
 import { at, copyContent, copyTree, type CopyDeps, type CopyRequest } from './copy-tree.js';
 import type { ItemStatus } from '../model/report.js';
@@ -28,7 +36,6 @@ export function stateKey(req: CopyRequest): string {
   return `${at(req.source.label, req.sourceRef)} -> ${req.target.label}${req.targetTag ? `:${req.targetTag}` : ''}${platforms}`;
 }
 
-
 /**
  * Copies one image (a manifest or an index with its children) with its bytes unchanged, so the
  * digest at the target equals the source's. Children and blobs go first and the tag last: a copy
@@ -39,7 +46,13 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
   const targetName = req.targetTag ? at(req.target.label, req.targetTag) : req.target.label;
   const stats = emptyStats();
   const warnings: string[] = [];
-  const result = (status: CopyResult['status'], sourceDigest: string, targetDigest: string, manifests = 0, referrers = 0): CopyResult => ({
+  const result = (
+    status: CopyResult['status'],
+    sourceDigest: string,
+    targetDigest: string,
+    manifests = 0,
+    referrers = 0,
+  ): CopyResult => ({
     source: sourceName,
     target: targetName,
     status,
@@ -63,7 +76,8 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     // it, so a layout removed or emptied since is copied again.
     if (pinned && vouched && req.target.local) {
       const there = await req.target.resolve(req.targetTag ?? remembered.targetDigest);
-      if (there?.digest === remembered.targetDigest) return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
+      if (there?.digest === remembered.targetDigest)
+        return result('unchanged', remembered.sourceDigest, remembered.targetDigest);
     } else if (pinned && vouched) {
       return { ...result('unchanged', remembered.sourceDigest, remembered.targetDigest), trusted: true };
     }
@@ -71,7 +85,8 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     let asked: ManifestHead | null | undefined;
     if (vouched && recent && !req.target.local) {
       asked = await req.source.resolve(req.sourceRef);
-      if (asked?.digest === remembered.sourceDigest) return { ...result('unchanged', remembered.sourceDigest, remembered.targetDigest), trusted: true };
+      if (asked?.digest === remembered.sourceDigest)
+        return { ...result('unchanged', remembered.sourceDigest, remembered.targetDigest), trusted: true };
     }
 
     // With a target tag both HEADs go out at once: a no-op re-sync costs one round trip.
@@ -79,17 +94,32 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
       asked === undefined ? req.source.resolve(req.sourceRef) : Promise.resolve(asked),
       req.targetTag ? req.target.resolve(req.targetTag) : Promise.resolve(null),
     ]);
-    if (!head) throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${req.sourceRef} does not exist at the source`, { artifact: sourceName });
+    if (!head)
+      throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${req.sourceRef} does not exist at the source`, {
+        artifact: sourceName,
+      });
     const filtering = !!req.platforms?.length;
     // With platform filtering the target digest is our own index's; the state remembers it.
-    const expectedTarget = filtering ? (remembered?.sourceDigest === head.digest ? remembered.targetDigest : undefined) : head.digest;
+    const expectedTarget = filtering
+      ? remembered?.sourceDigest === head.digest
+        ? remembered.targetDigest
+        : undefined
+      : head.digest;
     const existing = req.targetTag ? tagged : expectedTarget ? await req.target.resolve(expectedTarget) : null;
     if (existing && existing.digest === expectedTarget) {
       let referrers = 0;
       if (req.referrers && !req.dryRun) referrers = await copyReferrers(req, head.digest, deps, stats);
       // Only a new fact is written: a new digest, or a target checked again once the record's word had run out.
-      if (remembered?.sourceDigest !== head.digest || remembered.targetDigest !== expectedTarget || (trust > 0 && !recent)) {
-        await deps.state?.set(key, { sourceDigest: head.digest, targetDigest: expectedTarget, at: now().toISOString() });
+      if (
+        remembered?.sourceDigest !== head.digest ||
+        remembered.targetDigest !== expectedTarget ||
+        (trust > 0 && !recent)
+      ) {
+        await deps.state?.set(key, {
+          sourceDigest: head.digest,
+          targetDigest: expectedTarget,
+          at: now().toISOString(),
+        });
       }
       return result('unchanged', head.digest, expectedTarget, 0, referrers);
     }
@@ -109,7 +139,10 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
         warnings.push(
           `platform filter kept ${chosen.length} of ${parsed.manifests.length} manifests: the target index digest ${top.digest} differs from the source ${raw.digest}`,
         );
-        deps.logger.warn({ source: sourceName, sourceDigest: raw.digest, targetDigest: top.digest }, warnings[warnings.length - 1]);
+        deps.logger.warn(
+          { source: sourceName, sourceDigest: raw.digest, targetDigest: top.digest },
+          warnings[warnings.length - 1],
+        );
       }
     } else {
       await copyContent(parsed, req, deps, stats);
@@ -120,7 +153,9 @@ export async function copyImage(req: CopyRequest, deps: CopyDeps): Promise<CopyR
     if (req.referrers) {
       referrers = await copyReferrers(req, raw.digest, deps, stats);
       if (top.digest !== raw.digest && referrers > 0) {
-        warnings.push(`referrers of the source index ${raw.digest} were copied, but the target tag points at the filtered index ${top.digest}: signatures of the index will not verify against it`);
+        warnings.push(
+          `referrers of the source index ${raw.digest} were copied, but the target tag points at the filtered index ${top.digest}: signatures of the index will not verify against it`,
+        );
       }
     }
     await deps.state?.set(key, { sourceDigest: raw.digest, targetDigest: top.digest, at: now().toISOString() });
@@ -142,7 +177,11 @@ function selectChildren(index: ImageIndex, req: CopyRequest, artifact: string): 
   const chosen = index.manifests.filter((m) => req.platforms?.some((f) => platformMatches(m.platform, f)));
   if (chosen.length === 0) {
     const available = index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
-    throw new AirlockError('E_PLATFORM', `no manifest for ${req.platforms.join(', ')} (index has: ${available || 'none'})`, { artifact });
+    throw new AirlockError(
+      'E_PLATFORM',
+      `no manifest for ${req.platforms.join(', ')} (index has: ${available || 'none'})`,
+      { artifact },
+    );
   }
   return chosen;
 }

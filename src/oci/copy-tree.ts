@@ -55,16 +55,33 @@ function isForeign(d: Descriptor): boolean {
   return !!d.urls?.length && /foreign|nondistributable/.test(d.mediaType);
 }
 
-export async function copyContent(manifest: ParsedManifest, req: CopyRequest, deps: CopyDeps, stats: TransferStats): Promise<void> {
+export async function copyContent(
+  manifest: ParsedManifest,
+  req: CopyRequest,
+  deps: CopyDeps,
+  stats: TransferStats,
+): Promise<void> {
   if (manifest.kind !== 'manifest') return;
   const blobs = [manifest.config, ...manifest.layers].filter((d) => !isForeign(d));
   req.progress?.planned(blobs.reduce((sum, d) => sum + (d.size > 0 ? d.size : 0), 0));
-  const blobDeps = { ledger: deps.ledger, limit: deps.blobLimit, registryLimit: deps.registryLimit, logger: deps.logger, ...(req.progress ? { progress: req.progress } : {}) };
+  const blobDeps = {
+    ledger: deps.ledger,
+    limit: deps.blobLimit,
+    registryLimit: deps.registryLimit,
+    logger: deps.logger,
+    ...(req.progress ? { progress: req.progress } : {}),
+  };
   await Promise.all(blobs.map((d) => copyBlob(d, req.source, req.target, blobDeps, stats)));
 }
 
 /** Copies a manifest by digest with everything below it (nested indexes included). */
-export async function copyTree(digest: string, req: CopyRequest, deps: CopyDeps, stats: TransferStats, child: boolean): Promise<void> {
+export async function copyTree(
+  digest: string,
+  req: CopyRequest,
+  deps: CopyDeps,
+  stats: TransferStats,
+  child: boolean,
+): Promise<void> {
   // A registry only accepts a manifest once everything below it is there: present means complete.
   if (await req.target.resolve(digest)) return;
   const raw = await req.source.getManifest(digest);

@@ -21,7 +21,8 @@ function splitUserPass(value: string, where: string): Credentials {
 
 /** Docker's config.json keys: `https://index.docker.io/v1/` for Hub, else host (sometimes with scheme). */
 function dockerConfigKeys(registry: string): string[] {
-  if (registry === DOCKER_HUB) return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+  if (registry === DOCKER_HUB)
+    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
 }
 

@@ -1,6 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor, RawManifest } from './manifest.js';
-import type { ManifestHead, OpenSource, PutManifestResult, RegistryClient, Repo, UploadOptions } from './registry/types.js';
+import type {
+  ManifestHead,
+  OpenSource,
+  PutManifestResult,
+  RegistryClient,
+  Repo,
+  UploadOptions,
+} from './registry/types.js';
 
 /**
  * One repository the copier reads from or writes to: a repository in a registry, or an OCI image
@@ -20,7 +27,10 @@ export interface ImageEndpoint {
   hasBlob(desc: Descriptor): Promise<boolean>;
   openBlob(desc: Descriptor, offset?: number): Promise<Readable>;
   putBlob(desc: Descriptor, open: OpenSource, options?: UploadOptions): Promise<void>;
-  mountBlob?(desc: Descriptor, fromRepository: string): Promise<{ mounted: true } | { mounted: false; location?: string }>;
+  mountBlob?(
+    desc: Descriptor,
+    fromRepository: string,
+  ): Promise<{ mounted: true } | { mounted: false; location?: string }>;
   listTags(): Promise<string[]>;
   referrers(digest: string): Promise<Descriptor[] | null>;
 }

@@ -68,7 +68,10 @@ export interface BlobWrite {
  */
 export async function writeBlobResumable(w: BlobWrite): Promise<void> {
   const { partial, lock } = partialPaths(w.layout, w.desc.digest);
-  await Promise.all([fsp.mkdir(path.dirname(partial), { recursive: true }), fsp.mkdir(path.dirname(w.file), { recursive: true })]);
+  await Promise.all([
+    fsp.mkdir(path.dirname(partial), { recursive: true }),
+    fsp.mkdir(path.dirname(w.file), { recursive: true }),
+  ]);
   await withFileLock(
     lock,
     async () => {
@@ -81,7 +84,8 @@ export async function writeBlobResumable(w: BlobWrite): Promise<void> {
           have = 0;
         }
         const verifier = createVerifyingStream(w.desc, w.artifact, w.onProgress);
-        if (have > 0) for await (const chunk of fs.createReadStream(partial, { end: have - 1 })) verifier.seed(chunk as Buffer);
+        if (have > 0)
+          for await (const chunk of fs.createReadStream(partial, { end: have - 1 })) verifier.seed(chunk as Buffer);
         try {
           await pipeline(await w.open(have), verifier, fs.createWriteStream(partial, { flags: have > 0 ? 'a' : 'w' }));
           await fsp.rename(partial, w.file);
@@ -129,7 +133,8 @@ export async function sweepStaleTemporaries(layout: string, now = Date.now()): P
   const blobs = path.join(layout, 'blobs');
   const dirs = [layout, ...(await list(blobs)).map((alg) => path.join(blobs, alg))];
   for (const dir of dirs) {
-    for (const name of await list(dir)) if (name.endsWith('.tmp')) await removeIfOlder(path.join(dir, name), TMP_MAX_AGE_MS);
+    for (const name of await list(dir))
+      if (name.endsWith('.tmp')) await removeIfOlder(path.join(dir, name), TMP_MAX_AGE_MS);
   }
   return removed;
 }

@@ -53,7 +53,8 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
       if (!Array.isArray(parsed.manifests)) throw new Error('manifests is not an array');
       return parsed;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        return { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
       throw new AirlockError('E_LAYOUT', `unreadable index.json: ${(e as Error).message}`, { artifact: label });
     }
   }
@@ -121,7 +122,10 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
         await writeFileAtomic(file, manifest.bytes);
       }
       const isTag = !reference.includes(':');
-      const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { artifactType?: string; config?: { mediaType?: string } };
+      const parsed = JSON.parse(manifest.bytes.toString('utf8')) as {
+        artifactType?: string;
+        config?: { mediaType?: string };
+      };
       const desc: Descriptor = {
         mediaType: manifest.mediaType,
         digest: manifest.digest,
@@ -149,14 +153,22 @@ export function layoutImageEndpoint(dir: string): ImageEndpoint {
 
     async openBlob(desc, offset = 0) {
       const file = blobPath(desc.digest);
-      if (!(await exists(file))) throw new AirlockError('E_NOT_FOUND', `blob ${desc.digest} not in layout`, { artifact: label });
+      if (!(await exists(file)))
+        throw new AirlockError('E_NOT_FOUND', `blob ${desc.digest} not in layout`, { artifact: label });
       return fs.createReadStream(file, { start: offset, highWaterMark: 1024 * 1024 });
     },
 
     async putBlob(desc, open, options) {
       const file = blobPath(desc.digest);
       await ensureLayout();
-      await writeBlobResumable({ layout: dir, file, desc, open, artifact: `${label}@${desc.digest}`, ...(options?.onProgress ? { onProgress: options.onProgress } : {}) });
+      await writeBlobResumable({
+        layout: dir,
+        file,
+        desc,
+        open,
+        artifact: `${label}@${desc.digest}`,
+        ...(options?.onProgress ? { onProgress: options.onProgress } : {}),
+      });
     },
 
     async listTags() {

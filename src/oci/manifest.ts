@@ -67,7 +67,8 @@ function isDescriptor(d: unknown): d is Descriptor {
  */
 export function checkDescriptor(d: Descriptor, field: string, artifact: string): Descriptor {
   checkName('digest', d.digest, { field: `${field} digest`, artifact });
-  if (!Number.isSafeInteger(d.size) || d.size < 0) throw new AirlockError('E_UNSUPPORTED', `${field} ${d.digest} has an invalid size ${String(d.size)}`, { artifact });
+  if (!Number.isSafeInteger(d.size) || d.size < 0)
+    throw new AirlockError('E_UNSUPPORTED', `${field} ${d.digest} has an invalid size ${String(d.size)}`, { artifact });
   return d;
 }
 
@@ -80,7 +81,9 @@ export function parseManifest(raw: RawManifest, artifact: string): ParsedManifes
   try {
     body = JSON.parse(raw.bytes.toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new AirlockError('E_REGISTRY', `manifest is not valid JSON (${raw.mediaType || 'no content type'})`, { artifact });
+    throw new AirlockError('E_REGISTRY', `manifest is not valid JSON (${raw.mediaType || 'no content type'})`, {
+      artifact,
+    });
   }
   const declared = typeof body.mediaType === 'string' ? body.mediaType : '';
   const contentType = (raw.mediaType || '').split(';')[0]?.trim() ?? '';
@@ -100,7 +103,8 @@ export function parseManifest(raw: RawManifest, artifact: string): ParsedManifes
   const subject = isDescriptor(body.subject) ? checkDescriptor(body.subject, 'subject', artifact) : undefined;
   if (INDEX_TYPES.has(mediaType)) {
     const manifests = Array.isArray(body.manifests) ? body.manifests : [];
-    if (!manifests.every(isDescriptor)) throw new AirlockError('E_REGISTRY', 'index has a malformed descriptor', { artifact });
+    if (!manifests.every(isDescriptor))
+      throw new AirlockError('E_REGISTRY', 'index has a malformed descriptor', { artifact });
     for (const m of manifests) checkDescriptor(m, 'index child', artifact);
     return { kind: 'index', mediaType, manifests, ...(subject ? { subject } : {}) };
   }
@@ -130,7 +134,9 @@ export function verifyManifestDigest(raw: RawManifest, expected: string | undefi
   const algorithm = expected.split(':')[0] ?? 'sha256';
   const actual = digestOf(raw.bytes, algorithm);
   if (actual !== expected) {
-    throw new AirlockError('E_DIGEST_MISMATCH', `manifest digest mismatch: expected ${expected}, got ${actual}`, { artifact });
+    throw new AirlockError('E_DIGEST_MISMATCH', `manifest digest mismatch: expected ${expected}, got ${actual}`, {
+      artifact,
+    });
   }
 }
 

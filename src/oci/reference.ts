@@ -75,7 +75,8 @@ export function parseRegistryRef(input: string, opts: { defaultTag?: boolean } =
   const raw = input.startsWith('docker://') ? input.slice('docker://'.length) : input;
   if (raw === '') throw bad(input, 'empty reference');
   if (/\s/.test(raw)) throw bad(input, 'contains whitespace');
-  if (IMAGE_ID.test(raw)) throw bad(input, `"${raw}" is a 64-hex image id, not a repository name (write a repository, or name@sha256:…)`);
+  if (IMAGE_ID.test(raw))
+    throw bad(input, `"${raw}" is a 64-hex image id, not a repository name (write a repository, or name@sha256:…)`);
 
   const { registry, remainder } = splitDomain(raw);
   // A name holds no `@` or `:`: the first `@` starts the digest, the first `:` before it the tag.
@@ -93,7 +94,8 @@ export function parseRegistryRef(input: string, opts: { defaultTag?: boolean } =
     rest = rest.slice(0, colon);
   }
   const repository = rest;
-  if (repository.toLowerCase() !== repository) throw bad(input, `repository name "${printable(repository)}" must be lowercase`);
+  if (repository.toLowerCase() !== repository)
+    throw bad(input, `repository name "${printable(repository)}" must be lowercase`);
   if (registry !== DOCKER_HUB) {
     const hostProblem = nameProblem('registry-host', registry);
     if (hostProblem) throw bad(input, `"${printable(registry)}" ${hostProblem}`);
@@ -135,7 +137,15 @@ export function parseLayoutRef(input: string): LayoutImageRef {
   return { transport: 'oci', dir: path.resolve(rest), ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
-const OTHER_TRANSPORTS = ['dir', 'docker-archive', 'docker-daemon', 'oci-archive', 'containers-storage', 'sif', 'tarball'];
+const OTHER_TRANSPORTS = [
+  'dir',
+  'docker-archive',
+  'docker-daemon',
+  'oci-archive',
+  'containers-storage',
+  'sif',
+  'tarball',
+];
 
 /** Parses a CLI reference; a reference without transport is a registry reference. */
 export function parseImageRef(input: string, opts: { defaultTag?: boolean } = {}): ImageRef {
@@ -143,7 +153,9 @@ export function parseImageRef(input: string, opts: { defaultTag?: boolean } = {}
   if (input.startsWith('docker://')) return parseRegistryRef(input, opts);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(input) ?? /^([a-z-]+):/.exec(input);
   if (scheme && (input.includes('://') || OTHER_TRANSPORTS.includes(scheme[1] ?? ''))) {
-    throw new AirlockError('E_TRANSPORT', `unknown transport "${scheme[1]}:" (use docker:// or oci:)`, { artifact: input });
+    throw new AirlockError('E_TRANSPORT', `unknown transport "${scheme[1]}:" (use docker:// or oci:)`, {
+      artifact: input,
+    });
   }
   return parseRegistryRef(input, opts);
 }

@@ -48,7 +48,12 @@ async function updateFallbackIndex(target: ImageEndpoint, digest: string, added:
  * or its fallback tag at the source, and cosign's tag scheme. On a target without a referrers API
  * the fallback tag index is maintained so clients there still find them.
  */
-export async function copyReferrers(req: CopyRequest, digest: string, deps: CopyDeps, stats: TransferStats): Promise<number> {
+export async function copyReferrers(
+  req: CopyRequest,
+  digest: string,
+  deps: CopyDeps,
+  stats: TransferStats,
+): Promise<number> {
   const found = await listReferrers(req.source, digest);
   let copied = 0;
   for (const d of found) {
@@ -56,7 +61,8 @@ export async function copyReferrers(req: CopyRequest, digest: string, deps: Copy
     copied += 1;
   }
   // A target with a referrers API indexes them itself; otherwise clients look for the fallback tag.
-  if (found.length > 0 && (await req.target.referrers(digest)) === null) await updateFallbackIndex(req.target, digest, found);
+  if (found.length > 0 && (await req.target.referrers(digest)) === null)
+    await updateFallbackIndex(req.target, digest, found);
 
   for (const suffix of COSIGN_SUFFIXES) {
     const tag = `${referrersTag(digest)}.${suffix}`;

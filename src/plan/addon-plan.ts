@@ -9,14 +9,25 @@ import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
 import { imageNeedPayloads } from './image-payloads.js';
 
-async function readConfiguredCatalog(c: AddonCatalogConfig, engine: HostAccess, cacheDir: string, repos: HelmRepoReader | undefined): Promise<ResolvedCatalog> {
+async function readConfiguredCatalog(
+  c: AddonCatalogConfig,
+  engine: HostAccess,
+  cacheDir: string,
+  repos: HelmRepoReader | undefined,
+): Promise<ResolvedCatalog> {
   if (c.helm) {
     const { readHelmAddonRegistry } = await import('../addons/helm-addon-registry.js');
     const name = c.registries?.[0]?.name ?? 'official';
-    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, { ...(c.addons ? { addons: c.addons } : {}), ...(repos ? { repos } : {}) });
+    const contents: CatalogContents = await readHelmAddonRegistry(engine, c.helm, name, {
+      ...(c.addons ? { addons: c.addons } : {}),
+      ...(repos ? { repos } : {}),
+    });
     return { root: c.helm, ...contents };
   }
-  return readCatalog({ catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) }, { cacheDir });
+  return readCatalog(
+    { catalog: c.source!, ...(c.ref ? { ref: c.ref } : {}), ...(c.registries ? { registries: c.registries } : {}) },
+    { cacheDir },
+  );
 }
 
 /**
@@ -45,9 +56,17 @@ export async function planAddonArtifacts(
       const catalog = await readConfiguredCatalog(c, engine, cacheDirs.catalogs, options.repos);
       const plan = planCatalog(catalog, { ...(c.addons ? { addons: c.addons } : {}) });
       out.catalogs.push({ config: c, catalog, plan });
-      for (const w of plan.warnings) if (w.registry === '*') out.failures.push({ artifact: `addon ${w.addon}`, error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }) });
+      for (const w of plan.warnings)
+        if (w.registry === '*')
+          out.failures.push({
+            artifact: `addon ${w.addon}`,
+            error: new AirlockError('E_NOT_FOUND', w.message, { artifact: `${c.name}/${w.addon}` }),
+          });
       for (const p of plan.plans) {
-        const needs = [...p.images, ...(section.definitionImages ? p.definitionImages : [])].map((image) => ({ image, neededBy: `addon ${p.addon}` }));
+        const needs = [...p.images, ...(section.definitionImages ? p.definitionImages : [])].map((image) => ({
+          image,
+          neededBy: `addon ${p.addon}`,
+        }));
         const copies = imageNeedPayloads(needs, config.targets.images, seenImages);
         out.failures.push(...copies.failures);
         out.images.push(...copies.payloads.map((c) => ({ ...c, ...(options.dryRun ? { dryRun: true } : {}) })));

@@ -27,39 +27,80 @@ const entriesThatFailed = (failures: PlanFailure[], keys: string[]) => {
   return failures.map((f) => f.artifact).filter((a) => entries.has(a));
 };
 
-export async function planConfigCharts(config: AirlockConfig, engine: RegistryAccess, repos: HelmRepoReader, dryRun?: boolean): Promise<SectionPlan<MirrorChartPayload>> {
+export async function planConfigCharts(
+  config: AirlockConfig,
+  engine: RegistryAccess,
+  repos: HelmRepoReader,
+  dryRun?: boolean,
+): Promise<SectionPlan<MirrorChartPayload>> {
   if (config.charts.length === 0) return { payloads: [], failures: [], retryEntries: [] };
   const { planCharts } = await import('../sources/chart-plan.js');
   const plan = await planCharts(config, engine, repos, { dryRun });
   return { ...plan, retryEntries: entriesThatFailed(plan.failures, config.charts.map(chartEntryKey)) };
 }
 
-export async function planConfigImages(config: AirlockConfig, engine: RegistryAccess, dryRun?: boolean): Promise<SectionPlan<MirrorImagePayload>> {
+export async function planConfigImages(
+  config: AirlockConfig,
+  engine: RegistryAccess,
+  dryRun?: boolean,
+): Promise<SectionPlan<MirrorImagePayload>> {
   if (config.images.length === 0) return { payloads: [], failures: [], retryEntries: [] };
   const { planImages } = await import('../sources/image-plan.js');
   const plan = await planImages(config, engine, { dryRun });
-  return { ...plan, retryEntries: entriesThatFailed(plan.failures, config.images.map((e) => e.source)) };
+  return {
+    ...plan,
+    retryEntries: entriesThatFailed(
+      plan.failures,
+      config.images.map((e) => e.source),
+    ),
+  };
 }
 
 /** `files:` and `botkube:` to `targets.files` (header values stay env/file references). */
-export function planConfigFiles(config: AirlockConfig): { files: MirrorFilePayload[]; botkube: MirrorBotkubePayload[]; failures: PlanFailure[] } {
+export function planConfigFiles(config: AirlockConfig): {
+  files: MirrorFilePayload[];
+  botkube: MirrorBotkubePayload[];
+  failures: PlanFailure[];
+} {
   if (config.files.length === 0 && config.botkube.length === 0) return { files: [], botkube: [], failures: [] };
   const target = config.targets.files;
-  if (!target) return { files: [], botkube: [], failures: [{ artifact: 'files', error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not') }] };
+  if (!target)
+    return {
+      files: [],
+      botkube: [],
+      failures: [
+        {
+          artifact: 'files',
+          error: new AirlockError('E_CONFIG', 'files: or botkube: is set but targets.files (dir, baseUrl) is not'),
+        },
+      ],
+    };
   return {
     files: config.files.map((f) => ({ url: f.url, ...(f.checksum ? { checksum: f.checksum } : {}), target })),
-    botkube: config.botkube.map((repo) => ({ name: repo.name, url: repo.url, ...(repo.headers ? { headers: repo.headers } : {}), ...(repo.plugins ? { plugins: repo.plugins } : {}), ...(repo.versions ? { versions: repo.versions } : {}), target })),
+    botkube: config.botkube.map((repo) => ({
+      name: repo.name,
+      url: repo.url,
+      ...(repo.headers ? { headers: repo.headers } : {}),
+      ...(repo.plugins ? { plugins: repo.plugins } : {}),
+      ...(repo.versions ? { versions: repo.versions } : {}),
+      target,
+    })),
     failures: [],
   };
 }
 
 /** The plugin manifests of `plugins:`; an invalid one fails alone. */
-export async function planConfigPlugins(config: AirlockConfig): Promise<{ manifests: PluginManifest[]; failures: PlanFailure[] }> {
+export async function planConfigPlugins(
+  config: AirlockConfig,
+): Promise<{ manifests: PluginManifest[]; failures: PlanFailure[] }> {
   if (!config.plugins) return { manifests: [], failures: [] };
   const { loadPluginManifests } = await import('../plugins/plugin-sources.js');
   try {
     const { manifests, problems } = loadPluginManifests({}, config.plugins);
-    return { manifests, failures: problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })) };
+    return {
+      manifests,
+      failures: problems.map((p) => ({ artifact: p.error.artifact ?? 'plugins.manifests', error: p.error })),
+    };
   } catch (e) {
     return { manifests: [], failures: [{ artifact: 'plugins', error: toAirlockError(e, 'plugins') }] };
   }

@@ -21,14 +21,23 @@ export function mirroredRepository(image: string, rule: TargetRule): string {
  * Copies to `targets.images` of the images addons and charts need. `known` is shared by every
  * caller of a run, so an image two of them need is copied (or failed) once.
  */
-export function imageNeedPayloads(needs: Iterable<ImageNeed>, rule: TargetRule | undefined, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
+export function imageNeedPayloads(
+  needs: Iterable<ImageNeed>,
+  rule: TargetRule | undefined,
+  known: Set<string>,
+): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
   const payloads: MirrorImagePayload[] = [];
   const failures: PlanFailure[] = [];
   for (const { image, neededBy } of needs) {
     if (known.has(image)) continue;
     known.add(image);
     if (!rule) {
-      failures.push({ artifact: image, error: new AirlockError('E_CONFIG', `${neededBy} needs this image but targets.images is not set`, { artifact: image }) });
+      failures.push({
+        artifact: image,
+        error: new AirlockError('E_CONFIG', `${neededBy} needs this image but targets.images is not set`, {
+          artifact: image,
+        }),
+      });
       continue;
     }
     payloads.push({ source: `docker://${image}`, target: mirroredRepository(image, rule) });
@@ -37,7 +46,13 @@ export function imageNeedPayloads(needs: Iterable<ImageNeed>, rule: TargetRule |
 }
 
 /** Images that charts need, as copies to `targets.images`; each image once. */
-export function chartImagePayloads(results: ChartResult[], config: AirlockConfig, known: Set<string>): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
-  const needs = results.flatMap((r) => (r.images ?? []).map((img) => ({ image: img.image, neededBy: `chart ${r.source}` })));
+export function chartImagePayloads(
+  results: ChartResult[],
+  config: AirlockConfig,
+  known: Set<string>,
+): { payloads: MirrorImagePayload[]; failures: PlanFailure[] } {
+  const needs = results.flatMap((r) =>
+    (r.images ?? []).map((img) => ({ image: img.image, neededBy: `chart ${r.source}` })),
+  );
   return imageNeedPayloads(needs, config.targets.images, known);
 }

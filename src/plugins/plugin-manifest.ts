@@ -26,7 +26,19 @@ export interface ManifestOptions {
   registryType?: RegisterPluginRequest['registry_type'];
 }
 
-const REQUEST_KEYS = new Set(['name', 'resource_type', 'image', 'provider', 'registry_type', 'registry_config', 'capability', 'labels', 'tags', 'plugin_id', 'docs']);
+const REQUEST_KEYS = new Set([
+  'name',
+  'resource_type',
+  'image',
+  'provider',
+  'registry_type',
+  'registry_config',
+  'capability',
+  'labels',
+  'tags',
+  'plugin_id',
+  'docs',
+]);
 const REGISTRY_TYPES = new Set(['DOCKER_HUB', 'AWS_PRIVATE_ECR', 'HARBOR', 'GITHUB', 'GCP_PRIVATE_GCR']);
 const MAX_IMAGE_NAME_LENGTH = 48;
 
@@ -38,9 +50,24 @@ const MAX_IMAGE_NAME_LENGTH = 48;
 export function checkImageName(image: string, artifact: string): void {
   const last = image.split('/').pop() ?? '';
   if (!last) throw new AirlockError('E_USAGE', `image "${printable(image)}" is empty or ends in /`, { artifact });
-  if (/[:@]/.test(image)) throw new AirlockError('E_USAGE', `image "${printable(image)}" must not carry a tag or digest (the service lists versions itself)`, { artifact });
-  if (!/^[a-zA-Z0-9-]+$/.test(last)) throw new AirlockError('E_USAGE', `image name "${printable(last)}" must match [a-zA-Z0-9-]+ (ERROR_INVALID_IMAGE_NAME_FORMAT)`, { artifact });
-  if (last.length > MAX_IMAGE_NAME_LENGTH) throw new AirlockError('E_USAGE', `image name "${last}" is ${last.length} characters, the service allows ${MAX_IMAGE_NAME_LENGTH} (ERROR_INVALID_IMAGE_LENGTH)`, { artifact });
+  if (/[:@]/.test(image))
+    throw new AirlockError(
+      'E_USAGE',
+      `image "${printable(image)}" must not carry a tag or digest (the service lists versions itself)`,
+      { artifact },
+    );
+  if (!/^[a-zA-Z0-9-]+$/.test(last))
+    throw new AirlockError(
+      'E_USAGE',
+      `image name "${printable(last)}" must match [a-zA-Z0-9-]+ (ERROR_INVALID_IMAGE_NAME_FORMAT)`,
+      { artifact },
+    );
+  if (last.length > MAX_IMAGE_NAME_LENGTH)
+    throw new AirlockError(
+      'E_USAGE',
+      `image name "${last}" is ${last.length} characters, the service allows ${MAX_IMAGE_NAME_LENGTH} (ERROR_INVALID_IMAGE_LENGTH)`,
+      { artifact },
+    );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -53,10 +80,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * API rejects (`template`, `domain_id`, `project_id`, …) are dropped with a warning, the image gets
  * the target path prefix, `plugin_id` defaults to the image's last segment as the service does.
  */
-export function toRegisterRequest(doc: Record<string, unknown>, file: string, options: ManifestOptions = {}): PluginManifest {
+export function toRegisterRequest(
+  doc: Record<string, unknown>,
+  file: string,
+  options: ManifestOptions = {},
+): PluginManifest {
   const warnings: string[] = [];
   // The plugin as the operator knows it: its plugin_id, else its display name (the id would come from the image).
-  const label = typeof doc.plugin_id === 'string' && doc.plugin_id ? doc.plugin_id : typeof doc.name === 'string' && doc.name ? doc.name : undefined;
+  const label =
+    typeof doc.plugin_id === 'string' && doc.plugin_id
+      ? doc.plugin_id
+      : typeof doc.name === 'string' && doc.name
+        ? doc.name
+        : undefined;
   const artifact = `${file}${label ? ` (${printable(label, 80)})` : ''}`;
   const body: Record<string, unknown> = { ...doc };
   if (body.resource_type === undefined && typeof body.service_type === 'string') {
@@ -71,19 +107,30 @@ export function toRegisterRequest(doc: Record<string, unknown>, file: string, op
     }
   }
   for (const key of ['name', 'resource_type', 'image'] as const) {
-    if (typeof body[key] !== 'string' || body[key] === '') throw new AirlockError('E_USAGE', `${key} is required (ERROR_REQUIRED_PARAMETER)`, { artifact });
+    if (typeof body[key] !== 'string' || body[key] === '')
+      throw new AirlockError('E_USAGE', `${key} is required (ERROR_REQUIRED_PARAMETER)`, { artifact });
   }
   const sourceImage = String(body.image);
   checkImageName(sourceImage, artifact);
   const prefix = (options.imagePrefix ?? '').replace(/^\/+|\/+$/g, '');
-  if (prefix) checkName('repository', prefix, { field: 'image prefix (plugins.target.path or --image-prefix)', artifact, code: 'E_USAGE' });
+  if (prefix)
+    checkName('repository', prefix, {
+      field: 'image prefix (plugins.target.path or --image-prefix)',
+      artifact,
+      code: 'E_USAGE',
+    });
   // Managed manifests name the bare image; spacectl ones may already carry a namespace.
   const image = prefix && !sourceImage.includes('/') ? `${prefix}/${sourceImage}` : sourceImage;
   // The image names a repository in the target registry (and a path below /v2/ there): the OCI
   // grammar keeps `../`, empty segments and upper case out; the service's rule above only sees the last segment.
   checkName('repository', image, { field: 'image', artifact, code: 'E_USAGE' });
   const registryType = String(body.registry_type ?? options.registryType ?? 'HARBOR');
-  if (!REGISTRY_TYPES.has(registryType)) throw new AirlockError('E_USAGE', `registry_type "${registryType}" is not one of ${[...REGISTRY_TYPES].join(', ')}`, { artifact });
+  if (!REGISTRY_TYPES.has(registryType))
+    throw new AirlockError(
+      'E_USAGE',
+      `registry_type "${registryType}" is not one of ${[...REGISTRY_TYPES].join(', ')}`,
+      { artifact },
+    );
   if (body.registry_config !== undefined) {
     warnings.push('registry_config dropped: the service stores it but never uses or returns it');
     delete body.registry_config;
@@ -92,9 +139,11 @@ export function toRegisterRequest(doc: Record<string, unknown>, file: string, op
     throw new AirlockError('E_USAGE', 'labels must be a list of strings', { artifact });
   }
   for (const key of ['capability', 'tags', 'docs'] as const) {
-    if (body[key] !== undefined && !isObject(body[key])) throw new AirlockError('E_USAGE', `${key} must be a mapping`, { artifact });
+    if (body[key] !== undefined && !isObject(body[key]))
+      throw new AirlockError('E_USAGE', `${key} must be a mapping`, { artifact });
   }
-  const pluginId = typeof body.plugin_id === 'string' && body.plugin_id ? body.plugin_id : (image.split('/').pop() ?? image);
+  const pluginId =
+    typeof body.plugin_id === 'string' && body.plugin_id ? body.plugin_id : (image.split('/').pop() ?? image);
   const request: RegisterPluginRequest = {
     plugin_id: pluginId,
     name: String(body.name),
@@ -111,14 +160,24 @@ export function toRegisterRequest(doc: Record<string, unknown>, file: string, op
 }
 
 /** Every manifest in a file or a directory (`*.yaml`, `*.yml`, several documents per file allowed); bad ones are reported, not fatal. */
-export function readPluginManifests(target: string, options: ManifestOptions = {}): { manifests: PluginManifest[]; problems: ManifestProblem[] } {
+export function readPluginManifests(
+  target: string,
+  options: ManifestOptions = {},
+): { manifests: PluginManifest[]; problems: ManifestProblem[] } {
   let files: string[];
   try {
     files = fs.statSync(target).isDirectory()
-      ? fs.readdirSync(target).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(target, f))
+      ? fs
+          .readdirSync(target)
+          .filter((f) => /\.ya?ml$/.test(f))
+          .sort()
+          .map((f) => path.join(target, f))
       : [target];
   } catch (e) {
-    throw new AirlockError('E_USAGE', `cannot read plugin manifests at ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new AirlockError(
+      'E_USAGE',
+      `cannot read plugin manifests at ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const manifests: PluginManifest[] = [];
   const problems: ManifestProblem[] = [];
@@ -127,26 +186,45 @@ export function readPluginManifests(target: string, options: ManifestOptions = {
     try {
       text = readTextBounded(file, CONFIG_FILE_LIMIT);
     } catch (e) {
-      problems.push({ file, error: new AirlockError('E_USAGE', `cannot read plugin manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { artifact: file }) });
+      problems.push({
+        file,
+        error: new AirlockError(
+          'E_USAGE',
+          `cannot read plugin manifest: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          { artifact: file },
+        ),
+      });
       continue;
     }
     const docs = parseAllDocuments(text);
     const list = Array.isArray(docs) ? docs : [docs];
     for (const d of list) {
       if (d.errors.length > 0) {
-        problems.push({ file, error: new AirlockError('E_USAGE', `not valid YAML: ${d.errors[0]?.message.split('\n')[0]}`, { artifact: file }) });
+        problems.push({
+          file,
+          error: new AirlockError('E_USAGE', `not valid YAML: ${d.errors[0]?.message.split('\n')[0]}`, {
+            artifact: file,
+          }),
+        });
         continue;
       }
       const value = d.toJS() as unknown;
       if (value === null || value === undefined) continue;
       if (!isObject(value)) {
-        problems.push({ file, error: new AirlockError('E_USAGE', 'a plugin manifest must be a mapping', { artifact: file }) });
+        problems.push({
+          file,
+          error: new AirlockError('E_USAGE', 'a plugin manifest must be a mapping', { artifact: file }),
+        });
         continue;
       }
       try {
         manifests.push(toRegisterRequest(value, file, options));
       } catch (e) {
-        problems.push({ file, ...(typeof value.plugin_id === 'string' ? { plugin: value.plugin_id } : {}), error: e as AirlockError });
+        problems.push({
+          file,
+          ...(typeof value.plugin_id === 'string' ? { plugin: value.plugin_id } : {}),
+          error: e as AirlockError,
+        });
       }
     }
   }

@@ -14,9 +14,13 @@ export interface ManifestSource {
 }
 
 /** Every plugin manifest the options or the plugins: section name; invalid ones are problems, never fatal for the rest. */
-export function loadPluginManifests(opts: ManifestSource, section: PluginsConfig | undefined): { manifests: PluginManifest[]; problems: Array<{ error: AirlockError }> } {
+export function loadPluginManifests(
+  opts: ManifestSource,
+  section: PluginsConfig | undefined,
+): { manifests: PluginManifest[]; problems: Array<{ error: AirlockError }> } {
   const paths = opts.manifests ? [opts.manifests] : (section?.manifests ?? []);
-  if (paths.length === 0) throw new AirlockError('E_USAGE', 'no plugin manifests: give --manifests PATH or plugins.manifests in the config');
+  if (paths.length === 0)
+    throw new AirlockError('E_USAGE', 'no plugin manifests: give --manifests PATH or plugins.manifests in the config');
   const options = {
     ...((opts.imagePrefix ?? section?.target.path) ? { imagePrefix: opts.imagePrefix ?? section?.target.path } : {}),
     registryType: opts.registryType ?? section?.registryType ?? 'HARBOR',
@@ -31,7 +35,9 @@ export function loadPluginManifests(opts: ManifestSource, section: PluginsConfig
   warnDuplicatePluginIds(manifests);
   for (const m of manifests) {
     if (MANAGED_PLUGIN_IDS.has(m.request.plugin_id)) {
-      m.warnings.push(`plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`);
+      m.warnings.push(
+        `plugin_id ${m.request.plugin_id} is also in the managed catalog, which shadows it for callers that do not pass repository_id`,
+      );
     }
   }
   return { manifests, problems };
@@ -42,7 +48,8 @@ function warnDuplicatePluginIds(manifests: PluginManifest[]): void {
   const seen = new Map<string, string>();
   for (const m of manifests) {
     const other = seen.get(m.request.plugin_id);
-    if (other) m.warnings.push(`plugin_id ${m.request.plugin_id} also defined in ${other}; the service keeps one per domain`);
+    if (other)
+      m.warnings.push(`plugin_id ${m.request.plugin_id} also defined in ${other}; the service keeps one per domain`);
     seen.set(m.request.plugin_id, m.file);
   }
 }
@@ -50,7 +57,15 @@ function warnDuplicatePluginIds(manifests: PluginManifest[]): void {
 /** gRPC is loaded only by what talks to the service: the CLI's start-up stays small. */
 export async function repositoryClientFor(config: AirlockConfig, label: string): Promise<RepositoryClient> {
   const service = config.plugins?.service;
-  if (!service) throw new AirlockError('E_CONFIG', `${label}: plugins.service (endpoint, token) is required to talk to the Repository service`);
+  if (!service)
+    throw new AirlockError(
+      'E_CONFIG',
+      `${label}: plugins.service (endpoint, token) is required to talk to the Repository service`,
+    );
   const { createRepositoryClient } = await import('../spaceone/repository-client.js');
-  return createRepositoryClient({ endpoint: service.endpoint, token: resolveSecret(service.token, 'plugins.service.token'), ...(service.domainId ? { domainId: service.domainId } : {}) });
+  return createRepositoryClient({
+    endpoint: service.endpoint,
+    token: resolveSecret(service.token, 'plugins.service.token'),
+    ...(service.domainId ? { domainId: service.domainId } : {}),
+  });
 }

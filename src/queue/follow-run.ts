@@ -77,7 +77,9 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
   };
   let state: string;
   for (;;) {
-    const entries = (await redis.xrange(queue.toKey('events'), `(${cursor}`, '+', 'COUNT', 1000)) as Array<[string, string[]]>;
+    const entries = (await redis.xrange(queue.toKey('events'), `(${cursor}`, '+', 'COUNT', 1000)) as Array<
+      [string, string[]]
+    >;
     for (const [eventId, list] of entries) {
       cursor = eventId;
       const e = fields(list);
@@ -96,14 +98,22 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
       } else if (e.event === 'completed') {
         const value = parseJson(e.returnvalue) as ChildResult | undefined;
         const items = Array.isArray(value?.items) ? value.items : [];
-        moved(jobId, items.reduce((n, i) => n + (typeof i.bytes === 'number' ? i.bytes : 0), 0));
+        moved(
+          jobId,
+          items.reduce((n, i) => n + (typeof i.bytes === 'number' ? i.bytes : 0), 0),
+        );
         seen.delete(jobId);
         for (const item of items) if (item.status === 'failed') listener.failed?.(item);
         if (direct.test(jobId)) listener.settled?.(items, ++done, total);
       } else if (e.event === 'failed') {
         // Only a final failure is a `failed` event; a retry is `delayed` or `waiting`.
         const child = await queue.getJob(jobId);
-        const items = child ? failedChildItems({ name: child.name, data: child.data, reason: e.failedReason ?? child.failedReason ?? '' }, emptyRetryPlan()) : [];
+        const items = child
+          ? failedChildItems(
+              { name: child.name, data: child.data, reason: e.failedReason ?? child.failedReason ?? '' },
+              emptyRetryPlan(),
+            )
+          : [];
         for (const item of items) listener.failed?.(item);
         if (direct.test(jobId)) listener.settled?.(items, ++done, total);
       }
@@ -111,7 +121,8 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
     // The state first: a job read after it says `completed` holds its return value.
     state = await queue.getJobState(id);
     current = await queue.getJob(id);
-    if (!current || state === 'unknown') return { ...toSummary(job, 'unknown'), error: `run ${id} is no longer in the queue` };
+    if (!current || state === 'unknown')
+      return { ...toSummary(job, 'unknown'), error: `run ${id} is no longer in the queue` };
     if (!started && !UNCLAIMED_STATES.has(state)) {
       started = true;
       listener.started?.();
@@ -121,7 +132,8 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
       total = data.total;
       listener.planned?.(total);
       // What failed while planning (a tag list, an index) is not a child: it is in the run's data.
-      if (Array.isArray(data.planned)) for (const item of data.planned as ReportItem[]) if (item?.status === 'failed') listener.failed?.(item);
+      if (Array.isArray(data.planned))
+        for (const item of data.planned as ReportItem[]) if (item?.status === 'failed') listener.failed?.(item);
     }
     if (state === 'completed' || state === 'failed') break;
     const waited = Date.now() - start;

@@ -39,23 +39,51 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** A plain kind with its failure's report items. */
 function plain<P>(kind: JobKind<P>, failedItems: QueueJobKind['failedItems']): QueueJobKind<P> {
-  return { name: kind.name, parse: kind.parse, artifact: kind.artifact, ...(kind.upstream ? { upstream: kind.upstream } : {}), ...(kind.retry ? { retry: kind.retry } : {}), failedItems, plain: kind };
+  return {
+    name: kind.name,
+    parse: kind.parse,
+    artifact: kind.artifact,
+    ...(kind.upstream ? { upstream: kind.upstream } : {}),
+    ...(kind.retry ? { retry: kind.retry } : {}),
+    failedItems,
+    plain: kind,
+  };
 }
 
 /** Every job name this version produces: a name added to JOB without a kind here does not compile. */
 export type JobName = (typeof JOB)[keyof typeof JOB];
 
 const KINDS: Record<JobName, QueueJobKind> = {
-  [JOB.mirrorImage]: plain(JOB_KINDS[JOB.mirrorImage], (d, error) => imageItems([{ payload: { source: str(d.source), target: str(d.target) }, error, durationMs: 0 }])),
-  [JOB.mirrorChart]: plain(JOB_KINDS[JOB.mirrorChart], (d, error) =>
-    chartItems([{ source: chartSource({ source: str(d.source), chart: str(d.chart), version: str(d.version) }), target: str(d.target), error, durationMs: 0 }]),
+  [JOB.mirrorImage]: plain(JOB_KINDS[JOB.mirrorImage], (d, error) =>
+    imageItems([{ payload: { source: str(d.source), target: str(d.target) }, error, durationMs: 0 }]),
   ),
-  [JOB.mirrorFile]: plain(JOB_KINDS[JOB.mirrorFile], (d, error) => [fileItem('file', str(d.url), '', 'failed', 0, undefined, error)]),
-  [JOB.mirrorBotkube]: plain(JOB_KINDS[JOB.mirrorBotkube], (d, error) => [fileItem('plugin-index', str(d.url), '', 'failed', 0, undefined, error)]),
+  [JOB.mirrorChart]: plain(JOB_KINDS[JOB.mirrorChart], (d, error) =>
+    chartItems([
+      {
+        source: chartSource({ source: str(d.source), chart: str(d.chart), version: str(d.version) }),
+        target: str(d.target),
+        error,
+        durationMs: 0,
+      },
+    ]),
+  ),
+  [JOB.mirrorFile]: plain(JOB_KINDS[JOB.mirrorFile], (d, error) => [
+    fileItem('file', str(d.url), '', 'failed', 0, undefined, error),
+  ]),
+  [JOB.mirrorBotkube]: plain(JOB_KINDS[JOB.mirrorBotkube], (d, error) => [
+    fileItem('plugin-index', str(d.url), '', 'failed', 0, undefined, error),
+  ]),
   [JOB.mirrorAddonChart]: plain(JOB_KINDS[JOB.mirrorAddonChart], (d, error) => {
     // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
     const alt = (d as Partial<AddonChartGroup>).alternatives?.[0];
-    return chartItems([{ source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : JOB.mirrorAddonChart, target: '', error, durationMs: 0 }]);
+    return chartItems([
+      {
+        source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : JOB.mirrorAddonChart,
+        target: '',
+        error,
+        durationMs: 0,
+      },
+    ]);
   }),
   [JOB.sync]: {
     name: JOB.sync,
@@ -79,7 +107,10 @@ const KINDS: Record<JobName, QueueJobKind> = {
     failedItems: (d, error) => {
       const request = ((d.manifest ?? {}) as { request?: { plugin_id?: unknown } }).request;
       const pluginId = typeof request?.plugin_id === 'string' ? request.plugin_id : 'plugin';
-      return failureItems([{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }], 'plugin');
+      return failureItems(
+        [{ artifact: pluginId, error: new AirlockError(error.code, error.message, { artifact: pluginId }) }],
+        'plugin',
+      );
     },
   },
 };
@@ -105,11 +136,17 @@ export function failedJobItems(name: string, data: unknown, error: AirlockError)
 }
 
 /** A child of a flow that failed for good, as report items and as what to retry. */
-export function failedChildItems(child: { name: string; data: unknown; reason: string; byChild?: boolean }, retry: RetryPlan): ReportItem[] {
+export function failedChildItems(
+  child: { name: string; data: unknown; reason: string; byChild?: boolean },
+  retry: RetryPlan,
+): ReportItem[] {
   const failure = jobFailureError(child.reason);
   const kind = jobKind(child.name);
   if (kind?.retry) addToRetry(retry, kind, child.data);
-  const error = kind?.name === JOB.registerPlugin && child.byChild ? new AirlockError(failure.code, `not registered: its image copy failed: ${failure.message}`) : failure;
+  const error =
+    kind?.name === JOB.registerPlugin && child.byChild
+      ? new AirlockError(failure.code, `not registered: its image copy failed: ${failure.message}`)
+      : failure;
   const items = failedJobItems(child.name, child.data, error);
   return items.length ? items : failureItems([{ artifact: child.name, error }], 'job');
 }

@@ -1,6 +1,15 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeRedis, connectCommandRedis, connectRedis, isRedisConnectionError, redisUnreachable, serviceRedisOptions, withDeadline, type RedisPolicy } from '../state/redis-connect.js';
+import {
+  closeRedis,
+  connectCommandRedis,
+  connectRedis,
+  isRedisConnectionError,
+  redisUnreachable,
+  serviceRedisOptions,
+  withDeadline,
+  type RedisPolicy,
+} from '../state/redis-connect.js';
 
 /**
  * BullMQ handles on a client airlock owns. A Queue given a client shares it and never closes it,
@@ -19,7 +28,12 @@ export interface CommandQueue {
  * (`cannot reach Redis at HOST:PORT (…)`). A connection lost while the command runs fails its
  * next Redis call instead of waiting for Redis to come back.
  */
-export async function openCommandQueue(name: string, url: string, prefix: string, policy: RedisPolicy): Promise<CommandQueue> {
+export async function openCommandQueue(
+  name: string,
+  url: string,
+  prefix: string,
+  policy: RedisPolicy,
+): Promise<CommandQueue> {
   const redis = await connectCommandRedis(url, policy);
   const queue = new Queue(name, { connection: redis, prefix });
   queue.on('error', () => undefined);
@@ -28,7 +42,9 @@ export async function openCommandQueue(name: string, url: string, prefix: string
     await closeRedis(redis);
   };
   try {
-    await withDeadline(queue.waitUntilReady(), policy.connectTimeoutMs, () => Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+    await withDeadline(queue.waitUntilReady(), policy.connectTimeoutMs, () =>
+      Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }),
+    );
   } catch (e) {
     await close();
     throw redisUnreachable(url, e, policy);
@@ -37,7 +53,12 @@ export async function openCommandQueue(name: string, url: string, prefix: string
 }
 
 /** Runs a command's Redis work; a connection lost on the way becomes the one-line E_UNREACHABLE. */
-export async function commandRedisStep<T>(url: string, policy: RedisPolicy, fn: () => Promise<T>, context = ''): Promise<T> {
+export async function commandRedisStep<T>(
+  url: string,
+  policy: RedisPolicy,
+  fn: () => Promise<T>,
+  context = '',
+): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -50,7 +71,13 @@ export async function commandRedisStep<T>(url: string, policy: RedisPolicy, fn: 
  * the connection is down (a webhook answers 503 instead of queueing something later). `ready`
  * turns true once BullMQ has loaded its scripts on it; until then nothing may be asked of it.
  */
-export async function openServiceQueue(name: string, url: string, prefix: string, policy: RedisPolicy, onError: (e: Error) => void): Promise<CommandQueue & { readonly ready: boolean }> {
+export async function openServiceQueue(
+  name: string,
+  url: string,
+  prefix: string,
+  policy: RedisPolicy,
+  onError: (e: Error) => void,
+): Promise<CommandQueue & { readonly ready: boolean }> {
   const redis = await connectRedis(url, serviceRedisOptions(policy, { failFast: true }), onError);
   const queue = new Queue(name, { connection: redis, prefix });
   queue.on('error', onError);

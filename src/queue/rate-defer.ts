@@ -19,12 +19,20 @@ async function defer(job: Job, token: string | undefined, untilMs: number, why: 
   // Jitter: the jobs of one paused upstream do not all wake in the same instant.
   const until = untilMs + Math.floor(Math.random() * 500);
   await job.moveToDelayed(until, token);
-  log.info({ until: new Date(until).toISOString(), why }, 'upstream rate limited: job deferred without using an attempt');
+  log.info(
+    { until: new Date(until).toISOString(), why },
+    'upstream rate limited: job deferred without using an attempt',
+  );
   throw new DelayedError(why);
 }
 
 /** Before a job runs: its upstream is paused for a while, so it goes back to the queue until then. */
-export async function deferIfPaused(job: Job, token: string | undefined, budget: UpstreamBudget, log: Logger): Promise<void> {
+export async function deferIfPaused(
+  job: Job,
+  token: string | undefined,
+  budget: UpstreamBudget,
+  log: Logger,
+): Promise<void> {
   const host = jobUpstream(job.name, job.data);
   if (!host) return;
   const until = await budget.pausedUntil(host);
@@ -32,7 +40,13 @@ export async function deferIfPaused(job: Job, token: string | undefined, budget:
 }
 
 /** After a job failed with E_RATE_LIMITED: back to the queue until the pause ends, its attempt not spent. */
-export async function deferIfRateLimited(job: Job, token: string | undefined, budget: UpstreamBudget, error: unknown, log: Logger): Promise<void> {
+export async function deferIfRateLimited(
+  job: Job,
+  token: string | undefined,
+  budget: UpstreamBudget,
+  error: unknown,
+  log: Logger,
+): Promise<void> {
   const err = toAirlockError(error);
   if (err.code !== 'E_RATE_LIMITED') return;
   const host = jobUpstream(job.name, job.data);

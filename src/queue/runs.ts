@@ -37,7 +37,12 @@ export function toSummary(job: Job, state: string): RunSummary {
     ...(data.retryOf ? { retryOf: data.retryOf } : {}),
     enqueuedAt: new Date(job.timestamp).toISOString(),
     ...(startedAt ? { startedAt: new Date(startedAt).toISOString() } : {}),
-    ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString(), durationMs: job.finishedOn - (startedAt ?? job.timestamp) } : {}),
+    ...(job.finishedOn
+      ? {
+          finishedAt: new Date(job.finishedOn).toISOString(),
+          durationMs: job.finishedOn - (startedAt ?? job.timestamp),
+        }
+      : {}),
     ...(rv?.summary ? { summary: rv.summary } : {}),
     ...(rv?.failures ? { failures: rv.failures } : {}),
     ...(job.failedReason ? { error: job.failedReason } : {}),
@@ -71,20 +76,27 @@ export async function listRuns(queue: Queue, limit = 20): Promise<RunSummary[]> 
     }
   }
   // Newest first; runs queued in the same millisecond by their ids, which grow (a numeric id is compared as a number).
-  const byId = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(b) - Number(a) : b.localeCompare(a));
+  const byId = (a: string, b: string) =>
+    /^\d+$/.test(a) && /^\d+$/.test(b) ? Number(b) - Number(a) : b.localeCompare(a);
   return runs.sort((a, b) => b.enqueuedAt.localeCompare(a.enqueuedAt) || byId(a.id, b.id)).slice(0, limit);
 }
 
 export async function showRun(queue: Queue, id: string): Promise<RunSummary> {
   const job = await queue.getJob(id);
-  if (!job || job.name !== JOB.sync) throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
+  if (!job || job.name !== JOB.sync)
+    throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
   return toSummary(job, await job.getState());
 }
 
 const RUN_OPTIONS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } };
 
 /** Enqueues a sync run: every producer (CLI, webhooks) keeps the same job options. */
-export function enqueueRun(queue: Queue, scope: string, reason: string, extra: { configDigest?: string; configFile?: string } = {}): Promise<Job> {
+export function enqueueRun(
+  queue: Queue,
+  scope: string,
+  reason: string,
+  extra: { configDigest?: string; configFile?: string } = {},
+): Promise<Job> {
   return queue.add(JOB.sync, { scope, reason, ...extra }, RUN_OPTIONS);
 }
 
@@ -121,19 +133,34 @@ export interface RetriedRun {
  */
 export async function retryRun(queue: Queue, id: string): Promise<RetriedRun> {
   const old = await queue.getJob(id);
-  if (!old || old.name !== JOB.sync) throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
+  if (!old || old.name !== JOB.sync)
+    throw new AirlockError('E_NOT_FOUND', `no sync run ${id} in the queue`, { artifact: id });
   const state = await old.getState();
   const data = parseSyncRunPayload(old.data);
   const scope = data.scope ?? 'all';
   if (state === 'failed') {
     // Only what the run was asked: its flow state (step, planned items) belongs to the old run.
-    const job = await queue.add(JOB.sync, { scope, ...(data.retry ? { retry: data.retry } : {}), reason: `retry of run ${id}`, retryOf: id }, RUN_OPTIONS);
+    const job = await queue.add(
+      JOB.sync,
+      { scope, ...(data.retry ? { retry: data.retry } : {}), reason: `retry of run ${id}`, retryOf: id },
+      RUN_OPTIONS,
+    );
     return { job, retryOf: id, artifacts: data.retry ? retryPlanSize(data.retry) : 0 };
   }
-  if (state !== 'completed') throw new AirlockError('E_USAGE', `run ${id} is ${state}; retry it once it has finished`, { artifact: id });
+  if (state !== 'completed')
+    throw new AirlockError('E_USAGE', `run ${id} is ${state}; retry it once it has finished`, { artifact: id });
   const rv = old.returnvalue as { failures?: unknown[]; retry?: RetryPlan } | null;
   if (!rv?.failures?.length) throw new AirlockError('E_USAGE', `run ${id} has no failures to retry`, { artifact: id });
-  if (!rv.retry || retryPlanSize(rv.retry) === 0) throw new AirlockError('E_UNSUPPORTED', `run ${id} recorded no retryable payloads for its failures (a config error, or a worker older than runs retry)`, { artifact: id });
-  const job = await queue.add(JOB.sync, { scope, reason: `retry of run ${id}`, retryOf: id, retry: rv.retry }, RUN_OPTIONS);
+  if (!rv.retry || retryPlanSize(rv.retry) === 0)
+    throw new AirlockError(
+      'E_UNSUPPORTED',
+      `run ${id} recorded no retryable payloads for its failures (a config error, or a worker older than runs retry)`,
+      { artifact: id },
+    );
+  const job = await queue.add(
+    JOB.sync,
+    { scope, reason: `retry of run ${id}`, retryOf: id, retry: rv.retry },
+    RUN_OPTIONS,
+  );
   return { job, retryOf: id, artifacts: retryPlanSize(rv.retry) };
 }

@@ -17,11 +17,18 @@ export interface ScheduleState {
  * Makes Redis hold exactly the configured schedules: each is upserted (idempotent, so every start
  * may call this), and schedulers no longer in the config are removed.
  */
-export async function applySchedules(queue: Queue, schedules: ScheduleConfig[]): Promise<{ upserted: string[]; removed: string[] }> {
+export async function applySchedules(
+  queue: Queue,
+  schedules: ScheduleConfig[],
+): Promise<{ upserted: string[]; removed: string[] }> {
   const wanted = new Set(schedules.map((s) => s.name));
   for (const s of schedules) {
     try {
-      await queue.upsertJobScheduler(s.name, { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) }, { name: JOB.sync, data: { scope: s.scope, reason: `schedule ${s.name}` } });
+      await queue.upsertJobScheduler(
+        s.name,
+        { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) },
+        { name: JOB.sync, data: { scope: s.scope, reason: `schedule ${s.name}` } },
+      );
     } catch (e) {
       // Redis going away is not a config error: the command says so as it says it elsewhere.
       if (isRedisConnectionError(e)) throw e;

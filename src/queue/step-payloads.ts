@@ -87,30 +87,43 @@ const isMark = (v: unknown) => v === 'adding' || v === 'wait';
 
 export function parseSyncRunPayload(data: unknown): SyncRunPayload {
   const { d, need } = checker(JOB.sync, data);
-  for (const k of ['scope', 'reason', 'retryOf', 'configDigest', 'configFile'] as const) need(optional(d[k], isString), `${k} must be a string`);
+  for (const k of ['scope', 'reason', 'retryOf', 'configDigest', 'configFile'] as const)
+    need(optional(d[k], isString), `${k} must be a string`);
   for (const k of ['startedAt', 'total'] as const) need(optional(d[k], isNumber), `${k} must be a number`);
   need(optional(d.step, isMark), 'step must be adding or wait');
   need(optional(d.planned, isObjects), 'planned must be a list of report items');
   const retry = d.retry as Loose | undefined;
   need(optional(retry, isObject), 'retry must be an object');
   if (retry) {
-    for (const k of ['images', 'charts', 'files', 'botkube'] as const) need(optional(retry[k], isObjects), `retry.${k} must be a list of payloads`);
-    for (const k of ['imageEntries', 'chartEntries'] as const) need(optional(retry[k], isStrings), `retry.${k} must be a list of strings`);
+    for (const k of ['images', 'charts', 'files', 'botkube'] as const)
+      need(optional(retry[k], isObjects), `retry.${k} must be a list of payloads`);
+    for (const k of ['imageEntries', 'chartEntries'] as const)
+      need(optional(retry[k], isStrings), `retry.${k} must be a list of strings`);
   }
   const entries = d.retryEntries as Loose | undefined;
-  need(optional(entries, (v) => isObject(v) && isStrings((v as Loose).imageEntries) && isStrings((v as Loose).chartEntries)), 'retryEntries must hold imageEntries and chartEntries');
+  need(
+    optional(
+      entries,
+      (v) => isObject(v) && isStrings((v as Loose).imageEntries) && isStrings((v as Loose).chartEntries),
+    ),
+    'retryEntries must hold imageEntries and chartEntries',
+  );
   return d as SyncRunPayload;
 }
 
 export function parsePublishAddonsPayload(data: unknown): PublishAddonsPayload {
   const { d, need } = checker(JOB.publishAddons, data);
-  need(optional(d.step, (v) => v === 'plan' || isMark(v)), 'step must be plan, adding or wait');
+  need(
+    optional(d.step, (v) => v === 'plan' || isMark(v)),
+    'step must be plan, adding or wait',
+  );
   need(optional(d.catalogs, isStrings), 'catalogs must be a list of names');
   const plan = d.plan as Loose | undefined;
   need(optional(plan, isObject), 'plan must be an object');
   if (plan) {
     need(isObjects(plan.catalogs) && isObjects(plan.failures), 'plan must hold catalogs and failures');
-    for (const k of ['images', 'charts', 'urls'] as const) need(isStrings(plan[k]), `plan.${k} must be a list of strings`);
+    for (const k of ['images', 'charts', 'urls'] as const)
+      need(isStrings(plan[k]), `plan.${k} must be a list of strings`);
   }
   return d as PublishAddonsPayload;
 }

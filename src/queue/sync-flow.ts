@@ -61,22 +61,32 @@ export interface PlannedRun {
   retryEntries: { imageEntries: string[]; chartEntries: string[] };
 }
 
-
 /** Plans a run's artifacts without copying anything: the same plans the in-process run makes. */
-export async function planRunChildren(options: { config: AirlockConfig; kinds: SyncKind[]; engine: JobEngine; cacheDirs: CacheDirs; retry?: RetryPlan }): Promise<PlannedRun> {
+export async function planRunChildren(options: {
+  config: AirlockConfig;
+  kinds: SyncKind[];
+  engine: JobEngine;
+  cacheDirs: CacheDirs;
+  retry?: RetryPlan;
+}): Promise<PlannedRun> {
   const again = options.retry;
   const { config, kinds } = runScope(options.config, options.kinds, again);
   const children: FlowChild[] = [];
   const planned: ReportItem[] = [];
   const retryEntries = { imageEntries: [] as string[], chartEntries: [] as string[] };
-  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') => planned.push(...failureItems(failures, kind));
+  const fail = (failures: PlanFailure[], kind: 'image' | 'chart' | 'file' | 'addon' | 'plugin') =>
+    planned.push(...failureItems(failures, kind));
   const images: MirrorImagePayload[] = [...(again?.images ?? [])];
   const charts: MirrorChartPayload[] = [...(again?.charts ?? [])];
   const files: MirrorFilePayload[] = [...(again?.files ?? [])];
   const botkube: MirrorBotkubePayload[] = [...(again?.botkube ?? [])];
 
   if (kinds.includes('charts') && config.charts.length > 0) {
-    const plan = await planConfigCharts(config, options.engine, await cachedRepos(options.engine, options.cacheDirs, config));
+    const plan = await planConfigCharts(
+      config,
+      options.engine,
+      await cachedRepos(options.engine, options.cacheDirs, config),
+    );
     fail(plan.failures, 'chart');
     retryEntries.chartEntries.push(...plan.retryEntries);
     charts.push(...plan.payloads);
@@ -94,12 +104,18 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
     botkube.push(...plan.botkube);
   }
   // The child narrows its own config to the catalogs of this run's scope (addons:CATALOG runs one).
-  if (kinds.includes('addons') && config.addons) children.push({ name: JOB.publishAddons, data: { step: 'plan', catalogs: config.addons.catalogs.map((c) => c.name) }, key: 'addons' });
+  if (kinds.includes('addons') && config.addons)
+    children.push({
+      name: JOB.publishAddons,
+      data: { step: 'plan', catalogs: config.addons.catalogs.map((c) => c.name) },
+      key: 'addons',
+    });
   if (kinds.includes('plugins')) {
     // One registration job per plugin; its image copies become its own children.
     const plan = await planConfigPlugins(config);
     fail(plan.failures, 'plugin');
-    for (const m of plan.manifests) children.push({ name: JOB.registerPlugin, data: { manifest: m }, key: keyOf('plugin', m.request.plugin_id) });
+    for (const m of plan.manifests)
+      children.push({ name: JOB.registerPlugin, data: { manifest: m }, key: keyOf('plugin', m.request.plugin_id) });
   }
 
   const seen = new Set<string>();
@@ -119,12 +135,19 @@ export async function planRunChildren(options: { config: AirlockConfig; kinds: S
  * Adds the children under a running parent job with a FlowProducer, in one Redis transaction
  * (all of them or none); ids derive from the parent's, so a repeated add is a no-op.
  */
-export async function addChildren(flow: FlowProducer, parent: Job, children: FlowChild[], options: { failParentOnFailure?: boolean; skipExistingIn?: Queue } = {}): Promise<void> {
+export async function addChildren(
+  flow: FlowProducer,
+  parent: Job,
+  children: FlowChild[],
+  options: { failParentOnFailure?: boolean; skipExistingIn?: Queue } = {},
+): Promise<void> {
   if (options.skipExistingIn) {
     // Recovering a step cut off while adding: adding a child that already failed again would put it
     // back among the parent's dependencies, and the parent would wait for it forever.
     const queue = options.skipExistingIn;
-    const exists = await Promise.all(children.map(async (c) => (await queue.getJob(`${parent.id}-${c.key}`)) !== undefined));
+    const exists = await Promise.all(
+      children.map(async (c) => (await queue.getJob(`${parent.id}-${c.key}`)) !== undefined),
+    );
     children = children.filter((_c, i) => !exists[i]);
   }
   if (children.length === 0) return;
@@ -135,25 +158,44 @@ export async function addChildren(flow: FlowProducer, parent: Job, children: Flo
       name: c.name,
       queueName: parent.queueName,
       data: c.data,
-      opts: { ...CHILD_OPTIONS, ...dependency, jobId: `${parent.id}-${c.key}`, parent: { id: parent.id!, queue: parent.queueQualifiedName } },
+      opts: {
+        ...CHILD_OPTIONS,
+        ...dependency,
+        jobId: `${parent.id}-${c.key}`,
+        parent: { id: parent.id!, queue: parent.queueQualifiedName },
+      },
     })),
   );
 }
 
 /** The children of a flow parent as they settled: results of those that completed, jobs of those that failed for good. */
-export async function settledChildren(queue: Queue, parent: Job): Promise<{ results: ChildResult[]; failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }> }> {
+export async function settledChildren(
+  queue: Queue,
+  parent: Job,
+): Promise<{
+  results: ChildResult[];
+  failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }>;
+}> {
   const values = (await parent.getChildrenValues()) as Record<string, ChildResult | null>;
   const results = Object.values(values).filter((v): v is ChildResult => !!v && Array.isArray(v.items));
   const ignored = await parent.getIgnoredChildrenFailures();
   const failed: Array<{ name: string; data: unknown; reason: string; byChild?: boolean }> = [];
   // Keys are `<prefix>:<queue>:<id>`; ids may hold colons themselves (a scheduler's `repeat:NAME:MILLIS-…`).
-  const idOf = (key: string) => (key.startsWith(`${queue.qualifiedName}:`) ? key.slice(queue.qualifiedName.length + 1) : key.slice(key.lastIndexOf(':') + 1));
+  const idOf = (key: string) =>
+    key.startsWith(`${queue.qualifiedName}:`)
+      ? key.slice(queue.qualifiedName.length + 1)
+      : key.slice(key.lastIndexOf(':') + 1);
   for (const [key, reason] of Object.entries(ignored)) {
     const job = await queue.getJob(idOf(key));
     // A parent failed by its child (a plugin by its image copy): the child's own reason says why.
     const childKey = failedChildKey(reason);
     const child = childKey ? await queue.getJob(idOf(childKey)) : undefined;
-    failed.push({ name: job?.name ?? 'unknown', data: job?.data ?? {}, reason: child?.failedReason ? child.failedReason : reason, ...(child ? { byChild: true } : {}) });
+    failed.push({
+      name: job?.name ?? 'unknown',
+      data: job?.data ?? {},
+      reason: child?.failedReason ? child.failedReason : reason,
+      ...(child ? { byChild: true } : {}),
+    });
   }
   return { results, failed };
 }
@@ -177,7 +219,12 @@ export function onePerArtifact(items: ReportItem[]): ReportItem[] {
 }
 
 /** The run report of a finished flow: planning failures, then every child's items. */
-export function flowReport(planned: ReportItem[], settled: Awaited<ReturnType<typeof settledChildren>>, startedAt: Date, retryEntries: PlannedRun['retryEntries']): { report: RunReport; retry: RetryPlan } {
+export function flowReport(
+  planned: ReportItem[],
+  settled: Awaited<ReturnType<typeof settledChildren>>,
+  startedAt: Date,
+  retryEntries: PlannedRun['retryEntries'],
+): { report: RunReport; retry: RetryPlan } {
   const retry = emptyRetryPlan();
   retry.imageEntries.push(...retryEntries.imageEntries);
   retry.chartEntries.push(...retryEntries.chartEntries);
@@ -194,11 +241,18 @@ export function flowReport(planned: ReportItem[], settled: Awaited<ReturnType<ty
 }
 
 /** Children of the publish-addons job: the charts (with their alternative sources), images and files its addons need. */
-export function addonChildren(artifacts: { images: MirrorImagePayload[]; charts: AddonChartGroup[]; urls: string[] }, fileTarget: AirlockConfig['targets']['files']): FlowChild[] {
+export function addonChildren(
+  artifacts: { images: MirrorImagePayload[]; charts: AddonChartGroup[]; urls: string[] },
+  fileTarget: AirlockConfig['targets']['files'],
+): FlowChild[] {
   const children: FlowChild[] = [];
-  for (const g of artifacts.charts) children.push({ name: JOB.mirrorAddonChart, data: g, key: keyOf('addon-chart', g.key) });
-  for (const i of artifacts.images) children.push({ name: JOB.mirrorImage, data: i, key: keyOf('image', i.source, i.target) });
-  if (fileTarget) for (const u of artifacts.urls) children.push({ name: JOB.mirrorFile, data: { url: u, target: fileTarget }, key: keyOf('file', u) });
+  for (const g of artifacts.charts)
+    children.push({ name: JOB.mirrorAddonChart, data: g, key: keyOf('addon-chart', g.key) });
+  for (const i of artifacts.images)
+    children.push({ name: JOB.mirrorImage, data: i, key: keyOf('image', i.source, i.target) });
+  if (fileTarget)
+    for (const u of artifacts.urls)
+      children.push({ name: JOB.mirrorFile, data: { url: u, target: fileTarget }, key: keyOf('file', u) });
   return children;
 }
 
@@ -206,21 +260,43 @@ export function addonChildren(artifacts: { images: MirrorImagePayload[]; charts:
 export function withCatalogs(config: AirlockConfig, catalogs: Array<{ name: string; commit?: string }>): AirlockConfig {
   const addons = config.addons!;
   const wanted = new Map(catalogs.map((c) => [c.name, c.commit]));
-  return { ...config, addons: { ...addons, catalogs: addons.catalogs.filter((c) => wanted.has(c.name)).map((c) => (wanted.get(c.name) ? { ...c, ref: wanted.get(c.name) } : c)) } };
+  return {
+    ...config,
+    addons: {
+      ...addons,
+      catalogs: addons.catalogs
+        .filter((c) => wanted.has(c.name))
+        .map((c) => (wanted.get(c.name) ? { ...c, ref: wanted.get(c.name) } : c)),
+    },
+  };
 }
 
 /** A chart repository reader whose index validators outlive the step (conditional GETs next time). */
 async function cachedRepos(engine: JobEngine, cacheDirs: CacheDirs, config: AirlockConfig) {
   const { createHelmRepoReader, fileIndexCache } = await import('../sources/helm-repo.js');
-  return createHelmRepoReader(engine, { cache: fileIndexCache(cacheDirs.chartIndexes), maxIndexBytes: config.limits.chartIndexBytes });
+  return createHelmRepoReader(engine, {
+    cache: fileIndexCache(cacheDirs.chartIndexes),
+    maxIndexBytes: config.limits.chartIndexBytes,
+  });
 }
 
 /** The publish-addons plan step: read the catalogs of the run's scope, and the children their addons need. */
-export async function planAddonChildren(config: AirlockConfig, engine: JobEngine, cacheDirs: CacheDirs): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
-  const [{ planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
-  const artifacts = await planAddonArtifacts(config, engine, cacheDirs, { repos: await cachedRepos(engine, cacheDirs, config) });
+export async function planAddonChildren(
+  config: AirlockConfig,
+  engine: JobEngine,
+  cacheDirs: CacheDirs,
+): Promise<{ children: FlowChild[]; plan: AddonFlowPlan }> {
+  const [{ planAddonArtifacts }, { payloadImage }] = await Promise.all([
+    import('../plan/addon-plan.js'),
+    import('../addons/artifacts.js'),
+  ]);
+  const artifacts = await planAddonArtifacts(config, engine, cacheDirs, {
+    repos: await cachedRepos(engine, cacheDirs, config),
+  });
   const plan: AddonFlowPlan = {
-    catalogs: artifacts.catalogs.filter((c) => !c.error).map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
+    catalogs: artifacts.catalogs
+      .filter((c) => !c.error)
+      .map((c) => ({ name: c.config.name, ...(c.catalog?.commit ? { commit: c.catalog.commit } : {}) })),
     failures: failureItems(artifacts.failures, 'addon'),
     images: artifacts.images.map((i) => payloadImage(i.source)),
     charts: artifacts.charts.map((g) => g.key),
@@ -236,11 +312,23 @@ export async function finishAddons(
   plan: AddonFlowPlan,
   settled: Awaited<ReturnType<typeof settledChildren>>,
 ): Promise<{ result: ChildResult; own: ReportItem[] }> {
-  const [{ planAddonArtifacts }, { publishAddons }, { payloadImage }] = await Promise.all([import('../plan/addon-plan.js'), import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
+  const [{ planAddonArtifacts }, { publishAddons }, { payloadImage }] = await Promise.all([
+    import('../plan/addon-plan.js'),
+    import('../jobs/publish-addons.js'),
+    import('../addons/artifacts.js'),
+  ]);
   // Only the catalogs read at plan time, at the same commits, even if upstream moved meanwhile.
   const same = withCatalogs(config, plan.catalogs);
-  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDirs, { repos: await cachedRepos(ctx.engine, ctx.cacheDirs, same) });
-  const status = { failedImages: new Set<string>(), failedCharts: new Set<string>(), files: new Map<string, string>(), failedUrls: new Set<string>(), filesUnmirrored: !config.targets.files };
+  const artifacts = await planAddonArtifacts(same, ctx.engine, ctx.cacheDirs, {
+    repos: await cachedRepos(ctx.engine, ctx.cacheDirs, same),
+  });
+  const status = {
+    failedImages: new Set<string>(),
+    failedCharts: new Set<string>(),
+    files: new Map<string, string>(),
+    failedUrls: new Set<string>(),
+    filesUnmirrored: !config.targets.files,
+  };
   // Whatever the catalogs name now but the children were not asked to mirror did not arrive.
   const planned = { images: new Set(plan.images), charts: new Set(plan.charts), urls: new Set(plan.urls) };
   for (const i of artifacts.images) {
@@ -264,9 +352,19 @@ export async function finishAddons(
     if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
     if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
   }
-  const published = await publishAddons(artifacts, status, { config: same, engine: ctx.engine, logger: ctx.logger, cacheDirs: ctx.cacheDirs });
+  const published = await publishAddons(artifacts, status, {
+    config: same,
+    engine: ctx.engine,
+    logger: ctx.logger,
+    cacheDirs: ctx.cacheDirs,
+  });
   // The re-plan at the same commits finds the plan step's addon failures again: each counts once.
-  const own = onePerArtifact([...plan.failures, ...failureItems(artifacts.failures, 'addon'), ...addonItems(published.addons), ...gitMirrorItems(published.git)]);
+  const own = onePerArtifact([
+    ...plan.failures,
+    ...failureItems(artifacts.failures, 'addon'),
+    ...addonItems(published.addons),
+    ...gitMirrorItems(published.git),
+  ]);
   // Anything that failed in the addon scope (a chart's image included) makes a retry run the scope again.
   const failed = [...items, ...own].some((i) => i.status === 'failed');
   return { result: { items: [...items, ...own], ...(failed ? { retry: { addons: true } } : {}) }, own };
@@ -296,7 +394,11 @@ export interface StepResult {
  * Runs a parent's plan step once: marked `adding` first, so a worker that dies while adding the
  * children leaves a mark the next attempt sees (and then adds only the missing ones).
  */
-export async function planStep<D extends { step?: string }>(job: Job<D>, add: (recovering: boolean) => Promise<Partial<D>>, first: Partial<D> = {}): Promise<void> {
+export async function planStep<D extends { step?: string }>(
+  job: Job<D>,
+  add: (recovering: boolean) => Promise<Partial<D>>,
+  first: Partial<D> = {},
+): Promise<void> {
   const data = job.data;
   if (data.step === 'wait') return;
   const recovering = data.step === 'adding';

@@ -33,7 +33,9 @@ function canonical(value: unknown): unknown {
  */
 export function configDigest(config: AirlockConfig): string {
   const kept = Object.fromEntries(Object.entries(config).filter(([k]) => !NOT_IN_DIGEST.has(k)));
-  return createHash('sha256').update(JSON.stringify(canonical(kept))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(kept)))
+    .digest('hex');
 }
 
 export function workerConfigKey(prefix: string, queue: string): string {
@@ -41,13 +43,29 @@ export function workerConfigKey(prefix: string, queue: string): string {
 }
 
 /** A worker says which config it runs; old entries are dropped on the way. */
-export async function publishWorkerConfig(redis: Redis, prefix: string, queue: string, digest: string, now = Date.now()): Promise<void> {
+export async function publishWorkerConfig(
+  redis: Redis,
+  prefix: string,
+  queue: string,
+  digest: string,
+  now = Date.now(),
+): Promise<void> {
   const key = workerConfigKey(prefix, queue);
-  await redis.multi().zadd(key, now, digest).zremrangebyscore(key, '-inf', now - LIVE_MS).pexpire(key, LIVE_MS * 4).exec();
+  await redis
+    .multi()
+    .zadd(key, now, digest)
+    .zremrangebyscore(key, '-inf', now - LIVE_MS)
+    .pexpire(key, LIVE_MS * 4)
+    .exec();
 }
 
 /** Digests of the configs that workers of `queue` said they run within the last LIVE_MS. */
-export async function liveWorkerConfigs(redis: Redis, prefix: string, queue: string, now = Date.now()): Promise<string[]> {
+export async function liveWorkerConfigs(
+  redis: Redis,
+  prefix: string,
+  queue: string,
+  now = Date.now(),
+): Promise<string[]> {
   return redis.zrangebyscore(workerConfigKey(prefix, queue), now - LIVE_MS, '+inf');
 }
 

@@ -49,10 +49,20 @@ function asChild(job: Job, value: unknown, items: ReportItem[], retry?: ChildRes
 }
 
 /** The images a chart needs, copied right after it (a flow cannot add siblings to its parent). */
-async function chartImagesInline(results: ChartResult[], ctx: JobContext): Promise<{ items: ReportItem[]; failedPayloads: MirrorImagePayload[] }> {
+async function chartImagesInline(
+  results: ChartResult[],
+  ctx: JobContext,
+): Promise<{ items: ReportItem[]; failedPayloads: MirrorImagePayload[] }> {
   const { payloads, failures } = chartImagePayloads(results, ctx.config, new Set());
-  const outcomes = await runImageJobs(payloads, { engine: ctx.engine, logger: ctx.logger }, { concurrency: ctx.config.concurrency.images });
-  return { items: [...failureItems(failures, 'image'), ...imageItems(outcomes)], failedPayloads: outcomes.flatMap((o) => (o.error ? [o.payload] : [])) };
+  const outcomes = await runImageJobs(
+    payloads,
+    { engine: ctx.engine, logger: ctx.logger },
+    { concurrency: ctx.config.concurrency.images },
+  );
+  return {
+    items: [...failureItems(failures, 'image'), ...imageItems(outcomes)],
+    failedPayloads: outcomes.flatMap((o) => (o.error ? [o.payload] : [])),
+  };
 }
 
 /** Each job name's parsed payload. */
@@ -73,7 +83,9 @@ type Runs = { [K in JobName]: WorkerJobKind<Payloads[K]>['run'] };
 const RUNS: Runs = {
   [JOB.mirrorImage]: async (job, p, ctx) => {
     const moved = byteProgress(job);
-    const value = await JOB_KINDS[JOB.mirrorImage].run(p, { ...ctx.jobs, progress: { planned: () => undefined, moved: moved.add, skipped: () => undefined } }).finally(moved.stop);
+    const value = await JOB_KINDS[JOB.mirrorImage]
+      .run(p, { ...ctx.jobs, progress: { planned: () => undefined, moved: moved.add, skipped: () => undefined } })
+      .finally(moved.stop);
     const items = imageItems([{ payload: p, result: value, durationMs: 0 }]);
     return { value: asChild(job, value, items), items };
   },
@@ -86,7 +98,11 @@ const RUNS: Runs = {
     const r = await JOB_KINDS[JOB.mirrorBotkube].run(p, ctx.jobs);
     // Files that failed fail the job (and its retries), after the rest was copied.
     const items = botkubeItems(r);
-    return { value: asChild(job, { ...r, failures: [] }, items), items, ...(r.failures[0] ? { failure: r.failures[0] } : {}) };
+    return {
+      value: asChild(job, { ...r, failures: [] }, items),
+      items,
+      ...(r.failures[0] ? { failure: r.failures[0] } : {}),
+    };
   },
   [JOB.mirrorAddonChart]: async (job, p, ctx) => {
     const r = await JOB_KINDS[JOB.mirrorAddonChart].run(p, ctx.jobs);
@@ -102,7 +118,15 @@ const RUNS: Runs = {
     const items = chartItems([{ source: chartSource(p), target: value.target, result: value, durationMs: 0 }]);
     if (!job.parentKey) return { value, items };
     const images = await chartImagesInline([value], ctx.jobs);
-    return { value: asChild(job, value, [...items, ...images.items], images.failedPayloads.length ? { images: images.failedPayloads } : undefined), items: [...items, ...images.items] };
+    return {
+      value: asChild(
+        job,
+        value,
+        [...items, ...images.items],
+        images.failedPayloads.length ? { images: images.failedPayloads } : undefined,
+      ),
+      items: [...items, ...images.items],
+    };
   },
   // The worker checked the data against the step's payload: the step reads it typed.
   [JOB.sync]: (job, _p, ctx) => syncRunStep(job as Job<SyncRunPayload>, ctx.flow),
@@ -110,7 +134,10 @@ const RUNS: Runs = {
   [JOB.registerPlugin]: async (job, _p, ctx) => {
     // Loaded on the first registration: the gRPC client stays out of a worker that registers nothing.
     const { registerPluginStep } = await import('./steps/register-plugin.js');
-    return registerPluginStep(job as Job<RegisterPluginPayload>, { ...ctx.flow, repositoryClient: ctx.repositoryClient });
+    return registerPluginStep(job as Job<RegisterPluginPayload>, {
+      ...ctx.flow,
+      repositoryClient: ctx.repositoryClient,
+    });
   },
 };
 

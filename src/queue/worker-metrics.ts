@@ -30,12 +30,20 @@ export interface WorkerMetrics {
 }
 
 /** `bytes`, `artifacts`… with their label names, in the order they are stored in a hash field. */
-const COUNTERS = { bytes: ['kind'], artifacts: ['kind', 'status'], errors: ['upstream', 'code'], jobs: ['kind', 'state'] } as const;
+const COUNTERS = {
+  bytes: ['kind'],
+  artifacts: ['kind', 'status'],
+  errors: ['upstream', 'code'],
+  jobs: ['kind', 'state'],
+} as const;
 type CounterName = keyof typeof COUNTERS;
 
 export function metricsKeys(prefix: string, queue: string): { counters: string; lastSuccess: string } {
   // Not under `${prefix}:${queue}:`, where BullMQ keeps keys of its own (including `metrics`).
-  return { counters: `${prefix}:worker-metrics:${queue}:counters`, lastSuccess: `${prefix}:worker-metrics:${queue}:last-success` };
+  return {
+    counters: `${prefix}:worker-metrics:${queue}:counters`,
+    lastSuccess: `${prefix}:worker-metrics:${queue}:last-success`,
+  };
 }
 
 function field(name: CounterName, ...labels: string[]): string {
@@ -75,7 +83,12 @@ export function upstreamOf(item: Pick<ReportItem, 'kind' | 'source'>): string {
   if (item.kind === 'image') {
     const ref = imageRefOf(item.source);
     // Not a reference: its registry part, without anything before an `@` (a user name is no label).
-    if (!ref) return (firstToken(item.source).replace(/^docker:\/\//, '').split('/')[0] ?? item.source).replace(/^.*@/, '');
+    if (!ref)
+      return (
+        firstToken(item.source)
+          .replace(/^docker:\/\//, '')
+          .split('/')[0] ?? item.source
+      ).replace(/^.*@/, '');
     return ref.transport === 'oci' ? `oci:${ref.dir}` : ref.registry;
   }
   // Labels are stored and scraped: URLs from upstream content never checked at the door lose any credentials.
@@ -115,7 +128,12 @@ export function counterDeltas(job: string, state: JobState, items: ReportItem[])
  */
 export const LAST_SUCCESS_RETENTION_SECONDS = 30 * 24 * 3600;
 
-export function redisMetricsSink(redis: Redis, prefix: string, queue: string, onError: (e: unknown) => void = () => undefined): MetricsSink {
+export function redisMetricsSink(
+  redis: Redis,
+  prefix: string,
+  queue: string,
+  onError: (e: unknown) => void = () => undefined,
+): MetricsSink {
   const keys = metricsKeys(prefix, queue);
   return {
     async record(job, state, items, at = new Date()) {
@@ -137,7 +155,10 @@ export function redisMetricsSink(redis: Redis, prefix: string, queue: string, on
 
 export async function readWorkerMetrics(redis: Redis, prefix: string, queue: string): Promise<WorkerMetrics> {
   const keys = metricsKeys(prefix, queue);
-  const [counters, last] = await Promise.all([redis.hgetall(keys.counters), redis.zrange(keys.lastSuccess, '0', '-1', 'WITHSCORES')]);
+  const [counters, last] = await Promise.all([
+    redis.hgetall(keys.counters),
+    redis.zrange(keys.lastSuccess, '0', '-1', 'WITHSCORES'),
+  ]);
   const out: WorkerMetrics = { bytes: [], artifacts: [], errors: [], jobs: [], lastSuccess: [] };
   for (const [f, v] of Object.entries(counters)) {
     let parsed: unknown;
@@ -150,8 +171,12 @@ export async function readWorkerMetrics(redis: Redis, prefix: string, queue: str
     const [name, ...values] = parsed as string[];
     const names = COUNTERS[name as CounterName] as readonly string[] | undefined;
     if (!names || values.length !== names.length) continue;
-    out[name as CounterName].push({ labels: Object.fromEntries(names.map((n, i) => [n, String(values[i])])), value: Number(v) });
+    out[name as CounterName].push({
+      labels: Object.fromEntries(names.map((n, i) => [n, String(values[i])])),
+      value: Number(v),
+    });
   }
-  for (let i = 0; i + 1 < last.length; i += 2) out.lastSuccess.push({ labels: { source: last[i] ?? '' }, value: Number(last[i + 1]) });
+  for (let i = 0; i + 1 < last.length; i += 2)
+    out.lastSuccess.push({ labels: { source: last[i] ?? '' }, value: Number(last[i + 1]) });
   return out;
 }

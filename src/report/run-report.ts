@@ -16,7 +16,18 @@ function errorOf(e: AirlockError): { code: string; message: string } {
 const NO_BLOBS = { copied: 0, skipped: 0, mounted: 0 };
 
 export function failureItems(failures: PlanFailure[], kind: ItemKind): ReportItem[] {
-  return failures.map((f) => ({ kind, source: f.artifact, target: '', status: 'failed', bytes: 0, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], error: errorOf(f.error) }));
+  return failures.map((f) => ({
+    kind,
+    source: f.artifact,
+    target: '',
+    status: 'failed',
+    bytes: 0,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: 0,
+    warnings: [],
+    error: errorOf(f.error),
+  }));
 }
 
 export function imageItems(outcomes: ImageOutcome[]): ReportItem[] {
@@ -31,7 +42,11 @@ export function imageItems(outcomes: ImageOutcome[]): ReportItem[] {
       ...(r ? { sourceDigest: r.sourceDigest } : {}),
       ...(r?.targetDigest ? { targetDigest: r.targetDigest } : {}),
       bytes: r?.stats.bytes ?? 0,
-      blobs: { copied: r?.stats.blobsCopied ?? 0, skipped: r?.stats.blobsSkipped ?? 0, mounted: r?.stats.blobsMounted ?? 0 },
+      blobs: {
+        copied: r?.stats.blobsCopied ?? 0,
+        skipped: r?.stats.blobsSkipped ?? 0,
+        mounted: r?.stats.blobsMounted ?? 0,
+      },
       referrers: r?.referrers ?? 0,
       durationMs: o.durationMs,
       warnings: r?.warnings ?? [],
@@ -46,7 +61,9 @@ export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
     source: o.source,
     target: o.result?.target ?? o.target,
     status: o.result ? o.result.status : 'failed',
-    ...(o.result?.digest ? { targetDigest: o.result.digest.includes(':') ? o.result.digest : `sha256:${o.result.digest}` } : {}),
+    ...(o.result?.digest
+      ? { targetDigest: o.result.digest.includes(':') ? o.result.digest : `sha256:${o.result.digest}` }
+      : {}),
     bytes: o.result?.bytes ?? 0,
     blobs: NO_BLOBS,
     referrers: 0,
@@ -57,13 +74,36 @@ export function chartItems(outcomes: ChartOutcome[]): ReportItem[] {
 }
 
 /** Files and plugin indexes copied to a static target. */
-export function fileItem(kind: 'file' | 'plugin-index', source: string, target: string, status: ReportItem['status'], bytes: number, sha256?: string, error?: AirlockError): ReportItem {
-  return { kind, source, target, status, ...(sha256 ? { targetDigest: `sha256:${sha256}` } : {}), bytes, blobs: NO_BLOBS, referrers: 0, durationMs: 0, warnings: [], ...(error ? { error: errorOf(error) } : {}) };
+export function fileItem(
+  kind: 'file' | 'plugin-index',
+  source: string,
+  target: string,
+  status: ReportItem['status'],
+  bytes: number,
+  sha256?: string,
+  error?: AirlockError,
+): ReportItem {
+  return {
+    kind,
+    source,
+    target,
+    status,
+    ...(sha256 ? { targetDigest: `sha256:${sha256}` } : {}),
+    bytes,
+    blobs: NO_BLOBS,
+    referrers: 0,
+    durationMs: 0,
+    warnings: [],
+    ...(error ? { error: errorOf(error) } : {}),
+  };
 }
 
 /** The files of a Botkube plugin repository: those copied and those that failed (its index is the caller's item). */
 export function botkubeItems(r: BotkubeMirrorResult): ReportItem[] {
-  return [...r.files.map((f) => fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256)), ...r.failures.map((e) => fileItem('file', e.artifact ?? r.name, '', 'failed', 0, undefined, e))];
+  return [
+    ...r.files.map((f) => fileItem('file', f.source, f.url, f.status, f.bytes, f.sha256)),
+    ...r.failures.map((e) => fileItem('file', e.artifact ?? r.name, '', 'failed', 0, undefined, e)),
+  ];
 }
 
 /** An addon packaged and published to one helm-type addon registry (or only rewritten, with no registry configured). */
@@ -95,7 +135,10 @@ export function pluginItems(outcomes: PluginOutcome[]): ReportItem[] {
     blobs: NO_BLOBS,
     referrers: 0,
     durationMs: 0,
-    warnings: [...o.warnings, ...(o.registration ? [`${o.registration.action}; versions ${o.registration.versions.join(', ') || '-'}`] : [])],
+    warnings: [
+      ...o.warnings,
+      ...(o.registration ? [`${o.registration.action}; versions ${o.registration.versions.join(', ') || '-'}`] : []),
+    ],
     ...(o.error ? { error: errorOf(o.error) } : {}),
   }));
 }
@@ -117,7 +160,16 @@ export function gitMirrorItems(outcomes: GitMirrorOutcome[]): ReportItem[] {
 }
 
 export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Date): RunReport {
-  const summary = { copied: 0, unchanged: 0, planned: 0, failed: 0, bytes: 0, blobsCopied: 0, blobsSkipped: 0, blobsMounted: 0 };
+  const summary = {
+    copied: 0,
+    unchanged: 0,
+    planned: 0,
+    failed: 0,
+    bytes: 0,
+    blobsCopied: 0,
+    blobsSkipped: 0,
+    blobsMounted: 0,
+  };
   for (const i of items) {
     summary[i.status] += 1;
     summary.bytes += i.bytes;
@@ -125,7 +177,13 @@ export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Da
     summary.blobsSkipped += i.blobs.skipped;
     summary.blobsMounted += i.blobs.mounted;
   }
-  return { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), ok: summary.failed === 0, summary, items };
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    ok: summary.failed === 0,
+    summary,
+    items,
+  };
 }
 
 export function formatBytes(n: number): string {
@@ -172,9 +230,13 @@ export function formatTotals(report: RunReport): string[] {
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
   const noun = kinds.size === 1 && kinds.has('image') ? 'image' : 'artifact';
   const trusted = report.items.filter((i) => i.trusted).length;
-  const lines = [`${plural(report.items.length, noun)}: ${s.copied} copied, ${s.unchanged} unchanged${trusted ? ` (${trusted} trusted)` : ''}, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`];
+  const lines = [
+    `${plural(report.items.length, noun)}: ${s.copied} copied, ${s.unchanged} unchanged${trusted ? ` (${trusted} trusted)` : ''}, ${s.planned} planned, ${s.failed} failed; ${formatBytes(s.bytes)} in ${seconds.toFixed(1)} s`,
+  ];
   if (trusted) {
-    lines.push(`${trusted === 1 ? '1 target was' : `${trusted} targets were`} not checked: the mirror state vouched for ${trusted === 1 ? 'it' : 'them'} (state.trustTargetSeconds); --verify-targets checks every target`);
+    lines.push(
+      `${trusted === 1 ? '1 target was' : `${trusted} targets were`} not checked: the mirror state vouched for ${trusted === 1 ? 'it' : 'them'} (state.trustTargetSeconds); --verify-targets checks every target`,
+    );
   }
   return lines;
 }

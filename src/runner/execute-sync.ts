@@ -6,7 +6,17 @@ import { AirlockError, toAirlockError } from '../core/errors.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { Logger } from '../core/log.js';
-import { addonItems, buildReport, chartItems, failureItems, fileItem, gitMirrorItems, imageItems, pluginItems, botkubeItems } from '../report/run-report.js';
+import {
+  addonItems,
+  buildReport,
+  chartItems,
+  failureItems,
+  fileItem,
+  gitMirrorItems,
+  imageItems,
+  pluginItems,
+  botkubeItems,
+} from '../report/run-report.js';
 import type { ChartOutcome } from '../jobs/mirror-chart.js';
 import type { ReportItem, RunReport } from '../model/report.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
@@ -62,11 +72,16 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   // copy starts without compiling it. One reader and per-run caches serve every chart.
   let chartKit: ReturnType<typeof loadChartKit> | undefined;
   const loadChartKit = async () => {
-    const [{ mirrorChart, chartImageCache, chartSource }, { createHelmRepoReader, fileIndexCache }] = await Promise.all([import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')]);
+    const [{ mirrorChart, chartImageCache, chartSource }, { createHelmRepoReader, fileIndexCache }] = await Promise.all(
+      [import('../jobs/mirror-chart.js'), import('../sources/helm-repo.js')],
+    );
     return {
       mirrorChart,
       chartSource,
-      repos: createHelmRepoReader(engine, { cache: fileIndexCache(options.cacheDirs.chartIndexes), maxIndexBytes: config.limits.chartIndexBytes }),
+      repos: createHelmRepoReader(engine, {
+        cache: fileIndexCache(options.cacheDirs.chartIndexes),
+        maxIndexBytes: config.limits.chartIndexBytes,
+      }),
       packages: new Map<string, Promise<ChartPackage>>(),
       targets: new Map<string, ChartTarget>(),
       imageCache: chartImageCache(options.cacheDirs.chartImages),
@@ -76,20 +91,46 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   const filePayloads: MirrorFilePayload[] = [];
   // Addons first: they name charts, images and files for the mirrors below.
   let addons: AddonArtifacts | undefined;
-  const addonStatus: AddonMirrorStatus = { failedImages: new Set(), failedCharts: new Set(), files: new Map(), failedUrls: new Set(), filesUnmirrored: !config.targets.files };
+  const addonStatus: AddonMirrorStatus = {
+    failedImages: new Set(),
+    failedCharts: new Set(),
+    files: new Map(),
+    failedUrls: new Set(),
+    filesUnmirrored: !config.targets.files,
+  };
   if (kinds.includes('addons') && config.addons) {
-    const [{ mirrorAddonCharts }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([import('../jobs/mirror-addon-chart.js'), import('../plan/addon-plan.js'), import('../addons/artifacts.js')]);
+    const [{ mirrorAddonCharts }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([
+      import('../jobs/mirror-addon-chart.js'),
+      import('../plan/addon-plan.js'),
+      import('../addons/artifacts.js'),
+    ]);
     const { repos, packages, targets, imageCache } = await chartKitOnce();
     addons = await planAddonArtifacts(config, engine, options.cacheDirs, { dryRun: options.dryRun, repos });
     fail(addons.failures, 'addon');
-    const charts = await mirrorAddonCharts(addons.charts, { config, engine, logger, repos, packages, targets, imageCache, dryRun: options.dryRun });
+    const charts = await mirrorAddonCharts(addons.charts, {
+      config,
+      engine,
+      logger,
+      repos,
+      packages,
+      targets,
+      imageCache,
+      dryRun: options.dryRun,
+    });
     items.push(...chartItems(charts.outcomes));
     errors.push(...charts.errors);
     addonStatus.failedCharts = charts.failed;
     const known = new Set(addons.images.map((p) => payloadImage(p.source)));
-    const fromCharts = chartImagePayloads(charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+    const fromCharts = chartImagePayloads(
+      charts.outcomes.flatMap((o) => (o.result ? [o.result] : [])),
+      config,
+      known,
+    );
     fail(fromCharts.failures, 'image');
-    imagePayloads.push(...addons.images, ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
+    imagePayloads.push(
+      ...addons.images,
+      ...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })),
+    );
     // The files addons fetch at run time go with the files: section below; their mirrored URLs feed the rewrite.
     const fileTarget = config.targets.files;
     if (fileTarget) filePayloads.push(...addons.urls.map((url) => ({ url, target: fileTarget })));
@@ -109,7 +150,12 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
           const track = options.progress?.start(source);
           let outcome: ChartOutcome;
           try {
-            outcome = { source, target: p.target, result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }), durationMs: Date.now() - t0 };
+            outcome = {
+              source,
+              target: p.target,
+              result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }),
+              durationMs: Date.now() - t0,
+            };
           } catch (e) {
             const error = toAirlockError(e, source);
             errors.push(error);
@@ -124,7 +170,11 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     // The images a chart needs follow the chart, whatever the scope (charts[].images switches it off).
     {
       const known = new Set(config.images.map((i) => i.source));
-      const fromCharts = chartImagePayloads(outcomes.flatMap((o) => (o.result ? [o.result] : [])), config, known);
+      const fromCharts = chartImagePayloads(
+        outcomes.flatMap((o) => (o.result ? [o.result] : [])),
+        config,
+        known,
+      );
       fail(fromCharts.failures, 'image');
       imagePayloads.push(...fromCharts.payloads.map((p) => ({ ...p, ...(options.dryRun ? { dryRun: true } : {}) })));
     }
@@ -146,7 +196,10 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   const uniqueFiles = [...new Map(filePayloads.map((f) => [f.url, f])).values()];
   if (options.dryRun) {
     // A dry run downloads nothing: files and plugin repositories are only planned.
-    items.push(...uniqueFiles.map((f) => fileItem('file', f.url, '', 'planned', 0)), ...botkubePayloads.map((b) => fileItem('plugin-index', b.url, '', 'planned', 0)));
+    items.push(
+      ...uniqueFiles.map((f) => fileItem('file', f.url, '', 'planned', 0)),
+      ...botkubePayloads.map((b) => fileItem('plugin-index', b.url, '', 'planned', 0)),
+    );
   } else if (uniqueFiles.length > 0 || botkubePayloads.length > 0) {
     const { mirrorBotkubeJob, mirrorFileJob } = await import('../jobs/mirror-files.js');
     const ctx = { engine, logger };
@@ -180,7 +233,13 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
         const r = await mirrorBotkubeJob(repo, ctx);
         items.push(...botkubeItems(r));
         errors.push(...r.failures);
-        const indexError = r.failures.length ? new AirlockError('E_UPLOAD', `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`, { artifact: repo.url }) : undefined;
+        const indexError = r.failures.length
+          ? new AirlockError(
+              'E_UPLOAD',
+              `index not replaced: ${r.failures.length} file(s) failed; the previous mirrored index stays served`,
+              { artifact: repo.url },
+            )
+          : undefined;
         settle(track, fileItem('plugin-index', repo.url, r.indexUrl ?? '', r.indexStatus, 0, undefined, indexError));
       } catch (e) {
         const error = toAirlockError(e, repo.url);
@@ -224,25 +283,50 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
   errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
 
   if (addons) {
-    const [{ publishAddons }, { payloadImage }] = await Promise.all([import('../jobs/publish-addons.js'), import('../addons/artifacts.js')]);
+    const [{ publishAddons }, { payloadImage }] = await Promise.all([
+      import('../jobs/publish-addons.js'),
+      import('../addons/artifacts.js'),
+    ]);
     for (const o of outcomes) if (o.error) addonStatus.failedImages.add(payloadImage(o.payload.source));
-    const published = await publishAddons(addons, addonStatus, { config, engine, logger, dryRun: options.dryRun, cacheDirs: options.cacheDirs });
+    const published = await publishAddons(addons, addonStatus, {
+      config,
+      engine,
+      logger,
+      dryRun: options.dryRun,
+      cacheDirs: options.cacheDirs,
+    });
     items.push(...addonItems(published.addons), ...gitMirrorItems(published.git));
     errors.push(...published.errors);
   }
 
   if (kinds.includes('plugins') && config.plugins) {
     // Each plugin's image tags first, then its registration: nothing is registered whose image is not there.
-    const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }] = await Promise.all([import('../plugins/plugin-sources.js'), import('../jobs/register-plugins.js')]);
+    const [{ repositoryClientFor }, { mirrorAndRegisterPlugins }] = await Promise.all([
+      import('../plugins/plugin-sources.js'),
+      import('../jobs/register-plugins.js'),
+    ]);
     const section = config.plugins;
     const { manifests, failures } = await planConfigPlugins(config);
     fail(failures, 'plugin');
     try {
-      if (options.dryRun) items.push(...manifests.map((m) => ({ ...pluginItems([{ plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings }])[0]!, status: 'planned' as const })));
+      if (options.dryRun)
+        items.push(
+          ...manifests.map((m) => ({
+            ...pluginItems([
+              { plugin_id: m.request.plugin_id, image: m.request.image, mirrored: [], warnings: m.warnings },
+            ])[0]!,
+            status: 'planned' as const,
+          })),
+        );
       else {
         const client = await repositoryClientFor(config, 'plugins');
         try {
-          const outcomes = await mirrorAndRegisterPlugins(manifests, section, { engine, logger, client, concurrency: config.concurrency.images });
+          const outcomes = await mirrorAndRegisterPlugins(manifests, section, {
+            engine,
+            logger,
+            client,
+            concurrency: config.concurrency.images,
+          });
           items.push(...pluginItems(outcomes));
           errors.push(...outcomes.flatMap((o) => (o.error ? [o.error] : [])));
         } finally {

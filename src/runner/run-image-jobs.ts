@@ -27,10 +27,17 @@ export async function runImageJobs(
         const progress = options.onStart?.(payload);
         let outcome: ImageOutcome;
         try {
-          outcome = { payload, result: await mirrorImage(payload, progress ? { ...ctx, progress } : ctx), durationMs: Date.now() - started };
+          outcome = {
+            payload,
+            result: await mirrorImage(payload, progress ? { ...ctx, progress } : ctx),
+            durationMs: Date.now() - started,
+          };
         } catch (e) {
           outcome = { payload, error: toAirlockError(e, payload.source), durationMs: Date.now() - started };
-          ctx.logger[options.failureLevel ?? 'error']({ source: payload.source, code: outcome.error?.code }, outcome.error?.message ?? 'failed');
+          ctx.logger[options.failureLevel ?? 'error'](
+            { source: payload.source, code: outcome.error?.code },
+            outcome.error?.message ?? 'failed',
+          );
         }
         options.onSettled?.(outcome);
         return outcome;

@@ -23,13 +23,20 @@ export async function mountBullBoard(scope: FastifyInstance, queue: BoardQueue):
   const { BullMQAdapter } = load('@bull-board/api/bullMQAdapter') as typeof import('@bull-board/api/bullMQAdapter');
   const { FastifyAdapter } = load('@bull-board/fastify') as typeof import('@bull-board/fastify');
   const { Queue } = load('bullmq') as typeof import('bullmq');
-  const q = new Queue(queue.name, { connection: queue.connection ?? { url: queue.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix: queue.prefix });
+  const q = new Queue(queue.name, {
+    connection: queue.connection ?? { url: queue.url, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    prefix: queue.prefix,
+  });
   q.on('error', () => undefined);
   scope.addHook('onClose', async () => {
     await q.close();
   });
   const adapter = new FastifyAdapter();
   adapter.setBasePath(BOARD_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(q)], serverAdapter: adapter, options: { uiConfig: { boardTitle: 'airlock' } } });
+  createBullBoard({
+    queues: [new BullMQAdapter(q)],
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: 'airlock' } },
+  });
   await scope.register(adapter.registerPlugin(), { prefix: BOARD_PATH });
 }

@@ -62,7 +62,10 @@ function rawText(req: FastifyRequest): string {
  * after the signature has been checked.
  */
 function githubPayload(req: FastifyRequest): string {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') return rawText(req);
   return new URLSearchParams(rawText(req)).get('payload') ?? '';
 }
@@ -90,12 +93,28 @@ export interface ServerOptions {
   board?: BoardQueue;
 }
 
-export function buildServer(config: AirlockConfig, secrets: ServerSecrets, triggers: Triggers, logger: PinoLogger, options: ServerOptions = {}): FastifyInstance {
+export function buildServer(
+  config: AirlockConfig,
+  secrets: ServerSecrets,
+  triggers: Triggers,
+  logger: PinoLogger,
+  options: ServerOptions = {},
+): FastifyInstance {
   const bodyLimit = config.serve?.bodyLimit ?? 1024 * 1024;
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit });
   const registry = new Registry();
-  const webhooks = new Counter({ name: 'airlock_webhooks_total', help: 'Webhook deliveries by kind and result', labelNames: ['kind', 'result'], registers: [registry] });
-  const runs = new Counter({ name: 'airlock_runs_enqueued_total', help: 'Runs and jobs enqueued by trigger', labelNames: ['trigger'], registers: [registry] });
+  const webhooks = new Counter({
+    name: 'airlock_webhooks_total',
+    help: 'Webhook deliveries by kind and result',
+    labelNames: ['kind', 'result'],
+    registers: [registry],
+  });
+  const runs = new Counter({
+    name: 'airlock_runs_enqueued_total',
+    help: 'Runs and jobs enqueued by trigger',
+    labelNames: ['trigger'],
+    registers: [registry],
+  });
   const redisUp = () => triggers.available?.() ?? true;
   new Gauge({
     name: 'airlock_redis_up',
@@ -143,7 +162,12 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  function parseJson(req: FastifyRequest, reply: FastifyReply, kind: string, text = rawText(req)): Record<string, unknown> | undefined {
+  function parseJson(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    kind: string,
+    text = rawText(req),
+  ): Record<string, unknown> | undefined {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -184,30 +208,39 @@ export function buildServer(config: AirlockConfig, secrets: ServerSecrets, trigg
   });
 
   app.get('/metrics', async (req, reply) => {
-    if (secrets.admin && !sameSecret(bearer(req), secrets.admin)) return reply.code(401).send({ error: 'unauthorized' });
+    if (secrets.admin && !sameSecret(bearer(req), secrets.admin))
+      return reply.code(401).send({ error: 'unauthorized' });
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 
   app.post('/webhooks/github', async (req, reply) => {
     const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
     const signature = String(req.headers['x-hub-signature-256'] ?? '');
-    const expected = secrets.github ? `sha256=${createHmac('sha256', secrets.github).update(raw).digest('hex')}` : undefined;
+    const expected = secrets.github
+      ? `sha256=${createHmac('sha256', secrets.github).update(raw).digest('hex')}`
+      : undefined;
     if (!sameSecret(signature, expected)) {
       webhooks.inc({ kind: 'github', result: 'unauthorized' });
       return reply.code(401).send({ error: 'bad signature' });
     }
     const event = String(req.headers['x-github-event'] ?? '');
     if (event === 'ping') return reply.code(200).send({ pong: true });
-    const body = parseJson(req, reply, 'github', githubPayload(req)) as { ref?: string; repository?: { full_name?: string } } | undefined;
+    const body = parseJson(req, reply, 'github', githubPayload(req)) as
+      { ref?: string; repository?: { full_name?: string } } | undefined;
     if (body === undefined) return reply;
     // X-GitHub-Delivery is not covered by the signature: the same signed body sent again under
     // another delivery id (or none) is the same delivery, so the body's hash is remembered as well.
-    const ids = [String(req.headers['x-github-delivery'] ?? '') || undefined, `body-sha256-${createHash('sha256').update(raw).digest('hex')}`];
+    const ids = [
+      String(req.headers['x-github-delivery'] ?? '') || undefined,
+      `body-sha256-${createHash('sha256').update(raw).digest('hex')}`,
+    ];
     if (unavailable(reply, 'github')) return reply;
     if (await replayed(ids, 'github', reply)) return reply;
     if (event !== 'push') return reply.code(200).send({ ignored: `event ${event}` });
     const branch = body.ref?.replace(/^refs\/heads\//, '');
-    const watched = (config.serve?.github?.repositories ?? []).find((r) => r.repo === body.repository?.full_name && r.branch === branch);
+    const watched = (config.serve?.github?.repositories ?? []).find(
+      (r) => r.repo === body.repository?.full_name && r.branch === branch,
+    );
     if (!watched) {
       webhooks.inc({ kind: 'github', result: 'ignored' });
       return reply.code(200).send({ ignored: 'repository or branch not watched' });
@@ -272,7 +305,8 @@ function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue, redi
     scope.addHook('onRequest', async (req, reply) => {
       if (sameSecret(bearer(req), admin) || sameSecret(cookie(req, SESSION_COOKIE), session)) {
         // The page loads; what it asks of the queue would wait for Redis: 503 while Redis is away.
-        if (!redisUp() && new URL(req.url, 'http://serve').pathname.startsWith(`${BOARD_PATH}/api/`)) return reply.code(503).send({ error: 'queue unavailable: Redis is unreachable' });
+        if (!redisUp() && new URL(req.url, 'http://serve').pathname.startsWith(`${BOARD_PATH}/api/`))
+          return reply.code(503).send({ error: 'queue unavailable: Redis is unreachable' });
         return;
       }
       const url = new URL(req.url, 'http://serve');
@@ -302,7 +336,12 @@ function mountAdmin(app: FastifyInstance, admin: string, board: BoardQueue, redi
  * Counters kept in Redis by the workers, exposed as they are at scrape time. One Redis read per
  * scrape: every collect callback of a scrape runs at once and shares the in-flight read.
  */
-function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: FastifyBaseLogger, redisUp: () => boolean): void {
+function registerWorkerMetrics(
+  registry: Registry,
+  triggers: Triggers,
+  log: FastifyBaseLogger,
+  redisUp: () => boolean,
+): void {
   const read = triggers.workerMetrics?.bind(triggers);
   if (!read) return;
   let pending: Promise<WorkerMetrics | undefined> | undefined;
@@ -325,10 +364,30 @@ function registerWorkerMetrics(registry: Registry, triggers: Triggers, log: Fast
         for (const s of metrics ? pick(metrics) : []) this.inc(s.labels, s.value);
       },
     });
-  counter('airlock_bytes_copied_total', 'Bytes written to targets by the workers, by artifact kind', ['kind'], (m) => m.bytes);
-  counter('airlock_artifacts_total', 'Artifacts settled by the workers, by kind and status (copied, unchanged = skipped, failed)', ['kind', 'status'], (m) => m.artifacts);
-  counter('airlock_upstream_errors_total', 'Artifacts that failed for good, by upstream (registry host, chart repository, file origin) and error code', ['upstream', 'code'], (m) => m.errors);
-  counter('airlock_jobs_total', 'Queue jobs finished by the workers, by kind and final state', ['kind', 'state'], (m) => m.jobs);
+  counter(
+    'airlock_bytes_copied_total',
+    'Bytes written to targets by the workers, by artifact kind',
+    ['kind'],
+    (m) => m.bytes,
+  );
+  counter(
+    'airlock_artifacts_total',
+    'Artifacts settled by the workers, by kind and status (copied, unchanged = skipped, failed)',
+    ['kind', 'status'],
+    (m) => m.artifacts,
+  );
+  counter(
+    'airlock_upstream_errors_total',
+    'Artifacts that failed for good, by upstream (registry host, chart repository, file origin) and error code',
+    ['upstream', 'code'],
+    (m) => m.errors,
+  );
+  counter(
+    'airlock_jobs_total',
+    'Queue jobs finished by the workers, by kind and final state',
+    ['kind', 'state'],
+    (m) => m.jobs,
+  );
   new Gauge({
     name: 'airlock_last_success_timestamp_seconds',
     help: 'When each source (image repository, chart, file) was last mirrored or found unchanged',
@@ -362,7 +421,8 @@ function webhookCopies(config: AirlockConfig, pushed: RegistryImageRef): MirrorI
   const out: MirrorImagePayload[] = [];
   for (const entry of config.images) {
     const src = parseRegistryRef(entry.source, { defaultTag: false });
-    if (src.registry !== pushed.registry || src.repository !== pushed.repository || !entryWantsTag(entry, pushed.tag)) continue;
+    if (src.registry !== pushed.registry || src.repository !== pushed.repository || !entryWantsTag(entry, pushed.tag))
+      continue;
     const target = entryTarget(entry, config);
     if (target) out.push({ source: formatRef({ ...pushed, digest: undefined }), target, ...entryCopyOptions(entry) });
   }

@@ -18,7 +18,8 @@ export interface QueueTriggerOptions {
 /** Webhook triggers on a BullMQ queue; delivery ids are remembered in Redis for a day. */
 export function queueTriggers(queue: Queue, redis: Redis, prefix: string, options: QueueTriggerOptions = {}): Triggers {
   const timeoutMs = options.timeoutMs ?? 5000;
-  const bounded = <T>(p: Promise<T>): Promise<T> => withDeadline(p, timeoutMs, () => new AirlockError('E_UNREACHABLE', `Redis did not answer within ${timeoutMs} ms`));
+  const bounded = <T>(p: Promise<T>): Promise<T> =>
+    withDeadline(p, timeoutMs, () => new AirlockError('E_UNREACHABLE', `Redis did not answer within ${timeoutMs} ms`));
   return {
     async sync(scope, reason) {
       const job = await bounded(enqueueRun(queue, scope, reason));
@@ -34,7 +35,17 @@ export function queueTriggers(queue: Queue, redis: Redis, prefix: string, option
         queue.addBulk(
           payloads.map((payload) => {
             const id = mirrorImageJobId(payload.source, payload.target);
-            return { name: JOB.mirrorImage, data: payload, opts: { deduplication: { id, keepLastIfActive: true }, attempts: 5, backoff: { type: 'exponential' as const, delay: 5000 }, removeOnComplete: { age: 24 * 3600, count: 5000 }, removeOnFail: { age: 7 * 24 * 3600, count: 5000 } } };
+            return {
+              name: JOB.mirrorImage,
+              data: payload,
+              opts: {
+                deduplication: { id, keepLastIfActive: true },
+                attempts: 5,
+                backoff: { type: 'exponential' as const, delay: 5000 },
+                removeOnComplete: { age: 24 * 3600, count: 5000 },
+                removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+              },
+            };
           }),
         ),
       );

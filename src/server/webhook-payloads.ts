@@ -16,14 +16,20 @@ export function pushedImages(body: unknown): RegistryImageRef[] {
     }
   };
   if (Array.isArray(b?.events)) {
-    for (const e of b.events as Array<{ action?: string; target?: { repository?: string; tag?: string }; request?: { host?: string } }>) {
+    for (const e of b.events as Array<{
+      action?: string;
+      target?: { repository?: string; tag?: string };
+      request?: { host?: string };
+    }>) {
       if (e.action !== 'push' || !e.target?.repository || !e.target.tag) continue;
       add(`${e.request?.host ? `${e.request.host}/` : ''}${e.target.repository}:${e.target.tag}`);
     }
   }
   const harbor = b?.event_data as { resources?: Array<{ resource_url?: string }> } | undefined;
-  if (typeof b?.type === 'string' && b.type === 'PUSH_ARTIFACT') for (const r of harbor?.resources ?? []) if (r.resource_url) add(r.resource_url);
+  if (typeof b?.type === 'string' && b.type === 'PUSH_ARTIFACT')
+    for (const r of harbor?.resources ?? []) if (r.resource_url) add(r.resource_url);
   const hub = b as { push_data?: { tag?: string }; repository?: { repo_name?: string } };
-  if (hub?.push_data?.tag && hub.repository?.repo_name) add(`docker.io/${hub.repository.repo_name}:${hub.push_data.tag}`);
+  if (hub?.push_data?.tag && hub.repository?.repo_name)
+    add(`docker.io/${hub.repository.repo_name}:${hub.push_data.tag}`);
   return out;
 }

@@ -25,11 +25,21 @@ async function availableVersions(entry: ChartEntry, engine: RegistryAccess, repo
 }
 
 /** Expands `charts:` into one copy per version and target; a repository that cannot be read fails alone. */
-export async function planCharts(config: AirlockConfig, engine: RegistryAccess, repos: HelmRepoReader, options: { dryRun?: boolean } = {}): Promise<ChartPlan> {
+export async function planCharts(
+  config: AirlockConfig,
+  engine: RegistryAccess,
+  repos: HelmRepoReader,
+  options: { dryRun?: boolean } = {},
+): Promise<ChartPlan> {
   const payloads: MirrorChartPayload[] = [];
   const failures: PlanFailure[] = [];
   if (config.charts.length > 0 && config.targets.charts.length === 0) {
-    return { payloads, failures: [{ artifact: 'charts', error: new AirlockError('E_CONFIG', 'charts: is set but targets.charts is empty') }] };
+    return {
+      payloads,
+      failures: [
+        { artifact: 'charts', error: new AirlockError('E_CONFIG', 'charts: is set but targets.charts is empty') },
+      ],
+    };
   }
   await Promise.all(
     config.charts.map(async (entry) => {
@@ -40,7 +50,8 @@ export async function planCharts(config: AirlockConfig, engine: RegistryAccess, 
         if (needsTagList(selection)) versions = selectTags(await availableVersions(entry, engine, repos), selection);
         else if (entry.versions?.length) versions = entry.versions;
         else versions = selectTags(await availableVersions(entry, engine, repos), { newest: 1 });
-        if (versions.length === 0) throw new AirlockError('E_NOT_FOUND', 'no version matches the selection', { artifact });
+        if (versions.length === 0)
+          throw new AirlockError('E_NOT_FOUND', 'no version matches the selection', { artifact });
         for (const version of versions) {
           for (const t of config.targets.charts) {
             const target = typeof t === 'string' ? { url: t } : t;

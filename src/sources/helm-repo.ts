@@ -5,10 +5,25 @@ import { jsonFileCache, memoryCache, writeFileAtomic, type JsonCache } from '../
 import type { HostAccess } from '../oci/auth.js';
 import { basicAuthorization } from '../oci/auth.js';
 import { AirlockError } from '../core/errors.js';
-import { errorFromResponse, getFollowingRedirects, header, readBuffer, type HttpResponse, type RequestKind } from '../http/client.js';
+import {
+  errorFromResponse,
+  getFollowingRedirects,
+  header,
+  readBuffer,
+  type HttpResponse,
+  type RequestKind,
+} from '../http/client.js';
 import { registerSecret } from '../core/secrets.js';
 import { MAX_CHART_ARCHIVE_BYTES } from '../charts/chart-archive.js';
-import { findVersion, parseIndex, resolveChartUrl, type ChartVersionEntry, type IndexFile, type ParsedChart, type ParseIndexOptions } from '../charts/index-file.js';
+import {
+  findVersion,
+  parseIndex,
+  resolveChartUrl,
+  type ChartVersionEntry,
+  type IndexFile,
+  type ParsedChart,
+  type ParseIndexOptions,
+} from '../charts/index-file.js';
 
 export interface HelmRepoAuth {
   username?: string;
@@ -73,7 +88,10 @@ async function* cappedBody(res: HttpResponse, limit: number, tooLarge: () => Air
 /** index.yaml as text, read up to the limit. */
 async function readIndexText(res: HttpResponse, limit: number, artifact: string): Promise<string> {
   const chunks: Buffer[] = [];
-  const tooLarge = () => new AirlockError('E_TOO_LARGE', `index.yaml is larger than ${sizeText(limit)} (limits.chartIndexBytes)`, { artifact });
+  const tooLarge = () =>
+    new AirlockError('E_TOO_LARGE', `index.yaml is larger than ${sizeText(limit)} (limits.chartIndexBytes)`, {
+      artifact,
+    });
   for await (const chunk of cappedBody(res, limit, tooLarge)) chunks.push(chunk);
   // One decode of the whole: decoding chunk by chunk and joining took half again as long.
   return Buffer.concat(chunks).toString('utf8');
@@ -81,7 +99,8 @@ async function readIndexText(res: HttpResponse, limit: number, artifact: string)
 
 async function readChartArchive(res: HttpResponse, artifact: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const tooLarge = () => new AirlockError('E_TOO_LARGE', `chart archive is larger than ${sizeText(MAX_CHART_ARCHIVE_BYTES)}`, { artifact });
+  const tooLarge = () =>
+    new AirlockError('E_TOO_LARGE', `chart archive is larger than ${sizeText(MAX_CHART_ARCHIVE_BYTES)}`, { artifact });
   for await (const chunk of cappedBody(res, MAX_CHART_ARCHIVE_BYTES, tooLarge)) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
@@ -104,7 +123,12 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
   const savers = new Map<string, { flush(): Promise<void> }>();
 
   /** Parse options that read charts back from the cache and write newly parsed ones to it (on flush). */
-  function cachedCharts(repoUrl: string, key: string, validators: Pick<CachedIndex, 'etag' | 'lastModified'>, charts: Record<string, ParsedChart>): ParseIndexOptions {
+  function cachedCharts(
+    repoUrl: string,
+    key: string,
+    validators: Pick<CachedIndex, 'etag' | 'lastModified'>,
+    charts: Record<string, ParsedChart>,
+  ): ParseIndexOptions {
     let dirty = false;
     let writing: Promise<void> = Promise.resolve();
     savers.set(repoUrl, {
@@ -137,12 +161,19 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
       registerSecret(auth.token);
       return { authorization: `Bearer ${auth.token}` };
     }
-    if (auth.username && auth.password) return { authorization: basicAuthorization({ username: auth.username, password: auth.password }) };
+    if (auth.username && auth.password)
+      return { authorization: basicAuthorization({ username: auth.username, password: auth.password }) };
     return {};
   }
 
   // Chart URLs often redirect (GitHub release assets); credentials stay with the repository's host.
-  async function get(repoUrl: string, url: string, extra: Record<string, string>, artifact: string, kind: RequestKind = 'blob') {
+  async function get(
+    repoUrl: string,
+    url: string,
+    extra: Record<string, string>,
+    artifact: string,
+    kind: RequestKind = 'blob',
+  ) {
     return getFollowingRedirects(engine.http, url, { ...authHeaders(repoUrl, url), ...extra }, artifact, { kind });
   }
 
@@ -162,7 +193,16 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
       const before = await cache.get(chartsKey);
       // Charts parsed from the same text: the same validators as the text's.
       const same = before?.charts && before.etag === cached.etag && before.lastModified === cached.lastModified;
-      return parseIndex(cached.text, artifact, cachedCharts(repoUrl, chartsKey, { etag: cached.etag, lastModified: cached.lastModified }, same ? { ...before.charts } : {}));
+      return parseIndex(
+        cached.text,
+        artifact,
+        cachedCharts(
+          repoUrl,
+          chartsKey,
+          { etag: cached.etag, lastModified: cached.lastModified },
+          same ? { ...before.charts } : {},
+        ),
+      );
     }
     if (res.statusCode !== 200) throw await errorFromResponse(res, `fetching ${url} failed`, artifact);
     const text = await readIndexText(res, maxIndexBytes, artifact);
@@ -170,7 +210,11 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
     const lastModified = header(res, 'last-modified');
     const validators = { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
     // Without validators nothing is cached: the next run downloads the index again anyway.
-    const index = parseIndex(text, artifact, etag || lastModified ? cachedCharts(repoUrl, chartsKey, validators, {}) : {});
+    const index = parseIndex(
+      text,
+      artifact,
+      etag || lastModified ? cachedCharts(repoUrl, chartsKey, validators, {}) : {},
+    );
     if (etag || lastModified) await cache.set(url, { text, ...validators });
     return index;
   }
@@ -209,7 +253,11 @@ export function createHelmRepoReader(engine: HostAccess, options: HelmRepoReader
       if (entry.digest) {
         const actual = createHash('sha256').update(tgz).digest('hex');
         if (actual !== entry.digest) {
-          throw new AirlockError('E_DIGEST_MISMATCH', `chart digest mismatch: index says ${entry.digest}, downloaded bytes hash to ${actual}`, { artifact });
+          throw new AirlockError(
+            'E_DIGEST_MISMATCH',
+            `chart digest mismatch: index says ${entry.digest}, downloaded bytes hash to ${actual}`,
+            { artifact },
+          );
         }
       }
       let prov: Buffer | undefined;
@@ -255,7 +303,8 @@ export function fileIndexCache(dir: string): IndexCache {
       await fsp.mkdir(dir, { recursive: true });
       await writeFileAtomic(path.join(dir, textFile), text);
       await meta.set(key, { ...rest, textFile });
-      if (before?.textFile && before.textFile !== textFile) await fsp.rm(path.join(dir, path.basename(before.textFile)), { force: true });
+      if (before?.textFile && before.textFile !== textFile)
+        await fsp.rm(path.join(dir, path.basename(before.textFile)), { force: true });
     },
   };
 }

@@ -13,7 +13,11 @@ export interface ImagePlan {
 }
 
 /** Expands the config's `images:` into one copy per tag. A source that cannot be listed fails alone. */
-export async function planImages(config: AirlockConfig, engine: RegistryAccess, options: { dryRun?: boolean } = {}): Promise<ImagePlan> {
+export async function planImages(
+  config: AirlockConfig,
+  engine: RegistryAccess,
+  options: { dryRun?: boolean } = {},
+): Promise<ImagePlan> {
   const payloads: MirrorImagePayload[] = [];
   const failures: PlanFailure[] = [];
   const seen = new Set<string>();
@@ -35,10 +39,19 @@ export async function planImages(config: AirlockConfig, engine: RegistryAccess, 
   return { payloads, failures };
 }
 
-async function planEntry(entry: ImageEntry, index: number, config: AirlockConfig, engine: RegistryAccess): Promise<MirrorImagePayload[]> {
+async function planEntry(
+  entry: ImageEntry,
+  index: number,
+  config: AirlockConfig,
+  engine: RegistryAccess,
+): Promise<MirrorImagePayload[]> {
   const ref = parseRegistryRef(entry.source, { defaultTag: false });
   const targetRepo = entryTarget(entry, config);
-  if (!targetRepo) throw new AirlockError('E_CONFIG', `images[${index}]: no target: set images[${index}].target or targets.images.registry`);
+  if (!targetRepo)
+    throw new AirlockError(
+      'E_CONFIG',
+      `images[${index}]: no target: set images[${index}].target or targets.images.registry`,
+    );
   const common = entryCopyOptions(entry);
   const base = formatRef({ ...ref, tag: undefined, digest: undefined });
   if (ref.digest) return [{ source: `${base}@${ref.digest}`, target: targetRepo, ...common }];
@@ -46,7 +59,10 @@ async function planEntry(entry: ImageEntry, index: number, config: AirlockConfig
   if (!tags) {
     const available = await engine.client.listTags({ registry: ref.registry, repository: ref.repository });
     tags = selectTags(available, entry);
-    if (tags.length === 0) throw new AirlockError('E_NOT_FOUND', `no tag of ${available.length} matches the selection`, { artifact: entry.source });
+    if (tags.length === 0)
+      throw new AirlockError('E_NOT_FOUND', `no tag of ${available.length} matches the selection`, {
+        artifact: entry.source,
+      });
   }
   return [...new Set(tags)].map((tag) => ({ source: `${base}:${tag}`, target: targetRepo, ...common }));
 }

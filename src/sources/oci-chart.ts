@@ -50,26 +50,46 @@ async function readVerified(stream: Readable, desc: Descriptor, artifact: string
 function checkLayer(desc: Descriptor, what: string, location: string): Descriptor {
   checkName('digest', desc.digest, { field: `${what} digest`, artifact: location });
   if (!(desc.size >= 0) || desc.size > MAX_CHART_ARCHIVE_BYTES) {
-    throw new AirlockError('E_TOO_LARGE', `${what} of ${desc.size} bytes is past the ${MAX_CHART_ARCHIVE_BYTES / 1024 / 1024} MiB a chart archive may have`, { artifact: location });
+    throw new AirlockError(
+      'E_TOO_LARGE',
+      `${what} of ${desc.size} bytes is past the ${MAX_CHART_ARCHIVE_BYTES / 1024 / 1024} MiB a chart archive may have`,
+      { artifact: location },
+    );
   }
   return desc;
 }
 
 /** Pulls a Helm chart artifact: the chart layer (or the legacy `application/tar+gzip`) and its provenance. */
-export async function fetchOciChart(engine: RegistryAccess, url: string, chart: string, version: string): Promise<{ tgz: Buffer; prov?: Buffer; location: string }> {
+export async function fetchOciChart(
+  engine: RegistryAccess,
+  url: string,
+  chart: string,
+  version: string,
+): Promise<{ tgz: Buffer; prov?: Buffer; location: string }> {
   const { registry, path } = parseOciChartUrl(url);
-  const repo = { registry, repository: checkName('repository', path ? `${path}/${chart}` : chart, { field: 'OCI repository', artifact: url }) };
+  const repo = {
+    registry,
+    repository: checkName('repository', path ? `${path}/${chart}` : chart, { field: 'OCI repository', artifact: url }),
+  };
   const tag = checkName('tag', chartTag(version), { field: 'OCI tag', artifact: url });
   const location = `oci://${registry}/${repo.repository}:${tag}`;
   const raw = await engine.client.getManifest(repo, tag);
   const parsed = parseManifest(raw, location);
-  if (parsed.kind !== 'manifest') throw new AirlockError('E_UNSUPPORTED', 'expected a Helm chart manifest, found an index', { artifact: location });
-  const chartLayer = parsed.layers.find((l) => l.mediaType === HELM.chart) ?? parsed.layers.find((l) => l.mediaType === HELM.legacyChart);
-  if (!chartLayer) throw new AirlockError('E_UNSUPPORTED', `no Helm chart layer (config ${parsed.config.mediaType})`, { artifact: location });
+  if (parsed.kind !== 'manifest')
+    throw new AirlockError('E_UNSUPPORTED', 'expected a Helm chart manifest, found an index', { artifact: location });
+  const chartLayer =
+    parsed.layers.find((l) => l.mediaType === HELM.chart) ??
+    parsed.layers.find((l) => l.mediaType === HELM.legacyChart);
+  if (!chartLayer)
+    throw new AirlockError('E_UNSUPPORTED', `no Helm chart layer (config ${parsed.config.mediaType})`, {
+      artifact: location,
+    });
   checkLayer(chartLayer, 'chart layer', location);
   const tgz = await readVerified(await engine.client.openBlob(repo, chartLayer), chartLayer, location);
   const provLayer = parsed.layers.find((l) => l.mediaType === HELM.prov);
   if (provLayer) checkLayer(provLayer, 'provenance layer', location);
-  const prov = provLayer ? await readVerified(await engine.client.openBlob(repo, provLayer), provLayer, location) : undefined;
+  const prov = provLayer
+    ? await readVerified(await engine.client.openBlob(repo, provLayer), provLayer, location)
+    : undefined;
   return { tgz, ...(prov ? { prov } : {}), location };
 }

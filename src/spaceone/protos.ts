@@ -28,14 +28,19 @@ let loaded: RepositoryProtos | undefined;
 export function repositoryProtos(): RepositoryProtos {
   if (loaded) return loaded;
   const root = protoRoot();
-  const def = protoLoader.loadSync(['spaceone/api/repository/v1/plugin.proto', 'spaceone/api/repository/v1/repository.proto'], {
-    includeDirs: [root],
-    keepCase: true,
-    enums: String,
-    defaults: false,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { spaceone: { api: { repository: { v1: RepositoryProtos } } } };
+  const def = protoLoader.loadSync(
+    ['spaceone/api/repository/v1/plugin.proto', 'spaceone/api/repository/v1/repository.proto'],
+    {
+      includeDirs: [root],
+      keepCase: true,
+      enums: String,
+      defaults: false,
+      oneofs: true,
+    },
+  );
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    spaceone: { api: { repository: { v1: RepositoryProtos } } };
+  };
   loaded = pkg.spaceone.api.repository.v1;
   return loaded;
 }

@@ -38,7 +38,11 @@ export interface RegistrarOptions {
 /** Key-order-independent JSON, to compare what the service holds with what the manifest says. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v ?? null);
 }
 
@@ -59,7 +63,11 @@ const UPDATABLE = ['name', 'capability', 'labels', 'tags', 'docs'] as const;
  * the changed updatable fields; a changed image, registry type, resource type or provider →
  * deregister and register, only when allowed. Then `get_versions` must list the mirrored tags.
  */
-export async function syncRegistration(client: RepositoryClient, request: RegisterPluginRequest, options: RegistrarOptions = {}): Promise<RegistrationResult> {
+export async function syncRegistration(
+  client: RepositoryClient,
+  request: RegisterPluginRequest,
+  options: RegistrarOptions = {},
+): Promise<RegistrationResult> {
   const id = request.plugin_id;
   const calls: RegistrationResult['calls'] = [];
   const get = async (): Promise<PluginInfo | undefined> => {
@@ -92,9 +100,15 @@ export async function syncRegistration(client: RepositoryClient, request: Regist
   if (existing) {
     const changedImmutable = IMMUTABLE.filter((k) => (request[k] ?? '') !== (existing?.[k] ?? ''));
     if (changedImmutable.length > 0) {
-      const what = changedImmutable.map((k) => `${k} ${JSON.stringify(existing?.[k] ?? '')} → ${JSON.stringify(request[k] ?? '')}`).join(', ');
+      const what = changedImmutable
+        .map((k) => `${k} ${JSON.stringify(existing?.[k] ?? '')} → ${JSON.stringify(request[k] ?? '')}`)
+        .join(', ');
       if (!options.allowRecreate) {
-        throw new AirlockError('E_CONFLICT', `registered plugin differs in ${what}; the service cannot update these: allow recreate to deregister and register it again`, { artifact: id });
+        throw new AirlockError(
+          'E_CONFLICT',
+          `registered plugin differs in ${what}; the service cannot update these: allow recreate to deregister and register it again`,
+          { artifact: id },
+        );
       }
       calls.push({ method: 'deregister', request: { plugin_id: id } });
       try {
@@ -123,12 +137,17 @@ export async function syncRegistration(client: RepositoryClient, request: Regist
     }
   }
   // A re-run that pushed nothing and changed nothing costs one get.
-  if (action === 'unchanged' && options.nothingNew) return { plugin_id: id, action, calls, versions: options.expectedTags ?? [] };
+  if (action === 'unchanged' && options.nothingNew)
+    return { plugin_id: id, action, calls, versions: options.expectedTags ?? [] };
   calls.push({ method: 'get_versions', request: { plugin_id: id, repository_id: LOCAL_REPOSITORY } });
   const versions = await client.getVersions(id, LOCAL_REPOSITORY);
   const missing = (options.expectedTags ?? []).filter((t) => !versions.includes(t));
   if (missing.length > 0) {
-    throw new AirlockError('E_REGISTRY', `get_versions lists ${versions.join(', ') || 'nothing'}, not the mirrored ${missing.join(', ')}: the service queries another registry than the one mirrored to`, { artifact: id });
+    throw new AirlockError(
+      'E_REGISTRY',
+      `get_versions lists ${versions.join(', ') || 'nothing'}, not the mirrored ${missing.join(', ')}: the service queries another registry than the one mirrored to`,
+      { artifact: id },
+    );
   }
   return { plugin_id: id, action, calls, versions };
 }

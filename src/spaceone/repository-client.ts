@@ -81,7 +81,12 @@ function mapCode(code: number): ErrorCode {
   }
 }
 
-type Unary = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void;
+type Unary = (
+  req: unknown,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (e: grpc.ServiceError | null, r: unknown) => void,
+) => void;
 
 function toPluginInfo(r: Record<string, unknown>): PluginInfo {
   return {
@@ -97,7 +102,8 @@ function toPluginInfo(r: Record<string, unknown>): PluginInfo {
 /** Converts plain JSON fields of a request into Struct/ListValue where the proto says so. */
 function encodeRequest(req: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...req };
-  for (const k of ['registry_config', 'capability', 'tags', 'docs']) if (out[k] !== undefined) out[k] = toStruct(out[k] as Record<string, unknown>);
+  for (const k of ['registry_config', 'capability', 'tags', 'docs'])
+    if (out[k] !== undefined) out[k] = toStruct(out[k] as Record<string, unknown>);
   if (out.labels !== undefined) out.labels = toListValue(out.labels as unknown[]);
   return out;
 }
@@ -131,7 +137,11 @@ export interface RepositoryClient {
 
 export function createRepositoryClient(options: RepositoryEndpoint): RepositoryClient {
   const m = /^(grpc|grpc\+ssl):\/\/([^/]+)\/?$/.exec(options.endpoint);
-  if (!m?.[2]) throw new AirlockError('E_CONFIG', `Repository endpoint must be grpc://HOST:PORT or grpc+ssl://HOST:PORT, got "${options.endpoint}"`);
+  if (!m?.[2])
+    throw new AirlockError(
+      'E_CONFIG',
+      `Repository endpoint must be grpc://HOST:PORT or grpc+ssl://HOST:PORT, got "${options.endpoint}"`,
+    );
   const credentials = m[1] === 'grpc+ssl' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
   const protos = repositoryProtos();
   const plugin = new protos.Plugin(m[2], credentials) as unknown as Record<string, Unary> & grpc.Client;
@@ -148,13 +158,20 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
     return md;
   }
 
-  async function call(client: Record<string, Unary>, method: string, req: unknown, artifact?: string): Promise<Record<string, unknown>> {
+  async function call(
+    client: Record<string, Unary>,
+    method: string,
+    req: unknown,
+    artifact?: string,
+  ): Promise<Record<string, unknown>> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await new Promise<Record<string, unknown>>((resolve, reject) => {
           const fn = client[method];
           if (!fn) return reject(new Error(`no method ${method}`));
-          fn.call(client, req, metadata(), { deadline: Date.now() + (options.deadlineMs ?? 30_000) }, (e, r) => (e ? reject(e) : resolve((r ?? {}) as Record<string, unknown>)));
+          fn.call(client, req, metadata(), { deadline: Date.now() + (options.deadlineMs ?? 30_000) }, (e, r) =>
+            e ? reject(e) : resolve((r ?? {}) as Record<string, unknown>),
+          );
         });
       } catch (e) {
         const err = e as grpc.ServiceError;
@@ -166,7 +183,14 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
         if (typeof err.code !== 'number') throw e;
         const details = err.details ?? err.message;
         const serviceCode = /^(ERROR_[A-Z_]+)/.exec(details)?.[1] ?? '';
-        throw new RepositoryCallError(err.code, grpc.status[err.code] ?? String(err.code), serviceCode, method, details, artifact);
+        throw new RepositoryCallError(
+          err.code,
+          grpc.status[err.code] ?? String(err.code),
+          serviceCode,
+          method,
+          details,
+          artifact,
+        );
       }
     }
   }
@@ -182,10 +206,22 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
       await call(plugin, 'deregister', { plugin_id: pluginId }, pluginId);
     },
     async get(pluginId, repositoryId) {
-      return toPluginInfo(await call(plugin, 'get', { plugin_id: pluginId, ...(repositoryId ? { repository_id: repositoryId } : {}) }, pluginId));
+      return toPluginInfo(
+        await call(
+          plugin,
+          'get',
+          { plugin_id: pluginId, ...(repositoryId ? { repository_id: repositoryId } : {}) },
+          pluginId,
+        ),
+      );
     },
     async getVersions(pluginId, repositoryId) {
-      const r = await call(plugin, 'get_versions', { plugin_id: pluginId, ...(repositoryId ? { repository_id: repositoryId } : {}) }, pluginId);
+      const r = await call(
+        plugin,
+        'get_versions',
+        { plugin_id: pluginId, ...(repositoryId ? { repository_id: repositoryId } : {}) },
+        pluginId,
+      );
       return (r.results as string[] | undefined) ?? [];
     },
     async list(filter) {
@@ -198,7 +234,10 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
         // The same id can be listed twice over all repositories (managed and local): key by both.
         const fresh = results.filter((p) => !seen.has(`${p.repository_info?.repository_id ?? ''}|${p.plugin_id}`));
         if (results.length > 0 && fresh.length === 0) {
-          throw new AirlockError('E_REGISTRY', `Repository list: page starting at ${start} repeats plugins already listed: the service does not page by query.page`);
+          throw new AirlockError(
+            'E_REGISTRY',
+            `Repository list: page starting at ${start} repeats plugins already listed: the service does not page by query.page`,
+          );
         }
         for (const p of fresh) seen.add(`${p.repository_info?.repository_id ?? ''}|${p.plugin_id}`);
         all.push(...fresh);
@@ -206,7 +245,8 @@ export function createRepositoryClient(options: RepositoryEndpoint): RepositoryC
         // A short page is the last; so is reaching total_count (0 when the service leaves it out).
         // A page longer than asked means the service ignored the limit and sent everything.
         if (results.length < limit || results.length > limit || (total > 0 && all.length >= total)) return all;
-        if (all.length >= MAX_LISTED) throw new AirlockError('E_REGISTRY', `Repository list: more than ${MAX_LISTED} plugins, not reading further`);
+        if (all.length >= MAX_LISTED)
+          throw new AirlockError('E_REGISTRY', `Repository list: more than ${MAX_LISTED} plugins, not reading further`);
       }
     },
     async listRepositories() {

@@ -63,7 +63,10 @@ export function fileMirrorState(file: string): MirrorState {
       data = parsed.records ?? {};
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new AirlockError('E_STATE', `state file ${file} is unreadable (${(e as Error).message}); move it away to start afresh`);
+        throw new AirlockError(
+          'E_STATE',
+          `state file ${file} is unreadable (${(e as Error).message}); move it away to start afresh`,
+        );
       }
       data = {};
     }

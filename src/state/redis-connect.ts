@@ -17,7 +17,9 @@ export interface RedisPolicy {
 
 export const DEFAULT_REDIS_POLICY: RedisPolicy = { connectTimeoutMs: 5000, maxBackoffMs: 10_000 };
 
-export function redisPolicyOf(config: { redis?: { connectTimeoutMs?: number; maxBackoffMs?: number } | undefined }): RedisPolicy {
+export function redisPolicyOf(config: {
+  redis?: { connectTimeoutMs?: number; maxBackoffMs?: number } | undefined;
+}): RedisPolicy {
   return {
     connectTimeoutMs: config.redis?.connectTimeoutMs ?? DEFAULT_REDIS_POLICY.connectTimeoutMs,
     maxBackoffMs: config.redis?.maxBackoffMs ?? DEFAULT_REDIS_POLICY.maxBackoffMs,
@@ -50,10 +52,13 @@ export function redisCause(e: unknown, policy: RedisPolicy = DEFAULT_REDIS_POLIC
   const code = typeof err?.code === 'string' ? err.code : undefined;
   if (code && CAUSES[code]) return CAUSES[code];
   const message = typeof err?.message === 'string' ? err.message : String(e);
-  if (code === 'ETIMEDOUT' || /timed? ?out/i.test(message)) return `no answer within ${formatSeconds(policy.connectTimeoutMs)}`;
+  if (code === 'ETIMEDOUT' || /timed? ?out/i.test(message))
+    return `no answer within ${formatSeconds(policy.connectTimeoutMs)}`;
   if (/Connection is closed|Stream isn't writeable|max retries per request/i.test(message)) return 'connection lost';
   // Whatever else the client says, minus anything that looks like an address with credentials.
-  return redact(message.replace(/rediss?:\/\/\S*/g, 'Redis')).replace(/\s+/g, ' ').slice(0, 200);
+  return redact(message.replace(/rediss?:\/\/\S*/g, 'Redis'))
+    .replace(/\s+/g, ' ')
+    .slice(0, 200);
 }
 
 function formatSeconds(ms: number): string {
@@ -68,10 +73,16 @@ function refusedCredentials(e: unknown): boolean {
  * The error a command stops with when Redis is not there: `cannot reach Redis at HOST:PORT (cause)`,
  * exit 3; credentials Redis refused are E_UNAUTHORIZED (exit 4).
  */
-export function redisUnreachable(url: string, e: unknown, policy: RedisPolicy = DEFAULT_REDIS_POLICY, context = ''): AirlockError {
+export function redisUnreachable(
+  url: string,
+  e: unknown,
+  policy: RedisPolicy = DEFAULT_REDIS_POLICY,
+  context = '',
+): AirlockError {
   if (e instanceof AirlockError && (e.code === 'E_UNREACHABLE' || e.code === 'E_UNAUTHORIZED')) return e;
   const where = redisEndpoint(url);
-  if (refusedCredentials(e)) return new AirlockError('E_UNAUTHORIZED', `Redis at ${where} refused the credentials of redis.url${context}`);
+  if (refusedCredentials(e))
+    return new AirlockError('E_UNAUTHORIZED', `Redis at ${where} refused the credentials of redis.url${context}`);
   return new AirlockError('E_UNREACHABLE', `cannot reach Redis at ${where} (${redisCause(e, policy)})${context}`);
 }
 
@@ -80,7 +91,12 @@ export function isRedisConnectionError(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown; name?: unknown } | undefined;
   if (typeof err?.code === 'string' && (err.code in CAUSES || err.code === 'ETIMEDOUT')) return true;
   const message = typeof err?.message === 'string' ? err.message : '';
-  return err?.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|max retries per request|Socket timeout|connect ETIMEDOUT|ECONNREFUSED/i.test(message);
+  return (
+    err?.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|max retries per request|Socket timeout|connect ETIMEDOUT|ECONNREFUSED/i.test(
+      message,
+    )
+  );
 }
 
 /**
@@ -91,7 +107,9 @@ export function isRedisConnectionError(e: unknown): boolean {
 const DISCONNECT_TIMEOUT_MS = 200;
 
 /** ioredis options with a retry strategy that is a function (what BullMQ's connection options take). */
-export type PolicyRedisOptions = Omit<RedisOptions, 'retryStrategy'> & { retryStrategy: (times: number) => number | null };
+export type PolicyRedisOptions = Omit<RedisOptions, 'retryStrategy'> & {
+  retryStrategy: (times: number) => number | null;
+};
 
 /**
  * ioredis options for a command: one attempt bounded by the connect timeout, then an error rather
@@ -117,7 +135,8 @@ export function serviceRedisOptions(policy: RedisPolicy, options: { failFast?: b
   return {
     connectTimeout: policy.connectTimeoutMs,
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-    retryStrategy: (times) => Math.min(policy.maxBackoffMs, 250 * 2 ** Math.min(times - 1, 10)) + Math.floor(Math.random() * 250),
+    retryStrategy: (times) =>
+      Math.min(policy.maxBackoffMs, 250 * 2 ** Math.min(times - 1, 10)) + Math.floor(Math.random() * 250),
     ...(options.failFast ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
   };
 }
@@ -128,8 +147,15 @@ export function serviceRedisOptions(policy: RedisPolicy, options: { failFast?: b
  * An error listener is always attached (ioredis prints an "Unhandled error event" stack otherwise):
  * callers that care about the connection's state watch it through `onError` or a RedisHealth.
  */
-export async function connectRedis(url: string, options: RedisOptions = {}, onError: (e: Error) => void = () => undefined): Promise<Redis> {
-  const mod = (await import('ioredis')) as unknown as { Redis?: typeof Redis; default?: typeof Redis | { Redis?: typeof Redis } };
+export async function connectRedis(
+  url: string,
+  options: RedisOptions = {},
+  onError: (e: Error) => void = () => undefined,
+): Promise<Redis> {
+  const mod = (await import('ioredis')) as unknown as {
+    Redis?: typeof Redis;
+    default?: typeof Redis | { Redis?: typeof Redis };
+  };
   const def = mod.default as (typeof Redis & { Redis?: typeof Redis }) | undefined;
   const Ctor = mod.Redis ?? def?.Redis ?? def;
   if (!Ctor) throw new Error('ioredis did not load');

@@ -21,7 +21,10 @@ export interface HealthLog {
   warn(obj: object, msg: string): void;
 }
 
-export async function watchRedis(url: string, options: { policy: RedisPolicy; logger: HealthLog; intervalMs?: number }): Promise<RedisHealth> {
+export async function watchRedis(
+  url: string,
+  options: { policy: RedisPolicy; logger: HealthLog; intervalMs?: number },
+): Promise<RedisHealth> {
   const { policy, logger } = options;
   const endpoint = redisEndpoint(url);
   let up = false;
@@ -36,14 +39,30 @@ export async function watchRedis(url: string, options: { policy: RedisPolicy; lo
     up = now;
     const downFor = Date.now() - since;
     since = Date.now();
-    if (now) logger.info(first ? { redis: endpoint } : { redis: endpoint, downForMs: downFor }, first ? 'Redis connected' : 'Redis reachable again');
-    else logger.warn({ redis: endpoint, cause: redisCause(cause, policy) }, 'Redis unreachable; retrying with backoff until it is back');
+    if (now)
+      logger.info(
+        first ? { redis: endpoint } : { redis: endpoint, downForMs: downFor },
+        first ? 'Redis connected' : 'Redis reachable again',
+      );
+    else
+      logger.warn(
+        { redis: endpoint, cause: redisCause(cause, policy) },
+        'Redis unreachable; retrying with backoff until it is back',
+      );
     const w = waiters;
     waiters = [];
     for (const fn of w) fn(now);
   };
   // Fails fast: a ping while the connection is down is an answer ("down"), not a wait.
-  const client: Redis = await connectRedis(url, { ...serviceRedisOptions(policy, { failFast: true }), socketTimeout: policy.connectTimeoutMs, connectionName: 'airlock-health' }, (e) => set(false, e));
+  const client: Redis = await connectRedis(
+    url,
+    {
+      ...serviceRedisOptions(policy, { failFast: true }),
+      socketTimeout: policy.connectTimeoutMs,
+      connectionName: 'airlock-health',
+    },
+    (e) => set(false, e),
+  );
   client.on('ready', () => set(true));
   // A closed connection is Redis away until the next attempt succeeds, however soon: what serve
   // answers (503) follows its connection, and the log says the same.

@@ -56,7 +56,11 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
         const versions = index.entries[chart.name] ?? [];
         const present = versions.find((v) => v.version === chart.version);
         if (present?.digest && present.digest !== digest) {
-          throw new AirlockError('E_CONFLICT', `${file} in ${dir} has digest ${present.digest}, the source chart ${digest}; not overwriting`, { artifact: location });
+          throw new AirlockError(
+            'E_CONFLICT',
+            `${file} in ${dir} has digest ${present.digest}, the source chart ${digest}; not overwriting`,
+            { artifact: location },
+          );
         }
         let onDisk: Buffer | undefined;
         try {
@@ -65,7 +69,8 @@ export function directoryChartTarget(dir: string, baseUrl?: string): ChartTarget
           onDisk = undefined;
         }
         const diskOk = onDisk !== undefined && createHash('sha256').update(onDisk).digest('hex') === digest;
-        if (present && diskOk && (!chart.prov || (await exists(`${location}.prov`)))) return { status: 'unchanged' as const, location, digest };
+        if (present && diskOk && (!chart.prov || (await exists(`${location}.prov`))))
+          return { status: 'unchanged' as const, location, digest };
         if (!diskOk) await writeFileAtomic(location, chart.tgz);
         if (chart.prov) await writeFileAtomic(`${location}.prov`, chart.prov);
         // stringifyIndex keeps only Helm's fields, so whatever else the upstream entry or Chart.yaml has is dropped there.

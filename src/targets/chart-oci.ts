@@ -15,7 +15,13 @@ export function ociChartTarget(engine: RegistryAccess, registry: string, basePat
   /** The chart's repository and tag, checked as OCI names: a request never leaves /v2/<repository>. */
   const place = (name: string, version: string) => {
     checkChartNames(name, version, label);
-    const repo = { registry, repository: checkName('repository', basePath ? `${basePath}/${name}` : name, { field: 'OCI repository', artifact: label }) };
+    const repo = {
+      registry,
+      repository: checkName('repository', basePath ? `${basePath}/${name}` : name, {
+        field: 'OCI repository',
+        artifact: label,
+      }),
+    };
     const tag = checkName('tag', chartTag(version), { field: 'OCI tag', artifact: label });
     return { repo, tag, location: `oci://${registry}/${repo.repository}:${tag}` };
   };
@@ -26,7 +32,10 @@ export function ociChartTarget(engine: RegistryAccess, registry: string, basePat
       const head = await engine.client.headManifest(repo, tag);
       if (!head) return { present: false, location };
       const parsed = parseManifest(await engine.client.getManifest(repo, head.digest), location);
-      return { present: parsed.kind === 'manifest' && parsed.layers.some((l) => l.digest === `sha256:${digest}`), location };
+      return {
+        present: parsed.kind === 'manifest' && parsed.layers.some((l) => l.digest === `sha256:${digest}`),
+        location,
+      };
     },
     async push(chart: ChartPackage) {
       const { repo, tag, location } = place(chart.name, chart.version);
@@ -41,7 +50,11 @@ export function ociChartTarget(engine: RegistryAccess, registry: string, basePat
         const parsed = parseManifest(raw, location);
         const layers = parsed.kind === 'manifest' ? parsed.layers : [];
         if (layers.some((l) => l.digest === chartLayer?.digest)) return { status: 'unchanged', location, digest };
-        throw new AirlockError('E_CONFLICT', `a different chart is already tagged ${tag} at ${registry}/${repo.repository}; not overwriting`, { artifact: location });
+        throw new AirlockError(
+          'E_CONFLICT',
+          `a different chart is already tagged ${tag} at ${registry}/${repo.repository}; not overwriting`,
+          { artifact: location },
+        );
       }
       const blobs = [{ mediaType: HELM.config, bytes: built.config, digest: built.configDigest }, ...built.layers];
       for (const b of blobs) {

@@ -22,9 +22,17 @@ const MAX_CHART = 512 * 1024 * 1024;
  * `cm+http(s)://HOST[:PORT][/TENANT/PATH]`; the tenant path must have as many segments as the
  * server's `--depth`, or no route matches.
  */
-function chartMuseumParts(url: string, contextPath: string | undefined): { origin: string; host: string; ctx: string; tenant: string } {
+function chartMuseumParts(
+  url: string,
+  contextPath: string | undefined,
+): { origin: string; host: string; ctx: string; tenant: string } {
   const u = new URL(url.replace(/^cm\+/, ''));
-  return { origin: u.origin, host: u.host, tenant: u.pathname.replace(/^\/+|\/+$/g, ''), ctx: (contextPath ?? '').replace(/\/+$/, '').replace(/^(?!\/)(.)/, '/$1') };
+  return {
+    origin: u.origin,
+    host: u.host,
+    tenant: u.pathname.replace(/^\/+|\/+$/g, ''),
+    ctx: (contextPath ?? '').replace(/\/+$/, '').replace(/^(?!\/)(.)/, '/$1'),
+  };
 }
 
 /** The Helm repository URL a ChartMuseum target serves (what `helm repo add` and Flux point at). */
@@ -42,7 +50,10 @@ async function museumMessage(res: HttpResponse): Promise<string> {
   } catch {
     // not JSON: the text itself
   }
-  const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return redact(plain ? plain.slice(0, 160) : '(empty body)');
 }
 
@@ -70,7 +81,8 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
     return creds ? { authorization: basicAuthorization(creds) } : {};
   }
 
-  const get = (target: string, artifact: string) => engine.http.request({ method: 'GET', url: target, headers: headers(), artifact });
+  const get = (target: string, artifact: string) =>
+    engine.http.request({ method: 'GET', url: target, headers: headers(), artifact });
 
   /**
    * A 404 is "absent" only when a handler said so. router.go answers `{"error":"not found"}` when no
@@ -104,7 +116,11 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
       body = JSON.parse((await readBuffer(res, MAX_JSON, artifact)).toString('utf8')) as typeof body;
     } catch (e) {
       if (e instanceof AirlockError) throw e;
-      throw new AirlockError('E_REGISTRY', `ChartMuseum lookup answered something that is not JSON: ${(e as Error).message}`, { artifact });
+      throw new AirlockError(
+        'E_REGISTRY',
+        `ChartMuseum lookup answered something that is not JSON: ${(e as Error).message}`,
+        { artifact },
+      );
     }
     if (body?.name !== name || body.version !== version) return undefined;
     return typeof body.digest === 'string' ? body.digest.replace(/^sha256:/, '') : '';
@@ -134,7 +150,10 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
 
   async function museumError(res: HttpResponse, what: string, artifact: string): Promise<AirlockError> {
     const status = res.statusCode;
-    return new AirlockError(codeFor(status), `${what}: HTTP ${status} ${await museumMessage(res)}`, { artifact, status });
+    return new AirlockError(codeFor(status), `${what}: HTTP ${status} ${await museumMessage(res)}`, {
+      artifact,
+      status,
+    });
   }
 
   const locationOf = (name: string, version: string) => `${repoUrl}/charts/${name}-${version}.tgz`;
@@ -143,7 +162,10 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
     label,
     async has(name, version, digest) {
       checkChartNames(name, version, label);
-      return { present: (await listedDigest(name, version, `${label} ${name}@${version}`)) === digest, location: locationOf(name, version) };
+      return {
+        present: (await listedDigest(name, version, `${label} ${name}@${version}`)) === digest,
+        location: locationOf(name, version),
+      };
     },
     async push(chart: ChartPackage) {
       // The server names the file after the Chart.yaml inside (pkg/repo/chart.go ChartPackageFilenameFromContent).
@@ -155,7 +177,11 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
       const location = locationOf(name, version);
       const digest = createHash('sha256').update(chart.tgz).digest('hex');
       const conflict = (stored: string) =>
-        new AirlockError('E_CONFLICT', `ChartMuseum already holds ${name} ${version} with digest ${stored}, the source chart is ${digest}; set force to overwrite`, { artifact });
+        new AirlockError(
+          'E_CONFLICT',
+          `ChartMuseum already holds ${name} ${version} with digest ${stored}, the source chart is ${digest}; set force to overwrite`,
+          { artifact },
+        );
 
       // The index first (cheap); storage decides whenever the index does not vouch for this archive,
       // so a lagging index never lets a different chart be overwritten on a server with --allow-overwrite.
@@ -190,17 +216,29 @@ export function chartMuseumTarget(engine: HostAccess, url: string, options: Char
         const now = await storedDigest(file, artifact);
         if (now === digest) return { status: 'unchanged', location, digest };
         if (now === undefined) {
-          throw new AirlockError('E_CONFLICT', `ChartMuseum refused ${file} (HTTP 409 ${said}) though its storage has no such archive: a ${file}.prov left there blocks the upload`, { artifact, status: 409 });
+          throw new AirlockError(
+            'E_CONFLICT',
+            `ChartMuseum refused ${file} (HTTP 409 ${said}) though its storage has no such archive: a ${file}.prov left there blocks the upload`,
+            { artifact, status: 409 },
+          );
         }
         if (options.force) {
-          throw new AirlockError('E_CONFLICT', `ChartMuseum refused to overwrite ${name} ${version} (digest ${now}) even with ?force (HTTP 409 ${said}): the server runs with --disable-force-overwrite`, { artifact, status: 409 });
+          throw new AirlockError(
+            'E_CONFLICT',
+            `ChartMuseum refused to overwrite ${name} ${version} (digest ${now}) even with ?force (HTTP 409 ${said}): the server runs with --disable-force-overwrite`,
+            { artifact, status: 409 },
+          );
         }
         throw conflict(now);
       }
       if (res.statusCode === 413) {
         const said = await museumMessage(res);
         const size = chart.tgz.length + (chart.prov?.length ?? 0);
-        throw new AirlockError('E_REGISTRY', `ChartMuseum refused the upload as too large (HTTP 413 ${said}): ${size} bytes of chart and provenance, over the server's --max-upload-size (20 MiB unless set)`, { artifact, status: 413 });
+        throw new AirlockError(
+          'E_REGISTRY',
+          `ChartMuseum refused the upload as too large (HTTP 413 ${said}): ${size} bytes of chart and provenance, over the server's --max-upload-size (20 MiB unless set)`,
+          { artifact, status: 413 },
+        );
       }
       throw await museumError(res, 'ChartMuseum upload failed', artifact);
     },

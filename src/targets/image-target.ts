@@ -26,7 +26,8 @@ export function targetParts(source: RegistryImageRef, rule: TargetRule): { regis
   const rendered = rule.path.replace(/\{(host|repository|name)\}/g, (_m, k: string) =>
     k === 'host' ? hostComponent(source.registry) : k === 'repository' ? source.repository : name,
   );
-  if (/[{}]/.test(rendered)) throw new AirlockError('E_CONFIG', `targets.images.path: unknown placeholder in "${rule.path}"`);
+  if (/[{}]/.test(rendered))
+    throw new AirlockError('E_CONFIG', `targets.images.path: unknown placeholder in "${rule.path}"`);
   const base = rule.registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
   return { registry: base, repository: rendered };
 }

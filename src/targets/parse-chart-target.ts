@@ -17,14 +17,22 @@ export interface ChartTargetOptions extends ChartMuseumOptions {
 /** What any chart target may need: registries for OCI targets, HTTP and host credentials for ChartMuseum. */
 export type ChartTargetAccess = RegistryAccess & HostAccess;
 
-export function parseChartTarget(engine: ChartTargetAccess, spec: string, options: ChartTargetOptions = {}): ChartTarget {
+export function parseChartTarget(
+  engine: ChartTargetAccess,
+  spec: string,
+  options: ChartTargetOptions = {},
+): ChartTarget {
   if (spec.startsWith('oci://')) {
     const { registry, path: p } = parseOciChartUrl(spec);
     return ociChartTarget(engine, registry, p);
   }
   if (/^cm\+https?:\/\//.test(spec)) return chartMuseumTarget(engine, spec, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new AirlockError('E_TRANSPORT', 'a chart target is oci://HOST/PATH, cm+http(s)://HOST[/TENANT] or a directory', { artifact: spec });
+    throw new AirlockError(
+      'E_TRANSPORT',
+      'a chart target is oci://HOST/PATH, cm+http(s)://HOST[/TENANT] or a directory',
+      { artifact: spec },
+    );
   }
   return directoryChartTarget(path.resolve(spec), options.baseUrl);
 }

@@ -11,7 +11,10 @@ export interface AirlockProcess {
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv): AirlockProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-500_000);
@@ -32,23 +35,57 @@ function start(args: string[], env: NodeJS.ProcessEnv): AirlockProcess {
 }
 
 /** `airlock worker`; resolves once it says it started. */
-export async function startWorkerProcess(config: string, queue: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<AirlockProcess> {
+export async function startWorkerProcess(
+  config: string,
+  queue: string,
+  env: NodeJS.ProcessEnv,
+  extra: string[] = [],
+): Promise<AirlockProcess> {
   const p = start(['worker', '--config', config, '--queue', queue, '--log-level', 'info', ...extra], env);
-  await waitFor(async () => {
-    if (p.child.exitCode !== null) throw new Error(`worker exited: ${p.stderr()}`);
-    return p.stderr().includes('worker started');
-  }, 'airlock worker', 200);
+  await waitFor(
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`worker exited: ${p.stderr()}`);
+      return p.stderr().includes('worker started');
+    },
+    'airlock worker',
+    200,
+  );
   return p;
 }
 
 /** `airlock serve` on a free loopback port; resolves once /healthz answers. */
-export async function startServeProcess(config: string, queue: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<AirlockProcess & { url: string }> {
+export async function startServeProcess(
+  config: string,
+  queue: string,
+  env: NodeJS.ProcessEnv,
+  extra: string[] = [],
+): Promise<AirlockProcess & { url: string }> {
   const port = await freePort();
-  const p = start(['serve', '--config', config, '--queue', queue, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...extra], env);
+  const p = start(
+    [
+      'serve',
+      '--config',
+      config,
+      '--queue',
+      queue,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+      ...extra,
+    ],
+    env,
+  );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (p.child.exitCode !== null) throw new Error(`serve exited: ${p.stderr()}`);
-    return (await fetch(`${url}/healthz`)).status === 200;
-  }, 'airlock serve', 200);
+  await waitFor(
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`serve exited: ${p.stderr()}`);
+      return (await fetch(`${url}/healthz`)).status === 200;
+    },
+    'airlock serve',
+    200,
+  );
   return { ...p, url };
 }

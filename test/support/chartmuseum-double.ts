@@ -102,7 +102,25 @@ interface Ctx {
 }
 
 /** helm/helm pkg/chart/metadata.go: the Metadata struct's fields in declaration order (its JSON names). */
-const METADATA_FIELDS = ['name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type'];
+const METADATA_FIELDS = [
+  'name',
+  'home',
+  'sources',
+  'version',
+  'description',
+  'keywords',
+  'maintainers',
+  'icon',
+  'apiVersion',
+  'condition',
+  'tags',
+  'appVersion',
+  'deprecated',
+  'annotations',
+  'kubeVersion',
+  'dependencies',
+  'type',
+];
 
 interface ChartVersion {
   metadata: Record<string, unknown>;
@@ -117,7 +135,8 @@ interface ChartVersion {
  * Masterminds/semver v3 NewVersion (loose: `v` prefix, missing minor/patch) as Helm validates chart
  * versions (pkg/chart/metadata.go isValidSemver). Written here, not shared with airlock.
  */
-const VERSION_RE = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
+const VERSION_RE =
+  /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
 
 interface Semver {
   parts: [number, number, number];
@@ -128,7 +147,11 @@ interface Semver {
 function semverOf(v: string): Semver | undefined {
   const m = VERSION_RE.exec(v);
   if (!m) return undefined;
-  return { parts: [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)], given: m[3] !== undefined ? 3 : m[2] !== undefined ? 2 : 1, pre: m[4] ?? '' };
+  return {
+    parts: [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)],
+    given: m[3] !== undefined ? 3 : m[2] !== undefined ? 2 : 1,
+    pre: m[4] ?? '',
+  };
 }
 
 /** Masterminds Version.Compare: X.Y.Z, then prerelease (none ranks higher); build metadata ignored. */
@@ -180,7 +203,10 @@ function indexGet(entries: Map<string, ChartVersion[]>, name: string, version: s
       continue;
     }
     if (have.pre && !want.pre) continue;
-    const ok = want.given === 3 ? compareSemver(have, want) === 0 : have.parts.slice(0, want.given).every((n, i) => n === want.parts[i]);
+    const ok =
+      want.given === 3
+        ? compareSemver(have, want) === 0
+        : have.parts.slice(0, want.given).every((n, i) => n === want.parts[i]);
     if (ok) return v;
   }
   return `no chart version found for ${name}-${version}`;
@@ -191,13 +217,18 @@ function indexGet(entries: Map<string, ChartVersion[]>, name: string, version: s
  * the Chart.yaml below the archive's top directory, decoded into Helm's Metadata (unknown fields
  * dropped, apiVersion defaulting to v1), then Metadata.Validate (pkg/chart/metadata.go).
  */
-function loadChart(tgz: Buffer): { metadata: Record<string, unknown>; name: string; version: string } | { error: string } {
+function loadChart(
+  tgz: Buffer,
+): { metadata: Record<string, unknown>; name: string; version: string } | { error: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cm-double-'));
   try {
     fs.writeFileSync(path.join(dir, 'c.tgz'), tgz);
     let list: string[];
     try {
-      list = execFileSync('tar', ['-tzf', path.join(dir, 'c.tgz')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n');
+      list = execFileSync('tar', ['-tzf', path.join(dir, 'c.tgz')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).split('\n');
     } catch {
       return { error: 'gzip: invalid header' };
     }
@@ -205,13 +236,15 @@ function loadChart(tgz: Buffer): { metadata: Record<string, unknown>; name: stri
     if (!entry) return { error: 'Chart.yaml file is missing' };
     let doc: Record<string, unknown>;
     try {
-      doc = (parse(execFileSync('tar', ['-xzOf', path.join(dir, 'c.tgz'), entry], { encoding: 'utf8' })) ?? {}) as Record<string, unknown>;
+      doc = (parse(execFileSync('tar', ['-xzOf', path.join(dir, 'c.tgz'), entry], { encoding: 'utf8' })) ??
+        {}) as Record<string, unknown>;
     } catch (e) {
       return { error: `cannot load Chart.yaml: ${(e as Error).message.split('\n')[0]}` };
     }
     const metadata: Record<string, unknown> = {};
     for (const k of METADATA_FIELDS) if (doc[k] !== undefined && doc[k] !== null && doc[k] !== '') metadata[k] = doc[k];
-    for (const k of ['name', 'version', 'apiVersion', 'appVersion', 'type']) if (metadata[k] !== undefined) metadata[k] = String(metadata[k]);
+    for (const k of ['name', 'version', 'apiVersion', 'appVersion', 'type'])
+      if (metadata[k] !== undefined) metadata[k] = String(metadata[k]);
     metadata.apiVersion ??= 'v1';
     const name = (metadata.name as string | undefined) ?? '';
     const version = (metadata.version as string | undefined) ?? '';
@@ -220,7 +253,8 @@ function loadChart(tgz: Buffer): { metadata: Record<string, unknown>; name: stri
     if (name !== path.posix.basename(name)) return { error: `validation: chart.metadata.name "${name}" is invalid` };
     if (!version) return { error: 'validation: chart.metadata.version is required' };
     if (!semverOf(version)) return { error: `validation: chart.metadata.version "${version}" is invalid` };
-    if (!['', 'application', 'library'].includes(String(metadata.type ?? ''))) return { error: 'validation: chart.metadata.type must be application or library' };
+    if (!['', 'application', 'library'].includes(String(metadata.type ?? '')))
+      return { error: 'validation: chart.metadata.type must be application or library' };
     return { metadata, name, version };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -262,7 +296,8 @@ function formFiles(contentType: string, body: Buffer): Map<string, Buffer> {
       const name = param('name');
       const filename = param('filename');
       const field = name?.[1] ?? name?.[2];
-      if (field && (filename?.[1] ?? filename?.[2]) && !files.has(field)) files.set(field, part.subarray(headerEnd + 4));
+      if (field && (filename?.[1] ?? filename?.[2]) && !files.has(field))
+        files.set(field, part.subarray(headerEnd + 4));
     }
     at = next + 2;
   }
@@ -288,14 +323,23 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
   // chartmuseum/storage local.go: objects are files under one root; a tenant is a directory.
   const objectPath = (repo: string, file: string) => (repo ? path.posix.join(repo, file) : file);
   const listObjects = (repo: string) =>
-    [...storage.entries()].filter(([p]) => path.posix.dirname(p) === (repo || '.')).map(([p, o]) => ({ path: path.posix.basename(p), ...o }));
+    [...storage.entries()]
+      .filter(([p]) => path.posix.dirname(p) === (repo || '.'))
+      .map(([p, o]) => ({ path: path.posix.basename(p), ...o }));
   const putObject = (p: string, content: Buffer) => storage.set(p, { content, lastModified: Date.now() });
 
   /** pkg/repo/chart.go ChartVersionFromStorageObject: urls `charts/<file>`, digest sha256 of the bytes, created = mtime. */
   function chartVersionFrom(file: string, content: Buffer, lastModified: number): ChartVersion | undefined {
     const chart = loadChart(content);
     if ('error' in chart) return undefined;
-    return { metadata: chart.metadata, name: chart.name, version: chart.version, urls: [`charts/${file}`], created: new Date(lastModified).toISOString(), digest: createHash('sha256').update(content).digest('hex') };
+    return {
+      metadata: chart.metadata,
+      name: chart.name,
+      version: chart.version,
+      urls: [`charts/${file}`],
+      created: new Date(lastModified).toISOString(),
+      digest: createHash('sha256').update(content).digest('hex'),
+    };
   }
 
   // multitenant/cache.go: one cached index per tenant, changed by events and by storage rescans.
@@ -327,7 +371,15 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       entries[name] = vs.map((v) => ({ ...v.metadata, urls: v.urls, created: v.created, digest: v.digest }));
     }
     const serverInfo = ctx ? { contextPath: ctx } : {};
-    entry.raw = stringify({ apiVersion: 'v1', entries, generated: new Date(Math.round(Date.now() / 1000) * 1000).toISOString(), serverInfo }, { sortMapEntries: true });
+    entry.raw = stringify(
+      {
+        apiVersion: 'v1',
+        entries,
+        generated: new Date(Math.round(Date.now() / 1000) * 1000).toISOString(),
+        serverInfo,
+      },
+      { sortMapEntries: true },
+    );
   }
 
   /** index.go saveStatefile, after a rescan or an event changed the index: index-cache.yaml in the tenant's storage. */
@@ -474,7 +526,8 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
     let limit = -1;
     if (c.query.has('offset')) {
       offset = Number.parseInt(c.query.get('offset') ?? '', 10);
-      if (!Number.isFinite(offset) || offset < 0) return c.json(400, { error: 'offset is not a valid non-negative integer' });
+      if (!Number.isFinite(offset) || offset < 0)
+        return c.json(400, { error: 'offset is not a valid non-negative integer' });
     }
     if (c.query.has('limit')) {
       limit = Number.parseInt(c.query.get('limit') ?? '', 10);
@@ -522,7 +575,8 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
     const file = `${chart.name}-${chart.version}.tgz`;
     if (path.posix.basename(file) !== file) return c.json(400, { error: `${file} is improperly formatted` });
     const found = storage.has(objectPath(repo, file));
-    if (found && !allowOverwrite && (!allowForceOverwrite || !force)) return c.json(409, { error: 'file already exists' });
+    if (found && !allowOverwrite && (!allowForceOverwrite || !force))
+      return c.json(409, { error: 'file already exists' });
     if (storageLimitReached(repo, file, force)) return c.json(507, { error: 'repo has reached storage limit' });
     putObject(objectPath(repo, file), body);
     emitEvent(repo, found ? 'update' : 'add', chartVersionFrom(file, body, Date.now()));
@@ -566,8 +620,12 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       }
       files.set(file, { content, field });
     }
-    if (conflict && !allowOverwrite && (!allowForceOverwrite || !force)) return c.json(409, { error: 'chart already exists' });
-    if (files.size === 0) return c.json(400, { error: `no package or provenance file found in form fields ${chartField} and ${provField}` });
+    if (conflict && !allowOverwrite && (!allowForceOverwrite || !force))
+      return c.json(409, { error: 'chart already exists' });
+    if (files.size === 0)
+      return c.json(400, {
+        error: `no package or provenance file found in form fields ${chartField} and ${provField}`,
+      });
     let chartVersion: ChartVersion | undefined;
     for (const [file, { content, field }] of files) {
       putObject(objectPath(repo, file), content);
@@ -587,7 +645,8 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
     const file = provenanceFilename(body);
     if (!file) return c.json(500, { error: 'invalid provenance file' });
     if (path.posix.basename(file) !== file) return c.json(400, { error: `${file} is improperly formatted` });
-    if (!allowOverwrite && (!allowForceOverwrite || !force) && storage.has(objectPath(repo, file))) return c.json(409, { error: 'file already exists' });
+    if (!allowOverwrite && (!allowForceOverwrite || !force) && storage.has(objectPath(repo, file)))
+      return c.json(409, { error: 'file already exists' });
     if (storageLimitReached(repo, file, force)) return c.json(507, { error: 'repo has reached storage limit' });
     putObject(objectPath(repo, file), body);
     c.json(201, { saved: true });
@@ -607,7 +666,13 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
 
   // ---- routes (multitenant/routes.go) ----
   const routes: Route[] = [
-    { method: 'GET', path: '/', action: 'pull', handler: (c) => c.data(200, 'text/html', '<!DOCTYPE html><html><body><h1>Welcome to ChartMuseum!</h1></body></html>\n') },
+    {
+      method: 'GET',
+      path: '/',
+      action: 'pull',
+      handler: (c) =>
+        c.data(200, 'text/html', '<!DOCTYPE html><html><body><h1>Welcome to ChartMuseum!</h1></body></html>\n'),
+    },
     { method: 'GET', path: '/info', action: '', handler: (c) => c.json(200, { version: 'double' }) },
     { method: 'GET', path: '/health', action: '', handler: (c) => c.json(200, { healthy: true }) },
     { method: 'GET', path: '/:repo/index.yaml', action: 'pull', handler: getIndex },
@@ -620,12 +685,28 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       { method: 'GET', path: '/api/:repo/charts', action: 'pull', handler: getAllCharts },
       { method: 'HEAD', path: '/api/:repo/charts/:name', action: 'pull', handler: (c) => getChart(c, true) },
       { method: 'GET', path: '/api/:repo/charts/:name', action: 'pull', handler: (c) => getChart(c, false) },
-      { method: 'HEAD', path: '/api/:repo/charts/:name/:version', action: 'pull', handler: (c) => getChartVersion(c, true) },
-      { method: 'GET', path: '/api/:repo/charts/:name/:version', action: 'pull', handler: (c) => getChartVersion(c, false) },
+      {
+        method: 'HEAD',
+        path: '/api/:repo/charts/:name/:version',
+        action: 'pull',
+        handler: (c) => getChartVersion(c, true),
+      },
+      {
+        method: 'GET',
+        path: '/api/:repo/charts/:name/:version',
+        action: 'pull',
+        handler: (c) => getChartVersion(c, false),
+      },
       { method: 'POST', path: '/api/:repo/charts', action: 'push', handler: postCharts },
       { method: 'POST', path: '/api/:repo/prov', action: 'push', handler: postProv },
     );
-    if (!options.disableDelete) routes.push({ method: 'DELETE', path: '/api/:repo/charts/:name/:version', action: 'push', handler: deleteChartVersion });
+    if (!options.disableDelete)
+      routes.push({
+        method: 'DELETE',
+        path: '/api/:repo/charts/:name/:version',
+        action: 'push',
+        handler: deleteChartVersion,
+      });
   }
 
   /**
@@ -640,7 +721,8 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       else if (url.startsWith(ctx)) url = url.replace(ctx, '');
       else return undefined;
     }
-    if (url === '/health' && method === 'GET') return { route: routes.find((r) => r.path === '/health') as Route, params: {} };
+    if (url === '/health' && method === 'GET')
+      return { route: routes.find((r) => r.path === '/health') as Route, params: {} };
     const isApi = url.startsWith('/api/') && !/\.(yaml|tgz|prov)$/.test(url);
     const start = isApi ? 2 : 1;
     const parts = url.split('/');
@@ -657,7 +739,12 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
       const tmpl = route.path.replace('/:repo', '').split('/');
       if (tmpl.length !== noRepo.length) continue;
       const params: Record<string, string> = {};
-      if (tmpl.every((seg, i) => (seg.startsWith(':') ? ((params[seg.slice(1)] = noRepo[i] ?? ''), true) : seg === noRepo[i]))) return { route, params: { ...params, repo } };
+      if (
+        tmpl.every((seg, i) =>
+          seg.startsWith(':') ? ((params[seg.slice(1)] = noRepo[i] ?? ''), true) : seg === noRepo[i],
+        )
+      )
+        return { route, params: { ...params, repo } };
     }
     return undefined;
   }
@@ -707,11 +794,20 @@ export async function startChartMuseumDouble(options: ChartMuseumOptions = {}): 
     }
     c.params = found.params;
     // router.go + chartmuseum/auth: routes with an action need the exact basic header, unless anonymous pulls are allowed.
-    if (found.route.action && options.basicAuth?.username && options.basicAuth.password && !(options.anonymousGet && found.route.action === 'pull')) {
+    if (
+      found.route.action &&
+      options.basicAuth?.username &&
+      options.basicAuth.password &&
+      !(options.anonymousGet && found.route.action === 'pull')
+    ) {
       const expected = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
       if (req.headers.authorization !== expected) {
         req.resume();
-        return send(401, { 'www-authenticate': 'Basic realm="ChartMuseum"', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: 'unauthorized' }));
+        return send(
+          401,
+          { 'www-authenticate': 'Basic realm="ChartMuseum"', 'content-type': 'application/json; charset=utf-8' },
+          JSON.stringify({ error: 'unauthorized' }),
+        );
       }
     }
     Promise.resolve(found.route.handler(c)).catch((e: unknown) => {

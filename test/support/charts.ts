@@ -30,7 +30,14 @@ function writeChartDir(dir: string, spec: ChartSpec): void {
   if (!spec.noChartYaml) {
     fs.writeFileSync(
       path.join(dir, 'Chart.yaml'),
-      stringify({ apiVersion: 'v2', name: spec.name, version: spec.version, ...(spec.appVersion ? { appVersion: spec.appVersion } : {}), description: `${spec.name} test chart`, ...(spec.annotations ? { annotations: spec.annotations } : {}) }),
+      stringify({
+        apiVersion: 'v2',
+        name: spec.name,
+        version: spec.version,
+        ...(spec.appVersion ? { appVersion: spec.appVersion } : {}),
+        description: `${spec.name} test chart`,
+        ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      }),
     );
   }
   fs.writeFileSync(path.join(dir, 'values.yaml'), stringify(spec.values ?? {}));
@@ -86,7 +93,15 @@ export interface ChartRepoServer {
  * and .prov files. `relative` writes relative urls as ChartMuseum does; `requireQuery` answers 403
  * unless the query string carries it (Helm copies the repo URL's query onto chart URLs).
  */
-export async function startChartRepo(charts: RepoChart[], options: { relative?: boolean; requireQuery?: string; basicAuth?: { username: string; password: string }; redirectCharts?: boolean } = {}): Promise<ChartRepoServer> {
+export async function startChartRepo(
+  charts: RepoChart[],
+  options: {
+    relative?: boolean;
+    requireQuery?: string;
+    basicAuth?: { username: string; password: string };
+    redirectCharts?: boolean;
+  } = {},
+): Promise<ChartRepoServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/repo`;
   const state: ChartRepoServer = { url, requests: [], charts, stop: async () => undefined };
@@ -110,7 +125,12 @@ export async function startChartRepo(charts: RepoChart[], options: { relative?: 
   };
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', url);
-    const record = { method: req.method ?? 'GET', path: `${u.pathname}${u.search}`, status: 200, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const record = {
+      method: req.method ?? 'GET',
+      path: `${u.pathname}${u.search}`,
+      status: 200,
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
     state.requests.push(record);
     const send = (status: number, body: Buffer | string = '', headers: Record<string, string> = {}) => {
       record.status = status;
@@ -118,7 +138,8 @@ export async function startChartRepo(charts: RepoChart[], options: { relative?: 
     };
     if (options.basicAuth) {
       const expected = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
-      if (req.headers.authorization !== expected) return send(401, 'unauthorized', { 'www-authenticate': 'Basic realm="charts"' });
+      if (req.headers.authorization !== expected)
+        return send(401, 'unauthorized', { 'www-authenticate': 'Basic realm="charts"' });
     }
     if (options.requireQuery && u.search !== `?${options.requireQuery}`) return send(403, 'signature missing');
     if (u.pathname === '/repo/index.yaml') {
@@ -128,7 +149,8 @@ export async function startChartRepo(charts: RepoChart[], options: { relative?: 
       return send(200, text, { 'content-type': 'application/x-yaml', etag });
     }
     // Like GitHub release assets: the chart URL redirects to storage on another path.
-    if (options.redirectCharts && u.pathname.startsWith('/repo/charts/')) return send(302, '', { location: u.pathname.replace('/repo/charts/', '/repo/objects/') });
+    if (options.redirectCharts && u.pathname.startsWith('/repo/charts/'))
+      return send(302, '', { location: u.pathname.replace('/repo/charts/', '/repo/objects/') });
     const m = /^\/repo\/(?:charts|objects)\/(.+?)(\.prov)?$/.exec(u.pathname);
     const chart = m ? state.charts.find((c) => `${c.name}-${c.version}.tgz` === m[1]) : undefined;
     if (chart && !m?.[2]) return send(200, chart.tgz, { 'content-type': 'application/gzip' });
@@ -142,5 +164,7 @@ export async function startChartRepo(charts: RepoChart[], options: { relative?: 
 
 /** A clear-signed-looking provenance file (content is what matters to a byte-for-byte mirror). */
 export function fakeProv(name: string, version: string, tgz: Buffer): Buffer {
-  return Buffer.from(`-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: ${name}\nversion: ${version}\n...\nfiles:\n  ${name}-${version}.tgz: sha256:${sha256hex(tgz)}\n-----BEGIN PGP SIGNATURE-----\nwsBcBAEBCgAQBQJ\n-----END PGP SIGNATURE-----\n`);
+  return Buffer.from(
+    `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: ${name}\nversion: ${version}\n...\nfiles:\n  ${name}-${version}.tgz: sha256:${sha256hex(tgz)}\n-----BEGIN PGP SIGNATURE-----\nwsBcBAEBCgAQBQJ\n-----END PGP SIGNATURE-----\n`,
+  );
 }

@@ -56,10 +56,16 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     if (kind === 'manifests') {
       const found = manifests.get(ref.includes(':') ? `${name}@${ref}` : `${name}:${ref}`);
       if (!found) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
         return;
       }
-      res.writeHead(200, { 'content-type': found.mediaType, 'content-length': String(found.bytes.length), 'docker-content-digest': sha256(found.bytes) });
+      res.writeHead(200, {
+        'content-type': found.mediaType,
+        'content-length': String(found.bytes.length),
+        'docker-content-digest': sha256(found.bytes),
+      });
       res.end(req.method === 'HEAD' ? undefined : found.bytes);
       return;
     }

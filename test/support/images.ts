@@ -62,7 +62,14 @@ export function buildManifest(opts: {
   const config =
     opts.config ??
     blob(
-      Buffer.from(JSON.stringify({ architecture: opts.platform?.architecture ?? 'amd64', os: opts.platform?.os ?? 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') })),
+      Buffer.from(
+        JSON.stringify({
+          architecture: opts.platform?.architecture ?? 'amd64',
+          os: opts.platform?.os ?? 'linux',
+          rootfs: { type: 'layers', diff_ids: [] },
+          nonce: randomBytes(8).toString('hex'),
+        }),
+      ),
       docker ? MT.dockerConfig : MT.ociConfig,
     );
   const layers = opts.layers ?? [randomBlob(1024, docker ? MT.dockerLayer : MT.ociLayer)];
@@ -75,11 +82,19 @@ export function buildManifest(opts: {
   return { bytes, digest: digest(bytes), mediaType, blobs: [config, ...layers] };
 }
 
-export function buildIndex(children: Array<{ manifest: BuiltManifest; platform?: { os: string; architecture: string; variant?: string } }>, mediaType = MT.ociIndex): BuiltManifest {
+export function buildIndex(
+  children: Array<{ manifest: BuiltManifest; platform?: { os: string; architecture: string; variant?: string } }>,
+  mediaType = MT.ociIndex,
+): BuiltManifest {
   const body = {
     schemaVersion: 2,
     mediaType,
-    manifests: children.map((c) => ({ mediaType: c.manifest.mediaType, digest: c.manifest.digest, size: c.manifest.bytes.length, ...(c.platform ? { platform: c.platform } : {}) })),
+    manifests: children.map((c) => ({
+      mediaType: c.manifest.mediaType,
+      digest: c.manifest.digest,
+      size: c.manifest.bytes.length,
+      ...(c.platform ? { platform: c.platform } : {}),
+    })),
   };
   const bytes = Buffer.from(JSON.stringify(body, null, 3));
   return { bytes, digest: digest(bytes), mediaType, blobs: [] };
@@ -99,7 +114,9 @@ async function authed(url: string, init: RequestInit, auth: PushAuth | undefined
   if (/^bearer/i.test(challenge)) {
     const realm = /realm="([^"]+)"/.exec(challenge)?.[1] ?? '';
     const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
-    const t = await fetch(`${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(scope)}`, { headers: { authorization: basic } });
+    const t = await fetch(`${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(scope)}`, {
+      headers: { authorization: basic },
+    });
     const body = (await t.json()) as { token: string };
     authorization = `Bearer ${body.token}`;
   }
@@ -112,11 +129,22 @@ export async function pushBlob(registryUrl: string, repo: string, b: Blob, auth?
   if (start.status !== 202) throw new Error(`upload start ${start.status}: ${await start.text()}`);
   const location = new URL(start.headers.get('location') ?? '', registryUrl);
   location.searchParams.set('digest', b.digest);
-  const put = await authed(location.toString(), { method: 'PUT', body: b.bytes as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } }, auth, scope);
+  const put = await authed(
+    location.toString(),
+    { method: 'PUT', body: b.bytes as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } },
+    auth,
+    scope,
+  );
   if (put.status !== 201) throw new Error(`blob put ${put.status}: ${await put.text()}`);
 }
 
-export async function pushManifest(registryUrl: string, repo: string, reference: string, m: { bytes: Buffer; mediaType: string }, auth?: PushAuth): Promise<void> {
+export async function pushManifest(
+  registryUrl: string,
+  repo: string,
+  reference: string,
+  m: { bytes: Buffer; mediaType: string },
+  auth?: PushAuth,
+): Promise<void> {
   const res = await authed(
     `${registryUrl}/v2/${repo}/manifests/${reference}`,
     { method: 'PUT', body: m.bytes as unknown as BodyInit, headers: { 'content-type': m.mediaType } },
@@ -127,7 +155,13 @@ export async function pushManifest(registryUrl: string, repo: string, reference:
 }
 
 /** Pushes blobs, then the manifest under `reference` (tag or digest). */
-export async function pushImage(registryUrl: string, repo: string, reference: string, m: BuiltManifest, auth?: PushAuth): Promise<void> {
+export async function pushImage(
+  registryUrl: string,
+  repo: string,
+  reference: string,
+  m: BuiltManifest,
+  auth?: PushAuth,
+): Promise<void> {
   for (const b of m.blobs) await pushBlob(registryUrl, repo, b, auth);
   await pushManifest(registryUrl, repo, reference, m, auth);
 }
@@ -138,9 +172,19 @@ export interface Fetched {
   headers: Headers;
 }
 
-export async function getManifest(registryUrl: string, repo: string, reference: string, auth?: PushAuth): Promise<Fetched> {
+export async function getManifest(
+  registryUrl: string,
+  repo: string,
+  reference: string,
+  auth?: PushAuth,
+): Promise<Fetched> {
   const accept = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
-  const res = await authed(`${registryUrl}/v2/${repo}/manifests/${reference}`, { headers: { accept } }, auth, `repository:${repo}:pull`);
+  const res = await authed(
+    `${registryUrl}/v2/${repo}/manifests/${reference}`,
+    { headers: { accept } },
+    auth,
+    `repository:${repo}:pull`,
+  );
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
 }
 

@@ -100,7 +100,8 @@ export interface LayerRow {
 export function folderOf(file: string, rows: LayerRow[]): LayerRow | undefined {
   let best: LayerRow | undefined;
   for (const row of rows) {
-    if ((file.startsWith(`${row.folder}/`) || file === row.folder) && (!best || row.folder.length > best.folder.length)) best = row;
+    if ((file.startsWith(`${row.folder}/`) || file === row.folder) && (!best || row.folder.length > best.folder.length))
+      best = row;
   }
   return best;
 }
@@ -111,7 +112,8 @@ export function upwardImports(edges: ImportEdge[], rows: LayerRow[]): string[] {
   for (const e of edges) {
     const a = folderOf(e.from, rows);
     const b = folderOf(e.to, rows);
-    if (a && b && b.layer > a.layer) out.push(`${e.from} -> ${e.to} (${a.folder} is layer ${a.layer}, ${b.folder} is layer ${b.layer})`);
+    if (a && b && b.layer > a.layer)
+      out.push(`${e.from} -> ${e.to} (${a.folder} is layer ${a.layer}, ${b.folder} is layer ${b.layer})`);
   }
   return out;
 }

@@ -14,11 +14,46 @@ import { parseDocument } from 'yaml';
  */
 
 const TOP_FIELDS = new Set(['apiVersion', 'generated', 'entries', 'publicKeys', 'serverInfo', 'annotations']);
-const STRING_FIELDS = ['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'kubeVersion', 'type', 'digest', 'checksum', 'engine', 'tillerVersion', 'url'];
+const STRING_FIELDS = [
+  'name',
+  'home',
+  'version',
+  'description',
+  'icon',
+  'apiVersion',
+  'condition',
+  'tags',
+  'appVersion',
+  'kubeVersion',
+  'type',
+  'digest',
+  'checksum',
+  'engine',
+  'tillerVersion',
+  'url',
+];
 const STRING_LIST_FIELDS = ['sources', 'keywords', 'urls'];
-const VERSION_FIELDS = new Set([...STRING_FIELDS, ...STRING_LIST_FIELDS, 'maintainers', 'deprecated', 'annotations', 'dependencies', 'created', 'removed']);
+const VERSION_FIELDS = new Set([
+  ...STRING_FIELDS,
+  ...STRING_LIST_FIELDS,
+  'maintainers',
+  'deprecated',
+  'annotations',
+  'dependencies',
+  'created',
+  'removed',
+]);
 const MAINTAINER_FIELDS = new Set(['name', 'email', 'url']);
-const DEPENDENCY_FIELDS = new Set(['name', 'version', 'repository', 'condition', 'tags', 'enabled', 'import-values', 'alias']);
+const DEPENDENCY_FIELDS = new Set([
+  'name',
+  'version',
+  'repository',
+  'condition',
+  'tags',
+  'enabled',
+  'import-values',
+  'alias',
+]);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export interface IndexVersion {
@@ -60,21 +95,26 @@ function checkStringMap(v: unknown, where: string): void {
 function checkVersion(v: unknown, where: string): IndexVersion {
   if (!isMap(v)) fail(where, 'must be a map');
   for (const key of Object.keys(v)) if (!VERSION_FIELDS.has(key)) fail(`${where}.${key}`, 'unknown field');
-  for (const key of STRING_FIELDS) if (key in v && typeof v[key] !== 'string') fail(`${where}.${key}`, 'must be a string');
+  for (const key of STRING_FIELDS)
+    if (key in v && typeof v[key] !== 'string') fail(`${where}.${key}`, 'must be a string');
   for (const key of STRING_LIST_FIELDS) {
-    if (key in v && (!Array.isArray(v[key]) || !(v[key] as unknown[]).every((x) => typeof x === 'string'))) fail(`${where}.${key}`, 'must be a list of strings');
+    if (key in v && (!Array.isArray(v[key]) || !(v[key] as unknown[]).every((x) => typeof x === 'string')))
+      fail(`${where}.${key}`, 'must be a list of strings');
   }
   if ('annotations' in v) checkStringMap(v.annotations, `${where}.annotations`);
   if ('deprecated' in v && typeof v.deprecated !== 'boolean') fail(`${where}.deprecated`, 'must be a boolean');
   if ('removed' in v && typeof v.removed !== 'boolean') fail(`${where}.removed`, 'must be a boolean');
-  if ('created' in v && !(typeof v.created === 'string' && RFC3339.test(v.created))) fail(`${where}.created`, 'must be an RFC 3339 time');
+  if ('created' in v && !(typeof v.created === 'string' && RFC3339.test(v.created)))
+    fail(`${where}.created`, 'must be an RFC 3339 time');
   for (const [i, m] of ((v.maintainers as unknown[] | undefined) ?? []).entries()) {
     if (!isMap(m)) fail(`${where}.maintainers[${i}]`, 'must be a map');
-    for (const k of Object.keys(m)) if (!MAINTAINER_FIELDS.has(k)) fail(`${where}.maintainers[${i}].${k}`, 'unknown field');
+    for (const k of Object.keys(m))
+      if (!MAINTAINER_FIELDS.has(k)) fail(`${where}.maintainers[${i}].${k}`, 'unknown field');
   }
   for (const [i, d] of ((v.dependencies as unknown[] | undefined) ?? []).entries()) {
     if (!isMap(d)) fail(`${where}.dependencies[${i}]`, 'must be a map');
-    for (const k of Object.keys(d)) if (!DEPENDENCY_FIELDS.has(k)) fail(`${where}.dependencies[${i}].${k}`, 'unknown field');
+    for (const k of Object.keys(d))
+      if (!DEPENDENCY_FIELDS.has(k)) fail(`${where}.dependencies[${i}].${k}`, 'unknown field');
   }
   if (typeof v.name !== 'string' || typeof v.version !== 'string') fail(where, 'name and version are required');
   return { ...v, urls: (v.urls as string[] | undefined) ?? [] } as IndexVersion;
@@ -88,7 +128,8 @@ export function parseIndexStrict(text: string): StrictIndex {
   if (!isMap(raw)) fail('document', 'must be a map');
   for (const key of Object.keys(raw)) if (!TOP_FIELDS.has(key)) fail(key, 'unknown top-level field');
   if (typeof raw.apiVersion !== 'string' || !raw.apiVersion) fail('apiVersion', 'missing');
-  if ('generated' in raw && !(typeof raw.generated === 'string' && RFC3339.test(raw.generated))) fail('generated', 'must be an RFC 3339 time');
+  if ('generated' in raw && !(typeof raw.generated === 'string' && RFC3339.test(raw.generated)))
+    fail('generated', 'must be an RFC 3339 time');
   if ('annotations' in raw) checkStringMap(raw.annotations, 'annotations');
   if ('serverInfo' in raw && !isMap(raw.serverInfo)) fail('serverInfo', 'must be a map');
   if (!isMap(raw.entries)) fail('entries', 'must be a map');
@@ -97,7 +138,11 @@ export function parseIndexStrict(text: string): StrictIndex {
     if (!Array.isArray(list)) fail(`entries.${name}`, 'must be a list');
     entries[name] = list.map((v, i) => checkVersion(v, `entries.${name}[${i}]`));
   }
-  return { apiVersion: raw.apiVersion, ...(typeof raw.generated === 'string' ? { generated: raw.generated } : {}), entries };
+  return {
+    apiVersion: raw.apiVersion,
+    ...(typeof raw.generated === 'string' ? { generated: raw.generated } : {}),
+    entries,
+  };
 }
 
 const strip = (v: string) => v.replace(/^v/, '');
@@ -106,8 +151,13 @@ const strip = (v: string) => v.replace(/^v/, '');
 export function chooseVersion(versions: IndexVersion[], wanted?: string): IndexVersion {
   const valid = versions.filter((v) => semver.valid(strip(v.version)));
   valid.sort((a, b) => semver.rcompare(strip(a.version), strip(b.version)));
-  const pick = wanted ? valid.find((v) => strip(v.version) === strip(wanted)) : valid.find((v) => semver.prerelease(strip(v.version)) === null);
-  if (!pick) throw new Error(`no ${wanted ? `version ${wanted}` : 'non-prerelease version'} among ${versions.map((v) => v.version).join(', ')}`);
+  const pick = wanted
+    ? valid.find((v) => strip(v.version) === strip(wanted))
+    : valid.find((v) => semver.prerelease(strip(v.version)) === null);
+  if (!pick)
+    throw new Error(
+      `no ${wanted ? `version ${wanted}` : 'non-prerelease version'} among ${versions.map((v) => v.version).join(', ')}`,
+    );
   return pick;
 }
 
@@ -188,7 +238,9 @@ export async function readAddonRegistry(
   options: { auth?: { username: string; password: string }; versions?: Record<string, string> } = {},
 ): Promise<{ index: StrictIndex; addons: Map<string, ReadAddon> }> {
   const { auth } = options;
-  const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+  const headers: Record<string, string> = auth
+    ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+    : {};
   const indexUrl = joinRegistryUrl(registryUrl, 'index.yaml');
   const res = await fetch(indexUrl, { headers });
   if (res.status !== 200) throw new Error(`GET ${indexUrl}: HTTP ${res.status}`);

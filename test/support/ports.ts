@@ -15,7 +15,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls until `probe` succeeds, at most `attempts` times. */
-export async function waitFor(probe: () => Promise<boolean>, what: string, attempts = 100, intervalMs = 100): Promise<void> {
+export async function waitFor(
+  probe: () => Promise<boolean>,
+  what: string,
+  attempts = 100,
+  intervalMs = 100,
+): Promise<void> {
   for (let i = 0; i < attempts; i++) {
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, intervalMs));

@@ -113,6 +113,7 @@ export function readFields(buf: Buffer): WireField[] {
 /** `field → [wire type, value as text]` for a flat message: strings decoded, varints as numbers. */
 export function fieldMap(buf: Buffer): Map<number, Array<{ wireType: number; value: bigint | Buffer }>> {
   const m = new Map<number, Array<{ wireType: number; value: bigint | Buffer }>>();
-  for (const f of readFields(buf)) m.set(f.field, [...(m.get(f.field) ?? []), { wireType: f.wireType, value: f.value }]);
+  for (const f of readFields(buf))
+    m.set(f.field, [...(m.get(f.field) ?? []), { wireType: f.wireType, value: f.value }]);
   return m;
 }

@@ -43,13 +43,21 @@ export interface ProxyRule {
  * A 429 as upstreams send it: `Retry-After` (seconds or an HTTP date) and, when given, the
  * RateLimit headers (`remaining` may be Docker Hub style, `0;w=21600`).
  */
-export function tooManyRequests(retryAfter?: string, rateLimit: { limit?: string; remaining?: string; reset?: string } = {}): ProxyAction {
+export function tooManyRequests(
+  retryAfter?: string,
+  rateLimit: { limit?: string; remaining?: string; reset?: string } = {},
+): ProxyAction {
   const headers: Record<string, string> = {};
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (rateLimit.limit !== undefined) headers['ratelimit-limit'] = rateLimit.limit;
   if (rateLimit.remaining !== undefined) headers['ratelimit-remaining'] = rateLimit.remaining;
   if (rateLimit.reset !== undefined) headers['ratelimit-reset'] = rateLimit.reset;
-  return { type: 'status', status: 429, headers, body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit exceeded"}]}' };
+  return {
+    type: 'status',
+    status: 429,
+    headers,
+    body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit exceeded"}]}',
+  };
 }
 
 /** The most requests of `entries` that were open at one moment (from their start and end times). */
@@ -101,7 +109,15 @@ export async function startProxy(upstreamUrl: string): Promise<TestProxy> {
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const entry: ProxyRequest = { method, path, status: 0, requestBytes: 0, responseBytes: 0, authorization: !!req.headers.authorization, startedAt: Date.now() };
+    const entry: ProxyRequest = {
+      method,
+      path,
+      status: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+      authorization: !!req.headers.authorization,
+      startedAt: Date.now(),
+    };
     res.on('close', () => {
       entry.endedAt = Date.now();
     });

@@ -29,6 +29,9 @@ export function useQueueEnv(): QueueEnv {
 /** Writes `dir/airlock.yaml` for CLI processes on this env: its Redis (URL from TEST_REDIS_URL) and prefix, then `lines`. */
 export function writeQueueConfig(env: QueueEnv, dir: string, lines: string[]): string {
   const cfg = path.join(dir, 'airlock.yaml');
-  fs.writeFileSync(cfg, ['redis:', '  url: { env: TEST_REDIS_URL }', `  prefix: "${env.prefix}"`, ...lines, ''].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    ['redis:', '  url: { env: TEST_REDIS_URL }', `  prefix: "${env.prefix}"`, ...lines, ''].join('\n'),
+  );
   return cfg;
 }

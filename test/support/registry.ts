@@ -35,18 +35,45 @@ export interface RegistryOptions {
 export function selfSignedCertificate(dir: string): { certFile: string; keyFile: string } {
   const certFile = path.join(dir, 'registry.crt');
   const keyFile = path.join(dir, 'registry.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   return { certFile, keyFile };
 }
 
 export function registryBinary(): string | undefined {
-  for (const candidate of [process.env.AIRLOCK_TEST_REGISTRY_BIN, '/usr/bin/docker-registry', '/usr/local/bin/registry']) {
+  for (const candidate of [
+    process.env.AIRLOCK_TEST_REGISTRY_BIN,
+    '/usr/bin/docker-registry',
+    '/usr/local/bin/registry',
+  ]) {
     if (candidate && fs.existsSync(candidate)) return candidate;
   }
   try {
-    return execFileSync('sh', ['-c', 'command -v docker-registry || command -v registry'], { encoding: 'utf8' }).trim() || undefined;
+    return (
+      execFileSync('sh', ['-c', 'command -v docker-registry || command -v registry'], { encoding: 'utf8' }).trim() ||
+      undefined
+    );
   } catch {
     return undefined;
   }
@@ -141,10 +168,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
 /** GET status of a URL served with a self-signed certificate (fetch would refuse it). */
 function tlsStatus(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    https.get(url, { rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
+    https
+      .get(url, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
   });
 }
 
@@ -159,8 +188,12 @@ async function startRegistryContainer(opts: RegistryOptions): Promise<TestRegist
     .withBindMounts([{ source: work, target: '/auth' }])
     .withCommand(['/auth/config.yml'])
     .withWaitStrategy(Wait.forListeningPorts());
-  if (opts.token) container = container.withBindMounts([{ source: opts.token.certFile, target: opts.token.certFile }]).withNetworkMode('host');
-  if (opts.tls) container = container.withBindMounts([opts.tls.certFile, opts.tls.keyFile].map((f) => ({ source: f, target: f })));
+  if (opts.token)
+    container = container
+      .withBindMounts([{ source: opts.token.certFile, target: opts.token.certFile }])
+      .withNetworkMode('host');
+  if (opts.tls)
+    container = container.withBindMounts([opts.tls.certFile, opts.tls.keyFile].map((f) => ({ source: f, target: f })));
   const started = await container.start();
   const host = `127.0.0.1:${started.getMappedPort(5000)}`;
   return {

@@ -54,7 +54,13 @@ export function doubleSchema(): protobuf.Root {
   return root;
 }
 
-const DECODE: protobuf.IConversionOptions = { enums: String, longs: Number, defaults: false, arrays: false, oneofs: false };
+const DECODE: protobuf.IConversionOptions = {
+  enums: String,
+  longs: Number,
+  defaults: false,
+  arrays: false,
+  oneofs: false,
+};
 
 /** grpc-js method definitions for a service of the double's schema: bytes ↔ plain objects with its own codec. */
 export function serviceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
@@ -135,16 +141,24 @@ function authenticate(call: Call, roles: string[]): { domainId?: string } {
   const token = call.metadata.get('token')[0];
   let payload: { did?: string; rol?: string; typ?: string } | undefined;
   try {
-    payload = JSON.parse(Buffer.from(String(token).split('.')[1] ?? '', 'base64url').toString('utf8')) as typeof payload;
+    payload = JSON.parse(
+      Buffer.from(String(token).split('.')[1] ?? '', 'base64url').toString('utf8'),
+    ) as typeof payload;
   } catch {
     payload = undefined;
   }
-  if (!token || !payload) throw new ServiceError(grpc.status.UNAUTHENTICATED, 'ERROR_AUTHENTICATE_FAILURE', 'Authenticate failure. (message = token is invalid)');
+  if (!token || !payload)
+    throw new ServiceError(
+      grpc.status.UNAUTHENTICATED,
+      'ERROR_AUTHENTICATE_FAILURE',
+      'Authenticate failure. (message = token is invalid)',
+    );
   if (payload.typ === 'SYSTEM_TOKEN') {
     const d = call.metadata.get('x_domain_id')[0];
     return d ? { domainId: String(d) } : {};
   }
-  if (!payload.rol || !roles.includes(payload.rol)) throw new ServiceError(grpc.status.PERMISSION_DENIED, 'ERROR_PERMISSION_DENIED', 'Permission denied.');
+  if (!payload.rol || !roles.includes(payload.rol))
+    throw new ServiceError(grpc.status.PERMISSION_DENIED, 'ERROR_PERMISSION_DENIED', 'Permission denied.');
   return payload.did ? { domainId: payload.did } : {};
 }
 
@@ -158,14 +172,19 @@ function pep440Key(tag: string): number[] {
   if (!m) throw new ServiceError(grpc.status.INTERNAL, 'ERROR_UNKNOWN', `Invalid version: '${tag}'`);
   const release = (m[1] ?? '0').split('.').map(Number);
   while (release.length < 4) release.push(0);
-  const phase = m[2] ? { a: 0, alpha: 0, b: 1, beta: 1, c: 2, rc: 2 }[m[2].toLowerCase()] ?? 0 : m[4]?.toLowerCase() === 'dev' ? -1 : 3;
+  const phase = m[2]
+    ? ({ a: 0, alpha: 0, b: 1, beta: 1, c: 2, rc: 2 }[m[2].toLowerCase()] ?? 0)
+    : m[4]?.toLowerCase() === 'dev'
+      ? -1
+      : 3;
   return [...release, phase, Number(m[3] || m[5] || 0)];
 }
 
 function comparePep440(a: string, b: string): number {
   const ka = pep440Key(a);
   const kb = pep440Key(b);
-  for (let i = 0; i < Math.max(ka.length, kb.length); i++) if ((ka[i] ?? 0) !== (kb[i] ?? 0)) return (ka[i] ?? 0) - (kb[i] ?? 0);
+  for (let i = 0; i < Math.max(ka.length, kb.length); i++)
+    if ((ka[i] ?? 0) !== (kb[i] ?? 0)) return (ka[i] ?? 0) - (kb[i] ?? 0);
   return 0;
 }
 
@@ -186,10 +205,18 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
   const plugins = new Map<string, Record<string, unknown>>(); // key `${domain}|${plugin_id}`
 
   async function harborTags(image: string): Promise<string[]> {
-    const res = await fetch(`${options.harbor.baseUrl}/v2/${image}/tags/list`, { headers: { authorization: `Basic ${options.harbor.token ?? ''}` } }).catch(() => undefined);
-    if (!res || res.status !== 200) throw new ServiceError(grpc.status.INTERNAL, 'ERROR_NO_IMAGE_IN_REGISTRY', `Image does not found. (registry_type = HARBOR, image = ${image})`);
+    const res = await fetch(`${options.harbor.baseUrl}/v2/${image}/tags/list`, {
+      headers: { authorization: `Basic ${options.harbor.token ?? ''}` },
+    }).catch(() => undefined);
+    if (!res || res.status !== 200)
+      throw new ServiceError(
+        grpc.status.INTERNAL,
+        'ERROR_NO_IMAGE_IN_REGISTRY',
+        `Image does not found. (registry_type = HARBOR, image = ${image})`,
+      );
     const body = (await res.json()) as { tags: string[] | null };
-    if (body.tags === null) throw new ServiceError(grpc.status.INTERNAL, 'ERROR_UNKNOWN', "'NoneType' object is not iterable");
+    if (body.tags === null)
+      throw new ServiceError(grpc.status.INTERNAL, 'ERROR_UNKNOWN', "'NoneType' object is not iterable");
     // sorted(key=packaging.version.parse): every tag is parsed, even when there is only one.
     for (const t of body.tags) pep440Key(t);
     return [...body.tags].sort((x, y) => comparePep440(y, x));
@@ -211,9 +238,19 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
     };
   }
 
-  const managedPlugins = (): Array<Record<string, unknown>> => Object.entries(options.managed ?? {}).map(([id, p]) => ({ plugin_id: id, state: 'ENABLED', registry_type: 'DOCKER_HUB', ...p }));
+  const managedPlugins = (): Array<Record<string, unknown>> =>
+    Object.entries(options.managed ?? {}).map(([id, p]) => ({
+      plugin_id: id,
+      state: 'ENABLED',
+      registry_type: 'DOCKER_HUB',
+      ...p,
+    }));
 
-  function find(pluginId: string, domainId: string, repositoryId: string | undefined): { plugin: Record<string, unknown>; repo: 'local' | 'managed' } | undefined {
+  function find(
+    pluginId: string,
+    domainId: string,
+    repositoryId: string | undefined,
+  ): { plugin: Record<string, unknown>; repo: 'local' | 'managed' } | undefined {
     const managed = managedPlugins().find((p) => p.plugin_id === pluginId);
     if (managed && (!repositoryId || repositoryId === 'repo-managed')) return { plugin: managed, repo: 'managed' };
     const local = plugins.get(`${domainId}|${pluginId}`);
@@ -221,7 +258,11 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
     return undefined;
   }
 
-  function handler(method: string, roles: string[], fn: (req: Record<string, unknown>, domainId: string | undefined) => Promise<unknown>) {
+  function handler(
+    method: string,
+    roles: string[],
+    fn: (req: Record<string, unknown>, domainId: string | undefined) => Promise<unknown>,
+  ) {
     return (call: Call, cb: Callback) => {
       calls.push({ method, request: call.request });
       (async () => {
@@ -230,24 +271,50 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
       })().then(
         (r) => cb(null, r),
         (e: unknown) => {
-          if (e instanceof ServiceError) cb({ code: e.code, details: `${e.errorCode}: ${e.message}`, name: e.errorCode, message: e.message } as grpc.ServiceError, null);
-          else cb({ code: grpc.status.INTERNAL, details: `ERROR_UNKNOWN: ${(e as Error).message}` } as grpc.ServiceError, null);
+          if (e instanceof ServiceError)
+            cb(
+              {
+                code: e.code,
+                details: `${e.errorCode}: ${e.message}`,
+                name: e.errorCode,
+                message: e.message,
+              } as grpc.ServiceError,
+              null,
+            );
+          else
+            cb(
+              { code: grpc.status.INTERNAL, details: `ERROR_UNKNOWN: ${(e as Error).message}` } as grpc.ServiceError,
+              null,
+            );
         },
       );
     };
   }
 
   const required = (req: Record<string, unknown>, keys: string[]) => {
-    for (const k of keys) if (req[k] === undefined || req[k] === '' || req[k] === null) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'ERROR_REQUIRED_PARAMETER', `Required parameter. (key = ${k})`);
+    for (const k of keys)
+      if (req[k] === undefined || req[k] === '' || req[k] === null)
+        throw new ServiceError(
+          grpc.status.INVALID_ARGUMENT,
+          'ERROR_REQUIRED_PARAMETER',
+          `Required parameter. (key = ${k})`,
+        );
   };
   const localOrNotFound = (pluginId: string, domainId: string) => {
     const p = plugins.get(`${domainId}|${pluginId}`);
-    if (!p) throw new ServiceError(grpc.status.NOT_FOUND, 'ERROR_NOT_FOUND', `Resource cannot be found or access is denied. (plugin_id = ${pluginId})`);
+    if (!p)
+      throw new ServiceError(
+        grpc.status.NOT_FOUND,
+        'ERROR_NOT_FOUND',
+        `Resource cannot be found or access is denied. (plugin_id = ${pluginId})`,
+      );
     return p;
   };
   // append_query_filter(["plugin_id", "name", "state", "resource_type", "provider", "registry_type"]).
   const matches = (req: Record<string, unknown>) => (p: Record<string, unknown>) =>
-    (['plugin_id', 'name', 'state', 'resource_type', 'provider', 'registry_type'] as const).every((k) => req[k] === undefined || p[k] === req[k]);
+    (['plugin_id', 'name', 'state', 'resource_type', 'provider', 'registry_type'] as const).every(
+      (k) => req[k] === undefined || p[k] === req[k],
+    );
 
   const server = new grpc.Server();
   server.addService(serviceDefinition(schema.lookupService('spaceone.api.repository.v1.Plugin')), {
@@ -255,14 +322,35 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
       required({ ...req, domain_id: domainId }, ['name', 'resource_type', 'image', 'domain_id']);
       const image = String(req.image);
       const last = image.split('/').pop() ?? '';
-      if (last.length > 48) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'ERROR_INVALID_IMAGE_LENGTH', `Image name length should be less than equal 48 in ${image}`);
+      if (last.length > 48)
+        throw new ServiceError(
+          grpc.status.INVALID_ARGUMENT,
+          'ERROR_INVALID_IMAGE_LENGTH',
+          `Image name length should be less than equal 48 in ${image}`,
+        );
       // The service's regex lets one trailing invalid character through (doc 1.4).
-      if (!/^[a-zA-Z0-9-]+[^a-zA-Z0-9-]?$/.test(last)) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'ERROR_INVALID_IMAGE_NAME_FORMAT', `Image name format is [a-zA-Z0-9\\-]+ in ${image}`);
-      const registryType = req.registry_type && req.registry_type !== 'NONE_REGISTRY_TYPE' ? String(req.registry_type) : 'DOCKER_HUB';
-      if (!String(options.registryInfo[registryType]?.url ?? '').trim()) throw new ServiceError(grpc.status.INTERNAL, 'ERROR_REGISTRY_SETTINGS', `Registry settings are not ready. (registry_type = ${registryType})`);
+      if (!/^[a-zA-Z0-9-]+[^a-zA-Z0-9-]?$/.test(last))
+        throw new ServiceError(
+          grpc.status.INVALID_ARGUMENT,
+          'ERROR_INVALID_IMAGE_NAME_FORMAT',
+          `Image name format is [a-zA-Z0-9\\-]+ in ${image}`,
+        );
+      const registryType =
+        req.registry_type && req.registry_type !== 'NONE_REGISTRY_TYPE' ? String(req.registry_type) : 'DOCKER_HUB';
+      if (!String(options.registryInfo[registryType]?.url ?? '').trim())
+        throw new ServiceError(
+          grpc.status.INTERNAL,
+          'ERROR_REGISTRY_SETTINGS',
+          `Registry settings are not ready. (registry_type = ${registryType})`,
+        );
       const pluginId = req.plugin_id ? String(req.plugin_id) : last;
       const key = `${domainId}|${pluginId}`;
-      if (plugins.has(key)) throw new ServiceError(grpc.status.ALREADY_EXISTS, 'ERROR_SAVE_UNIQUE_VALUES', "Tried to save duplicate unique values. (keys = ['plugin_id', 'domain_id'])");
+      if (plugins.has(key))
+        throw new ServiceError(
+          grpc.status.ALREADY_EXISTS,
+          'ERROR_SAVE_UNIQUE_VALUES',
+          "Tried to save duplicate unique values. (keys = ['plugin_id', 'domain_id'])",
+        );
       const now = iso();
       const plugin = {
         plugin_id: pluginId,
@@ -283,7 +371,12 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
       try {
         if (registryType === 'HARBOR') {
           const tags = await harborTags(image);
-          if (tags.length === 0) throw new ServiceError(grpc.status.INTERNAL, 'ERROR_NO_IMAGE_IN_REGISTRY', `Image does not found. (registry_type = HARBOR, image = ${image})`);
+          if (tags.length === 0)
+            throw new ServiceError(
+              grpc.status.INTERNAL,
+              'ERROR_NO_IMAGE_IN_REGISTRY',
+              `Image does not found. (registry_type = HARBOR, image = ${image})`,
+            );
         }
       } catch (e) {
         plugins.delete(key); // transaction rollback
@@ -320,39 +413,76 @@ export async function startRepositoryDouble(options: DoubleOptions): Promise<Rep
     }),
     get: handler('get', READ_ROLES, async (req, domainId) => {
       required(req, ['plugin_id']);
-      const hit = find(String(req.plugin_id), String(domainId), req.repository_id ? String(req.repository_id) : undefined);
-      if (!hit) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'ERROR_NO_PLUGIN', `Plugin does not exists. (plugin_id = ${req.plugin_id})`);
+      const hit = find(
+        String(req.plugin_id),
+        String(domainId),
+        req.repository_id ? String(req.repository_id) : undefined,
+      );
+      if (!hit)
+        throw new ServiceError(
+          grpc.status.INVALID_ARGUMENT,
+          'ERROR_NO_PLUGIN',
+          `Plugin does not exists. (plugin_id = ${req.plugin_id})`,
+        );
       return info(hit.plugin, String(domainId), hit.repo);
     }),
     get_versions: handler('get_versions', VERSION_ROLES, async (req, domainId) => {
       required(req, ['plugin_id']);
-      const hit = find(String(req.plugin_id), String(domainId), req.repository_id ? String(req.repository_id) : undefined);
-      if (!hit) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'ERROR_NO_PLUGIN', `Plugin does not exists. (plugin_id = ${req.plugin_id})`);
-      const tags = hit.repo === 'local' && hit.plugin.registry_type === 'HARBOR' ? await harborTags(String(hit.plugin.image)) : [];
+      const hit = find(
+        String(req.plugin_id),
+        String(domainId),
+        req.repository_id ? String(req.repository_id) : undefined,
+      );
+      if (!hit)
+        throw new ServiceError(
+          grpc.status.INVALID_ARGUMENT,
+          'ERROR_NO_PLUGIN',
+          `Plugin does not exists. (plugin_id = ${req.plugin_id})`,
+        );
+      const tags =
+        hit.repo === 'local' && hit.plugin.registry_type === 'HARBOR' ? await harborTags(String(hit.plugin.image)) : [];
       // VersionsInfo: `version` (1) is deprecated and left empty; total_count is 2, results 3.
       return { total_count: tags.length, results: tags };
     }),
     list: handler('list', READ_ROLES, async (req, domainId) => {
       const query = req.query as Record<string, unknown> | undefined;
-      const local = [...plugins.entries()].filter(([k]) => k.startsWith(`${domainId}|`)).map(([, p]) => p).filter(matches(req));
+      const local = [...plugins.entries()]
+        .filter(([k]) => k.startsWith(`${domainId}|`))
+        .map(([, p]) => p)
+        .filter(matches(req));
       // The managed catalog filters on these four only (ManagedPluginManager.list_plugins).
-      const managed = managedPlugins().filter((p) => (['plugin_id', 'name', 'resource_type', 'provider'] as const).every((k) => req[k] === undefined || p[k] === req[k]));
+      const managed = managedPlugins().filter((p) =>
+        (['plugin_id', 'name', 'resource_type', 'provider'] as const).every(
+          (k) => req[k] === undefined || p[k] === req[k],
+        ),
+      );
       const localInfo = () => local.map((p) => info(p, String(domainId), 'local'));
       const managedInfo = () => managed.map((p) => info(p, String(domainId), 'managed'));
       // With repository_id: that repository's query, paged there. Without: every repository's
       // results together, then one page of the whole; total_count is the sum before paging.
-      const all = req.repository_id === 'repo-local' ? localInfo() : req.repository_id === 'repo-managed' ? managedInfo() : [...managedInfo(), ...localInfo()];
+      const all =
+        req.repository_id === 'repo-local'
+          ? localInfo()
+          : req.repository_id === 'repo-managed'
+            ? managedInfo()
+            : [...managedInfo(), ...localInfo()];
       return { results: page(all, query), total_count: all.length };
     }),
   });
   server.addService(serviceDefinition(schema.lookupService('spaceone.api.repository.v1.Repository')), {
     list: handler('repository.list', [...READ_ROLES, 'SYSTEM_ADMIN'], async (req) => {
       // The REPOSITORIES global filtered, then reversed (doc 2.x).
-      const results = [LOCAL_REPO, MANAGED_REPO].filter((r) => (!req.repository_id || r.repository_id === req.repository_id) && (!req.repository_type || r.repository_type === req.repository_type));
+      const results = [LOCAL_REPO, MANAGED_REPO].filter(
+        (r) =>
+          (!req.repository_id || r.repository_id === req.repository_id) &&
+          (!req.repository_type || r.repository_type === req.repository_type),
+      );
       return { results, total_count: results.length };
     }),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   return {
     address: `grpc://127.0.0.1:${port}`,
     calls,

@@ -17,7 +17,9 @@ export interface StaticServer {
  * A plain static HTTP server on loopback: from memory (`files`) or from a directory. With `etags`,
  * every body carries a content-hash ETag and a matching If-None-Match gets a 304.
  */
-export async function startStaticServer(options: { dir?: string; host?: string; etags?: boolean } = {}): Promise<StaticServer> {
+export async function startStaticServer(
+  options: { dir?: string; host?: string; etags?: boolean } = {},
+): Promise<StaticServer> {
   const port = await freePort();
   const host = options.host ?? '127.0.0.1';
   const files = new Map<string, Buffer>();
@@ -25,7 +27,11 @@ export async function startStaticServer(options: { dir?: string; host?: string; 
   const requests: StaticServer['requests'] = [];
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
-    const rec = { path: `${u.pathname}${u.search}`, status: 200, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const rec = {
+      path: `${u.pathname}${u.search}`,
+      status: 200,
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
     requests.push(rec);
     const redirect = redirects.get(u.pathname);
     if (redirect) {
@@ -36,7 +42,8 @@ export async function startStaticServer(options: { dir?: string; host?: string; 
     let body = files.get(`${u.pathname}${u.search}`) ?? files.get(u.pathname);
     if (!body && options.dir) {
       const file = path.join(options.dir, decodeURIComponent(u.pathname));
-      if (file.startsWith(options.dir) && fs.existsSync(file) && fs.statSync(file).isFile()) body = fs.readFileSync(file);
+      if (file.startsWith(options.dir) && fs.existsSync(file) && fs.statSync(file).isFile())
+        body = fs.readFileSync(file);
     }
     if (!body) {
       rec.status = 404;
@@ -55,5 +62,11 @@ export async function startStaticServer(options: { dir?: string; host?: string; 
     res.writeHead(200, { 'content-length': String(body.length) }).end(body);
   });
   await new Promise<void>((r) => server.listen(port, host, () => r()));
-  return { url: `http://${host}:${port}`, requests, files, redirects, stop: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://${host}:${port}`,
+    requests,
+    files,
+    redirects,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

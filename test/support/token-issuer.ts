@@ -55,12 +55,33 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-token-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=airlock-test-issuer'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=airlock-test-issuer',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   const key = fs.readFileSync(keyFile, 'utf8');
   const pubDer = execFileSync('openssl', ['x509', '-in', certFile, '-pubkey', '-noout']);
-  const pem = pubDer.toString('utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const pem = pubDer
+    .toString('utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
   const kid = libtrustKeyId(Buffer.from(pem, 'base64'));
   const service = 'airlock-test-registry';
   const issuer = 'airlock-test-issuer';
@@ -87,12 +108,16 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     if (authz?.startsWith('Basic ')) {
       const [u, ...rest] = Buffer.from(authz.slice(6), 'base64').toString('utf8').split(':');
       if (!options.users || options.users[u ?? ''] !== rest.join(':')) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
         return;
       }
       user = u;
     } else if (options.users && !options.anonymousPull) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'credentials required' }] }));
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'credentials required' }] }));
       return;
     }
     state.requests.push({ scopes, ...(user ? { user } : {}) });
@@ -105,11 +130,24 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = options.expiresIn ?? 300;
     const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
-    const claims = base64url(JSON.stringify({ iss: issuer, sub: user ?? '', aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+    const claims = base64url(
+      JSON.stringify({
+        iss: issuer,
+        sub: user ?? '',
+        aud: service,
+        exp: now + expiresIn,
+        nbf: now - 10,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      }),
+    );
     const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key);
     const token = `${header}.${claims}.${base64url(signature)}`;
     state.issued += 1;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return state;

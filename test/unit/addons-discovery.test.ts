@@ -47,38 +47,66 @@ describe('addon discovery on the real catalog folders', () => {
   });
 
   it('registry + "/" + repository + ":" + tag from parameters: cronhpa', () => {
-    expect(plan('cronhpa').images).toEqual(['registry.aliyuncs.com/acs/kubernetes-cronhpa-controller:v1.4.1-b8cd52c-aliyun']);
+    expect(plan('cronhpa').images).toEqual([
+      'registry.aliyuncs.com/acs/kubernetes-cronhpa-controller:v1.4.1-b8cd52c-aliyun',
+    ]);
   });
 
   it('split repository/tag values, chart version from a parameter inside the repo URL: flink', () => {
     const p = plan('flink-kubernetes-operator');
     expect(p.images).toEqual(['docker.io/apache/flink-kubernetes-operator:latest']);
-    expect(p.charts).toEqual([{ repo: 'https://downloads.apache.org/flink/flink-kubernetes-operator-1.9.0/', chart: 'flink-kubernetes-operator', version: '1.9.0', repoType: 'helm' }]);
+    expect(p.charts).toEqual([
+      {
+        repo: 'https://downloads.apache.org/flink/flink-kubernetes-operator-1.9.0/',
+        chart: 'flink-kubernetes-operator',
+        version: '1.9.0',
+        repoType: 'helm',
+      },
+    ]);
   });
 
   it('quoted dotted parameter names: pyroscope parameter["image.repository"]', () => {
     expect(plan('pyroscope').images).toEqual(['docker.io/pyroscope/pyroscope:0.17.1']);
-    expect(plan('pyroscope').charts).toEqual([{ repo: 'https://pyroscope-io.github.io/helm-chart', chart: 'pyroscope', version: '0.2.79', repoType: 'helm' }]);
+    expect(plan('pyroscope').charts).toEqual([
+      { repo: 'https://pyroscope-io.github.io/helm-chart', chart: 'pyroscope', version: '0.2.79', repoType: 'helm' },
+    ]);
   });
 
   it('Helm registry/repository/tag triples in template.yaml: cloudshell', () => {
-    expect(plan('cloudshell').images).toEqual(['docker.io/oamdev/cloudshell-operator:v0.3.0', 'docker.io/oamdev/cloudshell:v1.7.2']);
-    expect(plan('cloudshell').charts).toEqual([{ repo: 'https://cloudtty.github.io/cloudtty', chart: 'cloudtty', version: '0.3.0', repoType: 'helm' }]);
+    expect(plan('cloudshell').images).toEqual([
+      'docker.io/oamdev/cloudshell-operator:v0.3.0',
+      'docker.io/oamdev/cloudshell:v1.7.2',
+    ]);
+    expect(plan('cloudshell').charts).toEqual([
+      { repo: 'https://cloudtty.github.io/cloudtty', chart: 'cloudtty', version: '0.3.0', repoType: 'helm' },
+    ]);
   });
 
   it('conditional chart URLs are alternatives: crane lists both sources of each chart', () => {
     const crane = plan('crane').charts.filter((c) => c.chart === 'crane');
-    expect(crane.map((c) => c.repo).sort()).toEqual(['https://finops-helm.pkg.coding.net/gocrane/gocrane', 'https://gocrane.github.io/helm-charts']);
+    expect(crane.map((c) => c.repo).sort()).toEqual([
+      'https://finops-helm.pkg.coding.net/gocrane/gocrane',
+      'https://gocrane.github.io/helm-charts',
+    ]);
     expect(plan('crane').images).toEqual(['ccr.ccs.tencentyun.com/tkeimages/kube-state-metrics:2.2.4']);
   });
 
   it('an image inside an if block and a chart URL from a parameter default: velero', () => {
     expect(plan('velero').images).toEqual(['docker.io/velero/velero-plugin-for-aws:v1.6.1']);
-    expect(plan('velero').charts).toEqual([{ repo: 'https://vmware-tanzu.github.io/helm-charts', chart: 'velero', version: '3.1.2', repoType: 'helm' }]);
+    expect(plan('velero').charts).toEqual([
+      { repo: 'https://vmware-tanzu.github.io/helm-charts', chart: 'velero', version: '3.1.2', repoType: 'helm' },
+    ]);
   });
 
   it('a repoType git chart is reported with a warning: nacos-operator', () => {
-    expect(plan('nacos-operator').charts).toEqual([{ repo: 'https://github.com/nacos-group/nacos-k8s.git', chart: './operator/chart/nacos-operator/', version: '1.16.0', repoType: 'git' }]);
+    expect(plan('nacos-operator').charts).toEqual([
+      {
+        repo: 'https://github.com/nacos-group/nacos-k8s.git',
+        chart: './operator/chart/nacos-operator/',
+        version: '1.16.0',
+        repoType: 'git',
+      },
+    ]);
     expect(plan('nacos-operator').warnings.join('\n')).toMatch(/git repository/);
   });
 
@@ -108,13 +136,21 @@ describe('addon discovery on the real catalog folders', () => {
   it('a non-semver addon version is discovered with a warning naming metadata.yaml: spark', () => {
     const p = plan('spark-kubernetes-operator');
     expect(p.images).toEqual(['ghcr.io/googlecloudplatform/spark-operator:v1beta2-1.3.8-3.1.1']);
-    expect(p.warnings[0]).toMatch(/spark-kubernetes-operator\/metadata\.yaml: version "v1beta2-1\.3\.8-3\.1\.1" is not semver/);
+    expect(p.warnings[0]).toMatch(
+      /spark-kubernetes-operator\/metadata\.yaml: version "v1beta2-1\.3\.8-3\.1\.1" is not semver/,
+    );
   });
 
   it('dependencies: a selection pulls in its closure, across registries', () => {
     const { selected } = selectWithDependencies(catalog, ['cert-manager']);
     expect(selected.map((a) => a.metadata.name).sort()).toEqual(['cert-manager', 'fluxcd']);
-    const missing = selectWithDependencies({ addons: [{ ...addon('velaux'), metadata: { ...addon('velaux').metadata, dependencies: [{ name: 'nope' }] } }], warnings: [] }, undefined);
+    const missing = selectWithDependencies(
+      {
+        addons: [{ ...addon('velaux'), metadata: { ...addon('velaux').metadata, dependencies: [{ name: 'nope' }] } }],
+        warnings: [],
+      },
+      undefined,
+    );
     expect(missing.warnings[0]?.message).toMatch(/dependency "nope" is in no registry/);
   });
 
@@ -126,22 +162,43 @@ describe('addon discovery on the real catalog folders', () => {
   it('keeps only the digest of a tag@digest reference, as chart image lists do, so both name one copy', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(`docker.io/library/nginx@${digest}`);
-    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(formatRef(parseRegistryRef(`docker.io/library/nginx:1.25@${digest}`)).replace(/^docker:\/\//, ''));
+    expect(normaliseImage(`nginx:1.25@${digest}`)).toBe(
+      formatRef(parseRegistryRef(`docker.io/library/nginx:1.25@${digest}`)).replace(/^docker:\/\//, ''),
+    );
   });
 });
 
 describe('bad input in addon folders', () => {
-  const files = (entries: Record<string, string>) => new Map(Object.entries(entries).map(([k, v]) => [k, Buffer.from(v)]));
+  const files = (entries: Record<string, string>) =>
+    new Map(Object.entries(entries).map(([k, v]) => [k, Buffer.from(v)]));
   const meta = 'name: broken\nversion: 1.0.0\n';
 
   it('an unparseable CUE file is a warning with the file name; the other files are still scanned', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'broken', metadata: { name: 'broken', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'resources/bad.cue': 'x: {\n image: "a/b:1"\n', 'resources/good.cue': 'y: image: "nginx:1.25"\n' }) });
+    const scan = discoverAddon({
+      registry: 'official',
+      dir: 'broken',
+      metadata: { name: 'broken', version: '1.0.0' },
+      files: files({
+        'metadata.yaml': meta,
+        'resources/bad.cue': 'x: {\n image: "a/b:1"\n',
+        'resources/good.cue': 'y: image: "nginx:1.25"\n',
+      }),
+    });
     expect(scan.plan.images).toEqual(['docker.io/library/nginx:1.25']);
     expect(scan.plan.warnings.join('\n')).toMatch(/broken\/resources\/bad\.cue:\d+: cannot read CUE/);
   });
 
   it('YAML numbers keep their written form: tag 1.10 is not 1.1', () => {
-    const scan = discoverAddon({ registry: 'official', dir: 'num', metadata: { name: 'num', version: '1.0.0' }, files: files({ 'metadata.yaml': meta, 'template.yaml': 'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n' }) });
+    const scan = discoverAddon({
+      registry: 'official',
+      dir: 'num',
+      metadata: { name: 'num', version: '1.0.0' },
+      files: files({
+        'metadata.yaml': meta,
+        'template.yaml':
+          'spec:\n  components:\n    - type: helm\n      properties:\n        url: https://charts.example.com\n        chart: c\n        version: 1.10\n        values:\n          image:\n            repository: acme/app\n            tag: 1.10\n',
+      }),
+    });
     expect(scan.plan.images).toEqual(['docker.io/acme/app:1.10']);
     expect(scan.plan.charts[0]?.version).toBe('1.10');
   });
@@ -152,12 +209,24 @@ describe('bad input in addon folders', () => {
       registry: 'experimental',
       dir: 'example',
       metadata: { name: 'example', version: '1.0.0', uxPlugins: { node: 'https://example.com/node.tgz' } },
-      files: files({ 'metadata.yaml': metadata, 'resources/objects.cue': 'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n' }),
+      files: files({
+        'metadata.yaml': metadata,
+        'resources/objects.cue':
+          'o: {\n\ttype: "ref-objects"\n\tproperties: urls: ["https://example.com/manifest.yaml"]\n}\n',
+      }),
     });
     expect(scan.plan.urls).toEqual(['https://example.com/manifest.yaml', 'https://example.com/node.tgz']);
-    const rw = rewriteAddon(scan, { image: () => undefined, chart: () => undefined, url: (u) => u.replace('https://example.com/', 'https://files.airgap/example.com/') });
-    expect(rw.files.get('metadata.yaml')!.toString()).toBe('name: example\nversion: 1.0.0\nuxPlugins:\n  node: https://files.airgap/example.com/node.tgz\n');
-    expect(rw.files.get('resources/objects.cue')!.toString()).toContain('urls: ["https://files.airgap/example.com/manifest.yaml"]');
+    const rw = rewriteAddon(scan, {
+      image: () => undefined,
+      chart: () => undefined,
+      url: (u) => u.replace('https://example.com/', 'https://files.airgap/example.com/'),
+    });
+    expect(rw.files.get('metadata.yaml')!.toString()).toBe(
+      'name: example\nversion: 1.0.0\nuxPlugins:\n  node: https://files.airgap/example.com/node.tgz\n',
+    );
+    expect(rw.files.get('resources/objects.cue')!.toString()).toContain(
+      'urls: ["https://files.airgap/example.com/manifest.yaml"]',
+    );
   });
 });
 
@@ -184,7 +253,11 @@ describe('addon rewrite', () => {
       expect(again.images, a.dir).toEqual(scan.plan.images.map(mirrored).sort());
       for (const c of again.charts) {
         if (c.repoType === 'git') expect(c.repo).toBe('https://github.com/nacos-group/nacos-k8s.git');
-        else expect({ repo: c.repo, repoType: c.repoType }, a.dir).toEqual({ repo: 'oci://registry.airgap:5000/charts', repoType: 'oci' });
+        else
+          expect({ repo: c.repo, repoType: c.repoType }, a.dir).toEqual({
+            repo: 'oci://registry.airgap:5000/charts',
+            repoType: 'oci',
+          });
       }
       for (const [file, data] of a.files) {
         if (!rw.changedFiles.includes(file)) expect(rw.files.get(file), `${a.dir}/${file}`).toBe(data);
@@ -198,14 +271,26 @@ describe('addon rewrite', () => {
     const file = 'resources/components/helm-controller.cue';
     const before = a.files.get(file)!.toString();
     const after = rw.files.get(file)!.toString();
-    expect(after).toBe(before.replace('_base + "fluxcd/helm-controller:v0.36.0"', `_base + "${REG}/docker.io/fluxcd/helm-controller:v0.36.0"`));
-    expect(rw.changes).toContainEqual({ kind: 'image', file, from: 'fluxcd/helm-controller:v0.36.0', to: `${REG}/docker.io/fluxcd/helm-controller:v0.36.0` });
+    expect(after).toBe(
+      before.replace(
+        '_base + "fluxcd/helm-controller:v0.36.0"',
+        `_base + "${REG}/docker.io/fluxcd/helm-controller:v0.36.0"`,
+      ),
+    );
+    expect(rw.changes).toContainEqual({
+      kind: 'image',
+      file,
+      from: 'fluxcd/helm-controller:v0.36.0',
+      to: `${REG}/docker.io/fluxcd/helm-controller:v0.36.0`,
+    });
   });
 
   it('a chart URL from a parameter default is rewritten at the default, repoType becomes oci', () => {
     const a = addon('velero');
     const rw = rewriteAddon(discoverAddon(a), targets);
-    expect(rw.files.get('parameter.cue')!.toString()).toContain('chartUrl: *"oci://registry.airgap:5000/charts" | string');
+    expect(rw.files.get('parameter.cue')!.toString()).toContain(
+      'chartUrl: *"oci://registry.airgap:5000/charts" | string',
+    );
     expect(rw.files.get('resources/helm.cue')!.toString()).toContain('url:             parameter.chartUrl');
     expect(rw.files.get('resources/helm.cue')!.toString()).toMatch(/repoType:\s+"oci"/);
   });

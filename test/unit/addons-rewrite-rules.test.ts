@@ -17,7 +17,10 @@ const REGISTRY = 'registry.airgap:5000/platform';
 const RULES = ['{host}/{repository}', '{repository}', '{name}', 'mirror/{repository}', 'mirror/{host}/{name}'];
 
 function targetsFor(rule: TargetRule): RewriteTargets {
-  return { image: (n): ImageTarget => targetParts(parseRegistryRef(n), rule), chart: () => ({ url: 'https://charts.airgap', repoType: 'helm' }) };
+  return {
+    image: (n): ImageTarget => targetParts(parseRegistryRef(n), rule),
+    chart: () => ({ url: 'https://charts.airgap', repoType: 'helm' }),
+  };
 }
 
 /** The reference an image must read after the rewrite: the mirrored repository, the source's tag or digest. */
@@ -27,8 +30,14 @@ function mirrored(normalised: string, rule: TargetRule): string {
   return normaliseImage(`${t.registry}/${t.repository}${name.digest ? `@${name.digest}` : `:${name.tag}`}`);
 }
 
-const files = (entries: Record<string, string>) => new Map(Object.entries(entries).map(([k, v]) => [k, Buffer.from(v)]));
-const addonOf = (name: string, entries: Record<string, string>): Addon => ({ registry: 'official', dir: name, metadata: { name, version: '1.0.0' }, files: files({ 'metadata.yaml': `name: ${name}\nversion: 1.0.0\n`, ...entries }) });
+const files = (entries: Record<string, string>) =>
+  new Map(Object.entries(entries).map(([k, v]) => [k, Buffer.from(v)]));
+const addonOf = (name: string, entries: Record<string, string>): Addon => ({
+  registry: 'official',
+  dir: name,
+  metadata: { name, version: '1.0.0' },
+  files: files({ 'metadata.yaml': `name: ${name}\nversion: 1.0.0\n`, ...entries }),
+});
 
 describe('every reference of the real catalog points at its mirror, whatever the path rule', () => {
   for (const p of RULES) {
@@ -77,7 +86,11 @@ describe('a reference split over Helm values gets each piece of its mirror', () 
   ];
   for (const c of cases) {
     it(`CUE values, rule "${c.rule}": registry → ${c.registry}, repository → ${c.repository}`, () => {
-      const a = addonOf('demo', { 'template.cue': helmTemplate(`\t\t\t\tregistry:   "${SOURCE}"\n\t\t\t\trepository: "team/demo-server"\n\t\t\t\ttag:        "1.4.2"`) });
+      const a = addonOf('demo', {
+        'template.cue': helmTemplate(
+          `\t\t\t\tregistry:   "${SOURCE}"\n\t\t\t\trepository: "team/demo-server"\n\t\t\t\ttag:        "1.4.2"`,
+        ),
+      });
       const rule = { registry: REGISTRY, path: c.rule };
       const rw = rewriteAddon(discoverAddon(a), targetsFor(rule));
       expect(rw.errors).toEqual([]);
@@ -86,7 +99,14 @@ describe('a reference split over Helm values gets each piece of its mirror', () 
       expect(out).toContain(`repository: "${c.repository}"`);
       expect(out).toContain('tag:        "1.4.2"');
       expect(discoverAddon({ ...a, files: rw.files }).plan.images).toEqual([`${c.registry}/${c.repository}:1.4.2`]);
-      expect(rw.changes.filter((x) => x.kind === 'image')).toEqual([{ kind: 'image', file: 'template.cue', from: `${SOURCE}/team/demo-server:1.4.2`, to: `${c.registry}/${c.repository}:1.4.2` }]);
+      expect(rw.changes.filter((x) => x.kind === 'image')).toEqual([
+        {
+          kind: 'image',
+          file: 'template.cue',
+          from: `${SOURCE}/team/demo-server:1.4.2`,
+          to: `${c.registry}/${c.repository}:1.4.2`,
+        },
+      ]);
     });
   }
 
@@ -96,11 +116,15 @@ describe('a reference split over Helm values gets each piece of its mirror', () 
     });
     const rule = { registry: REGISTRY, path: 'mirror/{repository}' };
     const out = rewriteAddon(discoverAddon(yaml), targetsFor(rule)).files.get('template.yaml')!.toString();
-    expect(out).toContain(`registry: '${REGISTRY}'\n            repository: "mirror/team/demo-server"\n            tag: 1.4.2`);
+    expect(out).toContain(
+      `registry: '${REGISTRY}'\n            repository: "mirror/team/demo-server"\n            tag: 1.4.2`,
+    );
 
     const param = addonOf('demo', {
       'parameter.cue': `parameter: {\n\tregistry: *"${SOURCE}" | string\n}\n`,
-      'template.cue': helmTemplate('\t\t\t\tregistry:   parameter.registry\n\t\t\t\trepository: "team/demo-server"\n\t\t\t\ttag:        "1.4.2"'),
+      'template.cue': helmTemplate(
+        '\t\t\t\tregistry:   parameter.registry\n\t\t\t\trepository: "team/demo-server"\n\t\t\t\ttag:        "1.4.2"',
+      ),
     });
     const rw = rewriteAddon(discoverAddon(param), targetsFor(rule));
     expect(rw.errors).toEqual([]);
@@ -124,22 +148,32 @@ describe('a reference split over Helm values gets each piece of its mirror', () 
   it('where a piece cannot be rewritten the addon gets an error, not a warning: a computed registry, one value two mirrors', () => {
     // The repository is the addon's name (`context.metadata.name`): discovery knows it, no literal holds it.
     const computed = addonOf('demo', {
-      'template.cue': helmTemplate(`\t\t\t\tregistry:   "${SOURCE}"\n\t\t\t\trepository: context.metadata.name\n\t\t\t\ttag:        "1.4.2"`),
+      'template.cue': helmTemplate(
+        `\t\t\t\tregistry:   "${SOURCE}"\n\t\t\t\trepository: context.metadata.name\n\t\t\t\ttag:        "1.4.2"`,
+      ),
     });
     const scan = discoverAddon(computed);
     expect(scan.plan.images).toEqual([`${SOURCE}/demo:1.4.2`]);
     const failed = rewriteAddon(scan, targetsFor({ registry: REGISTRY, path: 'mirror/{repository}' }));
-    expect(failed.errors).toEqual([expect.stringMatching(/^demo\/template\.cue: image 127\.0\.0\.1:5001\/demo:1\.4\.2 cannot point at its mirror registry\.airgap:5000\/platform\/mirror\/demo: "demo" in the name is computed/)]);
+    expect(failed.errors).toEqual([
+      expect.stringMatching(
+        /^demo\/template\.cue: image 127\.0\.0\.1:5001\/demo:1\.4\.2 cannot point at its mirror registry\.airgap:5000\/platform\/mirror\/demo: "demo" in the name is computed/,
+      ),
+    ]);
     expect(failed.warnings).toEqual([]);
 
     // One repository value shared by two images of different registries: one literal, two different rewrites.
-    const component = (name: string, registry: string) => `{\n\tname: "${name}"\n\ttype: "helm"\n\tproperties: {\n\t\turl: "https://charts.example.com"\n\t\tchart: "${name}"\n\t\tvalues: image: {\n\t\t\tregistry: "${registry}"\n\t\t\trepository: parameter.repo\n\t\t\ttag: "1.4.2"\n\t\t}\n\t}\n}`;
+    const component = (name: string, registry: string) =>
+      `{\n\tname: "${name}"\n\ttype: "helm"\n\tproperties: {\n\t\turl: "https://charts.example.com"\n\t\tchart: "${name}"\n\t\tvalues: image: {\n\t\t\tregistry: "${registry}"\n\t\t\trepository: parameter.repo\n\t\t\ttag: "1.4.2"\n\t\t}\n\t}\n}`;
     const shared = addonOf('demo', {
       'parameter.cue': 'parameter: {\n\trepo: *"team/demo-server" | string\n}\n',
       'template.cue': `output: {\n\tapiVersion: "core.oam.dev/v1beta1"\n\tkind: "Application"\n\tspec: components: [${component('a', SOURCE)}, ${component('b', 'quay.io')}]\n}\n`,
     });
     const rw = rewriteAddon(discoverAddon(shared), targetsFor({ registry: REGISTRY, path: '{host}/{repository}' }));
-    expect(discoverAddon(shared).plan.images.sort()).toEqual([`${SOURCE}/team/demo-server:1.4.2`, 'quay.io/team/demo-server:1.4.2']);
+    expect(discoverAddon(shared).plan.images.sort()).toEqual([
+      `${SOURCE}/team/demo-server:1.4.2`,
+      'quay.io/team/demo-server:1.4.2',
+    ]);
     expect(rw.errors).toHaveLength(1);
     expect(rw.errors[0]).toMatch(/would be .* instead of .*one value serves references with different mirrors/);
   });

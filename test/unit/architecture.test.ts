@@ -22,7 +22,9 @@ describe('the architecture', () => {
     expect(rows.length).toBeGreaterThan(10);
     expect(new Set(rows.map((r) => r.folder)).size).toBe(rows.length);
     expect(rows.map((r) => r.layer)).toEqual([...rows.map((r) => r.layer)].sort((a, b) => a - b));
-    const topFolders = new Set(files.map((f) => (f.startsWith('src/') ? f.split('/').slice(0, 2).join('/') : f.split('/')[0]!)));
+    const topFolders = new Set(
+      files.map((f) => (f.startsWith('src/') ? f.split('/').slice(0, 2).join('/') : f.split('/')[0]!)),
+    );
     expect([...topFolders].filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect([...topFolders].sort()).toEqual(rows.map((r) => r.folder).sort());
   });
@@ -60,11 +62,19 @@ describe('the architecture check', () => {
   const treeEdges = importEdges(dir, tree);
 
   it('finds cycles through type-only imports, import() types and re-exports', () => {
-    expect(tree).toEqual(['src/high/x.ts', 'src/high/y.ts', 'src/high/z.ts', 'src/low/a.ts', 'src/low/b.ts', 'src/low/c.ts']);
-    expect(importCycles(tree, treeEdges).map((c) => c.join(' ')).sort()).toEqual([
-      'src/high/x.ts src/low/a.ts src/low/b.ts src/low/c.ts',
-      'src/high/y.ts src/high/z.ts',
+    expect(tree).toEqual([
+      'src/high/x.ts',
+      'src/high/y.ts',
+      'src/high/z.ts',
+      'src/low/a.ts',
+      'src/low/b.ts',
+      'src/low/c.ts',
     ]);
+    expect(
+      importCycles(tree, treeEdges)
+        .map((c) => c.join(' '))
+        .sort(),
+    ).toEqual(['src/high/x.ts src/low/a.ts src/low/b.ts src/low/c.ts', 'src/high/y.ts src/high/z.ts']);
   });
 
   it('finds an import into a higher layer and allows one into a lower layer', () => {
@@ -72,6 +82,8 @@ describe('the architecture check', () => {
       { layer: 0, folder: 'src/low' },
       { layer: 1, folder: 'src/high' },
     ];
-    expect(upwardImports(treeEdges, table)).toEqual(['src/low/c.ts -> src/high/x.ts (src/low is layer 0, src/high is layer 1)']);
+    expect(upwardImports(treeEdges, table)).toEqual([
+      'src/low/c.ts -> src/high/x.ts (src/low is layer 0, src/high is layer 1)',
+    ]);
   });
 });

@@ -3,7 +3,11 @@ import { parseChallenge } from '../../src/oci/auth.js';
 
 describe('protocol helpers', () => {
   it('parses challenges', () => {
-    expect(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/redis:pull"')).toEqual({
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/redis:pull"',
+      ),
+    ).toEqual({
       scheme: 'bearer',
       realm: 'https://auth.docker.io/token',
       service: 'registry.docker.io',

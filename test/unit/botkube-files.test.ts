@@ -10,7 +10,10 @@ describe('Botkube plugin index validation (the real fixtures)', () => {
   it('accepts the valid index and reports every problem of the invalid one', () => {
     const valid = parsePluginIndex(fs.readFileSync(path.join(FIXTURES, 'plugins-index.yaml'), 'utf8'), 'fixture');
     expect(validatePluginIndex(valid)).toEqual([]);
-    const invalid = parsePluginIndex(fs.readFileSync(path.join(FIXTURES, 'plugins-index-invalid.yaml'), 'utf8'), 'fixture');
+    const invalid = parsePluginIndex(
+      fs.readFileSync(path.join(FIXTURES, 'plugins-index-invalid.yaml'), 'utf8'),
+      'fixture',
+    );
     const problems = validatePluginIndex(invalid);
     expect(problems).toEqual([
       'entries[0] (executor/kubectl@v1.0.0): at least one url is required',
@@ -25,12 +28,16 @@ describe('Botkube plugin index validation (the real fixtures)', () => {
   });
 
   it('keeps file names and drops query strings in static paths', () => {
-    expect(staticPathFor('https://get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz')).toBe('get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz');
+    expect(staticPathFor('https://get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz')).toBe(
+      'get.helm.sh/helm-v3.10.3-darwin-amd64.tar.gz',
+    );
     const withQuery = staticPathFor('https://x.io/a/b.tar.gz?filename=evil&checksum=1');
     expect(withQuery).toMatch(/^x\.io\/a\/q-[0-9a-f]{10}\/b\.tar\.gz$/);
     expect(staticPathFor('http://127.0.0.1:8080/../../etc/passwd')).toBe('127.0.0.1-8080/etc/passwd');
     // A name that had to be cleaned keeps its extension; the hash that keeps it apart is a directory.
-    expect(staticPathFor('https://x.io/rel/executor_x%2B1_linux_amd64.tar.gz')).toMatch(/^x\.io\/rel\/h-[0-9a-f]{10}\/executor_x\+1_linux_amd64\.tar\.gz$/);
+    expect(staticPathFor('https://x.io/rel/executor_x%2B1_linux_amd64.tar.gz')).toMatch(
+      /^x\.io\/rel\/h-[0-9a-f]{10}\/executor_x\+1_linux_amd64\.tar\.gz$/,
+    );
     expect(staticPathFor('https://x.io/rel/a%20b.tgz')).not.toBe(staticPathFor('https://x.io/rel/a_b.tgz'));
   });
 });

@@ -9,9 +9,15 @@ describe('config', () => {
   it('applies defaults and names the key path of a problem', () => {
     const c = parseConfig({ images: [{ source: 'redis', tags: ['7'] }] });
     expect(c.concurrency).toEqual({ images: 8, blobs: 8 });
-    expect(() => parseConfig({ images: [{ source: 'redis', newest: -1 }] }, 'a.yaml')).toThrow(/a\.yaml: images\[0\]\.newest/);
-    expect(() => parseConfig({ registries: [{ host: 'x', username: 'u', password: 'plain' }] })).toThrow(/registries\[0\]\.password: must be \{ env: VAR \} or \{ file: PATH \}/);
-    expect(() => parseConfig({ images: [{ source: 'x', regex: '(' }] })).toThrow(/images\[0\]\.regex: invalid regular expression/);
+    expect(() => parseConfig({ images: [{ source: 'redis', newest: -1 }] }, 'a.yaml')).toThrow(
+      /a\.yaml: images\[0\]\.newest/,
+    );
+    expect(() => parseConfig({ registries: [{ host: 'x', username: 'u', password: 'plain' }] })).toThrow(
+      /registries\[0\]\.password: must be \{ env: VAR \} or \{ file: PATH \}/,
+    );
+    expect(() => parseConfig({ images: [{ source: 'x', regex: '(' }] })).toThrow(
+      /images\[0\]\.regex: invalid regular expression/,
+    );
     expect(() => parseConfig({ imagez: [] })).toThrow(/imagez/);
   });
 

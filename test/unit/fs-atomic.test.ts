@@ -14,12 +14,18 @@ describe('atomic stream writes', () => {
       const body = Buffer.from('layer bytes');
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
       const good = path.join(dir, 'good');
-      await writeStreamAtomic(good, Readable.from([body]), createVerifyingStream({ digest, size: body.length }, 'test'));
+      await writeStreamAtomic(
+        good,
+        Readable.from([body]),
+        createVerifyingStream({ digest, size: body.length }, 'test'),
+      );
       expect(fs.readFileSync(good)).toEqual(body);
 
       const bad = path.join(dir, 'bad');
       const wrong = createVerifyingStream({ digest: `sha256:${'0'.repeat(64)}`, size: body.length }, 'test');
-      await expect(writeStreamAtomic(bad, Readable.from([body]), wrong)).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+      await expect(writeStreamAtomic(bad, Readable.from([body]), wrong)).rejects.toMatchObject({
+        code: 'E_DIGEST_MISMATCH',
+      });
       expect(fs.readdirSync(dir)).toEqual(['good']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AirlockError, EXIT_CODES, type ErrorCode } from '../../src/core/errors.js';
 import { clearSecrets, registerSecret } from '../../src/core/secrets.js';
-import { decodeJobFailure, encodeChildFailure, encodeJobFailure, failedChildKey, isBullmqChildFailure, jobFailureError } from '../../src/queue/failure-text.js';
+import {
+  decodeJobFailure,
+  encodeChildFailure,
+  encodeJobFailure,
+  failedChildKey,
+  isBullmqChildFailure,
+  jobFailureError,
+} from '../../src/queue/failure-text.js';
 
 // The failure text is all BullMQ keeps of an error: what the worker writes must read back as the
 // same code, whatever the artifact and message hold, and must never carry a secret.
@@ -24,7 +31,9 @@ describe('job failure text', () => {
     },
     {
       name: 'brackets and colons in the message',
-      error: new AirlockError('E_REGISTRY', '[E_DENIED] upstream said: {"errors":[{"code":"DENIED"}]}', { artifact: 'https://charts.example.com chart@1.0.0' }),
+      error: new AirlockError('E_REGISTRY', '[E_DENIED] upstream said: {"errors":[{"code":"DENIED"}]}', {
+        artifact: 'https://charts.example.com chart@1.0.0',
+      }),
       text: '[E_REGISTRY] https://charts.example.com chart@1.0.0: [E_DENIED] upstream said: {"errors":[{"code":"DENIED"}]}',
       message: 'https://charts.example.com chart@1.0.0: [E_DENIED] upstream said: {"errors":[{"code":"DENIED"}]}',
     },
@@ -55,18 +64,28 @@ describe('job failure text', () => {
   });
 
   it('reads a code it does not know, or none, as E_REGISTRY with the whole text kept', () => {
-    expect(decodeJobFailure('[E_FROM_A_NEWER_WORKER] a: b')).toEqual({ code: 'E_REGISTRY', message: '[E_FROM_A_NEWER_WORKER] a: b' });
+    expect(decodeJobFailure('[E_FROM_A_NEWER_WORKER] a: b')).toEqual({
+      code: 'E_REGISTRY',
+      message: '[E_FROM_A_NEWER_WORKER] a: b',
+    });
     expect(decodeJobFailure('unknown job name "x"')).toEqual({ code: 'E_REGISTRY', message: 'unknown job name "x"' });
     expect(decodeJobFailure('[e_lower] a')).toEqual({ code: 'E_REGISTRY', message: '[e_lower] a' });
     expect(decodeJobFailure('[E_CONFIG]no space')).toEqual({ code: 'E_REGISTRY', message: '[E_CONFIG]no space' });
     expect(decodeJobFailure('')).toEqual({ code: 'E_REGISTRY', message: '' });
-    expect(decodeJobFailure(' [E_CONFIG] leading space')).toEqual({ code: 'E_REGISTRY', message: ' [E_CONFIG] leading space' });
+    expect(decodeJobFailure(' [E_CONFIG] leading space')).toEqual({
+      code: 'E_REGISTRY',
+      message: ' [E_CONFIG] leading space',
+    });
   });
 
   it('keeps secrets out of the text', () => {
     registerSecret('s3cr3t-token-value');
     const text = encodeJobFailure(
-      new AirlockError('E_UNAUTHORIZED', 'token s3cr3t-token-value refused; password=hunter22 sent to https://user:pw123@example.com/x', { artifact: 'docker://example.com/a:1' }),
+      new AirlockError(
+        'E_UNAUTHORIZED',
+        'token s3cr3t-token-value refused; password=hunter22 sent to https://user:pw123@example.com/x',
+        { artifact: 'docker://example.com/a:1' },
+      ),
     );
     expect(text).not.toContain('s3cr3t-token-value');
     expect(text).not.toContain('hunter22');

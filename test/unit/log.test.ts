@@ -35,7 +35,9 @@ describe('logger', () => {
         cb();
       },
     });
-    const app = Fastify({ loggerInstance: (await createPinoLogger({ level: 'info', destination })) as FastifyBaseLogger });
+    const app = Fastify({
+      loggerInstance: (await createPinoLogger({ level: 'info', destination })) as FastifyBaseLogger,
+    });
     app.get('/hook', async () => ({ ok: true }));
     try {
       expect((await app.inject({ method: 'GET', url: '/hook?token=abcdef123456&x=1' })).statusCode).toBe(200);
@@ -51,7 +53,12 @@ describe('logger', () => {
       constructor(readonly password: string) {}
     }
     const box = new Box('hunter2-secret');
-    const out = redactValue({ box, list: [{ token: 'x' }], url: 'https://u:pw-123@h/', err: new Error('token=abc failed') }) as Record<string, unknown>;
+    const out = redactValue({
+      box,
+      list: [{ token: 'x' }],
+      url: 'https://u:pw-123@h/',
+      err: new Error('token=abc failed'),
+    }) as Record<string, unknown>;
     expect(out.box).toBe(box);
     expect(out.list).toEqual([{ token: '***' }]);
     expect(out.url).toBe('https://u:***@h/');

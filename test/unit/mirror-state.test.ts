@@ -17,7 +17,12 @@ describe('file mirror state', () => {
 
   it('keeps every record set while the file is still being read (a run starts all its jobs at once)', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'state-')), 'state.json');
-    const old = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`old${i}`, { sourceDigest: 'sha256:0', targetDigest: 'sha256:0', at: 'then' }]));
+    const old = Object.fromEntries(
+      Array.from({ length: 2000 }, (_, i) => [
+        `old${i}`,
+        { sourceDigest: 'sha256:0', targetDigest: 'sha256:0', at: 'then' },
+      ]),
+    );
     fs.writeFileSync(file, JSON.stringify({ version: 1, records: old }));
     const s = fileMirrorState(file);
     const keys = Array.from({ length: 20 }, (_, i) => `new${i}`);

@@ -53,7 +53,16 @@ const invalidRepoNames = [
 ];
 
 // TestValidateRemoteName
-const validRemoteNames = ['docker/docker', 'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev', 'docker-rules/docker', 'docker---rules/docker', 'doc/docker', 'd/docker', 'jess/t', 'dock__er/docker'];
+const validRemoteNames = [
+  'docker/docker',
+  'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+  'docker-rules/docker',
+  'docker---rules/docker',
+  'doc/docker',
+  'd/docker',
+  'jess/t',
+  'dock__er/docker',
+];
 const invalidRemoteNames = [
   'docker/Docker',
   'docker///docker',
@@ -71,21 +80,111 @@ const invalidRemoteNames = [
 ];
 
 // TestParseRepositoryInfo: every one of FamiliarName, FullName and AmbiguousName parses to the same repository.
-const repositoryInfo: Array<{ RemoteName: string; FamiliarName: string; FullName: string; AmbiguousName: string; Domain: string }> = [
-  { RemoteName: 'fooo/bar', FamiliarName: 'fooo/bar', FullName: 'docker.io/fooo/bar', AmbiguousName: 'index.docker.io/fooo/bar', Domain: 'docker.io' },
-  { RemoteName: 'library/ubuntu', FamiliarName: 'ubuntu', FullName: 'docker.io/library/ubuntu', AmbiguousName: 'library/ubuntu', Domain: 'docker.io' },
-  { RemoteName: 'nonlibrary/ubuntu', FamiliarName: 'nonlibrary/ubuntu', FullName: 'docker.io/nonlibrary/ubuntu', AmbiguousName: '', Domain: 'docker.io' },
-  { RemoteName: 'other/library', FamiliarName: 'other/library', FullName: 'docker.io/other/library', AmbiguousName: '', Domain: 'docker.io' },
-  { RemoteName: 'private/moonbase', FamiliarName: '127.0.0.1:8000/private/moonbase', FullName: '127.0.0.1:8000/private/moonbase', AmbiguousName: '', Domain: '127.0.0.1:8000' },
-  { RemoteName: 'privatebase', FamiliarName: '127.0.0.1:8000/privatebase', FullName: '127.0.0.1:8000/privatebase', AmbiguousName: '', Domain: '127.0.0.1:8000' },
-  { RemoteName: 'private/moonbase', FamiliarName: 'example.com/private/moonbase', FullName: 'example.com/private/moonbase', AmbiguousName: '', Domain: 'example.com' },
-  { RemoteName: 'privatebase', FamiliarName: 'example.com/privatebase', FullName: 'example.com/privatebase', AmbiguousName: '', Domain: 'example.com' },
-  { RemoteName: 'private/moonbase', FamiliarName: 'example.com:8000/private/moonbase', FullName: 'example.com:8000/private/moonbase', AmbiguousName: '', Domain: 'example.com:8000' },
-  { RemoteName: 'privatebasee', FamiliarName: 'example.com:8000/privatebasee', FullName: 'example.com:8000/privatebasee', AmbiguousName: '', Domain: 'example.com:8000' },
-  { RemoteName: 'library/ubuntu-12.04-base', FamiliarName: 'ubuntu-12.04-base', FullName: 'docker.io/library/ubuntu-12.04-base', AmbiguousName: 'index.docker.io/library/ubuntu-12.04-base', Domain: 'docker.io' },
-  { RemoteName: 'library/foo', FamiliarName: 'foo', FullName: 'docker.io/library/foo', AmbiguousName: 'docker.io/foo', Domain: 'docker.io' },
-  { RemoteName: 'library/foo/bar', FamiliarName: 'library/foo/bar', FullName: 'docker.io/library/foo/bar', AmbiguousName: '', Domain: 'docker.io' },
-  { RemoteName: 'store/foo/bar', FamiliarName: 'store/foo/bar', FullName: 'docker.io/store/foo/bar', AmbiguousName: '', Domain: 'docker.io' },
+const repositoryInfo: Array<{
+  RemoteName: string;
+  FamiliarName: string;
+  FullName: string;
+  AmbiguousName: string;
+  Domain: string;
+}> = [
+  {
+    RemoteName: 'fooo/bar',
+    FamiliarName: 'fooo/bar',
+    FullName: 'docker.io/fooo/bar',
+    AmbiguousName: 'index.docker.io/fooo/bar',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'library/ubuntu',
+    FamiliarName: 'ubuntu',
+    FullName: 'docker.io/library/ubuntu',
+    AmbiguousName: 'library/ubuntu',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'nonlibrary/ubuntu',
+    FamiliarName: 'nonlibrary/ubuntu',
+    FullName: 'docker.io/nonlibrary/ubuntu',
+    AmbiguousName: '',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'other/library',
+    FamiliarName: 'other/library',
+    FullName: 'docker.io/other/library',
+    AmbiguousName: '',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'private/moonbase',
+    FamiliarName: '127.0.0.1:8000/private/moonbase',
+    FullName: '127.0.0.1:8000/private/moonbase',
+    AmbiguousName: '',
+    Domain: '127.0.0.1:8000',
+  },
+  {
+    RemoteName: 'privatebase',
+    FamiliarName: '127.0.0.1:8000/privatebase',
+    FullName: '127.0.0.1:8000/privatebase',
+    AmbiguousName: '',
+    Domain: '127.0.0.1:8000',
+  },
+  {
+    RemoteName: 'private/moonbase',
+    FamiliarName: 'example.com/private/moonbase',
+    FullName: 'example.com/private/moonbase',
+    AmbiguousName: '',
+    Domain: 'example.com',
+  },
+  {
+    RemoteName: 'privatebase',
+    FamiliarName: 'example.com/privatebase',
+    FullName: 'example.com/privatebase',
+    AmbiguousName: '',
+    Domain: 'example.com',
+  },
+  {
+    RemoteName: 'private/moonbase',
+    FamiliarName: 'example.com:8000/private/moonbase',
+    FullName: 'example.com:8000/private/moonbase',
+    AmbiguousName: '',
+    Domain: 'example.com:8000',
+  },
+  {
+    RemoteName: 'privatebasee',
+    FamiliarName: 'example.com:8000/privatebasee',
+    FullName: 'example.com:8000/privatebasee',
+    AmbiguousName: '',
+    Domain: 'example.com:8000',
+  },
+  {
+    RemoteName: 'library/ubuntu-12.04-base',
+    FamiliarName: 'ubuntu-12.04-base',
+    FullName: 'docker.io/library/ubuntu-12.04-base',
+    AmbiguousName: 'index.docker.io/library/ubuntu-12.04-base',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'library/foo',
+    FamiliarName: 'foo',
+    FullName: 'docker.io/library/foo',
+    AmbiguousName: 'docker.io/foo',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'library/foo/bar',
+    FamiliarName: 'library/foo/bar',
+    FullName: 'docker.io/library/foo/bar',
+    AmbiguousName: '',
+    Domain: 'docker.io',
+  },
+  {
+    RemoteName: 'store/foo/bar',
+    FamiliarName: 'store/foo/bar',
+    FullName: 'docker.io/store/foo/bar',
+    AmbiguousName: '',
+    Domain: 'docker.io',
+  },
   { RemoteName: 'bar', FamiliarName: 'Foo/bar', FullName: 'Foo/bar', AmbiguousName: '', Domain: 'Foo' },
   { RemoteName: 'bar', FamiliarName: 'FOO/bar', FullName: 'FOO/bar', AmbiguousName: '', Domain: 'FOO' },
 ];
@@ -119,7 +218,10 @@ const anyReference = [
   { Reference: 'docker.io/mcgowan/myapp:latest', Equivalent: 'docker.io/mcgowan/myapp:latest' },
   { Reference: `dmcgowan/myapp@${d}`, Equivalent: `docker.io/dmcgowan/myapp@${d}` },
   { Reference: `docker.io/dmcgowan/myapp@${d}`, Equivalent: `docker.io/dmcgowan/myapp@${d}` },
-  { Reference: 'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9', Equivalent: 'docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9' },
+  {
+    Reference: 'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9',
+    Equivalent: 'docker.io/library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9',
+  },
   { Reference: 'dbcc1', Equivalent: 'docker.io/library/dbcc1' },
 ];
 
@@ -158,16 +260,17 @@ describe("Docker's reference grammar (distribution/reference normalize_test.go)"
     expect(parse(`docker.io/${hex64}`)).toMatchObject({ registry: 'docker.io', repository: `library/${hex64}` });
   });
 
-  it.each(repositoryInfo.flatMap((tc) => [tc.FamiliarName, tc.FullName, tc.AmbiguousName].filter((r) => r !== '').map((r) => [r, tc] as const)))(
-    'repository info of %s',
-    (r, tc) => {
-      const ref = parse(r);
-      expect(ref.registry).toBe(tc.Domain);
-      expect(ref.repository).toBe(tc.RemoteName);
-      expect(full(ref)).toBe(tc.FullName);
-      expect(familiar(ref)).toBe(tc.FamiliarName);
-    },
-  );
+  it.each(
+    repositoryInfo.flatMap((tc) =>
+      [tc.FamiliarName, tc.FullName, tc.AmbiguousName].filter((r) => r !== '').map((r) => [r, tc] as const),
+    ),
+  )('repository info of %s', (r, tc) => {
+    const ref = parse(r);
+    expect(ref.registry).toBe(tc.Domain);
+    expect(ref.repository).toBe(tc.RemoteName);
+    expect(full(ref)).toBe(tc.FullName);
+    expect(familiar(ref)).toBe(tc.FamiliarName);
+  });
 
   it.each(splitHostname)('splits $input into $domain and $path', ({ input, domain, path }) => {
     expect(parse(input)).toMatchObject({ registry: domain, repository: path });
@@ -186,6 +289,11 @@ describe("Docker's reference grammar (distribution/reference normalize_test.go)"
     expect(() => parse(`redis@md5:${'a'.repeat(32)}`)).toThrow(/unsupported digest algorithm "md5"/);
     expect(() => parse('registry.local:99999/x')).toThrow(/port above 65535/);
     // LOCALDOMAIN is a host for Docker (uppercase first component), so it is one here.
-    expect(parseRegistryRef('LOCALDOMAIN/debian')).toEqual({ transport: 'docker', registry: 'LOCALDOMAIN', repository: 'debian', tag: 'latest' });
+    expect(parseRegistryRef('LOCALDOMAIN/debian')).toEqual({
+      transport: 'docker',
+      registry: 'LOCALDOMAIN',
+      repository: 'debian',
+      tag: 'latest',
+    });
   });
 });

@@ -17,7 +17,12 @@ describe('image references', () => {
 
   it('keeps digests and drops the default tag when a digest is given', () => {
     const d = `sha256:${'a'.repeat(64)}`;
-    expect(parseRegistryRef(`quay.io/x/y@${d}`)).toEqual({ transport: 'docker', registry: 'quay.io', repository: 'x/y', digest: d });
+    expect(parseRegistryRef(`quay.io/x/y@${d}`)).toEqual({
+      transport: 'docker',
+      registry: 'quay.io',
+      repository: 'x/y',
+      digest: d,
+    });
     expect(formatRef(parseRegistryRef(`quay.io/x/y:1@${d}`))).toBe(`docker://quay.io/x/y@${d}`);
   });
 

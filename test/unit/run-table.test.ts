@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, formatRunDetail, formatRunTable, formatWhen, runTrigger } from '../../src/cli/run-table.js';
 import type { RunSummary } from '../../src/queue/runs.js';
 
-const run = (over: Partial<RunSummary>): RunSummary => ({ id: '1', state: 'completed', reason: 'schedule nightly', scope: 'all', enqueuedAt: '2026-12-04T15:57:04.894Z', ...over });
+const run = (over: Partial<RunSummary>): RunSummary => ({
+  id: '1',
+  state: 'completed',
+  reason: 'schedule nightly',
+  scope: 'all',
+  enqueuedAt: '2026-12-04T15:57:04.894Z',
+  ...over,
+});
 
 describe('runs list and runs show (formatting)', () => {
   it('names what started a run; a retry once, by the run it retries', () => {
@@ -15,13 +22,36 @@ describe('runs list and runs show (formatting)', () => {
 
   it('is a table with a header, one row per run in the order given', () => {
     const lines = formatRunTable([
-      run({ id: '27', reason: 'retry of run 26', retryOf: '26', scope: 'images', durationMs: 2396, summary: { copied: 2, unchanged: 0, failed: 0 } }),
+      run({
+        id: '27',
+        reason: 'retry of run 26',
+        retryOf: '26',
+        scope: 'images',
+        durationMs: 2396,
+        summary: { copied: 2, unchanged: 0, failed: 0 },
+      }),
       run({ id: '26', reason: 'airlock sync --queue', scope: 'images', state: 'active' }),
     ]);
     expect(lines[0]).toMatch(/^RUN +TRIGGER +SCOPE +STATE +STARTED +DURATION +COPIED\/UNCHANGED\/FAILED$/);
     const cols = (l: string) => l.split(/ {2,}/);
-    expect(cols(lines[1]!)).toEqual(['27', 'retry of 26', 'images', 'completed', formatWhen('2026-12-04T15:57:04.894Z'), '2.4 s', '2/0/0']);
-    expect(cols(lines[2]!)).toEqual(['26', 'sync --queue', 'images', 'active', formatWhen('2026-12-04T15:57:04.894Z'), '-', '-']);
+    expect(cols(lines[1]!)).toEqual([
+      '27',
+      'retry of 26',
+      'images',
+      'completed',
+      formatWhen('2026-12-04T15:57:04.894Z'),
+      '2.4 s',
+      '2/0/0',
+    ]);
+    expect(cols(lines[2]!)).toEqual([
+      '26',
+      'sync --queue',
+      'images',
+      'active',
+      formatWhen('2026-12-04T15:57:04.894Z'),
+      '-',
+      '-',
+    ]);
     // Columns line up under the header.
     expect(lines[1]!.indexOf('retry of 26')).toBe(lines[0]!.indexOf('TRIGGER'));
     expect(lines[2]!.indexOf('active')).toBe(lines[0]!.indexOf('STATE'));
@@ -31,7 +61,17 @@ describe('runs list and runs show (formatting)', () => {
 
   it('shows one run field by field, with every failure and its cause', () => {
     const lines = formatRunDetail(
-      run({ id: '27', reason: 'retry of run 26', retryOf: '26', durationMs: 2396, finishedAt: '2026-12-04T15:57:07.290Z', summary: { copied: 1, unchanged: 0, failed: 1, bytes: 2048 }, failures: [{ kind: 'image', source: 'docker://r/a:1', error: { code: 'E_NOT_FOUND', message: 'manifest unknown' } }] }),
+      run({
+        id: '27',
+        reason: 'retry of run 26',
+        retryOf: '26',
+        durationMs: 2396,
+        finishedAt: '2026-12-04T15:57:07.290Z',
+        summary: { copied: 1, unchanged: 0, failed: 1, bytes: 2048 },
+        failures: [
+          { kind: 'image', source: 'docker://r/a:1', error: { code: 'E_NOT_FOUND', message: 'manifest unknown' } },
+        ],
+      }),
     );
     expect(lines).toContain('trigger   retry of 26');
     expect(lines).toContain('artifacts 1 copied, 0 unchanged, 1 failed, 2.0 KiB');

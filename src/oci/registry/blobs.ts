@@ -2,12 +2,25 @@ import { Readable } from 'node:stream';
 import { AirlockError } from '../../core/errors.js';
 import { header } from '../../http/client.js';
 import type { Descriptor } from '../manifest.js';
-import { call, fail, pathDigest, pullScope, pushScope, refName, resolveLocation, type RegistryContext } from './request.js';
+import {
+  call,
+  fail,
+  pathDigest,
+  pullScope,
+  pushScope,
+  refName,
+  resolveLocation,
+  type RegistryContext,
+} from './request.js';
 import type { Repo } from './types.js';
 
 export async function hasBlob(ctx: RegistryContext, repo: Repo, digest: string): Promise<boolean> {
   const artifact = refName(repo, digest);
-  const res = await call(ctx, repo, [pullScope(repo)], { method: 'HEAD', path: `/v2/${repo.repository}/blobs/${pathDigest(digest, artifact)}`, artifact });
+  const res = await call(ctx, repo, [pullScope(repo)], {
+    method: 'HEAD',
+    path: `/v2/${repo.repository}/blobs/${pathDigest(digest, artifact)}`,
+    artifact,
+  });
   await res.body.dump();
   if (res.statusCode === 200) return true;
   if (res.statusCode === 404) return false;
@@ -22,7 +35,13 @@ export async function openBlob(ctx: RegistryContext, repo: Repo, desc: Descripto
   const ep = ctx.endpoint(repo.registry);
   const origin = new URL(ep.baseUrl).origin;
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-  let res = await call(ctx, repo, [pullScope(repo)], { method: 'GET', path: `/v2/${repo.repository}/blobs/${pathDigest(desc.digest, artifact)}`, headers, artifact, kind: 'blob' });
+  let res = await call(ctx, repo, [pullScope(repo)], {
+    method: 'GET',
+    path: `/v2/${repo.repository}/blobs/${pathDigest(desc.digest, artifact)}`,
+    headers,
+    artifact,
+    kind: 'blob',
+  });
   // Redirects (to object storage) are followed by hand: credentials never go to another origin.
   for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
     if (hops >= 5) throw new AirlockError('E_REGISTRY', 'too many redirects fetching blob', { artifact });
@@ -31,9 +50,21 @@ export async function openBlob(ctx: RegistryContext, repo: Repo, desc: Descripto
     if (!location) throw new AirlockError('E_REGISTRY', 'redirect without Location fetching blob', { artifact });
     const next = new URL(location, ep.baseUrl);
     if (next.origin === origin) {
-      res = await call(ctx, repo, [pullScope(repo)], { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
+      res = await call(ctx, repo, [pullScope(repo)], {
+        method: 'GET',
+        url: next.toString(),
+        headers,
+        artifact,
+        kind: 'blob',
+      });
     } else {
-      res = await ctx.send(ctx.transportFor(next), { method: 'GET', url: next.toString(), headers, artifact, kind: 'blob' });
+      res = await ctx.send(ctx.transportFor(next), {
+        method: 'GET',
+        url: next.toString(),
+        headers,
+        artifact,
+        kind: 'blob',
+      });
     }
   }
   if (res.statusCode === 206 || (res.statusCode === 200 && offset === 0)) return res.body;
@@ -45,7 +76,12 @@ export async function openBlob(ctx: RegistryContext, repo: Repo, desc: Descripto
  * Mount from another repository of the same registry. A registry that declines answers 202 with an
  * upload session, which the caller passes on to `uploadBlob` instead of opening another.
  */
-export async function mountBlob(ctx: RegistryContext, repo: Repo, digest: string, from: string): Promise<{ mounted: true } | { mounted: false; location?: string }> {
+export async function mountBlob(
+  ctx: RegistryContext,
+  repo: Repo,
+  digest: string,
+  from: string,
+): Promise<{ mounted: true } | { mounted: false; location?: string }> {
   const artifact = refName(repo, digest);
   const scopes = [pushScope(repo), `repository:${from}:pull`];
   const q = new URLSearchParams({ mount: pathDigest(digest, artifact), from });
@@ -57,7 +93,8 @@ export async function mountBlob(ctx: RegistryContext, repo: Repo, digest: string
   });
   await res.body.dump();
   if (res.statusCode === 201) return { mounted: true };
-  if (res.statusCode === 202) return { mounted: false, location: resolveLocation(ctx, repo, header(res, 'location'), artifact) };
+  if (res.statusCode === 202)
+    return { mounted: false, location: resolveLocation(ctx, repo, header(res, 'location'), artifact) };
   return { mounted: false };
 }
 

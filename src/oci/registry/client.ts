@@ -8,7 +8,13 @@ import type { RegistryClient, RegistryClientDeps } from './types.js';
 
 /** The OCI distribution client: each resource's functions bound to one context. */
 export function createRegistryClient(deps: RegistryClientDeps): RegistryClient {
-  const ctx: RegistryContext = { send: deps.send, auth: deps.auth, endpoint: deps.endpoint, transportFor: deps.transportFor, logger: deps.logger };
+  const ctx: RegistryContext = {
+    send: deps.send,
+    auth: deps.auth,
+    endpoint: deps.endpoint,
+    transportFor: deps.transportFor,
+    logger: deps.logger,
+  };
   return {
     headManifest: (repo, reference) => headManifest(ctx, repo, reference),
     getManifest: (repo, reference) => getManifest(ctx, repo, reference),

@@ -7,8 +7,19 @@ import { MANIFEST_ACCEPT, MT } from '../media-types.js';
 import { call, fail, pathReference, pullScope, pushScope, refName, type RegistryContext } from './request.js';
 import type { ManifestHead, PutManifestResult, Repo } from './types.js';
 
-function manifestRequest(ctx: RegistryContext, method: 'GET' | 'HEAD', repo: Repo, reference: string, artifact: string): Promise<HttpResponse> {
-  return call(ctx, repo, [pullScope(repo)], { method, path: `/v2/${repo.repository}/manifests/${pathReference(reference, artifact)}`, headers: { accept: MANIFEST_ACCEPT }, artifact });
+function manifestRequest(
+  ctx: RegistryContext,
+  method: 'GET' | 'HEAD',
+  repo: Repo,
+  reference: string,
+  artifact: string,
+): Promise<HttpResponse> {
+  return call(ctx, repo, [pullScope(repo)], {
+    method,
+    path: `/v2/${repo.repository}/manifests/${pathReference(reference, artifact)}`,
+    headers: { accept: MANIFEST_ACCEPT },
+    artifact,
+  });
 }
 
 export async function headManifest(ctx: RegistryContext, repo: Repo, reference: string): Promise<ManifestHead | null> {
@@ -36,14 +47,22 @@ export async function getManifest(ctx: RegistryContext, repo: Repo, reference: s
   const res = await manifestRequest(ctx, 'GET', repo, reference, artifact);
   if (res.statusCode === 404) {
     await res.body.dump();
-    throw new AirlockError('E_NOT_FOUND', `manifest unknown: ${reference} is not in ${repo.registry}/${repo.repository}`, { artifact, status: 404 });
+    throw new AirlockError(
+      'E_NOT_FOUND',
+      `manifest unknown: ${reference} is not in ${repo.registry}/${repo.repository}`,
+      { artifact, status: 404 },
+    );
   }
   if (res.statusCode !== 200) return fail(res, 'manifest GET failed', artifact);
   const bytes = await readBuffer(res, MAX_MANIFEST_BYTES, artifact);
   const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
   const announced = header(res, 'docker-content-digest');
   const expected = reference.includes(':') ? reference : announced;
-  if (expected) checkName('digest', expected, { field: reference.includes(':') ? 'manifest digest' : 'Docker-Content-Digest', artifact });
+  if (expected)
+    checkName('digest', expected, {
+      field: reference.includes(':') ? 'manifest digest' : 'Docker-Content-Digest',
+      artifact,
+    });
   const algorithm = expected?.split(':')[0] ?? 'sha256';
   const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
   const raw: RawManifest = { bytes, mediaType, digest };
@@ -55,7 +74,12 @@ export async function getManifest(ctx: RegistryContext, repo: Repo, reference: s
   return { ...raw, mediaType: parsed.mediaType };
 }
 
-export async function putManifest(ctx: RegistryContext, repo: Repo, reference: string, manifest: RawManifest): Promise<PutManifestResult> {
+export async function putManifest(
+  ctx: RegistryContext,
+  repo: Repo,
+  reference: string,
+  manifest: RawManifest,
+): Promise<PutManifestResult> {
   const artifact = refName(repo, reference);
   const res = await call(ctx, repo, [pushScope(repo)], {
     method: 'PUT',

@@ -25,7 +25,9 @@ export function pathDigest(digest: string, artifact: string): string {
 
 /** A manifest reference about to name a URL path: a digest or a tag. */
 export function pathReference(reference: string, artifact: string): string {
-  return reference.includes(':') ? pathDigest(reference, artifact) : checkName('tag', reference, { field: 'tag', artifact, code: 'E_REFERENCE' });
+  return reference.includes(':')
+    ? pathDigest(reference, artifact)
+    : checkName('tag', reference, { field: 'tag', artifact, code: 'E_REFERENCE' });
 }
 
 export function pullScope(repo: Repo): string {
@@ -41,7 +43,12 @@ export function pushScope(repo: Repo): string {
  * A URL the registry handed out (an upload Location) on another origin gets no credentials: the
  * target's Authorization never leaves the target's origin, as with blob redirects.
  */
-export async function call(ctx: RegistryContext, repo: Repo, scopes: string[], req: RegistryRequest): Promise<HttpResponse> {
+export async function call(
+  ctx: RegistryContext,
+  repo: Repo,
+  scopes: string[],
+  req: RegistryRequest,
+): Promise<HttpResponse> {
   const { send, auth } = ctx;
   const ep = ctx.endpoint(repo.registry);
   const url = req.url ?? `${ep.baseUrl}${req.path ?? ''}`;
@@ -72,7 +79,13 @@ export async function fail(res: HttpResponse, what: string, artifact: string): P
 }
 
 /** A Location the registry sent, made absolute against its base URL. */
-export function resolveLocation(ctx: RegistryContext, repo: Repo, location: string | undefined, artifact: string): string {
-  if (!location) throw new AirlockError('E_UPLOAD', 'registry opened an upload without a Location header', { artifact });
+export function resolveLocation(
+  ctx: RegistryContext,
+  repo: Repo,
+  location: string | undefined,
+  artifact: string,
+): string {
+  if (!location)
+    throw new AirlockError('E_UPLOAD', 'registry opened an upload without a Location header', { artifact });
   return new URL(location, ctx.endpoint(repo.registry).baseUrl).toString();
 }

@@ -13,10 +13,15 @@ export async function listTags(ctx: RegistryContext, repo: Repo): Promise<string
     const res: HttpResponse = await call(ctx, repo, [pullScope(repo)], { method: 'GET', url, artifact });
     if (res.statusCode === 404) {
       await res.body.dump();
-      throw new AirlockError('E_NOT_FOUND', `repository ${repo.registry}/${repo.repository} not found`, { artifact, status: 404 });
+      throw new AirlockError('E_NOT_FOUND', `repository ${repo.registry}/${repo.repository} not found`, {
+        artifact,
+        status: 404,
+      });
     }
     if (res.statusCode !== 200) return fail(res, 'listing tags failed', artifact);
-    const body = JSON.parse((await readBuffer(res, 16 * 1024 * 1024, artifact)).toString("utf8")) as { tags?: string[] | null };
+    const body = JSON.parse((await readBuffer(res, 16 * 1024 * 1024, artifact)).toString('utf8')) as {
+      tags?: string[] | null;
+    };
     tags.push(...(body.tags ?? []));
     url = nextLink(header(res, 'link'), url);
   }

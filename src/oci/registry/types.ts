@@ -46,7 +46,11 @@ export interface RegistryClient {
   hasBlob(repo: Repo, digest: string): Promise<boolean>;
   openBlob(repo: Repo, desc: Descriptor, offset?: number): Promise<Readable>;
   /** Mount from another repository of the same registry; returns an upload location when the registry declined. */
-  mountBlob(repo: Repo, digest: string, from: string): Promise<{ mounted: true } | { mounted: false; location?: string }>;
+  mountBlob(
+    repo: Repo,
+    digest: string,
+    from: string,
+  ): Promise<{ mounted: true } | { mounted: false; location?: string }>;
   uploadBlob(repo: Repo, desc: Descriptor, open: OpenSource, options?: UploadOptions): Promise<void>;
   listTags(repo: Repo): Promise<string[]>;
   /** Referrers of a digest, or null when the registry has no referrers API. */

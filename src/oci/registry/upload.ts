@@ -40,14 +40,22 @@ class SessionLost extends Error {
 }
 
 /** Monolithic first, unless the endpoint or the registry asks for chunks; chunks when that breaks. */
-export async function uploadBlob(ctx: RegistryContext, repo: Repo, desc: Descriptor, open: OpenSource, options: UploadOptions = {}): Promise<void> {
+export async function uploadBlob(
+  ctx: RegistryContext,
+  repo: Repo,
+  desc: Descriptor,
+  open: OpenSource,
+  options: UploadOptions = {},
+): Promise<void> {
   const artifact = refName(repo, desc.digest);
   const chunkSize = ctx.endpoint(repo.registry).chunkSize;
   if (chunkSize > 0 && desc.size > chunkSize) {
     await chunked(ctx, repo, desc, open, chunkSize, artifact, options.onProgress, options.location);
     return;
   }
-  const session = options.location ? { location: options.location, minChunk: 0 } : await startUpload(ctx, repo, artifact);
+  const session = options.location
+    ? { location: options.location, minChunk: 0 }
+    : await startUpload(ctx, repo, artifact);
   if (session.minChunk > 0 && desc.size > session.minChunk) {
     await chunked(ctx, repo, desc, open, session.minChunk, artifact, options.onProgress, session.location);
     return;
@@ -67,7 +75,11 @@ export async function uploadBlob(ctx: RegistryContext, repo: Repo, desc: Descrip
   }
 }
 
-async function startUpload(ctx: RegistryContext, repo: Repo, artifact: string): Promise<{ location: string; minChunk: number }> {
+async function startUpload(
+  ctx: RegistryContext,
+  repo: Repo,
+  artifact: string,
+): Promise<{ location: string; minChunk: number }> {
   const res = await call(ctx, repo, [pushScope(repo)], {
     method: 'POST',
     path: `/v2/${repo.repository}/blobs/uploads/`,
@@ -95,7 +107,15 @@ function withDigest(location: string, digest: string): string {
   return u.toString();
 }
 
-async function monolithic(ctx: RegistryContext, repo: Repo, desc: Descriptor, location: string, open: OpenSource, artifact: string, onProgress?: (n: number) => void): Promise<void> {
+async function monolithic(
+  ctx: RegistryContext,
+  repo: Repo,
+  desc: Descriptor,
+  location: string,
+  open: OpenSource,
+  artifact: string,
+  onProgress?: (n: number) => void,
+): Promise<void> {
   const source = await open(0);
   const verifier = createVerifyingStream(desc, artifact, onProgress);
   source.on('error', (e) => verifier.destroy(e));
@@ -130,7 +150,12 @@ async function monolithic(ctx: RegistryContext, repo: Repo, desc: Descriptor, lo
 }
 
 /** The registry's view of how many bytes an upload session holds (`Range: 0-<last>`). */
-async function uploadOffset(ctx: RegistryContext, repo: Repo, location: string, artifact: string): Promise<{ offset: number; location: string }> {
+async function uploadOffset(
+  ctx: RegistryContext,
+  repo: Repo,
+  location: string,
+  artifact: string,
+): Promise<{ offset: number; location: string }> {
   const res = await call(ctx, repo, [pushScope(repo)], { method: 'GET', url: location, artifact });
   if (res.statusCode !== 204 && res.statusCode !== 200) return fail(res, 'reading upload status failed', artifact);
   await res.body.dump();
@@ -151,15 +176,33 @@ async function uploadOffset(ctx: RegistryContext, repo: Repo, location: string, 
  * re-opened at the byte where it broke. Registries that cannot report the offset of a session a
  * broken request wrote into (distribution 2.8 answers BLOB_UPLOAD_INVALID) get a fresh session.
  */
-async function chunked(ctx: RegistryContext, repo: Repo, desc: Descriptor, open: OpenSource, chunkSize: number, artifact: string, onProgress?: (n: number) => void, given?: string): Promise<void> {
+async function chunked(
+  ctx: RegistryContext,
+  repo: Repo,
+  desc: Descriptor,
+  open: OpenSource,
+  chunkSize: number,
+  artifact: string,
+  onProgress?: (n: number) => void,
+  given?: string,
+): Promise<void> {
   let session = given;
   for (let restart = 0; ; restart++) {
     let sent = 0;
     try {
-      await chunkedOnce(ctx, repo, desc, open, chunkSize, artifact, (n) => {
-        sent += n;
-        onProgress?.(n);
-      }, session);
+      await chunkedOnce(
+        ctx,
+        repo,
+        desc,
+        open,
+        chunkSize,
+        artifact,
+        (n) => {
+          sent += n;
+          onProgress?.(n);
+        },
+        session,
+      );
       return;
     } catch (e) {
       if (!(e instanceof SessionLost) || restart >= SESSION_RESTARTS) throw e instanceof SessionLost ? e.cause : e;
@@ -171,7 +214,16 @@ async function chunked(ctx: RegistryContext, repo: Repo, desc: Descriptor, open:
 }
 
 /** One session's worth of chunks; throws SessionLost when only a new session can go on. */
-async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, open: OpenSource, chunkSize: number, artifact: string, onProgress: (n: number) => void, given?: string): Promise<void> {
+async function chunkedOnce(
+  ctx: RegistryContext,
+  repo: Repo,
+  desc: Descriptor,
+  open: OpenSource,
+  chunkSize: number,
+  artifact: string,
+  onProgress: (n: number) => void,
+  given?: string,
+): Promise<void> {
   let { location, minChunk } = given ? { location: given, minChunk: 0 } : await startUpload(ctx, repo, artifact);
   const size = Math.max(chunkSize || DEFAULT_CHUNK, minChunk, MIN_CHUNK);
   const algorithm = desc.digest.split(':')[0] ?? 'sha256';
@@ -200,9 +252,14 @@ async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, o
             size: part.length,
           });
           if (res.statusCode !== 202 && res.statusCode !== 204) {
-            if (res.statusCode === 416 || res.statusCode >= 500) throw await errorFromResponse(res, 'chunk upload failed', artifact);
+            if (res.statusCode === 416 || res.statusCode >= 500)
+              throw await errorFromResponse(res, 'chunk upload failed', artifact);
             // BLOB_UPLOAD_UNKNOWN/INVALID: the session is gone, not the blob; start a new one.
-            if (res.statusCode === 404) throw new SessionLost(await errorFromResponse(res, `uploading chunk at ${start} failed`, artifact), undefined);
+            if (res.statusCode === 404)
+              throw new SessionLost(
+                await errorFromResponse(res, `uploading chunk at ${start} failed`, artifact),
+                undefined,
+              );
             return await fail(res, `uploading chunk at ${start} failed`, artifact);
           }
           await res.body.dump();
@@ -219,7 +276,10 @@ async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, o
           }
           location = status.location;
           if (status.offset < offset || status.offset > offset + chunk.length) throw new SessionLost(e, undefined);
-          ctx.logger.warn({ artifact, offset: status.offset, attempt }, 'chunk upload interrupted, resuming from the registry offset');
+          ctx.logger.warn(
+            { artifact, offset: status.offset, attempt },
+            'chunk upload interrupted, resuming from the registry offset',
+          );
           sent = status.offset - offset;
         }
       }
@@ -228,7 +288,11 @@ async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, o
     }
     const actual = `${algorithm}:${hash.digest('hex')}`;
     if (actual !== desc.digest || offset !== desc.size) {
-      throw new AirlockError('E_DIGEST_MISMATCH', `blob digest mismatch from the source: expected ${desc.digest}, got ${actual}`, { artifact });
+      throw new AirlockError(
+        'E_DIGEST_MISMATCH',
+        `blob digest mismatch from the source: expected ${desc.digest}, got ${actual}`,
+        { artifact },
+      );
     }
     const res = await call(ctx, repo, [pushScope(repo)], {
       method: 'PUT',
@@ -236,7 +300,8 @@ async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, o
       headers: { 'content-length': '0' },
       artifact,
     });
-    if (res.statusCode !== 201 && res.statusCode !== 204) return await fail(res, `completing upload of ${desc.digest} failed`, artifact);
+    if (res.statusCode !== 201 && res.statusCode !== 204)
+      return await fail(res, `completing upload of ${desc.digest} failed`, artifact);
     await res.body.dump();
   } catch (e) {
     await cancelUpload(ctx, repo, location, artifact);
@@ -245,7 +310,13 @@ async function chunkedOnce(ctx: RegistryContext, repo: Repo, desc: Descriptor, o
 }
 
 /** The source in chunks of `size` bytes (the last one shorter), re-opened at the byte where it broke. */
-async function* readChunks(open: OpenSource, total: number, size: number, artifact: string, logger: Logger): AsyncGenerator<Buffer> {
+async function* readChunks(
+  open: OpenSource,
+  total: number,
+  size: number,
+  artifact: string,
+  logger: Logger,
+): AsyncGenerator<Buffer> {
   let consumed = 0;
   let pending: Buffer[] = [];
   let pendingLength = 0;
@@ -257,7 +328,11 @@ async function* readChunks(open: OpenSource, total: number, size: number, artifa
         const b = piece as Buffer;
         consumed += b.length;
         if (consumed > total) {
-          throw new AirlockError('E_DIGEST_MISMATCH', `blob is longer than the ${total} bytes its descriptor declares`, { artifact });
+          throw new AirlockError(
+            'E_DIGEST_MISMATCH',
+            `blob is longer than the ${total} bytes its descriptor declares`,
+            { artifact },
+          );
         }
         pending.push(b);
         pendingLength += b.length;
@@ -276,7 +351,10 @@ async function* readChunks(open: OpenSource, total: number, size: number, artifa
       if (e instanceof AirlockError) throw e;
       reopens += 1;
       if (reopens > SOURCE_REOPENS) {
-        throw new AirlockError('E_DIGEST_MISMATCH', `source blob ended after ${consumed} of ${total} bytes`, { artifact, cause: e });
+        throw new AirlockError('E_DIGEST_MISMATCH', `source blob ended after ${consumed} of ${total} bytes`, {
+          artifact,
+          cause: e,
+        });
       }
       logger.warn({ artifact, consumed, reopens }, 'source stream broke, re-opening at the same offset');
     }

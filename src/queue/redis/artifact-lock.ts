@@ -16,6 +16,11 @@ export interface RedisLockOptions {
  */
 export function redisArtifactLock(redis: Redis, prefix: string, options: RedisLockOptions = {}): ArtifactLock {
   // Own key segment: these leases are sorted sets, and must not meet the SET-based locks of older workers.
-  const leases = redisRegistrySlots(redis, prefix, { name: 'artifact-lock', leaseMs: options.ttlMs ?? 30_000, pollMs: options.pollMs ?? 200, ...(options.onError ? { onError: options.onError } : {}) });
+  const leases = redisRegistrySlots(redis, prefix, {
+    name: 'artifact-lock',
+    leaseMs: options.ttlMs ?? 30_000,
+    pollMs: options.pollMs ?? 200,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
   return { run: (key, fn) => leases.run(key, 1, fn) };
 }

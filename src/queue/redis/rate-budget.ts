@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AirlockConfig } from '../../config/schema.js';
-import { createUpstreamBudget, rateLimitsOf, type BudgetOptions, type BudgetStore, type UpstreamBudget } from '../../http/upstream-budget.js';
+import {
+  createUpstreamBudget,
+  rateLimitsOf,
+  type BudgetOptions,
+  type BudgetStore,
+  type UpstreamBudget,
+} from '../../http/upstream-budget.js';
 
 // Times come from Redis (TIME) and pauses are key lifetimes (PTTL), so workers with skewed clocks
 // still agree on windows and pauses. Both keys of a call share the prefix's hash tag (one slot).
@@ -34,7 +40,15 @@ export function redisBudgetStore(redis: Redis, prefix: string): BudgetStore {
   const logKey = (host: string) => `${prefix}:upstream:${host}:requests`;
   return {
     async take(host, limit) {
-      const r = (await redis.eval(TAKE, 2, pauseKey(host), logKey(host), String(limit?.requests ?? 0), String(limit?.windowMs ?? 0), randomUUID())) as [number, number, number];
+      const r = (await redis.eval(
+        TAKE,
+        2,
+        pauseKey(host),
+        logKey(host),
+        String(limit?.requests ?? 0),
+        String(limit?.windowMs ?? 0),
+        randomUUID(),
+      )) as [number, number, number];
       return r[0] === 1 ? { granted: true } : { granted: false, waitMs: Number(r[1]), paused: r[2] === 1 };
     },
     async pause(host, ms) {
@@ -47,6 +61,15 @@ export function redisBudgetStore(redis: Redis, prefix: string): BudgetStore {
 }
 
 /** The budget every worker on this Redis shares. */
-export function redisUpstreamBudget(redis: Redis, prefix: string, config: Pick<AirlockConfig, 'registries' | 'retry'>, options: Partial<BudgetOptions> = {}): UpstreamBudget {
-  return createUpstreamBudget(redisBudgetStore(redis, prefix), { limits: rateLimitsOf(config), maxWaitMs: config.retry.maxRetryAfterMs, ...options });
+export function redisUpstreamBudget(
+  redis: Redis,
+  prefix: string,
+  config: Pick<AirlockConfig, 'registries' | 'retry'>,
+  options: Partial<BudgetOptions> = {},
+): UpstreamBudget {
+  return createUpstreamBudget(redisBudgetStore(redis, prefix), {
+    limits: rateLimitsOf(config),
+    maxWaitMs: config.retry.maxRetryAfterMs,
+    ...options,
+  });
 }

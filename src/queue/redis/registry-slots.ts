@@ -47,15 +47,18 @@ export function redisRegistrySlots(redis: Redis, prefix: string, options: RedisS
       while ((await redis.eval(TAKE, 1, key, String(max), String(lease), token)) !== 1) {
         await new Promise((r) => setTimeout(r, poll + Math.floor(Math.random() * poll)));
       }
-      const renew = setInterval(() => {
-        redis
-          .eval(RENEW, 1, key, String(lease), token)
-          .then((held) => {
-            // Renewal came too late (Redis was away longer than the lease): the work goes on, one over the limit for a while.
-            if (held !== 1) onError(new Error(`${name} lease for ${registry} expired while in use`));
-          })
-          .catch(onError);
-      }, Math.max(250, Math.floor(lease / 3)));
+      const renew = setInterval(
+        () => {
+          redis
+            .eval(RENEW, 1, key, String(lease), token)
+            .then((held) => {
+              // Renewal came too late (Redis was away longer than the lease): the work goes on, one over the limit for a while.
+              if (held !== 1) onError(new Error(`${name} lease for ${registry} expired while in use`));
+            })
+            .catch(onError);
+        },
+        Math.max(250, Math.floor(lease / 3)),
+      );
       try {
         return await fn();
       } finally {

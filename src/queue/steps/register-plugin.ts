@@ -2,7 +2,15 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { encodeChildFailure } from '../failure-text.js';
 import type { RegisterPluginPayload } from '../step-payloads.js';
 import { JOB } from '../../model/job-names.js';
-import { addChildren, keyOf, planStep, waitForChildren, type ChildResult, type FlowContext, type StepResult } from '../sync-flow.js';
+import {
+  addChildren,
+  keyOf,
+  planStep,
+  waitForChildren,
+  type ChildResult,
+  type FlowContext,
+  type StepResult,
+} from '../sync-flow.js';
 import { pluginItems } from '../../report/run-report.js';
 import type { RepositoryClient } from '../../spaceone/repository-client.js';
 import { planPluginImages, pluginError } from '../../jobs/register-plugins.js';
@@ -11,7 +19,10 @@ import { planPluginImages, pluginError } from '../../jobs/register-plugins.js';
  * One SpaceONE plugin in a run: its image copies are children that fail this job if they fail
  * (`failParentOnFailure`), so the registration runs only once every copy succeeded.
  */
-export async function registerPluginStep(job: Job<RegisterPluginPayload>, ctx: FlowContext & { repositoryClient: () => Promise<RepositoryClient> }): Promise<StepResult> {
+export async function registerPluginStep(
+  job: Job<RegisterPluginPayload>,
+  ctx: FlowContext & { repositoryClient: () => Promise<RepositoryClient> },
+): Promise<StepResult> {
   const data = job.data;
   const section = ctx.config.plugins;
   if (!section) throw new UnrecoverableError('register-plugin needs a plugins: section in the worker config');
@@ -23,8 +34,15 @@ export async function registerPluginStep(job: Job<RegisterPluginPayload>, ctx: F
     } catch (e) {
       throw pluginError(e, pluginId);
     }
-    const copies = plan.copies.map((c) => ({ name: JOB.mirrorImage, data: c, key: keyOf('image', c.source, c.target) }));
-    await addChildren(ctx.flow, job, copies, { failParentOnFailure: true, ...(recovering ? { skipExistingIn: ctx.queue } : {}) });
+    const copies = plan.copies.map((c) => ({
+      name: JOB.mirrorImage,
+      data: c,
+      key: keyOf('image', c.source, c.target),
+    }));
+    await addChildren(ctx.flow, job, copies, {
+      failParentOnFailure: true,
+      ...(recovering ? { skipExistingIn: ctx.queue } : {}),
+    });
     return { tags: plan.tags, warnings: plan.warnings };
   });
   try {
@@ -37,15 +55,29 @@ export async function registerPluginStep(job: Job<RegisterPluginPayload>, ctx: F
     throw new UnrecoverableError(encodeChildFailure(failed[0] ?? '?', child?.failedReason ?? e.message));
   }
   const d = job.data;
-  const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter((v) => (v?.value as { status?: string } | undefined)?.status === 'copied').length;
+  const copied = Object.values((await job.getChildrenValues()) as Record<string, ChildResult | null>).filter(
+    (v) => (v?.value as { status?: string } | undefined)?.status === 'copied',
+  ).length;
   const { syncRegistration } = await import('../../spaceone/registrar.js');
   let registration;
   try {
-    registration = await syncRegistration(await ctx.repositoryClient(), data.manifest.request, { allowRecreate: section.allowRecreate, expectedTags: d.tags ?? [], nothingNew: copied === 0 });
+    registration = await syncRegistration(await ctx.repositoryClient(), data.manifest.request, {
+      allowRecreate: section.allowRecreate,
+      expectedTags: d.tags ?? [],
+      nothingNew: copied === 0,
+    });
   } catch (e) {
     throw pluginError(e, pluginId);
   }
-  const items = pluginItems([{ plugin_id: pluginId, image: data.manifest.request.image, mirrored: d.tags ?? [], registration, warnings: [...data.manifest.warnings, ...(d.warnings ?? [])] }]);
+  const items = pluginItems([
+    {
+      plugin_id: pluginId,
+      image: data.manifest.request.image,
+      mirrored: d.tags ?? [],
+      registration,
+      warnings: [...data.manifest.warnings, ...(d.warnings ?? [])],
+    },
+  ]);
   const value: ChildResult = { items, value: registration };
   return { value, items };
 }

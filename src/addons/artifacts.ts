@@ -3,7 +3,8 @@ import type { AirlockError } from '../core/errors.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import type { PlanFailure } from '../model/plan-failure.js';
 import type { ResolvedCatalog } from './catalog-source.js';
-import type { AddonPlan, PlannedChart } from './discover.js';
+import type { AddonChartGroup, PlannedChart } from '../model/addon-chart-payload.js';
+import type { AddonPlan } from './discover.js';
 import type { CatalogPlan } from './plan-catalog.js';
 
 // What a run's addons need and what of it arrived: the planner fills these, the chart, image and file
@@ -15,12 +16,6 @@ export interface PlannedCatalog {
   catalog?: ResolvedCatalog;
   plan?: CatalogPlan;
   error?: AirlockError;
-}
-
-/** One chart version an addon needs, with the sources it may come from (crane: a mirror or upstream). */
-export interface AddonChartGroup {
-  key: string;
-  alternatives: PlannedChart[];
 }
 
 export interface AddonArtifacts {

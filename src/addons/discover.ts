@@ -1,17 +1,10 @@
+import type { PlannedChart } from '../model/addon-chart-payload.js';
 import { formatRef, parseRegistryRef } from '../oci/reference.js';
 import type { Addon } from './addon.js';
 import { CueSyntaxError, parseCue } from './cue-parse.js';
 import { emptyFindings, type FileFindings } from './findings.js';
 import { buildCueScope, scanCueFile, type CueFile } from './scan-cue.js';
 import { scanUxPlugins, scanYamlFile } from './scan-yaml.js';
-
-export interface PlannedChart {
-  repo: string;
-  chart: string;
-  /** Exact version, a range, or absent (the newest). */
-  version?: string;
-  repoType: string;
-}
 
 /** What one addon needs in the air gap (the `addons plan --json` object). */
 export interface AddonPlan {

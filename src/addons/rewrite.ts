@@ -1,5 +1,6 @@
 import { joinSegments, type Segment } from './cue-eval.js';
-import { discoverAddon, normaliseImage, type AddonScan, type PlannedChart } from './discover.js';
+import type { PlannedChart } from '../model/addon-chart-payload.js';
+import { discoverAddon, normaliseImage, type AddonScan } from './discover.js';
 import type { ChartFinding, ImageFinding, UrlFinding, ValueStyle } from './findings.js';
 
 /** A mirrored repository in its two parts: the registry (`host[:port][/prefix]`) and the path below it. */

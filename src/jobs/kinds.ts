@@ -18,7 +18,7 @@ import type { CopyProgress } from '../model/progress.js';
 import type { RetryPlan } from '../model/retry-plan.js';
 import { parseImageRef } from '../oci/reference.js';
 import type { HelmRepoReader } from '../sources/helm-repo.js';
-import type { AddonChartGroup } from '../addons/artifacts.js';
+import { addonChartGroup, type AddonChartGroup } from '../model/addon-chart-payload.js';
 import { mirrorAddonChartJob } from './mirror-addon-chart.js';
 import type { BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import type { MirroredFile } from '../files/static-mirror.js';
@@ -76,30 +76,17 @@ function invalid(kind: string, why: string): AirlockError {
 function schemaParser<T>(schema: z.ZodType<T>, kind: string): (data: unknown) => T {
   return (data) => {
     const r = schema.safeParse(data);
-    if (!r.success) throw invalid(kind, r.error.issues[0]?.message ?? 'unknown');
-    return r.data;
+    if (r.success) return r.data;
+    // The field first (`alternatives[0].version: …`): zod's own message does not say which one.
+    const issue = r.error.issues[0];
+    const at = (issue?.path ?? [])
+      .map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`))
+      .join('');
+    throw invalid(kind, `${at ? `${at}: ` : ''}${issue?.message ?? 'unknown'}`);
   };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-/** `mirror-addon-chart` data: written out, it is two strings and a list. */
-export function parseAddonChartGroup(data: unknown): AddonChartGroup {
-  const kind = JOB.mirrorAddonChart;
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw invalid(kind, 'not an object');
-  const d = data as Loose;
-  if (!str(d.key)) throw invalid(kind, 'key must be a non-empty string');
-  if (!Array.isArray(d.alternatives) || d.alternatives.length === 0)
-    throw invalid(kind, 'alternatives must be a non-empty list');
-  for (const [i, a] of d.alternatives.entries()) {
-    const alt = (a ?? {}) as Loose;
-    if (typeof a !== 'object' || !str(alt.repo) || !str(alt.chart) || typeof alt.repoType !== 'string')
-      throw invalid(kind, `alternatives[${i}] needs repo, chart and repoType`);
-    if (alt.version !== undefined && typeof alt.version !== 'string')
-      throw invalid(kind, `alternatives[${i}].version must be a string`);
-  }
-  return data as AddonChartGroup;
-}
 
 /** The host of a URL, or undefined: an unparsable source fails in the job itself, with its own message. */
 function urlHost(url: unknown, oci = false): string | undefined {
@@ -164,7 +151,7 @@ const mirrorBotkubeKind: JobKind<MirrorBotkubePayload, BotkubeMirrorResult> = {
 
 const mirrorAddonChartKind: JobKind<AddonChartGroup, AddonChartResult> = {
   name: JOB.mirrorAddonChart,
-  parse: parseAddonChartGroup,
+  parse: schemaParser(addonChartGroup, JOB.mirrorAddonChart),
   run: (p, ctx) =>
     mirrorAddonChartJob(p, {
       config: ctx.config,

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { chartEntryFor, type AddonChartGroup } from '../addons/artifacts.js';
+import { chartEntryFor } from '../addons/artifacts.js';
+import type { AddonChartGroup } from '../model/addon-chart-payload.js';
 import { toAirlockError, type AirlockError } from '../core/errors.js';
 import { planCharts } from '../sources/chart-plan.js';
 import { mirrorChart, type ChartJobContext } from './mirror-chart.js';

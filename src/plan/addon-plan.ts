@@ -1,6 +1,7 @@
 import type { CatalogContents } from '../addons/catalog-dir.js';
 import { readCatalog, type ResolvedCatalog } from '../addons/catalog-source.js';
-import { addonChartGroups, type AddonArtifacts, type AddonChartGroup } from '../addons/artifacts.js';
+import { addonChartGroups, type AddonArtifacts } from '../addons/artifacts.js';
+import type { AddonChartGroup } from '../model/addon-chart-payload.js';
 import { planCatalog } from '../addons/plan-catalog.js';
 import type { HostAccess } from '../oci/auth.js';
 import type { AddonCatalogConfig, AirlockConfig } from '../config/schema.js';

@@ -5,6 +5,7 @@ import { emptyRetryPlan } from '../model/retry-plan.js';
 import { toSummary, type RunSummary } from './runs.js';
 import type { ChildResult } from './sync-flow.js';
 import { failedChildItems } from './job-kinds.js';
+import { readSyncRunPayload } from './step-payloads.js';
 
 /** What following a run reports as it happens. */
 export interface FollowListener {
@@ -127,13 +128,12 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
       started = true;
       listener.started?.();
     }
-    const data = current.data as { total?: unknown; planned?: unknown };
+    const data = readSyncRunPayload(current.data);
     if (total === undefined && typeof data.total === 'number') {
       total = data.total;
       listener.planned?.(total);
       // What failed while planning (a tag list, an index) is not a child: it is in the run's data.
-      if (Array.isArray(data.planned))
-        for (const item of data.planned as ReportItem[]) if (item?.status === 'failed') listener.failed?.(item);
+      for (const item of data.planned ?? []) if (item?.status === 'failed') listener.failed?.(item);
     }
     if (state === 'completed' || state === 'failed') break;
     const waited = Date.now() - start;

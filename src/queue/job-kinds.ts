@@ -1,7 +1,8 @@
 import { AirlockError } from '../core/errors.js';
 import { JOB_KINDS, type JobKind, type RetryBucket } from '../jobs/kinds.js';
 import { chartSource } from '../jobs/mirror-chart.js';
-import type { AddonChartGroup } from '../addons/artifacts.js';
+import { payloadImage } from '../addons/artifacts.js';
+import type { AddonChartGroup } from '../model/addon-chart-payload.js';
 import { JOB } from '../model/job-names.js';
 import type { ReportItem } from '../model/report.js';
 import type { RetryPlan } from '../model/retry-plan.js';
@@ -33,12 +34,25 @@ export interface QueueJobKind<P = unknown> {
   failedItems(data: Loose, error: AirlockError): ReportItem[];
   /** The plain processor, for the kinds that are one (not a flow step). */
   plain?: JobKind<P>;
+  /** What an addon may need that this job mirrors: a failed one holds back the addons that need it. */
+  addonNeed?(data: Loose): AddonNeed | undefined;
+}
+
+/** An image (as addon plans name it), a chart group's key or a file URL that an addon may need. */
+export interface AddonNeed {
+  kind: 'image' | 'chart' | 'url';
+  name: string;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const need = (kind: AddonNeed['kind'], name: string): AddonNeed | undefined => (name ? { kind, name } : undefined);
 
 /** A plain kind with its failure's report items. */
-function plain<P>(kind: JobKind<P>, failedItems: QueueJobKind['failedItems']): QueueJobKind<P> {
+function plain<P>(
+  kind: JobKind<P>,
+  failedItems: QueueJobKind['failedItems'],
+  addonNeed?: QueueJobKind['addonNeed'],
+): QueueJobKind<P> {
   return {
     name: kind.name,
     parse: kind.parse,
@@ -47,6 +61,7 @@ function plain<P>(kind: JobKind<P>, failedItems: QueueJobKind['failedItems']): Q
     ...(kind.retry ? { retry: kind.retry } : {}),
     failedItems,
     plain: kind,
+    ...(addonNeed ? { addonNeed } : {}),
   };
 }
 
@@ -54,8 +69,10 @@ function plain<P>(kind: JobKind<P>, failedItems: QueueJobKind['failedItems']): Q
 export type JobName = (typeof JOB)[keyof typeof JOB];
 
 const KINDS: Record<JobName, QueueJobKind> = {
-  [JOB.mirrorImage]: plain(JOB_KINDS[JOB.mirrorImage], (d, error) =>
-    imageItems([{ payload: { source: str(d.source), target: str(d.target) }, error, durationMs: 0 }]),
+  [JOB.mirrorImage]: plain(
+    JOB_KINDS[JOB.mirrorImage],
+    (d, error) => imageItems([{ payload: { source: str(d.source), target: str(d.target) }, error, durationMs: 0 }]),
+    (d) => need('image', str(d.source) && payloadImage(str(d.source))),
   ),
   [JOB.mirrorChart]: plain(JOB_KINDS[JOB.mirrorChart], (d, error) =>
     chartItems([
@@ -67,24 +84,30 @@ const KINDS: Record<JobName, QueueJobKind> = {
       },
     ]),
   ),
-  [JOB.mirrorFile]: plain(JOB_KINDS[JOB.mirrorFile], (d, error) => [
-    fileItem('file', str(d.url), '', 'failed', 0, undefined, error),
-  ]),
+  [JOB.mirrorFile]: plain(
+    JOB_KINDS[JOB.mirrorFile],
+    (d, error) => [fileItem('file', str(d.url), '', 'failed', 0, undefined, error)],
+    (d) => need('url', str(d.url)),
+  ),
   [JOB.mirrorBotkube]: plain(JOB_KINDS[JOB.mirrorBotkube], (d, error) => [
     fileItem('plugin-index', str(d.url), '', 'failed', 0, undefined, error),
   ]),
-  [JOB.mirrorAddonChart]: plain(JOB_KINDS[JOB.mirrorAddonChart], (d, error) => {
-    // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
-    const alt = (d as Partial<AddonChartGroup>).alternatives?.[0];
-    return chartItems([
-      {
-        source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : JOB.mirrorAddonChart,
-        target: '',
-        error,
-        durationMs: 0,
-      },
-    ]);
-  }),
+  [JOB.mirrorAddonChart]: plain(
+    JOB_KINDS[JOB.mirrorAddonChart],
+    (d, error) => {
+      // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
+      const alt = (d as Partial<AddonChartGroup>).alternatives?.[0];
+      return chartItems([
+        {
+          source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : JOB.mirrorAddonChart,
+          target: '',
+          error,
+          durationMs: 0,
+        },
+      ]);
+    },
+    (d) => need('chart', str(d.key)),
+  ),
   [JOB.sync]: {
     name: JOB.sync,
     parse: parseSyncRunPayload,
@@ -133,6 +156,11 @@ export function jobArtifact(name: string, data: unknown): string {
 /** A job that failed for good, as the report items it stands for; none for a kind this version does not know. */
 export function failedJobItems(name: string, data: unknown, error: AirlockError): ReportItem[] {
   return jobKind(name)?.failedItems(looseData(data), error) ?? [];
+}
+
+/** What an addon may need that a job mirrors; undefined for a job no addon waits on. */
+export function addonNeedOf(name: string, data: unknown): AddonNeed | undefined {
+  return jobKind(name)?.addonNeed?.(looseData(data));
 }
 
 /** A child of a flow that failed for good, as report items and as what to retry. */

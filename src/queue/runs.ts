@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { AirlockError, EXIT_CODES, exitCodeForErrors, type ErrorCode } from '../core/errors.js';
 import { decodeJobFailure } from './failure-text.js';
-import { parseSyncRunPayload } from './step-payloads.js';
+import { parseSyncRunPayload, readSyncRunPayload } from './step-payloads.js';
 import { JOB } from '../model/job-names.js';
 import { retryPlanSize, type RetryPlan } from '../model/retry-plan.js';
 
@@ -24,7 +24,7 @@ export interface RunSummary {
 }
 
 export function toSummary(job: Job, state: string): RunSummary {
-  const data = job.data as { scope?: string; reason?: string; retryOf?: string; startedAt?: number };
+  const data = readSyncRunPayload(job.data);
   const rv = job.returnvalue as { summary?: Record<string, number>; failures?: RunSummary['failures'] } | null;
   // Not processedOn: a flow parent is processed again when its children have settled, and BullMQ
   // overwrites processedOn then, so it would measure only the last few milliseconds of the run.

@@ -111,6 +111,15 @@ export function parseSyncRunPayload(data: unknown): SyncRunPayload {
   return d as SyncRunPayload;
 }
 
+/** A run's data for whoever only reads it (`runs show`, a follower): what does not parse reads as empty. */
+export function readSyncRunPayload(data: unknown): SyncRunPayload {
+  try {
+    return parseSyncRunPayload(data);
+  } catch {
+    return {};
+  }
+}
+
 export function parsePublishAddonsPayload(data: unknown): PublishAddonsPayload {
   const { d, need } = checker(JOB.publishAddons, data);
   need(

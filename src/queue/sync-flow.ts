@@ -7,7 +7,7 @@ import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payl
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import { addonItems, buildReport, failureItems, gitMirrorItems } from '../report/run-report.js';
 import type { ReportItem, RunReport } from '../model/report.js';
-import type { AddonChartGroup } from '../addons/artifacts.js';
+import type { AddonChartGroup } from '../model/addon-chart-payload.js';
 import type { SyncKind } from '../config/scope.js';
 import type { CacheDirs } from '../config/cache-dirs.js';
 import { planConfigCharts, planConfigFiles, planConfigImages, planConfigPlugins } from '../plan/config-plans.js';
@@ -15,7 +15,7 @@ import { runScope } from '../plan/retry-plan.js';
 import { emptyRetryPlan, type RetryPlan } from '../model/retry-plan.js';
 import type { PlanFailure } from '../model/plan-failure.js';
 import { JOB } from '../model/job-names.js';
-import { failedChildItems } from './job-kinds.js';
+import { addonNeedOf, failedChildItems } from './job-kinds.js';
 import { failedChildKey } from './failure-text.js';
 import type { AddonFlowPlan } from './step-payloads.js';
 
@@ -347,10 +347,9 @@ export async function finishAddons(
   }
   for (const f of settled.failed) {
     items.push(...failedChildItems(f, retry));
-    const d = f.data as { source?: string; url?: string; key?: string };
-    if (f.name === JOB.mirrorImage && d.source) status.failedImages.add(payloadImage(d.source));
-    if (f.name === JOB.mirrorAddonChart && d.key) status.failedCharts.add(d.key);
-    if (f.name === JOB.mirrorFile && d.url) status.failedUrls.add(d.url);
+    const need = addonNeedOf(f.name, f.data);
+    if (need)
+      ({ image: status.failedImages, chart: status.failedCharts, url: status.failedUrls })[need.kind].add(need.name);
   }
   const published = await publishAddons(artifacts, status, {
     config: same,

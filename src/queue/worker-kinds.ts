@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { AirlockError } from '../core/errors.js';
-import type { AddonChartGroup } from '../addons/artifacts.js';
+import type { AddonChartGroup } from '../model/addon-chart-payload.js';
 import { JOB_KINDS, type JobContext } from '../jobs/kinds.js';
 import { chartSource, type ChartResult } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';

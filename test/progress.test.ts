@@ -149,6 +149,26 @@ describe.skipIf(!hasScript)('the progress display on a terminal', () => {
     expect(plainLines(r.screen).at(-1)).toMatch(/^1 image: 0 copied, 0 unchanged, 0 planned, 1 failed;/);
   });
 
+  it('shows a retry warning as one line of text above the display, not as a JSON log line', async () => {
+    proxy.rules.length = 0;
+    proxy.rules.push({
+      match: (method, p) => method === 'GET' && p.includes('/blobs/'),
+      action: { type: 'status', status: 503, headers: { 'retry-after': '0' } },
+      times: 1,
+    });
+    const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
+    const r = await onTerminal(['image', 'copy', `docker://${proxy.host}/slow/app:1`, 'oci:./store:1'], {
+      cwd,
+      env: { XDG_CACHE_HOME: path.join(cwd, 'cache') },
+    });
+    expect(r.code, r.screen).toBe(0);
+    const warnings = plainLines(r.screen).filter((l) => l.startsWith('airlock: warning: '));
+    expect(warnings, r.screen).toEqual([
+      `airlock: warning: registry asked to back off, retrying (url=http://${proxy.host}, status=503, attempt=1, wait=0ms)`,
+    ]);
+    expect(r.screen).not.toContain('"level"');
+  });
+
   it('draws nothing with --json, and nothing when stderr is a pipe', async () => {
     const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
     const out = path.join(cwd, 'report.json');

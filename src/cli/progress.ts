@@ -1,6 +1,7 @@
 import type { ArtifactProgress, RunProgress, SettledArtifact } from '../model/progress.js';
 import { formatBytes, formatItem, plural } from '../report/run-report.js';
 import { terminalCell } from '../core/terminal.js';
+import { formatLogLine } from './log-line.js';
 
 /** Where the live display draws: a terminal's stream and its width. */
 export interface Terminal {
@@ -204,8 +205,16 @@ export function createRunTracker(
     },
     log: {
       write(line) {
-        if (terminal && !stopped) above(line);
-        else process.stderr.write(line);
+        if (!terminal) return void process.stderr.write(line);
+        // A person reads this terminal: each JSON line as one line of text, above the live display.
+        const text = line
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map(formatLogLine)
+          .join('\n');
+        if (!text) return;
+        if (!stopped) above(text);
+        else terminal.write(`${text}\n`);
       },
     },
     showRest(items, withKind) {

@@ -116,6 +116,56 @@ describe('CLI commands while Redis is away', () => {
     }
   });
 
+  it('a one-shot run that loses Redis midway copies every image all the same, says so once, and exits 0', async () => {
+    const proxy: TestProxy = await startProxy(upstream.url);
+    const tags = ['t1', 't2', 't3', 't4'];
+    const images = new Map<string, Buffer>();
+    for (const tag of tags) {
+      const image = buildManifest({ layers: [randomBlob(512 * 1024)] });
+      await pushImage(upstream.url, 'lost/app', tag, image);
+      images.set(tag, image.bytes);
+    }
+    // The blobs come slowly, and the first one asked for takes Redis down: every copy is in flight then.
+    let stopping: Promise<void> | undefined;
+    proxy.rules.push({
+      match: (method, p) => {
+        if (method === 'GET' && p.includes('/blobs/')) stopping ??= redis.stop();
+        return false;
+      },
+      action: { type: 'reset' },
+    });
+    proxy.rules.push({
+      match: (method, p) => method === 'GET' && p.includes('/blobs/'),
+      action: { type: 'throttle', bytesPerSecond: 1024 * 1024 },
+    });
+    const cfg = writeConfig('lost.yaml', [
+      'images:',
+      `  - source: ${proxy.host}/lost/app`,
+      `    tags: [${tags.join(', ')}]`,
+      `    target: ${target.host}/lost/app`,
+    ]);
+    try {
+      const r = await airlock(['image', 'sync', '--config', cfg], env(), 60_000);
+      expect(stopping, 'Redis was stopped during the run').toBeDefined();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^4 images: 4 copied, 0 unchanged, 0 planned, 0 failed;/m);
+      const warnings = lines(r.stderr).map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: `cannot reach Redis at 127.0.0.1:${redis.port} (connection lost): the rest of this run neither reads nor records the mirror state; every target is checked instead`,
+        }),
+      ]);
+      for (const [tag, bytes] of images)
+        expect((await getManifest(target.url, 'lost/app', tag)).bytes.equals(bytes), tag).toBe(true);
+      expectClean(r.stdout + r.stderr);
+    } finally {
+      await stopping;
+      await redis.start();
+      await proxy.stop();
+    }
+  });
+
   it('sync --queue that loses Redis while it follows the run says so in one line, with the run id, exit 3', async () => {
     const cfg = writeConfig('follow.yaml', [
       'images:',

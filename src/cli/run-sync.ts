@@ -53,7 +53,7 @@ export async function withSyncEngine<T>(
     level: options.logLevel ?? 'warn',
     ...(logDestination ? { destination: logDestination } : {}),
   });
-  const store = await chooseStateStore(config, { stateFile: options.stateFile });
+  const store = await chooseStateStore(config, { stateFile: options.stateFile, logger });
   const engine = createEngine({
     config,
     logger,

@@ -1,4 +1,5 @@
 import type { AirlockConfig } from '../config/schema.js';
+import type { Logger } from '../core/log.js';
 import { cacheDirsFor, defaultStateFile, type CacheDirs } from '../config/cache-dirs.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import {
@@ -30,7 +31,7 @@ export const STATE_OPTION_HELP =
  */
 export async function chooseStateStore(
   config: AirlockConfig,
-  options: { stateFile?: string; env?: NodeJS.ProcessEnv },
+  options: { stateFile?: string; env?: NodeJS.ProcessEnv; logger?: Logger },
 ): Promise<StateChoice> {
   const env = options.env ?? process.env;
   if (!options.stateFile && config.redis) {
@@ -40,11 +41,31 @@ export async function chooseStateStore(
     // Reachable within the connect timeout, or the command stops here with one E_UNREACHABLE line.
     const redis = await connectCommandRedis(url, policy);
     const state = redisMirrorState(redis, config.redis.prefix);
-    // Redis lost in the middle of the run: each artifact says so in those words, not in the client's.
-    const said = <T>(p: Promise<T>) =>
-      p.catch((e: unknown) => Promise.reject(isRedisConnectionError(e) ? redisUnreachable(url, e, policy) : e));
+    // Redis lost in the middle of the run: the state only saves requests, so the run goes on without
+    // it (every target is asked instead, nothing is recorded) and says so once, rather than failing
+    // each remaining artifact, or one already copied, on a cache it can do without.
+    let lost = false;
+    const orElse = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
+      if (lost) return fallback;
+      try {
+        return await op();
+      } catch (e) {
+        if (!isRedisConnectionError(e)) throw e;
+        if (!lost) {
+          lost = true;
+          options.logger?.warn(
+            `${redisUnreachable(url, e, policy).message}: the rest of this run neither reads nor records the mirror state; every target is checked instead`,
+          );
+        }
+        return fallback;
+      }
+    };
     return {
-      state: { get: (k) => said(state.get(k)), set: (k, r) => said(state.set(k, r)), flush: () => state.flush() },
+      state: {
+        get: (k) => orElse(() => state.get(k), undefined),
+        set: (k, r) => orElse(() => state.set(k, r), undefined),
+        flush: () => orElse(() => state.flush(), undefined),
+      },
       cacheDirs: cacheDirsFor(config, { env }),
       close: () => closeRedis(redis),
     };

@@ -277,6 +277,59 @@ describe('chart targets', () => {
   });
 });
 
+describe('chart bytes for a progress display', () => {
+  /** What a display hears from one chart copy. */
+  function recorder() {
+    const heard = { planned: 0, moved: 0, skipped: 0 };
+    return {
+      heard,
+      progress: {
+        planned: (n: number) => void (heard.planned += n),
+        moved: (n: number) => void (heard.moved += n),
+        skipped: (n: number) => void (heard.skipped += n),
+      },
+    };
+  }
+  const withProgress = (p: MirrorChartPayload, progress: ReturnType<typeof recorder>['progress']) => {
+    const engine = testEngine();
+    return mirrorChart(p, { engine, logger: silentLogger(), repos: createHelmRepoReader(engine), progress });
+  };
+
+  it('a classic chart counts its archive and provenance once pushed; a copy already there moves nothing', async () => {
+    const dir = path.join(work, 'progress-dir');
+    const first = recorder();
+    const p = { source: repo.url, chart: 'podinfo', version: '6.5.0', target: dir };
+    expect((await withProgress(p, first.progress)).status).toBe('copied');
+    expect(first.heard).toEqual({
+      planned: podinfo.length + prov.length,
+      moved: podinfo.length + prov.length,
+      skipped: 0,
+    });
+    const again = recorder();
+    expect((await withProgress(p, again.progress)).status).toBe('unchanged');
+    expect(again.heard.moved).toBe(0);
+  });
+
+  it('an OCI chart copied to OCI counts the blobs the copier moves or mounts', async () => {
+    await run({ source: repo.url, chart: 'podinfo', version: '6.5.0', target: `oci://${registry.host}/progress-src` });
+    const heard = recorder();
+    const r = await withProgress(
+      {
+        source: `oci://${registry.host}/progress-src`,
+        chart: 'podinfo',
+        version: '6.5.0',
+        target: `oci://${registry.host}/progress-dst`,
+      },
+      heard.progress,
+    );
+    expect(r.status).toBe('copied');
+    // The config, archive and provenance blobs, planned from the manifest; on one registry they are
+    // mounted across repositories rather than moved, which the display hears as skipped.
+    expect(heard.heard.planned).toBeGreaterThan(podinfo.length + prov.length);
+    expect(heard.heard.moved + heard.heard.skipped).toBe(heard.heard.planned);
+  });
+});
+
 describe('bad chart input', () => {
   it.each([
     ['liar', '1.0.0', 'E_DIGEST_MISMATCH', /index says a{64}/],

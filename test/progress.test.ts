@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,6 +8,7 @@ import { CLI } from './support/cli.js';
 import { buildManifest, pushImage, randomBlob, type BuiltManifest } from './support/images.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
+import { startStaticServer } from './support/static-server.js';
 
 const MiB = 1024 * 1024;
 // Escape sequences and carriage returns out: what a reader of the terminal sees, line by line.
@@ -167,6 +169,54 @@ describe.skipIf(!hasScript)('the progress display on a terminal', () => {
       `airlock: warning: registry asked to back off, retrying (url=http://${proxy.host}, status=503, attempt=1, wait=0ms)`,
     ]);
     expect(r.screen).not.toContain('"level"');
+  });
+
+  it('shows the bytes of a file download as they arrive, as it does for images', async () => {
+    const files = await startStaticServer();
+    const fileProxy = await startProxy(files.url);
+    try {
+      const body = randomBytes(6 * MiB);
+      files.files.set('/tools/tool.tar.gz', body);
+      fileProxy.rules.push({
+        match: (method) => method === 'GET',
+        action: { type: 'throttle', bytesPerSecond: 3 * MiB },
+      });
+      const cwd = fs.mkdtempSync(path.join(work, 'tty-'));
+      const url = `${fileProxy.url}/tools/tool.tar.gz`;
+      fs.writeFileSync(
+        path.join(cwd, 'files.yaml'),
+        [
+          'targets:',
+          '  files:',
+          '    dir: ./static',
+          '    baseUrl: https://files.internal',
+          'files:',
+          `  - url: ${url}`,
+          '',
+        ].join('\n'),
+      );
+      const r = await onTerminal(['files', 'sync', '--config', 'files.yaml'], {
+        cwd,
+        env: { XDG_CACHE_HOME: path.join(cwd, 'cache') },
+        stdoutFile: path.join(cwd, 'report.txt'),
+      });
+      expect(r.code, r.screen).toBe(0);
+      const lines = plainLines(r.screen);
+      expect(
+        lines.some((l) => /\d+%/.test(l) && /MiB of 6\.0 MiB/.test(l)),
+        r.screen,
+      ).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(`  ${url}  `) && / of 6\.0 MiB$/.test(l)),
+        r.screen,
+      ).toBe(true);
+      const copy = filesUnder(path.join(cwd, 'static')).filter((f) => f.endsWith('/tools/tool.tar.gz'));
+      expect(copy).toHaveLength(1);
+      expect(fs.readFileSync(copy[0]!).equals(body)).toBe(true);
+    } finally {
+      await fileProxy.stop();
+      await files.stop();
+    }
   });
 
   it('draws nothing with --json, and nothing when stderr is a pipe', async () => {

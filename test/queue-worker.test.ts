@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,9 @@ import { startQueueWorker } from '../workers/worker.js';
 import { CLI } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage } from './support/images.js';
+import { startProxy } from './support/proxy.js';
 import { useQueueEnv } from './support/queue-env.js';
+import { startStaticServer } from './support/static-server.js';
 
 const env = useQueueEnv();
 
@@ -117,6 +119,53 @@ describe('queue worker (BullMQ on real Redis)', () => {
       await events.close();
       await queue.obliterate({ force: true });
       await queue.close();
+    }
+  });
+
+  it('a file job reports the bytes it has downloaded as its progress while it runs', async () => {
+    const queueName = `test-${randomUUID()}`;
+    const connection = { url: env.redis.url };
+    const queue = new Queue(queueName, { connection, prefix: env.prefix });
+    const events = new QueueEvents(queueName, { connection, prefix: env.prefix });
+    await events.waitUntilReady();
+    const files = await startStaticServer();
+    const slow = await startProxy(files.url);
+    const worker = startQueueWorker({
+      config: parseConfig({}),
+      engine: testEngine(),
+      logger: silentLogger(),
+      redisUrl: env.redis.url,
+      queue: queueName,
+      prefix: env.prefix,
+      concurrency: 1,
+    });
+    try {
+      const body = randomBytes(3 * 1024 * 1024);
+      files.files.set('/big.bin', body);
+      // About three seconds: long enough for the progress the worker writes once a second.
+      slow.rules.push({ match: (m) => m === 'GET', action: { type: 'throttle', bytesPerSecond: 1024 * 1024 } });
+      const heard: number[] = [];
+      events.on('progress', ({ data }) => {
+        const bytes = (data as { bytes?: unknown }).bytes;
+        if (typeof bytes === 'number') heard.push(bytes);
+      });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-progress-'));
+      const job = await queue.add(JOB.mirrorFile, {
+        url: `${slow.url}/big.bin`,
+        target: { dir, baseUrl: 'https://files.internal' },
+      });
+      const r = (await job.waitUntilFinished(events, 30_000)) as { status: string; bytes: number };
+      expect(r).toMatchObject({ status: 'copied', bytes: body.length });
+      expect(heard.length, 'progress events while the file was downloading').toBeGreaterThan(0);
+      expect(heard.every((b) => b > 0 && b <= body.length)).toBe(true);
+      expect([...heard].sort((a, b) => a - b)).toEqual(heard);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await slow.stop();
+      await files.stop();
     }
   });
 

@@ -759,10 +759,12 @@ describe('airlock serve against replays and bad listen options (issue 16)', () =
     expect(line).toContain('release \\x1b]0;owned\\x07\\x1b[2J');
     expect(listed.stdout).not.toMatch(raw);
     const shown = await airlock(['runs', 'show', run, '--config', cfg, '--queue', queue.name], env);
+    expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('release \\x1b]0;owned\\x07\\x1b[2J\\x1b[1A\\x0d\\x9b31mdone');
     expect(shown.stdout).not.toMatch(raw);
     // JSON keeps the data as it is, every control character written as an escape.
     const json = await airlock(['runs', 'show', run, '--config', cfg, '--queue', queue.name, '--json'], env);
+    expect(json.code, json.stderr).toBe(0);
     expect(json.stdout).not.toMatch(raw);
     expect((JSON.parse(json.stdout) as { reason: string }).reason).toBe(reason);
   });

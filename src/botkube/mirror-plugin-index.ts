@@ -17,6 +17,7 @@ import {
 } from './plugin-index.js';
 import fsp from 'node:fs/promises';
 import pLimit from 'p-limit';
+import type { CopyProgress } from '../model/progress.js';
 import type { ItemStatus } from '../model/report.js';
 
 export interface BotkubeMirrorOptions {
@@ -27,6 +28,8 @@ export interface BotkubeMirrorOptions {
   plugins?: string[];
   versions?: string[];
   concurrency?: number;
+  /** The bytes of the files as they arrive, all files of the repository together. */
+  progress?: CopyProgress;
 }
 
 export interface BotkubeMirrorResult {
@@ -98,6 +101,7 @@ export async function mirrorBotkubeRepository(
             revalidate: false,
             ...(checksum ? { checksum } : {}),
             ...(sameOrigin && options.headers ? { headers: options.headers } : {}),
+            ...(options.progress ? { progress: options.progress } : {}),
           });
           files.push(f);
           return f;

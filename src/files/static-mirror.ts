@@ -7,6 +7,7 @@ import type { HttpClient } from '../http/client.js';
 import { AirlockError } from '../core/errors.js';
 import { errorFromResponse, getFollowingRedirects, header } from '../http/client.js';
 import { writeFileAtomic, writeStreamAtomic } from '../core/fs-atomic.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { ItemStatus } from '../model/report.js';
 
 /** A static target: a directory served by any web server at `baseUrl`. */
@@ -142,7 +143,12 @@ interface HashingStream {
  * never renamed into place. Not createVerifyingStream: a file without a checksum still needs its
  * sha256 (Botkube's index records it), which that stream never hands out.
  */
-function sha256Stream(expected: string | undefined, artifact: string, maxBytes: number): HashingStream {
+function sha256Stream(
+  expected: string | undefined,
+  artifact: string,
+  maxBytes: number,
+  onBytes?: (n: number) => void,
+): HashingStream {
   const hash = createHash('sha256');
   let bytes = 0;
   let hex = '';
@@ -154,6 +160,7 @@ function sha256Stream(expected: string | undefined, artifact: string, maxBytes: 
         cb(tooLarge(maxBytes, artifact));
         return;
       }
+      onBytes?.(c.length);
       cb(null, c);
     },
     flush(cb) {
@@ -186,6 +193,8 @@ export interface MirrorFileOptions {
    * costs a 304). Default true; false trusts any copy already there.
    */
   revalidate?: boolean;
+  /** This file's bytes as they arrive (the size first, when the upstream sends one). */
+  progress?: CopyProgress;
 }
 
 /**
@@ -227,12 +236,15 @@ export async function mirrorFile(
   }
   if (res.statusCode !== 200) throw await errorFromResponse(res, 'download failed', artifact);
   const maxBytes = engine.http.limits.fileBytes;
-  if (Number(header(res, 'content-length') ?? 0) > maxBytes) {
+  const length = Number(header(res, 'content-length') ?? 0);
+  if (length > maxBytes) {
     res.body.destroy();
     throw tooLarge(maxBytes, artifact);
   }
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const hashed = sha256Stream(expected, artifact, maxBytes);
+  const { progress } = options;
+  if (progress && Number.isSafeInteger(length) && length > 0) progress.planned(length);
+  const hashed = sha256Stream(expected, artifact, maxBytes, progress ? (n) => progress.moved(n) : undefined);
   await writeStreamAtomic(file, res.body, hashed.stream);
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');

@@ -44,7 +44,7 @@ export interface JobContext {
   engine: JobEngine;
   logger: Logger;
   config: AirlockConfig;
-  /** An image copy's bytes as they move. */
+  /** The job's bytes as they move (images, charts, files). */
   progress?: CopyProgress;
   /** The chart repository reader; called only by the chart kinds. */
   repos(): HelmRepoReader;
@@ -99,11 +99,13 @@ function urlHost(url: unknown, oci = false): string | undefined {
   }
 }
 
+/** The context's byte progress, for the processors that move bytes (all of them). */
+const bytesOf = (ctx: JobContext): { progress?: CopyProgress } => (ctx.progress ? { progress: ctx.progress } : {});
+
 const mirrorImageKind: JobKind<MirrorImagePayload, CopyResult> = {
   name: JOB.mirrorImage,
   parse: parseMirrorImagePayload,
-  run: (p, ctx) =>
-    mirrorImage(p, { engine: ctx.engine, logger: ctx.logger, ...(ctx.progress ? { progress: ctx.progress } : {}) }),
+  run: (p, ctx) => mirrorImage(p, { engine: ctx.engine, logger: ctx.logger, ...bytesOf(ctx) }),
   artifact: (d) => str(d.source) ?? JOB.mirrorImage,
   upstream: (d) => {
     if (typeof d.source !== 'string') return undefined;
@@ -126,6 +128,7 @@ const mirrorChartKind: JobKind<MirrorChartPayload, ChartResult> = {
       logger: ctx.logger,
       repos: ctx.repos(),
       ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}),
+      ...bytesOf(ctx),
     }),
   artifact: (d) => chartSource({ source: str(d.source), chart: str(d.chart), version: str(d.version) }),
   upstream: (d) => urlHost(d.source, true),
@@ -135,7 +138,7 @@ const mirrorChartKind: JobKind<MirrorChartPayload, ChartResult> = {
 const mirrorFileKind: JobKind<MirrorFilePayload, MirroredFile> = {
   name: JOB.mirrorFile,
   parse: schemaParser(mirrorFilePayload, JOB.mirrorFile),
-  run: (p, ctx) => mirrorFileJob(p, { engine: ctx.engine, logger: ctx.logger }),
+  run: (p, ctx) => mirrorFileJob(p, { engine: ctx.engine, logger: ctx.logger, ...bytesOf(ctx) }),
   artifact: (d) => str(d.url) ?? JOB.mirrorFile,
   upstream: (d) => urlHost(d.url),
   retry: 'files',
@@ -144,7 +147,7 @@ const mirrorFileKind: JobKind<MirrorFilePayload, MirroredFile> = {
 const mirrorBotkubeKind: JobKind<MirrorBotkubePayload, BotkubeMirrorResult> = {
   name: JOB.mirrorBotkube,
   parse: schemaParser(mirrorBotkubePayload, JOB.mirrorBotkube),
-  run: (p, ctx) => mirrorBotkubeJob(p, { engine: ctx.engine, logger: ctx.logger }),
+  run: (p, ctx) => mirrorBotkubeJob(p, { engine: ctx.engine, logger: ctx.logger, ...bytesOf(ctx) }),
   artifact: (d) => str(d.url) ?? JOB.mirrorBotkube,
   retry: 'botkube',
 };
@@ -159,6 +162,7 @@ const mirrorAddonChartKind: JobKind<AddonChartGroup, AddonChartResult> = {
       logger: ctx.logger,
       repos: ctx.repos(),
       ...(ctx.imageCache ? { imageCache: ctx.imageCache } : {}),
+      ...bytesOf(ctx),
     }),
   // Named as before the table: a chart group has no one source (its alternatives are in the report items).
   artifact: () => JOB.mirrorAddonChart,

@@ -16,6 +16,7 @@ import type { ChartPackage, ChartTarget } from '../targets/chart-target.js';
 import { jsonFileCache, type JsonCache } from '../core/fs-atomic.js';
 import { checkName, printable } from '../core/names.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { ItemStatus } from '../model/report.js';
 
 /** What a chart copy needs of the engine: chart targets and sources, the image copier for OCI charts, the mirror state. */
@@ -34,6 +35,8 @@ export interface ChartJobContext {
   targets?: Map<string, ChartTarget>;
   /** Images found in a chart, by chart digest and values: a re-sync does not download the chart to know them. */
   imageCache?: JsonCache<ChartImage[]>;
+  /** The bytes this chart puts at its target, for a progress display or a queued job's progress. */
+  progress?: CopyProgress;
 }
 
 export interface ChartResult {
@@ -249,6 +252,7 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
         target: ctx.engine.endpoint({ transport: 'docker', registry: to.registry, repository: toRepo }),
         targetTag: tag,
         dryRun: p.dryRun ?? false,
+        ...(ctx.progress ? { progress: ctx.progress } : {}),
       });
       return {
         source,
@@ -261,7 +265,12 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
     }
     if (!pkg) throw new AirlockError('E_UNSUPPORTED', 'no chart package', { artifact: source });
     if (p.dryRun) return { source, target: target.label, status: 'planned', digest: '', bytes: 0, ...withImages };
+    // A classic chart goes to its target in one request: its bytes count when that request is done.
+    const size = pkg.tgz.length + (pkg.prov?.length ?? 0);
+    ctx.progress?.planned(size);
     const r = await target.push(pkg);
+    if (r.status === 'copied') ctx.progress?.moved(size);
+    else ctx.progress?.skipped(size);
     await ctx.engine.state?.set(stateKey, {
       sourceDigest: r.digest,
       targetDigest: r.digest,
@@ -274,7 +283,7 @@ async function copyChart(p: MirrorChartPayload, ctx: ChartJobContext): Promise<C
       target: r.location,
       status: r.status,
       digest: r.digest,
-      bytes: r.status === 'copied' ? pkg.tgz.length + (pkg.prov?.length ?? 0) : 0,
+      bytes: r.status === 'copied' ? size : 0,
       ...withImages,
     };
   } catch (e) {

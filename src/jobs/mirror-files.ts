@@ -3,11 +3,14 @@ import { resolveSecret } from '../config/secret-ref.js';
 import { mirrorFile, type MirroredFile } from '../files/static-mirror.js';
 import { hostAuthorization, type HostAccess } from '../oci/auth.js';
 import type { Logger } from '../core/log.js';
+import type { CopyProgress } from '../model/progress.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
 
 export interface FileJobContext {
   engine: HostAccess;
   logger: Logger;
+  /** The bytes downloaded, for a progress display or a queued job's progress. */
+  progress?: CopyProgress;
 }
 
 /** One file (a runtime manifest, a dashboard, a UI plugin tarball) to the static target; the payload is checked already (src/jobs/kinds.ts). */
@@ -24,6 +27,7 @@ export async function mirrorFileJob(p: MirrorFilePayload, ctx: FileJobContext): 
   return mirrorFile(ctx.engine, p.url, p.target, {
     ...(p.checksum ? { checksum: p.checksum } : {}),
     ...(headers.authorization ? { headers } : {}),
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
 }
 
@@ -38,6 +42,7 @@ export async function mirrorBotkubeJob(p: MirrorBotkubePayload, ctx: FileJobCont
     headers,
     ...(p.plugins ? { plugins: p.plugins } : {}),
     ...(p.versions ? { versions: p.versions } : {}),
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
   ctx.logger.info(
     { repository: p.name, files: r.files.length, failures: r.failures.length },

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { AirlockError } from '../core/errors.js';
 import type { AddonChartGroup } from '../model/addon-chart-payload.js';
-import { JOB_KINDS, type JobContext } from '../jobs/kinds.js';
+import { JOB_KINDS, type JobContext, type JobKind } from '../jobs/kinds.js';
 import { chartSource, type ChartResult } from '../jobs/mirror-chart.js';
 import type { MirrorBotkubePayload, MirrorFilePayload } from '../model/file-payloads.js';
 import type { MirrorChartPayload } from '../model/chart-payload.js';
@@ -82,20 +82,17 @@ type Runs = { [K in JobName]: WorkerJobKind<Payloads[K]>['run'] };
 
 const RUNS: Runs = {
   [JOB.mirrorImage]: async (job, p, ctx) => {
-    const moved = byteProgress(job);
-    const value = await JOB_KINDS[JOB.mirrorImage]
-      .run(p, { ...ctx.jobs, progress: { planned: () => undefined, moved: moved.add, skipped: () => undefined } })
-      .finally(moved.stop);
+    const value = await runWithBytes(job, JOB_KINDS[JOB.mirrorImage], p, ctx.jobs);
     const items = imageItems([{ payload: p, result: value, durationMs: 0 }]);
     return { value: asChild(job, value, items), items };
   },
   [JOB.mirrorFile]: async (job, p, ctx) => {
-    const value = await JOB_KINDS[JOB.mirrorFile].run(p, ctx.jobs);
+    const value = await runWithBytes(job, JOB_KINDS[JOB.mirrorFile], p, ctx.jobs);
     const items = [fileItem('file', value.source, value.url, value.status, value.bytes, value.sha256)];
     return { value: asChild(job, value, items), items };
   },
   [JOB.mirrorBotkube]: async (job, p, ctx) => {
-    const r = await JOB_KINDS[JOB.mirrorBotkube].run(p, ctx.jobs);
+    const r = await runWithBytes(job, JOB_KINDS[JOB.mirrorBotkube], p, ctx.jobs);
     // Files that failed fail the job (and its retries), after the rest was copied.
     const items = botkubeItems(r);
     return {
@@ -105,7 +102,7 @@ const RUNS: Runs = {
     };
   },
   [JOB.mirrorAddonChart]: async (job, p, ctx) => {
-    const r = await JOB_KINDS[JOB.mirrorAddonChart].run(p, ctx.jobs);
+    const r = await runWithBytes(job, JOB_KINDS[JOB.mirrorAddonChart], p, ctx.jobs);
     const images = await chartImagesInline(
       r.outcomes.flatMap((o) => (o.result ? [o.result] : [])),
       ctx.jobs,
@@ -114,7 +111,7 @@ const RUNS: Runs = {
     return { value: asChild(job, { key: r.key, failed: r.failed }, items), items };
   },
   [JOB.mirrorChart]: async (job, p, ctx) => {
-    const value = await JOB_KINDS[JOB.mirrorChart].run(p, ctx.jobs);
+    const value = await runWithBytes(job, JOB_KINDS[JOB.mirrorChart], p, ctx.jobs);
     const items = chartItems([{ source: chartSource(p), target: value.target, result: value, durationMs: 0 }]);
     if (!job.parentKey) return { value, items };
     const images = await chartImagesInline([value], ctx.jobs);
@@ -146,6 +143,14 @@ export function workerKind(name: string): WorkerJobKind | undefined {
   const kind = jobKind(name);
   const run = Object.hasOwn(RUNS, name) ? (RUNS[name as JobName] as WorkerJobKind['run']) : undefined;
   return kind && run ? { ...kind, run } : undefined;
+}
+
+/** A plain kind's run with the bytes it moves reported as the job's progress. */
+function runWithBytes<P, R>(job: Job, kind: JobKind<P, R>, payload: P, ctx: JobContext): Promise<R> {
+  const moved = byteProgress(job);
+  return kind
+    .run(payload, { ...ctx, progress: { planned: () => undefined, moved: moved.add, skipped: () => undefined } })
+    .finally(moved.stop);
 }
 
 /**

@@ -153,7 +153,15 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
             outcome = {
               source,
               target: p.target,
-              result: await mirrorChart(p, { engine, logger, repos, packages, imageCache, targets }),
+              result: await mirrorChart(p, {
+                engine,
+                logger,
+                repos,
+                packages,
+                imageCache,
+                targets,
+                ...(track ? { progress: track } : {}),
+              }),
               durationMs: Date.now() - t0,
             };
           } catch (e) {
@@ -215,7 +223,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
         limit(async () => {
           const track = options.progress?.start(f.url);
           try {
-            const r = await mirrorFileJob(f, ctx);
+            const r = await mirrorFileJob(f, track ? { ...ctx, progress: track } : ctx);
             addonStatus.files.set(f.url, r.url);
             settle(track, fileItem('file', f.url, r.url, r.status, r.bytes, r.sha256));
           } catch (e) {
@@ -230,7 +238,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     for (const repo of botkubePayloads) {
       const track = options.progress?.start(repo.url);
       try {
-        const r = await mirrorBotkubeJob(repo, ctx);
+        const r = await mirrorBotkubeJob(repo, track ? { ...ctx, progress: track } : ctx);
         items.push(...botkubeItems(r));
         errors.push(...r.failures);
         const indexError = r.failures.length

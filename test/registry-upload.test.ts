@@ -239,9 +239,19 @@ const rows: Row[] = [
     bodyBytes: 256 * 1024,
   },
   {
-    // A wrong digest of the declared length is not a row here: the registry has every byte the PUT
-    // declared and may answer 400 DIGEST_INVALID before the client's own check fails at the end of
-    // the stream (then the client tries once more in chunks and refuses there): a race, not a protocol.
+    // The registry has every byte the PUT declared and answers 400 DIGEST_INVALID before the source
+    // has ended (it pauses before its end): the client waits for its own check instead of sending
+    // the bytes again in chunks.
+    name: 'monolithic, bytes of the declared length that do not match the digest: refused once, nothing committed',
+    size: 3 * MiB,
+    chunkSize: 0,
+    wrongDigest: true,
+    saw: ['POST uploads/ 202', 'PUT session?digest 400', 'DELETE session *'],
+    bodyBytes: 3 * MiB,
+    opens: [0],
+    refused: 'E_DIGEST_MISMATCH',
+  },
+  {
     name: 'monolithic, a source longer than its descriptor: the PUT is aborted before it ends, nothing committed',
     size: 3 * MiB,
     declaredSize: MiB + MiB / 2,

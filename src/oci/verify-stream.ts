@@ -13,6 +13,12 @@ export interface VerifyingStream extends Transform {
    * partial download being resumed) without passing them on: the check still covers the whole.
    */
   seed(chunk: Buffer): void;
+  /**
+   * The verdict once every declared byte went through, without waiting for the end of the input:
+   * for a consumer that stopped reading when it had them all (a registry that refused a PUT).
+   * Undefined while bytes are missing, or when they match.
+   */
+  verdict(): AirlockError | undefined;
 }
 
 /**
@@ -51,14 +57,23 @@ export function createVerifyingStream(
         cb(fail(`blob ${expected.digest} ended after ${bytes} of ${expected.size} bytes`));
         return;
       }
-      const actual = `${algorithm}:${hash.digest('hex')}`;
-      if (actual !== expected.digest) {
-        cb(fail(`blob digest mismatch from the source: expected ${expected.digest}, got ${actual}`));
-        return;
-      }
-      cb();
+      cb(checkDigest());
     },
   });
+  // The hash can be read once: whoever asks first (the end of the stream, or verdict()) keeps the answer.
+  let checked: { failure: AirlockError | undefined } | undefined;
+  const checkDigest = (): AirlockError | undefined => {
+    if (!checked) {
+      const actual = `${algorithm}:${hash.digest('hex')}`;
+      checked = {
+        failure:
+          actual === expected.digest
+            ? undefined
+            : fail(`blob digest mismatch from the source: expected ${expected.digest}, got ${actual}`),
+      };
+    }
+    return checked.failure;
+  };
   Object.defineProperty(t, 'bytes', { get: () => bytes });
   Object.defineProperty(t, 'seed', {
     value: (chunk: Buffer) => {
@@ -67,5 +82,8 @@ export function createVerifyingStream(
     },
   });
   Object.defineProperty(t, 'failure', { get: () => failure });
+  Object.defineProperty(t, 'verdict', {
+    value: () => failure ?? (expected.size >= 0 && bytes === expected.size ? checkDigest() : undefined),
+  });
   return t as VerifyingStream;
 }

@@ -143,7 +143,15 @@ async function monolithic(
     throw verifier.failure;
   }
   if (res.statusCode !== 201 && res.statusCode !== 204) {
+    // The registry had every declared byte and refused them (400 DIGEST_INVALID) before the source
+    // ended: so did our hash. Its verdict is about the source, and final; the bytes are not read
+    // again in chunks only to be refused there.
+    const failure = verifier.verdict();
     source.destroy();
+    if (failure) {
+      await res.body.dump().catch(() => undefined);
+      throw failure;
+    }
     return fail(res, `uploading blob ${desc.digest} failed`, artifact);
   }
   await res.body.dump();

@@ -10,7 +10,7 @@ import { silentLogger } from '../src/core/log.js';
 import { JOB, mirrorChartJobId, mirrorImageJobId } from '../src/model/job-names.js';
 import { buildChart, startChartRepo } from './support/charts.js';
 import { startQueueWorker } from '../workers/worker.js';
-import { CLI } from './support/cli.js';
+import { airlock, CLI } from './support/cli.js';
 import { testEngine } from './support/engine.js';
 import { buildManifest, getManifest, pushImage } from './support/images.js';
 import { startProxy } from './support/proxy.js';
@@ -186,5 +186,39 @@ describe('queue worker (BullMQ on real Redis)', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+  });
+
+  it('a registry secret that is not set ends the worker and a one-shot run with one line and exit 2 instead of hanging on Redis connections', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-secret-'));
+    const cfg = path.join(dir, 'airlock.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'redis:',
+        '  url: { env: TEST_REDIS_URL }',
+        `  prefix: "${env.prefix}"`,
+        'registries:',
+        `  - host: ${env.target.host}`,
+        '    username: mirror',
+        '    password: { env: UNSET_REGISTRY_PASSWORD }',
+        'images:',
+        `  - source: ${env.upstream.host}/q/app`,
+        '    tags: [v1]',
+        `    target: ${env.target.host}/q/app`,
+        '',
+      ].join('\n'),
+    );
+    const expected = [
+      'airlock: [E_CONFIG] registries[0].password reads environment variable UNSET_REGISTRY_PASSWORD, which is not set',
+    ];
+    for (const args of [
+      ['image', 'sync', '--config', cfg],
+      ['worker', '--config', cfg, '--queue', `test-${randomUUID()}`],
+    ]) {
+      // Before the fix the Redis connections kept both running after the line: killed at the bound.
+      const r = await airlock(args, { TEST_REDIS_URL: env.redis.url }, 15_000);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('airlock:'))).toEqual(expected);
+    }
   });
 });

@@ -44,6 +44,9 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
+/** How long a failed command may take to wind down (log lines, closing connections) before it is ended. */
+const FAILED_EXIT_GRACE_MS = 2000;
+
 /** Every error ends here: one line on stderr, secrets redacted, the code's exit status. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -64,6 +67,9 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
+    // A command that failed has said why: whatever it left open (a connection, a timer) must not
+    // keep it running. Unref'd, so a process with nothing left open exits at once, as before.
+    if (code !== 0) setTimeout(() => process.exit(code), FAILED_EXIT_GRACE_MS).unref();
   },
   (e: unknown) => {
     process.stderr.write(`airlock: internal error: ${redact(String(e))}\n`);

@@ -54,14 +54,23 @@ export async function withSyncEngine<T>(
     ...(logDestination ? { destination: logDestination } : {}),
   });
   const store = await chooseStateStore(config, { stateFile: options.stateFile, logger });
-  const engine = createEngine({
-    config,
-    logger,
-    state: store.state,
-    plainHttp: options.plainHttp,
-    tlsSkipVerify: options.tlsSkipVerify,
-    verifyTargets: options.verifyTargets,
-  });
+  let engine: Engine;
+  try {
+    engine = createEngine({
+      config,
+      logger,
+      state: store.state,
+      plainHttp: options.plainHttp,
+      tlsSkipVerify: options.tlsSkipVerify,
+      verifyTargets: options.verifyTargets,
+    });
+  } catch (e) {
+    // A secret the engine reads (a registry password) is missing: the store's Redis connection
+    // would otherwise keep the process alive after the error is printed.
+    await store.close();
+    await logger.flush();
+    throw e;
+  }
   try {
     return await fn(engine, logger, store.cacheDirs, {
       logger,

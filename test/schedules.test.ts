@@ -54,6 +54,16 @@ describe('schedules', () => {
     ) as Array<{ name: string; cron: string }>;
     expect(after).toEqual([expect.objectContaining({ name: 'nightly', cron: '0 3 * * *', scope: 'all' })]);
 
+    // Every schedule gone from the config: Redis holds none, and the command says so.
+    write('  []\n');
+    const third = await airlock(['scheduler', '--config', cfg, '--queue', queueName], env);
+    expect(third.stdout).toBe(`removed   nightly\n`);
+    const fourth = await airlock(['scheduler', '--config', cfg, '--queue', queueName], env);
+    expect(fourth.stdout).toBe(`no schedules in ${cfg}; queue ${queueName} holds none\n`);
+    expect(
+      JSON.parse((await airlock(['schedules', 'list', '--config', cfg, '--queue', queueName, '--json'], env)).stdout),
+    ).toEqual([]);
+
     const bad = await airlock(['scheduler', '--config', cfg.replace('airlock.yaml', 'bad.yaml')], env);
     expect(bad.code).toBe(2);
     const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });

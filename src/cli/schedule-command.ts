@@ -48,6 +48,9 @@ export function schedulerCommand(): Command {
       const r = await withQueue(config, opts.config, opts.queue, (q) => applySchedules(q, config.schedules));
       for (const n of r.upserted) process.stdout.write(`scheduled ${n}\n`);
       for (const n of r.removed) process.stdout.write(`removed   ${n}\n`);
+      // Silence would read as "did nothing, maybe failed": say what Redis holds now.
+      if (r.upserted.length === 0 && r.removed.length === 0)
+        process.stdout.write(`no schedules in ${opts.config}; queue ${opts.queue} holds none\n`);
     });
 }
 

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChartArchive } from '../src/charts/chart-archive.js';
 import { chartImages } from '../src/charts/chart-images.js';
 import { resolveChartUrl } from '../src/charts/index-file.js';
-import { mirrorChart } from '../src/jobs/mirror-chart.js';
+import { addonChartName, mirrorAddonCharts } from '../src/jobs/mirror-addon-chart.js';
+import { mirrorChart, type ChartOutcome } from '../src/jobs/mirror-chart.js';
+import { parseConfig } from '../src/config/load.js';
 import type { MirrorChartPayload } from '../src/model/chart-payload.js';
 import { silentLogger } from '../src/core/log.js';
 import { createHelmRepoReader } from '../src/sources/helm-repo.js';
@@ -327,6 +329,43 @@ describe('chart bytes for a progress display', () => {
     // mounted across repositories rather than moved, which the display hears as skipped.
     expect(heard.heard.planned).toBeGreaterThan(podinfo.length + prov.length);
     expect(heard.heard.moved + heard.heard.skipped).toBe(heard.heard.planned);
+  });
+});
+
+describe('addon charts as a run watches them', () => {
+  it('each group is watched once under its first source, and settles once with the outcomes of the source that delivered', async () => {
+    const engine = testEngine();
+    const dir = path.join(work, 'addon-track');
+    const config = parseConfig({ targets: { charts: [dir] } });
+    const group = {
+      key: 'podinfo@6.5.0 two sources',
+      alternatives: [
+        { repo: `${repo.url}/nowhere`, chart: 'podinfo', version: '6.5.0', repoType: 'helm' },
+        { repo: repo.url, chart: 'podinfo', version: '6.5.0', repoType: 'helm' },
+      ],
+    };
+    const watched: string[] = [];
+    const settled: ChartOutcome[][] = [];
+    let moved = 0;
+    const r = await mirrorAddonCharts([group], {
+      config,
+      engine,
+      logger: silentLogger(),
+      repos: createHelmRepoReader(engine),
+      track: (name) => {
+        watched.push(name);
+        return {
+          progress: { planned: () => undefined, moved: (n) => void (moved += n), skipped: () => undefined },
+          settled: (outcomes) => void settled.push(outcomes),
+        };
+      },
+    });
+    expect(r.failed.size).toBe(0);
+    expect(watched).toEqual([addonChartName(group)]);
+    expect(watched[0]).toBe(`${repo.url}/nowhere podinfo@6.5.0`);
+    expect(settled).toHaveLength(1);
+    expect(settled[0]!.map((o) => [o.source, o.result?.status])).toEqual([[`${repo.url} podinfo@6.5.0`, 'copied']]);
+    expect(moved).toBe(podinfo.length + prov.length);
   });
 });
 

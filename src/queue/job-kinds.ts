@@ -1,5 +1,6 @@
 import { AirlockError } from '../core/errors.js';
 import { JOB_KINDS, type JobKind, type RetryBucket } from '../jobs/kinds.js';
+import { addonChartName } from '../jobs/mirror-addon-chart.js';
 import { chartSource } from '../jobs/mirror-chart.js';
 import { payloadImage } from '../addons/artifacts.js';
 import type { AddonChartGroup } from '../model/addon-chart-payload.js';
@@ -96,10 +97,10 @@ const KINDS: Record<JobName, QueueJobKind> = {
     JOB_KINDS[JOB.mirrorAddonChart],
     (d, error) => {
       // The chart the addon asked for: its first source, as the one-shot run names a chart it could not plan.
-      const alt = (d as Partial<AddonChartGroup>).alternatives?.[0];
+      const alternatives = (d as Partial<AddonChartGroup>).alternatives;
       return chartItems([
         {
-          source: alt ? `${alt.repo} ${alt.chart}@${alt.version ?? '*'}` : JOB.mirrorAddonChart,
+          source: alternatives?.[0] ? addonChartName({ key: '', alternatives }) : JOB.mirrorAddonChart,
           target: '',
           error,
           durationMs: 0,

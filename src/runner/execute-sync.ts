@@ -99,7 +99,7 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     filesUnmirrored: !config.targets.files,
   };
   if (kinds.includes('addons') && config.addons) {
-    const [{ mirrorAddonCharts }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([
+    const [{ mirrorAddonCharts, addonChartName }, { planAddonArtifacts }, { payloadImage }] = await Promise.all([
       import('../jobs/mirror-addon-chart.js'),
       import('../plan/addon-plan.js'),
       import('../addons/artifacts.js'),
@@ -107,6 +107,8 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
     const { repos, packages, targets, imageCache } = await chartKitOnce();
     addons = await planAddonArtifacts(config, engine, options.cacheDirs, { dryRun: options.dryRun, repos });
     fail(addons.failures, 'addon');
+    const { progress } = options;
+    progress?.queued(addons.charts.map(addonChartName));
     const charts = await mirrorAddonCharts(addons.charts, {
       config,
       engine,
@@ -116,6 +118,21 @@ export async function executeSync(options: ExecuteSyncOptions): Promise<SyncResu
       targets,
       imageCache,
       dryRun: options.dryRun,
+      // Each addon chart's line as it settles (one per target; the display shows the first, the report all).
+      ...(progress
+        ? {
+            track: (name: string) => {
+              const watched = progress.start(name);
+              return {
+                progress: watched,
+                settled: (outcomes: ChartOutcome[]) => {
+                  const [first] = chartItems(outcomes);
+                  if (first) watched.done(first);
+                },
+              };
+            },
+          }
+        : {}),
     });
     items.push(...chartItems(charts.outcomes));
     errors.push(...charts.errors);

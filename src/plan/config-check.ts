@@ -84,6 +84,27 @@ export async function runConfigProblems(config: AirlockConfig): Promise<string[]
       : attempt(['targets', 'charts', i, 'url'], () => parseChartTargetSpec(t.url)),
   );
 
+  if (config.addons) {
+    // Only a config with addons loads the addons module, for its `{registry}` substitution.
+    const { addonRegistryTargetSpec } = await import('../addons/publish-addon-registry.js');
+    config.addons.publish.registries.forEach((t, i) => {
+      const path: KeyPath = ['addons', 'publish', 'registries', i, ...(typeof t === 'string' ? [] : ['url'])];
+      attempt(path, () => parseChartTargetSpec(addonRegistryTargetSpec(typeof t === 'string' ? t : t.url, 'official')));
+    });
+  }
+
+  // A plugin's image is `<source>/<image>`, mirrored to `docker://<target.registry>/<path>/<image>`:
+  // both parts read with a stand-in image name, as the run joins them.
+  const plugins = config.plugins;
+  if (plugins) {
+    attempt(['plugins', 'source'], () =>
+      parseRegistryRef(`${plugins.source.replace(/\/+$/, '')}/x`, { defaultTag: false }),
+    );
+    attempt(['plugins', 'target', 'registry'], () =>
+      parseRegistryRef(`docker://${plugins.target.registry}/x`, { defaultTag: false }),
+    );
+  }
+
   const ranges: [KeyPath, string][] = [];
   config.images.forEach((e, i) => e.semver !== undefined && ranges.push([['images', i, 'semver'], e.semver]));
   config.charts.forEach((c, i) => c.semver !== undefined && ranges.push([['charts', i, 'semver'], c.semver]));

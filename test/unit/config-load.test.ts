@@ -122,6 +122,23 @@ describe('config checks a run would make, at load (loadRunConfig: every command 
     );
   });
 
+  it('addon registries are chart targets; plugin source and target registry are image references', async () => {
+    expect(
+      await refusal(
+        'addons:\n  catalogs:\n    - { name: c, source: /srv/catalog }\n  publish:\n    registries: ["oci://127.0.0.1:5001/addons/{registry}", { url: "s3://b/{registry}" }]\n',
+      ),
+    ).toBe(
+      'addons.publish.registries[1].url: a chart target is oci://HOST/PATH, cm+http(s)://HOST[/TENANT] or a directory',
+    );
+    expect(
+      await refusal('plugins:\n  source: docker.io/CloudForet\n  target:\n    registry: http://harbor.internal\n'),
+    ).toBe(
+      'plugins.source: invalid image reference: repository name "CloudForet/x" must be lowercase; ' +
+        'plugins.target.registry: invalid image reference: "http:" is not a registry host (host name, IPv4 or [IPv6] address, optional :port)',
+    );
+    expect(await refusal('plugins:\n  target:\n    registry: harbor.internal:8443/mirror\n')).toBeUndefined();
+  });
+
   it('semver ranges are read as the run reads them, regex and semver alike at load', async () => {
     expect(
       await refusal(

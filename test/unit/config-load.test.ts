@@ -4,7 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/defaults.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { createEngine } from '../../src/app/engine.js';
 import { AirlockError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
 import { loadRunConfig, type RunConfigOptions } from '../../src/plan/config-check.js';
 
 describe('config', () => {
@@ -166,5 +168,23 @@ describe('config checks a run would make, at load (loadRunConfig: every command 
     const example = path.join(import.meta.dirname, '..', '..', 'config', 'airlock.example.yaml');
     const c = await loadRunConfig(example);
     expect(c.images.length).toBeGreaterThan(0);
+  });
+});
+
+describe('an engine starting on a config', () => {
+  it('names every registry password it cannot read, not only the first', () => {
+    const config = parseConfig({
+      registries: [
+        { host: 'a.example', username: 'u', password: { env: 'AIRLOCK_TEST_UNSET_A' } },
+        { host: 'b.example', username: 'u', password: { file: '/nonexistent/airlock-token' } },
+      ],
+    });
+    expect(() => createEngine({ config, logger: silentLogger(), env: {} })).toThrow(
+      new AirlockError(
+        'E_CONFIG',
+        'registries[0].password reads environment variable AIRLOCK_TEST_UNSET_A, which is not set; ' +
+          'registries[1].password reads secret file /nonexistent/airlock-token, which cannot be read (ENOENT)',
+      ),
+    );
   });
 });

@@ -326,12 +326,20 @@ describe('the airlock launcher', () => {
     expect(snapshot(cacheFiles(home))).toEqual(before);
 
     const check = await airlock(
-      ['config', 'check', path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml')],
+      ['config', 'check', '--no-secrets', path.join(import.meta.dirname, '..', 'config', 'airlock.example.yaml')],
       env,
     );
     expect(check.code, check.stderr).toBe(0);
-    // The config file's libraries are files of their own, loaded (and cached) by the commands that read one.
-    expect(cacheKinds(home)).toEqual(['config.main', 'config.yaml', 'config.zod', 'image.main', 'image.undici-core']);
+    // The config file's libraries are files of their own, loaded (and cached) by the commands that
+    // read one; semver by those that check or select by a range (the example has ranges).
+    expect(cacheKinds(home)).toEqual([
+      'config.main',
+      'config.semver',
+      'config.yaml',
+      'config.zod',
+      'image.main',
+      'image.undici-core',
+    ]);
   });
 
   it('replaces a damaged cache, writes none after help or a failure, and runs without a usable cache location', async () => {
@@ -408,5 +416,96 @@ describe('the airlock launcher', () => {
     const off = fs.mkdtempSync(path.join(work, 'cache-'));
     expectPlanned(await dryRun({ XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' }));
     expect(cacheFiles(off)).toEqual([]);
+  });
+});
+
+describe('config check says what every run would refuse in the config, by key path (exit 2, E_CONFIG)', () => {
+  const to = 'targets:\n  images:\n    registry: 127.0.0.1:5001\n';
+  const write = (name: string, yaml: string) => {
+    const file = path.join(work, `${name}.yaml`);
+    fs.writeFileSync(file, yaml);
+    return file;
+  };
+
+  it.each([
+    [
+      'source',
+      `${to}images:\n  - source: 127.0.0.1:5000/Team/App\n`,
+      'images[0].source: invalid image reference: repository name "Team/App" must be lowercase',
+    ],
+    [
+      'target',
+      'images:\n  - source: 127.0.0.1:5000/team/app\n    target: 127.0.0.1:5001/UPPER/app\n',
+      'images[0].target: invalid image reference: repository name "UPPER/app" must be lowercase',
+    ],
+    [
+      'tags',
+      `${to}images:\n  - source: redis\n    tags: ["bad tag", "-lead"]\n`,
+      'images[0].tags[0]: tag "bad tag" is not an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-], at most 128); images[0].tags[1]: tag "-lead" is not an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-], at most 128)',
+    ],
+    [
+      'registry',
+      'targets:\n  images:\n    registry: http://127.0.0.1:5001/x\nimages:\n  - source: redis\n',
+      'targets.images.registry: invalid image reference: "http:" is not a registry host (host name, IPv4 or [IPv6] address, optional :port)',
+    ],
+    [
+      'path',
+      `${to}    path: "{hst}/{repository}"\nimages:\n  - source: redis\n`,
+      'targets.images.path: unknown placeholder in "{hst}/{repository}" (use {host}, {repository}, {name})',
+    ],
+    [
+      'no-target',
+      'images:\n  - source: redis\n',
+      'images[0]: no target: set images[0].target or targets.images.registry',
+    ],
+    [
+      'no-chart-target',
+      'charts:\n  - repo: https://charts.example\n    name: app\n',
+      'charts: is set but targets.charts is empty (every chart version goes to each targets.charts entry)',
+    ],
+    [
+      'chart-target',
+      'targets:\n  charts: ["s3://bucket/x"]\n',
+      'targets.charts[0]: a chart target is oci://HOST/PATH, cm+http(s)://HOST[/TENANT] or a directory',
+    ],
+    [
+      'semver',
+      `${to}  charts: [/srv/c]\nimages:\n  - source: redis\n    semver: "not-a-range!!"\ncharts:\n  - repo: https://c.example\n    name: a\n    semver: latest\n`,
+      'images[0].semver: "not-a-range!!" is not a semver range; charts[0].semver: "latest" is not a semver range',
+    ],
+    [
+      'secrets',
+      `registries:\n  - host: a.example\n    username: u\n    password: { env: AIRLOCK_CLI_TEST_UNSET }\n  - host: b.example\n    username: u\n    password: { file: /nonexistent/token }\n`,
+      'registries[0].password reads environment variable AIRLOCK_CLI_TEST_UNSET, which is not set; registries[1].password reads secret file /nonexistent/token, which cannot be read (ENOENT)',
+    ],
+  ])('%s', async (name, yaml, expected) => {
+    const file = write(`check-${name}`, yaml);
+    const r = await airlock(['config', 'check', file]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([`airlock: [E_CONFIG] ${file}: ${expected}`]);
+  });
+
+  it('runs refuse the same config at start with the same line; --no-secrets leaves out only the secrets', async () => {
+    const bad = write('run-source', `${to}images:\n  - source: 127.0.0.1:5000/Team/App\n`);
+    for (const args of [
+      ['image', 'sync', '--config', bad, '--dry-run', ...state()],
+      ['sync', '--config', bad, '--dry-run', ...state()],
+    ]) {
+      const r = await airlock(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trimEnd().split('\n')).toEqual([
+        `airlock: [E_CONFIG] ${bad}: images[0].source: invalid image reference: repository name "Team/App" must be lowercase`,
+      ]);
+    }
+    const secrets = write(
+      'secrets-only',
+      'registries:\n  - host: a.example\n    username: u\n    password: { env: AIRLOCK_CLI_TEST_UNSET }\n',
+    );
+    const ok = await airlock(['config', 'check', '--no-secrets', secrets]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe(`${secrets}: ok (0 image entries, 1 registries; secrets not read)\n`);
+    const set = await airlock(['config', 'check', secrets], { AIRLOCK_CLI_TEST_UNSET: 'hunter22' });
+    expect(set.code, set.stderr).toBe(0);
   });
 });

@@ -182,8 +182,10 @@ describe("README's commands", () => {
         expect(r.code, `${where}\n${r.stdout}${r.stderr}`).toBeGreaterThan(1);
         const last = r.stderr.trimEnd().split('\n').at(-1) ?? '';
         expect(last, where).toMatch(/^airlock: \[E_[A-Z_]+\] /);
-        // A missing secret is named in the error, and the README says so beside the command.
+        // A missing secret is named in the error, and the README says so beside the command; a
+        // secret file the note does not mention would fail the command however the reader sets it up.
         for (const m of r.stderr.matchAll(/environment variable ([A-Z0-9_]+)/g)) expect(c.note, where).toContain(m[1]);
+        for (const m of r.stderr.matchAll(/reads secret file (\S+),/g)) expect(c.note, where).toContain(m[1]);
       }
     } finally {
       await registry?.stop();

@@ -107,6 +107,9 @@ describe('airlock sync', () => {
     expect(only.stderr).toMatch(/unknown kind "bundles"/);
     const r = await airlock(['sync', '--config', cfg, '--state', path.join(work, 's2.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/\[E_CONFIG\] charts: is set but targets\.charts is empty/);
+    // At start, before any chart repository is read, naming the key.
+    expect(r.stderr.trim()).toBe(
+      `airlock: [E_CONFIG] ${cfg}: charts: is set but targets.charts is empty (every chart version goes to each targets.charts entry)`,
+    );
   });
 });

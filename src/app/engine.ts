@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import type { AirlockConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import type { Logger } from '../core/log.js';
+import { AirlockError } from '../core/errors.js';
 import type { JobEngine } from '../jobs/job-engine.js';
 import { createAuthenticator, type Credentials } from '../oci/auth.js';
 import { createBlobLedger, type Limit } from '../oci/blob-copy.js';
@@ -68,13 +69,20 @@ export function createEngine(options: EngineOptions): Engine {
   };
 
   const configured = new Map<string, Credentials>();
+  // Every unreadable password at once: an operator fixing one should not find the next on the next run.
+  const unreadable: string[] = [];
   config.registries.forEach((r, i) => {
-    if (r.username && r.password)
+    if (!r.username || !r.password) return;
+    try {
       configured.set(r.host, {
         username: r.username,
         password: resolveSecret(r.password, `registries[${i}].password`, env),
       });
+    } catch (e) {
+      unreadable.push((e as Error).message);
+    }
   });
+  if (unreadable.length > 0) throw new AirlockError('E_CONFIG', unreadable.join('; '));
 
   const warnedLow = new Set<string>();
   const budget = options.budget ?? memoryUpstreamBudget(config);

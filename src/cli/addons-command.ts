@@ -132,9 +132,9 @@ export function addonsCommand(): Command {
         verifyTargets?: boolean;
         logLevel: string;
       }) => {
-        const { loadConfig } = await import('../config/load.js');
+        const { loadRunConfig } = await import('../plan/config-check.js');
         const { runSync } = await import('./run-sync.js');
-        const config = loadConfig(opts.config);
+        const config = await loadRunConfig(opts.config);
         if (!config.addons)
           throw new AirlockError('E_CONFIG', 'the config has no addons: section', { artifact: opts.config });
         process.exitCode = await runSync({

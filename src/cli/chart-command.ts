@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { openChartArchive } from '../charts/chart-archive.js';
 import { chartImages, mergeValues } from '../charts/chart-images.js';
 import { defaultConfig } from '../config/defaults.js';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { createEngine, type Engine } from '../app/engine.js';
 import { AirlockError } from '../core/errors.js';
 import { mirrorChart } from '../jobs/mirror-chart.js';
@@ -29,8 +29,11 @@ export function parseChartSpec(spec: string): { chart: string; version: string }
   return { chart, version };
 }
 
-function engineFor(configFile: string | undefined, logLevel: string): { engine: Engine; repos: () => HelmRepoReader } {
-  const config = configFile ? loadConfig(configFile) : defaultConfig();
+async function engineFor(
+  configFile: string | undefined,
+  logLevel: string,
+): Promise<{ engine: Engine; repos: () => HelmRepoReader }> {
+  const config = configFile ? await loadRunConfig(configFile) : defaultConfig();
   const engine = createEngine({ config, logger: createLogger({ level: logLevel }) });
   return { engine, repos: () => createHelmRepoReader(engine, { maxIndexBytes: config.limits.chartIndexBytes }) };
 }
@@ -111,7 +114,7 @@ export function chartCommand(): Command {
         refuseUrlCredentials(source, 'SOURCE');
         refuseUrlCredentials(target, 'TARGET');
         if (opts.baseUrl) refuseUrlCredentials(opts.baseUrl, '--base-url');
-        const { engine, repos } = engineFor(opts.config, opts.logLevel);
+        const { engine, repos } = await engineFor(opts.config, opts.logLevel);
         try {
           const r = await mirrorChart(
             {
@@ -146,7 +149,7 @@ export function chartCommand(): Command {
     .option('--json', 'print a JSON array')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (args: string[], opts: { values?: string[]; config?: string; json?: boolean; logLevel: string }) => {
-      const { engine, repos } = engineFor(opts.config, opts.logLevel);
+      const { engine, repos } = await engineFor(opts.config, opts.logLevel);
       try {
         let overrides: Record<string, unknown> = {};
         for (const f of opts.values ?? []) {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { mirrorBotkubeRepository, type BotkubeMirrorResult } from '../botkube/mirror-plugin-index.js';
 import { defaultConfig } from '../config/defaults.js';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { runSync } from './run-sync.js';
 import { resolveSecret } from '../config/secret-ref.js';
 import { createEngine } from '../app/engine.js';
@@ -111,7 +111,7 @@ export function filesCommand(): Command {
     .option('--json', 'print the run report as JSON')
     .option('--log-level <level>', 'log level on stderr', 'warn')
     .action(async (opts: { config: string; json?: boolean; logLevel: string }) => {
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       if (config.files.length === 0 && config.botkube.length === 0)
         throw new AirlockError('E_CONFIG', `${opts.config}: files: and botkube: are empty, nothing to sync`);
       process.exitCode = await runSync({ config, kinds: ['files'], json: opts.json, logLevel: opts.logLevel });

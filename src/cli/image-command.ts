@@ -29,9 +29,9 @@ interface CopyOptions {
   logLevel?: string;
 }
 
-/** The YAML reader is loaded only for a config file: a plain copy starts without it. */
+/** The YAML reader and the config checks are loaded only for a config file: a plain copy starts without them. */
 async function loadConfig(file: string): Promise<AirlockConfig> {
-  return (await import('../config/load.js')).loadConfig(file);
+  return (await import('../plan/config-check.js')).loadRunConfig(file);
 }
 
 function configFrom(file: string | undefined): Promise<AirlockConfig> {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { AirlockError, exitCodeForErrors } from '../core/errors.js';
 import { printErrorLines } from './print-errors.js';
 import type { PluginOutcome } from '../jobs/register-plugins.js';
@@ -54,7 +54,7 @@ export function pluginsCommand(): Command {
           logLevel: string;
         },
       ) => {
-        const config = opts.config ? loadConfig(opts.config) : undefined;
+        const config = opts.config ? await loadRunConfig(opts.config) : undefined;
         const { manifests, problems } = loadPluginManifests(opts, config?.plugins);
         const problemErrors = problems.map((p) => p.error);
         if (opts.dryRun) {
@@ -134,7 +134,7 @@ export function pluginsCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (plugins: section)')
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       const { manifests } = loadPluginManifests({}, config.plugins);
       const client = await repositoryClientFor(config, opts.config);
       const { LOCAL_REPOSITORY } = await import('../spaceone/registrar.js');

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import type { AirlockConfig } from '../config/schema.js';
 import { AirlockError } from '../core/errors.js';
@@ -44,7 +44,7 @@ export function schedulerCommand(): Command {
     .requiredOption('-c, --config <file>', 'config file (redis.url, schedules:)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .action(async (opts: { config: string; queue: string }) => {
-      const config = loadConfig(opts.config, { checkSchedules: true });
+      const config = await loadRunConfig(opts.config, { checkSchedules: true });
       const r = await withQueue(config, opts.config, opts.queue, (q) => applySchedules(q, config.schedules));
       for (const n of r.upserted) process.stdout.write(`scheduled ${n}\n`);
       for (const n of r.removed) process.stdout.write(`removed   ${n}\n`);
@@ -63,7 +63,7 @@ export function schedulesCommand(): Command {
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; queue: string; json?: boolean }) => {
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listSchedules(q));
       if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
       else
@@ -94,7 +94,7 @@ export function runsCommand(): Command {
     .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       const list = await withQueue(config, opts.config, opts.queue, (q) => listRuns(q, opts.limit));
       if (opts.json) process.stdout.write(`${terminalJson(list, 2)}\n`);
       else if (list.length === 0) process.stdout.write(`no sync runs in queue ${opts.queue}\n`);
@@ -108,7 +108,7 @@ export function runsCommand(): Command {
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { config: string; queue: string; json?: boolean }) => {
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       const run = await withQueue(config, opts.config, opts.queue, (q) => showRun(q, id));
       if (opts.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
       else printRun(run);
@@ -132,7 +132,7 @@ export function runsCommand(): Command {
         id: string,
         opts: { config: string; queue: string; follow?: boolean; unclaimedAfter: number; json?: boolean },
       ) => {
-        const config = loadConfig(opts.config);
+        const config = await loadRunConfig(opts.config);
         if (!opts.follow) {
           const r = await withQueue(config, opts.config, opts.queue, (q) => retryRun(q, id));
           process.stdout.write(

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { redisUrlOf, resolveSecret } from '../config/secret-ref.js';
 import { AirlockError } from '../core/errors.js';
 import { createPinoLogger } from '../core/log.js';
@@ -42,7 +42,7 @@ export function serveCommand(): Command {
       }) => {
         // From the start: serve answers a stop at once, also while Redis is away.
         const signal = stopSignal();
-        const config = loadConfig(opts.config);
+        const config = await loadRunConfig(opts.config);
         const url = redisUrlOf(config, opts.config);
         const policy = redisPolicyOf(config);
         const prefix = config.redis?.prefix ?? DEFAULT_PREFIX;

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { AirlockError } from '../core/errors.js';
 import { ALL_KINDS, resolveScope } from '../config/scope.js';
 import { runSync } from './run-sync.js';
@@ -51,11 +51,19 @@ export function syncCommand(): Command {
         verifyTargets?: boolean;
         logLevel: string;
       }) => {
-        const loaded = loadConfig(opts.config);
+        // Usage first: a mistyped flag is named whatever the config holds.
+        if (opts.source && opts.only) throw new AirlockError('E_USAGE', 'give --only or --source, not both');
+        const only = opts.only?.split(',').map((k) => k.trim());
+        const unknown = (only ?? []).filter((k) => !ALL_KINDS.includes(k as SyncKind));
+        if (unknown.length)
+          throw new AirlockError(
+            'E_USAGE',
+            `--only: unknown kind "${unknown.join(', ')}" (use ${ALL_KINDS.join(', ')})`,
+          );
+        const loaded = await loadRunConfig(opts.config);
         let config = loaded;
         let named: SyncKind[] | undefined;
         if (opts.source) {
-          if (opts.only) throw new AirlockError('E_USAGE', 'give --only or --source, not both');
           const resolved = opts.source.includes(':') ? resolveScope(config, opts.source) : undefined;
           if (!resolved)
             throw new AirlockError(
@@ -65,13 +73,7 @@ export function syncCommand(): Command {
           config = resolved.config;
           named = resolved.kinds;
         }
-        const kinds = named ?? (opts.only ? opts.only.split(',').map((k) => k.trim()) : ALL_KINDS);
-        const unknown = kinds.filter((k) => !ALL_KINDS.includes(k as SyncKind));
-        if (unknown.length)
-          throw new AirlockError(
-            'E_USAGE',
-            `--only: unknown kind "${unknown.join(', ')}" (use ${ALL_KINDS.join(', ')})`,
-          );
+        const kinds = named ?? only ?? ALL_KINDS;
         if (opts.queue) {
           if (opts.dryRun) throw new AirlockError('E_USAGE', '--dry-run runs in-process only; drop --queue');
           if (opts.verifyTargets)

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { cacheDirsFor } from '../config/cache-dirs.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
-import { loadConfig } from '../config/load.js';
+import { loadRunConfig } from '../plan/config-check.js';
 import { redisUrlOf } from '../config/secret-ref.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { createEngine } from '../app/engine.js';
@@ -37,7 +37,7 @@ export function workerCommand(): Command {
     .action(async (opts: WorkerOptions) => {
       // From the start: a worker that cannot reach Redis still answers a stop at once.
       const signal = stopSignal();
-      const config = loadConfig(opts.config);
+      const config = await loadRunConfig(opts.config);
       const redisUrl = redisUrlOf(config, opts.config);
       const policy = redisPolicyOf(config);
       const logger = createLogger({ level: opts.logLevel });

@@ -38,7 +38,8 @@ export function loadConfig(file: string, options: LoadOptions = {}): AirlockConf
   return config;
 }
 
-function keyPath(path: ReadonlyArray<PropertyKey>): string {
+/** `images[0].source` from `['images', 0, 'source']`. */
+export function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return (
     path.reduce<string>(
       (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
@@ -51,10 +52,16 @@ function keyPath(path: ReadonlyArray<PropertyKey>): string {
 export function parseConfig(doc: unknown, file = 'config'): AirlockConfig {
   const r = configSchema.safeParse(doc ?? {});
   const problems = r.success ? unknownScopes(r.data) : r.error.issues;
-  if (problems.length > 0) {
-    const issues = problems.slice(0, 3).map((i) => `${keyPath(i.path)}: ${i.message}`);
-    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-    throw new AirlockError('E_CONFIG', `${file}: ${issues.join('; ')}${more}`);
-  }
+  if (problems.length > 0)
+    throw configError(
+      file,
+      problems.map((i) => `${keyPath(i.path)}: ${i.message}`),
+    );
   return r.data as AirlockConfig;
+}
+
+/** One E_CONFIG for a config's problems, each beginning with its key path: the first three, and how many more. */
+export function configError(file: string, problems: string[]): AirlockError {
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  return new AirlockError('E_CONFIG', `${file}: ${problems.slice(0, 3).join('; ')}${more}`);
 }

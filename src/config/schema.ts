@@ -14,6 +14,16 @@ const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictO
   error: 'must be { env: VAR } or { file: PATH } (secrets are never written in the config)',
 });
 
+/** A value that will name a file, an OCI repository or tag: checked against that grammar at load. */
+const namedAs = (kind: NameKind, what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      const problem = nameProblem(kind, value);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
+    });
+
 const registry = z.strictObject({
   /** Registry name as in image references: `ghcr.io`, `registry.internal:5000`, `docker.io`. */
   host: z.string().min(1),
@@ -40,7 +50,8 @@ const imageEntry = z
   .strictObject({
     /** `[host/]repository` without tag, or a full reference with a tag or digest. */
     source: noCredentials(z.string().min(1), 'image'),
-    tags: z.array(z.string().min(1)).optional(),
+    /** Each becomes `source:TAG`. */
+    tags: z.array(namedAs('tag', 'tag')).optional(),
     semver: z.string().min(1).optional(),
     regex: z.string().min(1).optional(),
     newest: z.number().int().positive().optional(),
@@ -66,16 +77,6 @@ const imageEntry = z
       }
     }
   });
-
-/** A value that will name a file, an OCI repository or tag: checked against that grammar at load. */
-const namedAs = (kind: NameKind, what: string) =>
-  z
-    .string()
-    .min(1)
-    .superRefine((value, ctx) => {
-      const problem = nameProblem(kind, value);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${what} "${printable(value)}" ${problem}` });
-    });
 
 const chartEntry = z.strictObject({
   /** Classic repository URL (`https://charts.jetstack.io`) or `oci://HOST/PATH`. */
@@ -150,7 +151,7 @@ const pluginsSection = z.strictObject({
   /** Where plugin images come from: `<source>/<image>` (default Docker Hub's cloudforet namespace). */
   source: noCredentials(z.string().min(1), 'image').default('docker.io/cloudforet'),
   /** Versions (tags) to mirror: exact list, semver range, newest N (default: newest 1). */
-  tags: z.array(z.string().min(1)).optional(),
+  tags: z.array(namedAs('tag', 'tag')).optional(),
   semver: z.string().optional(),
   newest: z.number().int().positive().optional(),
   /** The registry the Repository service knows (REGISTRY_INFO.HARBOR.url) and the path below it. */

@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { printable } from '../core/names.js';
 
 export interface TagSelection {
   tags?: string[];
@@ -10,6 +11,15 @@ export interface TagSelection {
 /** A tag as a version: `v1.2.3`, `1.2`, `1.2.3-rc.1` are versions; `latest` and `main` are not. */
 export function tagVersion(tag: string): semver.SemVer | null {
   return semver.parse(tag, { loose: true }) ?? (/^v?\d+(\.\d+){0,2}$/.test(tag) ? semver.coerce(tag) : null);
+}
+
+/**
+ * Why `range` is not a range `selectTags` can match (with the same options), or undefined. An
+ * invalid range matches nothing, so a run would report the entry as "no tag matches" instead of
+ * naming the range: the config check refuses it first.
+ */
+export function semverRangeProblem(range: string): string | undefined {
+  return semver.validRange(range, { loose: true }) === null ? `"${printable(range)}" is not a semver range` : undefined;
 }
 
 export function needsTagList(sel: TagSelection): boolean {

@@ -15,6 +15,15 @@ export function hostComponent(registry: string): string {
   return registry.toLowerCase().replace(/[[\]]/g, '').replace(/:/g, '-');
 }
 
+const PLACEHOLDER = /\{(host|repository|name)\}/g;
+
+/** Why a path rule would fail for every image, or undefined: braces left once its placeholders are filled. */
+export function pathRuleProblem(path: string): string | undefined {
+  return /[{}]/.test(path.replace(PLACEHOLDER, ''))
+    ? `unknown placeholder in "${path}" (use {host}, {repository}, {name})`
+    : undefined;
+}
+
 /**
  * The two parts of where a source repository lands in a registry: the registry as configured
  * (`host[:port][/prefix]`) and the path the rule renders below it. A reference split over
@@ -23,11 +32,11 @@ export function hostComponent(registry: string): string {
  */
 export function targetParts(source: RegistryImageRef, rule: TargetRule): { registry: string; repository: string } {
   const name = source.repository.split('/').pop() ?? source.repository;
-  const rendered = rule.path.replace(/\{(host|repository|name)\}/g, (_m, k: string) =>
+  const problem = pathRuleProblem(rule.path);
+  if (problem) throw new AirlockError('E_CONFIG', `targets.images.path: ${problem}`);
+  const rendered = rule.path.replace(PLACEHOLDER, (_m, k: string) =>
     k === 'host' ? hostComponent(source.registry) : k === 'repository' ? source.repository : name,
   );
-  if (/[{}]/.test(rendered))
-    throw new AirlockError('E_CONFIG', `targets.images.path: unknown placeholder in "${rule.path}"`);
   const base = rule.registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
   return { registry: base, repository: rendered };
 }

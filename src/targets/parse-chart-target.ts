@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { HostAccess } from '../oci/auth.js';
 import type { RegistryAccess } from '../oci/registry/types.js';
-import { AirlockError } from '../core/errors.js';
-import { parseOciChartUrl } from '../sources/oci-chart.js';
+import { parseChartTargetSpec } from './chart-target-spec.js';
 import { chartMuseumTarget, type ChartMuseumOptions } from './chartmuseum.js';
 import { directoryChartTarget } from './chart-directory.js';
 import { ociChartTarget } from './chart-oci.js';
@@ -22,17 +21,8 @@ export function parseChartTarget(
   spec: string,
   options: ChartTargetOptions = {},
 ): ChartTarget {
-  if (spec.startsWith('oci://')) {
-    const { registry, path: p } = parseOciChartUrl(spec);
-    return ociChartTarget(engine, registry, p);
-  }
-  if (/^cm\+https?:\/\//.test(spec)) return chartMuseumTarget(engine, spec, options);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new AirlockError(
-      'E_TRANSPORT',
-      'a chart target is oci://HOST/PATH, cm+http(s)://HOST[/TENANT] or a directory',
-      { artifact: spec },
-    );
-  }
-  return directoryChartTarget(path.resolve(spec), options.baseUrl);
+  const target = parseChartTargetSpec(spec);
+  if (target.kind === 'oci') return ociChartTarget(engine, target.registry, target.path);
+  if (target.kind === 'chartmuseum') return chartMuseumTarget(engine, spec, options);
+  return directoryChartTarget(path.resolve(target.dir), options.baseUrl);
 }

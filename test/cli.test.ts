@@ -186,6 +186,32 @@ describe('airlock CLI', () => {
     expect(out).toMatch(message as RegExp);
   });
 
+  it.each([
+    [['image', 'sync'], "required option '-c, --config <file>' not specified"],
+    [['sync'], "required option '-c, --config <file>' not specified"],
+    [['worker'], "required option '-c, --config <file>' not specified"],
+    [['runs', 'show', '1'], "required option '-c, --config <file>' not specified"],
+    [['chart', 'copy', 'a'], "missing required argument 'chart@version'"],
+    [['image', 'copy', '--bogus'], "unknown option '--bogus'"],
+    [['config', 'check'], "missing required argument 'file'"],
+    [['bogus'], "unknown command 'bogus'"],
+    [['imgae'], "unknown command 'imgae' (Did you mean image?)"],
+  ])('a usage error the parser finds, airlock %j, is one [E_USAGE] line and exit 2', async (args, message) => {
+    const r = await airlock(args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `airlock: [E_USAGE] ${message}\n`]);
+  });
+
+  it('prints the help of a command group named without its subcommand on stderr, exit 2', async () => {
+    for (const args of [['image'], ['runs'], []]) {
+      const r = await airlock(args);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
+      expect(r.stderr).toMatch(/^Usage: airlock/);
+    }
+    const help = await airlock(['help', 'image']);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^Usage: airlock image/);
+  });
+
   it('exits 5 for an unknown manifest, naming it', async () => {
     const r = await airlock([
       'image',

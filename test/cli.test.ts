@@ -201,6 +201,33 @@ describe('airlock CLI', () => {
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `airlock: [E_USAGE] ${message}\n`]);
   });
 
+  it.each([
+    [['image', 'copy', 'a', 'b', '--concurrency', 'abc'], '--concurrency must be a positive whole number, got "abc"'],
+    [['image', 'copy', 'a', 'b', '--concurrency', '0'], '--concurrency must be a positive whole number, got "0"'],
+    [['worker', '-c', 'x', '--concurrency', '2x'], '--concurrency must be a positive whole number, got "2x"'],
+    [['worker', '-c', 'x', '--lock-duration', 'abc'], '--lock-duration must be a positive whole number, got "abc"'],
+    [['worker', '-c', 'x', '--stalled-interval', '0'], '--stalled-interval must be a positive whole number, got "0"'],
+    [
+      ['worker', '-c', 'x', '--shutdown-grace', 'soon'],
+      '--shutdown-grace must be a non-negative whole number, got "soon"',
+    ],
+    [['serve', '-c', 'x', '--shutdown-grace', '-5'], '--shutdown-grace must be a non-negative whole number, got "-5"'],
+    [
+      ['sync', '-c', 'x', '--queue', '--unclaimed-after', 'x'],
+      '--unclaimed-after must be a number of seconds, got "x"',
+    ],
+    [
+      ['runs', 'retry', '1', '-c', 'x', '--unclaimed-after', '-1'],
+      '--unclaimed-after must be a number of seconds, got "-1"',
+    ],
+  ])(
+    'a numeric option that is not its number, airlock %j, is a usage error before anything runs',
+    async (args, message) => {
+      const r = await airlock(args);
+      expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `airlock: [E_USAGE] ${message}\n`]);
+    },
+  );
+
   it('prints the help of a command group named without its subcommand on stderr, exit 2', async () => {
     for (const args of [['image'], ['runs'], []]) {
       const r = await airlock(args);

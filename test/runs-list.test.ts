@@ -71,6 +71,18 @@ describe('runs list (queue)', () => {
       ]);
       expect(text.stdout).not.toContain('yearly');
 
+      // Not "no sync runs" with exit 0 while runs exist: a count that is none is a usage error.
+      for (const limit of ['abc', '0', '2x']) {
+        const bad = await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--limit', limit], env);
+        expect([bad.code, bad.stdout, bad.stderr]).toEqual([
+          2,
+          '',
+          `airlock: [E_USAGE] --limit must be a positive whole number, got "${limit}"\n`,
+        ]);
+      }
+      const two = await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--limit', '2'], env);
+      expect(two.stdout.trimEnd().split('\n')).toHaveLength(3);
+
       const shown = await airlock(['runs', 'show', second.id ?? '', '--config', cfg, '--queue', queueName], env);
       expect(shown.stdout).toContain(`trigger   retry of ${first.id}\n`);
 

@@ -9,6 +9,7 @@ import { AirlockError } from '../core/errors.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueRun, listRuns, retryRun, runExitCode, showRun, type RunSummary } from '../queue/runs.js';
+import { seconds, wholeNumber } from './number-options.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
 import { terminalJson, terminalSafe } from '../core/terminal.js';
 import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
@@ -88,7 +89,7 @@ export function runsCommand(): Command {
     )
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
-    .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
+    .option('--limit <n>', 'how many', wholeNumber('--limit'), 20)
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
       const config = loadConfig(opts.config);
@@ -120,7 +121,7 @@ export function runsCommand(): Command {
     .option(
       '--unclaimed-after <seconds>',
       'with --follow: say when no worker has taken the run after this long',
-      seconds,
+      seconds('--unclaimed-after'),
       DEFAULT_UNCLAIMED_S,
     )
     .option('--json', 'print JSON')
@@ -156,12 +157,6 @@ export function runsCommand(): Command {
 
 const DEFAULT_UNCLAIMED_S = 30;
 const FOLLOW_TIMEOUT_MS = 6 * 3600_000;
-
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new AirlockError('E_USAGE', `not a number of seconds: "${v}"`);
-  return n;
-}
 
 export interface FollowOptions {
   json?: boolean | undefined;

@@ -239,6 +239,39 @@ describe('airlock CLI', () => {
     expect(help.stdout).toMatch(/^Usage: airlock image/);
   });
 
+  it('with --json, a command that fails before its run prints a report holding the error, and the same line on stderr', async () => {
+    const bad = await airlock(['image', 'copy', 'docker://127.0.0.1:5000/Team/x:1', 'oci:./x', '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'airlock: [E_REFERENCE] docker://127.0.0.1:5000/Team/x:1: invalid image reference: repository name "Team/x" must be lowercase\n',
+    );
+    const report = JSON.parse(bad.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      ok: false,
+      error: {
+        code: 'E_REFERENCE',
+        artifact: 'docker://127.0.0.1:5000/Team/x:1',
+        message: 'invalid image reference: repository name "Team/x" must be lowercase',
+      },
+      summary: { copied: 0, unchanged: 0, planned: 0, failed: 0 },
+      items: [],
+      startedAt: expect.any(String),
+      finishedAt: expect.any(String),
+    });
+    // A usage error the parser finds, and a config that cannot be read, alike.
+    for (const args of [
+      ['image', 'copy', '--bogus', '--json'],
+      ['sync', '--config', '/nonexistent.yaml', '--json'],
+    ]) {
+      const r = await airlock(args);
+      expect(r.code).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toMatch(/^E_(USAGE|CONFIG)$/);
+      expect(r.stderr.split('\n')).toHaveLength(2);
+    }
+    // Without --json stdout stays empty.
+    expect((await airlock(['image', 'copy', 'docker://127.0.0.1:5000/Team/x:1', 'oci:./x'])).stdout).toBe('');
+  });
+
   it('exits 5 for an unknown manifest, naming it', async () => {
     const r = await airlock([
       'image',

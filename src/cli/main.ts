@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { AirlockError, toAirlockError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
+import { errorReport } from '../report/run-report.js';
 import { printErrorLines } from './print-errors.js';
 
 type CommandFactory = () => Command;
@@ -59,6 +60,7 @@ const NOT_ERRORS: ReadonlySet<string> = new Set(['commander.help', 'commander.he
 
 /** Every error ends here: one line on stderr, secrets redacted, the code's exit status. */
 export async function main(argv: string[]): Promise<number> {
+  const startedAt = new Date();
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv);
@@ -68,13 +70,25 @@ export async function main(argv: string[]): Promise<number> {
       // Help or the version is already printed; a group named without its subcommand printed its
       // help on stderr (commander's exit 1), a usage error like any other: 2.
       if (e.exitCode === 0) return 0;
-      if (!NOT_ERRORS.has(e.code)) printErrorLines([usageError(e)]);
+      if (!NOT_ERRORS.has(e.code)) failed(usageError(e), argv, startedAt);
       return 2;
     }
     const err = e instanceof AirlockError ? e : toAirlockError(e);
-    printErrorLines([err]);
+    failed(err, argv, startedAt);
     return err.exitCode;
   }
+}
+
+/**
+ * The one line on stderr; with `--json`, also a report with the error on stdout, since the command
+ * failed before it printed its own: a script parsing stdout always finds one JSON object.
+ */
+function failed(err: AirlockError, argv: string[], startedAt: Date): void {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  if ((end < 0 ? args : args.slice(0, end)).includes('--json'))
+    process.stdout.write(`${JSON.stringify(errorReport(err, startedAt), null, 2)}\n`);
+  printErrorLines([err]);
 }
 
 /** Commander's message without its `error: ` prefix; a suggestion on a line of its own joins it. */

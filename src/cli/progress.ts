@@ -1,5 +1,6 @@
 import type { ArtifactProgress, RunProgress, SettledArtifact } from '../model/progress.js';
-import { formatBytes, formatItem, plural } from '../report/run-report.js';
+import type { RunReport } from '../model/report.js';
+import { formatBytes, formatItem, interruptedReport, plural } from '../report/run-report.js';
 import { terminalCell } from '../core/terminal.js';
 import { formatLogLine } from './log-line.js';
 
@@ -21,6 +22,8 @@ export interface RunTracker extends RunProgress {
   snapshot(): Snapshot;
   /** What was done and what was not, for a run that a signal ended. */
   interrupted(signal: string, removedFiles: number): string[];
+  /** The same as the run report `--json` prints: what finished, what was in flight, what had not started. */
+  interruptedReport(signal: string, startedAt: Date): RunReport;
 }
 
 interface InFlight {
@@ -263,6 +266,17 @@ export function createRunTracker(
         `airlock: ${removedFiles ? `removed ${plural(removedFiles, 'partly written file')}; ` : ''}nothing half-written is left (tags are written last); the next run copies what is missing`,
       );
       return lines;
+    },
+    interruptedReport(signal, startedAt) {
+      return interruptedReport(settled, startedAt, {
+        signal,
+        inFlight: [...inFlight].map((a) => ({
+          name: a.name,
+          bytes: a.moved,
+          plannedBytes: Math.max(0, a.planned - a.skipped),
+        })),
+        notStarted: [...waiting],
+      });
     },
   };
 }

@@ -322,9 +322,15 @@ describe('Ctrl-C during a copy', () => {
         'm',
       ),
     );
-    expect(stderr).toMatch(/removed \d+ partly written files?;/);
+    // The partial blobs stay, and the summary says so and where (not that nothing half-written is left).
+    expect(stderr).toMatch(
+      /^airlock: removed \d+ temporary files? \(unfinished writes, locks\); kept \d+ partial blobs? under store\/\.airlock\/partial as resume points for the next run; tags are written last/m,
+    );
+    expect(stderr).not.toContain('nothing half-written');
+    const kept = Number(/kept (\d+) partial blob/.exec(stderr)?.[1]);
     const left = filesUnder(store);
     expect(left.filter((f) => f.endsWith('.tmp') || f.endsWith('.lock'))).toEqual([]);
+    expect(left.filter((f) => f.endsWith('.partial') && fs.statSync(f).size > 0)).toHaveLength(kept);
     // What stays is the partial blob under .airlock/partial, which the next run resumes (a Range request).
     expect(
       left.filter(

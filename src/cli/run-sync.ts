@@ -8,7 +8,7 @@ import { executeSync } from '../runner/execute-sync.js';
 import type { SyncKind } from '../config/scope.js';
 import type { PlanFailure } from '../model/plan-failure.js';
 import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
-import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
+import { keptResumePointsSync, removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
@@ -93,7 +93,8 @@ function exitTidilyOnSignals(tracker: RunTracker, session: SyncSession, json: bo
     // A script reading --json gets the report of what finished and what did not (stdout on a pipe
     // or a file is written synchronously: it is out before the exit).
     if (json) process.stdout.write(`${JSON.stringify(tracker.interruptedReport(signal, startedAt), null, 2)}\n`);
-    for (const line of tracker.interrupted(signal, removed)) process.stderr.write(`${line}\n`);
+    const kept = keptResumePointsSync();
+    for (const line of tracker.interrupted(signal, { removed, kept })) process.stderr.write(`${line}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', handler);

@@ -11,7 +11,7 @@ import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueRun, listRuns, retryRun, runExitCode, showRun, type RunSummary } from '../queue/runs.js';
 import { seconds, wholeNumber } from './number-options.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
-import { terminalJson, terminalSafe } from '../core/terminal.js';
+import { terminalCell, terminalJson, terminalSafe } from '../core/terminal.js';
 import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 
 /**
@@ -187,6 +187,7 @@ async function followed(
     const id = job.id ?? '';
     process.stderr.write(`run ${id} queued on ${name}: ${what}; following it (Ctrl-C stops following, not the run)\n`);
     const display = followDisplay(id, name, { json: options.json });
+    const release = stopFollowingOnSignals(id, file, name, display);
     let run: RunSummary;
     try {
       run = await followRun(q, redis, job, {
@@ -200,12 +201,34 @@ async function followed(
         ? redisUnreachable(url, e, policy, `; run ${id} goes on in the workers: airlock runs show ${id}`)
         : e;
     } finally {
+      release();
       display.stop();
     }
     if (options.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
     else printRun(run);
     return runExitCode(run);
   });
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while following stops the following, not the run: say so, and how to see
+ * the run afterwards, then exit 130 (143). Until the returned function is called.
+ */
+function stopFollowingOnSignals(id: string, file: string, queue: string, display: { stop(): void }): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    display.stop();
+    const where = `--config ${file}${queue === DEFAULT_QUEUE ? '' : ` --queue ${queue}`}`;
+    process.stderr.write(
+      `airlock: stopped following run ${terminalCell(id)} (${signal}); the run goes on in the workers: airlock runs show ${terminalCell(id)} ${terminalCell(where)}\n`,
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 /**

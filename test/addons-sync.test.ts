@@ -349,7 +349,9 @@ describe('credentials in the git mirror remote', () => {
       path.join(work, 'token-state.json'),
     ]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
+    // --json: the report of a command that failed before its run, with the same error.
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, items: [], error: { code: 'E_CONFIG' } });
+    expect(r.stdout).not.toContain(token);
     expect(r.stderr.trim()).toMatch(
       /^airlock: \[E_CONFIG\] .*: addons\.publish\.git\.remote: carries credentials in the URL .*set AIRLOCK_GIT_AUTH_GIT_INVALID=user:token instead$/,
     );

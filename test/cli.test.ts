@@ -186,6 +186,92 @@ describe('airlock CLI', () => {
     expect(out).toMatch(message as RegExp);
   });
 
+  it.each([
+    [['image', 'sync'], "required option '-c, --config <file>' not specified"],
+    [['sync'], "required option '-c, --config <file>' not specified"],
+    [['worker'], "required option '-c, --config <file>' not specified"],
+    [['runs', 'show', '1'], "required option '-c, --config <file>' not specified"],
+    [['chart', 'copy', 'a'], "missing required argument 'chart@version'"],
+    [['image', 'copy', '--bogus'], "unknown option '--bogus'"],
+    [['config', 'check'], "missing required argument 'file'"],
+    [['bogus'], "unknown command 'bogus'"],
+    [['imgae'], "unknown command 'imgae' (Did you mean image?)"],
+  ])('a usage error the parser finds, airlock %j, is one [E_USAGE] line and exit 2', async (args, message) => {
+    const r = await airlock(args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `airlock: [E_USAGE] ${message}\n`]);
+  });
+
+  it.each([
+    [['image', 'copy', 'a', 'b', '--concurrency', 'abc'], '--concurrency must be a positive whole number, got "abc"'],
+    [['image', 'copy', 'a', 'b', '--concurrency', '0'], '--concurrency must be a positive whole number, got "0"'],
+    [['worker', '-c', 'x', '--concurrency', '2x'], '--concurrency must be a positive whole number, got "2x"'],
+    [['worker', '-c', 'x', '--lock-duration', 'abc'], '--lock-duration must be a positive whole number, got "abc"'],
+    [['worker', '-c', 'x', '--stalled-interval', '0'], '--stalled-interval must be a positive whole number, got "0"'],
+    [
+      ['worker', '-c', 'x', '--shutdown-grace', 'soon'],
+      '--shutdown-grace must be a non-negative whole number, got "soon"',
+    ],
+    [['serve', '-c', 'x', '--shutdown-grace', '-5'], '--shutdown-grace must be a non-negative whole number, got "-5"'],
+    [
+      ['sync', '-c', 'x', '--queue', '--unclaimed-after', 'x'],
+      '--unclaimed-after must be a number of seconds, got "x"',
+    ],
+    [
+      ['runs', 'retry', '1', '-c', 'x', '--unclaimed-after', '-1'],
+      '--unclaimed-after must be a number of seconds, got "-1"',
+    ],
+  ])(
+    'a numeric option that is not its number, airlock %j, is a usage error before anything runs',
+    async (args, message) => {
+      const r = await airlock(args);
+      expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `airlock: [E_USAGE] ${message}\n`]);
+    },
+  );
+
+  it('prints the help of a command group named without its subcommand on stderr, exit 2', async () => {
+    for (const args of [['image'], ['runs'], []]) {
+      const r = await airlock(args);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([2, '']);
+      expect(r.stderr).toMatch(/^Usage: airlock/);
+    }
+    const help = await airlock(['help', 'image']);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^Usage: airlock image/);
+  });
+
+  it('with --json, a command that fails before its run prints a report holding the error, and the same line on stderr', async () => {
+    const bad = await airlock(['image', 'copy', 'docker://127.0.0.1:5000/Team/x:1', 'oci:./x', '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'airlock: [E_REFERENCE] docker://127.0.0.1:5000/Team/x:1: invalid image reference: repository name "Team/x" must be lowercase\n',
+    );
+    const report = JSON.parse(bad.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      ok: false,
+      error: {
+        code: 'E_REFERENCE',
+        artifact: 'docker://127.0.0.1:5000/Team/x:1',
+        message: 'invalid image reference: repository name "Team/x" must be lowercase',
+      },
+      summary: { copied: 0, unchanged: 0, planned: 0, failed: 0 },
+      items: [],
+      startedAt: expect.any(String),
+      finishedAt: expect.any(String),
+    });
+    // A usage error the parser finds, and a config that cannot be read, alike.
+    for (const args of [
+      ['image', 'copy', '--bogus', '--json'],
+      ['sync', '--config', '/nonexistent.yaml', '--json'],
+    ]) {
+      const r = await airlock(args);
+      expect(r.code).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toMatch(/^E_(USAGE|CONFIG)$/);
+      expect(r.stderr.split('\n')).toHaveLength(2);
+    }
+    // Without --json stdout stays empty.
+    expect((await airlock(['image', 'copy', 'docker://127.0.0.1:5000/Team/x:1', 'oci:./x'])).stdout).toBe('');
+  });
+
   it('exits 5 for an unknown manifest, naming it', async () => {
     const r = await airlock([
       'image',

@@ -157,6 +157,11 @@ describe('following a queued run', () => {
         .find((l) => l.startsWith(failure));
       expect(followedLine).toMatch(/: manifest unknown/);
       expect(sync.stderr().split(failure).length - 1).toBe(1);
+      // The run's plan is said first, then what failed in it.
+      const lines = sync.stderr().split('\n');
+      const planned = lines.findIndex((l) => /^run \d+: 2 artifacts planned$/.test(l));
+      expect(planned, sync.stderr()).toBeGreaterThanOrEqual(0);
+      expect(planned).toBeLessThan(lines.indexOf(followedLine!));
 
       // The same config in-process: the same exit status and the same line for the same failure.
       slow.rules.length = 0;
@@ -209,6 +214,32 @@ describe('following a queued run', () => {
     } finally {
       slow.rules.length = 0;
       await cleanup(queueName, [worker]);
+    }
+  });
+});
+
+describe('Ctrl-C while following', () => {
+  it('stops following, not the run, and says how to see the run', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'follow-'));
+    const cfg = imagesConfig(dir, [`f${randomUUID().slice(0, 8)}/app:v1`]);
+    // No worker on this queue: the run waits, and the command follows it until interrupted.
+    const queueName = `follow-${randomUUID()}`;
+    try {
+      const sync = run(process.execPath, [CLI, 'sync', '--config', cfg, '--queue', queueName]);
+      await waitFor(async () => /^run \d+ queued on /m.test(sync.stderr()), 'the run id', 300);
+      const id = /^run (\d+) queued on /m.exec(sync.stderr())![1]!;
+      sync.child.kill('SIGINT');
+      expect(await sync.exit).toBe(130);
+      expect(sync.stderr().trimEnd().split('\n').at(-1)).toBe(
+        `airlock: stopped following run ${id} (SIGINT); the run goes on in the workers: airlock runs show ${id} --config ${cfg} --queue ${queueName}`,
+      );
+      const queue = new Queue(queueName, { connection: { url: qe.redis.url }, prefix: qe.prefix });
+      expect(await queue.getJobState(id)).toBe('waiting');
+      await queue.close();
+      const shown = await airlock(['runs', 'show', id, '--config', cfg, '--queue', queueName], env());
+      expect(shown.stdout).toContain('state     waiting');
+    } finally {
+      await cleanup(queueName, []);
     }
   });
 });

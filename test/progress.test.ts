@@ -250,6 +250,44 @@ describe.skipIf(!hasScript)('the progress display on a terminal', () => {
 });
 
 describe('Ctrl-C during a copy', () => {
+  it('with --json, SIGTERM still leaves one report on stdout: what finished, what was in flight', async () => {
+    throttle(512 * 1024);
+    const cwd = fs.mkdtempSync(path.join(work, 'sigterm-json-'));
+    const source = `docker://${proxy.host}/slow/app:1`;
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: path.join(cwd, 'cache') };
+    const child = spawn(process.execPath, [CLI, 'image', 'copy', source, 'oci:./store:1', '--json'], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const moving = (f: string) => f.endsWith('.partial') && fs.statSync(f).size > 0;
+    for (let i = 0; i < 300 && !filesUnder(path.join(cwd, 'store')).some(moving); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    const report = JSON.parse(stdout) as {
+      ok: boolean;
+      items: unknown[];
+      summary: { copied: number };
+      interrupted: { signal: string; inFlight: Array<{ name: string; bytes: number; plannedBytes: number }> };
+    };
+    expect(report).toMatchObject({ ok: false, items: [], summary: { copied: 0 } });
+    expect(report.interrupted).toMatchObject({ signal: 'SIGTERM', notStarted: [] });
+    // The two layers and the config blob.
+    expect(report.interrupted.inFlight).toEqual([
+      { name: source, bytes: expect.any(Number), plannedBytes: expect.any(Number) },
+    ]);
+    expect(report.interrupted.inFlight[0]!.plannedBytes).toBeGreaterThanOrEqual(9 * MiB);
+    expect(report.interrupted.inFlight[0]!.bytes).toBeGreaterThan(0);
+    // stderr says it in words, as without --json.
+    expect(stderr).toContain('airlock: interrupted (SIGTERM): 0 of 1 artifact done');
+  });
+
   it('prints what was done and what was not, and leaves no temporary file in the layout; the next run completes it', async () => {
     throttle(512 * 1024);
     const cwd = fs.mkdtempSync(path.join(work, 'sigint-'));
@@ -284,9 +322,15 @@ describe('Ctrl-C during a copy', () => {
         'm',
       ),
     );
-    expect(stderr).toMatch(/removed \d+ partly written files?;/);
+    // The partial blobs stay, and the summary says so and where (not that nothing half-written is left).
+    expect(stderr).toMatch(
+      /^airlock: removed \d+ temporary files? \(unfinished writes, locks\); kept \d+ partial blobs? under store\/\.airlock\/partial as resume points for the next run; tags are written last/m,
+    );
+    expect(stderr).not.toContain('nothing half-written');
+    const kept = Number(/kept (\d+) partial blob/.exec(stderr)?.[1]);
     const left = filesUnder(store);
     expect(left.filter((f) => f.endsWith('.tmp') || f.endsWith('.lock'))).toEqual([]);
+    expect(left.filter((f) => f.endsWith('.partial') && fs.statSync(f).size > 0)).toHaveLength(kept);
     // What stays is the partial blob under .airlock/partial, which the next run resumes (a Range request).
     expect(
       left.filter(

@@ -64,15 +64,29 @@ describe('runs list (queue)', () => {
       expect(text.code, text.stderr).toBe(0);
       const lines = text.stdout.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^RUN +TRIGGER +SCOPE +STATE +STARTED +DURATION +COPIED\/UNCHANGED\/FAILED$/);
-      expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(0, 4))).toEqual([
-        [third.id, 'generic webhook', 'charts', 'waiting'],
-        [second.id, `retry of ${first.id}`, 'images', 'waiting'],
-        [first.id, 'sync --queue', 'images', 'waiting'],
+      // No worker took them: no start and no duration (not the enqueue time as their start).
+      expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(0, 6))).toEqual([
+        [third.id, 'generic webhook', 'charts', 'waiting', '-', '-'],
+        [second.id, `retry of ${first.id}`, 'images', 'waiting', '-', '-'],
+        [first.id, 'sync --queue', 'images', 'waiting', '-', '-'],
       ]);
       expect(text.stdout).not.toContain('yearly');
 
+      // Not "no sync runs" with exit 0 while runs exist: a count that is none is a usage error.
+      for (const limit of ['abc', '0', '2x']) {
+        const bad = await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--limit', limit], env);
+        expect([bad.code, bad.stdout, bad.stderr]).toEqual([
+          2,
+          '',
+          `airlock: [E_USAGE] --limit must be a positive whole number, got "${limit}"\n`,
+        ]);
+      }
+      const two = await airlock(['runs', 'list', '--config', cfg, '--queue', queueName, '--limit', '2'], env);
+      expect(two.stdout.trimEnd().split('\n')).toHaveLength(3);
+
       const shown = await airlock(['runs', 'show', second.id ?? '', '--config', cfg, '--queue', queueName], env);
       expect(shown.stdout).toContain(`trigger   retry of ${first.id}\n`);
+      expect(shown.stdout).toMatch(/^queued {4}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\nstarted {3}-\n/m);
 
       for (const sub of ['list', 'show']) {
         const help = await airlock(['runs', sub, '--help']);

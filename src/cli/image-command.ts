@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { AirlockConfig } from '../config/schema.js';
 import { defaultConfig } from '../config/defaults.js';
 import { AirlockError } from '../core/errors.js';
+import { wholeNumber } from './number-options.js';
 import type { MirrorImagePayload } from '../model/image-payload.js';
 import { parsePlatform } from '../oci/manifest.js';
 import { parseImageRef } from '../oci/reference.js';
@@ -80,14 +81,10 @@ export function imageCommand(): Command {
       .option('--dry-run', 'resolve and compare only; copy nothing')
       .option('--from-file <list>', 'copy every "SRC DST" pair in this file (one per line)')
       .option('-c, --config <file>', 'config file (registries, credentials, concurrency)')
-      .option('--concurrency <n>', 'images copied at once', (v) => Number.parseInt(v, 10)),
+      .option('--concurrency <n>', 'images copied at once', wholeNumber('--concurrency')),
   ).action(async (src: string | undefined, dst: string | undefined, opts: CopyOptions) => {
     const config = await configFrom(opts.config);
-    if (opts.concurrency !== undefined) {
-      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)
-        throw new AirlockError('E_USAGE', '--concurrency must be a positive integer');
-      config.concurrency.images = opts.concurrency;
-    }
+    if (opts.concurrency !== undefined) config.concurrency.images = opts.concurrency;
     const platforms = (opts.platform ?? []).map(parsePlatform);
     const common: Partial<MirrorImagePayload> = {
       ...(platforms.length ? { platforms } : {}),

@@ -1,5 +1,8 @@
 import type { ArtifactProgress, RunProgress, SettledArtifact } from '../model/progress.js';
-import { formatBytes, formatItem, plural } from '../report/run-report.js';
+import path from 'node:path';
+import type { ExitCleanup } from '../core/exit-cleanup.js';
+import type { RunReport } from '../model/report.js';
+import { formatBytes, formatItem, interruptedReport, plural } from '../report/run-report.js';
 import { terminalCell } from '../core/terminal.js';
 import { formatLogLine } from './log-line.js';
 
@@ -20,7 +23,9 @@ export interface RunTracker extends RunProgress {
   /** What the live lines show now. */
   snapshot(): Snapshot;
   /** What was done and what was not, for a run that a signal ended. */
-  interrupted(signal: string, removedFiles: number): string[];
+  interrupted(signal: string, cleanup: ExitCleanup): string[];
+  /** The same as the run report `--json` prints: what finished, what was in flight, what had not started. */
+  interruptedReport(signal: string, startedAt: Date): RunReport;
 }
 
 interface InFlight {
@@ -233,7 +238,7 @@ export function createRunTracker(
       clear();
       stopped = true;
     },
-    interrupted(signal, removedFiles) {
+    interrupted(signal, { removed: removedFiles, kept }) {
       const count = (status: SettledArtifact['status']) => settled.filter((i) => i.status === status).length;
       const total = settled.length + inFlight.size + waiting.length;
       const notDone = inFlight.size + waiting.length;
@@ -243,7 +248,7 @@ export function createRunTracker(
           : rows;
       if (total === 0)
         return [
-          `airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'partly written file')}` : ''}`,
+          `airlock: interrupted (${signal}) while planning, before any artifact started${removedFiles ? `; removed ${plural(removedFiles, 'temporary file')}` : ''}`,
         ];
       const lines = [
         `airlock: interrupted (${signal}): ${settled.length} of ${plural(total, 'artifact')} done (${count('copied')} copied, ${count('unchanged')} unchanged, ${count('planned')} planned, ${count('failed')} failed), ${notDone} not done`,
@@ -259,12 +264,34 @@ export function createRunTracker(
           ...waiting.map((name) => `  not started  ${terminalCell(name)}`),
         ]),
       );
+      const removed = removedFiles
+        ? `removed ${plural(removedFiles, 'temporary file')} (unfinished writes, locks); `
+        : '';
       lines.push(
-        `airlock: ${removedFiles ? `removed ${plural(removedFiles, 'partly written file')}; ` : ''}nothing half-written is left (tags are written last); the next run copies what is missing`,
+        kept.length
+          ? `airlock: ${removed}kept ${plural(kept.length, 'partial blob')} under ${keptDirs(kept)} as resume points for the next run; tags are written last, so nothing points at missing content`
+          : `airlock: ${removed}nothing half-written is left (tags are written last); the next run copies what is missing`,
       );
       return lines;
     },
+    interruptedReport(signal, startedAt) {
+      return interruptedReport(settled, startedAt, {
+        signal,
+        inFlight: [...inFlight].map((a) => ({
+          name: a.name,
+          bytes: a.moved,
+          plannedBytes: Math.max(0, a.planned - a.skipped),
+        })),
+        notStarted: [...waiting],
+      });
+    },
   };
+}
+
+/** The directories of the partial blobs kept, each once: `store/.airlock/partial`. */
+function keptDirs(files: string[]): string {
+  const dirs = [...new Set(files.map((f) => path.relative(process.cwd(), path.dirname(f)) || '.'))];
+  return dirs.map((d) => terminalCell(d)).join(', ');
 }
 
 /** stderr as the display's terminal, when it is one. */

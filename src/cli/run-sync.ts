@@ -8,7 +8,7 @@ import { executeSync } from '../runner/execute-sync.js';
 import type { SyncKind } from '../config/scope.js';
 import type { PlanFailure } from '../model/plan-failure.js';
 import { createRunTracker, stderrTerminal, type RunTracker } from './progress.js';
-import { removeTemporaryFilesSync } from '../core/exit-cleanup.js';
+import { keptResumePointsSync, removeTemporaryFilesSync } from '../core/exit-cleanup.js';
 import { printErrorLines } from './print-errors.js';
 import { chooseStateStore } from './state-store.js';
 
@@ -89,7 +89,8 @@ export async function withSyncEngine<T>(
  * written are removed, the state of what finished is kept, and what was done and what was not is
  * printed; exit 130 (SIGINT) or 143 (SIGTERM).
  */
-function exitTidilyOnSignals(tracker: RunTracker, session: SyncSession): () => void {
+function exitTidilyOnSignals(tracker: RunTracker, session: SyncSession, json: boolean | undefined): () => void {
+  const startedAt = new Date();
   const handler = (signal: NodeJS.Signals) => {
     const removed = removeTemporaryFilesSync();
     tracker.stop();
@@ -98,7 +99,11 @@ function exitTidilyOnSignals(tracker: RunTracker, session: SyncSession): () => v
     } catch {
       // The state only saves requests next time; the way out must not fail on it.
     }
-    for (const line of tracker.interrupted(signal, removed)) process.stderr.write(`${line}\n`);
+    // A script reading --json gets the report of what finished and what did not (stdout on a pipe
+    // or a file is written synchronously: it is out before the exit).
+    if (json) process.stdout.write(`${JSON.stringify(tracker.interruptedReport(signal, startedAt), null, 2)}\n`);
+    const kept = keptResumePointsSync();
+    for (const line of tracker.interrupted(signal, { removed, kept })) process.stderr.write(`${line}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', handler);
@@ -120,7 +125,7 @@ export async function runSync(options: SyncOptions): Promise<number> {
   return withSyncEngine(
     options,
     async (engine, logger, cacheDirs, session) => {
-      const release = exitTidilyOnSignals(tracker, session);
+      const release = exitTidilyOnSignals(tracker, session, options.json);
       try {
         const { report, errors } = await executeSync({
           config: options.config,

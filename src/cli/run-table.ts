@@ -44,14 +44,18 @@ function clip(text: string, width: number): string {
 
 const COLUMNS = ['RUN', 'TRIGGER', 'SCOPE', 'STATE', 'STARTED', 'DURATION', 'COPIED/UNCHANGED/FAILED'] as const;
 
-/** `runs list`: a header, then one row per run in the order given (newest first from listRuns). */
+/**
+ * `runs list`: a header, then one row per run in the order given (newest first from listRuns).
+ * STARTED is when a worker took the run (`-` while it waits for one) and DURATION runs from there
+ * to its end, so STARTED + DURATION is when it finished; the enqueue time is in `runs show`.
+ */
 export function formatRunTable(runs: RunSummary[]): string[] {
   const rows = runs.map((r) => [
     terminalCell(r.id),
     clip(runTrigger(r), TRIGGER_WIDTH),
     terminalCell(r.scope),
     r.state,
-    formatWhen(r.enqueuedAt),
+    formatWhen(r.startedAt),
     formatDuration(r.durationMs),
     counts(r),
   ]);
@@ -72,7 +76,8 @@ export function formatRunDetail(r: RunSummary): string[] {
     `trigger   ${runTrigger(r)}`,
     `scope     ${terminalCell(r.scope)}`,
     `state     ${r.state}`,
-    `started   ${formatWhen(r.enqueuedAt)}`,
+    `queued    ${formatWhen(r.enqueuedAt)}`,
+    `started   ${formatWhen(r.startedAt)}`,
     ...(r.finishedAt ? [`finished  ${formatWhen(r.finishedAt)}`] : []),
     `duration  ${formatDuration(r.durationMs)}`,
   ];

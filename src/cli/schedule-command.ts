@@ -9,8 +9,9 @@ import { AirlockError } from '../core/errors.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { applySchedules, listSchedules } from '../queue/schedules.js';
 import { enqueueRun, listRuns, retryRun, runExitCode, showRun, type RunSummary } from '../queue/runs.js';
+import { seconds, wholeNumber } from './number-options.js';
 import { formatRunDetail, formatRunTable } from './run-table.js';
-import { terminalJson, terminalSafe } from '../core/terminal.js';
+import { terminalCell, terminalJson, terminalSafe } from '../core/terminal.js';
 import { isRedisConnectionError, redisPolicyOf, redisUnreachable } from '../state/redis-connect.js';
 
 /**
@@ -91,7 +92,7 @@ export function runsCommand(): Command {
     )
     .requiredOption('-c, --config <file>', 'config file (redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
-    .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 20)
+    .option('--limit <n>', 'how many', wholeNumber('--limit'), 20)
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; queue: string; limit: number; json?: boolean }) => {
       const config = await loadRunConfig(opts.config);
@@ -123,7 +124,7 @@ export function runsCommand(): Command {
     .option(
       '--unclaimed-after <seconds>',
       'with --follow: say when no worker has taken the run after this long',
-      seconds,
+      seconds('--unclaimed-after'),
       DEFAULT_UNCLAIMED_S,
     )
     .option('--json', 'print JSON')
@@ -160,12 +161,6 @@ export function runsCommand(): Command {
 const DEFAULT_UNCLAIMED_S = 30;
 const FOLLOW_TIMEOUT_MS = 6 * 3600_000;
 
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new AirlockError('E_USAGE', `not a number of seconds: "${v}"`);
-  return n;
-}
-
 export interface FollowOptions {
   json?: boolean | undefined;
   /** Say that no worker has taken the run after this long (default 30 s). */
@@ -195,6 +190,7 @@ async function followed(
     const id = job.id ?? '';
     process.stderr.write(`run ${id} queued on ${name}: ${what}; following it (Ctrl-C stops following, not the run)\n`);
     const display = followDisplay(id, name, { json: options.json });
+    const release = stopFollowingOnSignals(id, file, name, display);
     let run: RunSummary;
     try {
       run = await followRun(q, redis, job, {
@@ -208,12 +204,34 @@ async function followed(
         ? redisUnreachable(url, e, policy, `; run ${id} goes on in the workers: airlock runs show ${id}`)
         : e;
     } finally {
+      release();
       display.stop();
     }
     if (options.json) process.stdout.write(`${terminalJson(run, 2)}\n`);
     else printRun(run);
     return runExitCode(run);
   });
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while following stops the following, not the run: say so, and how to see
+ * the run afterwards, then exit 130 (143). Until the returned function is called.
+ */
+function stopFollowingOnSignals(id: string, file: string, queue: string, display: { stop(): void }): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    display.stop();
+    const where = `--config ${file}${queue === DEFAULT_QUEUE ? '' : ` --queue ${queue}`}`;
+    process.stderr.write(
+      `airlock: stopped following run ${terminalCell(id)} (${signal}); the run goes on in the workers: airlock runs show ${terminalCell(id)} ${terminalCell(where)}\n`,
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 /**

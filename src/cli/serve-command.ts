@@ -5,6 +5,7 @@ import { AirlockError } from '../core/errors.js';
 import { createPinoLogger } from '../core/log.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE } from '../model/job-names.js';
 import { isRedisConnectionError, redisPolicyOf } from '../state/redis-connect.js';
+import { wholeNumber } from './number-options.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 
 /** `--port`: a whole number from 0 (any free port) to 65535, checked before anything starts. */
@@ -27,7 +28,7 @@ export function serveCommand(): Command {
     .option(
       '--shutdown-grace <ms>',
       'after SIGTERM/SIGINT, how long requests in flight may take before serve exits 0',
-      (v) => Number.parseInt(v, 10),
+      wholeNumber('--shutdown-grace', 0),
       DEFAULT_SHUTDOWN_GRACE_MS,
     )
     .option('--log-level <level>', 'log level', 'info')

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { loadRunConfig } from '../plan/config-check.js';
 import { AirlockError } from '../core/errors.js';
 import { ALL_KINDS, resolveScope } from '../config/scope.js';
+import { seconds } from './number-options.js';
 import { runSync } from './run-sync.js';
 import type { SyncKind } from '../config/scope.js';
 import { STATE_OPTION_HELP } from './state-store.js';
@@ -27,7 +28,7 @@ export function syncCommand(): Command {
     .option(
       '--unclaimed-after <seconds>',
       'with --queue: say when no worker has taken the run after this long',
-      (v) => Number(v),
+      seconds('--unclaimed-after'),
       30,
     )
     .option('--state <file>', STATE_OPTION_HELP)
@@ -86,8 +87,6 @@ export function syncCommand(): Command {
           // A queued run covers one scope; a mix of kinds runs everything.
           const scope = opts.source ?? single ?? 'all';
           const { syncThroughQueue } = await import('./schedule-command.js');
-          if (!Number.isFinite(opts.unclaimedAfter) || opts.unclaimedAfter < 0)
-            throw new AirlockError('E_USAGE', '--unclaimed-after: a number of seconds');
           // The whole config, not the part --source picked: the workers compare it with their own.
           process.exitCode = await syncThroughQueue(loaded, opts.config, scope, {
             ...(typeof opts.queue === 'string' ? { queue: opts.queue } : {}),

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { cacheDirsFor } from '../config/cache-dirs.js';
+import { wholeNumber } from './number-options.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, stopSignal, stopWithin } from './stop-signal.js';
 import { loadRunConfig } from '../plan/config-check.js';
 import { redisUrlOf } from '../config/secret-ref.js';
@@ -18,19 +19,21 @@ export function workerCommand(): Command {
     .description('run job processors from the Redis queue (BullMQ) until SIGTERM/SIGINT; rides out Redis outages')
     .requiredOption('-c, --config <file>', 'config file (needs redis.url)')
     .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
-    .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', (v) => Number.parseInt(v, 10))
+    .option('--concurrency <n>', 'jobs at once (default: concurrency.images)', wholeNumber('--concurrency'))
     .option(
       '--lock-duration <ms>',
       "job lock lifetime; a dead worker's jobs are taken over after it (default 30000)",
-      (v) => Number.parseInt(v, 10),
+      wholeNumber('--lock-duration'),
     )
-    .option('--stalled-interval <ms>', 'how often stalled jobs are looked for (default 30000)', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--stalled-interval <ms>',
+      'how often stalled jobs are looked for (default 30000)',
+      wholeNumber('--stalled-interval'),
     )
     .option(
       '--shutdown-grace <ms>',
       'after SIGTERM/SIGINT, how long running jobs may take to finish before the worker exits 0',
-      (v) => Number.parseInt(v, 10),
+      wholeNumber('--shutdown-grace', 0),
       DEFAULT_SHUTDOWN_GRACE_MS,
     )
     .option('--log-level <level>', 'log level', 'info')

@@ -29,3 +29,35 @@ export function removeTemporaryFilesSync(): number {
   pending.clear();
   return removed;
 }
+
+/**
+ * Partial blobs this process is writing into an OCI layout: unlike the files above they stay when
+ * it is interrupted, as the next run's resume points (src/oci/layout-blobs.ts), and the summary
+ * of an interrupted run says so rather than claim nothing half-written is left.
+ */
+const resumePoints = new Set<string>();
+
+export function trackResumePoint(file: string): void {
+  resumePoints.add(file);
+}
+
+export function untrackResumePoint(file: string): void {
+  resumePoints.delete(file);
+}
+
+/** The partial files of this process still on disk, with bytes in them (synchronously, for a signal handler). */
+export function keptResumePointsSync(): string[] {
+  return [...resumePoints].filter((file) => {
+    try {
+      return fs.statSync(file).size > 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What a signal's clean-up did: files removed, and partial blobs kept as resume points. */
+export interface ExitCleanup {
+  removed: number;
+  kept: string[];
+}

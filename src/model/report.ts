@@ -27,6 +27,15 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   ok: boolean;
+  /** The command failed before (or instead of) the run: nothing in `items` ran. */
+  error?: { code: string; message: string; artifact?: string };
+  /** A signal ended the run: `items` is what finished; these are what did not. */
+  interrupted?: {
+    signal: string;
+    /** Bytes moved of the bytes to move, as far as its manifests said (0 when not known). */
+    inFlight: Array<{ name: string; bytes: number; plannedBytes: number }>;
+    notStarted: string[];
+  };
   summary: Record<ReportItem['status'], number> & {
     bytes: number;
     blobsCopied: number;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { trackResumePoint, untrackResumePoint } from '../core/exit-cleanup.js';
 import { lockIsLive, withFileLock } from '../core/file-lock.js';
 import type { Descriptor } from './manifest.js';
 import type { Readable } from 'node:stream';
@@ -86,13 +87,16 @@ export async function writeBlobResumable(w: BlobWrite): Promise<void> {
         const verifier = createVerifyingStream(w.desc, w.artifact, w.onProgress);
         if (have > 0)
           for await (const chunk of fs.createReadStream(partial, { end: have - 1 })) verifier.seed(chunk as Buffer);
+        trackResumePoint(partial);
         try {
           await pipeline(await w.open(have), verifier, fs.createWriteStream(partial, { flags: have > 0 ? 'a' : 'w' }));
           await fsp.rename(partial, w.file);
+          untrackResumePoint(partial);
           return;
         } catch (e) {
           if (!verifier.failure) throw e; // a broken transfer: the partial stays for the next run to resume
           await fsp.rm(partial, { force: true });
+          untrackResumePoint(partial);
           if (have === 0 || attempt > 0) throw verifier.failure;
           // The bytes a dead run left did not belong to this blob: start over once, from nothing.
           w.onProgress?.(-(verifier.bytes - have));

@@ -69,11 +69,19 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
   let current: Job | undefined;
   // Bytes each job under the run reported so far, so its final count adds only the rest.
   const seen = new Map<string, number>();
+  // What the children say waits until the run says it planned them: the events stream often
+  // tells of a child that failed fast before the run job's data is read, and the listener should
+  // hear "N planned" first, then the failures found while planning, then the children.
+  const deferred: Array<() => void> = [];
+  const tell = (fn: () => void) => (total === undefined ? deferred.push(fn) : fn());
+  const flush = () => {
+    for (const fn of deferred.splice(0)) fn();
+  };
   const moved = (jobId: string, bytes: number) => {
     const before = seen.get(jobId) ?? 0;
     if (bytes > before) {
       seen.set(jobId, bytes);
-      listener.bytes?.(bytes - before);
+      tell(() => listener.bytes?.(bytes - before));
     }
   };
   let state: string;
@@ -104,8 +112,10 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
           items.reduce((n, i) => n + (typeof i.bytes === 'number' ? i.bytes : 0), 0),
         );
         seen.delete(jobId);
-        for (const item of items) if (item.status === 'failed') listener.failed?.(item);
-        if (direct.test(jobId)) listener.settled?.(items, ++done, total);
+        tell(() => {
+          for (const item of items) if (item.status === 'failed') listener.failed?.(item);
+          if (direct.test(jobId)) listener.settled?.(items, ++done, total);
+        });
       } else if (e.event === 'failed') {
         // Only a final failure is a `failed` event; a retry is `delayed` or `waiting`.
         const child = await queue.getJob(jobId);
@@ -115,15 +125,19 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
               emptyRetryPlan(),
             )
           : [];
-        for (const item of items) listener.failed?.(item);
-        if (direct.test(jobId)) listener.settled?.(items, ++done, total);
+        tell(() => {
+          for (const item of items) listener.failed?.(item);
+          if (direct.test(jobId)) listener.settled?.(items, ++done, total);
+        });
       }
     }
     // The state first: a job read after it says `completed` holds its return value.
     state = await queue.getJobState(id);
     current = await queue.getJob(id);
-    if (!current || state === 'unknown')
+    if (!current || state === 'unknown') {
+      flush();
       return { ...toSummary(job, 'unknown'), error: `run ${id} is no longer in the queue` };
+    }
     if (!started && !UNCLAIMED_STATES.has(state)) {
       started = true;
       listener.started?.();
@@ -134,6 +148,7 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
       listener.planned?.(total);
       // What failed while planning (a tag list, an index) is not a child: it is in the run's data.
       for (const item of data.planned ?? []) if (item?.status === 'failed') listener.failed?.(item);
+      flush();
     }
     if (state === 'completed' || state === 'failed') break;
     const waited = Date.now() - start;
@@ -145,6 +160,8 @@ export async function followRun(queue: Queue, redis: Redis, job: Job, options: F
     if (waited >= options.timeoutMs) break;
     if (entries.length < 1000) await new Promise((r) => setTimeout(r, pollMs));
   }
+  // A run that ended without saying it planned (refused as a whole): what its children said, if any.
+  flush();
   return toSummary(current, state);
 }
 

@@ -12,11 +12,15 @@ export interface RunSummary {
   scope: string;
   /** The run this one retries the failures of. */
   retryOf?: string;
+  /** When the run was queued. */
   enqueuedAt: string;
-  /** When a worker took the run (it then planned it). */
+  /** When a worker took the run (it then planned it); absent while it waits for one. */
   startedAt?: string;
   finishedAt?: string;
-  /** From the start (else the enqueue) to the end of the run, which is after its last child. */
+  /**
+   * From `startedAt` to `finishedAt` (after its last child), so that started + duration is the
+   * end; the time waiting for a worker is `startedAt - enqueuedAt`, not part of it.
+   */
   durationMs?: number;
   summary?: Record<string, number>;
   failures?: Array<{ kind: string; source: string; error?: { code: string; message: string } }>;
@@ -26,9 +30,11 @@ export interface RunSummary {
 export function toSummary(job: Job, state: string): RunSummary {
   const data = readSyncRunPayload(job.data);
   const rv = job.returnvalue as { summary?: Record<string, number>; failures?: RunSummary['failures'] } | null;
-  // Not processedOn: a flow parent is processed again when its children have settled, and BullMQ
-  // overwrites processedOn then, so it would measure only the last few milliseconds of the run.
-  const startedAt = typeof data.startedAt === 'number' ? data.startedAt : undefined;
+  // Not processedOn first: a flow parent is processed again when its children have settled, and
+  // BullMQ overwrites processedOn then, so it would measure only the last few milliseconds of the
+  // run. A run that ended before it recorded its start (refused, failed planning) was processed
+  // once: there processedOn is when a worker took it.
+  const startedAt = typeof data.startedAt === 'number' ? data.startedAt : job.processedOn || undefined;
   return {
     id: job.id ?? '',
     state,
@@ -40,6 +46,7 @@ export function toSummary(job: Job, state: string): RunSummary {
     ...(job.finishedOn
       ? {
           finishedAt: new Date(job.finishedOn).toISOString(),
+          // A run cannot finish unless a worker took it; the enqueue time is only a fallback.
           durationMs: job.finishedOn - (startedAt ?? job.timestamp),
         }
       : {}),

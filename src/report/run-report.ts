@@ -186,6 +186,34 @@ export function buildReport(items: ReportItem[], startedAt: Date, finishedAt: Da
   };
 }
 
+/**
+ * The report of a command that failed before its run (a bad reference, config or option, Redis
+ * away): what `--json` prints then, so that stdout always holds one report.
+ */
+export function errorReport(e: AirlockError, startedAt: Date, finishedAt = new Date()): RunReport {
+  const { summary, items } = buildReport([], startedAt, finishedAt);
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    ok: false,
+    error: { ...errorOf(e), ...(e.artifact ? { artifact: redact(e.artifact) } : {}) },
+    summary,
+    items,
+  };
+}
+
+/** The report of a run a signal ended: the artifacts that finished, and those that did not. */
+export function interruptedReport(
+  settled: SettledArtifact[],
+  startedAt: Date,
+  interrupted: NonNullable<RunReport['interrupted']>,
+): RunReport {
+  // The runner settles artifacts with their report items (src/runner/execute-sync.ts): the fields
+  // the progress type leaves out are there; the defaults only cover another caller.
+  const items = settled.map((i) => ({ blobs: NO_BLOBS, referrers: 0, ...i }) as ReportItem);
+  return { ...buildReport(items, startedAt, new Date()), ok: false, interrupted };
+}
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;

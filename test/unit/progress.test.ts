@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { createRunTracker, fit, renderLive, type Terminal } from '../../src/cli/progress.js';
 import type { SettledArtifact } from '../../src/model/progress.js';
@@ -108,13 +109,22 @@ describe('the progress display (units)', () => {
       tracker.showRest([{ ...item }, planFailure], false);
       expect(screen).toContain('failed    config images[3] [E_NOT_FOUND] no tags');
       expect(screen).not.toContain('docker://r/b:1 ->');
-      const summary = tracker.interrupted('SIGINT', 2);
+      const summary = tracker.interrupted('SIGINT', { removed: 2, kept: [] });
       expect(summary[0]).toBe(
         'airlock: interrupted (SIGINT): 1 of 3 artifacts done (0 copied, 0 unchanged, 0 planned, 1 failed), 2 not done',
       );
       expect(summary).toContain('  in flight    docker://r/a:1 (3.0 MiB of 10.0 MiB moved)');
       expect(summary).toContain('  not started  docker://r/c:1');
-      expect(summary.at(-1)).toContain('removed 2 partly written files');
+      expect(summary.at(-1)).toBe(
+        'airlock: removed 2 temporary files (unfinished writes, locks); nothing half-written is left (tags are written last); the next run copies what is missing',
+      );
+      // Partial blobs of a layout stay as resume points: the summary says where, not that nothing is left.
+      const kept = ['a', 'b'].map((d) =>
+        path.join(process.cwd(), 'store', '.airlock', 'partial', `sha256-${d}.partial`),
+      );
+      expect(tracker.interrupted('SIGINT', { removed: 2, kept }).at(-1)).toBe(
+        `airlock: removed 2 temporary files (unfinished writes, locks); kept 2 partial blobs under ${path.join('store', '.airlock', 'partial')} as resume points for the next run; tags are written last, so nothing points at missing content`,
+      );
       screen = '';
       tracker.stop();
       expect(screen).toMatch(CLEAR_BLOCK);
@@ -127,7 +137,7 @@ describe('the progress display (units)', () => {
   });
 
   it('says when a run was interrupted before anything started', () => {
-    expect(createRunTracker().interrupted('SIGINT', 0)).toEqual([
+    expect(createRunTracker().interrupted('SIGINT', { removed: 0, kept: [] })).toEqual([
       'airlock: interrupted (SIGINT) while planning, before any artifact started',
     ]);
   });
@@ -138,7 +148,7 @@ describe('the progress display (units)', () => {
     tracker
       .start('x')
       .done({ kind: 'image', source: 'x', target: 't', status: 'copied', bytes: 1, durationMs: 1, warnings: [] });
-    const summary = tracker.interrupted('SIGTERM', 0);
+    const summary = tracker.interrupted('SIGTERM', { removed: 0, kept: [] });
     expect(summary).toContain('  copied       x');
     expect(summary).toContain('  not started  y');
     tracker.stop();

@@ -27,10 +27,13 @@ describe('runs list and runs show (formatting)', () => {
         reason: 'retry of run 26',
         retryOf: '26',
         scope: 'images',
+        // Waited 40 s for a worker: not part of the duration, and not the start shown.
+        startedAt: '2026-12-04T15:57:44.894Z',
+        finishedAt: '2026-12-04T15:57:47.290Z',
         durationMs: 2396,
         summary: { copied: 2, unchanged: 0, failed: 0 },
       }),
-      run({ id: '26', reason: 'airlock sync --queue', scope: 'images', state: 'active' }),
+      run({ id: '26', reason: 'airlock sync --queue', scope: 'images', state: 'waiting' }),
     ]);
     expect(lines[0]).toMatch(/^RUN +TRIGGER +SCOPE +STATE +STARTED +DURATION +COPIED\/UNCHANGED\/FAILED$/);
     const cols = (l: string) => l.split(/ {2,}/);
@@ -39,22 +42,14 @@ describe('runs list and runs show (formatting)', () => {
       'retry of 26',
       'images',
       'completed',
-      formatWhen('2026-12-04T15:57:04.894Z'),
+      formatWhen('2026-12-04T15:57:44.894Z'),
       '2.4 s',
       '2/0/0',
     ]);
-    expect(cols(lines[2]!)).toEqual([
-      '26',
-      'sync --queue',
-      'images',
-      'active',
-      formatWhen('2026-12-04T15:57:04.894Z'),
-      '-',
-      '-',
-    ]);
+    expect(cols(lines[2]!)).toEqual(['26', 'sync --queue', 'images', 'waiting', '-', '-', '-']);
     // Columns line up under the header.
     expect(lines[1]!.indexOf('retry of 26')).toBe(lines[0]!.indexOf('TRIGGER'));
-    expect(lines[2]!.indexOf('active')).toBe(lines[0]!.indexOf('STATE'));
+    expect(lines[2]!.indexOf('waiting')).toBe(lines[0]!.indexOf('STATE'));
     expect(formatWhen('2026-12-04T15:57:04.894Z')).toMatch(/^2026-12-0[45] \d\d:\d\d:04$/);
     expect(formatDuration(185_000)).toBe('3m05s');
   });
@@ -65,6 +60,7 @@ describe('runs list and runs show (formatting)', () => {
         id: '27',
         reason: 'retry of run 26',
         retryOf: '26',
+        startedAt: '2026-12-04T15:57:04.894Z',
         durationMs: 2396,
         finishedAt: '2026-12-04T15:57:07.290Z',
         summary: { copied: 1, unchanged: 0, failed: 1, bytes: 2048 },
@@ -74,6 +70,11 @@ describe('runs list and runs show (formatting)', () => {
       }),
     );
     expect(lines).toContain('trigger   retry of 26');
+    expect(lines).toContain(`queued    ${formatWhen('2026-12-04T15:57:04.894Z')}`);
+    expect(lines).toContain(`started   ${formatWhen('2026-12-04T15:57:04.894Z')}`);
+    expect(lines).toContain(`finished  ${formatWhen('2026-12-04T15:57:07.290Z')}`);
+    expect(lines).toContain('duration  2.4 s');
+    expect(formatRunDetail(run({ state: 'waiting' }))).toContain('started   -');
     expect(lines).toContain('artifacts 1 copied, 0 unchanged, 1 failed, 2.0 KiB');
     expect(lines).toContain('  failed image docker://r/a:1: [E_NOT_FOUND] manifest unknown');
     expect(lines.join('\n')).not.toContain('retries run');
